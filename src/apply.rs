@@ -1,0 +1,205 @@
+//! Effects: observing the system into an `Observed`, and executing a `Plan`
+//! through the effect traits. Steps of one phase run concurrently (the
+//! kernel serializes them under RTNL anyway, but the round trips overlap and
+//! each namespace has its own socket); phases run in order.
+
+use std::collections::BTreeSet;
+
+use futures::future::join_all;
+
+use crate::model::{NsObs, Observed};
+use crate::names::{Loc, NsName};
+use crate::netlink::{LinkChange, Namespaces, Netlink, NlError};
+use crate::plan::{Plan, Step};
+use crate::switch::{LinuxBridge, Switch};
+
+/// Some steps failed. `done` steps had succeeded before.
+#[derive(Debug, thiserror::Error)]
+#[error("{} of the planned steps failed ({} done before); first: `{}`", .failures.len(), .done, .failures[0].0)]
+pub struct ApplyError {
+    pub done: usize,
+    pub failures: Vec<(String, NlError)>,
+}
+
+/// What to observe.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// namespaces to dump (those that exist)
+    pub namespaces: BTreeSet<NsName>,
+    /// also every namespace in swctl's registry
+    pub all_owned: bool,
+    /// read ip_forward in these
+    pub forward: BTreeSet<NsName>,
+}
+
+/// Dump the host namespace and the namespaces asked for, concurrently.
+pub async fn observe<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
+    let existing = sys.list_ns()?;
+    let wanted: Vec<_> = existing
+        .into_iter()
+        .filter(|(n, owner)| scan.namespaces.contains(n) || (scan.all_owned && owner.is_some()))
+        .collect();
+    let host = sys.dump(&Loc::Host);
+    let others = join_all(wanted.iter().map(|(n, _)| sys.dump_ns(n)));
+    let (host, others) = futures::join!(host, others);
+    let mut o = Observed {
+        host: host?,
+        ..Default::default()
+    };
+    for ((n, owner), st) in wanted.into_iter().zip(others) {
+        let mut state = match st {
+            Ok(s) => s,
+            // deleted between the listing and the dump: it does not exist
+            Err(NlError::Namespace(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if scan.forward.contains(&n) {
+            state.forward = Some(sys.forward(&n)?);
+        }
+        o.namespaces.insert(n, NsObs { owner, state });
+    }
+    Ok(o)
+}
+
+trait DumpNs {
+    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError>;
+}
+
+impl<S: Netlink> DumpNs for S {
+    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError> {
+        self.dump(&Loc::Ns(n.clone())).await
+    }
+}
+
+/// Execute one step.
+async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlError> {
+    match step {
+        Step::DelRoute { ns, dest, via } => sys.del_route(&Loc::Ns(ns.clone()), dest, via).await,
+        Step::DelAddr { loc, dev, cidr } => sys.del_addr(loc, dev, cidr).await,
+        Step::DeleteLink { loc, dev } => match sys.del_link(loc, dev).await {
+            // already gone (its peer or namespace went first): the goal holds
+            Err(NlError::Request { errno, .. }) if errno == libc::ENODEV => Ok(()),
+            r => r,
+        },
+        Step::DeleteNs { ns } => sys.delete_ns(ns).await,
+        Step::CreateNs { ns, owner } => sys
+            .create_ns(std::slice::from_ref(ns), owner)
+            .await
+            .pop()
+            .expect("one result per name"),
+        Step::CreateBridge { loc, name, mark } => {
+            LinuxBridge { nl: sys }
+                .create(loc, name.as_str(), mark)
+                .await
+        }
+        Step::CreateVeth {
+            loc,
+            name,
+            peer_loc,
+            peer,
+            master,
+            mark,
+            peer_mark,
+        } => {
+            sys.add_veth(
+                loc,
+                name.as_str(),
+                peer_loc,
+                peer.as_str(),
+                master.as_ref().map(|m| m.as_str()),
+                &mark.to_alias(),
+                &peer_mark.to_alias(),
+            )
+            .await
+        }
+        Step::SetMaster { loc, dev, master } => {
+            LinuxBridge { nl: sys }
+                .add_port(loc, master.as_str(), dev)
+                .await
+        }
+        Step::SetUp { loc, dev } => {
+            sys.set_link(
+                loc,
+                dev,
+                &LinkChange {
+                    up: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Step::AddAddr { loc, dev, cidr } => sys.add_addr(loc, dev, cidr).await,
+        Step::SetForward { ns, on } => sys.set_forward(ns, *on),
+        Step::AddRoute { ns, dest, via } => sys.add_route(&Loc::Ns(ns.clone()), dest, via).await,
+    }
+}
+
+/// Execute a plan phase by phase. With `keep_going` (teardown), later phases
+/// run even when a step failed, and every failure is reported.
+pub async fn apply<S: Netlink + Namespaces>(
+    sys: &S,
+    plan: &Plan,
+    keep_going: bool,
+) -> Result<usize, ApplyError> {
+    let mut done = 0;
+    let mut failures = Vec::new();
+    let mut i = 0;
+    while i < plan.steps.len() {
+        let phase = plan.steps[i].phase();
+        let end = plan.steps[i..]
+            .iter()
+            .position(|s| s.phase() != phase)
+            .map_or(plan.steps.len(), |p| i + p);
+        let steps = &plan.steps[i..end];
+        i = end;
+        let results: Vec<Result<(), NlError>> = if matches!(steps[0], Step::CreateNs { .. }) {
+            create_namespaces(sys, steps).await
+        } else {
+            join_all(steps.iter().map(|s| run(sys, s))).await
+        };
+        for (s, r) in steps.iter().zip(results) {
+            match r {
+                Ok(()) => done += 1,
+                Err(e) => failures.push((s.to_string(), e)),
+            }
+        }
+        if !failures.is_empty() && !keep_going {
+            break;
+        }
+    }
+    if failures.is_empty() {
+        Ok(done)
+    } else {
+        Err(ApplyError { done, failures })
+    }
+}
+
+/// All CreateNs steps of a phase in one batch (one thread creates them all).
+async fn create_namespaces<S: Namespaces>(sys: &S, steps: &[Step]) -> Vec<Result<(), NlError>> {
+    // group by owner: a plan normally has just one
+    let mut out: Vec<Option<Result<(), NlError>>> = steps.iter().map(|_| None).collect();
+    let mut owners: Vec<_> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::CreateNs { owner, .. } => Some(owner.clone()),
+            _ => None,
+        })
+        .collect();
+    owners.dedup();
+    for owner in owners {
+        let (idx, names): (Vec<usize>, Vec<NsName>) = steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Step::CreateNs { ns, owner: o } if o == &owner => Some((i, ns.clone())),
+                _ => None,
+            })
+            .unzip();
+        for (i, r) in idx.into_iter().zip(sys.create_ns(&names, &owner).await) {
+            out[i] = Some(r);
+        }
+    }
+    out.into_iter()
+        .map(|r| r.expect("every step answered"))
+        .collect()
+}

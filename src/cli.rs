@@ -1,0 +1,910 @@
+//! The `swctl` command line: argument parsing (clap derive), validation of
+//! every argument before anything is touched, backend selection, and the
+//! imperative commands, each expressed as (desired, scope) for the planner.
+//! Output is text for people or JSON (`--json`) for scripts.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::apply::{ApplyError, Scan, apply, observe};
+use crate::model::{
+    Backend, Desired, Key, LinkSpec, NsSpec, Observed, PortSpec, RouteSpec, SwitchSpec, Via,
+};
+use crate::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, parse_ip};
+use crate::netlink::{Kernel, NlError};
+use crate::netns::{self, NsError};
+use crate::plan::{Plan, PlanError, Scope, Wiring, plan};
+use crate::switch::{LinuxBridge, Switch, SwitchInfo};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "swctl",
+    version,
+    about = "Switching manager for Linux network namespaces (Linux bridge and Open vSwitch)"
+)]
+pub struct Cli {
+    /// Print machine-readable JSON (also for errors)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Switch backend for `switch add` [default: $SWCTL_BACKEND, else ovs when an OVSDB server answers, else bridge]
+    #[arg(long, global = true, value_enum)]
+    pub backend: Option<BackendArg>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BackendArg {
+    Bridge,
+    Ovs,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Backend {
+        match b {
+            BackendArg::Bridge => Backend::Bridge,
+            BackendArg::Ovs => Backend::Ovs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ViaArg {
+    Auto,
+    Veth,
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Named network namespaces (`ip netns`)
+    #[command(subcommand)]
+    Ns(NsCmd),
+    /// Switches (Linux bridges; OVS bridges with --backend ovs)
+    #[command(subcommand)]
+    Switch(SwitchCmd),
+    /// Attach a namespace to a switch (a veth pair, or an OVS internal port)
+    Attach(AttachArgs),
+    /// Detach a namespace from a switch (removes both ends of the wiring)
+    Detach { ns: String, switch: String },
+    /// A direct veth pair between two namespaces (`host`: the host's own)
+    Link(LinkArgs),
+    /// Remove the direct link between two namespaces
+    Unlink { a: String, b: String },
+    /// Static routes inside a namespace
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)
+    Forward { ns: String, state: OnOff },
+    /// Every namespace, switch, port and address swctl manages
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NsCmd {
+    /// Create namespaces (existing swctl namespaces are fine), with `lo` up
+    Add {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Delete namespaces swctl created, with everything inside and every port leading to them
+    Del {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// List namespaces (all of /run/netns; swctl's are marked)
+    List,
+    /// Run a command inside a namespace; its exit code is swctl's
+    Exec {
+        name: String,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SwitchCmd {
+    /// Create a switch (up, STP off)
+    Add {
+        name: String,
+        /// Put the bridge inside this namespace instead of the host's
+        #[arg(long)]
+        netns: Option<String>,
+        /// Address on the switch device itself (repeatable)
+        #[arg(long = "ip")]
+        ips: Vec<String>,
+    },
+    /// Delete switches swctl created, and the ports swctl made on them
+    Del {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// List switches (swctl's and others' bridges)
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    pub ns: String,
+    pub switch: String,
+    /// Address for the namespace end (repeatable; IPv4 or IPv6 CIDR)
+    #[arg(long = "ip")]
+    pub ips: Vec<String>,
+    /// Interface name inside the namespace [default: first free ethN]
+    #[arg(long)]
+    pub ifname: Option<String>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub via: ViaArg,
+}
+
+#[derive(Args, Debug)]
+pub struct LinkArgs {
+    pub a: String,
+    pub b: String,
+    #[arg(long = "ip-a")]
+    pub ip_a: Vec<String>,
+    #[arg(long = "ip-b")]
+    pub ip_b: Vec<String>,
+    #[arg(long = "ifname-a")]
+    pub ifname_a: Option<String>,
+    #[arg(long = "ifname-b")]
+    pub ifname_b: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RouteCmd {
+    /// `swctl route add NS DEST via GW` (DEST: `default` or a network)
+    Add(RouteArgs),
+    /// `swctl route del NS DEST via GW`
+    Del(RouteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RouteArgs {
+    pub ns: String,
+    pub dest: String,
+    /// the word `via`
+    pub via: String,
+    pub gw: String,
+}
+
+/// Everything that can go wrong in a command, by layer.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("invalid argument: {0}")]
+    Invalid(#[from] InvalidInput),
+    #[error("{0}")]
+    Usage(String),
+    #[error(
+        "swctl must run as root: it creates namespaces and network devices (CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+    )]
+    NotRoot,
+    #[error("cannot make a plan")]
+    Plan(#[from] PlanError),
+    #[error("cannot read the system state")]
+    Observe(#[source] NlError),
+    #[error("cannot apply the plan")]
+    Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Ns(#[from] NsError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl CliError {
+    /// 2: the input was refused before anything happened; 1: the system said no.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Invalid(_) | CliError::Usage(_) | CliError::Plan(_) | CliError::NotRoot => 2,
+            _ => 1,
+        }
+    }
+
+    /// The error and its causes, outermost first; for an apply failure,
+    /// every failed step.
+    pub fn chain(&self) -> Vec<String> {
+        let mut v = vec![self.to_string()];
+        if let CliError::Apply(a) = self {
+            for (step, e) in &a.failures {
+                v.push(format!("step `{step}`: {e}"));
+            }
+            return v;
+        }
+        let mut src = std::error::Error::source(self);
+        while let Some(s) = src {
+            v.push(s.to_string());
+            src = s.source();
+        }
+        v
+    }
+}
+
+fn parse_all<T: FromStr<Err = InvalidInput>>(v: &[String]) -> Result<Vec<T>, InvalidInput> {
+    v.iter().map(|s| s.parse()).collect()
+}
+
+fn unique<T: Ord + Clone + std::fmt::Display>(v: &[T], what: &str) -> Result<(), CliError> {
+    let mut seen = BTreeSet::new();
+    for x in v {
+        if !seen.insert(x.clone()) {
+            return Err(CliError::Usage(format!("{what} {x} is given twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Where swctl would look for an OVSDB server, in order.
+pub fn ovsdb_candidates() -> Vec<String> {
+    let mut v = Vec::new();
+    if let Ok(s) = std::env::var("SWCTL_OVSDB") {
+        v.push(s);
+    }
+    v.push("unix:/run/openvswitch/db.sock".into());
+    v
+}
+
+fn ovsdb_answers() -> Option<String> {
+    ovsdb_candidates().into_iter().find(|a| {
+        a.strip_prefix("unix:")
+            .is_some_and(|p| std::os::unix::net::UnixStream::connect(p).is_ok())
+    })
+}
+
+/// The backend for a new switch, and why it was chosen.
+fn choose_backend(arg: Option<BackendArg>) -> Result<(Backend, String), CliError> {
+    if let Some(b) = arg {
+        return Ok((b.into(), "--backend".into()));
+    }
+    if let Ok(s) = std::env::var("SWCTL_BACKEND") {
+        return match s.as_str() {
+            "bridge" => Ok((Backend::Bridge, "$SWCTL_BACKEND".into())),
+            "ovs" => Ok((Backend::Ovs, "$SWCTL_BACKEND".into())),
+            other => Err(CliError::Usage(format!(
+                "$SWCTL_BACKEND is {other:?}; expected `bridge` or `ovs`"
+            ))),
+        };
+    }
+    match ovsdb_answers() {
+        Some(addr) => Ok((
+            Backend::Bridge,
+            format!(
+                "an OVSDB server answers at {addr}, but the OVS backend is not available in this version of swctl"
+            ),
+        )),
+        None => Ok((Backend::Bridge, "no OVSDB server answers".into())),
+    }
+}
+
+/// What a command prints: text for people, a JSON value for scripts.
+pub struct Output {
+    pub text: String,
+    pub json: serde_json::Value,
+}
+
+/// Run a parsed command (everything but `ns exec`, which `main` handles
+/// before any thread exists).
+pub fn run(cli: &Cli) -> Result<Output, CliError> {
+    // Validate first: no root needed to be told an argument is wrong.
+    let job = Job::from_cli(cli)?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(CliError::NotRoot);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    rt.block_on(job.run())
+}
+
+/// A validated command, ready to run. (One per process: the size of the
+/// `Change` variant does not matter.)
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Change {
+        what: String,
+        desired: Desired,
+        scope: Scope,
+        scan: Scan,
+        keep_going: bool,
+        note: Option<String>,
+        /// names that must exist for the command to make sense (del of a
+        /// missing object is an error, as with `ip`)
+        must_exist: Vec<Key>,
+        /// expected switch kind from an explicit --backend
+        backend_check: Option<(IfName, Backend)>,
+    },
+    NsList,
+    SwitchList,
+    Show,
+}
+
+impl Job {
+    fn from_cli(cli: &Cli) -> Result<Job, CliError> {
+        let owner = Owner::cli();
+        let mut d = Desired::new(owner);
+        let mut scan = Scan::default();
+        let explicit = cli.backend.map(Backend::from);
+        let change = |what: String, d: Desired, scope: Scope, scan: Scan| Job::Change {
+            what,
+            desired: d,
+            scope,
+            scan,
+            keep_going: false,
+            note: None,
+            must_exist: vec![],
+            backend_check: None,
+        };
+        Ok(match &cli.cmd {
+            Cmd::Ns(NsCmd::Add { names }) => {
+                let names: Vec<NsName> = parse_all(names)?;
+                unique(&names, "namespace")?;
+                for n in &names {
+                    d.namespaces.insert(n.clone(), NsSpec::default());
+                    scan.namespaces.insert(n.clone());
+                }
+                change(format!("ns add {}", join(&names)), d, Scope::Nothing, scan)
+            }
+            Cmd::Ns(NsCmd::Del { names }) => {
+                let names: Vec<NsName> = parse_all(names)?;
+                unique(&names, "namespace")?;
+                scan.all_owned = true;
+                scan.namespaces.extend(names.iter().cloned());
+                let keys: Vec<Key> = names.iter().map(|n| Key::Ns { ns: n.clone() }).collect();
+                Job::Change {
+                    what: format!("ns del {}", join(&names)),
+                    desired: d,
+                    scope: Scope::Objects(keys.iter().cloned().collect()),
+                    scan,
+                    keep_going: true,
+                    note: None,
+                    must_exist: keys,
+                    backend_check: None,
+                }
+            }
+            Cmd::Ns(NsCmd::List) => Job::NsList,
+            Cmd::Ns(NsCmd::Exec { .. }) => {
+                return Err(CliError::Usage("`ns exec` is run by main".into()));
+            }
+            Cmd::Switch(SwitchCmd::Add { name, netns, ips }) => {
+                let name: IfName = name.parse()?;
+                let loc = match netns {
+                    Some(n) => Loc::Ns(n.parse()?),
+                    None => Loc::Host,
+                };
+                let addrs: Vec<Cidr> = parse_all(ips)?;
+                unique(&addrs, "address")?;
+                let (backend, why) = choose_backend(cli.backend)?;
+                if let Loc::Ns(n) = &loc {
+                    scan.namespaces.insert(n.clone());
+                }
+                scan.all_owned = true; // a bridge of that name elsewhere cannot move
+                d.switches.insert(
+                    name.clone(),
+                    SwitchSpec {
+                        backend,
+                        loc,
+                        addrs,
+                    },
+                );
+                Job::Change {
+                    what: format!("switch add {name}"),
+                    desired: d,
+                    scope: Scope::Nothing,
+                    scan,
+                    keep_going: false,
+                    note: Some(format!("backend: {backend} ({why})")),
+                    must_exist: vec![],
+                    backend_check: None,
+                }
+            }
+            Cmd::Switch(SwitchCmd::Del { names }) => {
+                let names: Vec<IfName> = parse_all(names)?;
+                unique(&names, "switch")?;
+                scan.all_owned = true;
+                let keys: Vec<Key> = names
+                    .iter()
+                    .map(|n| Key::Switch { name: n.clone() })
+                    .collect();
+                Job::Change {
+                    what: format!("switch del {}", join(&names)),
+                    desired: d,
+                    scope: Scope::Objects(keys.iter().cloned().collect()),
+                    scan,
+                    keep_going: true,
+                    note: None,
+                    must_exist: keys,
+                    backend_check: explicit.map(|b| (names[0].clone(), b)),
+                }
+            }
+            Cmd::Switch(SwitchCmd::List) => Job::SwitchList,
+            Cmd::Attach(a) => {
+                let ns: NsName = a.ns.parse()?;
+                let switch: IfName = a.switch.parse()?;
+                let addrs: Vec<Cidr> = parse_all(&a.ips)?;
+                unique(&addrs, "address")?;
+                let ifname = a.ifname.as_deref().map(IfName::from_str).transpose()?;
+                if ifname.as_ref().is_some_and(|n| n.as_str() == "lo") {
+                    return Err(CliError::Usage(
+                        "`lo` is the namespace's loopback; choose another --ifname".into(),
+                    ));
+                }
+                let via = match a.via {
+                    ViaArg::Auto => Via::Auto,
+                    ViaArg::Veth => Via::Veth,
+                    ViaArg::Internal => Via::Internal,
+                };
+                scan.all_owned = true;
+                scan.namespaces.insert(ns.clone());
+                d.ports.push(PortSpec {
+                    ns: ns.clone(),
+                    switch: switch.clone(),
+                    ifname,
+                    addrs,
+                    via,
+                });
+                Job::Change {
+                    what: format!("attach {ns} {switch}"),
+                    desired: d,
+                    scope: Scope::Nothing,
+                    scan,
+                    keep_going: false,
+                    note: None,
+                    must_exist: vec![],
+                    backend_check: explicit.map(|b| (switch.clone(), b)),
+                }
+            }
+            Cmd::Detach { ns, switch } => {
+                let ns: NsName = ns.parse()?;
+                let switch: IfName = switch.parse()?;
+                scan.all_owned = true;
+                scan.namespaces.insert(ns.clone());
+                let key = Key::Port {
+                    ns: ns.clone(),
+                    switch: switch.clone(),
+                };
+                Job::Change {
+                    what: format!("detach {ns} {switch}"),
+                    desired: d,
+                    scope: Scope::Objects([key.clone()].into()),
+                    scan,
+                    keep_going: true,
+                    note: None,
+                    must_exist: vec![key],
+                    backend_check: explicit.map(|b| (switch.clone(), b)),
+                }
+            }
+            Cmd::Link(l) => {
+                let a: Loc = l.a.parse()?;
+                let b: Loc = l.b.parse()?;
+                let a_addrs: Vec<Cidr> = parse_all(&l.ip_a)?;
+                let b_addrs: Vec<Cidr> = parse_all(&l.ip_b)?;
+                let mut all = a_addrs.clone();
+                all.extend(b_addrs.iter().cloned());
+                unique(&all, "address")?;
+                let a_ifname = l.ifname_a.as_deref().map(IfName::from_str).transpose()?;
+                let b_ifname = l.ifname_b.as_deref().map(IfName::from_str).transpose()?;
+                for loc in [&a, &b] {
+                    if let Loc::Ns(n) = loc {
+                        scan.namespaces.insert(n.clone());
+                    }
+                }
+                d.links.push(LinkSpec {
+                    a: a.clone(),
+                    b: b.clone(),
+                    a_ifname,
+                    b_ifname,
+                    a_addrs,
+                    b_addrs,
+                });
+                change(format!("link {a} {b}"), d, Scope::Nothing, scan)
+            }
+            Cmd::Unlink { a, b } => {
+                let a: Loc = a.parse()?;
+                let b: Loc = b.parse()?;
+                for loc in [&a, &b] {
+                    if let Loc::Ns(n) = loc {
+                        scan.namespaces.insert(n.clone());
+                    }
+                }
+                let key = Key::link(&a, &b);
+                Job::Change {
+                    what: format!("unlink {a} {b}"),
+                    desired: d,
+                    scope: Scope::Objects([key.clone()].into()),
+                    scan,
+                    keep_going: true,
+                    note: None,
+                    must_exist: vec![key],
+                    backend_check: None,
+                }
+            }
+            Cmd::Route(rc) => {
+                let (r, add) = match rc {
+                    RouteCmd::Add(r) => (r, true),
+                    RouteCmd::Del(r) => (r, false),
+                };
+                if r.via != "via" {
+                    return Err(CliError::Usage(format!(
+                        "expected `via` after the destination, found {:?}: swctl route add|del NS DEST via GATEWAY",
+                        r.via
+                    )));
+                }
+                let ns: NsName = r.ns.parse()?;
+                let dest: RouteDest = r.dest.parse()?;
+                let via = parse_ip(&r.gw)?;
+                if let RouteDest::Net(c) = dest
+                    && c.addr.is_ipv4() != via.is_ipv4()
+                {
+                    return Err(CliError::Usage(format!(
+                        "{dest} and gateway {via} are of different IP families"
+                    )));
+                }
+                scan.namespaces.insert(ns.clone());
+                let spec = RouteSpec { dest, via };
+                if add {
+                    d.namespaces.insert(
+                        ns.clone(),
+                        NsSpec {
+                            forward: None,
+                            routes: vec![spec],
+                        },
+                    );
+                    Job::Change {
+                        what: format!("route add {ns} {dest} via {via}"),
+                        desired: d,
+                        scope: Scope::Nothing,
+                        scan,
+                        keep_going: false,
+                        note: None,
+                        must_exist: vec![Key::Ns { ns }],
+                        backend_check: None,
+                    }
+                } else {
+                    let key = Key::Route {
+                        ns: ns.clone(),
+                        dest,
+                        via,
+                    };
+                    Job::Change {
+                        what: format!("route del {ns} {dest} via {via}"),
+                        desired: d,
+                        scope: Scope::Objects([key.clone()].into()),
+                        scan,
+                        keep_going: false,
+                        note: None,
+                        must_exist: vec![Key::Ns { ns }, key],
+                        backend_check: None,
+                    }
+                }
+            }
+            Cmd::Forward { ns, state } => {
+                let ns: NsName = ns.parse()?;
+                let on = *state == OnOff::On;
+                scan.namespaces.insert(ns.clone());
+                scan.forward.insert(ns.clone());
+                d.namespaces.insert(
+                    ns.clone(),
+                    NsSpec {
+                        forward: Some(on),
+                        routes: vec![],
+                    },
+                );
+                Job::Change {
+                    what: format!("forward {ns} {}", if on { "on" } else { "off" }),
+                    desired: d,
+                    scope: Scope::Nothing,
+                    scan,
+                    keep_going: false,
+                    note: None,
+                    must_exist: vec![Key::Ns { ns }],
+                    backend_check: None,
+                }
+            }
+            Cmd::Show => Job::Show,
+        })
+    }
+
+    async fn run(self) -> Result<Output, CliError> {
+        let k = Kernel::new().map_err(CliError::Observe)?;
+        match self {
+            Job::NsList => {
+                let mut lines = Vec::new();
+                let mut arr = Vec::new();
+                for (n, owner) in netns::list()?.into_iter().map(|n| {
+                    let o = netns::owner(&n);
+                    (n, o)
+                }) {
+                    lines.push(match &owner {
+                        Some(o) => format!("{n}  (swctl, owner {o})"),
+                        None => n.to_string(),
+                    });
+                    arr.push(json!({"name": n, "swctl": owner.is_some(), "owner": owner.map(|o| o.to_string())}));
+                }
+                Ok(Output {
+                    text: lines.join("\n"),
+                    json: json!({"namespaces": arr}),
+                })
+            }
+            Job::SwitchList => {
+                let o = observe(
+                    &k,
+                    &Scan {
+                        all_owned: true,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(CliError::Observe)?;
+                let sw = LinuxBridge { nl: &k }.list(&o, false);
+                Ok(Output {
+                    text: sw.iter().map(switch_line).collect::<Vec<_>>().join("\n"),
+                    json: json!({ "switches": sw }),
+                })
+            }
+            Job::Show => {
+                let o = observe(
+                    &k,
+                    &Scan {
+                        all_owned: true,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(CliError::Observe)?;
+                Ok(show(&k, &o))
+            }
+            Job::Change {
+                what,
+                desired,
+                scope,
+                mut scan,
+                keep_going,
+                note,
+                must_exist,
+                backend_check,
+            } => {
+                for ns in desired.namespaces.keys() {
+                    scan.namespaces.insert(ns.clone());
+                }
+                let t0 = Instant::now();
+                let o = observe(&k, &scan).await.map_err(CliError::Observe)?;
+                check_exists(&o, &must_exist)?;
+                if let Some((sw, want)) = &backend_check
+                    && let Some((loc, _)) = o.find_bridge(sw.as_str())
+                    && *want != Backend::Bridge
+                {
+                    return Err(CliError::Usage(format!(
+                        "switch {sw} (in {loc}) is a Linux bridge, but --backend {want} was given"
+                    )));
+                }
+                let p = plan(&desired, &o, &scope)?;
+                let n = p.steps.len();
+                apply(&k, &p, keep_going).await?;
+                let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                Ok(change_output(&what, &p, n, ms, note))
+            }
+        }
+    }
+}
+
+fn join<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A `del` of something that does not exist is an error, as with `ip`.
+fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
+    for k in keys {
+        let ok = match k {
+            Key::Ns { ns } => o.namespaces.contains_key(ns),
+            Key::Switch { name } => o.find_bridge(name.as_str()).is_some(),
+            Key::Port { ns, switch } => {
+                if !o.namespaces.contains_key(ns) {
+                    return Err(PlanError::UnknownNamespace(ns.clone()).into());
+                }
+                if o.find_bridge(switch.as_str()).is_none() {
+                    return Err(PlanError::UnknownSwitch(switch.clone()).into());
+                }
+                o.locs().any(|(_, st)| {
+                    st.marked(|m| matches!(m, crate::model::Mark::Port { ns: n, sw, .. } if n == ns && sw == switch))
+                        .next()
+                        .is_some()
+                })
+            }
+            Key::Route { ns, dest, via } => o
+                .namespaces
+                .get(ns)
+                .is_some_and(|n| n.state.routes.iter().any(|r| &r.dest == dest && r.via == Some(*via))),
+            Key::Link { a, b } => o.locs().any(|(_, st)| {
+                st.marked(|m| matches!(m, crate::model::Mark::Link { a: x, b: y, .. } if Key::link(x, y) == Key::link(a, b)))
+                    .next()
+                    .is_some()
+            }),
+        };
+        if !ok {
+            return Err(match k {
+                Key::Ns { ns } => PlanError::UnknownNamespace(ns.clone()),
+                Key::Switch { name } => PlanError::UnknownSwitch(name.clone()),
+                Key::Port { ns, switch } => PlanError::NotAttached(ns.clone(), switch.clone()),
+                Key::Link { a, b } => PlanError::NoSuchLink(a.clone(), b.clone()),
+                Key::Route { ns, dest, via } => PlanError::NoSuchRoute(ns.clone(), *dest, *via),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn change_output(what: &str, p: &Plan, n: usize, ms: f64, note: Option<String>) -> Output {
+    let mut text = String::new();
+    if let Some(note) = &note {
+        text.push_str(note);
+        text.push('\n');
+    }
+    for w in &p.wiring {
+        text.push_str(&wiring_line(w));
+        text.push('\n');
+    }
+    if n == 0 {
+        text.push_str(&format!("{what}: nothing to change"));
+    } else {
+        text.push_str(&format!(
+            "{what}: {n} change{} in {ms:.1} ms",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    Output {
+        text,
+        json: json!({
+            "command": what,
+            "changes": n,
+            "steps": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "wiring": p.wiring,
+            "note": note,
+            "elapsed_ms": ms,
+        }),
+    }
+}
+
+fn wiring_line(w: &Wiring) -> String {
+    let via = match w.via {
+        Via::Veth => "veth",
+        Via::Internal => "internal port",
+        Via::Auto => "auto",
+    };
+    match &w.key {
+        Key::Port { ns, switch } => format!(
+            "{ns} attached to {switch} via {via}: {} ({}, port of {switch}) <-> {} (in {ns})",
+            w.a_dev, w.a_loc, w.b_dev
+        ),
+        _ => format!(
+            "link via {via}: {} (in {}) <-> {} (in {})",
+            w.a_dev, w.a_loc, w.b_dev, w.b_loc
+        ),
+    }
+}
+
+fn switch_line(s: &SwitchInfo) -> String {
+    let addrs = join(&s.addrs);
+    format!(
+        "{}  backend={} in={} owner={} {} ports={}{}",
+        s.name,
+        s.backend,
+        s.loc,
+        s.owner.as_ref().map_or("-".to_string(), |o| o.to_string()),
+        if s.up { "up" } else { "down" },
+        s.ports.len(),
+        if addrs.is_empty() {
+            String::new()
+        } else {
+            format!(" addr {addrs}")
+        }
+    )
+}
+
+#[derive(Serialize)]
+struct ShowNs {
+    name: NsName,
+    owner: Option<String>,
+    links: Vec<crate::model::LinkObs>,
+    routes: Vec<crate::model::RouteObs>,
+}
+
+fn show(k: &Kernel, o: &Observed) -> Output {
+    let switches = LinuxBridge { nl: k }.list(o, true);
+    let mut text = String::new();
+    let mut nss = Vec::new();
+    for (n, obs) in &o.namespaces {
+        let Some(owner) = &obs.owner else { continue };
+        text.push_str(&format!("namespace {n} (owner {owner})\n"));
+        for l in &obs.state.links {
+            let what = match &l.mark {
+                Some(crate::model::Mark::Port { sw, .. }) => format!(" port of {sw}"),
+                Some(crate::model::Mark::Link { a, b, .. }) => format!(" link {a}<->{b}"),
+                Some(crate::model::Mark::Switch { .. }) => " switch".into(),
+                None => String::new(),
+            };
+            text.push_str(&format!(
+                "  {:<15} {:<8} {:<4} {}{}\n",
+                l.name,
+                l.kind.as_deref().unwrap_or("-"),
+                if l.up { "up" } else { "down" },
+                join(&l.addrs),
+                what
+            ));
+        }
+        for r in &obs.state.routes {
+            if let Some(via) = r.via {
+                text.push_str(&format!("  route {} via {via}\n", r.dest));
+            }
+        }
+        nss.push(ShowNs {
+            name: n.clone(),
+            owner: Some(owner.to_string()),
+            links: obs.state.links.clone(),
+            routes: obs.state.routes.clone(),
+        });
+    }
+    for s in &switches {
+        text.push_str(&format!("switch {}\n", switch_line(s)));
+        for p in &s.ports {
+            text.push_str(&format!(
+                "  port {} -> {}\n",
+                p.dev,
+                p.ns.as_ref().map_or("-".to_string(), |n| n.to_string())
+            ));
+        }
+    }
+    let host_links: Vec<_> = o
+        .host
+        .links
+        .iter()
+        .filter(|l| matches!(l.mark, Some(crate::model::Mark::Link { .. })))
+        .cloned()
+        .collect();
+    for l in &host_links {
+        text.push_str(&format!(
+            "host link {} {} {}\n",
+            l.name,
+            if l.up { "up" } else { "down" },
+            join(&l.addrs)
+        ));
+    }
+    Output {
+        text: text.trim_end().to_string(),
+        json: json!({"namespaces": nss, "switches": switches, "host_links": host_links}),
+    }
+}
+
+/// Print an error the way the user asked for: one line per cause, or JSON.
+pub fn report_error(e: &CliError, json_out: bool) {
+    let chain = e.chain();
+    if json_out {
+        let v = json!({"error": chain[0], "causes": &chain[1..], "exit_code": e.exit_code()});
+        println!("{v}");
+    } else {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "swctl: {}", chain.join(": "));
+    }
+}
+
+/// Whether the process runs as root (tests use this to skip nothing: they
+/// require root, see tests/common).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root() && Path::new("/proc/self/ns/net").exists()
+}

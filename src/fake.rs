@@ -1,0 +1,386 @@
+//! A recording fake of the effect traits (`Netlink`, `Namespaces`): it keeps
+//! a simulated system in an `Observed`, answers dumps from it, enforces the
+//! kernel rules that matter to the planner (names unique per namespace, a
+//! veth pair dies whole, devices die with their namespace) and records every
+//! call as its `ip` command. Used by the tests that need no root.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::model::{LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
+use crate::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use crate::netlink::{LinkChange, Namespaces, Netlink, NlError};
+
+/// One end of a veth pair: (namespace, device name).
+type End = (Loc, String);
+
+#[derive(Default)]
+pub struct Fake {
+    pub calls: Mutex<Vec<String>>,
+    pub sys: Mutex<Observed>,
+    /// veth peers: (loc, name) <-> (loc, name)
+    peers: Mutex<Vec<(End, End)>>,
+    next_index: Mutex<u32>,
+    /// fail the n-th call (0-based) with EPERM, to test partial applies
+    pub fail_at: Mutex<Option<usize>>,
+}
+
+fn err(op: String, errno: i32) -> NlError {
+    NlError::Request {
+        op,
+        errno,
+        words: std::io::Error::from_raw_os_error(errno).to_string(),
+    }
+}
+
+impl Fake {
+    pub fn new() -> Fake {
+        let f = Fake::default();
+        *f.next_index.lock().unwrap() = 100;
+        f
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn record(&self, op: String) -> Result<(), NlError> {
+        let mut c = self.calls.lock().unwrap();
+        let n = c.len();
+        c.push(op.clone());
+        if *self.fail_at.lock().unwrap() == Some(n) {
+            return Err(err(op, libc::EPERM));
+        }
+        Ok(())
+    }
+
+    fn with_loc<T>(
+        &self,
+        loc: &Loc,
+        op: &str,
+        f: impl FnOnce(&mut LocObs) -> Result<T, NlError>,
+    ) -> Result<T, NlError> {
+        let mut sys = self.sys.lock().unwrap();
+        let st = match loc {
+            Loc::Host => &mut sys.host,
+            Loc::Ns(n) => match sys.namespaces.get_mut(n) {
+                Some(o) => &mut o.state,
+                None => return Err(err(op.into(), libc::ENOENT)),
+            },
+        };
+        f(st)
+    }
+
+    fn new_link(&self, name: &str, kind: &str, alias: &str) -> LinkObs {
+        let mut i = self.next_index.lock().unwrap();
+        *i += 1;
+        LinkObs {
+            name: name.into(),
+            index: *i,
+            kind: Some(kind.into()),
+            alias: Some(alias.into()),
+            mark: Mark::from_alias(alias),
+            master: None,
+            up: true,
+            mtu: 1500,
+            addrs: vec![],
+        }
+    }
+
+    fn remove_link(&self, loc: &Loc, name: &str) {
+        let mut sys = self.sys.lock().unwrap();
+        let st = match loc {
+            Loc::Host => &mut sys.host,
+            Loc::Ns(n) => match sys.namespaces.get_mut(n) {
+                Some(o) => &mut o.state,
+                None => return,
+            },
+        };
+        st.links.retain(|l| l.name != name);
+        for l in st.links.iter_mut() {
+            if l.master.as_deref() == Some(name) {
+                l.master = None;
+            }
+        }
+    }
+}
+
+impl Netlink for Fake {
+    async fn add_bridge(&self, loc: &Loc, name: &str, alias: &str) -> Result<(), NlError> {
+        let op = format!("{loc}: ip link add {name} type bridge");
+        self.record(op.clone())?;
+        let l = self.new_link(name, "bridge", alias);
+        self.with_loc(loc, &op, |st| {
+            if st.link(name).is_some() {
+                return Err(err(op.clone(), libc::EEXIST));
+            }
+            st.links.push(l);
+            Ok(())
+        })
+    }
+
+    async fn add_veth(
+        &self,
+        loc: &Loc,
+        name: &str,
+        peer_loc: &Loc,
+        peer: &str,
+        master: Option<&str>,
+        alias: &str,
+        peer_alias: &str,
+    ) -> Result<(), NlError> {
+        let op = format!(
+            "{loc}: ip link add {name} master {master:?} type veth peer name {peer} netns {peer_loc}"
+        );
+        self.record(op.clone())?;
+        let taken = |l: &Loc, n: &str| {
+            let sys = self.sys.lock().unwrap();
+            sys.loc(l).map(|st| st.link(n).is_some())
+        };
+        match (taken(loc, name), taken(peer_loc, peer)) {
+            (None, _) | (_, None) => return Err(err(op, libc::ENOENT)),
+            (Some(true), _) | (_, Some(true)) => return Err(err(op, libc::EEXIST)),
+            _ => {}
+        }
+        if loc == peer_loc && name == peer {
+            return Err(err(op, libc::EEXIST));
+        }
+        let mut a = self.new_link(name, "veth", alias);
+        if let Some(m) = master {
+            let ok = taken(loc, m) == Some(true);
+            if !ok {
+                return Err(err(op, libc::ENODEV));
+            }
+            a.master = Some(m.into());
+        }
+        let b = self.new_link(peer, "veth", peer_alias);
+        self.with_loc(loc, &op, |st| {
+            st.links.push(a);
+            Ok(())
+        })?;
+        self.with_loc(peer_loc, &op, |st| {
+            st.links.push(b);
+            Ok(())
+        })?;
+        self.peers
+            .lock()
+            .unwrap()
+            .push(((loc.clone(), name.into()), (peer_loc.clone(), peer.into())));
+        Ok(())
+    }
+
+    async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError> {
+        let op = format!("{loc}: ip link del {name}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            if st.link(name).is_none() {
+                return Err(err(op.clone(), libc::ENODEV));
+            }
+            Ok(())
+        })?;
+        self.remove_link(loc, name);
+        let me = (loc.clone(), name.to_string());
+        let mut peers = self.peers.lock().unwrap();
+        if let Some(pos) = peers.iter().position(|(a, b)| a == &me || b == &me) {
+            let (a, b) = peers.remove(pos);
+            let other = if a == me { b } else { a };
+            drop(peers);
+            self.remove_link(&other.0, &other.1);
+        }
+        Ok(())
+    }
+
+    async fn set_link(&self, loc: &Loc, name: &str, change: &LinkChange) -> Result<(), NlError> {
+        let op = format!("{loc}: ip link set {name} {change:?}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            if let Some(m) = &change.master
+                && st.link(m).is_none()
+            {
+                return Err(err(op.clone(), libc::ENODEV));
+            }
+            let l = st
+                .links
+                .iter_mut()
+                .find(|l| l.name == name)
+                .ok_or_else(|| err(op.clone(), libc::ENODEV))?;
+            if let Some(up) = change.up {
+                l.up = up;
+            }
+            if let Some(m) = &change.master {
+                l.master = Some(m.clone());
+            }
+            if let Some(a) = &change.alias {
+                l.alias = Some(a.clone());
+                l.mark = Mark::from_alias(a);
+            }
+            Ok(())
+        })
+    }
+
+    async fn add_addr(&self, loc: &Loc, dev: &str, cidr: &Cidr) -> Result<(), NlError> {
+        let op = format!("{loc}: ip addr add {cidr} dev {dev}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            let l = st
+                .links
+                .iter_mut()
+                .find(|l| l.name == dev)
+                .ok_or_else(|| err(op.clone(), libc::ENODEV))?;
+            if l.addrs.contains(cidr) {
+                return Err(err(op.clone(), libc::EEXIST));
+            }
+            l.addrs.push(*cidr);
+            Ok(())
+        })
+    }
+
+    async fn del_addr(&self, loc: &Loc, dev: &str, cidr: &Cidr) -> Result<(), NlError> {
+        let op = format!("{loc}: ip addr del {cidr} dev {dev}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            let l = st
+                .links
+                .iter_mut()
+                .find(|l| l.name == dev)
+                .ok_or_else(|| err(op.clone(), libc::ENODEV))?;
+            let before = l.addrs.len();
+            l.addrs.retain(|a| a != cidr);
+            if l.addrs.len() == before {
+                return Err(err(op.clone(), libc::EADDRNOTAVAIL));
+            }
+            Ok(())
+        })
+    }
+
+    async fn add_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError> {
+        let op = format!("{loc}: ip route add {dest} via {via}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            let dev = st
+                .links
+                .iter()
+                .find(|l| l.up && l.addrs.iter().any(|a| a.contains(via)))
+                .map(|l| l.name.clone())
+                .ok_or_else(|| err(op.clone(), libc::ENETUNREACH))?;
+            if st.routes.iter().any(|r| r.dest == *dest) {
+                return Err(err(op.clone(), libc::EEXIST));
+            }
+            st.routes.push(RouteObs {
+                dest: *dest,
+                via: Some(*via),
+                dev: Some(dev),
+            });
+            Ok(())
+        })
+    }
+
+    async fn del_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError> {
+        let op = format!("{loc}: ip route del {dest} via {via}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            let before = st.routes.len();
+            st.routes
+                .retain(|r| !(r.dest == *dest && r.via == Some(*via)));
+            if st.routes.len() == before {
+                return Err(err(op.clone(), libc::ESRCH));
+            }
+            Ok(())
+        })
+    }
+
+    async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
+        let sys = self.sys.lock().unwrap();
+        let mut st = sys
+            .loc(loc)
+            .cloned()
+            .ok_or_else(|| err(format!("dump {loc}"), libc::ENOENT))?;
+        st.forward = None;
+        Ok(st)
+    }
+}
+
+impl Namespaces for Fake {
+    async fn create_ns(&self, names: &[NsName], owner: &Owner) -> Vec<Result<(), NlError>> {
+        let mut out = Vec::new();
+        for n in names {
+            let op = format!("ip netns add {n}");
+            if let Err(e) = self.record(op.clone()) {
+                out.push(Err(e));
+                continue;
+            }
+            let mut sys = self.sys.lock().unwrap();
+            if sys.namespaces.contains_key(n) {
+                out.push(Err(err(op, libc::EEXIST)));
+                continue;
+            }
+            let mut st = LocObs::default();
+            let mut lo = self.new_link("lo", "loopback", "");
+            lo.kind = None;
+            lo.alias = None;
+            st.links.push(lo);
+            st.forward = Some(false);
+            sys.namespaces.insert(
+                n.clone(),
+                NsObs {
+                    owner: Some(owner.clone()),
+                    state: st,
+                },
+            );
+            out.push(Ok(()));
+        }
+        out
+    }
+
+    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
+        self.record(format!("ip netns del {name}"))?;
+        let gone = Loc::Ns(name.clone());
+        self.sys.lock().unwrap().namespaces.remove(name);
+        // veth peers of devices in it die too
+        let mut peers = self.peers.lock().unwrap();
+        let dead: Vec<_> = peers
+            .iter()
+            .filter(|(a, b)| a.0 == gone || b.0 == gone)
+            .cloned()
+            .collect();
+        peers.retain(|(a, b)| a.0 != gone && b.0 != gone);
+        drop(peers);
+        for (a, b) in dead {
+            self.remove_link(&a.0, &a.1);
+            self.remove_link(&b.0, &b.1);
+        }
+        Ok(())
+    }
+
+    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError> {
+        let sys = self.sys.lock().unwrap();
+        Ok(sys
+            .namespaces
+            .iter()
+            .map(|(n, o)| (n.clone(), o.owner.clone()))
+            .collect())
+    }
+
+    fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError> {
+        self.record(format!(
+            "ip netns exec {ns} sysctl -w net.ipv4.ip_forward={}",
+            on as u8
+        ))?;
+        let mut sys = self.sys.lock().unwrap();
+        let o = sys
+            .namespaces
+            .get_mut(ns)
+            .ok_or_else(|| err(format!("sysctl in {ns}"), libc::ENOENT))?;
+        o.state.forward = Some(on);
+        Ok(())
+    }
+
+    fn forward(&self, ns: &NsName) -> Result<bool, NlError> {
+        let sys = self.sys.lock().unwrap();
+        Ok(sys
+            .namespaces
+            .get(ns)
+            .and_then(|o| o.state.forward)
+            .unwrap_or(false))
+    }
+}

@@ -1,0 +1,17 @@
+//! swctl: a switching manager for Linux network namespaces.
+//!
+//! Layers, each in its own module: `names` (validated input) → `model`
+//! (desired/observed state, ownership marks) → `plan` (pure planner) →
+//! `apply` (effects through the `netlink` traits) → backends (`switch`).
+//! `cli` is the command line on top; `fake` is the recording fake of the
+//! effect traits used by the tests.
+
+pub mod apply;
+pub mod cli;
+pub mod fake;
+pub mod model;
+pub mod names;
+pub mod netlink;
+pub mod netns;
+pub mod plan;
+pub mod switch;

@@ -1,0 +1,343 @@
+//! Named network namespaces, natively, exactly as iproute2 makes them: a
+//! bind mount of the namespace file under /run/netns (made a shared mount
+//! point first), so `ip netns list` and `ip netns exec` see swctl's
+//! namespaces and the other way round.
+//!
+//! Owns: creating, deleting and listing namespaces, swctl's namespace
+//! registry (/run/swctl/netns/NAME holds the owner), running code inside a
+//! namespace on a dedicated thread (only to open sockets or files there), and
+//! `ns exec`.
+//!
+//! Why a thread: setns(CLONE_NEWNET) changes the namespace of the calling
+//! thread only. A thread that entered a namespace opens a netlink socket
+//! there and exits; the socket stays bound to that namespace and is driven
+//! from tokio like any other (the approach netavark takes).
+
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+
+use crate::names::{NsName, Owner};
+
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+pub const REGISTRY_DIR: &str = "/run/swctl/netns";
+
+/// Failures of namespace operations, each named for what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum NsError {
+    #[error("namespace {0} already exists and was not created by swctl")]
+    ExistsForeign(NsName),
+    #[error("namespace {0} does not exist")]
+    NotFound(NsName),
+    #[error("cannot prepare {NETNS_RUN_DIR} as a shared mount point: {1} ({0})")]
+    PrepareRunDir(&'static str, #[source] io::Error),
+    #[error("cannot create namespace {0}: {1}")]
+    Create(NsName, String, #[source] io::Error),
+    #[error("cannot delete namespace {0}: {1}")]
+    Delete(NsName, String, #[source] io::Error),
+    #[error("cannot enter namespace {0}: {1}")]
+    Enter(String, #[source] io::Error),
+    #[error("cannot list {NETNS_RUN_DIR}")]
+    List(#[source] io::Error),
+    #[error("cannot set {key} in namespace {ns}")]
+    Sysctl {
+        ns: String,
+        key: String,
+        #[source]
+        err: io::Error,
+    },
+    #[error("cannot run {0:?} in namespace {1}")]
+    Exec(String, NsName, #[source] io::Error),
+    #[error("a thread that entered a namespace died")]
+    ThreadPanicked,
+}
+
+fn errno_io(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+pub fn ns_path(name: &NsName) -> PathBuf {
+    Path::new(NETNS_RUN_DIR).join(name.as_str())
+}
+
+fn registry_path(name: &NsName) -> PathBuf {
+    Path::new(REGISTRY_DIR).join(name.as_str())
+}
+
+/// Names under /run/netns (what `ip netns list` shows), sorted; entries that
+/// are not valid names for swctl are skipped.
+pub fn list() -> Result<Vec<NsName>, NsError> {
+    let rd = match fs::read_dir(NETNS_RUN_DIR) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(NsError::List(e)),
+    };
+    let mut v: Vec<NsName> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+pub fn exists(name: &NsName) -> bool {
+    ns_path(name).exists()
+}
+
+/// Who created `name`, per swctl's registry; None: not swctl.
+pub fn owner(name: &NsName) -> Option<Owner> {
+    let s = fs::read_to_string(registry_path(name)).ok()?;
+    s.trim().parse().ok()
+}
+
+/// Every namespace in swctl's registry, with its owner, whether or not the
+/// namespace itself still exists (a crash can leave either half).
+pub fn registry() -> Vec<(NsName, Option<Owner>)> {
+    let Ok(rd) = fs::read_dir(REGISTRY_DIR) else {
+        return vec![];
+    };
+    let mut v: Vec<_> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|s| s.parse::<NsName>().ok())
+        })
+        .map(|n| {
+            let o = owner(&n);
+            (n, o)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Open the namespace file (for IFLA_NET_NS_FD and setns).
+pub fn open(name: &NsName) -> Result<File, NsError> {
+    File::open(ns_path(name)).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            NsError::NotFound(name.clone())
+        } else {
+            NsError::Enter(name.to_string(), e)
+        }
+    })
+}
+
+/// `mkdir -p /run/netns && mount --make-rshared /run/netns`, binding the
+/// directory onto itself first when it is not a mount point (what
+/// iproute2's netns_add does, so namespaces made by either tool propagate
+/// to the other's mount namespaces).
+fn prepare_run_dir() -> Result<(), NsError> {
+    fs::create_dir_all(NETNS_RUN_DIR).map_err(|e| NsError::PrepareRunDir("mkdir", e))?;
+    fs::create_dir_all(REGISTRY_DIR).map_err(|e| NsError::PrepareRunDir("mkdir registry", e))?;
+    let shared = || {
+        mount(
+            None::<&str>,
+            NETNS_RUN_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match shared() {
+        Ok(()) => Ok(()),
+        Err(Errno::EINVAL) => {
+            mount(
+                Some(NETNS_RUN_DIR),
+                NETNS_RUN_DIR,
+                Some("none"),
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| NsError::PrepareRunDir("bind", errno_io(e)))?;
+            shared().map_err(|e| NsError::PrepareRunDir("make-shared", errno_io(e)))
+        }
+        Err(e) => Err(NsError::PrepareRunDir("make-shared", errno_io(e))),
+    }
+}
+
+/// A netlink (NETLINK_ROUTE) socket opened inside a namespace.
+pub fn netlink_socket() -> io::Result<OwnedFd> {
+    let s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: the fd was just created by Socket::new and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(s.into_raw_fd()) })
+}
+
+/// Create namespaces, one after the other on one dedicated thread
+/// (`ip netns add NAME` for each), and return for each a netlink socket
+/// opened inside it. The registry entry is written before the namespace, so
+/// a crash at any point leaves something `gc` recognises as swctl's.
+pub fn create_many(
+    names: &[NsName],
+    owner: &Owner,
+) -> Result<Vec<Result<OwnedFd, NsError>>, NsError> {
+    prepare_run_dir()?;
+    let names = names.to_vec();
+    let owner = owner.clone();
+    std::thread::scope(|s| {
+        s.spawn(move || names.iter().map(|n| create_here(n, &owner)).collect())
+            .join()
+            .map_err(|_| NsError::ThreadPanicked)
+    })
+}
+
+fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
+    let path = ns_path(name);
+    let fail = |what: &str, e: io::Error| NsError::Create(name.clone(), what.to_string(), e);
+    // Claim the name: O_EXCL, as iproute2 does.
+    match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o0)
+        .open(&path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(NsError::ExistsForeign(name.clone()));
+        }
+        Err(e) => return Err(fail("create the mount point file", e)),
+    }
+    let undo = |e: NsError| {
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(registry_path(name));
+        e
+    };
+    let mut f =
+        File::create(registry_path(name)).map_err(|e| undo(fail("write the registry entry", e)))?;
+    writeln!(f, "{owner}").map_err(|e| undo(fail("write the registry entry", e)))?;
+    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| undo(fail("unshare", errno_io(e))))?;
+    mount(
+        Some("/proc/thread-self/ns/net"),
+        &path,
+        Some("none"),
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| undo(fail("bind mount", errno_io(e))))?;
+    netlink_socket().map_err(|e| fail("open a netlink socket inside", e))
+}
+
+/// `ip netns del NAME`: detach the bind mount and remove the file and the
+/// registry entry. The kernel frees the namespace (and the devices in it)
+/// once nothing holds it any more.
+pub fn delete(name: &NsName) -> Result<(), NsError> {
+    let path = ns_path(name);
+    let fail = |what: &str, e: io::Error| NsError::Delete(name.clone(), what.to_string(), e);
+    match umount2(&path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(fail("umount", errno_io(e))),
+    }
+    match fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail("remove the mount point file", e)),
+    }
+    match fs::remove_file(registry_path(name)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fail("remove the registry entry", e)),
+    }
+}
+
+/// Run `f` on a fresh thread that has entered namespace `name` (or stayed in
+/// the host's when None). Only for opening sockets and /proc/sys files: the
+/// thread ends when `f` returns.
+pub fn run_in<T: Send>(name: Option<&NsName>, f: impl FnOnce() -> T + Send) -> Result<T, NsError> {
+    let file = name.map(open).transpose()?;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if let (Some(file), Some(n)) = (&file, name) {
+                setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| NsError::Enter(n.to_string(), errno_io(e)))?;
+            }
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| NsError::ThreadPanicked)?
+    })
+}
+
+/// Write a sysctl under /proc/sys/net inside a namespace
+/// (`ip netns exec NS sysctl -w KEY=VALUE`); `key` uses dots.
+pub fn sysctl_set(ns: Option<&NsName>, key: &str, value: &str) -> Result<(), NsError> {
+    let path = sysctl_path(key);
+    let res = run_in(ns, || fs::write(&path, value))?;
+    res.map_err(|err| NsError::Sysctl {
+        ns: ns.map_or("host".into(), |n| n.to_string()),
+        key: key.into(),
+        err,
+    })
+}
+
+/// Read a sysctl inside a namespace (`ip netns exec NS sysctl KEY`).
+pub fn sysctl_get(ns: Option<&NsName>, key: &str) -> Result<String, NsError> {
+    let path = sysctl_path(key);
+    let res = run_in(ns, || fs::read_to_string(&path))?;
+    res.map(|s| s.trim().to_string())
+        .map_err(|err| NsError::Sysctl {
+            ns: ns.map_or("host".into(), |n| n.to_string()),
+            key: key.into(),
+            err,
+        })
+}
+
+fn sysctl_path(key: &str) -> PathBuf {
+    Path::new("/proc/sys").join(key.replace('.', "/"))
+}
+
+/// `ip netns exec NAME CMD...`: enter the namespace in this (single-threaded)
+/// process, give it a private mount namespace with a /sys of the new network
+/// namespace (so /sys/class/net matches, as iproute2 does), and exec.
+/// Returns only on failure.
+pub fn exec(name: &NsName, argv: &[String]) -> NsError {
+    let inner = || -> Result<std::convert::Infallible, NsError> {
+        let file = open(name)?;
+        setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
+            .map_err(|e| NsError::Enter(name.to_string(), errno_io(e)))?;
+        unshare(CloneFlags::CLONE_NEWNS)
+            .map_err(|e| NsError::Enter(name.to_string(), errno_io(e)))?;
+        // Keep mounts made here private to this process.
+        let _ = mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        );
+        if umount2("/sys", MntFlags::MNT_DETACH).is_ok() {
+            let _ = mount(
+                Some(name.as_str()),
+                "/sys",
+                Some("sysfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            );
+        }
+        let args: Vec<CString> = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                NsError::Exec(
+                    argv[0].clone(),
+                    name.clone(),
+                    io::Error::new(io::ErrorKind::InvalidInput, e),
+                )
+            })?;
+        let e = nix::unistd::execvp(&args[0], &args).unwrap_err();
+        Err(NsError::Exec(argv[0].clone(), name.clone(), errno_io(e)))
+    };
+    match inner() {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}

@@ -1,0 +1,906 @@
+//! The planner: a pure function from (desired, observed, scope) to an
+//! ordered list of steps. Nothing here touches the system; `apply` executes
+//! the steps. Teardown is a plan against an empty desired state with the
+//! objects to remove in scope.
+//!
+//! Steps are ordered by phase (removals first, then namespaces, switches,
+//! wiring, configuration, routes). Steps of one phase are independent of each
+//! other, so `apply` may run them concurrently; a failure stops the plan at a
+//! phase boundary, and the next plan (from a fresh observation) finishes it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::model::*;
+use crate::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest, derived_ifname};
+
+/// Which observed objects the plan may remove when the desired state does
+/// not list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// only create and fix (imperative `add`-like commands)
+    Nothing,
+    /// everything the desired state's owner owns (topology apply/destroy);
+    /// also removes addresses and routes the desired state does not list
+    Owner,
+    /// exactly these objects (imperative `del`-like commands)
+    Objects(BTreeSet<Key>),
+}
+
+/// One effect. `Display` gives the equivalent `ip` command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Step {
+    DelRoute {
+        ns: NsName,
+        dest: RouteDest,
+        via: IpAddr,
+    },
+    DelAddr {
+        loc: Loc,
+        dev: String,
+        cidr: Cidr,
+    },
+    DeleteLink {
+        loc: Loc,
+        dev: String,
+    },
+    DeleteNs {
+        ns: NsName,
+    },
+    CreateNs {
+        ns: NsName,
+        owner: Owner,
+    },
+    CreateBridge {
+        loc: Loc,
+        name: IfName,
+        mark: Mark,
+    },
+    /// a veth pair whose peer is created directly in its namespace
+    CreateVeth {
+        loc: Loc,
+        name: IfName,
+        peer_loc: Loc,
+        peer: IfName,
+        master: Option<IfName>,
+        mark: Mark,
+        peer_mark: Mark,
+    },
+    SetMaster {
+        loc: Loc,
+        dev: String,
+        master: IfName,
+    },
+    SetUp {
+        loc: Loc,
+        dev: String,
+    },
+    AddAddr {
+        loc: Loc,
+        dev: String,
+        cidr: Cidr,
+    },
+    SetForward {
+        ns: NsName,
+        on: bool,
+    },
+    AddRoute {
+        ns: NsName,
+        dest: RouteDest,
+        via: IpAddr,
+    },
+}
+
+impl Step {
+    /// Steps of a lower phase run before steps of a higher one.
+    pub fn phase(&self) -> u8 {
+        match self {
+            Step::DelRoute { .. } | Step::DelAddr { .. } => 0,
+            Step::DeleteLink { .. } => 1,
+            Step::DeleteNs { .. } => 2,
+            Step::CreateNs { .. } => 3,
+            Step::CreateBridge { .. } => 4,
+            Step::CreateVeth { .. } => 5,
+            Step::SetMaster { .. }
+            | Step::SetUp { .. }
+            | Step::AddAddr { .. }
+            | Step::SetForward { .. } => 6,
+            Step::AddRoute { .. } => 7,
+        }
+    }
+}
+
+fn ipn(loc: &Loc) -> String {
+    match loc {
+        Loc::Host => String::new(),
+        Loc::Ns(n) => format!("-n {n} "),
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::DelRoute { ns, dest, via } => write!(f, "ip -n {ns} route del {dest} via {via}"),
+            Step::DelAddr { loc, dev, cidr } => {
+                write!(f, "ip {}addr del {cidr} dev {dev}", ipn(loc))
+            }
+            Step::DeleteLink { loc, dev } => write!(f, "ip {}link del {dev}", ipn(loc)),
+            Step::DeleteNs { ns } => write!(f, "ip netns del {ns}"),
+            Step::CreateNs { ns, .. } => {
+                write!(f, "ip netns add {ns} && ip -n {ns} link set lo up")
+            }
+            Step::CreateBridge { loc, name, .. } => write!(
+                f,
+                "ip {}link add {name} type bridge stp_state 0 && ip {}link set {name} up",
+                ipn(loc),
+                ipn(loc)
+            ),
+            Step::CreateVeth {
+                loc,
+                name,
+                peer_loc,
+                peer,
+                master,
+                ..
+            } => {
+                let netns = match peer_loc {
+                    Loc::Host => String::new(),
+                    Loc::Ns(n) => format!(" netns {n}"),
+                };
+                write!(f, "ip {}link add {name} up", ipn(loc))?;
+                if let Some(m) = master {
+                    write!(f, " master {m}")?;
+                }
+                write!(f, " type veth peer name {peer}{netns} up")
+            }
+            Step::SetMaster { loc, dev, master } => {
+                write!(f, "ip {}link set {dev} master {master}", ipn(loc))
+            }
+            Step::SetUp { loc, dev } => write!(f, "ip {}link set {dev} up", ipn(loc)),
+            Step::AddAddr { loc, dev, cidr } => {
+                write!(f, "ip {}addr add {cidr} dev {dev}", ipn(loc))
+            }
+            Step::SetForward { ns, on } => {
+                write!(
+                    f,
+                    "ip netns exec {ns} sysctl -w net.ipv4.ip_forward={}",
+                    *on as u8
+                )
+            }
+            Step::AddRoute { ns, dest, via } => write!(f, "ip -n {ns} route add {dest} via {via}"),
+        }
+    }
+}
+
+/// The plan: steps in phase order. Empty means the system already matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// what each port or link will be called, for the CLI to report
+    pub wiring: Vec<Wiring>,
+}
+
+/// How a port or link is (or will be) wired: for `attach`/`link` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wiring {
+    pub key: Key,
+    pub via: Via,
+    pub a_loc: Loc,
+    pub a_dev: String,
+    pub b_loc: Loc,
+    pub b_dev: String,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Why no plan could be made. Nothing has been touched when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("namespace {0} does not exist (create it with `swctl ns add {0}`)")]
+    UnknownNamespace(NsName),
+    #[error("switch {0} does not exist (create it with `swctl switch add {0}`)")]
+    UnknownSwitch(IfName),
+    #[error("{0} exists in {1} but is a {2}, not a bridge")]
+    NotABridge(IfName, Loc, String),
+    #[error("interface {name} already exists in {loc} and does not belong to this {what}")]
+    NameTaken {
+        name: String,
+        loc: Loc,
+        what: String,
+    },
+    #[error("the {0} backend is not available in this version of swctl")]
+    BackendUnavailable(Backend),
+    #[error(
+        "an internal port exists only on an OVS switch; {0} is a Linux bridge (use --via veth or auto)"
+    )]
+    InternalOnBridge(IfName),
+    #[error(
+        "namespace {0} was not created by swctl; swctl deletes only its own (use `ip netns del {0}`)"
+    )]
+    NotOwned(NsName),
+    #[error(
+        "a Linux bridge cannot change namespace (the kernel answers EINVAL: it is a netns-local device); delete {name} and add it again in {want}"
+    )]
+    BridgeCannotMove { name: IfName, want: Loc },
+    #[error("{0} is not attached to {1}")]
+    NotAttached(NsName, IfName),
+    #[error("there is no link between {0} and {1}")]
+    NoSuchLink(Loc, Loc),
+    #[error("namespace {0} has no route {1} via {2}")]
+    NoSuchRoute(NsName, RouteDest, IpAddr),
+    #[error("interface name {0} is planned twice in {1}")]
+    DuplicateName(String, Loc),
+}
+
+/// Interface names already taken or planned, per location.
+#[derive(Default)]
+struct Names(BTreeMap<Loc, BTreeSet<String>>);
+
+impl Names {
+    fn from_observed(o: &Observed) -> Names {
+        let mut n = Names::default();
+        for (loc, st) in o.locs() {
+            n.0.entry(loc)
+                .or_default()
+                .extend(st.links.iter().map(|l| l.name.clone()));
+        }
+        n
+    }
+    fn taken(&self, loc: &Loc, name: &str) -> bool {
+        self.0.get(loc).is_some_and(|s| s.contains(name))
+    }
+    fn take(&mut self, loc: &Loc, name: &str) {
+        self.0
+            .entry(loc.clone())
+            .or_default()
+            .insert(name.to_string());
+    }
+    fn release(&mut self, loc: &Loc, name: &str) {
+        if let Some(s) = self.0.get_mut(loc) {
+            s.remove(name);
+        }
+    }
+    /// The first `ethN` free in `loc`.
+    fn free_eth(&self, loc: &Loc) -> IfName {
+        (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !self.taken(loc, n))
+            .and_then(|n| n.parse().ok())
+            .expect("some ethN is free")
+    }
+}
+
+struct Planner<'a> {
+    d: &'a Desired,
+    o: &'a Observed,
+    scope: &'a Scope,
+    steps: Vec<Step>,
+    wiring: Vec<Wiring>,
+    names: Names,
+    /// namespaces that will exist after the plan (observed or created)
+    ns_exist: BTreeSet<NsName>,
+    /// namespaces this plan deletes: nothing inside them needs removing
+    ns_deleted: BTreeSet<NsName>,
+}
+
+/// Make the plan. Pure: the same inputs give the same steps.
+pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError> {
+    let mut p = Planner {
+        d,
+        o,
+        scope,
+        steps: Vec::new(),
+        wiring: Vec::new(),
+        names: Names::from_observed(o),
+        ns_exist: o.namespaces.keys().cloned().collect(),
+        ns_deleted: BTreeSet::new(),
+    };
+    p.removals()?;
+    p.namespaces();
+    p.switches()?;
+    p.ports()?;
+    p.links()?;
+    let mut steps = p.steps;
+    // stable: keeps the deterministic order within a phase
+    steps.sort_by_key(Step::phase);
+    Ok(Plan {
+        steps,
+        wiring: p.wiring,
+    })
+}
+
+impl Planner<'_> {
+    fn in_scope(&self, key: &Key, owner: &Owner) -> bool {
+        match self.scope {
+            Scope::Nothing => false,
+            Scope::Owner => owner == &self.d.owner,
+            Scope::Objects(keys) => keys.contains(key),
+        }
+    }
+
+    fn loc_exists(&self, loc: &Loc) -> bool {
+        match loc {
+            Loc::Host => true,
+            Loc::Ns(n) => self.ns_exist.contains(n),
+        }
+    }
+
+    fn delete_link(&mut self, loc: &Loc, dev: &str) {
+        if let Loc::Ns(n) = loc
+            && self.ns_deleted.contains(n)
+        {
+            return; // goes away with its namespace
+        }
+        let step = Step::DeleteLink {
+            loc: loc.clone(),
+            dev: dev.to_string(),
+        };
+        if !self.steps.contains(&step) {
+            self.names.release(loc, dev);
+            self.steps.push(step);
+        }
+    }
+
+    // ------------------------------------------------------------ removal
+
+    fn removals(&mut self) -> Result<(), PlanError> {
+        let o = self.o;
+        // namespaces
+        if let Scope::Objects(keys) = self.scope {
+            for k in keys {
+                if let Key::Ns { ns } = k
+                    && let Some(obs) = o.namespaces.get(ns)
+                    && obs.owner.is_none()
+                {
+                    return Err(PlanError::NotOwned(ns.clone()));
+                }
+            }
+        }
+        for (ns, obs) in &o.namespaces {
+            let Some(owner) = &obs.owner else { continue };
+            if self.d.namespaces.contains_key(ns)
+                || !self.in_scope(&Key::Ns { ns: ns.clone() }, owner)
+            {
+                continue;
+            }
+            self.ns_deleted.insert(ns.clone());
+            self.ns_exist.remove(ns);
+            self.steps.push(Step::DeleteNs { ns: ns.clone() });
+        }
+        // switches (and every port on them, whoever asked for the port)
+        let mut dead_switches = BTreeSet::new();
+        for (loc, st) in o.locs() {
+            for l in st.marked(|m| matches!(m, Mark::Switch { .. })) {
+                let owner = l.mark.as_ref().expect("marked").owner();
+                let Ok(name) = l.name.parse::<IfName>() else {
+                    continue;
+                };
+                let key = Key::Switch { name: name.clone() };
+                if self.d.switches.contains_key(&name) || !self.in_scope(&key, owner) {
+                    continue;
+                }
+                dead_switches.insert(name);
+                self.delete_link(&loc, &l.name);
+            }
+        }
+        // ports and links: each end is removed where it lives, so that a
+        // port whose namespace is going away still loses its switch end
+        // synchronously.
+        for (loc, st) in o.locs() {
+            for l in &st.links {
+                let Some(mark) = &l.mark else { continue };
+                let remove = match mark {
+                    Mark::Switch { .. } => false,
+                    Mark::Port { owner, ns, sw, .. } => {
+                        let key = Key::Port {
+                            ns: ns.clone(),
+                            switch: sw.clone(),
+                        };
+                        let desired = self.d.ports.iter().any(|p| &p.ns == ns && &p.switch == sw);
+                        dead_switches.contains(sw)
+                            || self.ns_deleted.contains(ns)
+                            || (!desired && self.in_scope(&key, owner))
+                    }
+                    Mark::Link { owner, a, b, .. } => {
+                        let key = Key::link(a, b);
+                        let desired = self.d.links.iter().any(|s| Key::link(&s.a, &s.b) == key);
+                        let gone = |x: &Loc| x.ns().is_some_and(|n| self.ns_deleted.contains(n));
+                        gone(a) || gone(b) || (!desired && self.in_scope(&key, owner))
+                    }
+                };
+                if remove {
+                    self.delete_link(&loc, &l.name);
+                }
+            }
+        }
+        // routes named for removal
+        if let Scope::Objects(keys) = self.scope {
+            for k in keys {
+                if let Key::Route { ns, dest, via } = k {
+                    let present = o.namespaces.get(ns).is_some_and(|n| {
+                        n.state
+                            .routes
+                            .iter()
+                            .any(|r| &r.dest == dest && r.via == Some(*via))
+                    });
+                    if present && !self.ns_deleted.contains(ns) {
+                        self.steps.push(Step::DelRoute {
+                            ns: ns.clone(),
+                            dest: *dest,
+                            via: *via,
+                        });
+                    }
+                }
+            }
+        }
+        // a veth pair goes as a whole: deleting one end is enough
+        self.dedupe_pair_deletes();
+        // addresses and routes the owner's desired state no longer lists
+        if self.scope == &Scope::Owner {
+            self.prune_config();
+        }
+        Ok(())
+    }
+
+    /// When both ends of a swctl veth pair are to be deleted, keep only the
+    /// first: the kernel removes the peer with it (a second delete would
+    /// fail with ENODEV).
+    fn dedupe_pair_deletes(&mut self) {
+        let o = self.o;
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+        self.steps.retain(|s| {
+            let Step::DeleteLink { loc, dev } = s else {
+                return true;
+            };
+            let Some(l) = o.loc(loc).and_then(|st| st.link(dev)) else {
+                return true;
+            };
+            let id = match &l.mark {
+                Some(Mark::Port { ns, sw, .. }) => ("port".to_string(), format!("{ns} {sw}")),
+                Some(Mark::Link { a, b, .. }) => {
+                    ("link".to_string(), format!("{:?}", Key::link(a, b)))
+                }
+                _ => return true,
+            };
+            seen.insert(id)
+        });
+    }
+
+    fn prune_config(&mut self) {
+        let o = self.o;
+        for (ns, spec) in &self.d.namespaces {
+            let Some(obs) = o.namespaces.get(ns) else {
+                continue;
+            };
+            for r in &obs.state.routes {
+                let Some(via) = r.via else { continue };
+                if !spec.routes.iter().any(|s| s.dest == r.dest && s.via == via) {
+                    self.steps.push(Step::DelRoute {
+                        ns: ns.clone(),
+                        dest: r.dest,
+                        via,
+                    });
+                }
+            }
+        }
+        for (loc, st) in o.locs() {
+            for l in &st.links {
+                let Some(mark) = &l.mark else { continue };
+                if mark.owner() != &self.d.owner {
+                    continue;
+                }
+                let Some(want) = self.desired_addrs(&loc, l, mark) else {
+                    continue;
+                };
+                for a in &l.addrs {
+                    let link_local =
+                        matches!(a.addr, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80);
+                    if !link_local && !want.contains(a) {
+                        self.steps.push(Step::DelAddr {
+                            loc: loc.clone(),
+                            dev: l.name.clone(),
+                            cidr: *a,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The addresses the desired state wants on an observed, marked link;
+    /// None when the link itself is not desired (it is being removed).
+    fn desired_addrs(&self, loc: &Loc, l: &LinkObs, mark: &Mark) -> Option<Vec<Cidr>> {
+        match mark {
+            Mark::Switch { .. } => self
+                .d
+                .switches
+                .iter()
+                .find(|(n, s)| n.as_str() == l.name && &s.loc == loc)
+                .map(|(_, s)| s.addrs.clone()),
+            Mark::Port { ns, sw, side, .. } => {
+                let p = self
+                    .d
+                    .ports
+                    .iter()
+                    .find(|p| &p.ns == ns && &p.switch == sw)?;
+                Some(if *side == Side::B {
+                    p.addrs.clone()
+                } else {
+                    vec![]
+                })
+            }
+            Mark::Link { a, b, side, .. } => {
+                let s = self
+                    .d
+                    .links
+                    .iter()
+                    .find(|s| Key::link(&s.a, &s.b) == Key::link(a, b))?;
+                Some(if spec_a_end(s, a, b, *side) {
+                    s.a_addrs.clone()
+                } else {
+                    s.b_addrs.clone()
+                })
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ creation
+
+    fn namespaces(&mut self) {
+        for (ns, spec) in &self.d.namespaces {
+            let obs = self.o.namespaces.get(ns);
+            if obs.is_none() {
+                self.steps.push(Step::CreateNs {
+                    ns: ns.clone(),
+                    owner: self.d.owner.clone(),
+                });
+                self.ns_exist.insert(ns.clone());
+            }
+            let st = obs.map(|o| &o.state);
+            if let Some(on) = spec.forward {
+                // a new namespace starts with forwarding off
+                let cur = st.map_or(Some(false), |s| s.forward);
+                if cur != Some(on) {
+                    self.steps.push(Step::SetForward { ns: ns.clone(), on });
+                }
+            }
+            for r in &spec.routes {
+                let present = st.is_some_and(|s| {
+                    s.routes
+                        .iter()
+                        .any(|x| x.dest == r.dest && x.via == Some(r.via))
+                });
+                if !present {
+                    self.steps.push(Step::AddRoute {
+                        ns: ns.clone(),
+                        dest: r.dest,
+                        via: r.via,
+                    });
+                }
+            }
+        }
+    }
+
+    fn ensure_addrs(&mut self, loc: &Loc, dev: &str, have: &[Cidr], want: &[Cidr]) {
+        for c in want {
+            if !have.contains(c) {
+                self.steps.push(Step::AddAddr {
+                    loc: loc.clone(),
+                    dev: dev.to_string(),
+                    cidr: *c,
+                });
+            }
+        }
+    }
+
+    fn ensure_up(&mut self, loc: &Loc, l: &LinkObs) {
+        if !l.up {
+            self.steps.push(Step::SetUp {
+                loc: loc.clone(),
+                dev: l.name.clone(),
+            });
+        }
+    }
+
+    fn switches(&mut self) -> Result<(), PlanError> {
+        let (d, o) = (self.d, self.o);
+        for (name, spec) in &d.switches {
+            if spec.backend != Backend::Bridge {
+                return Err(PlanError::BackendUnavailable(spec.backend));
+            }
+            if let Loc::Ns(n) = &spec.loc
+                && !self.ns_exist.contains(n)
+            {
+                return Err(PlanError::UnknownNamespace(n.clone()));
+            }
+            match o.loc(&spec.loc).and_then(|st| st.link(name.as_str())) {
+                Some(l) if l.kind.as_deref() == Some("bridge") => {
+                    self.ensure_up(&spec.loc, l);
+                    self.ensure_addrs(&spec.loc, name.as_str(), &l.addrs, &spec.addrs);
+                }
+                Some(l) => {
+                    return Err(PlanError::NotABridge(
+                        name.clone(),
+                        spec.loc.clone(),
+                        l.kind.clone().unwrap_or_else(|| "device".into()),
+                    ));
+                }
+                None => {
+                    if let Some((other, _)) = o.find_bridge(name.as_str())
+                        && other != spec.loc
+                    {
+                        return Err(PlanError::BridgeCannotMove {
+                            name: name.clone(),
+                            want: spec.loc.clone(),
+                        });
+                    }
+                    self.names.take(&spec.loc, name.as_str());
+                    self.steps.push(Step::CreateBridge {
+                        loc: spec.loc.clone(),
+                        name: name.clone(),
+                        mark: Mark::Switch {
+                            owner: d.owner.clone(),
+                        },
+                    });
+                    self.ensure_addrs(&spec.loc, name.as_str(), &[], &spec.addrs);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where switch `name` is (or will be), and whether it is a bridge we can use.
+    fn switch_loc(&self, name: &IfName) -> Result<Loc, PlanError> {
+        if let Some(s) = self.d.switches.get(name) {
+            return Ok(s.loc.clone());
+        }
+        match self.o.find_bridge(name.as_str()) {
+            Some((loc, _)) => Ok(loc),
+            None => Err(PlanError::UnknownSwitch(name.clone())),
+        }
+    }
+
+    fn ports(&mut self) -> Result<(), PlanError> {
+        let (d, o) = (self.d, self.o);
+        for p in &d.ports {
+            let sw_loc = self.switch_loc(&p.switch)?;
+            if !self.ns_exist.contains(&p.ns) {
+                return Err(PlanError::UnknownNamespace(p.ns.clone()));
+            }
+            if p.via == Via::Internal {
+                return Err(PlanError::InternalOnBridge(p.switch.clone()));
+            }
+            let ns_loc = Loc::Ns(p.ns.clone());
+            let key = Key::Port {
+                ns: p.ns.clone(),
+                switch: p.switch.clone(),
+            };
+            let is_end = |side: Side| move |m: &Mark| matches!(m, Mark::Port { ns, sw, side: s, .. } if ns == &p.ns && sw == &p.switch && *s == side);
+            let a = o
+                .loc(&sw_loc)
+                .and_then(|st| st.marked(is_end(Side::A)).next());
+            let b = o
+                .loc(&ns_loc)
+                .and_then(|st| st.marked(is_end(Side::B)).next());
+            if let (Some(a), Some(b)) = (a, b)
+                && p.ifname.as_ref().is_none_or(|n| n.as_str() == b.name)
+            {
+                if a.master.as_deref() != Some(p.switch.as_str()) {
+                    self.steps.push(Step::SetMaster {
+                        loc: sw_loc.clone(),
+                        dev: a.name.clone(),
+                        master: p.switch.clone(),
+                    });
+                }
+                self.ensure_up(&sw_loc, a);
+                self.ensure_up(&ns_loc, b);
+                self.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
+                self.wiring.push(Wiring {
+                    key,
+                    via: Via::Veth,
+                    a_loc: sw_loc,
+                    a_dev: a.name.clone(),
+                    b_loc: ns_loc,
+                    b_dev: b.name.clone(),
+                });
+                continue;
+            }
+            // missing, half there, or renamed: (re)create the pair
+            if let Some(a) = a {
+                self.delete_link(&sw_loc, &a.name);
+            } else if let Some(b) = b {
+                self.delete_link(&ns_loc, &b.name);
+            }
+            let a_name = derived_ifname(p.ns.as_str(), &[p.ns.as_str(), p.switch.as_str()]);
+            if self.names.taken(&sw_loc, a_name.as_str()) {
+                return Err(PlanError::NameTaken {
+                    name: a_name.to_string(),
+                    loc: sw_loc,
+                    what: "port".into(),
+                });
+            }
+            let b_name = match &p.ifname {
+                Some(n) => {
+                    if self.names.taken(&ns_loc, n.as_str()) {
+                        return Err(PlanError::NameTaken {
+                            name: n.to_string(),
+                            loc: ns_loc,
+                            what: "port".into(),
+                        });
+                    }
+                    n.clone()
+                }
+                None => self.names.free_eth(&ns_loc),
+            };
+            self.names.take(&sw_loc, a_name.as_str());
+            self.names.take(&ns_loc, b_name.as_str());
+            let mark = |side| Mark::Port {
+                owner: d.owner.clone(),
+                ns: p.ns.clone(),
+                sw: p.switch.clone(),
+                side,
+            };
+            self.steps.push(Step::CreateVeth {
+                loc: sw_loc.clone(),
+                name: a_name.clone(),
+                peer_loc: ns_loc.clone(),
+                peer: b_name.clone(),
+                master: Some(p.switch.clone()),
+                mark: mark(Side::A),
+                peer_mark: mark(Side::B),
+            });
+            self.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
+            self.wiring.push(Wiring {
+                key,
+                via: Via::Veth,
+                a_loc: sw_loc,
+                a_dev: a_name.to_string(),
+                b_loc: ns_loc,
+                b_dev: b_name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn links(&mut self) -> Result<(), PlanError> {
+        let (d, o) = (self.d, self.o);
+        for s in &d.links {
+            for loc in [&s.a, &s.b] {
+                if !self.loc_exists(loc) {
+                    return Err(PlanError::UnknownNamespace(
+                        loc.ns().expect("host exists").clone(),
+                    ));
+                }
+            }
+            let key = Key::link(&s.a, &s.b);
+            let ea = link_end(o, s, true);
+            let eb = link_end(o, s, false);
+            let names_ok = |e: Option<&LinkObs>, want: &Option<IfName>| {
+                e.is_some()
+                    && want
+                        .as_ref()
+                        .is_none_or(|n| e.is_some_and(|e| e.name == n.as_str()))
+            };
+            if names_ok(ea, &s.a_ifname) && names_ok(eb, &s.b_ifname) {
+                let (ea, eb) = (ea.expect("checked"), eb.expect("checked"));
+                self.ensure_up(&s.a, ea);
+                self.ensure_up(&s.b, eb);
+                self.ensure_addrs(&s.a, &ea.name, &ea.addrs, &s.a_addrs);
+                self.ensure_addrs(&s.b, &eb.name, &eb.addrs, &s.b_addrs);
+                self.wiring.push(Wiring {
+                    key,
+                    via: Via::Veth,
+                    a_loc: s.a.clone(),
+                    a_dev: ea.name.clone(),
+                    b_loc: s.b.clone(),
+                    b_dev: eb.name.clone(),
+                });
+                continue;
+            }
+            if let Some(e) = ea {
+                self.delete_link(&s.a, &e.name);
+            } else if let Some(e) = eb {
+                self.delete_link(&s.b, &e.name);
+            }
+            let a_name = self.link_end_name(&s.a, &s.b, &s.a_ifname, "a")?;
+            self.names.take(&s.a, a_name.as_str());
+            let b_name = self.link_end_name(&s.b, &s.a, &s.b_ifname, "b")?;
+            self.names.take(&s.b, b_name.as_str());
+            if s.a == s.b && a_name == b_name {
+                return Err(PlanError::DuplicateName(a_name.to_string(), s.a.clone()));
+            }
+            let mark = |side| Mark::Link {
+                owner: d.owner.clone(),
+                a: s.a.clone(),
+                b: s.b.clone(),
+                side,
+            };
+            self.steps.push(Step::CreateVeth {
+                loc: s.a.clone(),
+                name: a_name.clone(),
+                peer_loc: s.b.clone(),
+                peer: b_name.clone(),
+                master: None,
+                mark: mark(Side::A),
+                peer_mark: mark(Side::B),
+            });
+            self.ensure_addrs(&s.a, a_name.as_str(), &[], &s.a_addrs);
+            self.ensure_addrs(&s.b, b_name.as_str(), &[], &s.b_addrs);
+            self.wiring.push(Wiring {
+                key,
+                via: Via::Veth,
+                a_loc: s.a.clone(),
+                a_dev: a_name.to_string(),
+                b_loc: s.b.clone(),
+                b_dev: b_name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The name of a link end in `loc` facing `other`: the user's choice, or
+    /// the peer's namespace name when it fits (as people name them: the end
+    /// in ns1 that leads to ns2 is `ns2`), or a derived name. In the host
+    /// namespace always a derived name, so it cannot clash with real NICs.
+    fn link_end_name(
+        &self,
+        loc: &Loc,
+        other: &Loc,
+        want: &Option<IfName>,
+        side: &str,
+    ) -> Result<IfName, PlanError> {
+        let name = match want {
+            Some(n) => n.clone(),
+            None => {
+                let plain = match (loc, other) {
+                    (Loc::Ns(_), Loc::Ns(o)) if loc != other => o.as_str().parse::<IfName>().ok(),
+                    (Loc::Ns(_), Loc::Host) => "host".parse::<IfName>().ok(),
+                    _ => None,
+                };
+                match plain {
+                    Some(n) if !self.names.taken(loc, n.as_str()) => n,
+                    _ => derived_ifname(
+                        &other.to_string(),
+                        &[&loc.to_string(), &other.to_string(), side],
+                    ),
+                }
+            }
+        };
+        if self.names.taken(loc, name.as_str()) {
+            return Err(PlanError::NameTaken {
+                name: name.to_string(),
+                loc: loc.clone(),
+                what: "link".into(),
+            });
+        }
+        Ok(name)
+    }
+}
+
+/// Whether the end marked (`a`, `b`, `side`) is the spec's `a` end. The mark
+/// keeps the orientation the link was created with; the spec may name the
+/// two ends the other way round.
+fn spec_a_end(s: &LinkSpec, a: &Loc, b: &Loc, side: Side) -> bool {
+    let same_orientation = &s.a == a && &s.b == b;
+    (side == Side::A) == same_orientation
+}
+
+/// The observed end of link `s` at its `a` end (or `b` end).
+fn link_end<'o>(o: &'o Observed, s: &LinkSpec, want_a: bool) -> Option<&'o LinkObs> {
+    let loc = if want_a { &s.a } else { &s.b };
+    let key = Key::link(&s.a, &s.b);
+    o.loc(loc)?.links.iter().find(|l| match &l.mark {
+        Some(Mark::Link { a, b, side, .. }) => {
+            Key::link(a, b) == key && spec_a_end(s, a, b, *side) == want_a
+        }
+        _ => false,
+    })
+}
