@@ -384,6 +384,11 @@ impl Planner<'_> {
                     continue;
                 };
                 let key = Key::Switch { name: name.clone() };
+                if loc.ns().is_some_and(|n| self.ns_deleted.contains(n)) {
+                    // goes with its namespace, and so do its ports
+                    dead_switches.insert(name);
+                    continue;
+                }
                 if self.d.switches.contains_key(&name) || !self.in_scope(&key, owner) {
                     continue;
                 }
@@ -720,6 +725,7 @@ impl Planner<'_> {
                 self.delete_link(&ns_loc, &b.name);
             }
             let a_name = derived_ifname(p.ns.as_str(), &[p.ns.as_str(), p.switch.as_str()]);
+            self.clear_leftover(&sw_loc, a_name.as_str());
             if self.names.taken(&sw_loc, a_name.as_str()) {
                 return Err(PlanError::NameTaken {
                     name: a_name.to_string(),
@@ -810,6 +816,9 @@ impl Planner<'_> {
             } else if let Some(e) = eb {
                 self.delete_link(&s.b, &e.name);
             }
+            let derived =
+                derived_ifname(&s.b.to_string(), &[&s.a.to_string(), &s.b.to_string(), "a"]);
+            self.clear_leftover(&s.a, derived.as_str());
             let a_name = self.link_end_name(&s.a, &s.b, &s.a_ifname, "a")?;
             self.names.take(&s.a, a_name.as_str());
             let b_name = self.link_end_name(&s.b, &s.a, &s.b_ifname, "b")?;
@@ -844,6 +853,19 @@ impl Planner<'_> {
             });
         }
         Ok(())
+    }
+
+    /// A veth that carries a name swctl derives (a hash of what it
+    /// connects) but no mark is the leftover of a swctl run interrupted
+    /// between creating the pair and marking it (the kernel does not take
+    /// IFLA_IFALIAS in RTM_NEWLINK): remove it so it can be made again.
+    fn clear_leftover(&mut self, loc: &Loc, name: &str) {
+        let o = self.o;
+        if let Some(l) = o.loc(loc).and_then(|st| st.link(name)) {
+            if l.kind.as_deref() == Some("veth") && l.alias.is_none() {
+                self.delete_link(loc, name);
+            }
+        }
     }
 
     /// The name of a link end in `loc` facing `other`: the user's choice, or

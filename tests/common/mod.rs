@@ -1,0 +1,282 @@
+//! Shared harness for the real-kernel tests: a unique name prefix per test,
+//! cleanup on drop (also when the test panics), the swctl binary and the
+//! independent oracles (`ip -j`, ping) run with a bounded time, and a TCP
+//! transfer between two namespaces made from sockets opened inside them.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// One test's sandbox: every namespace and link it makes starts with `p`.
+pub struct Lab {
+    pub p: String,
+    /// host-namespace links the test made by name outside the prefix
+    pub extra_links: Vec<String>,
+}
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "these tests drive the real kernel and must run as root (see README: scripts/test.sh)"
+    );
+}
+
+impl Lab {
+    /// `tag`: 1-2 letters unique to the test; the prefix stays short so
+    /// that namespace names plus suffixes fit interface-name limits.
+    pub fn new(tag: &str) -> Lab {
+        require_root();
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id() % 1000;
+        let p = format!("z{tag}{pid:03}{n}");
+        let lab = Lab {
+            p,
+            extra_links: vec![],
+        };
+        lab.cleanup();
+        lab
+    }
+
+    pub fn name(&self, s: &str) -> String {
+        format!("{}{s}", self.p)
+    }
+
+    pub fn cleanup(&self) {
+        for n in self.namespaces() {
+            let _ = sh(&["ip", "netns", "del", &n]);
+        }
+        for l in self.host_links() {
+            let _ = sh(&["ip", "link", "del", &l]);
+        }
+        for l in &self.extra_links {
+            let _ = sh(&["ip", "link", "del", l]);
+        }
+        // swctl's registry entries for namespaces that are gone
+        if let Ok(rd) = std::fs::read_dir("/run/swctl/netns") {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&self.p) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
+    /// This test's namespaces, by `ip netns list`.
+    pub fn namespaces(&self) -> Vec<String> {
+        let out = sh(&["ip", "-j", "netns", "list"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Array(vec![]));
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["name"].as_str())
+            .filter(|n| n.starts_with(&self.p))
+            .map(String::from)
+            .collect()
+    }
+
+    /// Host links that belong to this test: named with its prefix, or
+    /// marked by swctl for one of its namespaces.
+    pub fn host_links(&self) -> Vec<String> {
+        ip_links(None)
+            .into_iter()
+            .filter(|l| {
+                let name = l["ifname"].as_str().unwrap_or("");
+                let alias = l["ifalias"].as_str().unwrap_or("");
+                name.starts_with(&self.p[..self.p.len().min(8)])
+                    || alias.contains(&format!("={}", self.p))
+            })
+            .filter_map(|l| l["ifname"].as_str().map(String::from))
+            .collect()
+    }
+
+    /// Run swctl; bounded to 60 s.
+    pub fn swctl(&self, args: &[&str]) -> Output {
+        let mut c = Command::new("timeout");
+        c.arg("60").arg(env!("CARGO_BIN_EXE_swctl")).args(args);
+        c.env_remove("SWCTL_BACKEND");
+        c.output().expect("run swctl")
+    }
+
+    /// Run swctl and insist on success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.swctl(args);
+        assert!(
+            out.status.success(),
+            "swctl {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run swctl --json and parse its output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&a)).expect("swctl --json prints JSON")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// Run a command with a 30 s bound.
+pub fn sh(args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("30")
+        .args(args)
+        .output()
+        .expect("run command")
+}
+
+/// `ip -j [-n NS] -d link show` as JSON objects.
+pub fn ip_links(ns: Option<&str>) -> Vec<Value> {
+    let mut a = vec!["ip", "-j", "-d"];
+    if let Some(n) = ns {
+        a.extend_from_slice(&["-n", n]);
+    }
+    a.extend_from_slice(&["link", "show"]);
+    let out = sh(&a);
+    serde_json::from_slice::<Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// `ip -j [-n NS] addr show` → (ifname, "addr/prefix") pairs.
+pub fn ip_addrs(ns: Option<&str>) -> Vec<(String, String)> {
+    let mut a = vec!["ip", "-j"];
+    if let Some(n) = ns {
+        a.extend_from_slice(&["-n", n]);
+    }
+    a.extend_from_slice(&["addr", "show"]);
+    let out = sh(&a);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Array(vec![]));
+    let mut res = vec![];
+    for l in v.as_array().into_iter().flatten() {
+        for ai in l["addr_info"].as_array().into_iter().flatten() {
+            res.push((
+                l["ifname"].as_str().unwrap_or("").to_string(),
+                format!("{}/{}", ai["local"].as_str().unwrap_or(""), ai["prefixlen"]),
+            ));
+        }
+    }
+    res
+}
+
+pub fn link<'a>(links: &'a [Value], name: &str) -> Option<&'a Value> {
+    links.iter().find(|l| l["ifname"] == name)
+}
+
+/// One ping from inside `ns` (or the host); returns ping's output on success.
+pub fn ping(ns: Option<&str>, addr: &str) -> Result<String, String> {
+    let mut a = vec![];
+    if let Some(n) = ns {
+        a.extend_from_slice(&["ip", "netns", "exec", n]);
+    }
+    // first packet may wait for ARP; 3 tries, 2 s each, bounded overall
+    a.extend_from_slice(&["ping", "-c", "1", "-W", "2", addr]);
+    for _ in 0..3 {
+        let out = sh(&a);
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+    }
+    Err(format!("{:?} failed", a))
+}
+
+/// Run `f` on a thread that entered namespace `ns`.
+pub fn in_ns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("namespace exists");
+    std::thread::spawn(move || {
+        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+}
+
+/// Send `bytes` over TCP from a socket in `client_ns` to a listener in
+/// `server_ns` at `addr`; the server answers with the count it received.
+/// Every socket operation has a timeout.
+pub fn tcp_transfer(
+    server_ns: &str,
+    client_ns: &str,
+    addr: SocketAddr,
+    bytes: usize,
+) -> Result<usize, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = in_ns(server_ns, move || -> Result<(), String> {
+        let l = TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        tx.send(()).ok();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let (mut s, _) = loop {
+            match l.accept() {
+                Ok(c) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() > deadline {
+                        return Err("accept timed out".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        s.set_nonblocking(false).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 65536];
+        let mut total: u64 = 0;
+        loop {
+            let n = s.read(&mut buf).map_err(|e| format!("server read: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        s.write_all(&total.to_be_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "server did not start")?;
+    let client = in_ns(client_ns, move || -> Result<usize, String> {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        s.set_write_timeout(Some(Duration::from_secs(20)))
+            .map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .map_err(|e| e.to_string())?;
+        let chunk = vec![0x5au8; 65536];
+        let mut sent = 0;
+        while sent < bytes {
+            let n = chunk.len().min(bytes - sent);
+            s.write_all(&chunk[..n])
+                .map_err(|e| format!("client write: {e}"))?;
+            sent += n;
+        }
+        s.shutdown(std::net::Shutdown::Write)
+            .map_err(|e| e.to_string())?;
+        let mut cnt = [0u8; 8];
+        s.read_exact(&mut cnt)
+            .map_err(|e| format!("client read: {e}"))?;
+        Ok(u64::from_be_bytes(cnt) as usize)
+    });
+    let got = client.join().map_err(|_| "client panicked")??;
+    server.join().map_err(|_| "server panicked")??;
+    Ok(got)
+}

@@ -1,0 +1,428 @@
+//! Planner and apply logic against the recording fake: no root needed.
+//! Exact step lists for the scenarios, convergence (a second plan after
+//! applying the first is empty), teardown, ownership, and recovery from a
+//! failure at every step.
+
+use std::collections::BTreeSet;
+
+use swctl::apply::{Scan, apply, observe};
+use swctl::fake::Fake;
+use swctl::model::*;
+use swctl::names::*;
+use swctl::netlink::Netlink;
+use swctl::plan::{PlanError, Scope, Step, plan};
+
+fn ns(s: &str) -> NsName {
+    s.parse().unwrap()
+}
+fn ifn(s: &str) -> IfName {
+    s.parse().unwrap()
+}
+fn cidr(s: &str) -> Cidr {
+    s.parse().unwrap()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn all() -> Scan {
+    Scan {
+        all_owned: true,
+        ..Default::default()
+    }
+}
+
+/// S4: three namespaces on one bridge, the bridge with an address.
+fn s4(owner: &str) -> Desired {
+    let mut d = Desired::new(owner.parse().unwrap());
+    d.switches.insert(
+        ifn("br0"),
+        SwitchSpec {
+            backend: Backend::Bridge,
+            loc: Loc::Host,
+            addrs: vec![cidr("198.18.0.254/24")],
+        },
+    );
+    for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
+        d.namespaces.insert(ns(h), NsSpec::default());
+        d.ports.push(PortSpec {
+            ns: ns(h),
+            switch: ifn("br0"),
+            ifname: None,
+            addrs: vec![cidr(&format!("198.18.0.{}/24", i + 1))],
+            via: Via::Auto,
+        });
+    }
+    d
+}
+
+/// S7: client - gateway - server, routes through the gateway.
+fn s7() -> Desired {
+    let mut d = Desired::new("s7".parse().unwrap());
+    d.namespaces.insert(
+        ns("gw"),
+        NsSpec {
+            forward: Some(true),
+            routes: vec![],
+        },
+    );
+    d.namespaces.insert(
+        ns("cli"),
+        NsSpec {
+            forward: None,
+            routes: vec![RouteSpec {
+                dest: RouteDest::Default,
+                via: "198.18.1.254".parse().unwrap(),
+            }],
+        },
+    );
+    d.namespaces.insert(
+        ns("srv"),
+        NsSpec {
+            forward: None,
+            routes: vec![RouteSpec {
+                dest: "198.18.2.0/24".parse().unwrap(),
+                via: "198.18.3.254".parse().unwrap(),
+            }],
+        },
+    );
+    d.links.push(LinkSpec {
+        a: Loc::Ns(ns("cli")),
+        b: Loc::Ns(ns("gw")),
+        a_ifname: None,
+        b_ifname: None,
+        a_addrs: vec![cidr("198.18.1.1/24")],
+        b_addrs: vec![cidr("198.18.1.254/24")],
+    });
+    d.links.push(LinkSpec {
+        a: Loc::Ns(ns("gw")),
+        b: Loc::Ns(ns("srv")),
+        a_ifname: Some(ifn("to-srv")),
+        b_ifname: Some(ifn("eth0")),
+        a_addrs: vec![cidr("198.18.3.254/24")],
+        b_addrs: vec![cidr("198.18.3.1/24")],
+    });
+    d
+}
+
+#[test]
+fn s4_exact_steps() {
+    let o = Observed::default();
+    let p = plan(&s4("lab"), &o, &Scope::Owner).unwrap();
+    let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+    let h1 = derived_ifname("h1", &["h1", "br0"]);
+    let h2 = derived_ifname("h2", &["h2", "br0"]);
+    let h3 = derived_ifname("h3", &["h3", "br0"]);
+    assert_eq!(
+        text,
+        vec![
+            "ip netns add h1 && ip -n h1 link set lo up".to_string(),
+            "ip netns add h2 && ip -n h2 link set lo up".into(),
+            "ip netns add h3 && ip -n h3 link set lo up".into(),
+            "ip link add br0 type bridge stp_state 0 && ip link set br0 up".into(),
+            format!("ip link add {h1} up master br0 type veth peer name eth0 netns h1 up"),
+            format!("ip link add {h2} up master br0 type veth peer name eth0 netns h2 up"),
+            format!("ip link add {h3} up master br0 type veth peer name eth0 netns h3 up"),
+            "ip addr add 198.18.0.254/24 dev br0".into(),
+            "ip -n h1 addr add 198.18.0.1/24 dev eth0".into(),
+            "ip -n h2 addr add 198.18.0.2/24 dev eth0".into(),
+            "ip -n h3 addr add 198.18.0.3/24 dev eth0".into(),
+        ]
+    );
+    // phases never go backwards
+    assert!(p.steps.windows(2).all(|w| w[0].phase() <= w[1].phase()));
+    assert_eq!(p.wiring.len(), 3);
+    assert!(
+        p.wiring
+            .iter()
+            .all(|w| w.via == Via::Veth && w.b_dev == "eth0")
+    );
+}
+
+#[test]
+fn s7_exact_steps() {
+    let p = plan(&s7(), &Observed::default(), &Scope::Owner).unwrap();
+    let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        text,
+        vec![
+            "ip netns add cli && ip -n cli link set lo up".to_string(),
+            "ip netns add gw && ip -n gw link set lo up".into(),
+            "ip netns add srv && ip -n srv link set lo up".into(),
+            "ip -n cli link add gw up type veth peer name cli netns gw up".into(),
+            "ip -n gw link add to-srv up type veth peer name eth0 netns srv up".into(),
+            "ip netns exec gw sysctl -w net.ipv4.ip_forward=1".into(),
+            "ip -n cli addr add 198.18.1.1/24 dev gw".into(),
+            "ip -n gw addr add 198.18.1.254/24 dev cli".into(),
+            "ip -n gw addr add 198.18.3.254/24 dev to-srv".into(),
+            "ip -n srv addr add 198.18.3.1/24 dev eth0".into(),
+            "ip -n cli route add default via 198.18.1.254".into(),
+            "ip -n srv route add 198.18.2.0/24 via 198.18.3.254".into(),
+        ]
+    );
+}
+
+/// plan → apply → observe → plan is empty; teardown leaves nothing.
+fn converges(d: &Desired) {
+    let f = Fake::new();
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(d, &o, &Scope::Owner).unwrap();
+        assert!(!p.is_empty());
+        apply(&f, &p, false).await.unwrap();
+        let mut scan = all();
+        scan.forward = d.namespaces.keys().cloned().collect();
+        let o2 = observe(&f, &scan).await.unwrap();
+        let p2 = plan(d, &o2, &Scope::Owner).unwrap();
+        assert!(p2.is_empty(), "second plan not empty: {:#?}", p2.steps);
+        // teardown = plan against an empty desired state
+        let empty = Desired::new(d.owner.clone());
+        let p3 = plan(&empty, &o2, &Scope::Owner).unwrap();
+        apply(&f, &p3, true).await.unwrap();
+        let o3 = observe(&f, &all()).await.unwrap();
+        assert!(o3.namespaces.is_empty(), "left: {:?}", o3.namespaces.keys());
+        assert!(
+            o3.host.links.iter().all(|l| l.mark.is_none()),
+            "host links left: {:?}",
+            o3.host.links
+        );
+    });
+}
+
+#[test]
+fn s4_converges_and_tears_down() {
+    converges(&s4("lab"));
+}
+
+#[test]
+fn s7_converges_and_tears_down() {
+    converges(&s7());
+}
+
+#[test]
+fn bridge_in_namespace_converges() {
+    let mut d = s4("lab");
+    d.namespaces.insert(ns("core"), NsSpec::default());
+    d.switches.get_mut(&ifn("br0")).unwrap().loc = Loc::Ns(ns("core"));
+    converges(&d);
+    let p = plan(&d, &Observed::default(), &Scope::Owner).unwrap();
+    assert!(p.steps.iter().any(|s| s.to_string()
+        == "ip -n core link add br0 type bridge stp_state 0 && ip -n core link set br0 up"));
+}
+
+/// A failure at any single call, then a fresh plan from a fresh observation,
+/// always converges (what makes a crash mid-apply recoverable).
+#[test]
+fn recovers_from_a_failure_at_every_step() {
+    let d = s7();
+    let total = {
+        let f = Fake::new();
+        rt().block_on(async {
+            let p = plan(&d, &Observed::default(), &Scope::Owner).unwrap();
+            apply(&f, &p, false).await.unwrap();
+        });
+        f.calls().len()
+    };
+    assert!(total > 5);
+    for k in 0..total {
+        let f = Fake::new();
+        *f.fail_at.lock().unwrap() = Some(k);
+        rt().block_on(async {
+            let p = plan(&d, &Observed::default(), &Scope::Owner).unwrap();
+            assert!(
+                apply(&f, &p, false).await.is_err(),
+                "failure at call {k} not reported"
+            );
+            *f.fail_at.lock().unwrap() = None;
+            let mut scan = all();
+            scan.forward = d.namespaces.keys().cloned().collect();
+            let o = observe(&f, &scan).await.unwrap();
+            let p = plan(&d, &o, &Scope::Owner).unwrap();
+            apply(&f, &p, false)
+                .await
+                .unwrap_or_else(|e| panic!("after failure at {k}: {e:?}"));
+            let o = observe(&f, &scan).await.unwrap();
+            assert!(
+                plan(&d, &o, &Scope::Owner).unwrap().is_empty(),
+                "not converged after failure at {k}"
+            );
+        });
+    }
+}
+
+#[test]
+fn teardown_never_touches_foreign_objects() {
+    let f = Fake::new();
+    rt().block_on(async {
+        // someone else's bridge and veth with swctl-like names, no mark
+        f.add_bridge(&Loc::Host, "br0-x", "").await.unwrap();
+        f.add_veth(
+            &Loc::Host,
+            "h1-abcdef",
+            &Loc::Host,
+            "h1-peer",
+            None,
+            "uplink",
+            "",
+        )
+        .await
+        .unwrap();
+        // another topology's objects
+        let other = s4("other");
+        let o = observe(&f, &all()).await.unwrap();
+        let mut other2 = other.clone();
+        other2.switches = [(
+            ifn("obr"),
+            SwitchSpec {
+                backend: Backend::Bridge,
+                loc: Loc::Host,
+                addrs: vec![],
+            },
+        )]
+        .into();
+        for p in &mut other2.ports {
+            p.switch = ifn("obr");
+        }
+        apply(&f, &plan(&other2, &o, &Scope::Owner).unwrap(), false)
+            .await
+            .unwrap();
+        let before = observe(&f, &all()).await.unwrap();
+        // tear down "lab", which owns nothing
+        let empty = Desired::new("lab".parse().unwrap());
+        let p = plan(&empty, &before, &Scope::Owner).unwrap();
+        assert!(p.is_empty(), "would touch: {:?}", p.steps);
+        // tear down "other": the foreign bridge and veth stay
+        let p = plan(
+            &Desired::new("other".parse().unwrap()),
+            &before,
+            &Scope::Owner,
+        )
+        .unwrap();
+        apply(&f, &p, true).await.unwrap();
+        let after = observe(&f, &all()).await.unwrap();
+        for n in ["br0-x", "h1-abcdef", "h1-peer"] {
+            assert!(after.host.link(n).is_some(), "{n} was removed");
+        }
+        assert!(after.namespaces.is_empty());
+    });
+}
+
+#[test]
+fn imperative_ensure_is_idempotent_and_delete_removes_pair_once() {
+    let f = Fake::new();
+    rt().block_on(async {
+        let d = s4("cli");
+        let o = observe(&f, &all()).await.unwrap();
+        apply(&f, &plan(&d, &o, &Scope::Nothing).unwrap(), false)
+            .await
+            .unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Nothing).unwrap().is_empty());
+        // detach h2: exactly one delete, of the switch end
+        let key = Key::Port {
+            ns: ns("h2"),
+            switch: ifn("br0"),
+        };
+        let p = plan(
+            &Desired::new(Owner::cli()),
+            &o,
+            &Scope::Objects(BTreeSet::from([key])),
+        )
+        .unwrap();
+        assert_eq!(
+            p.steps,
+            vec![Step::DeleteLink {
+                loc: Loc::Host,
+                dev: derived_ifname("h2", &["h2", "br0"]).to_string()
+            }]
+        );
+        apply(&f, &p, true).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(
+            o.namespaces[&ns("h2")]
+                .state
+                .links
+                .iter()
+                .all(|l| l.name == "lo")
+        );
+    });
+}
+
+#[test]
+fn plan_errors_name_the_problem() {
+    let mut d = Desired::new(Owner::cli());
+    d.ports.push(PortSpec {
+        ns: ns("h1"),
+        switch: ifn("nosuch"),
+        ifname: None,
+        addrs: vec![],
+        via: Via::Auto,
+    });
+    assert_eq!(
+        plan(&d, &Observed::default(), &Scope::Nothing),
+        Err(PlanError::UnknownSwitch(ifn("nosuch")))
+    );
+    let mut d = s4("cli");
+    d.ports[0].via = Via::Internal;
+    assert_eq!(
+        plan(&d, &Observed::default(), &Scope::Nothing),
+        Err(PlanError::InternalOnBridge(ifn("br0")))
+    );
+    let mut d = s4("cli");
+    d.switches.get_mut(&ifn("br0")).unwrap().backend = Backend::Ovs;
+    assert!(matches!(
+        plan(&d, &Observed::default(), &Scope::Nothing),
+        Err(PlanError::BackendUnavailable(Backend::Ovs))
+    ));
+    // a namespace named in a port that neither exists nor is desired
+    let mut d = s4("cli");
+    d.namespaces.remove(&ns("h3"));
+    assert_eq!(
+        plan(&d, &Observed::default(), &Scope::Nothing),
+        Err(PlanError::UnknownNamespace(ns("h3")))
+    );
+}
+
+#[test]
+fn explicit_ifname_clash_is_refused() {
+    let f = Fake::new();
+    rt().block_on(async {
+        let d = s4("cli");
+        apply(
+            &f,
+            &plan(&d, &Observed::default(), &Scope::Nothing).unwrap(),
+            false,
+        )
+        .await
+        .unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        let mut d2 = Desired::new(Owner::cli());
+        d2.switches.insert(
+            ifn("br1"),
+            SwitchSpec {
+                backend: Backend::Bridge,
+                loc: Loc::Host,
+                addrs: vec![],
+            },
+        );
+        d2.ports.push(PortSpec {
+            ns: ns("h1"),
+            switch: ifn("br1"),
+            ifname: Some(ifn("eth0")),
+            addrs: vec![],
+            via: Via::Veth,
+        });
+        assert!(matches!(
+            plan(&d2, &o, &Scope::Nothing),
+            Err(PlanError::NameTaken { .. })
+        ));
+        // without an explicit name the next free ethN is chosen
+        d2.ports[0].ifname = None;
+        let p = plan(&d2, &o, &Scope::Nothing).unwrap();
+        assert_eq!(p.wiring[0].b_dev, "eth1");
+    });
+}
