@@ -861,10 +861,11 @@ impl Planner<'_> {
     /// IFLA_IFALIAS in RTM_NEWLINK): remove it so it can be made again.
     fn clear_leftover(&mut self, loc: &Loc, name: &str) {
         let o = self.o;
-        if let Some(l) = o.loc(loc).and_then(|st| st.link(name)) {
-            if l.kind.as_deref() == Some("veth") && l.alias.is_none() {
-                self.delete_link(loc, name);
-            }
+        if let Some(l) = o.loc(loc).and_then(|st| st.link(name))
+            && l.kind.as_deref() == Some("veth")
+            && l.alias.is_none()
+        {
+            self.delete_link(loc, name);
         }
     }
 
