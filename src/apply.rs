@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use futures::future::join_all;
 
 use crate::model::{NsObs, Observed};
-use crate::names::{Loc, NsName};
+use crate::names::{IfName, Loc, NsName};
 use crate::netlink::{LinkChange, Namespaces, Netlink, NlError};
 use crate::plan::{Plan, Step};
 use crate::switch::{LinuxBridge, Switch};
@@ -30,10 +30,28 @@ pub struct Scan {
     pub all_owned: bool,
     /// read ip_forward in these
     pub forward: BTreeSet<NsName>,
+    /// find this switch: when it is neither in the host namespace nor in
+    /// the namespaces above, look in every namespace swctl owns
+    pub switch: Option<IfName>,
 }
 
 /// Dump the host namespace and the namespaces asked for, concurrently.
+/// A few dumps per namespace, never one query per object.
 pub async fn observe<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
+    let o = observe_once(sys, scan).await?;
+    match &scan.switch {
+        Some(sw) if !scan.all_owned && o.find_bridge(sw.as_str()).is_none() => {
+            let wider = Scan {
+                all_owned: true,
+                ..scan.clone()
+            };
+            observe_once(sys, &wider).await
+        }
+        _ => Ok(o),
+    }
+}
+
+async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
     let existing = sys.list_ns()?;
     let wanted: Vec<_> = existing
         .into_iter()
@@ -82,6 +100,7 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             r => r,
         },
         Step::DeleteNs { ns } => sys.delete_ns(ns).await,
+        Step::AwaitGone { .. } => unreachable!("handled per phase by await_gone"),
         Step::CreateNs { ns, owner } => sys
             .create_ns(std::slice::from_ref(ns), owner)
             .await
@@ -154,6 +173,8 @@ pub async fn apply<S: Netlink + Namespaces>(
         i = end;
         let results: Vec<Result<(), NlError>> = if matches!(steps[0], Step::CreateNs { .. }) {
             create_namespaces(sys, steps).await
+        } else if matches!(steps[0], Step::AwaitGone { .. }) {
+            await_gone(sys, steps).await
         } else {
             join_all(steps.iter().map(|s| run(sys, s))).await
         };
@@ -201,5 +222,57 @@ async fn create_namespaces<S: Namespaces>(sys: &S, steps: &[Step]) -> Vec<Result
     }
     out.into_iter()
         .map(|r| r.expect("every step answered"))
+        .collect()
+}
+
+/// How long the kernel gets to free deleted namespaces and their devices.
+const AWAIT_GONE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Poll (one dump per namespace per round) until the awaited devices are
+/// gone; past the deadline, delete the stragglers explicitly.
+async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[Step]) -> Vec<Result<(), NlError>> {
+    let mut by_loc: std::collections::BTreeMap<Loc, Vec<&str>> = Default::default();
+    for s in steps {
+        if let Step::AwaitGone { loc, dev } = s {
+            by_loc.entry(loc.clone()).or_default().push(dev);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + AWAIT_GONE;
+    let mut failed: Vec<(Loc, String, NlError)> = vec![];
+    for (loc, devs) in by_loc {
+        let mut left: Vec<&str> = devs;
+        loop {
+            match sys.dump(&loc).await {
+                Ok(st) => left.retain(|d| st.link(d).is_some()),
+                // the namespace itself is gone: so is everything in it
+                Err(_) => left.clear(),
+            }
+            if left.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                for d in &left {
+                    match sys.del_link(&loc, d).await {
+                        Ok(()) => {}
+                        Err(NlError::Request { errno, .. }) if errno == libc::ENODEV => {}
+                        Err(e) => failed.push((loc.clone(), d.to_string(), e)),
+                    }
+                }
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::AwaitGone { loc, dev } => {
+                match failed.iter().position(|(l, d, _)| l == loc && d == dev) {
+                    Some(i) => Err(failed.remove(i).2),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        })
         .collect()
 }

@@ -446,7 +446,7 @@ impl Job {
                     ViaArg::Veth => Via::Veth,
                     ViaArg::Internal => Via::Internal,
                 };
-                scan.all_owned = true;
+                scan.switch = Some(switch.clone());
                 scan.namespaces.insert(ns.clone());
                 d.ports.push(PortSpec {
                     ns: ns.clone(),
@@ -469,7 +469,7 @@ impl Job {
             Cmd::Detach { ns, switch } => {
                 let ns: NsName = ns.parse()?;
                 let switch: IfName = switch.parse()?;
-                scan.all_owned = true;
+                scan.switch = Some(switch.clone());
                 scan.namespaces.insert(ns.clone());
                 let key = Key::Port {
                     ns: ns.clone(),

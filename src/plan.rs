@@ -51,6 +51,13 @@ pub enum Step {
     DeleteNs {
         ns: NsName,
     },
+    /// wait until the kernel has removed a device whose veth peer was in a
+    /// deleted namespace (namespaces are freed asynchronously); delete it
+    /// explicitly if that does not happen in time
+    AwaitGone {
+        loc: Loc,
+        dev: String,
+    },
     CreateNs {
         ns: NsName,
         owner: Owner,
@@ -102,14 +109,15 @@ impl Step {
             Step::DelRoute { .. } | Step::DelAddr { .. } => 0,
             Step::DeleteLink { .. } => 1,
             Step::DeleteNs { .. } => 2,
-            Step::CreateNs { .. } => 3,
-            Step::CreateBridge { .. } => 4,
-            Step::CreateVeth { .. } => 5,
+            Step::AwaitGone { .. } => 3,
+            Step::CreateNs { .. } => 4,
+            Step::CreateBridge { .. } => 5,
+            Step::CreateVeth { .. } => 6,
             Step::SetMaster { .. }
             | Step::SetUp { .. }
             | Step::AddAddr { .. }
-            | Step::SetForward { .. } => 6,
-            Step::AddRoute { .. } => 7,
+            | Step::SetForward { .. } => 7,
+            Step::AddRoute { .. } => 8,
         }
     }
 }
@@ -130,6 +138,10 @@ impl fmt::Display for Step {
             }
             Step::DeleteLink { loc, dev } => write!(f, "ip {}link del {dev}", ipn(loc)),
             Step::DeleteNs { ns } => write!(f, "ip netns del {ns}"),
+            Step::AwaitGone { loc, dev } => write!(
+                f,
+                "# wait until {dev} (in {loc}) goes with its peer's namespace"
+            ),
             Step::CreateNs { ns, .. } => {
                 write!(f, "ip netns add {ns} && ip -n {ns} link set lo up")
             }
@@ -377,6 +389,7 @@ impl Planner<'_> {
         }
         // switches (and every port on them, whoever asked for the port)
         let mut dead_switches = BTreeSet::new();
+        let mut switches_in_deleted = BTreeSet::new();
         for (loc, st) in o.locs() {
             for l in st.marked(|m| matches!(m, Mark::Switch { .. })) {
                 let owner = l.mark.as_ref().expect("marked").owner();
@@ -386,6 +399,7 @@ impl Planner<'_> {
                 let key = Key::Switch { name: name.clone() };
                 if loc.ns().is_some_and(|n| self.ns_deleted.contains(n)) {
                     // goes with its namespace, and so do its ports
+                    switches_in_deleted.insert(name.clone());
                     dead_switches.insert(name);
                     continue;
                 }
@@ -396,32 +410,59 @@ impl Planner<'_> {
                 self.delete_link(&loc, &l.name);
             }
         }
-        // ports and links: each end is removed where it lives, so that a
-        // port whose namespace is going away still loses its switch end
-        // synchronously.
+        // ports and links: each end is removed where it lives. An end whose
+        // peer is in a namespace being deleted is not deleted one by one:
+        // the kernel removes all of them in one batch when it frees the
+        // namespaces (measured: 200 explicit veth deletes take ~3.9 s here,
+        // 200 namespace deletions 0.4 s); the plan then waits for them.
+        let ns_deleted = self.ns_deleted.clone();
+        let deleted = |x: &Loc| x.ns().is_some_and(|n| ns_deleted.contains(n));
         for (loc, st) in o.locs() {
             for l in &st.links {
                 let Some(mark) = &l.mark else { continue };
-                let remove = match mark {
-                    Mark::Switch { .. } => false,
-                    Mark::Port { owner, ns, sw, .. } => {
+                let (remove, peer_gone) = match mark {
+                    Mark::Switch { .. } => (false, false),
+                    Mark::Port {
+                        owner,
+                        ns,
+                        sw,
+                        side,
+                    } => {
                         let key = Key::Port {
                             ns: ns.clone(),
                             switch: sw.clone(),
                         };
                         let desired = self.d.ports.iter().any(|p| &p.ns == ns && &p.switch == sw);
-                        dead_switches.contains(sw)
+                        let peer_gone = match side {
+                            Side::A => self.ns_deleted.contains(ns),
+                            Side::B => switches_in_deleted.contains(sw),
+                        };
+                        let remove = dead_switches.contains(sw)
                             || self.ns_deleted.contains(ns)
-                            || (!desired && self.in_scope(&key, owner))
+                            || (!desired && self.in_scope(&key, owner));
+                        (remove, peer_gone)
                     }
-                    Mark::Link { owner, a, b, .. } => {
+                    Mark::Link { owner, a, b, side } => {
                         let key = Key::link(a, b);
                         let desired = self.d.links.iter().any(|s| Key::link(&s.a, &s.b) == key);
-                        let gone = |x: &Loc| x.ns().is_some_and(|n| self.ns_deleted.contains(n));
-                        gone(a) || gone(b) || (!desired && self.in_scope(&key, owner))
+                        let peer_gone = match side {
+                            Side::A => deleted(b),
+                            Side::B => deleted(a),
+                        };
+                        let remove =
+                            deleted(a) || deleted(b) || (!desired && self.in_scope(&key, owner));
+                        (remove, peer_gone)
                     }
                 };
-                if remove {
+                if remove && peer_gone {
+                    if !deleted(&loc) {
+                        self.names.release(&loc, &l.name);
+                        self.steps.push(Step::AwaitGone {
+                            loc: loc.clone(),
+                            dev: l.name.clone(),
+                        });
+                    }
+                } else if remove {
                     self.delete_link(&loc, &l.name);
                 }
             }
