@@ -6,6 +6,7 @@
 //!   3. by the tutorials' `ip` commands from a shell script,
 //!   4. by `ip -batch` (one ip process for the host-side commands, one per
 //!      namespace for its side),
+//!
 //! in the same run, interleaved, repeated. Prints medians and the ratios.
 //!
 //! Run: `cargo bench --bench setup -- [N] [REPEAT]` as root (default 200 3).
@@ -167,7 +168,7 @@ fn main() {
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(200);
     let repeat: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     assert!(nix::unistd::geteuid().is_root(), "run as root");
-    assert!(n >= 2 && n < 60000);
+    assert!((2..60000).contains(&n));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
