@@ -13,5 +13,6 @@ pub mod model;
 pub mod names;
 pub mod netlink;
 pub mod netns;
+pub mod ovsdb;
 pub mod plan;
 pub mod switch;

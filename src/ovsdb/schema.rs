@@ -1,0 +1,62 @@
+//! The Open_vSwitch schema swctl is written against: the pinned copy in
+//! ovs-schema/vswitch.ovsschema, the tables and columns swctl reads and
+//! writes, and the compatibility check against a server's own schema.
+
+use serde_json::Value;
+
+/// The schema swctl was built and tested against (Open vSwitch 3.1, schema 8.3.1).
+pub const PINNED: &str = include_str!("../../ovs-schema/vswitch.ovsschema");
+
+/// Every table and column swctl uses.
+pub const USED: &[(&str, &[&str])] = &[
+    ("Open_vSwitch", &["bridges", "next_cfg", "cur_cfg", "datapath_types", "external_ids"]),
+    ("Bridge", &["name", "ports", "fail_mode", "datapath_type", "external_ids"]),
+    ("Port", &["name", "interfaces", "external_ids"]),
+    ("Interface", &["name", "type", "ofport", "error", "external_ids"]),
+];
+
+/// Whether `schema` (a `get_schema` answer or the pinned file) has every
+/// table and column swctl uses; the first one missing otherwise.
+pub fn check(schema: &Value) -> Result<(), String> {
+    let name = schema.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+    if name != "Open_vSwitch" {
+        return Err(format!("the database is {name:?}, not Open_vSwitch"));
+    }
+    for (table, cols) in USED {
+        let t = schema
+            .get("tables")
+            .and_then(|t| t.get(*table))
+            .ok_or_else(|| format!("table {table} is missing"))?;
+        for c in *cols {
+            if t.get("columns").and_then(|cs| cs.get(*c)).is_none() {
+                return Err(format!("column {table}.{c} is missing"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pinned schema's version string.
+pub fn pinned_version() -> String {
+    let v: Value = serde_json::from_str(PINNED).expect("pinned schema is JSON");
+    v["version"].as_str().unwrap_or("?").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_schema_has_everything_swctl_uses() {
+        let v: Value = serde_json::from_str(PINNED).unwrap();
+        check(&v).unwrap();
+        assert_eq!(pinned_version(), "8.3.1");
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let mut v: Value = serde_json::from_str(PINNED).unwrap();
+        v["tables"]["Interface"]["columns"].as_object_mut().unwrap().remove("ofport");
+        assert_eq!(check(&v), Err("column Interface.ofport is missing".into()));
+    }
+}
