@@ -42,6 +42,7 @@ fn desired(n: usize) -> Desired {
             backend: Backend::Bridge,
             loc: Loc::Host,
             addrs: vec![],
+            datapath: None,
         },
     );
     for i in 0..n {

@@ -10,15 +10,26 @@ use futures::future::join_all;
 use crate::model::{NsObs, Observed};
 use crate::names::{IfName, Loc, NsName};
 use crate::netlink::{LinkChange, Namespaces, Netlink, NlError};
+use crate::ovs::{OvsChange, OvsDb};
+use crate::ovsdb::OvsdbError;
 use crate::plan::{Plan, Step};
 use crate::switch::{LinuxBridge, Switch};
+
+/// A failed effect: the kernel's or the OVSDB server's.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Netlink(#[from] NlError),
+    #[error(transparent)]
+    Ovsdb(#[from] OvsdbError),
+}
 
 /// Some steps failed. `done` steps had succeeded before.
 #[derive(Debug, thiserror::Error)]
 #[error("{} of the planned steps failed ({} done before); first: `{}`", .failures.len(), .done, .failures[0].0)]
 pub struct ApplyError {
     pub done: usize,
-    pub failures: Vec<(String, NlError)>,
+    pub failures: Vec<(String, StepError)>,
 }
 
 /// What to observe.
@@ -37,15 +48,25 @@ pub struct Scan {
 
 /// Dump the host namespace and the namespaces asked for, concurrently.
 /// A few dumps per namespace, never one query per object.
-pub async fn observe<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
-    let o = observe_once(sys, scan).await?;
+pub async fn observe<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    scan: &Scan,
+) -> Result<Observed, StepError> {
+    let mut o = observe_once(sys, scan).await?;
+    match sys.ovs_state().await? {
+        Ok(st) => o.ovs = Some(st),
+        Err(why) => o.ovs_missing = Some(why),
+    }
     match &scan.switch {
         Some(sw) if !scan.all_owned && o.find_bridge(sw.as_str()).is_none() => {
             let wider = Scan {
                 all_owned: true,
                 ..scan.clone()
             };
-            observe_once(sys, &wider).await
+            let mut wide = observe_once(sys, &wider).await?;
+            wide.ovs = o.ovs;
+            wide.ovs_missing = o.ovs_missing;
+            Ok(wide)
         }
         _ => Ok(o),
     }
@@ -150,12 +171,30 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
         Step::AddAddr { loc, dev, cidr } => sys.add_addr(loc, dev, cidr).await,
         Step::SetForward { ns, on } => sys.set_forward(ns, *on),
         Step::AddRoute { ns, dest, via } => sys.add_route(&Loc::Ns(ns.clone()), dest, via).await,
+        Step::MoveLink {
+            from,
+            dev,
+            ns,
+            name,
+            mark,
+        } => {
+            sys.move_link(
+                from,
+                dev,
+                &Loc::Ns(ns.clone()),
+                name.as_str(),
+                &mark.to_alias(),
+            )
+            .await
+        }
+        Step::TxCsumOff { ns, dev } => sys.set_tx_csum(&Loc::Ns(ns.clone()), dev, false).await,
+        Step::Ovs(_) => unreachable!("OVS changes are applied per phase in one transaction"),
     }
 }
 
 /// Execute a plan phase by phase. With `keep_going` (teardown), later phases
 /// run even when a step failed, and every failure is reported.
-pub async fn apply<S: Netlink + Namespaces>(
+pub async fn apply<S: Netlink + Namespaces + OvsDb>(
     sys: &S,
     plan: &Plan,
     keep_going: bool,
@@ -171,18 +210,56 @@ pub async fn apply<S: Netlink + Namespaces>(
             .map_or(plan.steps.len(), |p| i + p);
         let steps = &plan.steps[i..end];
         i = end;
-        let results: Vec<Result<(), NlError>> = if matches!(steps[0], Step::CreateNs { .. }) {
-            create_namespaces(sys, steps).await
-        } else if matches!(steps[0], Step::AwaitGone { .. }) {
-            await_gone(sys, steps).await
-        } else {
-            join_all(steps.iter().map(|s| run(sys, s))).await
+        // all OVS changes of the phase: one transaction, beside the netlink steps
+        let changes: Vec<OvsChange> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Ovs(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        let others: Vec<&Step> = steps
+            .iter()
+            .filter(|s| !matches!(s, Step::Ovs(_)))
+            .collect();
+        let ovs = async {
+            if changes.is_empty() {
+                Ok(())
+            } else {
+                sys.ovs_apply(&changes).await
+            }
         };
-        for (s, r) in steps.iter().zip(results) {
+        let nl = async {
+            if others.is_empty() {
+                vec![]
+            } else if matches!(others[0], Step::CreateNs { .. }) {
+                create_namespaces(sys, &others).await
+            } else if matches!(others[0], Step::AwaitGone { .. }) {
+                await_gone(sys, &others).await
+            } else {
+                join_all(others.iter().map(|s| run(sys, s))).await
+            }
+        };
+        let (ovs_res, results) = futures::join!(ovs, nl);
+        for (s, r) in others.iter().zip(results) {
             match r {
                 Ok(()) => done += 1,
-                Err(e) => failures.push((s.to_string(), e)),
+                Err(e) => failures.push((s.to_string(), e.into())),
             }
+        }
+        match ovs_res {
+            Ok(()) => done += changes.len(),
+            Err(e) => failures.push((
+                format!(
+                    "one OVSDB transaction: {}",
+                    changes
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" -- ")
+                ),
+                e.into(),
+            )),
         }
         if !failures.is_empty() && !keep_going {
             break;
@@ -196,7 +273,7 @@ pub async fn apply<S: Netlink + Namespaces>(
 }
 
 /// All CreateNs steps of a phase in one batch (one thread creates them all).
-async fn create_namespaces<S: Namespaces>(sys: &S, steps: &[Step]) -> Vec<Result<(), NlError>> {
+async fn create_namespaces<S: Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Result<(), NlError>> {
     // group by owner: a plan normally has just one
     let mut out: Vec<Option<Result<(), NlError>>> = steps.iter().map(|_| None).collect();
     let mut owners: Vec<_> = steps
@@ -230,7 +307,7 @@ const AWAIT_GONE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Poll (one dump per namespace per round) until the awaited devices are
 /// gone; past the deadline, delete the stragglers explicitly.
-async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[Step]) -> Vec<Result<(), NlError>> {
+async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Result<(), NlError>> {
     let mut by_loc: std::collections::BTreeMap<Loc, Vec<&str>> = Default::default();
     for s in steps {
         if let Step::AwaitGone { loc, dev } = s {

@@ -18,10 +18,12 @@ use crate::model::{
     Backend, Desired, Key, LinkSpec, NsSpec, Observed, PortSpec, RouteSpec, SwitchSpec, Via,
 };
 use crate::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, parse_ip};
-use crate::netlink::{Kernel, NlError};
+use crate::netlink::Kernel;
 use crate::netns::{self, NsError};
+use crate::ovs::Ovs;
 use crate::plan::{Plan, PlanError, Scope, Wiring, plan};
-use crate::switch::{LinuxBridge, Switch, SwitchInfo};
+use crate::sandbox;
+use crate::switch::{LinuxBridge, OvsSwitch, Switch, SwitchInfo};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -91,6 +93,43 @@ pub enum Cmd {
     Forward { ns: String, state: OnOff },
     /// Every namespace, switch, port and address swctl manages
     Show,
+    /// The embedded Open vSwitch sandbox (a private ovsdb-server and ovs-vswitchd)
+    #[command(subcommand)]
+    Ovs(SandboxCmd),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SandboxCmd {
+    /// Start a private ovsdb-server and ovs-vswitchd; print the OVSDB address
+    Start {
+        #[arg(long, default_value = sandbox::DEFAULT_DIR)]
+        dir: String,
+    },
+    /// Stop exactly the sandbox's daemons
+    Stop {
+        #[arg(long, default_value = sandbox::DEFAULT_DIR)]
+        dir: String,
+    },
+    /// Whether the sandbox runs and answers
+    Status {
+        #[arg(long, default_value = sandbox::DEFAULT_DIR)]
+        dir: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DatapathArg {
+    System,
+    Netdev,
+}
+
+impl DatapathArg {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DatapathArg::System => "system",
+            DatapathArg::Netdev => "netdev",
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,6 +165,9 @@ pub enum SwitchCmd {
         /// Address on the switch device itself (repeatable)
         #[arg(long = "ip")]
         ips: Vec<String>,
+        /// OVS only: force the datapath [default: system when the openvswitch kernel module works, else netdev]
+        #[arg(long, value_enum)]
+        datapath: Option<DatapathArg>,
     },
     /// Delete switches swctl created, and the ports swctl made on them
     Del {
@@ -195,11 +237,13 @@ pub enum CliError {
     #[error("cannot make a plan")]
     Plan(#[from] PlanError),
     #[error("cannot read the system state")]
-    Observe(#[source] NlError),
+    Observe(#[source] crate::apply::StepError),
     #[error("cannot apply the plan")]
     Apply(#[from] ApplyError),
     #[error(transparent)]
     Ns(#[from] NsError),
+    #[error("Open vSwitch sandbox")]
+    Sandbox(#[from] sandbox::SandboxError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -246,25 +290,35 @@ fn unique<T: Ord + Clone + std::fmt::Display>(v: &[T], what: &str) -> Result<(),
     Ok(())
 }
 
-/// Where swctl would look for an OVSDB server, in order.
+/// Where swctl looks for an OVSDB server, in order: $SWCTL_OVSDB, swctl's
+/// own sandbox, the system's Open vSwitch.
 pub fn ovsdb_candidates() -> Vec<String> {
-    let mut v = Vec::new();
     if let Ok(s) = std::env::var("SWCTL_OVSDB") {
-        v.push(s);
+        return vec![s];
     }
-    v.push("unix:/run/openvswitch/db.sock".into());
-    v
+    vec![
+        sandbox::address(std::path::Path::new(sandbox::DEFAULT_DIR)),
+        "unix:/run/openvswitch/db.sock".into(),
+    ]
 }
 
-fn ovsdb_answers() -> Option<String> {
-    ovsdb_candidates().into_iter().find(|a| {
-        a.strip_prefix("unix:")
-            .is_some_and(|p| std::os::unix::net::UnixStream::connect(p).is_ok())
-    })
+/// Connect to the first OVSDB server that answers; why none did otherwise.
+pub async fn connect_ovs() -> Result<Ovs, String> {
+    let mut why = Vec::new();
+    for addr in ovsdb_candidates() {
+        match Ovs::connect(&addr).await {
+            Ok(o) => return Ok(o),
+            Err(e) => why.push(e.to_string()),
+        }
+    }
+    Err(why.join("; "))
 }
 
 /// The backend for a new switch, and why it was chosen.
-fn choose_backend(arg: Option<BackendArg>) -> Result<(Backend, String), CliError> {
+async fn choose_backend(
+    arg: Option<BackendArg>,
+    k: &Kernel,
+) -> Result<(Backend, String), CliError> {
     if let Some(b) = arg {
         return Ok((b.into(), "--backend".into()));
     }
@@ -277,14 +331,12 @@ fn choose_backend(arg: Option<BackendArg>) -> Result<(Backend, String), CliError
             ))),
         };
     }
-    match ovsdb_answers() {
-        Some(addr) => Ok((
-            Backend::Bridge,
-            format!(
-                "an OVSDB server answers at {addr}, but the OVS backend is not available in this version of swctl"
-            ),
+    match &k.ovs {
+        Ok(o) => Ok((
+            Backend::Ovs,
+            format!("an OVSDB server answers at {}", o.client.addr()),
         )),
-        None => Ok((Backend::Bridge, "no OVSDB server answers".into())),
+        Err(_) => Ok((Backend::Bridge, "no OVSDB server answers".into())),
     }
 }
 
@@ -309,44 +361,80 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
     rt.block_on(job.run())
 }
 
-/// A validated command, ready to run. (One per process: the size of the
-/// `Change` variant does not matter.)
-#[allow(clippy::large_enum_variant)]
+/// A validated command that changes the system: (desired, scope) for the
+/// planner, and what to observe.
+struct ChangeJob {
+    what: String,
+    desired: Desired,
+    scope: Scope,
+    scan: Scan,
+    /// teardown-like: keep going past failures, report them all
+    keep_going: bool,
+    /// names that must exist for the command to make sense (del of a
+    /// missing object is an error, as with `ip`)
+    must_exist: Vec<Key>,
+    /// expected switch kind from an explicit --backend
+    backend_check: Option<(IfName, Backend)>,
+    /// `switch add`: pick the backend at run time (it may ask OVSDB)
+    pick_backend: Option<Option<BackendArg>>,
+    /// talk to OVSDB (commands that may involve an OVS switch)
+    ovs: bool,
+}
+
+impl ChangeJob {
+    fn new(what: String, desired: Desired, scope: Scope, scan: Scan) -> ChangeJob {
+        ChangeJob {
+            what,
+            desired,
+            scope,
+            scan,
+            keep_going: false,
+            must_exist: vec![],
+            backend_check: None,
+            pick_backend: None,
+            ovs: false,
+        }
+    }
+    fn teardown(mut self, must_exist: Vec<Key>) -> ChangeJob {
+        self.keep_going = true;
+        self.must_exist = must_exist;
+        self
+    }
+    fn with_ovs(mut self, check: Option<(IfName, Backend)>) -> ChangeJob {
+        self.ovs = true;
+        self.backend_check = check;
+        self
+    }
+}
+
+/// A validated command, ready to run.
 enum Job {
-    Change {
-        what: String,
-        desired: Desired,
-        scope: Scope,
-        scan: Scan,
-        keep_going: bool,
-        note: Option<String>,
-        /// names that must exist for the command to make sense (del of a
-        /// missing object is an error, as with `ip`)
-        must_exist: Vec<Key>,
-        /// expected switch kind from an explicit --backend
-        backend_check: Option<(IfName, Backend)>,
-    },
+    Change(Box<ChangeJob>),
     NsList,
     SwitchList,
     Show,
+    Sandbox(SandboxCmd),
+}
+
+impl From<ChangeJob> for Job {
+    fn from(c: ChangeJob) -> Job {
+        Job::Change(Box::new(c))
+    }
+}
+
+fn locs_to_scan(scan: &mut Scan, locs: &[&Loc]) {
+    for loc in locs {
+        if let Loc::Ns(n) = loc {
+            scan.namespaces.insert(n.clone());
+        }
+    }
 }
 
 impl Job {
     fn from_cli(cli: &Cli) -> Result<Job, CliError> {
-        let owner = Owner::cli();
-        let mut d = Desired::new(owner);
+        let mut d = Desired::new(Owner::cli());
         let mut scan = Scan::default();
         let explicit = cli.backend.map(Backend::from);
-        let change = |what: String, d: Desired, scope: Scope, scan: Scan| Job::Change {
-            what,
-            desired: d,
-            scope,
-            scan,
-            keep_going: false,
-            note: None,
-            must_exist: vec![],
-            backend_check: None,
-        };
         Ok(match &cli.cmd {
             Cmd::Ns(NsCmd::Add { names }) => {
                 let names: Vec<NsName> = parse_all(names)?;
@@ -355,7 +443,7 @@ impl Job {
                     d.namespaces.insert(n.clone(), NsSpec::default());
                     scan.namespaces.insert(n.clone());
                 }
-                change(format!("ns add {}", join(&names)), d, Scope::Nothing, scan)
+                ChangeJob::new(format!("ns add {}", join(&names)), d, Scope::Nothing, scan).into()
             }
             Cmd::Ns(NsCmd::Del { names }) => {
                 let names: Vec<NsName> = parse_all(names)?;
@@ -363,22 +451,22 @@ impl Job {
                 scan.all_owned = true;
                 scan.namespaces.extend(names.iter().cloned());
                 let keys: Vec<Key> = names.iter().map(|n| Key::Ns { ns: n.clone() }).collect();
-                Job::Change {
-                    what: format!("ns del {}", join(&names)),
-                    desired: d,
-                    scope: Scope::Objects(keys.iter().cloned().collect()),
-                    scan,
-                    keep_going: true,
-                    note: None,
-                    must_exist: keys,
-                    backend_check: None,
-                }
+                let scope = Scope::Objects(keys.iter().cloned().collect());
+                ChangeJob::new(format!("ns del {}", join(&names)), d, scope, scan)
+                    .teardown(keys)
+                    .with_ovs(None)
+                    .into()
             }
             Cmd::Ns(NsCmd::List) => Job::NsList,
             Cmd::Ns(NsCmd::Exec { .. }) => {
                 return Err(CliError::Usage("`ns exec` is run by main".into()));
             }
-            Cmd::Switch(SwitchCmd::Add { name, netns, ips }) => {
+            Cmd::Switch(SwitchCmd::Add {
+                name,
+                netns,
+                ips,
+                datapath,
+            }) => {
                 let name: IfName = name.parse()?;
                 let loc = match netns {
                     Some(n) => Loc::Ns(n.parse()?),
@@ -386,7 +474,6 @@ impl Job {
                 };
                 let addrs: Vec<Cidr> = parse_all(ips)?;
                 unique(&addrs, "address")?;
-                let (backend, why) = choose_backend(cli.backend)?;
                 if let Loc::Ns(n) = &loc {
                     scan.namespaces.insert(n.clone());
                 }
@@ -394,21 +481,17 @@ impl Job {
                 d.switches.insert(
                     name.clone(),
                     SwitchSpec {
-                        backend,
+                        // decided at run time by pick_backend
+                        backend: Backend::Bridge,
                         loc,
                         addrs,
+                        datapath: datapath.map(|d| d.as_str().to_string()),
                     },
                 );
-                Job::Change {
-                    what: format!("switch add {name}"),
-                    desired: d,
-                    scope: Scope::Nothing,
-                    scan,
-                    keep_going: false,
-                    note: Some(format!("backend: {backend} ({why})")),
-                    must_exist: vec![],
-                    backend_check: None,
-                }
+                let mut job = ChangeJob::new(format!("switch add {name}"), d, Scope::Nothing, scan)
+                    .with_ovs(None);
+                job.pick_backend = Some(cli.backend);
+                job.into()
             }
             Cmd::Switch(SwitchCmd::Del { names }) => {
                 let names: Vec<IfName> = parse_all(names)?;
@@ -418,16 +501,11 @@ impl Job {
                     .iter()
                     .map(|n| Key::Switch { name: n.clone() })
                     .collect();
-                Job::Change {
-                    what: format!("switch del {}", join(&names)),
-                    desired: d,
-                    scope: Scope::Objects(keys.iter().cloned().collect()),
-                    scan,
-                    keep_going: true,
-                    note: None,
-                    must_exist: keys,
-                    backend_check: explicit.map(|b| (names[0].clone(), b)),
-                }
+                let scope = Scope::Objects(keys.iter().cloned().collect());
+                ChangeJob::new(format!("switch del {}", join(&names)), d, scope, scan)
+                    .teardown(keys)
+                    .with_ovs(explicit.map(|b| (names[0].clone(), b)))
+                    .into()
             }
             Cmd::Switch(SwitchCmd::List) => Job::SwitchList,
             Cmd::Attach(a) => {
@@ -455,16 +533,9 @@ impl Job {
                     addrs,
                     via,
                 });
-                Job::Change {
-                    what: format!("attach {ns} {switch}"),
-                    desired: d,
-                    scope: Scope::Nothing,
-                    scan,
-                    keep_going: false,
-                    note: None,
-                    must_exist: vec![],
-                    backend_check: explicit.map(|b| (switch.clone(), b)),
-                }
+                ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
+                    .with_ovs(explicit.map(|b| (switch.clone(), b)))
+                    .into()
             }
             Cmd::Detach { ns, switch } => {
                 let ns: NsName = ns.parse()?;
@@ -475,16 +546,11 @@ impl Job {
                     ns: ns.clone(),
                     switch: switch.clone(),
                 };
-                Job::Change {
-                    what: format!("detach {ns} {switch}"),
-                    desired: d,
-                    scope: Scope::Objects([key.clone()].into()),
-                    scan,
-                    keep_going: true,
-                    note: None,
-                    must_exist: vec![key],
-                    backend_check: explicit.map(|b| (switch.clone(), b)),
-                }
+                let scope = Scope::Objects([key.clone()].into());
+                ChangeJob::new(format!("detach {ns} {switch}"), d, scope, scan)
+                    .teardown(vec![key])
+                    .with_ovs(explicit.map(|b| (switch.clone(), b)))
+                    .into()
             }
             Cmd::Link(l) => {
                 let a: Loc = l.a.parse()?;
@@ -496,11 +562,7 @@ impl Job {
                 unique(&all, "address")?;
                 let a_ifname = l.ifname_a.as_deref().map(IfName::from_str).transpose()?;
                 let b_ifname = l.ifname_b.as_deref().map(IfName::from_str).transpose()?;
-                for loc in [&a, &b] {
-                    if let Loc::Ns(n) = loc {
-                        scan.namespaces.insert(n.clone());
-                    }
-                }
+                locs_to_scan(&mut scan, &[&a, &b]);
                 d.links.push(LinkSpec {
                     a: a.clone(),
                     b: b.clone(),
@@ -509,27 +571,17 @@ impl Job {
                     a_addrs,
                     b_addrs,
                 });
-                change(format!("link {a} {b}"), d, Scope::Nothing, scan)
+                ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan).into()
             }
             Cmd::Unlink { a, b } => {
                 let a: Loc = a.parse()?;
                 let b: Loc = b.parse()?;
-                for loc in [&a, &b] {
-                    if let Loc::Ns(n) = loc {
-                        scan.namespaces.insert(n.clone());
-                    }
-                }
+                locs_to_scan(&mut scan, &[&a, &b]);
                 let key = Key::link(&a, &b);
-                Job::Change {
-                    what: format!("unlink {a} {b}"),
-                    desired: d,
-                    scope: Scope::Objects([key.clone()].into()),
-                    scan,
-                    keep_going: true,
-                    note: None,
-                    must_exist: vec![key],
-                    backend_check: None,
-                }
+                let scope = Scope::Objects([key.clone()].into());
+                ChangeJob::new(format!("unlink {a} {b}"), d, scope, scan)
+                    .teardown(vec![key])
+                    .into()
             }
             Cmd::Route(rc) => {
                 let (r, add) = match rc {
@@ -553,41 +605,33 @@ impl Job {
                     )));
                 }
                 scan.namespaces.insert(ns.clone());
-                let spec = RouteSpec { dest, via };
                 if add {
                     d.namespaces.insert(
                         ns.clone(),
                         NsSpec {
                             forward: None,
-                            routes: vec![spec],
+                            routes: vec![RouteSpec { dest, via }],
                         },
                     );
-                    Job::Change {
-                        what: format!("route add {ns} {dest} via {via}"),
-                        desired: d,
-                        scope: Scope::Nothing,
+                    let mut job = ChangeJob::new(
+                        format!("route add {ns} {dest} via {via}"),
+                        d,
+                        Scope::Nothing,
                         scan,
-                        keep_going: false,
-                        note: None,
-                        must_exist: vec![Key::Ns { ns }],
-                        backend_check: None,
-                    }
+                    );
+                    job.must_exist = vec![Key::Ns { ns }];
+                    job.into()
                 } else {
                     let key = Key::Route {
                         ns: ns.clone(),
                         dest,
                         via,
                     };
-                    Job::Change {
-                        what: format!("route del {ns} {dest} via {via}"),
-                        desired: d,
-                        scope: Scope::Objects([key.clone()].into()),
-                        scan,
-                        keep_going: false,
-                        note: None,
-                        must_exist: vec![Key::Ns { ns }, key],
-                        backend_check: None,
-                    }
+                    let scope = Scope::Objects([key.clone()].into());
+                    let mut job =
+                        ChangeJob::new(format!("route del {ns} {dest} via {via}"), d, scope, scan);
+                    job.must_exist = vec![Key::Ns { ns }, key];
+                    job.into()
                 }
             }
             Cmd::Forward { ns, state } => {
@@ -602,31 +646,39 @@ impl Job {
                         routes: vec![],
                     },
                 );
-                Job::Change {
-                    what: format!("forward {ns} {}", if on { "on" } else { "off" }),
-                    desired: d,
-                    scope: Scope::Nothing,
-                    scan,
-                    keep_going: false,
-                    note: None,
-                    must_exist: vec![Key::Ns { ns }],
-                    backend_check: None,
-                }
+                let what = format!("forward {ns} {}", if on { "on" } else { "off" });
+                let mut job = ChangeJob::new(what, d, Scope::Nothing, scan);
+                job.must_exist = vec![Key::Ns { ns }];
+                job.into()
             }
             Cmd::Show => Job::Show,
+            Cmd::Ovs(c) => Job::Sandbox(c.clone()),
         })
     }
 
+    fn needs_ovs(&self) -> bool {
+        match self {
+            Job::Change(c) => c.ovs,
+            Job::SwitchList | Job::Show => true,
+            Job::NsList | Job::Sandbox(_) => false,
+        }
+    }
+
     async fn run(self) -> Result<Output, CliError> {
-        let k = Kernel::new().map_err(CliError::Observe)?;
+        let mut k = Kernel::new().map_err(|e| CliError::Observe(e.into()))?;
+        if self.needs_ovs() {
+            k.ovs = connect_ovs().await;
+        }
+        let everything = Scan {
+            all_owned: true,
+            ..Default::default()
+        };
         match self {
             Job::NsList => {
                 let mut lines = Vec::new();
                 let mut arr = Vec::new();
-                for (n, owner) in netns::list()?.into_iter().map(|n| {
-                    let o = netns::owner(&n);
-                    (n, o)
-                }) {
+                for n in netns::list()? {
+                    let owner = netns::owner(&n);
                     lines.push(match &owner {
                         Some(o) => format!("{n}  (swctl, owner {o})"),
                         None => n.to_string(),
@@ -639,63 +691,125 @@ impl Job {
                 })
             }
             Job::SwitchList => {
-                let o = observe(
-                    &k,
-                    &Scan {
-                        all_owned: true,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(CliError::Observe)?;
-                let sw = LinuxBridge { nl: &k }.list(&o, false);
+                let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
+                let sw = all_switches(&k, &o, false);
                 Ok(Output {
                     text: sw.iter().map(switch_line).collect::<Vec<_>>().join("\n"),
                     json: json!({ "switches": sw }),
                 })
             }
             Job::Show => {
-                let o = observe(
-                    &k,
-                    &Scan {
-                        all_owned: true,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(CliError::Observe)?;
+                let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
                 Ok(show(&k, &o))
             }
-            Job::Change {
-                what,
-                desired,
-                scope,
-                mut scan,
-                keep_going,
-                note,
-                must_exist,
-                backend_check,
-            } => {
-                for ns in desired.namespaces.keys() {
-                    scan.namespaces.insert(ns.clone());
+            Job::Sandbox(c) => sandbox_cmd(c).await,
+            Job::Change(job) => {
+                let mut job = *job;
+                if let Some(arg) = job.pick_backend {
+                    let (backend, why) = choose_backend(arg, &k).await?;
+                    for s in job.desired.switches.values_mut() {
+                        s.backend = backend;
+                    }
+                    let mut out = run_change(&k, job).await?;
+                    out.text = format!("backend: {backend} ({why})\n{}", out.text);
+                    out.json["backend"] = json!(backend);
+                    out.json["backend_reason"] = json!(why);
+                    return Ok(out);
                 }
-                let t0 = Instant::now();
-                let o = observe(&k, &scan).await.map_err(CliError::Observe)?;
-                check_exists(&o, &must_exist)?;
-                if let Some((sw, want)) = &backend_check
-                    && let Some((loc, _)) = o.find_bridge(sw.as_str())
-                    && *want != Backend::Bridge
-                {
-                    return Err(CliError::Usage(format!(
-                        "switch {sw} (in {loc}) is a Linux bridge, but --backend {want} was given"
-                    )));
-                }
-                let p = plan(&desired, &o, &scope)?;
-                let n = p.steps.len();
-                apply(&k, &p, keep_going).await?;
-                let ms = t0.elapsed().as_secs_f64() * 1000.0;
-                Ok(change_output(&what, &p, n, ms, note))
+                run_change(&k, job).await
             }
+        }
+    }
+}
+
+async fn run_change(k: &Kernel, mut job: ChangeJob) -> Result<Output, CliError> {
+    for ns in job.desired.namespaces.keys() {
+        job.scan.namespaces.insert(ns.clone());
+    }
+    let t0 = Instant::now();
+    let o = observe(k, &job.scan).await.map_err(CliError::Observe)?;
+    check_exists(&o, &job.must_exist)?;
+    if let Some((sw, want)) = &job.backend_check
+        && let Some((have, loc)) = o.find_switch(sw.as_str())
+        && *want != have
+    {
+        return Err(CliError::Usage(format!(
+            "switch {sw} (in {loc}) is on the {have} backend, but --backend {want} was given"
+        )));
+    }
+    let p = plan(&job.desired, &o, &job.scope)?;
+    let n = p.steps.len();
+    apply(k, &p, job.keep_going).await?;
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    Ok(change_output(&job.what, &p, n, ms))
+}
+
+/// Every switch on both backends.
+fn all_switches(k: &Kernel, o: &Observed, only_owned: bool) -> Vec<SwitchInfo> {
+    let mut v = LinuxBridge { nl: k }.list(o, only_owned);
+    if let Ok(ovs) = &k.ovs {
+        v.extend(OvsSwitch { ovs }.list(o, only_owned));
+    }
+    v
+}
+
+async fn sandbox_cmd(c: SandboxCmd) -> Result<Output, CliError> {
+    let (what, dir) = match &c {
+        SandboxCmd::Start { dir } => ("start", dir),
+        SandboxCmd::Stop { dir } => ("stop", dir),
+        SandboxCmd::Status { dir } => ("status", dir),
+    };
+    let dir = std::path::PathBuf::from(dir);
+    match what {
+        "start" => {
+            let st = sandbox::start(&dir).await?;
+            Ok(Output {
+                text: format!(
+                    "Open vSwitch sandbox running in {} (ovsdb-server pid {}, ovs-vswitchd pid {})\nOVSDB address: {}\n(export SWCTL_OVSDB={} to use it from another directory)",
+                    st.dir.display(),
+                    st.ovsdb_server.unwrap_or(0),
+                    st.ovs_vswitchd.unwrap_or(0),
+                    st.address,
+                    st.address
+                ),
+                json: json!(st),
+            })
+        }
+        "stop" => {
+            let stopped = sandbox::stop(&dir)?;
+            let text = if stopped.is_empty() {
+                format!("no sandbox daemons were running in {}", dir.display())
+            } else {
+                stopped
+                    .iter()
+                    .map(|(d, p)| format!("stopped {d} (pid {p})"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(Output {
+                text,
+                json: json!({"stopped": stopped.iter().map(|(d, p)| json!({"daemon": d, "pid": p})).collect::<Vec<_>>()}),
+            })
+        }
+        _ => {
+            let st = sandbox::status(&dir).await;
+            Ok(Output {
+                text: format!(
+                    "{}: ovsdb-server {}, ovs-vswitchd {}, OVSDB {} at {}",
+                    st.dir.display(),
+                    st.ovsdb_server
+                        .map_or("not running".to_string(), |p| format!("pid {p}")),
+                    st.ovs_vswitchd
+                        .map_or("not running".to_string(), |p| format!("pid {p}")),
+                    if st.answers {
+                        "answers"
+                    } else {
+                        "does not answer"
+                    },
+                    st.address
+                ),
+                json: json!(st),
+            })
         }
     }
 }
@@ -712,15 +826,20 @@ fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
     for k in keys {
         let ok = match k {
             Key::Ns { ns } => o.namespaces.contains_key(ns),
-            Key::Switch { name } => o.find_bridge(name.as_str()).is_some(),
+            Key::Switch { name } => o.find_switch(name.as_str()).is_some(),
             Key::Port { ns, switch } => {
                 if !o.namespaces.contains_key(ns) {
                     return Err(PlanError::UnknownNamespace(ns.clone()).into());
                 }
-                if o.find_bridge(switch.as_str()).is_none() {
+                if o.find_switch(switch.as_str()).is_none() {
                     return Err(PlanError::UnknownSwitch(switch.clone()).into());
                 }
-                o.locs().any(|(_, st)| {
+                let ovs_port = o.ovs.as_ref().and_then(|s| s.bridge(switch.as_str())).is_some_and(|b| {
+                    b.ports
+                        .iter()
+                        .any(|p| p.ns().as_ref() == Some(ns) && p.external_ids.get(crate::ovs::K_SWITCH) == Some(&switch.to_string()))
+                });
+                ovs_port || o.locs().any(|(_, st)| {
                     st.marked(|m| matches!(m, crate::model::Mark::Port { ns: n, sw, .. } if n == ns && sw == switch))
                         .next()
                         .is_some()
@@ -750,12 +869,8 @@ fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn change_output(what: &str, p: &Plan, n: usize, ms: f64, note: Option<String>) -> Output {
+fn change_output(what: &str, p: &Plan, n: usize, ms: f64) -> Output {
     let mut text = String::new();
-    if let Some(note) = &note {
-        text.push_str(note);
-        text.push('\n');
-    }
     for w in &p.wiring {
         text.push_str(&wiring_line(w));
         text.push('\n');
@@ -775,7 +890,6 @@ fn change_output(what: &str, p: &Plan, n: usize, ms: f64, note: Option<String>) 
             "changes": n,
             "steps": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             "wiring": p.wiring,
-            "note": note,
             "elapsed_ms": ms,
         }),
     }
@@ -826,7 +940,7 @@ struct ShowNs {
 }
 
 fn show(k: &Kernel, o: &Observed) -> Output {
-    let switches = LinuxBridge { nl: k }.list(o, true);
+    let switches = all_switches(k, o, true);
     let mut text = String::new();
     let mut nss = Vec::new();
     for (n, obs) in &o.namespaces {

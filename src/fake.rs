@@ -10,6 +10,10 @@ use std::sync::Mutex;
 use crate::model::{LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
 use crate::names::{Cidr, Loc, NsName, Owner, RouteDest};
 use crate::netlink::{LinkChange, Namespaces, Netlink, NlError};
+use crate::ovs::{
+    K_NS, K_OWNER, K_ROLE, K_SWITCH, OvsBridge, OvsChange, OvsDb, OvsIface, OvsPort, OvsState,
+};
+use crate::ovsdb::OvsdbError;
 
 /// One end of a veth pair: (namespace, device name).
 type End = (Loc, String);
@@ -23,6 +27,9 @@ pub struct Fake {
     next_index: Mutex<u32>,
     /// fail the n-th call (0-based) with EPERM, to test partial applies
     pub fail_at: Mutex<Option<usize>>,
+    /// a simulated OVSDB server; None: "no OVSDB server answers"
+    pub ovs: Mutex<Option<OvsState>>,
+    next_uuid: Mutex<u32>,
 }
 
 fn err(op: String, errno: i32) -> NlError {
@@ -38,6 +45,33 @@ impl Fake {
         let f = Fake::default();
         *f.next_index.lock().unwrap() = 100;
         f
+    }
+
+    /// A fake with a simulated OVSDB server whose bridges get `datapath`.
+    pub fn with_ovs(datapath: &str) -> Fake {
+        let f = Fake::new();
+        *f.ovs.lock().unwrap() = Some(OvsState {
+            addr: "unix:/fake/db.sock".into(),
+            bridges: vec![],
+            datapath: datapath.into(),
+        });
+        f
+    }
+
+    fn uuid(&self) -> String {
+        let mut u = self.next_uuid.lock().unwrap();
+        *u += 1;
+        format!("00000000-0000-0000-0000-{:012}", *u)
+    }
+
+    fn iface(&self, name: &str, kind: &str) -> OvsIface {
+        OvsIface {
+            uuid: self.uuid(),
+            name: name.into(),
+            kind: kind.into(),
+            ofport: Some(1),
+            error: None,
+        }
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -289,6 +323,58 @@ impl Netlink for Fake {
         })
     }
 
+    async fn move_link(
+        &self,
+        from: &Loc,
+        dev: &str,
+        to: &Loc,
+        new_name: &str,
+        alias: &str,
+    ) -> Result<(), NlError> {
+        let op = format!("{from}: ip link set {dev} netns {to} name {new_name}");
+        self.record(op.clone())?;
+        let mut l = self.with_loc(from, &op, |st| {
+            st.link(dev)
+                .cloned()
+                .ok_or_else(|| err(op.clone(), libc::ENODEV))
+        })?;
+        if self
+            .sys
+            .lock()
+            .unwrap()
+            .loc(to)
+            .and_then(|st| st.link(new_name))
+            .is_some()
+        {
+            return Err(err(op, libc::EEXIST));
+        }
+        self.remove_link(from, dev);
+        l.name = new_name.into();
+        l.alias = Some(alias.into());
+        l.mark = Mark::from_alias(alias);
+        l.up = true;
+        l.master = None;
+        // the kernel drops a device's addresses when it changes namespace
+        l.addrs.clear();
+        self.with_loc(to, &op, |st| {
+            st.links.push(l);
+            Ok(())
+        })
+    }
+
+    async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError> {
+        let op = format!(
+            "{loc}: ethtool -K {dev} tx {}",
+            if on { "on" } else { "off" }
+        );
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            st.link(dev)
+                .map(|_| ())
+                .ok_or_else(|| err(op.clone(), libc::ENODEV))
+        })
+    }
+
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
         let sys = self.sys.lock().unwrap();
         let mut st = sys
@@ -297,6 +383,139 @@ impl Netlink for Fake {
             .ok_or_else(|| err(format!("dump {loc}"), libc::ENOENT))?;
         st.forward = None;
         Ok(st)
+    }
+}
+
+impl OvsDb for Fake {
+    async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError> {
+        Ok(self
+            .ovs
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| "no OVSDB server answers (fake)".to_string()))
+    }
+
+    async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError> {
+        let op = format!(
+            "ovsdb transact: {}",
+            changes
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" -- ")
+        );
+        self.record(op.clone()).map_err(|e| OvsdbError::Commit {
+            error: e.to_string(),
+            details: None,
+        })?;
+        let mut guard = self.ovs.lock().unwrap();
+        let st = guard
+            .as_mut()
+            .ok_or_else(|| OvsdbError::Schema("no fake OVSDB".into()))?;
+        let mut new_host_links = vec![];
+        let mut gone_host_links = vec![];
+        for c in changes {
+            match c {
+                OvsChange::AddBridge {
+                    name,
+                    datapath_type,
+                    owner,
+                } => {
+                    if st.bridge(name).is_some() {
+                        return Err(OvsdbError::Commit {
+                            error: "constraint violation".into(),
+                            details: Some(format!("bridge {name} exists")),
+                        });
+                    }
+                    let port = OvsPort {
+                        uuid: self.uuid(),
+                        name: name.clone(),
+                        external_ids: Default::default(),
+                        ifaces: vec![self.iface(name, "internal")],
+                    };
+                    st.bridges.push(OvsBridge {
+                        uuid: self.uuid(),
+                        name: name.clone(),
+                        datapath_type: datapath_type.clone(),
+                        external_ids: [
+                            (K_OWNER.to_string(), owner.to_string()),
+                            (K_ROLE.to_string(), "switch".into()),
+                        ]
+                        .into(),
+                        ports: vec![port],
+                    });
+                    new_host_links.push(name.clone());
+                }
+                OvsChange::DelBridge { name, .. } => {
+                    if let Some(b) = st.bridges.iter().find(|b| &b.name == name) {
+                        for p in &b.ports {
+                            if p.internal() {
+                                gone_host_links.push(p.name.clone());
+                            }
+                        }
+                    }
+                    st.bridges.retain(|b| &b.name != name);
+                }
+                OvsChange::AddPort {
+                    bridge,
+                    port,
+                    internal,
+                    mark,
+                } => {
+                    let (ns, sw) = match mark {
+                        Mark::Port { ns, sw, .. } => (ns.to_string(), sw.to_string()),
+                        _ => (String::new(), String::new()),
+                    };
+                    let ifc = self.iface(port, if *internal { "internal" } else { "" });
+                    let p = OvsPort {
+                        uuid: self.uuid(),
+                        name: port.clone(),
+                        external_ids: [
+                            (K_OWNER.to_string(), mark.owner().to_string()),
+                            (K_ROLE.to_string(), "port".into()),
+                            (K_NS.to_string(), ns),
+                            (K_SWITCH.to_string(), sw),
+                        ]
+                        .into(),
+                        ifaces: vec![ifc],
+                    };
+                    let b = st
+                        .bridges
+                        .iter_mut()
+                        .find(|b| &b.name == bridge)
+                        .ok_or_else(|| OvsdbError::Count {
+                            op: format!("mutate Bridge {bridge}"),
+                            expected: "1".into(),
+                            got: 0,
+                        })?;
+                    b.ports.push(p);
+                    if *internal {
+                        new_host_links.push(port.clone());
+                    }
+                }
+                OvsChange::DelPort { bridge, port, .. } => {
+                    if let Some(b) = st.bridges.iter_mut().find(|b| &b.name == bridge) {
+                        if b.ports.iter().any(|p| &p.name == port && p.internal()) {
+                            gone_host_links.push(port.clone());
+                        }
+                        b.ports.retain(|p| &p.name != port);
+                    }
+                }
+            }
+        }
+        drop(guard);
+        for n in gone_host_links {
+            self.remove_link(&Loc::Host, &n);
+        }
+        for n in new_host_links {
+            let mut l = self.new_link(&n, "tun", "");
+            l.alias = None;
+            l.mark = None;
+            l.up = false;
+            self.sys.lock().unwrap().host.links.push(l);
+        }
+        Ok(())
     }
 }
 

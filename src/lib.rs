@@ -13,6 +13,8 @@ pub mod model;
 pub mod names;
 pub mod netlink;
 pub mod netns;
+pub mod ovs;
 pub mod ovsdb;
 pub mod plan;
+pub mod sandbox;
 pub mod switch;

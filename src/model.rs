@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
+use crate::ovs::OvsState;
 
 /// The switch implementations swctl drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -172,6 +173,8 @@ pub struct SwitchSpec {
     pub loc: Loc,
     /// addresses on the switch device itself
     pub addrs: Vec<Cidr>,
+    /// OVS only: force `system` or `netdev`; None: what works on this host
+    pub datapath: Option<String>,
 }
 
 /// A namespace attached to a switch.
@@ -325,6 +328,11 @@ pub struct NsObs {
 pub struct Observed {
     pub host: LocObs,
     pub namespaces: BTreeMap<NsName, NsObs>,
+    /// the OVSDB server's state; None when no OVSDB server answers
+    pub ovs: Option<OvsState>,
+    /// why `ovs` is None (shown when an OVS switch is needed)
+    #[serde(skip)]
+    pub ovs_missing: Option<String>,
 }
 
 impl Observed {
@@ -342,6 +350,14 @@ impl Observed {
                 .iter()
                 .map(|(n, o)| (Loc::Ns(n.clone()), &o.state)),
         )
+    }
+
+    /// Find a switch by name: an OVS bridge, else a Linux bridge.
+    pub fn find_switch(&self, name: &str) -> Option<(Backend, Loc)> {
+        if self.ovs.as_ref().is_some_and(|o| o.bridge(name).is_some()) {
+            return Some((Backend::Ovs, Loc::Host));
+        }
+        self.find_bridge(name).map(|(l, _)| (Backend::Bridge, l))
     }
 
     /// Find a switch device (a bridge) by name: in the host namespace first,

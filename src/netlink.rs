@@ -128,6 +128,18 @@ pub trait Netlink {
     async fn del_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
     /// `ip -j link; ip -j addr; ip -j route` in one namespace
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError>;
+    /// `ip link set DEV netns TO name NEW && ip -n TO link set NEW alias A up`
+    /// (one RTM_SETLINK moves and renames)
+    async fn move_link(
+        &self,
+        from: &Loc,
+        dev: &str,
+        to: &Loc,
+        new_name: &str,
+        alias: &str,
+    ) -> Result<(), NlError>;
+    /// `ethtool -K DEV tx on|off`
+    async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError>;
 }
 
 /// Namespace lifecycle and per-namespace sysctls.
@@ -153,6 +165,8 @@ pub struct Kernel {
     index: Mutex<HashMap<(Loc, String), u32>>,
     /// the host's namespace, for veth peers that go back to it
     host_ns: File,
+    /// the OVSDB server, when one answers (or why not)
+    pub ovs: Result<crate::ovs::Ovs, String>,
 }
 
 impl Kernel {
@@ -164,6 +178,7 @@ impl Kernel {
             handles: Mutex::new(HashMap::new()),
             index: Mutex::new(HashMap::new()),
             host_ns,
+            ovs: Err("not connected".into()),
         })
     }
 
@@ -522,6 +537,21 @@ impl Netlink for Kernel {
         Ok(())
     }
 
+    async fn move_link(
+        &self,
+        from: &Loc,
+        dev: &str,
+        to: &Loc,
+        new_name: &str,
+        alias: &str,
+    ) -> Result<(), NlError> {
+        self.move_link_impl(from, dev, to, new_name, alias).await
+    }
+
+    async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError> {
+        ethtool_tx_csum(loc.ns(), dev, on)
+    }
+
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
         let links_f = self.request(
             loc,
@@ -557,7 +587,96 @@ impl Netlink for Kernel {
     }
 }
 
+/// `ethtool -K DEV tx off` through the SIOCETHTOOL ioctl (ETHTOOL_STXCSUM),
+/// on a socket opened inside the namespace.
+fn ethtool_tx_csum(ns: Option<&NsName>, dev: &str, on: bool) -> Result<(), NlError> {
+    const SIOCETHTOOL: libc::c_ulong = 0x8946;
+    const ETHTOOL_STXCSUM: u32 = 0x17;
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    let name = dev.to_string();
+    let res = netns::run_in(ns, move || -> io::Result<()> {
+        // SAFETY: plain socket/ioctl calls on a zeroed ifreq whose name is
+        // NUL-terminated (≤ 15 bytes, checked) and whose data pointer
+        // outlives the call.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = OwnedFd::from_raw_fd(fd);
+            let mut ev = EthtoolValue {
+                cmd: ETHTOOL_STXCSUM,
+                data: on as u32,
+            };
+            let mut ifr: libc::ifreq = std::mem::zeroed();
+            for (i, b) in name.bytes().take(15).enumerate() {
+                ifr.ifr_name[i] = b as libc::c_char;
+            }
+            ifr.ifr_ifru.ifru_data = &mut ev as *mut EthtoolValue as *mut libc::c_char;
+            if libc::ioctl(fd.as_raw_fd(), SIOCETHTOOL as _, &mut ifr) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    })?;
+    res.map_err(|e| {
+        let op = format!(
+            "ethtool -K {dev} tx {}{}",
+            if on { "on" } else { "off" },
+            ns.map(|n| format!(" (in {n})")).unwrap_or_default()
+        );
+        let errno = e.raw_os_error().unwrap_or(0);
+        NlError::Request {
+            words: words(errno, &op),
+            op,
+            errno,
+        }
+    })
+}
+
 impl Kernel {
+    async fn move_link_impl(
+        &self,
+        from: &Loc,
+        dev: &str,
+        to: &Loc,
+        new_name: &str,
+        alias: &str,
+    ) -> Result<(), NlError> {
+        let idx = self.ifindex(from, dev).await?;
+        let fd = self.ns_fd(to)?;
+        let mut m = LinkMessage::default();
+        m.header.index = idx;
+        m.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+        m.attributes.push(LinkAttribute::IfName(new_name.into()));
+        let op = || {
+            format!(
+                "ip {}link set {dev} netns {} name {new_name}",
+                ipn(from),
+                to.ns().map_or("1".to_string(), |n| n.to_string())
+            )
+        };
+        let r = self
+            .request(from, RouteNetlinkMessage::SetLink(m), NLM_F_ACK, op)
+            .await;
+        drop(fd);
+        self.index
+            .lock()
+            .expect("lock")
+            .remove(&(from.clone(), dev.to_string()));
+        r?;
+        let c = LinkChange {
+            up: Some(true),
+            alias: Some(alias.into()),
+            master: None,
+        };
+        self.set_link(to, new_name, &c).await
+    }
+
     fn parse_dump(
         &self,
         loc: &Loc,
@@ -744,5 +863,28 @@ fn clone_ns_err(e: &NsError) -> NsError {
             NsError::PrepareRunDir(w, io::Error::new(io.kind(), io.to_string()))
         }
         other => NsError::Enter("?".into(), io::Error::other(other.to_string())),
+    }
+}
+
+impl crate::ovs::OvsDb for Kernel {
+    async fn ovs_state(
+        &self,
+    ) -> Result<Result<crate::ovs::OvsState, String>, crate::ovsdb::OvsdbError> {
+        match &self.ovs {
+            Ok(o) => Ok(Ok(o.state().await?)),
+            Err(why) => Ok(Err(why.clone())),
+        }
+    }
+
+    async fn ovs_apply(
+        &self,
+        changes: &[crate::ovs::OvsChange],
+    ) -> Result<(), crate::ovsdb::OvsdbError> {
+        match &self.ovs {
+            Ok(o) => o.apply(changes).await,
+            Err(why) => Err(crate::ovsdb::OvsdbError::Schema(format!(
+                "no OVSDB server: {why}"
+            ))),
+        }
     }
 }

@@ -129,3 +129,111 @@ impl<N: Netlink> Switch for LinuxBridge<'_, N> {
         out
     }
 }
+
+/// Open vSwitch, driven over OVSDB. The planner batches OVS changes into
+/// one transaction per apply; these single-change methods serve callers
+/// that want one switch operation.
+pub struct OvsSwitch<'a> {
+    pub ovs: &'a crate::ovs::Ovs,
+}
+
+fn ovs_err(e: crate::ovsdb::OvsdbError) -> NlError {
+    NlError::Closed(e.to_string())
+}
+
+impl Switch for OvsSwitch<'_> {
+    fn backend(&self) -> Backend {
+        Backend::Ovs
+    }
+
+    fn wirings(&self) -> &'static [Via] {
+        &[Via::Internal, Via::Veth]
+    }
+
+    /// `ovs-vsctl add-br NAME` (datapath: what works on this host)
+    async fn create(&self, _loc: &Loc, name: &str, mark: &Mark) -> Result<(), NlError> {
+        let dp = if crate::ovs::kernel_datapath() {
+            "system"
+        } else {
+            "netdev"
+        };
+        let c = crate::ovs::OvsChange::AddBridge {
+            name: name.into(),
+            datapath_type: dp.into(),
+            owner: mark.owner().clone(),
+        };
+        self.ovs.apply(&[c]).await.map_err(ovs_err)
+    }
+
+    /// `ovs-vsctl del-br NAME`
+    async fn delete(&self, _loc: &Loc, name: &str) -> Result<(), NlError> {
+        let st = self.ovs.state().await.map_err(ovs_err)?;
+        let Some(b) = st.bridge(name) else {
+            return Ok(());
+        };
+        let c = crate::ovs::OvsChange::DelBridge {
+            name: name.into(),
+            uuid: b.uuid.clone(),
+        };
+        self.ovs.apply(&[c]).await.map_err(ovs_err)
+    }
+
+    /// `ovs-vsctl add-port SWITCH DEV`
+    async fn add_port(&self, _loc: &Loc, switch: &str, dev: &str) -> Result<(), NlError> {
+        let c = crate::ovs::OvsChange::AddPort {
+            bridge: switch.into(),
+            port: dev.into(),
+            internal: false,
+            mark: Mark::Switch {
+                owner: Owner::cli(),
+            },
+        };
+        self.ovs.apply(&[c]).await.map_err(ovs_err)
+    }
+
+    /// `ovs-vsctl del-port SWITCH DEV`
+    async fn del_port(&self, _loc: &Loc, switch: &str, dev: &str) -> Result<(), NlError> {
+        let st = self.ovs.state().await.map_err(ovs_err)?;
+        let Some(p) = st
+            .bridge(switch)
+            .and_then(|b| b.ports.iter().find(|p| p.name == dev))
+        else {
+            return Ok(());
+        };
+        let c = crate::ovs::OvsChange::DelPort {
+            bridge: switch.into(),
+            port: dev.into(),
+            uuid: p.uuid.clone(),
+        };
+        self.ovs.apply(&[c]).await.map_err(ovs_err)
+    }
+
+    fn list(&self, o: &Observed, only_owned: bool) -> Vec<SwitchInfo> {
+        let Some(st) = &o.ovs else { return vec![] };
+        st.bridges
+            .iter()
+            .filter(|b| !only_owned || b.owner().is_some())
+            .map(|b| {
+                let host = o.host.link(&b.name);
+                SwitchInfo {
+                    name: b.name.clone(),
+                    backend: Backend::Ovs,
+                    loc: Loc::Host,
+                    owner: b.owner(),
+                    up: host.is_some_and(|l| l.up),
+                    addrs: host.map(|l| l.addrs.clone()).unwrap_or_default(),
+                    ports: b
+                        .ports
+                        .iter()
+                        .filter(|p| p.name != b.name)
+                        .map(|p| PortInfo {
+                            dev: p.name.clone(),
+                            ns: p.ns(),
+                            owner: p.owner(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}

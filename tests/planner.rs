@@ -45,6 +45,7 @@ fn s4(owner: &str) -> Desired {
             backend: Backend::Bridge,
             loc: Loc::Host,
             addrs: vec![cidr("198.18.0.254/24")],
+            datapath: None,
         },
     );
     for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
@@ -168,7 +169,10 @@ fn s7_exact_steps() {
 
 /// plan → apply → observe → plan is empty; teardown leaves nothing.
 fn converges(d: &Desired) {
-    let f = Fake::new();
+    converges_on(d, Fake::new());
+}
+
+fn converges_on(d: &Desired, f: Fake) {
     rt().block_on(async {
         let o = observe(&f, &all()).await.unwrap();
         let p = plan(d, &o, &Scope::Owner).unwrap();
@@ -190,6 +194,145 @@ fn converges(d: &Desired) {
             "host links left: {:?}",
             o3.host.links
         );
+        if let Some(ovs) = &o3.ovs {
+            assert!(
+                ovs.bridges.is_empty(),
+                "OVS bridges left: {:?}",
+                ovs.bridges
+            );
+            assert!(
+                o3.host
+                    .links
+                    .iter()
+                    .all(|l| l.kind.as_deref() != Some("tun"))
+            );
+        }
+    });
+}
+
+/// S5/S6: three namespaces on an OVS bridge, by veth or internal port.
+fn ovs_lab(via: Via) -> Desired {
+    let mut d = s4("lab");
+    let sw = d.switches.get_mut(&ifn("br0")).unwrap();
+    sw.backend = Backend::Ovs;
+    sw.addrs.clear();
+    for p in &mut d.ports {
+        p.via = via;
+    }
+    d
+}
+
+fn ovs_observed(datapath: &str) -> Observed {
+    let f = Fake::with_ovs(datapath);
+    rt().block_on(observe(&f, &all())).unwrap()
+}
+
+#[test]
+fn s5_ovs_veth_exact_steps_userspace_datapath() {
+    let p = plan(&ovs_lab(Via::Veth), &ovs_observed("netdev"), &Scope::Owner).unwrap();
+    let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+    let h1 = derived_ifname("h1", &["h1", "br0"]);
+    assert_eq!(
+        text[3],
+        format!("ip link add {h1} up type veth peer name eth0 netns h1 up")
+    );
+    assert_eq!(
+        text[6],
+        "ovs-vsctl add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=standalone"
+    );
+    assert_eq!(text[7], format!("ovs-vsctl add-port br0 {h1}"));
+    // tx checksum offload off on each namespace end: the netdev datapath needs it
+    assert_eq!(text[10], "ip netns exec h1 ethtool -K eth0 tx off");
+    assert_eq!(text.len(), 16, "{text:#?}");
+    // the same on the kernel datapath: no ethtool step
+    let p = plan(&ovs_lab(Via::Veth), &ovs_observed("system"), &Scope::Owner).unwrap();
+    assert!(p.steps.iter().all(|s| !matches!(s, Step::TxCsumOff { .. })));
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| s.to_string().contains("datapath_type=system"))
+    );
+}
+
+#[test]
+fn s6_ovs_internal_exact_steps() {
+    let p = plan(&ovs_lab(Via::Auto), &ovs_observed("netdev"), &Scope::Owner).unwrap();
+    let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+    let h1 = derived_ifname("h1", &["h1", "br0"]);
+    assert_eq!(
+        text[4],
+        format!("ovs-vsctl add-port br0 {h1} -- set Interface {h1} type=internal")
+    );
+    assert_eq!(
+        text[7],
+        format!("ip link set {h1} netns h1 name eth0 && ip -n h1 link set eth0 up")
+    );
+    assert_eq!(text[10], "ip -n h1 addr add 198.18.0.1/24 dev eth0");
+    assert_eq!(text.len(), 13, "{text:#?}");
+    assert!(p.wiring.iter().all(|w| w.via == Via::Internal));
+}
+
+#[test]
+fn ovs_labs_converge_and_tear_down() {
+    converges_on(&ovs_lab(Via::Veth), Fake::with_ovs("netdev"));
+    converges_on(&ovs_lab(Via::Internal), Fake::with_ovs("netdev"));
+    converges_on(&ovs_lab(Via::Internal), Fake::with_ovs("system"));
+}
+
+/// One OVSDB transaction per apply, whatever the number of ports.
+#[test]
+fn ovs_changes_go_in_one_transaction() {
+    let f = Fake::with_ovs("netdev");
+    rt().block_on(async {
+        let mut d = ovs_lab(Via::Internal);
+        for i in 4..40 {
+            let h = ns(&format!("h{i}"));
+            d.namespaces.insert(h.clone(), NsSpec::default());
+            d.ports.push(PortSpec {
+                ns: h,
+                switch: ifn("br0"),
+                ifname: None,
+                addrs: vec![],
+                via: Via::Internal,
+            });
+        }
+        let o = observe(&f, &all()).await.unwrap();
+        apply(&f, &plan(&d, &o, &Scope::Owner).unwrap(), false)
+            .await
+            .unwrap();
+        let txns = f
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("ovsdb transact"))
+            .count();
+        assert_eq!(txns, 1);
+    });
+}
+
+#[test]
+fn ovs_port_back_in_host_after_vswitchd_restart_is_moved_again() {
+    let f = Fake::with_ovs("netdev");
+    rt().block_on(async {
+        let d = ovs_lab(Via::Internal);
+        let o = observe(&f, &all()).await.unwrap();
+        apply(&f, &plan(&d, &o, &Scope::Owner).unwrap(), false)
+            .await
+            .unwrap();
+        // simulate: the tap of h2's port is back in the host, h2's end is gone
+        let h2 = derived_ifname("h2", &["h2", "br0"]);
+        f.move_link(&Loc::Ns(ns("h2")), "eth0", &Loc::Host, h2.as_str(), "")
+            .await
+            .unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            text[0],
+            format!("ip link set {h2} netns h2 name eth0 && ip -n h2 link set eth0 up")
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
     });
 }
 
@@ -281,6 +424,7 @@ fn teardown_never_touches_foreign_objects() {
                 backend: Backend::Bridge,
                 loc: Loc::Host,
                 addrs: vec![],
+                datapath: None,
             },
         )]
         .into();
@@ -376,7 +520,7 @@ fn plan_errors_name_the_problem() {
     d.switches.get_mut(&ifn("br0")).unwrap().backend = Backend::Ovs;
     assert!(matches!(
         plan(&d, &Observed::default(), &Scope::Nothing),
-        Err(PlanError::BackendUnavailable(Backend::Ovs))
+        Err(PlanError::OvsUnavailable(..))
     ));
     // a namespace named in a port that neither exists nor is desired
     let mut d = s4("cli");
@@ -407,6 +551,7 @@ fn explicit_ifname_clash_is_refused() {
                 backend: Backend::Bridge,
                 loc: Loc::Host,
                 addrs: vec![],
+                datapath: None,
             },
         );
         d2.ports.push(PortSpec {

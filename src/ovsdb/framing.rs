@@ -75,7 +75,8 @@ impl Splitter {
                     self.depth -= 1;
                     if self.depth == 0 {
                         let s = self.start.take().expect("value started");
-                        let v = serde_json::from_slice(&self.buf[s..=i]).map_err(|e| FramingError::Json(e.to_string()))?;
+                        let v = serde_json::from_slice(&self.buf[s..=i])
+                            .map_err(|e| FramingError::Json(e.to_string()))?;
                         out.push(v);
                     }
                 }
@@ -109,7 +110,10 @@ mod tests {
     fn splits_concatenated_values() {
         let mut s = Splitter::new();
         let v = s.feed(br#"{"a":1}{"b":[1,2,{"c":"}"}]} [3]"#).unwrap();
-        assert_eq!(v, vec![json!({"a":1}), json!({"b":[1,2,{"c":"}"}]}), json!([3])]);
+        assert_eq!(
+            v,
+            vec![json!({"a":1}), json!({"b":[1,2,{"c":"}"}]}), json!([3])]
+        );
     }
 
     #[test]
@@ -153,16 +157,36 @@ mod tests {
             rng
         };
         fn gen_value(next: &mut dyn FnMut() -> u64, depth: u32) -> Value {
-            let strings = ["", "\"", "\\", "\\\"", "{", "}]", "[", "é€🦀", "a b", "\u{1}"];
+            let strings = [
+                "",
+                "\"",
+                "\\",
+                "\\\"",
+                "{",
+                "}]",
+                "[",
+                "é€🦀",
+                "a b",
+                "\u{1}",
+            ];
             match next() % if depth > 3 { 4 } else { 6 } {
                 0 => Value::from(next() as i64 % 1000),
                 1 => Value::from(strings[(next() % strings.len() as u64) as usize]),
-                2 => Value::Bool(next() % 2 == 0),
+                2 => Value::Bool(next().is_multiple_of(2)),
                 3 => Value::Null,
-                4 => Value::Array((0..next() % 4).map(|_| gen_value(next, depth + 1)).collect()),
+                4 => Value::Array(
+                    (0..next() % 4)
+                        .map(|_| gen_value(next, depth + 1))
+                        .collect(),
+                ),
                 _ => Value::Object(
                     (0..next() % 4)
-                        .map(|i| (format!("{}{i}", strings[(next() % 9) as usize]), gen_value(next, depth + 1)))
+                        .map(|i| {
+                            (
+                                format!("{}{i}", strings[(next() % 9) as usize]),
+                                gen_value(next, depth + 1),
+                            )
+                        })
                         .collect(),
                 ),
             }
@@ -172,7 +196,11 @@ mod tests {
                 .map(|_| {
                     // top-level messages are objects or arrays
                     let v = gen_value(&mut next, 0);
-                    if v.is_object() || v.is_array() { v } else { json!([v]) }
+                    if v.is_object() || v.is_array() {
+                        v
+                    } else {
+                        json!([v])
+                    }
                 })
                 .collect();
             let mut bytes = Vec::new();

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,7 +29,9 @@ pub const DB: &str = "Open_vSwitch";
 pub enum OvsdbError {
     #[error("{0:?} is not an OVSDB address (expected unix:PATH or tcp:HOST:PORT)")]
     BadAddress(String),
-    #[error("no OVSDB server is listening at {addr} (is Open vSwitch running? `swctl ovs start` starts a private one)")]
+    #[error(
+        "no OVSDB server is listening at {addr} (is Open vSwitch running? `swctl ovs start` starts a private one)"
+    )]
     NotListening {
         addr: String,
         #[source]
@@ -42,7 +44,11 @@ pub enum OvsdbError {
         source: io::Error,
     },
     #[error("the OVSDB server at {addr} did not answer `{method}` within {secs} s")]
-    Timeout { addr: String, method: String, secs: u64 },
+    Timeout {
+        addr: String,
+        method: String,
+        secs: u64,
+    },
     #[error("the connection to the OVSDB server at {addr} closed ({why})")]
     Disconnected { addr: String, why: String },
     #[error("the OVSDB server refused `{method}`: {error}")]
@@ -57,12 +63,23 @@ pub enum OvsdbError {
         details: Option<String>,
     },
     #[error("OVSDB transaction failed: {error}{}", .details.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Commit { error: String, details: Option<String> },
-    #[error("OVSDB operation {op} matched {got} rows, expected {expected}: the row changed or vanished meanwhile")]
-    Count { op: String, expected: String, got: i64 },
+    Commit {
+        error: String,
+        details: Option<String>,
+    },
+    #[error(
+        "OVSDB operation {op} matched {got} rows, expected {expected}: the row changed or vanished meanwhile"
+    )]
+    Count {
+        op: String,
+        expected: String,
+        got: i64,
+    },
     #[error("the OVSDB server's schema is not compatible: {0}")]
     Schema(String),
-    #[error("Open vSwitch did not apply the configuration within {secs} s (cur_cfg {cur} < next_cfg {want}): is ovs-vswitchd running?")]
+    #[error(
+        "Open vSwitch did not apply the configuration within {secs} s (cur_cfg {cur} < next_cfg {want}): is ovs-vswitchd running?"
+    )]
     NotApplied { secs: u64, cur: i64, want: i64 },
     #[error("Open vSwitch could not set up interface {iface}: {error}")]
     Interface { iface: String, error: String },
@@ -105,26 +122,29 @@ impl Client {
             }
         };
         let connect_timeout = Duration::from_secs(5);
-        let timed = |e: tokio::time::error::Elapsed| fail(io::Error::new(io::ErrorKind::TimedOut, e));
-        let (r, w): (Box<dyn AsyncRead + Unpin + Send>, Box<dyn AsyncWrite + Unpin + Send>) =
-            if let Some(p) = addr.strip_prefix("unix:") {
-                let s = tokio::time::timeout(connect_timeout, tokio::net::UnixStream::connect(p))
-                    .await
-                    .map_err(timed)?
-                    .map_err(fail)?;
-                let (r, w) = s.into_split();
-                (Box::new(r), Box::new(w))
-            } else if let Some(hp) = addr.strip_prefix("tcp:") {
-                let s = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(hp))
-                    .await
-                    .map_err(timed)?
-                    .map_err(fail)?;
-                s.set_nodelay(true).ok();
-                let (r, w) = s.into_split();
-                (Box::new(r), Box::new(w))
-            } else {
-                return Err(OvsdbError::BadAddress(addr.to_string()));
-            };
+        let timed =
+            |e: tokio::time::error::Elapsed| fail(io::Error::new(io::ErrorKind::TimedOut, e));
+        let (r, w): (
+            Box<dyn AsyncRead + Unpin + Send>,
+            Box<dyn AsyncWrite + Unpin + Send>,
+        ) = if let Some(p) = addr.strip_prefix("unix:") {
+            let s = tokio::time::timeout(connect_timeout, tokio::net::UnixStream::connect(p))
+                .await
+                .map_err(timed)?
+                .map_err(fail)?;
+            let (r, w) = s.into_split();
+            (Box::new(r), Box::new(w))
+        } else if let Some(hp) = addr.strip_prefix("tcp:") {
+            let s = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(hp))
+                .await
+                .map_err(timed)?
+                .map_err(fail)?;
+            s.set_nodelay(true).ok();
+            let (r, w) = s.into_split();
+            (Box::new(r), Box::new(w))
+        } else {
+            return Err(OvsdbError::BadAddress(addr.to_string()));
+        };
         let writer: Writer = Arc::new(tokio::sync::Mutex::new(w));
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let (utx, urx) = mpsc::unbounded_channel();
@@ -188,7 +208,12 @@ impl Client {
             }),
             Ok(Err(_)) => Err(OvsdbError::Disconnected {
                 addr: self.addr.clone(),
-                why: self.closed.lock().expect("lock").clone().unwrap_or_else(|| "reader stopped".into()),
+                why: self
+                    .closed
+                    .lock()
+                    .expect("lock")
+                    .clone()
+                    .unwrap_or_else(|| "reader stopped".into()),
             }),
             Err(_) => {
                 self.pending.lock().expect("lock").remove(&id);
@@ -289,8 +314,12 @@ async fn reader(
                 }
                 continue;
             }
-            let Some(id) = m.get("id").and_then(|x| x.as_u64()) else { continue };
-            let Some(tx) = pending.lock().expect("lock").remove(&id) else { continue };
+            let Some(id) = m.get("id").and_then(|x| x.as_u64()) else {
+                continue;
+            };
+            let Some(tx) = pending.lock().expect("lock").remove(&id) else {
+                continue;
+            };
             let err = m.get("error").cloned().unwrap_or(Value::Null);
             let res = if err.is_null() {
                 Ok(m.get("result").cloned().unwrap_or(Value::Null))

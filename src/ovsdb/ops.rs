@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::{Client, OvsdbError, DB};
+use super::{Client, DB, OvsdbError};
 
 /// `["uuid", u]`
 pub fn uuid(u: &str) -> Value {
@@ -31,7 +31,12 @@ pub fn set(v: Vec<Value>) -> Value {
 
 /// `["map", [[k, v], ..]]` of strings
 pub fn smap<'a>(kv: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
-    json!(["map", kv.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()])
+    json!([
+        "map",
+        kv.into_iter()
+            .map(|(k, v)| json!([k, v]))
+            .collect::<Vec<_>>()
+    ])
 }
 
 /// A `where` condition: `[column, function, value]`.
@@ -88,7 +93,11 @@ pub enum Op {
 impl Op {
     pub fn to_json(&self) -> Value {
         match self {
-            Op::Insert { table, row, uuid_name } => {
+            Op::Insert {
+                table,
+                row,
+                uuid_name,
+            } => {
                 let mut m = Map::new();
                 m.insert("op".into(), "insert".into());
                 m.insert("table".into(), table.clone().into());
@@ -105,8 +114,14 @@ impl Op {
                 }
                 v
             }
-            Op::Update { table, wh, row } => json!({"op": "update", "table": table, "where": wh, "row": row}),
-            Op::Mutate { table, wh, mutations } => {
+            Op::Update { table, wh, row } => {
+                json!({"op": "update", "table": table, "where": wh, "row": row})
+            }
+            Op::Mutate {
+                table,
+                wh,
+                mutations,
+            } => {
                 json!({"op": "mutate", "table": table, "where": wh, "mutations": mutations})
             }
             Op::Delete { table, wh } => json!({"op": "delete", "table": table, "where": wh}),
@@ -131,12 +146,22 @@ impl Op {
     /// A short description for error messages: `insert into Port`.
     pub fn describe(&self) -> String {
         match self {
-            Op::Insert { table, uuid_name, .. } => {
-                format!("insert into {table}{}", uuid_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())
+            Op::Insert {
+                table, uuid_name, ..
+            } => {
+                format!(
+                    "insert into {table}{}",
+                    uuid_name
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                )
             }
             Op::Select { table, .. } => format!("select from {table}"),
             Op::Update { table, .. } => format!("update {table}"),
-            Op::Mutate { table, mutations, .. } => format!("mutate {table} {}", Value::Array(mutations.clone())),
+            Op::Mutate {
+                table, mutations, ..
+            } => format!("mutate {table} {}", Value::Array(mutations.clone())),
             Op::Delete { table, .. } => format!("delete from {table}"),
             Op::Wait { table, .. } => format!("wait on {table}"),
             Op::Comment(_) => "comment".into(),
@@ -247,7 +272,9 @@ impl Row {
     /// An optional scalar column (`["set", []]` when empty, else the atom).
     pub fn opt(&self, col: &str) -> Option<&Value> {
         match self.0.get(col)? {
-            Value::Array(a) if a.len() == 2 && a[0] == "set" => a[1].as_array().and_then(|s| s.first()),
+            Value::Array(a) if a.len() == 2 && a[0] == "set" => {
+                a[1].as_array().and_then(|s| s.first())
+            }
             v => Some(v),
         }
     }
@@ -259,17 +286,22 @@ impl Row {
     }
     /// A set-of-uuids column.
     pub fn uuids(&self, col: &str) -> Vec<String> {
-        atoms(self.0.get(col)).iter().filter_map(uuid_of).map(String::from).collect()
+        atoms(self.0.get(col))
+            .iter()
+            .filter_map(uuid_of)
+            .map(String::from)
+            .collect()
     }
     /// A string→string map column.
     pub fn map(&self, col: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        if let Some(Value::Array(a)) = self.0.get(col) {
-            if a.len() == 2 && a[0] == "map" {
-                for kv in a[1].as_array().into_iter().flatten() {
-                    if let (Some(k), Some(v)) = (kv[0].as_str(), kv[1].as_str()) {
-                        out.insert(k.to_string(), v.to_string());
-                    }
+        if let Some(Value::Array(a)) = self.0.get(col)
+            && a.len() == 2
+            && a[0] == "map"
+        {
+            for kv in a[1].as_array().into_iter().flatten() {
+                if let (Some(k), Some(v)) = (kv[0].as_str(), kv[1].as_str()) {
+                    out.insert(k.to_string(), v.to_string());
                 }
             }
         }
@@ -287,7 +319,9 @@ fn uuid_of(v: &Value) -> Option<&str> {
 /// The atoms of a set column (a bare atom is a set of one).
 fn atoms(v: Option<&Value>) -> Vec<Value> {
     match v {
-        Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => a[1].as_array().cloned().unwrap_or_default(),
+        Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => {
+            a[1].as_array().cloned().unwrap_or_default()
+        }
         Some(v) => vec![v.clone()],
         None => vec![],
     }
@@ -344,7 +378,10 @@ mod tests {
             },
             Expect::Count(1),
         );
-        assert!(t.check(&json!([{"uuid": ["uuid", "x"]}, {"count": 1}])).is_ok());
+        assert!(
+            t.check(&json!([{"uuid": ["uuid", "x"]}, {"count": 1}]))
+                .is_ok()
+        );
         // count 0: the row is gone
         assert!(matches!(
             t.check(&json!([{"uuid": ["uuid", "x"]}, {"count": 0}])),

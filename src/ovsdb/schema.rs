@@ -9,10 +9,31 @@ pub const PINNED: &str = include_str!("../../ovs-schema/vswitch.ovsschema");
 
 /// Every table and column swctl uses.
 pub const USED: &[(&str, &[&str])] = &[
-    ("Open_vSwitch", &["bridges", "next_cfg", "cur_cfg", "datapath_types", "external_ids"]),
-    ("Bridge", &["name", "ports", "fail_mode", "datapath_type", "external_ids"]),
+    (
+        "Open_vSwitch",
+        &[
+            "bridges",
+            "next_cfg",
+            "cur_cfg",
+            "datapath_types",
+            "external_ids",
+        ],
+    ),
+    (
+        "Bridge",
+        &[
+            "name",
+            "ports",
+            "fail_mode",
+            "datapath_type",
+            "external_ids",
+        ],
+    ),
     ("Port", &["name", "interfaces", "external_ids"]),
-    ("Interface", &["name", "type", "ofport", "error", "external_ids"]),
+    (
+        "Interface",
+        &["name", "type", "ofport", "error", "external_ids"],
+    ),
 ];
 
 /// Whether `schema` (a `get_schema` answer or the pinned file) has every
@@ -56,7 +77,10 @@ mod tests {
     #[test]
     fn a_missing_column_is_named() {
         let mut v: Value = serde_json::from_str(PINNED).unwrap();
-        v["tables"]["Interface"]["columns"].as_object_mut().unwrap().remove("ofport");
+        v["tables"]["Interface"]["columns"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ofport");
         assert_eq!(check(&v), Err("column Interface.ofport is missing".into()));
     }
 }

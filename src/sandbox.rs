@@ -1,0 +1,230 @@
+//! The embedded Open vSwitch sandbox: a private ovsdb-server and
+//! ovs-vswitchd from the system's Open vSwitch packages, with database,
+//! sockets, pidfiles, logs and OVS_RUNDIR all in one directory, never the
+//! system service. `start` creates the database from the pinned schema,
+//! starts both daemons, initializes the root row (what `ovs-vsctl init`
+//! does) and waits until ovs-vswitchd has applied a configuration; `stop`
+//! ends exactly the processes named in that directory's pidfiles.
+//!
+//! Starting daemons is the one place swctl runs Open vSwitch programs; it
+//! never runs ovs-vsctl. Note: two ovs-vswitchd on the userspace datapath
+//! in the same network namespace conflict (both want the `ovs-netdev` tap:
+//! "creating tap device failed: Device or resource busy"), so one sandbox
+//! per host namespace.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::ovsdb::ops::{Expect, Op, Row, Txn};
+use crate::ovsdb::{Client, OvsdbError, schema};
+
+pub const DEFAULT_DIR: &str = "/run/swctl/ovs";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot prepare the sandbox directory {0}")]
+    Dir(PathBuf, #[source] std::io::Error),
+    #[error(
+        "cannot run {0}: is Open vSwitch installed (Debian: apt-get install openvswitch-switch)?"
+    )]
+    Spawn(String, #[source] std::io::Error),
+    #[error("{0} failed: {1}")]
+    Failed(String, String),
+    #[error("{what} did not become ready within {secs} s; see {log}")]
+    NotReady {
+        what: String,
+        secs: u64,
+        log: String,
+    },
+    #[error(transparent)]
+    Ovsdb(#[from] OvsdbError),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub dir: PathBuf,
+    pub address: String,
+    pub ovsdb_server: Option<i32>,
+    pub ovs_vswitchd: Option<i32>,
+    pub answers: bool,
+}
+
+pub fn address(dir: &Path) -> String {
+    format!("unix:{}", dir.join("db.sock").display())
+}
+
+fn pid_of(dir: &Path, daemon: &str) -> Option<i32> {
+    let s = std::fs::read_to_string(dir.join(format!("{daemon}.pid"))).ok()?;
+    let pid: i32 = s.trim().parse().ok()?;
+    // alive and really that daemon (pids are reused)
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    (comm.trim() == daemon).then_some(pid)
+}
+
+fn run(dir: &Path, prog: &str, args: &[String]) -> Result<(), SandboxError> {
+    let out = Command::new(prog)
+        .args(args)
+        .env("OVS_RUNDIR", dir)
+        .env("OVS_LOGDIR", dir)
+        .env("OVS_DBDIR", dir)
+        .env("OVS_SYSCONFDIR", dir)
+        .output()
+        .map_err(|e| SandboxError::Spawn(prog.into(), e))?;
+    if !out.status.success() {
+        return Err(SandboxError::Failed(
+            prog.into(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn status(dir: &Path) -> Status {
+    let addr = address(dir);
+    let answers = match Client::connect(&addr).await {
+        Ok(c) => c.echo().await.is_ok(),
+        Err(_) => false,
+    };
+    Status {
+        dir: dir.to_path_buf(),
+        address: addr,
+        ovsdb_server: pid_of(dir, "ovsdb-server"),
+        ovs_vswitchd: pid_of(dir, "ovs-vswitchd"),
+        answers,
+    }
+}
+
+/// Start what is not running; idempotent.
+pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
+    std::fs::create_dir_all(dir).map_err(|e| SandboxError::Dir(dir.into(), e))?;
+    let d = |f: &str| dir.join(f).display().to_string();
+    if pid_of(dir, "ovsdb-server").is_none() {
+        if !dir.join("conf.db").exists() {
+            std::fs::write(dir.join("vswitch.ovsschema"), schema::PINNED)
+                .map_err(|e| SandboxError::Dir(dir.into(), e))?;
+            run(
+                dir,
+                "ovsdb-tool",
+                &["create".into(), d("conf.db"), d("vswitch.ovsschema")],
+            )?;
+        }
+        run(
+            dir,
+            "ovsdb-server",
+            &[
+                d("conf.db"),
+                format!("--remote=punix:{}", d("db.sock")),
+                format!("--pidfile={}", d("ovsdb-server.pid")),
+                format!("--unixctl={}", d("ovsdb-server.ctl")),
+                format!("--log-file={}", d("ovsdb-server.log")),
+                "--detach".into(),
+            ],
+        )?;
+    }
+    let client = wait_for_server(dir).await?;
+    init_root(&client).await?;
+    if pid_of(dir, "ovs-vswitchd").is_none() {
+        run(
+            dir,
+            "ovs-vswitchd",
+            &[
+                address(dir),
+                format!("--pidfile={}", d("ovs-vswitchd.pid")),
+                format!("--unixctl={}", d("ovs-vswitchd.ctl")),
+                format!("--log-file={}", d("ovs-vswitchd.log")),
+                "--detach".into(),
+            ],
+        )?;
+    }
+    // ovs-vswitchd is ready when it has applied a configuration
+    let ovs = crate::ovs::Ovs::new(client);
+    ovs.bump_and_wait(Duration::from_secs(10))
+        .await
+        .map_err(|_| SandboxError::NotReady {
+            what: "ovs-vswitchd".into(),
+            secs: 10,
+            log: d("ovs-vswitchd.log"),
+        })?;
+    Ok(status(dir).await)
+}
+
+async fn wait_for_server(dir: &Path) -> Result<Client, SandboxError> {
+    let t = Instant::now();
+    loop {
+        if let Ok(c) = Client::connect(&address(dir)).await
+            && c.echo().await.is_ok()
+        {
+            return Ok(c);
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err(SandboxError::NotReady {
+                what: "ovsdb-server".into(),
+                secs: 10,
+                log: dir.join("ovsdb-server.log").display().to_string(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `ovs-vsctl init`: make sure the Open_vSwitch root row exists.
+async fn init_root(c: &Client) -> Result<(), OvsdbError> {
+    let mut t = Txn::new();
+    t.push(
+        Op::Select {
+            table: "Open_vSwitch".into(),
+            wh: vec![],
+            columns: Some(vec!["_uuid".into()]),
+        },
+        Expect::Any,
+    );
+    let r = c.transact(&t).await?;
+    let rows = r[0]["rows"].as_array().cloned().unwrap_or_default();
+    if rows.iter().map(Row::from_value).any(|r| r.uuid().is_some()) {
+        return Ok(());
+    }
+    let mut t = Txn::new();
+    t.push(
+        Op::Insert {
+            table: "Open_vSwitch".into(),
+            row: json!({}),
+            uuid_name: None,
+        },
+        Expect::Any,
+    );
+    c.transact(&t).await?;
+    Ok(())
+}
+
+/// Stop exactly the daemons whose pidfiles are in `dir` (SIGTERM, then
+/// SIGKILL after 5 s). Idempotent.
+pub fn stop(dir: &Path) -> Result<Vec<(String, i32)>, SandboxError> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let mut stopped = vec![];
+    for daemon in ["ovs-vswitchd", "ovsdb-server"] {
+        let Some(pid) = pid_of(dir, daemon) else {
+            continue;
+        };
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        let t = Instant::now();
+        while pid_of(dir, daemon).is_some() {
+            if t.elapsed() > Duration::from_secs(5) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                return Err(SandboxError::Failed(
+                    daemon.into(),
+                    format!("pid {pid} does not stop"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = std::fs::remove_file(dir.join(format!("{daemon}.pid")));
+        stopped.push((daemon.to_string(), pid));
+    }
+    Ok(stopped)
+}
