@@ -288,6 +288,10 @@ pub enum PlanError {
         "a Linux bridge cannot change namespace (the kernel answers EINVAL: it is a netns-local device); delete {name} and add it again in {want}"
     )]
     BridgeCannotMove { name: IfName, want: Loc },
+    #[error(
+        "switch {0} was not created by swctl; swctl deletes only its own (use ovs-vsctl del-br or ip link del)"
+    )]
+    SwitchNotOwned(IfName),
     #[error("{0} is not attached to {1}")]
     NotAttached(NsName, IfName),
     #[error("there is no link between {0} and {1}")]
@@ -419,6 +423,24 @@ impl Planner<'_> {
                     && obs.owner.is_none()
                 {
                     return Err(PlanError::NotOwned(ns.clone()));
+                }
+            }
+        }
+        // a switch named for removal must be swctl's
+        if let Scope::Objects(keys) = self.scope {
+            for k in keys {
+                if let Key::Switch { name } = k {
+                    let ovs_foreign = o
+                        .ovs
+                        .as_ref()
+                        .and_then(|s| s.bridge(name.as_str()))
+                        .is_some_and(|b| b.owner().is_none());
+                    let br_foreign = o
+                        .find_bridge(name.as_str())
+                        .is_some_and(|(_, l)| l.mark.is_none());
+                    if ovs_foreign || br_foreign {
+                        return Err(PlanError::SwitchNotOwned(name.clone()));
+                    }
                 }
             }
         }

@@ -20,6 +20,63 @@ pub struct Lab {
     pub p: String,
     /// host-namespace links the test made by name outside the prefix
     pub extra_links: Vec<String>,
+    /// environment for every swctl run
+    pub env: Vec<(String, String)>,
+    /// the OVSDB address, for OVS tests
+    pub ovsdb: Option<String>,
+}
+
+/// The OVS sandbox the tests share: `$SWCTL_OVSDB` when scripts/test.sh
+/// started one, else one started here (once per test process) in
+/// /run/swctl/ovs-test. One per host: two ovs-vswitchd on the userspace
+/// datapath in one namespace fight over the `ovs-netdev` tap.
+pub fn ovs_sandbox() -> String {
+    static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ADDR.get_or_init(|| {
+        if let Ok(a) = std::env::var("SWCTL_OVSDB") {
+            return a;
+        }
+        let out = Command::new("timeout")
+            .args([
+                "60",
+                env!("CARGO_BIN_EXE_swctl"),
+                "--json",
+                "ovs",
+                "start",
+                "--dir",
+                SANDBOX_DIR,
+            ])
+            .output()
+            .expect("run swctl ovs start");
+        assert!(
+            out.status.success(),
+            "swctl ovs start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["address"].as_str().expect("address").to_string()
+    })
+    .clone()
+}
+
+pub const SANDBOX_DIR: &str = "/run/swctl/ovs-test";
+
+/// `ovs-vsctl --db=ADDR ARGS...`: the independent oracle for OVS state.
+pub fn vsctl(addr: &str, args: &[&str]) -> Output {
+    let db = format!("--db={addr}");
+    let mut a = vec!["ovs-vsctl", db.as_str(), "--timeout=20"];
+    a.extend_from_slice(args);
+    sh(&a)
+}
+
+pub fn vsctl_ok(addr: &str, args: &[&str]) -> String {
+    let out = vsctl(addr, args);
+    assert!(
+        out.status.success(),
+        "ovs-vsctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 pub fn require_root() {
@@ -40,8 +97,22 @@ impl Lab {
         let lab = Lab {
             p,
             extra_links: vec![],
+            env: vec![("SWCTL_BACKEND".into(), "bridge".into())],
+            ovsdb: None,
         };
         lab.cleanup();
+        lab
+    }
+
+    /// A lab on the OVS backend, on the shared sandbox.
+    pub fn ovs(tag: &str) -> Lab {
+        let mut lab = Lab::new(tag);
+        let addr = ovs_sandbox();
+        lab.env = vec![
+            ("SWCTL_BACKEND".into(), "ovs".into()),
+            ("SWCTL_OVSDB".into(), addr.clone()),
+        ];
+        lab.ovsdb = Some(addr);
         lab
     }
 
@@ -50,6 +121,14 @@ impl Lab {
     }
 
     pub fn cleanup(&self) {
+        if let Some(addr) = &self.ovsdb {
+            let out = vsctl(addr, &["list-br"]);
+            for br in String::from_utf8_lossy(&out.stdout).lines() {
+                if br.starts_with(&self.p) {
+                    let _ = vsctl(addr, &["--if-exists", "del-br", br]);
+                }
+            }
+        }
         for n in self.namespaces() {
             let _ = sh(&["ip", "netns", "del", &n]);
         }
@@ -102,6 +181,9 @@ impl Lab {
         let mut c = Command::new("timeout");
         c.arg("60").arg(env!("CARGO_BIN_EXE_swctl")).args(args);
         c.env_remove("SWCTL_BACKEND");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
         c.output().expect("run swctl")
     }
 
