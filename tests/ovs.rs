@@ -234,7 +234,7 @@ fn switch_commands_behave_the_same_on_both_backends() {
     lab.ok(&["ns", "add", &h]);
     let mut shapes = vec![];
     for backend in ["bridge", "ovs"] {
-        let br = lab.name(&format!("{}", &backend[..1]));
+        let br = lab.name(&backend[..1]);
         let v = lab.json(&["--backend", backend, "switch", "add", &br]);
         assert_eq!(v["backend"], backend);
         let a = lab.json(&[
