@@ -932,6 +932,16 @@ impl Planner<'_> {
         let via = if internal { Via::Internal } else { Via::Veth };
         if let Some(r) = &row {
             let name_ok = |n: &str| p.ifname.as_ref().is_none_or(|w| w.as_str() == n);
+            // An internal port's device in the host namespace means
+            // ovs-vswitchd restarted and made a new one (the old device in
+            // the namespace is a dead tap now): drop the stale end and move
+            // the new device in under the same name.
+            let respawned = internal && r.internal() && a_host.is_some();
+            let stale: Option<IfName> = b.as_ref().and_then(|x| x.name.parse().ok());
+            if respawned && let Some(old) = &b {
+                self.delete_link(&ns_loc, &old.name);
+            }
+            let b = if respawned { None } else { b.clone() };
             if r.internal() == internal {
                 if let Some(b) = b.as_ref().filter(|b| name_ok(&b.name)) {
                     self.ensure_up(&ns_loc, b);
@@ -955,9 +965,10 @@ impl Planner<'_> {
                     && b.is_none()
                     && let Some(tap) = &a_host
                 {
-                    let want = match &p.ifname {
-                        Some(n) => n.clone(),
-                        None => self.names.free_eth(&ns_loc),
+                    let want = match (&p.ifname, stale.filter(|_| respawned)) {
+                        (Some(n), _) => n.clone(),
+                        (None, Some(old)) => old,
+                        (None, None) => self.names.free_eth(&ns_loc),
                     };
                     if !self.names.taken(&ns_loc, want.as_str()) {
                         self.names.take(&ns_loc, want.as_str());

@@ -430,6 +430,8 @@ fn bad_input_changes_nothing() {
             "switch".into(),
             "add".into(),
             lab.name("ov"),
+            "--netns".into(),
+            h.clone(),
         ],
         vec!["detach".into(), h.clone(), br.clone()],
         vec!["link".into(), h.clone(), missing.clone()],
@@ -501,4 +503,33 @@ fn bad_input_changes_nothing() {
         }
         assert_eq!(snapshot(), before, "{a:?} changed the system");
     }
+}
+
+#[test]
+fn a_bridge_made_by_someone_else_is_listed_attachable_never_deleted() {
+    let lab = Lab::new("k");
+    let br = lab.name("fb");
+    let h = lab.name("h");
+    assert!(
+        sh(&["ip", "link", "add", &br, "type", "bridge"])
+            .status
+            .success()
+    );
+    assert!(sh(&["ip", "link", "set", &br, "up"]).status.success());
+    lab.ok(&["ns", "add", &h]);
+    let v = lab.json(&["switch", "list"]);
+    let s = v["switches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == br.as_str())
+        .unwrap()
+        .clone();
+    assert!(s["owner"].is_null());
+    lab.ok(&["attach", &h, &br]);
+    lab.ok(&["detach", &h, &br]);
+    let out = lab.swctl(&["switch", "del", &br]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not created by swctl"));
+    assert!(link(&ip_links(None), &br).is_some());
 }

@@ -571,3 +571,30 @@ fn explicit_ifname_clash_is_refused() {
         assert_eq!(p.wiring[0].b_dev, "eth1");
     });
 }
+
+/// ovs-vswitchd restarted: a new tap for h1's port is in the host while the
+/// old, dead one is still in h1. The stale end goes and the new one moves in.
+#[test]
+fn ovs_respawned_tap_replaces_the_stale_end() {
+    let f = Fake::with_ovs("netdev");
+    rt().block_on(async {
+        let d = ovs_lab(Via::Internal);
+        let o = observe(&f, &all()).await.unwrap();
+        apply(&f, &plan(&d, &o, &Scope::Owner).unwrap(), false)
+            .await
+            .unwrap();
+        let h1 = derived_ifname("h1", &["h1", "br0"]);
+        f.add_bridge(&Loc::Host, h1.as_str(), "").await.unwrap(); // any unmarked device of that name
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            text,
+            vec![
+                "ip -n h1 link del eth0".to_string(),
+                format!("ip link set {h1} netns h1 name eth0 && ip -n h1 link set eth0 up"),
+                "ip -n h1 addr add 198.18.0.1/24 dev eth0".into(),
+            ]
+        );
+    });
+}
