@@ -1,5 +1,6 @@
-//! Setup/teardown speed: N namespaces, each attached to one Linux bridge by
-//! a veth pair and given an address, built and removed
+//! Setup/teardown speed: N namespaces, each attached to one switch (a Linux
+//! bridge, or OVS by veth or by internal port) and given an address, built
+//! and removed
 //!   1. by swctl in one plan (the library path `apply FILE` uses),
 //!   2. by the `swctl` CLI, one process per command (ns add, switch add,
 //!      N × attach),
@@ -9,8 +10,11 @@
 //!
 //! in the same run, interleaved, repeated. Prints medians and the ratios.
 //!
-//! Run: `cargo bench --bench setup -- [N] [REPEAT]` as root (default 200 3).
-//! Namespaces are named `bq<i>`, the bridge `bqbr`, addresses 198.18.0.0/15.
+//! Run: `cargo bench --bench setup -- [N] [REPEAT] [bridge|ovs-veth|ovs-internal]`
+//! as root (default 200 3 bridge). OVS runs use $SWCTL_OVSDB or start the
+//! sandbox in /run/swctl/ovs-bench. The shell reference for OVS is the
+//! tutorials' per-command `ip` + `ovs-vsctl`.
+//! Namespaces are named `bq<i>`, the switch `bqbr`, addresses 198.18.0.0/15.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -34,12 +38,23 @@ fn addr(i: usize) -> String {
     format!("198.18.{}.{}/15", n / 250, n % 250 + 1)
 }
 
-fn desired(n: usize) -> Desired {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wiring {
+    Bridge,
+    OvsVeth,
+    OvsInternal,
+}
+
+fn desired(n: usize, w: Wiring) -> Desired {
     let mut d = Desired::new("bench".parse().unwrap());
     d.switches.insert(
         BR.parse().unwrap(),
         SwitchSpec {
-            backend: Backend::Bridge,
+            backend: if w == Wiring::Bridge {
+                Backend::Bridge
+            } else {
+                Backend::Ovs
+            },
             loc: Loc::Host,
             addrs: vec![],
             datapath: None,
@@ -53,7 +68,11 @@ fn desired(n: usize) -> Desired {
             switch: BR.parse().unwrap(),
             ifname: None,
             addrs: vec![addr(i).parse().unwrap()],
-            via: Via::Veth,
+            via: if w == Wiring::OvsInternal {
+                Via::Internal
+            } else {
+                Via::Veth
+            },
         });
     }
     d
@@ -98,6 +117,38 @@ fn ip_script(n: usize) -> (String, String) {
     (up, down)
 }
 
+/// The tutorials' commands for OVS (S5 / S6), one command per step.
+fn ovs_script(n: usize, w: Wiring, db: &str) -> (String, String) {
+    let v = format!("ovs-vsctl --db={db}");
+    let mut up =
+        format!("{v} add-br {BR} -- set Bridge {BR} datapath_type=netdev fail_mode=standalone\n");
+    let mut down = String::new();
+    for i in 0..n {
+        let h = host(i);
+        let _ = writeln!(up, "ip netns add {h}");
+        let _ = writeln!(up, "ip -n {h} link set lo up");
+        if w == Wiring::OvsVeth {
+            let _ = writeln!(up, "ip link add v{h} type veth peer name eth0 netns {h}");
+            let _ = writeln!(up, "{v} add-port {BR} v{h}");
+            let _ = writeln!(up, "ip link set v{h} up");
+            let _ = writeln!(up, "ip netns exec {h} ethtool -K eth0 tx off >/dev/null");
+            let _ = writeln!(up, "ip -n {h} link set eth0 up");
+            let _ = writeln!(up, "ip -n {h} addr add {} dev eth0", addr(i));
+        } else {
+            let _ = writeln!(
+                up,
+                "{v} add-port {BR} p{h} -- set Interface p{h} type=internal"
+            );
+            let _ = writeln!(up, "ip link set p{h} netns {h}");
+            let _ = writeln!(up, "ip -n {h} link set p{h} up");
+            let _ = writeln!(up, "ip -n {h} addr add {} dev p{h}", addr(i));
+        }
+        let _ = writeln!(down, "ip netns del {h}");
+    }
+    let _ = writeln!(down, "{v} del-br {BR}");
+    (up, down)
+}
+
 fn ip_batch(n: usize) -> (String, String) {
     let dir = std::env::temp_dir().join("swctl-bench-batch");
     std::fs::create_dir_all(&dir).unwrap();
@@ -139,15 +190,23 @@ fn ip_batch(n: usize) -> (String, String) {
     (up, format!("ip -batch {}\n", df.display()))
 }
 
-fn cli_script(n: usize) -> (String, String) {
+fn cli_script(n: usize, w: Wiring) -> (String, String) {
     let exe = env!("CARGO_BIN_EXE_swctl");
+    let via = match w {
+        Wiring::OvsInternal => "internal",
+        _ => "veth",
+    };
     let names: Vec<String> = (0..n).map(host).collect();
     let mut up = format!(
         "{exe} ns add {} >/dev/null\n{exe} switch add {BR} >/dev/null\n",
         names.join(" ")
     );
     for (i, h) in names.iter().enumerate() {
-        let _ = writeln!(up, "{exe} attach {h} {BR} --ip {} >/dev/null", addr(i));
+        let _ = writeln!(
+            up,
+            "{exe} attach {h} {BR} --ip {} --via {via} >/dev/null",
+            addr(i)
+        );
     }
     let down = format!(
         "{exe} ns del {} >/dev/null\n{exe} switch del {BR} >/dev/null\n",
@@ -168,54 +227,75 @@ fn main() {
         .collect();
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(200);
     let repeat: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let wiring = match args.get(2).map(String::as_str).unwrap_or("bridge") {
+        "bridge" => Wiring::Bridge,
+        "ovs-veth" => Wiring::OvsVeth,
+        "ovs-internal" => Wiring::OvsInternal,
+        other => panic!("unknown wiring {other}: bridge, ovs-veth or ovs-internal"),
+    };
     assert!(nix::unistd::geteuid().is_root(), "run as root");
     assert!((2..60000).contains(&n));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let d = desired(n);
-    let (ip_up, ip_down) = ip_script(n);
-    let (b_up, b_down) = ip_batch(n);
-    let (c_up, c_down) = cli_script(n);
-    let methods = [
-        "swctl (one plan)",
-        "swctl CLI (per command)",
-        "ip commands",
-        "ip -batch",
-    ];
+    let db = if wiring == Wiring::Bridge {
+        String::new()
+    } else {
+        let db = std::env::var("SWCTL_OVSDB").unwrap_or_else(|_| {
+            let dir = std::path::Path::new("/run/swctl/ovs-bench");
+            rt.block_on(swctl::sandbox::start(dir))
+                .expect("start the OVS sandbox");
+            swctl::sandbox::address(dir)
+        });
+        // the CLI runs and swctl's own connection use the same server
+        unsafe { std::env::set_var("SWCTL_OVSDB", &db) };
+        db
+    };
+    let d = desired(n, wiring);
+    let (c_up, c_down) = cli_script(n, wiring);
+    let mut scripts = vec![("swctl CLI (per command)", c_up, c_down)];
+    if wiring == Wiring::Bridge {
+        let (ip_up, ip_down) = ip_script(n);
+        let (b_up, b_down) = ip_batch(n);
+        scripts.push(("ip commands", ip_up, ip_down));
+        scripts.push(("ip -batch", b_up, b_down));
+    } else {
+        let (up, down) = ovs_script(n, wiring, &db);
+        scripts.push(("ip + ovs-vsctl commands", up, down));
+    }
+    let mut methods = vec!["swctl (one plan)"];
+    methods.extend(scripts.iter().map(|s| s.0));
+    let everything = Scan {
+        all_owned: true,
+        ..Default::default()
+    };
+    let connect = || async {
+        let mut k = Kernel::new().unwrap();
+        if wiring != Wiring::Bridge {
+            k.ovs = swctl::ovs::Ovs::connect(&db)
+                .await
+                .map_err(|e| e.to_string());
+            k.ovs.as_ref().expect("OVSDB answers");
+        }
+        k
+    };
     let mut setup: Vec<Vec<f64>> = vec![vec![]; methods.len()];
     let mut teardown: Vec<Vec<f64>> = vec![vec![]; methods.len()];
     let mut noop = vec![];
     for round in 0..repeat {
         for (m, name) in methods.iter().enumerate() {
-            let (su, td) = match m {
-                0 => rt.block_on(async {
-                    let k = Kernel::new().unwrap();
+            let (su, td) = if m == 0 {
+                rt.block_on(async {
+                    let k = connect().await;
                     let t = Instant::now();
-                    let o = observe(
-                        &k,
-                        &Scan {
-                            all_owned: true,
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    let o = observe(&k, &everything).await.unwrap();
                     let p = plan(&d, &o, &Scope::Owner).unwrap();
                     apply(&k, &p, false).await.unwrap();
                     let su = t.elapsed();
                     check_connectivity(n);
                     let t = Instant::now();
-                    let o = observe(
-                        &k,
-                        &Scan {
-                            all_owned: true,
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    let o = observe(&k, &everything).await.unwrap();
                     let p = plan(&d, &o, &Scope::Owner).unwrap();
                     assert!(
                         p.is_empty(),
@@ -224,36 +304,18 @@ fn main() {
                     );
                     noop.push(t.elapsed().as_secs_f64());
                     drop(k);
-                    let k = Kernel::new().unwrap();
+                    let k = connect().await;
                     let t = Instant::now();
-                    let o = observe(
-                        &k,
-                        &Scan {
-                            all_owned: true,
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    let o = observe(&k, &everything).await.unwrap();
                     let p = plan(&Desired::new(d.owner.clone()), &o, &Scope::Owner).unwrap();
                     apply(&k, &p, true).await.unwrap();
                     (su, t.elapsed())
-                }),
-                1 => {
-                    let su = sh(&c_up);
-                    check_connectivity(n);
-                    (su, sh(&c_down))
-                }
-                2 => {
-                    let su = sh(&ip_up);
-                    check_connectivity(n);
-                    (su, sh(&ip_down))
-                }
-                _ => {
-                    let su = sh(&b_up);
-                    check_connectivity(n);
-                    (su, sh(&b_down))
-                }
+                })
+            } else {
+                let (_, up, down) = &scripts[m - 1];
+                let su = sh(up);
+                check_connectivity(n);
+                (su, sh(down))
             };
             eprintln!(
                 "round {round} {name:<24} setup {:>8.3} s  teardown {:>8.3} s",
@@ -266,7 +328,12 @@ fn main() {
             std::thread::sleep(Duration::from_millis(500));
         }
     }
-    println!("\n{n} namespaces on one Linux bridge, veth + address each; median of {repeat}");
+    let what = match wiring {
+        Wiring::Bridge => "one Linux bridge, veth",
+        Wiring::OvsVeth => "one OVS bridge, veth",
+        Wiring::OvsInternal => "one OVS bridge, internal port",
+    };
+    println!("\n{n} namespaces on {what} + address each; median of {repeat}");
     println!(
         "{:<26} {:>10} {:>10} {:>12}",
         "method", "setup s", "teardown s", "setup ratio"

@@ -58,7 +58,7 @@ pub async fn observe<S: Netlink + Namespaces + OvsDb>(
         Err(why) => o.ovs_missing = Some(why),
     }
     match &scan.switch {
-        Some(sw) if !scan.all_owned && o.find_bridge(sw.as_str()).is_none() => {
+        Some(sw) if !scan.all_owned && o.find_switch(sw.as_str()).is_none() => {
             let wider = Scan {
                 all_owned: true,
                 ..scan.clone()
@@ -240,7 +240,22 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
                 join_all(others.iter().map(|s| run(sys, s))).await
             }
         };
+        let t0 = std::time::Instant::now();
         let (ovs_res, results) = futures::join!(ovs, nl);
+        tracing::debug!(
+            phase,
+            steps = steps.len(),
+            ovs_changes = changes.len(),
+            ms = t0.elapsed().as_secs_f64() * 1000.0,
+            "phase applied"
+        );
+        if std::env::var_os("SWCTL_PHASE_TIMES").is_some() {
+            eprintln!(
+                "phase {phase}: {} steps in {:.1} ms",
+                steps.len(),
+                t0.elapsed().as_secs_f64() * 1000.0
+            );
+        }
         for (s, r) in others.iter().zip(results) {
             match r {
                 Ok(()) => done += 1,

