@@ -170,6 +170,7 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
         }
         Step::AddAddr { loc, dev, cidr } => sys.add_addr(loc, dev, cidr).await,
         Step::SetForward { ns, on } => sys.set_forward(ns, *on),
+        Step::SetSysctl { loc, key, value } => sys.set_sysctl(loc, key, value),
         Step::AddRoute { ns, dest, via } => sys.add_route(&Loc::Ns(ns.clone()), dest, via).await,
         Step::MoveLink {
             from,

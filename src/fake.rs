@@ -594,6 +594,10 @@ impl Namespaces for Fake {
         Ok(())
     }
 
+    fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
+        self.record(format!("{loc}: sysctl -w {key}={value}"))
+    }
+
     fn forward(&self, ns: &NsName) -> Result<bool, NlError> {
         let sys = self.sys.lock().unwrap();
         Ok(sys

@@ -155,6 +155,8 @@ pub trait Namespaces {
     fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError>;
     /// `ip netns exec NS sysctl net.ipv4.ip_forward`
     fn forward(&self, ns: &NsName) -> Result<bool, NlError>;
+    /// `[ip netns exec NS] sysctl -w KEY=VALUE` (KEY as a /proc/sys path)
+    fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError>;
 }
 
 /// The real kernel: one rtnetlink connection per namespace, opened lazily
@@ -854,6 +856,10 @@ impl Namespaces for Kernel {
 
     fn forward(&self, ns: &NsName) -> Result<bool, NlError> {
         Ok(netns::sysctl_get(Some(ns), "net.ipv4.ip_forward")? == "1")
+    }
+
+    fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
+        Ok(netns::sysctl_set(loc.ns(), key, value)?)
     }
 }
 

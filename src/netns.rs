@@ -290,8 +290,14 @@ pub fn sysctl_get(ns: Option<&NsName>, key: &str) -> Result<String, NsError> {
         })
 }
 
+/// `net.ipv4.ip_forward` or, when a device name could contain dots, the
+/// path form `net/ipv4/conf/DEV/rp_filter`.
 fn sysctl_path(key: &str) -> PathBuf {
-    Path::new("/proc/sys").join(key.replace('.', "/"))
+    if key.contains('/') {
+        Path::new("/proc/sys").join(key)
+    } else {
+        Path::new("/proc/sys").join(key.replace('.', "/"))
+    }
 }
 
 /// `ip netns exec NAME CMD...`: enter the namespace in this (single-threaded)

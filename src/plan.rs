@@ -96,6 +96,12 @@ pub enum Step {
         ns: NsName,
         on: bool,
     },
+    /// a sysctl under /proc/sys, `key` as a path (net/ipv4/conf/DEV/...)
+    SetSysctl {
+        loc: Loc,
+        key: String,
+        value: String,
+    },
     AddRoute {
         ns: NsName,
         dest: RouteDest,
@@ -138,7 +144,8 @@ impl Step {
             Step::SetMaster { .. }
             | Step::SetUp { .. }
             | Step::AddAddr { .. }
-            | Step::SetForward { .. } => 9,
+            | Step::SetForward { .. }
+            | Step::SetSysctl { .. } => 9,
             Step::AddRoute { .. } => 10,
         }
     }
@@ -221,6 +228,13 @@ impl fmt::Display for Step {
                 )
             }
             Step::TxCsumOff { ns, dev } => write!(f, "ip netns exec {ns} ethtool -K {dev} tx off"),
+            Step::SetSysctl { loc, key, value } => {
+                let exec = match loc {
+                    Loc::Host => String::new(),
+                    Loc::Ns(n) => format!("ip netns exec {n} "),
+                };
+                write!(f, "{exec}sysctl -w {}={value}", key.replace('/', "."))
+            }
         }
     }
 }
@@ -1261,6 +1275,20 @@ impl Planner<'_> {
             });
             self.ensure_addrs(&s.a, a_name.as_str(), &[], &s.a_addrs);
             self.ensure_addrs(&s.b, b_name.as_str(), &[], &s.b_addrs);
+            if s.a == s.b {
+                // Two ends in one namespace do not answer each other's ARP:
+                // the reply has a local source address and comes back over
+                // `lo`, which rp_filter drops and accept_local refuses.
+                for dev in [&a_name, &b_name] {
+                    for (k, v) in [("accept_local", "1"), ("rp_filter", "0")] {
+                        self.steps.push(Step::SetSysctl {
+                            loc: s.a.clone(),
+                            key: format!("net/ipv4/conf/{dev}/{k}"),
+                            value: v.into(),
+                        });
+                    }
+                }
+            }
             self.wiring.push(Wiring {
                 key,
                 via: Via::Veth,

@@ -533,3 +533,68 @@ fn a_bridge_made_by_someone_else_is_listed_attachable_never_deleted() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not created by swctl"));
     assert!(link(&ip_links(None), &br).is_some());
 }
+
+/// S3's classic confusion: two veth ends in the same namespace answer each
+/// other only with accept_local=1 and rp_filter=0, which swctl sets.
+#[test]
+fn s3_two_ends_in_one_namespace_reach_each_other() {
+    let lab = Lab::new("l");
+    let n = lab.name("n");
+    lab.ok(&["ns", "add", &n]);
+    let v = lab.json(&[
+        "link",
+        &n,
+        &n,
+        "--ip-a",
+        "198.18.41.1/24",
+        "--ip-b",
+        "198.18.41.2/24",
+    ]);
+    let a = v["wiring"][0]["a_dev"].as_str().unwrap().to_string();
+    let b = v["wiring"][0]["b_dev"].as_str().unwrap().to_string();
+    assert_ne!(a, b);
+    for dev in [&a, &b] {
+        let out = sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &n,
+            "sysctl",
+            "-n",
+            &format!("net.ipv4.conf.{dev}.accept_local"),
+        ]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+        let out = sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &n,
+            "sysctl",
+            "-n",
+            &format!("net.ipv4.conf.{dev}.rp_filter"),
+        ]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+    }
+    let out = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &n,
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "-I",
+        &a,
+        "198.18.41.2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(lab.ok(&["link", &n, &n]).contains("nothing to change"));
+    lab.ok(&["unlink", &n, &n]);
+    assert!(link(&ip_links(Some(&n)), &a).is_none());
+}
