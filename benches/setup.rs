@@ -345,4 +345,7 @@ fn main() {
         println!("{name:<26} {s:>10.3} {t:>10.3} {:>11.1}x", s / base);
     }
     println!("no-change observe+plan (swctl): {:.3} s", median(&mut noop));
+    if started {
+        swctl::sandbox::stop(bench_dir).expect("stop the OVS sandbox");
+    }
 }
