@@ -239,16 +239,22 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let bench_dir = std::path::Path::new("/run/swctl/ovs-bench");
+    let mut started = false;
     let db = if wiring == Wiring::Bridge {
         String::new()
     } else {
-        let db = std::env::var("SWCTL_OVSDB").unwrap_or_else(|_| {
-            let dir = std::path::Path::new("/run/swctl/ovs-bench");
-            rt.block_on(swctl::sandbox::start(dir))
-                .expect("start the OVS sandbox");
-            swctl::sandbox::address(dir)
-        });
+        let db = match std::env::var("SWCTL_OVSDB") {
+            Ok(db) => db,
+            Err(_) => {
+                rt.block_on(swctl::sandbox::start(bench_dir))
+                    .expect("start the OVS sandbox");
+                started = true;
+                swctl::sandbox::address(bench_dir)
+            }
+        };
         // the CLI runs and swctl's own connection use the same server
+        // SAFETY: single-threaded at this point (no runtime task running)
         unsafe { std::env::set_var("SWCTL_OVSDB", &db) };
         db
     };
