@@ -73,6 +73,7 @@ fn desired(n: usize, w: Wiring) -> Desired {
             } else {
                 Via::Veth
             },
+            vlan: None,
         });
     }
     d

@@ -532,6 +532,7 @@ impl Job {
                     ifname,
                     addrs,
                     via,
+                    vlan: None,
                 });
                 ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
                     .with_ovs(explicit.map(|b| (switch.clone(), b)))

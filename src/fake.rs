@@ -429,6 +429,7 @@ impl OvsDb for Fake {
                         });
                     }
                     let port = OvsPort {
+                        tag: None,
                         uuid: self.uuid(),
                         name: name.clone(),
                         external_ids: Default::default(),
@@ -457,10 +458,24 @@ impl OvsDb for Fake {
                     }
                     st.bridges.retain(|b| &b.name != name);
                 }
+                OvsChange::SetTag { uuid, tag, .. } => {
+                    let p = st
+                        .bridges
+                        .iter_mut()
+                        .flat_map(|b| b.ports.iter_mut())
+                        .find(|p| &p.uuid == uuid)
+                        .ok_or_else(|| OvsdbError::Count {
+                            op: "update Port".into(),
+                            expected: "1".into(),
+                            got: 0,
+                        })?;
+                    p.tag = tag.map(i64::from);
+                }
                 OvsChange::AddPort {
                     bridge,
                     port,
                     internal,
+                    tag,
                     mark,
                 } => {
                     let (ns, sw) = match mark {
@@ -469,6 +484,7 @@ impl OvsDb for Fake {
                     };
                     let ifc = self.iface(port, if *internal { "internal" } else { "" });
                     let p = OvsPort {
+                        tag: tag.map(i64::from),
                         uuid: self.uuid(),
                         name: port.clone(),
                         external_ids: [

@@ -18,3 +18,4 @@ pub mod ovsdb;
 pub mod plan;
 pub mod sandbox;
 pub mod switch;
+pub mod topology;

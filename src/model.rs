@@ -186,6 +186,8 @@ pub struct PortSpec {
     pub ifname: Option<IfName>,
     pub addrs: Vec<Cidr>,
     pub via: Via,
+    /// access VLAN (OVS: the Port's `tag`)
+    pub vlan: Option<u16>,
 }
 
 /// A direct veth pair between two locations (`host` allowed).

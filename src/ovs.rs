@@ -36,6 +36,8 @@ pub struct OvsIface {
 pub struct OvsPort {
     pub uuid: String,
     pub name: String,
+    /// access VLAN
+    pub tag: Option<i64>,
     pub external_ids: BTreeMap<String, String>,
     pub ifaces: Vec<OvsIface>,
 }
@@ -101,7 +103,14 @@ pub enum OvsChange {
         bridge: String,
         port: String,
         internal: bool,
+        tag: Option<u16>,
         mark: Mark,
+    },
+    /// `ovs-vsctl set Port PORT tag=N` / `ovs-vsctl clear Port PORT tag`
+    SetTag {
+        port: String,
+        uuid: String,
+        tag: Option<u16>,
     },
     /// `ovs-vsctl del-port BR PORT`
     DelPort {
@@ -123,13 +132,23 @@ impl std::fmt::Display for OvsChange {
                 "ovs-vsctl add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode=standalone"
             ),
             OvsChange::DelBridge { name, .. } => write!(f, "ovs-vsctl del-br {name}"),
+            OvsChange::SetTag {
+                port, tag: Some(t), ..
+            } => write!(f, "ovs-vsctl set Port {port} tag={t}"),
+            OvsChange::SetTag {
+                port, tag: None, ..
+            } => write!(f, "ovs-vsctl clear Port {port} tag"),
             OvsChange::AddPort {
                 bridge,
                 port,
                 internal,
+                tag,
                 ..
             } => {
                 write!(f, "ovs-vsctl add-port {bridge} {port}")?;
+                if let Some(t) = tag {
+                    write!(f, " tag={t}")?;
+                }
                 if *internal {
                     write!(f, " -- set Interface {port} type=internal")?;
                 }
@@ -228,7 +247,10 @@ impl Ovs {
                 "Bridge",
                 vec!["_uuid", "name", "ports", "datapath_type", "external_ids"],
             ),
-            ("Port", vec!["_uuid", "name", "interfaces", "external_ids"]),
+            (
+                "Port",
+                vec!["_uuid", "name", "interfaces", "external_ids", "tag"],
+            ),
             (
                 "Interface",
                 vec!["_uuid", "name", "type", "ofport", "error"],
@@ -275,6 +297,7 @@ impl Ovs {
                     OvsPort {
                         uuid: r.uuid()?.to_string(),
                         name: r.str("name")?.to_string(),
+                        tag: r.int("tag"),
                         external_ids: r.map("external_ids"),
                         ifaces: r
                             .uuids("interfaces")
@@ -516,10 +539,25 @@ fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                 Expect::Count(1),
             );
         }
+        OvsChange::SetTag { uuid: u, tag, .. } => {
+            let v = match tag {
+                Some(t) => json!(t),
+                None => set(vec![]),
+            };
+            t.push(
+                Op::Update {
+                    table: "Port".into(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
+                    row: json!({ "tag": v }),
+                },
+                Expect::Count(1),
+            );
+        }
         OvsChange::AddPort {
             bridge,
             port,
             internal,
+            tag,
             mark,
         } => {
             let (iface, p) = (format!("i{i}"), format!("p{i}"));
@@ -539,14 +577,18 @@ fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                 Mark::Port { ns, sw, .. } => (ns.to_string(), sw.to_string()),
                 _ => (String::new(), String::new()),
             };
+            let mut prow = json!({
+                "name": port,
+                "interfaces": named(&iface),
+                "external_ids": ids(mark.owner(), "port", &[(K_NS, &ns), (K_SWITCH, &sw)]),
+            });
+            if let Some(tag) = tag {
+                prow["tag"] = json!(tag);
+            }
             t.push(
                 Op::Insert {
                     table: "Port".into(),
-                    row: json!({
-                        "name": port,
-                        "interfaces": named(&iface),
-                        "external_ids": ids(mark.owner(), "port", &[(K_NS, &ns), (K_SWITCH, &sw)]),
-                    }),
+                    row: prow,
                     uuid_name: Some(p.clone()),
                 },
                 Expect::Any,

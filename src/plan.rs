@@ -139,7 +139,9 @@ impl Step {
             Step::CreateNs { .. } => 4,
             Step::CreateBridge { .. } => 5,
             Step::CreateVeth { .. } => 6,
-            Step::Ovs(OvsChange::AddBridge { .. } | OvsChange::AddPort { .. }) => 7,
+            Step::Ovs(
+                OvsChange::AddBridge { .. } | OvsChange::AddPort { .. } | OvsChange::SetTag { .. },
+            ) => 7,
             Step::MoveLink { .. } | Step::TxCsumOff { .. } => 8,
             Step::SetMaster { .. }
             | Step::SetUp { .. }
@@ -297,6 +299,10 @@ pub enum PlanError {
         "an internal port exists only on an OVS switch; {0} is a Linux bridge (use --via veth or auto)"
     )]
     InternalOnBridge(IfName),
+    #[error(
+        "access VLANs need an OVS switch; {0} is a Linux bridge (swctl does not drive Linux bridge VLAN filtering yet)"
+    )]
+    VlanOnBridge(IfName),
     #[error(
         "namespace {0} was not created by swctl; swctl deletes only its own (use `ip netns del {0}`)"
     )]
@@ -961,6 +967,13 @@ impl Planner<'_> {
             let b = if respawned { None } else { b.clone() };
             if r.internal() == internal {
                 if let Some(b) = b.as_ref().filter(|b| name_ok(&b.name)) {
+                    if r.tag != p.vlan.map(i64::from) {
+                        self.steps.push(Step::Ovs(OvsChange::SetTag {
+                            port: r.name.clone(),
+                            uuid: r.uuid.clone(),
+                            tag: p.vlan,
+                        }));
+                    }
                     self.ensure_up(&ns_loc, b);
                     if let Some(a) = a_host.as_ref().filter(|_| !internal) {
                         self.ensure_up(&Loc::Host, a);
@@ -1053,6 +1066,7 @@ impl Planner<'_> {
                 bridge: p.switch.to_string(),
                 port: a_name.to_string(),
                 internal: true,
+                tag: p.vlan,
                 mark: port_mark(d, p, Side::A),
             }));
             self.steps.push(Step::MoveLink {
@@ -1076,6 +1090,7 @@ impl Planner<'_> {
                 bridge: p.switch.to_string(),
                 port: a_name.to_string(),
                 internal: false,
+                tag: p.vlan,
                 mark: port_mark(d, p, Side::A),
             }));
             // Measured here: on the userspace datapath, TCP through OVS and
@@ -1114,6 +1129,9 @@ impl Planner<'_> {
             }
             if p.via == Via::Internal {
                 return Err(PlanError::InternalOnBridge(p.switch.clone()));
+            }
+            if p.vlan.is_some() {
+                return Err(PlanError::VlanOnBridge(p.switch.clone()));
             }
             let ns_loc = Loc::Ns(p.ns.clone());
             let key = Key::Port {

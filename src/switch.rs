@@ -184,6 +184,7 @@ impl Switch for OvsSwitch<'_> {
             bridge: switch.into(),
             port: dev.into(),
             internal: false,
+            tag: None,
             mark: Mark::Switch {
                 owner: Owner::cli(),
             },

@@ -56,6 +56,7 @@ fn s4(owner: &str) -> Desired {
             ifname: None,
             addrs: vec![cidr(&format!("198.18.0.{}/24", i + 1))],
             via: Via::Auto,
+            vlan: None,
         });
     }
     d
@@ -294,6 +295,7 @@ fn ovs_changes_go_in_one_transaction() {
                 ifname: None,
                 addrs: vec![],
                 via: Via::Internal,
+                vlan: None,
             });
         }
         let o = observe(&f, &all()).await.unwrap();
@@ -505,6 +507,7 @@ fn plan_errors_name_the_problem() {
         ifname: None,
         addrs: vec![],
         via: Via::Auto,
+        vlan: None,
     });
     assert_eq!(
         plan(&d, &Observed::default(), &Scope::Nothing),
@@ -560,6 +563,7 @@ fn explicit_ifname_clash_is_refused() {
             ifname: Some(ifn("eth0")),
             addrs: vec![],
             via: Via::Veth,
+            vlan: None,
         });
         assert!(matches!(
             plan(&d2, &o, &Scope::Nothing),

@@ -29,7 +29,7 @@ pub const USED: &[(&str, &[&str])] = &[
             "external_ids",
         ],
     ),
-    ("Port", &["name", "interfaces", "external_ids"]),
+    ("Port", &["name", "interfaces", "external_ids", "tag"]),
     (
         "Interface",
         &["name", "type", "ofport", "error", "external_ids"],
