@@ -200,6 +200,16 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
     plan: &Plan,
     keep_going: bool,
 ) -> Result<usize, ApplyError> {
+    apply_with(sys, plan, keep_going, &mut |_, _| {}).await
+}
+
+/// `apply`, calling `progress(done, total)` after each phase.
+pub async fn apply_with<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    plan: &Plan,
+    keep_going: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, ApplyError> {
     let mut done = 0;
     let mut failures = Vec::new();
     let mut i = 0;
@@ -277,6 +287,7 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
                 e.into(),
             )),
         }
+        progress(done, plan.steps.len());
         if !failures.is_empty() && !keep_going {
             break;
         }

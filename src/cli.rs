@@ -24,6 +24,7 @@ use crate::ovs::Ovs;
 use crate::plan::{Plan, PlanError, Scope, Wiring, plan};
 use crate::sandbox;
 use crate::switch::{LinuxBridge, OvsSwitch, Switch, SwitchInfo};
+use crate::topology::Topology;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,6 +97,28 @@ pub enum Cmd {
     /// The embedded Open vSwitch sandbox (a private ovsdb-server and ovs-vswitchd)
     #[command(subcommand)]
     Ovs(SandboxCmd),
+    /// What `apply FILE` would do, step by step, changing nothing
+    Plan { file: String },
+    /// Make the system match a topology file (a second apply changes nothing)
+    Apply { file: String },
+    /// Remove everything a topology owns, and nothing else
+    Destroy {
+        file: Option<String>,
+        /// the topology's name, without its file
+        #[arg(long, conflicts_with = "file")]
+        name: Option<String>,
+    },
+    /// Drift between a topology file and the system (exit code 3 when they differ)
+    Status { file: String },
+    /// Connectivity of a topology with real packets between its namespaces
+    Check {
+        file: String,
+        /// seconds for the whole check
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
+    /// Remove leftovers of topologies that are no longer applied
+    Gc,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -244,6 +267,12 @@ pub enum CliError {
     Ns(#[from] NsError),
     #[error("Open vSwitch sandbox")]
     Sandbox(#[from] sandbox::SandboxError),
+    #[error(transparent)]
+    Topology(#[from] crate::topology::TopologyError),
+    #[error(transparent)]
+    Lab(#[from] crate::lab::LabError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -252,7 +281,14 @@ impl CliError {
     /// 2: the input was refused before anything happened; 1: the system said no.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Invalid(_) | CliError::Usage(_) | CliError::Plan(_) | CliError::NotRoot => 2,
+            CliError::Invalid(_)
+            | CliError::Usage(_)
+            | CliError::Plan(_)
+            | CliError::NotRoot
+            | CliError::Topology(_)
+            | CliError::Lab(crate::lab::LabError::Plan(_) | crate::lab::LabError::Conflicts(_)) => {
+                2
+            }
             _ => 1,
         }
     }
@@ -261,7 +297,11 @@ impl CliError {
     /// every failed step.
     pub fn chain(&self) -> Vec<String> {
         let mut v = vec![self.to_string()];
-        if let CliError::Apply(a) = self {
+        let apply_err = match self {
+            CliError::Apply(a) | CliError::Lab(crate::lab::LabError::Apply(a)) => Some(a),
+            _ => None,
+        };
+        if let Some(a) = apply_err {
             for (step, e) in &a.failures {
                 v.push(format!("step `{step}`: {e}"));
             }
@@ -344,6 +384,9 @@ async fn choose_backend(
 pub struct Output {
     pub text: String,
     pub json: serde_json::Value,
+    /// exit code of a command that ran but reports a negative result
+    /// (`status`: 3 on drift; `check`: 1 when a pair fails)
+    pub code: i32,
 }
 
 /// Run a parsed command (everything but `ns exec`, which `main` handles
@@ -354,6 +397,12 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(CliError::NotRoot);
     }
+    // changes are serialized across swctl processes
+    let _lock = if job.changes() {
+        Some(crate::lock::take()?)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -410,6 +459,8 @@ impl ChangeJob {
 /// A validated command, ready to run.
 enum Job {
     Change(Box<ChangeJob>),
+    /// a topology command, its validated file (when it has one) and path
+    Topo(TopoCmd, Option<Topology>, String),
     NsList,
     SwitchList,
     Show,
@@ -654,7 +705,36 @@ impl Job {
             }
             Cmd::Show => Job::Show,
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
+            Cmd::Plan { file } => Job::Topo(TopoCmd::Plan, Some(load(file)?), file.clone()),
+            Cmd::Apply { file } => Job::Topo(TopoCmd::Apply, Some(load(file)?), file.clone()),
+            Cmd::Status { file } => Job::Topo(TopoCmd::Status, Some(load(file)?), file.clone()),
+            Cmd::Check { file, timeout } => {
+                if !(*timeout > 0.0 && *timeout <= 600.0) {
+                    return Err(CliError::Usage(
+                        "--timeout must be between 0 and 600 seconds".into(),
+                    ));
+                }
+                Job::Topo(TopoCmd::Check(*timeout), Some(load(file)?), file.clone())
+            }
+            Cmd::Destroy { file, name } => match (file, name) {
+                (Some(f), None) => Job::Topo(TopoCmd::Destroy(load(f)?.name), None, f.clone()),
+                (None, Some(n)) => Job::Topo(TopoCmd::Destroy(n.parse()?), None, String::new()),
+                _ => {
+                    return Err(CliError::Usage(
+                        "destroy needs a topology FILE or --name NAME".into(),
+                    ));
+                }
+            },
+            Cmd::Gc => Job::Topo(TopoCmd::Gc, None, String::new()),
         })
+    }
+
+    fn changes(&self) -> bool {
+        match self {
+            Job::Change(_) => true,
+            Job::Topo(c, ..) => matches!(c, TopoCmd::Apply | TopoCmd::Destroy(_) | TopoCmd::Gc),
+            Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) => false,
+        }
     }
 
     fn needs_ovs(&self) -> bool {
@@ -662,6 +742,7 @@ impl Job {
             Job::Change(c) => c.ovs,
             Job::SwitchList | Job::Show => true,
             Job::NsList | Job::Sandbox(_) => false,
+            Job::Topo(..) => true,
         }
     }
 
@@ -689,6 +770,7 @@ impl Job {
                 Ok(Output {
                     text: lines.join("\n"),
                     json: json!({"namespaces": arr}),
+                    code: 0,
                 })
             }
             Job::SwitchList => {
@@ -697,6 +779,7 @@ impl Job {
                 Ok(Output {
                     text: sw.iter().map(switch_line).collect::<Vec<_>>().join("\n"),
                     json: json!({ "switches": sw }),
+                    code: 0,
                 })
             }
             Job::Show => {
@@ -704,6 +787,7 @@ impl Job {
                 Ok(show(&k, &o))
             }
             Job::Sandbox(c) => sandbox_cmd(c).await,
+            Job::Topo(cmd, topo, file) => topo_cmd(&k, cmd, topo, &file).await,
             Job::Change(job) => {
                 let mut job = *job;
                 if let Some(arg) = job.pick_backend {
@@ -774,6 +858,7 @@ async fn sandbox_cmd(c: SandboxCmd) -> Result<Output, CliError> {
                     st.address
                 ),
                 json: json!(st),
+                code: 0,
             })
         }
         "stop" => {
@@ -790,6 +875,7 @@ async fn sandbox_cmd(c: SandboxCmd) -> Result<Output, CliError> {
             Ok(Output {
                 text,
                 json: json!({"stopped": stopped.iter().map(|(d, p)| json!({"daemon": d, "pid": p})).collect::<Vec<_>>()}),
+                code: 0,
             })
         }
         _ => {
@@ -810,6 +896,7 @@ async fn sandbox_cmd(c: SandboxCmd) -> Result<Output, CliError> {
                     st.address
                 ),
                 json: json!(st),
+                code: 0,
             })
         }
     }
@@ -893,6 +980,7 @@ fn change_output(what: &str, p: &Plan, n: usize, ms: f64) -> Output {
             "wiring": p.wiring,
             "elapsed_ms": ms,
         }),
+        code: 0,
     }
 }
 
@@ -1003,6 +1091,7 @@ fn show(k: &Kernel, o: &Observed) -> Output {
     Output {
         text: text.trim_end().to_string(),
         json: json!({"namespaces": nss, "switches": switches, "host_links": host_links}),
+        code: 0,
     }
 }
 
@@ -1022,4 +1111,173 @@ pub fn report_error(e: &CliError, json_out: bool) {
 /// require root, see tests/common).
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root() && Path::new("/proc/self/ns/net").exists()
+}
+
+#[derive(Debug, Clone)]
+pub enum TopoCmd {
+    Plan,
+    Apply,
+    Status,
+    Check(f64),
+    Destroy(Owner),
+    Gc,
+}
+
+fn load(file: &str) -> Result<Topology, CliError> {
+    Ok(crate::topology::load(std::path::Path::new(file))?)
+}
+
+fn steps_text(p: &Plan) -> String {
+    p.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{:>4}. {s}", i + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn topo_cmd(
+    k: &Kernel,
+    cmd: TopoCmd,
+    topo: Option<Topology>,
+    file: &str,
+) -> Result<Output, CliError> {
+    use std::io::IsTerminal;
+    let t0 = Instant::now();
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+    match cmd {
+        TopoCmd::Plan => {
+            let t = topo.expect("loaded");
+            let (_, p) = crate::lab::plan_for(k, &t.desired).await?;
+            let text = if p.is_empty() {
+                format!("{}: nothing to change", t.name)
+            } else {
+                format!("{}: {} steps\n{}", t.name, p.steps.len(), steps_text(&p))
+            };
+            Ok(Output {
+                text,
+                json: json!({"topology": t.name, "steps": p.steps, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "wiring": p.wiring}),
+                code: 0,
+            })
+        }
+        TopoCmd::Apply => {
+            let t = topo.expect("loaded");
+            let tty = std::io::stderr().is_terminal();
+            let mut progress = |done: usize, total: usize| {
+                if tty && total >= 20 {
+                    eprint!("\rswctl: applying {}: {done}/{total} steps", t.name);
+                    if done >= total {
+                        eprintln!();
+                    }
+                }
+            };
+            let p = crate::lab::apply_topology(k, &t.desired, file, &mut progress).await?;
+            let n = p.steps.len();
+            let text = if n == 0 {
+                format!("{}: nothing to change", t.name)
+            } else {
+                format!(
+                    "{}: {n} change{} in {:.1} ms",
+                    t.name,
+                    if n == 1 { "" } else { "s" },
+                    ms(t0)
+                )
+            };
+            Ok(Output {
+                text,
+                json: json!({"topology": t.name, "changes": n, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "wiring": p.wiring, "elapsed_ms": ms(t0)}),
+                code: 0,
+            })
+        }
+        TopoCmd::Status => {
+            let t = topo.expect("loaded");
+            let (_, p) = crate::lab::plan_for(k, &t.desired).await?;
+            let d = crate::lab::drift(&p);
+            let mut text = if d.in_sync {
+                format!("{}: in sync", t.name)
+            } else {
+                format!("{}: drift", t.name)
+            };
+            for (what, v) in [
+                ("missing", &d.missing),
+                ("differs", &d.differs),
+                ("leaked", &d.leaked),
+            ] {
+                for x in v {
+                    text.push_str(&format!("\n  {what:<8} {x}"));
+                }
+            }
+            Ok(Output {
+                text,
+                json: json!({"topology": t.name, "drift": d}),
+                code: if d.in_sync { 0 } else { 3 },
+            })
+        }
+        TopoCmd::Check(timeout) => {
+            let t = topo.expect("loaded");
+            let probes = crate::check::probes(&t.desired);
+            let timeout = std::time::Duration::from_secs_f64(timeout);
+            let res = tokio::task::spawn_blocking(move || crate::check::run(&probes, timeout))
+                .await
+                .map_err(|e| CliError::Usage(format!("check failed: {e}")))?;
+            let failed = res.iter().filter(|r| !r.ok).count();
+            let mut text = format!("{:<16} {:<40} {:<28} {}", "from", "to", "because", "result");
+            for r in &res {
+                let to = format!("{} ({})", r.probe.to, r.probe.owner);
+                let result = match (&r.rtt_ms, &r.error) {
+                    (Some(ms), _) => format!("ok {ms:.2} ms"),
+                    (_, Some(e)) => format!("FAIL {e}"),
+                    _ => "FAIL".into(),
+                };
+                text.push_str(&format!(
+                    "\n{:<16} {:<40} {:<28} {result}",
+                    r.probe.from, to, r.probe.why
+                ));
+            }
+            text.push_str(&format!(
+                "\n{}: {} pairs, {} failed",
+                t.name,
+                res.len(),
+                failed
+            ));
+            Ok(Output {
+                text,
+                json: json!({"topology": t.name, "pairs": res, "failed": failed}),
+                code: if failed == 0 { 0 } else { 1 },
+            })
+        }
+        TopoCmd::Destroy(name) => {
+            let p = crate::lab::destroy(k, &name).await?;
+            let n = p.steps.len();
+            Ok(Output {
+                text: if n == 0 {
+                    format!("{name}: nothing to remove")
+                } else {
+                    format!(
+                        "{name}: {n} removal step{} in {:.1} ms",
+                        if n == 1 { "" } else { "s" },
+                        ms(t0)
+                    )
+                },
+                json: json!({"topology": name, "changes": n, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>()}),
+                code: 0,
+            })
+        }
+        TopoCmd::Gc => {
+            let (dead, p) = crate::lab::gc(k).await?;
+            Ok(Output {
+                text: if dead.is_empty() {
+                    "gc: no leftovers".into()
+                } else {
+                    format!(
+                        "gc: removed leftovers of {} ({} steps)",
+                        join(&dead),
+                        p.steps.len()
+                    )
+                },
+                json: json!({"removed_owners": dead, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>()}),
+                code: 0,
+            })
+        }
+    }
 }

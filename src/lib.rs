@@ -7,8 +7,11 @@
 //! effect traits used by the tests.
 
 pub mod apply;
+pub mod check;
 pub mod cli;
 pub mod fake;
+pub mod lab;
+pub mod lock;
 pub mod model;
 pub mod names;
 pub mod netlink;

@@ -36,6 +36,9 @@ fn main() {
             } else if !out.text.is_empty() {
                 println!("{}", out.text);
             }
+            if out.code != 0 {
+                std::process::exit(out.code);
+            }
         }
         Err(e) => {
             report_error(&e, cli.json);

@@ -83,7 +83,7 @@ impl FromStr for NsName {
 
 impl fmt::Display for NsName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -123,8 +123,8 @@ impl FromStr for Loc {
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Loc::Host => f.write_str("host"),
-            Loc::Ns(n) => f.write_str(n.as_str()),
+            Loc::Host => f.pad("host"),
+            Loc::Ns(n) => f.pad(n.as_str()),
         }
     }
 }
@@ -168,7 +168,7 @@ impl FromStr for IfName {
 
 impl fmt::Display for IfName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -215,7 +215,7 @@ impl Serialize for Owner {
 
 impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

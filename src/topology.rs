@@ -293,14 +293,14 @@ pub fn validate(f: &File) -> Result<Topology, Vec<String>> {
                     .map_err(|e| err(format!("{rp}.to"), e.to_string()));
             let via = parse_ip(&r.via).map_err(|e| err(format!("{rp}.via"), e.to_string()));
             if let (Ok(dest), Ok(via)) = (dest, via) {
-                if let RouteDest::Net(c) = dest {
-                    if c.addr.is_ipv4() != via.is_ipv4() {
-                        err(
-                            rp.clone(),
-                            format!("{dest} and gateway {via} are of different IP families"),
-                        );
-                        continue;
-                    }
+                if let RouteDest::Net(c) = dest
+                    && c.addr.is_ipv4() != via.is_ipv4()
+                {
+                    err(
+                        rp.clone(),
+                        format!("{dest} and gateway {via} are of different IP families"),
+                    );
+                    continue;
                 }
                 let spec = RouteSpec { dest, via };
                 if routes.iter().any(|x: &RouteSpec| x.dest == dest) {

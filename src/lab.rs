@@ -1,0 +1,304 @@
+//! Whole topologies on the system: apply, destroy, status (drift) and gc,
+//! all as plans from the same planner. Applied topologies are recorded in
+//! /run/swctl/topologies/NAME (written before the first change, removed
+//! after a complete destroy), which is how `gc` tells a live topology from
+//! the leftovers of one that is gone.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::apply::{ApplyError, Scan, StepError, apply_with, observe};
+use crate::model::{Desired, Mark, Observed};
+use crate::names::Owner;
+use crate::netlink::{Namespaces, Netlink};
+use crate::ovs::{OvsChange, OvsDb};
+use crate::plan::{Plan, PlanError, Scope, Step, plan};
+
+pub const TOPOLOGY_DIR: &str = "/run/swctl/topologies";
+
+/// Record that topology `name` is applied (from `file`).
+pub fn register(name: &Owner, file: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(TOPOLOGY_DIR)?;
+    std::fs::write(
+        Path::new(TOPOLOGY_DIR).join(name.as_str()),
+        format!("{file}\n"),
+    )
+}
+
+pub fn unregister(name: &Owner) {
+    let _ = std::fs::remove_file(Path::new(TOPOLOGY_DIR).join(name.as_str()));
+}
+
+/// Topologies currently applied.
+pub fn registered() -> BTreeSet<Owner> {
+    std::fs::read_dir(TOPOLOGY_DIR)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Everything in the observation that belongs to someone.
+pub fn owners(o: &Observed) -> BTreeSet<Owner> {
+    let mut v = BTreeSet::new();
+    for ns in o.namespaces.values() {
+        if let Some(ow) = &ns.owner {
+            v.insert(ow.clone());
+        }
+    }
+    for (_, st) in o.locs() {
+        for l in &st.links {
+            if let Some(m) = &l.mark {
+                v.insert(m.owner().clone());
+            }
+        }
+    }
+    if let Some(ovs) = &o.ovs {
+        for b in &ovs.bridges {
+            if let Some(ow) = b.owner() {
+                v.insert(ow);
+            }
+            for p in &b.ports {
+                if let Some(ow) = p.owner() {
+                    v.insert(ow);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Objects the topology wants that exist but belong to someone else: apply
+/// refuses to adopt them (a namespace or bridge with the same name made by
+/// hand or by another topology is never touched).
+pub fn conflicts(d: &Desired, o: &Observed) -> Vec<String> {
+    let mut v = Vec::new();
+    for ns in d.namespaces.keys() {
+        match o.namespaces.get(ns).map(|n| &n.owner) {
+            Some(None) => v.push(format!(
+                "namespace {ns} exists and was not created by swctl"
+            )),
+            Some(Some(ow)) if ow != &d.owner => {
+                v.push(format!("namespace {ns} belongs to {}", describe_owner(ow)))
+            }
+            _ => {}
+        }
+    }
+    for (name, s) in &d.switches {
+        if let Some(l) = o.loc(&s.loc).and_then(|st| st.link(name.as_str())) {
+            match &l.mark {
+                Some(Mark::Switch { owner }) if owner == &d.owner => {}
+                Some(m) => v.push(format!(
+                    "switch {name} in {} belongs to {}",
+                    s.loc,
+                    describe_owner(m.owner())
+                )),
+                None if l.kind.as_deref() == Some("bridge") => v.push(format!(
+                    "bridge {name} in {} exists and was not created by swctl",
+                    s.loc
+                )),
+                None => {}
+            }
+        }
+        if let Some(b) = o.ovs.as_ref().and_then(|x| x.bridge(name.as_str())) {
+            match b.owner() {
+                Some(ow) if ow == d.owner => {}
+                Some(ow) => v.push(format!(
+                    "OVS bridge {name} belongs to {}",
+                    describe_owner(&ow)
+                )),
+                None => v.push(format!(
+                    "OVS bridge {name} exists and was not created by swctl"
+                )),
+            }
+        }
+    }
+    v
+}
+
+fn describe_owner(o: &Owner) -> String {
+    if o.as_str() == "cli" {
+        "swctl's imperative commands (owner cli)".into()
+    } else {
+        format!("topology {o}")
+    }
+}
+
+/// What to observe for a topology: its namespaces and everything swctl owns.
+pub fn scan_for(d: &Desired) -> Scan {
+    Scan {
+        namespaces: d.namespaces.keys().cloned().collect(),
+        all_owned: true,
+        forward: d
+            .namespaces
+            .iter()
+            .filter(|(_, s)| s.forward.is_some())
+            .map(|(n, _)| n.clone())
+            .collect(),
+        switch: None,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("cannot read the system state")]
+    Observe(#[source] StepError),
+    #[error("cannot make a plan")]
+    Plan(#[from] PlanError),
+    #[error("the topology collides with what exists:\n  {}", .0.join("\n  "))]
+    Conflicts(Vec<String>),
+    #[error("cannot apply the plan")]
+    Apply(#[from] ApplyError),
+    #[error("cannot record the topology in {TOPOLOGY_DIR}")]
+    Register(#[source] std::io::Error),
+}
+
+/// The plan that makes the system match `d`.
+pub async fn plan_for<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    d: &Desired,
+) -> Result<(Observed, Plan), LabError> {
+    let o = observe(sys, &scan_for(d))
+        .await
+        .map_err(LabError::Observe)?;
+    let c = conflicts(d, &o);
+    if !c.is_empty() {
+        return Err(LabError::Conflicts(c));
+    }
+    let p = plan(d, &o, &Scope::Owner)?;
+    Ok((o, p))
+}
+
+/// Make the system match `d`; returns the plan that was applied.
+pub async fn apply_topology<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    d: &Desired,
+    file: &str,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Plan, LabError> {
+    let (_, p) = plan_for(sys, d).await?;
+    if !p.is_empty() {
+        // recorded before the first change: a crash leaves a topology that
+        // `destroy --name` and `gc` know about
+        register(&d.owner, file).map_err(LabError::Register)?;
+        apply_with(sys, &p, false, progress).await?;
+    } else {
+        register(&d.owner, file).map_err(LabError::Register)?;
+    }
+    Ok(p)
+}
+
+/// Remove everything `name` owns, and nothing else; keep going past
+/// failures and report them all.
+pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    name: &Owner,
+) -> Result<Plan, LabError> {
+    let scan = Scan {
+        all_owned: true,
+        ..Default::default()
+    };
+    let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
+    let p = plan(&Desired::new(name.clone()), &o, &Scope::Owner)?;
+    apply_with(sys, &p, true, &mut |_, _| {}).await?;
+    unregister(name);
+    Ok(p)
+}
+
+/// Drift between a topology and the system.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Drift {
+    pub in_sync: bool,
+    /// what the file has and the system lacks
+    pub missing: Vec<String>,
+    /// what exists but differs (addresses, routes, state, wiring)
+    pub differs: Vec<String>,
+    /// what the topology owns on the system but the file no longer has
+    pub leaked: Vec<String>,
+    /// the steps `apply` would run
+    pub steps: Vec<String>,
+}
+
+pub fn drift(p: &Plan) -> Drift {
+    let mut d = Drift {
+        in_sync: p.is_empty(),
+        ..Default::default()
+    };
+    for s in &p.steps {
+        let text = s.to_string();
+        match s {
+            Step::CreateNs { ns, .. } => d.missing.push(format!("namespace {ns}")),
+            Step::CreateBridge { name, loc, .. } => {
+                d.missing.push(format!("switch {name} (bridge in {loc})"))
+            }
+            Step::Ovs(OvsChange::AddBridge { name, .. }) => {
+                d.missing.push(format!("switch {name} (OVS)"))
+            }
+            Step::CreateVeth { mark, .. } | Step::MoveLink { mark, .. } => {
+                d.missing.push(describe_mark(mark))
+            }
+            Step::Ovs(OvsChange::AddPort { mark, .. }) => {
+                d.missing.push(format!("OVS {}", describe_mark(mark)))
+            }
+            Step::DeleteNs { ns } => d.leaked.push(format!("namespace {ns}")),
+            Step::DeleteLink { loc, dev } => d.leaked.push(format!("link {dev} in {loc}")),
+            Step::Ovs(OvsChange::DelBridge { name, .. }) => {
+                d.leaked.push(format!("OVS bridge {name}"))
+            }
+            Step::Ovs(OvsChange::DelPort { bridge, port, .. }) => {
+                d.leaked.push(format!("OVS port {port} on {bridge}"))
+            }
+            Step::AwaitGone { .. } => {}
+            _ => d.differs.push(text.clone()),
+        }
+        d.steps.push(text);
+    }
+    d
+}
+
+fn describe_mark(m: &Mark) -> String {
+    match m {
+        Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
+        Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
+        Mark::Switch { .. } => "switch".into(),
+    }
+}
+
+/// Leftovers of topologies that are not applied any more (after a crash, or
+/// a destroy that could not finish), and namespace registry entries whose
+/// namespace is gone. Objects of imperative commands (owner `cli`) are the
+/// user's and stay.
+pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>, Plan), LabError> {
+    let scan = Scan {
+        all_owned: true,
+        ..Default::default()
+    };
+    let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
+    let live = registered();
+    let dead: Vec<Owner> = owners(&o)
+        .into_iter()
+        .filter(|ow| ow.as_str() != "cli" && !live.contains(ow))
+        .collect();
+    let mut all = Plan::default();
+    for ow in &dead {
+        let p = plan(&Desired::new(ow.clone()), &o, &Scope::Owner)?;
+        all.steps.extend(p.steps);
+    }
+    all.steps.sort_by_key(Step::phase);
+    apply_with(sys, &all, true, &mut |_, _| {}).await?;
+    // registry entries of namespaces that no longer exist
+    let existing: BTreeSet<_> = crate::netns::list()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    for (n, _) in crate::netns::registry() {
+        if !existing.contains(&n) {
+            let _ = crate::netns::delete(&n);
+        }
+    }
+    Ok((dead, all))
+}

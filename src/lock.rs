@@ -1,0 +1,50 @@
+//! Serializing swctl runs: an exclusive flock(2) on /run/swctl/lock, held
+//! for the life of the process (released by the kernel even after kill -9).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+
+use nix::fcntl::{Flock, FlockArg};
+
+pub const LOCK_PATH: &str = "/run/swctl/lock";
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot take swctl's lock {LOCK_PATH}")]
+pub struct LockError(#[source] pub std::io::Error);
+
+/// Held while it lives.
+pub struct Lock(#[allow(dead_code)] Flock<File>);
+
+/// Take the lock, waiting (and saying so) while another swctl holds it.
+pub fn take() -> Result<Lock, LockError> {
+    std::fs::create_dir_all("/run/swctl").map_err(LockError)?;
+    let open = || {
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(LOCK_PATH)
+            .map_err(LockError)
+    };
+    let f = match Flock::lock(open()?, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => l,
+        Err((_, _)) => {
+            let holder = std::fs::read_to_string(LOCK_PATH).unwrap_or_default();
+            let _ = writeln!(
+                std::io::stderr(),
+                "swctl: waiting for another swctl run to finish{}",
+                if holder.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {})", holder.trim())
+                }
+            );
+            Flock::lock(open()?, FlockArg::LockExclusive).map_err(|(_, e)| LockError(e.into()))?
+        }
+    };
+    let mut f = f;
+    let _ = f.set_len(0);
+    let _ = write!(*f, "{}", std::process::id());
+    Ok(Lock(f))
+}
