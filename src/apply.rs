@@ -189,6 +189,17 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             .await
         }
         Step::TxCsumOff { ns, dev } => sys.set_tx_csum(&Loc::Ns(ns.clone()), dev, false).await,
+        Step::SetMark { loc, dev, mark } => {
+            sys.set_link(
+                loc,
+                dev,
+                &LinkChange {
+                    alias: Some(mark.to_alias()),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Step::Ovs(_) => unreachable!("OVS changes are applied per phase in one transaction"),
     }
 }
@@ -379,4 +390,25 @@ async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Re
             _ => Ok(()),
         })
         .collect()
+}
+
+/// Crash-safety test hook: with `SWCTL_TEST_KILL_AT=k` in the environment the
+/// process sends itself SIGKILL right before its k-th netlink or OVSDB
+/// request, exactly like a `kill -9` at that point. Unset, it costs one
+/// relaxed atomic load.
+pub fn crash_point() {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static N: AtomicU64 = AtomicU64::new(0);
+    let at = AT.get_or_init(|| {
+        std::env::var("SWCTL_TEST_KILL_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(k) = at
+        && N.fetch_add(1, Ordering::Relaxed) + 1 == *k
+    {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    }
 }

@@ -31,15 +31,18 @@ pub fn take() -> Result<Lock, LockError> {
         Ok(l) => l,
         Err((_, _)) => {
             let holder = std::fs::read_to_string(LOCK_PATH).unwrap_or_default();
-            let _ = writeln!(
-                std::io::stderr(),
-                "swctl: waiting for another swctl run to finish{}",
-                if holder.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(" (pid {})", holder.trim())
-                }
-            );
+            // for people at a terminal; scripts get clean one-line errors
+            let _ = std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && writeln!(
+                    std::io::stderr(),
+                    "swctl: waiting for another swctl run to finish{}",
+                    if holder.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {})", holder.trim())
+                    }
+                )
+                .is_ok();
             Flock::lock(open()?, FlockArg::LockExclusive).map_err(|(_, e)| LockError(e.into()))?
         }
     };

@@ -222,6 +222,7 @@ impl Kernel {
         flags: u16,
         op: impl Fn() -> String,
     ) -> Result<Vec<RouteNetlinkMessage>, NlError> {
+        crate::apply::crash_point();
         let mut handle = self.handle(loc)?;
         let mut req = NetlinkMessage::from(msg);
         req.header.flags = NLM_F_REQUEST | flags;
@@ -373,6 +374,7 @@ impl Netlink for Kernel {
                 BridgeStpState::Disabled,
             )])),
         ]));
+        write_pending(loc, name, alias);
         self.request(loc, RouteNetlinkMessage::NewLink(m), CREATE, || {
             format!("ip {}link add {name} type bridge", ipn(loc))
         })
@@ -426,6 +428,8 @@ impl Netlink for Kernel {
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
         ]));
+        write_pending(loc, name, alias);
+        write_pending(peer_loc, peer, peer_alias);
         self.request(loc, RouteNetlinkMessage::NewLink(m), CREATE, || {
             let netns = peer_loc
                 .ns()
@@ -490,6 +494,9 @@ impl Netlink for Kernel {
             format!("ip {}link set {name} {}", ipn(loc), words.join(" "))
         })
         .await?;
+        if change.alias.is_some() {
+            clear_pending(loc, name);
+        }
         Ok(())
     }
 
@@ -589,6 +596,41 @@ impl Netlink for Kernel {
     }
 }
 
+/// Marks being written. The kernel does not take IFLA_IFALIAS in
+/// RTM_NEWLINK, so a device exists unmarked for a moment after it is
+/// created; the mark it will get is written here first
+/// (/run/swctl/pending/LOC/NAME) and removed once the alias is set. A run
+/// killed in between leaves the file, and the next observation reads the
+/// mark from it (the planner then writes the alias).
+pub const PENDING_DIR: &str = "/run/swctl/pending";
+
+fn pending_path(loc: &Loc, name: &str) -> std::path::PathBuf {
+    std::path::Path::new(PENDING_DIR)
+        .join(loc.to_string())
+        .join(name)
+}
+
+fn write_pending(loc: &Loc, name: &str, alias: &str) {
+    let p = pending_path(loc, name);
+    if let Some(dir) = p.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(p, alias);
+}
+
+fn clear_pending(loc: &Loc, name: &str) {
+    let _ = std::fs::remove_file(pending_path(loc, name));
+}
+
+fn read_pending(loc: &Loc, name: &str) -> Option<String> {
+    std::fs::read_to_string(pending_path(loc, name)).ok()
+}
+
+/// Forget the pending marks of a namespace that is being deleted.
+pub fn clear_pending_ns(ns: &NsName) {
+    let _ = std::fs::remove_dir_all(std::path::Path::new(PENDING_DIR).join(ns.as_str()));
+}
+
 /// `ethtool -K DEV tx off` through the SIOCETHTOOL ioctl (ETHTOOL_STXCSUM),
 /// on a socket opened inside the namespace.
 fn ethtool_tx_csum(ns: Option<&NsName>, dev: &str, on: bool) -> Result<(), NlError> {
@@ -662,6 +704,7 @@ impl Kernel {
                 to.ns().map_or("1".to_string(), |n| n.to_string())
             )
         };
+        write_pending(to, new_name, alias);
         let r = self
             .request(from, RouteNetlinkMessage::SetLink(m), NLM_F_ACK, op)
             .await;
@@ -725,6 +768,16 @@ impl Kernel {
             }
             masters.push(master);
             out.links.push(o);
+        }
+        for l in out.links.iter_mut() {
+            if l.alias.is_none()
+                && matches!(
+                    l.kind.as_deref(),
+                    Some("veth" | "bridge" | "tun" | "openvswitch")
+                )
+            {
+                l.mark = read_pending(loc, &l.name).and_then(|a| Mark::from_alias(&a));
+            }
         }
         let by_index: HashMap<u32, String> = out
             .links
@@ -833,6 +886,7 @@ impl Namespaces for Kernel {
 
     async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
         self.forget(&Loc::Ns(name.clone()));
+        clear_pending_ns(name);
         netns::delete(name)?;
         Ok(())
     }

@@ -202,6 +202,12 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
     {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            // A run killed between claiming the name and the bind mount
+            // leaves an empty file with swctl's registry entry: take it over.
+            if self::owner(name).as_ref() == Some(owner) && !is_nsfs(&path) {
+                let _ = fs::remove_file(&path);
+                return create_here(name, owner);
+            }
             return Err(NsError::ExistsForeign(name.clone()));
         }
         Err(e) => return Err(fail("create the mount point file", e)),
@@ -224,6 +230,20 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
     )
     .map_err(|e| undo(fail("bind mount", errno_io(e))))?;
     netlink_socket().map_err(|e| fail("open a netlink socket inside", e))
+}
+
+/// Whether `path` is a namespace file (a bind mount of nsfs), not just the
+/// empty file the bind mount goes on.
+fn is_nsfs(path: &Path) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs(2) on a NUL-terminated path into a zeroed struct.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == NSFS_MAGIC
+    }
 }
 
 /// `ip netns del NAME`: detach the bind mount and remove the file and the

@@ -117,6 +117,12 @@ pub enum Step {
         name: IfName,
         mark: Mark,
     },
+    /// write a mark whose writing was interrupted (`ip link set DEV alias ..`)
+    SetMark {
+        loc: Loc,
+        dev: String,
+        mark: Mark,
+    },
     /// transmit checksum offload off on a veth end (OVS userspace datapath)
     TxCsumOff {
         ns: NsName,
@@ -147,7 +153,8 @@ impl Step {
             | Step::SetUp { .. }
             | Step::AddAddr { .. }
             | Step::SetForward { .. }
-            | Step::SetSysctl { .. } => 9,
+            | Step::SetSysctl { .. }
+            | Step::SetMark { .. } => 9,
             Step::AddRoute { .. } => 10,
         }
     }
@@ -230,6 +237,14 @@ impl fmt::Display for Step {
                 )
             }
             Step::TxCsumOff { ns, dev } => write!(f, "ip netns exec {ns} ethtool -K {dev} tx off"),
+            Step::SetMark { loc, dev, mark } => {
+                write!(
+                    f,
+                    "ip {}link set {dev} alias \"{}\"",
+                    ipn(loc),
+                    mark.to_alias()
+                )
+            }
             Step::SetSysctl { loc, key, value } => {
                 let exec = match loc {
                     Loc::Host => String::new(),
@@ -393,6 +408,7 @@ pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError>
     p.switches()?;
     p.ports()?;
     p.links()?;
+    p.finish_marks();
     let mut steps = p.steps;
     // stable: keeps the deterministic order within a phase
     steps.sort_by_key(Step::phase);
@@ -739,6 +755,14 @@ impl Planner<'_> {
                 self.ns_exist.insert(ns.clone());
             }
             let st = obs.map(|o| &o.state);
+            // `lo` stays down if a run was interrupted right after creating
+            // the namespace (or someone took it down): bring it up
+            if let Some(lo) = st.and_then(|s| s.link("lo")).filter(|l| !l.up) {
+                self.steps.push(Step::SetUp {
+                    loc: Loc::Ns(ns.clone()),
+                    dev: lo.name.clone(),
+                });
+            }
             if let Some(on) = spec.forward {
                 // a new namespace starts with forwarding off
                 let cur = st.map_or(Some(false), |s| s.forward);
@@ -1046,6 +1070,7 @@ impl Planner<'_> {
                 what: "port".into(),
             });
         }
+        self.clear_own_leftovers_for(&ns_loc, &p.ifname);
         let b_name = match &p.ifname {
             Some(n) => {
                 if self.names.taken(&ns_loc, n.as_str()) {
@@ -1183,6 +1208,7 @@ impl Planner<'_> {
                     what: "port".into(),
                 });
             }
+            self.clear_own_leftovers_for(&ns_loc, &p.ifname);
             let b_name = match &p.ifname {
                 Some(n) => {
                     if self.names.taken(&ns_loc, n.as_str()) {
@@ -1269,6 +1295,16 @@ impl Planner<'_> {
             let derived =
                 derived_ifname(&s.b.to_string(), &[&s.a.to_string(), &s.b.to_string(), "a"]);
             self.clear_leftover(&s.a, derived.as_str());
+            for (loc, other, want) in [(&s.a, &s.b, &s.a_ifname), (&s.b, &s.a, &s.b_ifname)] {
+                let plain = want.clone().or_else(|| match other {
+                    Loc::Ns(o) if loc != other => o.as_str().parse().ok(),
+                    Loc::Host => "host".parse().ok(),
+                    _ => None,
+                });
+                if let Some(n) = plain {
+                    self.clear_own_leftover(loc, n.as_str());
+                }
+            }
             let a_name = self.link_end_name(&s.a, &s.b, &s.a_ifname, "a")?;
             self.names.take(&s.a, a_name.as_str());
             let b_name = self.link_end_name(&s.b, &s.a, &s.b_ifname, "b")?;
@@ -1328,6 +1364,82 @@ impl Planner<'_> {
         if let Some(l) = o.loc(loc).and_then(|st| st.link(name))
             && l.kind.as_deref() == Some("veth")
             && l.alias.is_none()
+        {
+            self.delete_link(loc, name);
+        }
+    }
+
+    /// Marks recorded as pending (a run was killed between creating a device
+    /// and setting its alias) are written, for this owner's devices that
+    /// stay.
+    fn finish_marks(&mut self) {
+        let o = self.o;
+        for (loc, st) in o.locs() {
+            if loc.ns().is_some_and(|n| self.ns_deleted.contains(n)) {
+                continue;
+            }
+            for l in &st.links {
+                let Some(m) = &l.mark else { continue };
+                if l.alias.is_some() || m.owner() != &self.d.owner {
+                    continue;
+                }
+                let deleted = self
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s, Step::DeleteLink { loc: x, dev } if x == &loc && dev == &l.name));
+                if !deleted {
+                    self.steps.push(Step::SetMark {
+                        loc: loc.clone(),
+                        dev: l.name.clone(),
+                        mark: m.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Leftovers where a port's namespace end will go: the chosen name, or
+    /// (default names) every unmarked `ethN`.
+    fn clear_own_leftovers_for(&mut self, ns_loc: &Loc, want: &Option<IfName>) {
+        match want {
+            Some(n) => self.clear_own_leftover(ns_loc, n.as_str()),
+            None => {
+                let names: Vec<String> = self
+                    .o
+                    .loc(ns_loc)
+                    .map(|st| {
+                        st.links
+                            .iter()
+                            .filter(|l| {
+                                l.name.strip_prefix("eth").is_some_and(|d| {
+                                    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+                                })
+                            })
+                            .map(|l| l.name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for n in names {
+                    self.clear_own_leftover(ns_loc, &n);
+                }
+            }
+        }
+    }
+
+    /// Inside a namespace this owner made, an unmarked veth or internal-port
+    /// device that has a name the plan wants is a leftover of an interrupted
+    /// run too (nobody else puts devices there): remove it.
+    fn clear_own_leftover(&mut self, loc: &Loc, name: &str) {
+        let Loc::Ns(n) = loc else { return };
+        let o = self.o;
+        let ours = o
+            .namespaces
+            .get(n)
+            .is_some_and(|x| x.owner.as_ref() == Some(&self.d.owner));
+        if let Some(l) = o.loc(loc).and_then(|st| st.link(name))
+            && ours
+            && l.alias.is_none()
+            && matches!(l.kind.as_deref(), Some("veth" | "tun" | "openvswitch"))
         {
             self.delete_link(loc, name);
         }
