@@ -116,6 +116,9 @@ pub enum Cmd {
         /// seconds for the whole check
         #[arg(long, default_value_t = 3.0)]
         timeout: f64,
+        /// every pair even when the host's neighbour table is too small for it
+        #[arg(long)]
+        full: bool,
     },
     /// Remove leftovers of topologies that are no longer applied
     Gc,
@@ -708,13 +711,21 @@ impl Job {
             Cmd::Plan { file } => Job::Topo(TopoCmd::Plan, Some(load(file)?), file.clone()),
             Cmd::Apply { file } => Job::Topo(TopoCmd::Apply, Some(load(file)?), file.clone()),
             Cmd::Status { file } => Job::Topo(TopoCmd::Status, Some(load(file)?), file.clone()),
-            Cmd::Check { file, timeout } => {
+            Cmd::Check {
+                file,
+                timeout,
+                full,
+            } => {
                 if !(*timeout > 0.0 && *timeout <= 600.0) {
                     return Err(CliError::Usage(
                         "--timeout must be between 0 and 600 seconds".into(),
                     ));
                 }
-                Job::Topo(TopoCmd::Check(*timeout), Some(load(file)?), file.clone())
+                Job::Topo(
+                    TopoCmd::Check(*timeout, *full),
+                    Some(load(file)?),
+                    file.clone(),
+                )
             }
             Cmd::Destroy { file, name } => match (file, name) {
                 (Some(f), None) => Job::Topo(TopoCmd::Destroy(load(f)?.name), None, f.clone()),
@@ -1118,7 +1129,7 @@ pub enum TopoCmd {
     Plan,
     Apply,
     Status,
-    Check(f64),
+    Check(f64, bool),
     Destroy(Owner),
     Gc,
 }
@@ -1213,9 +1224,9 @@ async fn topo_cmd(
                 code: if d.in_sync { 0 } else { 3 },
             })
         }
-        TopoCmd::Check(timeout) => {
+        TopoCmd::Check(timeout, full) => {
             let t = topo.expect("loaded");
-            let probes = crate::check::probes(&t.desired);
+            let (probes, reduced) = crate::check::plan_probes(&t.desired, full);
             let timeout = std::time::Duration::from_secs_f64(timeout);
             let res = tokio::task::spawn_blocking(move || crate::check::run(&probes, timeout))
                 .await
@@ -1234,6 +1245,9 @@ async fn topo_cmd(
                     r.probe.from, to, r.probe.why
                 ));
             }
+            if let Some(r) = &reduced {
+                text.push_str(&format!("\nnote: {r}"));
+            }
             text.push_str(&format!(
                 "\n{}: {} pairs, {} failed",
                 t.name,
@@ -1242,7 +1256,7 @@ async fn topo_cmd(
             ));
             Ok(Output {
                 text,
-                json: json!({"topology": t.name, "pairs": res, "failed": failed}),
+                json: json!({"topology": t.name, "pairs": res, "failed": failed, "reduced": reduced}),
                 code: if failed == 0 { 0 } else { 1 },
             })
         }
