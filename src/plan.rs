@@ -404,6 +404,19 @@ pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError>
         ns_deleted: BTreeSet::new(),
     };
     p.removals()?;
+    // Creation works on the system as it will be after the removals: what
+    // is being deleted is neither reused nor in the way.
+    let after = without_removed(o, &p.steps, &p.ns_deleted);
+    let mut p = Planner {
+        d,
+        o: &after,
+        scope,
+        names: Names::from_observed(&after),
+        ns_exist: after.namespaces.keys().cloned().collect(),
+        steps: p.steps,
+        wiring: p.wiring,
+        ns_deleted: p.ns_deleted,
+    };
     p.namespaces();
     p.switches()?;
     p.ports()?;
@@ -510,7 +523,14 @@ impl Planner<'_> {
                     dead_switches.insert(name);
                     continue;
                 }
-                if self.d.switches.contains_key(&name) || !self.in_scope(&key, owner) {
+                // kept only as the same kind in the same place; a topology
+                // that moves a switch or changes its backend replaces it
+                let keep = self
+                    .d
+                    .switches
+                    .get(&name)
+                    .is_some_and(|s| s.backend == Backend::Bridge && s.loc == loc);
+                if keep || !self.in_scope(&key, owner) {
                     continue;
                 }
                 dead_switches.insert(name);
@@ -525,7 +545,12 @@ impl Planner<'_> {
                     continue;
                 };
                 let key = Key::Switch { name: name.clone() };
-                if !self.d.switches.contains_key(&name) && self.in_scope(&key, &owner) {
+                let keep = self
+                    .d
+                    .switches
+                    .get(&name)
+                    .is_some_and(|s| s.backend == Backend::Ovs);
+                if !keep && self.in_scope(&key, &owner) {
                     self.names.release(&Loc::Host, &b.name);
                     self.steps.push(Step::Ovs(OvsChange::DelBridge {
                         name: b.name.clone(),
@@ -1518,5 +1543,75 @@ fn port_mark(d: &Desired, p: &PortSpec, side: Side) -> Mark {
         ns: p.ns.clone(),
         sw: p.switch.clone(),
         side,
+    }
+}
+
+/// The observation minus what the removal steps take away: deleted
+/// namespaces, deleted links (and, for a veth, its peer), OVS bridges and
+/// ports with their devices in the host namespace.
+fn without_removed(o: &Observed, steps: &[Step], ns_deleted: &BTreeSet<NsName>) -> Observed {
+    let mut after = o.clone();
+    after.namespaces.retain(|n, _| !ns_deleted.contains(n));
+    let mut gone: BTreeSet<(Loc, String)> = BTreeSet::new();
+    let mut ovs_gone_ports: BTreeSet<String> = BTreeSet::new();
+    let mut ovs_gone_bridges: BTreeSet<String> = BTreeSet::new();
+    for s in steps {
+        match s {
+            Step::DeleteLink { loc, dev } | Step::AwaitGone { loc, dev } => {
+                gone.insert((loc.clone(), dev.clone()));
+            }
+            Step::Ovs(OvsChange::DelPort { port, .. }) => {
+                ovs_gone_ports.insert(port.clone());
+            }
+            Step::Ovs(OvsChange::DelBridge { name, .. }) => {
+                ovs_gone_bridges.insert(name.clone());
+            }
+            _ => {}
+        }
+    }
+    if let Some(st) = after.ovs.as_mut() {
+        for b in st
+            .bridges
+            .iter()
+            .filter(|b| ovs_gone_bridges.contains(&b.name))
+        {
+            ovs_gone_ports.extend(b.ports.iter().map(|p| p.name.clone()));
+        }
+        st.bridges.retain(|b| !ovs_gone_bridges.contains(&b.name));
+        for b in st.bridges.iter_mut() {
+            b.ports.retain(|p| !ovs_gone_ports.contains(&p.name));
+        }
+    }
+    // a deleted veth end takes its peer: find peers by their marks
+    let peer_ids: BTreeSet<String> = o
+        .locs()
+        .flat_map(|(loc, st)| {
+            st.links
+                .iter()
+                .filter(|l| gone.contains(&(loc.clone(), l.name.clone())))
+                .filter_map(|l| pair_id(l.mark.as_ref()?))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let drop_link = |loc: &Loc, l: &LinkObs| {
+        gone.contains(&(loc.clone(), l.name.clone()))
+            || l.mark.as_ref().and_then(pair_id).is_some_and(|id| peer_ids.contains(&id))
+            // an OVS port's or bridge's device in the host namespace
+            || (loc == &Loc::Host && l.mark.is_none() && ovs_gone_ports.contains(&l.name))
+    };
+    after.host.links.retain(|l| !drop_link(&Loc::Host, l));
+    for (n, obs) in after.namespaces.iter_mut() {
+        let loc = Loc::Ns(n.clone());
+        obs.state.links.retain(|l| !drop_link(&loc, l));
+    }
+    after
+}
+
+/// What identifies a swctl veth pair (both ends carry it).
+fn pair_id(m: &Mark) -> Option<String> {
+    match m {
+        Mark::Port { ns, sw, .. } => Some(format!("port {ns} {sw}")),
+        Mark::Link { a, b, .. } => Some(format!("link {:?}", Key::link(a, b))),
+        Mark::Switch { .. } => None,
     }
 }

@@ -602,3 +602,166 @@ fn ovs_respawned_tap_replaces_the_stale_end() {
         );
     });
 }
+
+/// A small deterministic random generator (xorshift), so failures replay.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A random lab: hosts, Linux bridges and OVS bridges, ports with random
+/// wiring, addresses, links (host included), routes and forwarding.
+fn random_desired(r: &mut Rng, owner: &str) -> Desired {
+    let mut d = Desired::new(owner.parse().unwrap());
+    let hosts: Vec<NsName> = (0..1 + r.below(6)).map(|i| ns(&format!("r{i}"))).collect();
+    let mut next_ip = 1u32;
+    let mut ip = |r: &mut Rng| {
+        next_ip += 1 + r.below(3) as u32;
+        cidr(&format!(
+            "198.18.{}.{}/16",
+            next_ip / 200,
+            next_ip % 200 + 1
+        ))
+    };
+    for h in &hosts {
+        d.namespaces.insert(
+            h.clone(),
+            NsSpec {
+                forward: match r.below(3) {
+                    0 => None,
+                    1 => Some(true),
+                    _ => Some(false),
+                },
+                routes: vec![],
+            },
+        );
+    }
+    for i in 0..r.below(4) {
+        let ovs = r.below(2) == 0;
+        let in_ns = !ovs && r.below(4) == 0;
+        d.switches.insert(
+            ifn(&format!("sw{i}")),
+            SwitchSpec {
+                backend: if ovs { Backend::Ovs } else { Backend::Bridge },
+                loc: if in_ns {
+                    Loc::Ns(hosts[r.below(hosts.len() as u64) as usize].clone())
+                } else {
+                    Loc::Host
+                },
+                addrs: if !ovs && r.below(3) == 0 {
+                    vec![ip(r)]
+                } else {
+                    vec![]
+                },
+                datapath: None,
+            },
+        );
+    }
+    let switches: Vec<(IfName, Backend)> = d
+        .switches
+        .iter()
+        .map(|(n, s)| (n.clone(), s.backend))
+        .collect();
+    for h in &hosts {
+        for (sw, backend) in &switches {
+            if r.below(2) == 0 {
+                continue;
+            }
+            let via = match (backend, r.below(3)) {
+                (Backend::Ovs, 0) => Via::Internal,
+                (_, 1) => Via::Veth,
+                _ => Via::Auto,
+            };
+            d.ports.push(PortSpec {
+                ns: h.clone(),
+                switch: sw.clone(),
+                ifname: None,
+                addrs: (0..r.below(3)).map(|_| ip(r)).collect(),
+                via,
+                vlan: if *backend == Backend::Ovs && r.below(3) == 0 {
+                    Some(1 + r.below(20) as u16)
+                } else {
+                    None
+                },
+            });
+        }
+    }
+    let mut locs: Vec<Loc> = hosts.iter().map(|h| Loc::Ns(h.clone())).collect();
+    locs.push(Loc::Host);
+    let mut linked = BTreeSet::new();
+    for _ in 0..r.below(4) {
+        let a = locs[r.below(locs.len() as u64) as usize].clone();
+        let b = locs[r.below(locs.len() as u64) as usize].clone();
+        if a == Loc::Host && b == Loc::Host || !linked.insert(Key::link(&a, &b)) {
+            continue;
+        }
+        let a_addrs = vec![ip(r)];
+        let b_addrs = vec![ip(r)];
+        // a route through the link, from a namespace end
+        if let (Loc::Ns(an), true) = (&a, r.below(2) == 0) {
+            let via = b_addrs[0].addr;
+            let spec = d.namespaces.get_mut(an).unwrap();
+            if spec.routes.is_empty() {
+                spec.routes.push(RouteSpec {
+                    dest: RouteDest::Net(cidr(&format!("198.19.{}.0/24", r.below(200)))),
+                    via,
+                });
+            }
+        }
+        d.links.push(LinkSpec {
+            a,
+            b,
+            a_ifname: None,
+            b_ifname: None,
+            a_addrs,
+            b_addrs,
+        });
+    }
+    d
+}
+
+/// Property: for random labs and random edits of them,
+/// `plan(d, apply(plan(d, o)))` is empty, and teardown leaves nothing.
+#[test]
+fn property_random_labs_converge() {
+    for seed in 1..=150u64 {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let f = Fake::with_ovs(if seed % 2 == 0 { "netdev" } else { "system" });
+        let first = random_desired(&mut r, "prop");
+        let second = random_desired(&mut r, "prop");
+        rt().block_on(async {
+            for d in [&first, &second] {
+                let mut scan = all();
+                scan.forward = d.namespaces.keys().cloned().collect();
+                let o = observe(&f, &scan).await.unwrap();
+                let p = plan(d, &o, &Scope::Owner)
+                    .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{d:#?}"));
+                apply(&f, &p, false)
+                    .await
+                    .unwrap_or_else(|e| panic!("seed {seed}: {e:?}\n{:#?}", p.steps));
+                let o = observe(&f, &scan).await.unwrap();
+                let p2 = plan(d, &o, &Scope::Owner).unwrap();
+                assert!(p2.is_empty(), "seed {seed}: not converged: {:#?}", p2.steps);
+            }
+            let o = observe(&f, &all()).await.unwrap();
+            let p = plan(&Desired::new("prop".parse().unwrap()), &o, &Scope::Owner).unwrap();
+            apply(&f, &p, true).await.unwrap();
+            let o = observe(&f, &all()).await.unwrap();
+            assert!(o.namespaces.is_empty(), "seed {seed}");
+            assert!(
+                o.host.links.iter().all(|l| l.mark.is_none()),
+                "seed {seed}: {:?}",
+                o.host.links
+            );
+            assert!(o.ovs.unwrap().bridges.is_empty(), "seed {seed}");
+        });
+    }
+}
