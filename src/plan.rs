@@ -1084,33 +1084,7 @@ impl Planner<'_> {
         if let Some(b) = &b {
             self.delete_link(&ns_loc, &b.name);
         }
-        let a_name = derived_ifname(p.ns.as_str(), &[p.ns.as_str(), p.switch.as_str()]);
-        if row.is_none() {
-            self.clear_leftover(&Loc::Host, a_name.as_str());
-        }
-        if self.names.taken(&Loc::Host, a_name.as_str()) {
-            return Err(PlanError::NameTaken {
-                name: a_name.to_string(),
-                loc: Loc::Host,
-                what: "port".into(),
-            });
-        }
-        self.clear_own_leftovers_for(&ns_loc, &p.ifname);
-        let b_name = match &p.ifname {
-            Some(n) => {
-                if self.names.taken(&ns_loc, n.as_str()) {
-                    return Err(PlanError::NameTaken {
-                        name: n.to_string(),
-                        loc: ns_loc,
-                        what: "port".into(),
-                    });
-                }
-                n.clone()
-            }
-            None => self.names.free_eth(&ns_loc),
-        };
-        self.names.take(&Loc::Host, a_name.as_str());
-        self.names.take(&ns_loc, b_name.as_str());
+        let (a_name, b_name) = self.port_names(&Loc::Host, &ns_loc, p)?;
         if internal {
             self.steps.push(Step::Ovs(OvsChange::AddPort {
                 bridge: p.switch.to_string(),
@@ -1224,31 +1198,7 @@ impl Planner<'_> {
             } else if let Some(b) = b {
                 self.delete_link(&ns_loc, &b.name);
             }
-            let a_name = derived_ifname(p.ns.as_str(), &[p.ns.as_str(), p.switch.as_str()]);
-            self.clear_leftover(&sw_loc, a_name.as_str());
-            if self.names.taken(&sw_loc, a_name.as_str()) {
-                return Err(PlanError::NameTaken {
-                    name: a_name.to_string(),
-                    loc: sw_loc,
-                    what: "port".into(),
-                });
-            }
-            self.clear_own_leftovers_for(&ns_loc, &p.ifname);
-            let b_name = match &p.ifname {
-                Some(n) => {
-                    if self.names.taken(&ns_loc, n.as_str()) {
-                        return Err(PlanError::NameTaken {
-                            name: n.to_string(),
-                            loc: ns_loc,
-                            what: "port".into(),
-                        });
-                    }
-                    n.clone()
-                }
-                None => self.names.free_eth(&ns_loc),
-            };
-            self.names.take(&sw_loc, a_name.as_str());
-            self.names.take(&ns_loc, b_name.as_str());
+            let (a_name, b_name) = self.port_names(&sw_loc, &ns_loc, p)?;
             let mark = |side| Mark::Port {
                 owner: d.owner.clone(),
                 ns: p.ns.clone(),
@@ -1392,6 +1342,41 @@ impl Planner<'_> {
         {
             self.delete_link(loc, name);
         }
+    }
+
+    /// The two names of a new port: the switch end's derived name, the
+    /// namespace end's chosen name or first free `ethN`; both checked free
+    /// (after clearing leftovers of interrupted runs) and taken.
+    fn port_names(
+        &mut self,
+        sw_loc: &Loc,
+        ns_loc: &Loc,
+        p: &PortSpec,
+    ) -> Result<(IfName, IfName), PlanError> {
+        let a_name = derived_ifname(p.ns.as_str(), &[p.ns.as_str(), p.switch.as_str()]);
+        self.clear_leftover(sw_loc, a_name.as_str());
+        if self.names.taken(sw_loc, a_name.as_str()) {
+            return Err(PlanError::NameTaken {
+                name: a_name.to_string(),
+                loc: sw_loc.clone(),
+                what: "port".into(),
+            });
+        }
+        self.clear_own_leftovers_for(ns_loc, &p.ifname);
+        let b_name = match &p.ifname {
+            Some(n) if self.names.taken(ns_loc, n.as_str()) => {
+                return Err(PlanError::NameTaken {
+                    name: n.to_string(),
+                    loc: ns_loc.clone(),
+                    what: "port".into(),
+                });
+            }
+            Some(n) => n.clone(),
+            None => self.names.free_eth(ns_loc),
+        };
+        self.names.take(sw_loc, a_name.as_str());
+        self.names.take(ns_loc, b_name.as_str());
+        Ok((a_name, b_name))
     }
 
     /// Marks recorded as pending (a run was killed between creating a device
