@@ -58,6 +58,7 @@ fn desired(n: usize, w: Wiring) -> Desired {
             loc: Loc::Host,
             addrs: vec![],
             datapath: None,
+            ovsdb: None,
         },
     );
     for i in 0..n {

@@ -23,7 +23,7 @@ use crate::netns::{self, NsError};
 use crate::ovs::Ovs;
 use crate::plan::{Plan, PlanError, Scope, Wiring, plan};
 use crate::sandbox;
-use crate::switch::{LinuxBridge, OvsSwitch, Switch, SwitchInfo};
+use crate::switch::{LinuxBridge, Switch, SwitchInfo};
 use crate::topology::Topology;
 
 #[derive(Parser, Debug)]
@@ -194,6 +194,9 @@ pub enum SwitchCmd {
         /// OVS only: force the datapath [default: system when the openvswitch kernel module works, else netdev]
         #[arg(long, value_enum)]
         datapath: Option<DatapathArg>,
+        /// OVS only: the OVSDB server for this switch (unix:PATH or tcp:HOST:PORT) [default: $SWCTL_OVSDB, swctl's sandbox, the system's]
+        #[arg(long)]
+        ovsdb: Option<String>,
     },
     /// Delete switches swctl created, and the ports swctl made on them
     Del {
@@ -268,6 +271,8 @@ pub enum CliError {
     Apply(#[from] ApplyError),
     #[error(transparent)]
     Ns(#[from] NsError),
+    #[error(transparent)]
+    Ovs(#[from] crate::ovsdb::OvsdbError),
     #[error("Open vSwitch sandbox")]
     Sandbox(#[from] sandbox::SandboxError),
     #[error(transparent)]
@@ -520,8 +525,16 @@ impl Job {
                 netns,
                 ips,
                 datapath,
+                ovsdb,
             }) => {
                 let name: IfName = name.parse()?;
+                if let Some(db) = ovsdb
+                    && !(db.starts_with("unix:") || db.starts_with("tcp:"))
+                {
+                    return Err(CliError::Usage(format!(
+                        "--ovsdb {db:?}: expected unix:PATH or tcp:HOST:PORT"
+                    )));
+                }
                 let loc = match netns {
                     Some(n) => Loc::Ns(n.parse()?),
                     None => Loc::Host,
@@ -540,11 +553,13 @@ impl Job {
                         loc,
                         addrs,
                         datapath: datapath.map(|d| d.as_str().to_string()),
+                        ovsdb: ovsdb.clone(),
                     },
                 );
                 let mut job = ChangeJob::new(format!("switch add {name}"), d, Scope::Nothing, scan)
                     .with_ovs(None);
-                job.pick_backend = Some(cli.backend);
+                // an OVSDB server named for the switch means OVS
+                job.pick_backend = Some(cli.backend.or(ovsdb.as_ref().map(|_| BackendArg::Ovs)));
                 job.into()
             }
             Cmd::Switch(SwitchCmd::Del { names }) => {
@@ -748,6 +763,33 @@ impl Job {
         }
     }
 
+    /// OVSDB servers named by the command or topology.
+    fn named_servers(&self) -> Vec<String> {
+        let d = match self {
+            Job::Change(c) => &c.desired,
+            Job::Topo(_, Some(t), _) => &t.desired,
+            _ => return vec![],
+        };
+        d.switches
+            .values()
+            .filter_map(|s| s.ovsdb.clone())
+            .collect()
+    }
+
+    /// Every OVSDB server to look at besides the default: the named ones and
+    /// the ones swctl made switches on before.
+    fn ovsdb_servers(&self) -> Vec<String> {
+        let mut v = self.named_servers();
+        v.extend(crate::ovs::known_servers());
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn requires(&self, addr: &str) -> bool {
+        self.named_servers().iter().any(|a| a == addr)
+    }
+
     fn needs_ovs(&self) -> bool {
         match self {
             Job::Change(c) => c.ovs,
@@ -761,6 +803,19 @@ impl Job {
         let mut k = Kernel::new().map_err(|e| CliError::Observe(e.into()))?;
         if self.needs_ovs() {
             k.ovs = connect_ovs().await;
+            let default = k.ovs.as_ref().ok().map(|o| o.client.addr().to_string());
+            for addr in self.ovsdb_servers() {
+                if Some(&addr) == default.as_ref()
+                    || k.ovs_extra.iter().any(|o| o.client.addr() == addr)
+                {
+                    continue;
+                }
+                match Ovs::connect(&addr).await {
+                    Ok(o) => k.ovs_extra.push(o),
+                    Err(e) if self.requires(&addr) => return Err(CliError::Ovs(e)),
+                    Err(_) => {} // a remembered server that is gone
+                }
+            }
         }
         let everything = Scan {
             all_owned: true,
@@ -843,9 +898,8 @@ async fn run_change(k: &Kernel, mut job: ChangeJob) -> Result<Output, CliError> 
 /// Every switch on both backends.
 fn all_switches(k: &Kernel, o: &Observed, only_owned: bool) -> Vec<SwitchInfo> {
     let mut v = LinuxBridge { nl: k }.list(o, only_owned);
-    if let Ok(ovs) = &k.ovs {
-        v.extend(OvsSwitch { ovs }.list(o, only_owned));
-    }
+    // every OVS switch of the observation, whatever its server
+    v.extend(crate::switch::ovs_list(o, only_owned));
     v
 }
 

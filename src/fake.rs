@@ -418,6 +418,7 @@ impl OvsDb for Fake {
         for c in changes {
             match c {
                 OvsChange::AddBridge {
+                    db,
                     name,
                     datapath_type,
                     owner,
@@ -436,6 +437,7 @@ impl OvsDb for Fake {
                         ifaces: vec![self.iface(name, "internal")],
                     };
                     st.bridges.push(OvsBridge {
+                        db: db.clone(),
                         uuid: self.uuid(),
                         name: name.clone(),
                         datapath_type: datapath_type.clone(),
@@ -477,6 +479,7 @@ impl OvsDb for Fake {
                     internal,
                     tag,
                     mark,
+                    ..
                 } => {
                     let (ns, sw) = match mark {
                         Mark::Port { ns, sw, .. } => (ns.to_string(), sw.to_string()),

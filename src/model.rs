@@ -175,6 +175,9 @@ pub struct SwitchSpec {
     pub addrs: Vec<Cidr>,
     /// OVS only: force `system` or `netdev`; None: what works on this host
     pub datapath: Option<String>,
+    /// OVS only: the OVSDB server of this switch (`unix:PATH`,
+    /// `tcp:HOST:PORT`); None: the default one
+    pub ovsdb: Option<String>,
 }
 
 /// A namespace attached to a switch.

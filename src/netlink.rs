@@ -167,8 +167,10 @@ pub struct Kernel {
     index: Mutex<HashMap<(Loc, String), u32>>,
     /// the host's namespace, for veth peers that go back to it
     host_ns: File,
-    /// the OVSDB server, when one answers (or why not)
+    /// the default OVSDB server, when one answers (or why not)
     pub ovs: Result<crate::ovs::Ovs, String>,
+    /// further OVSDB servers (switches with their own server)
+    pub ovs_extra: Vec<crate::ovs::Ovs>,
 }
 
 impl Kernel {
@@ -181,6 +183,7 @@ impl Kernel {
             index: Mutex::new(HashMap::new()),
             host_ns,
             ovs: Err("not connected".into()),
+            ovs_extra: Vec::new(),
         })
     }
 
@@ -927,24 +930,59 @@ fn clone_ns_err(e: &NsError) -> NsError {
 }
 
 impl crate::ovs::OvsDb for Kernel {
+    /// The state of every connected server, merged (bridges know their server).
     async fn ovs_state(
         &self,
     ) -> Result<Result<crate::ovs::OvsState, String>, crate::ovsdb::OvsdbError> {
-        match &self.ovs {
-            Ok(o) => Ok(Ok(o.state().await?)),
-            Err(why) => Ok(Err(why.clone())),
+        let mut merged = match &self.ovs {
+            Ok(o) => Some(o.state().await?),
+            Err(_) => None,
+        };
+        for o in &self.ovs_extra {
+            let st = o.state().await?;
+            match merged.as_mut() {
+                Some(m) => m.bridges.extend(st.bridges),
+                None => merged = Some(st),
+            }
         }
+        Ok(match (merged, &self.ovs) {
+            (Some(m), _) => Ok(m),
+            (None, Err(why)) => Err(why.clone()),
+            (None, Ok(_)) => unreachable!("a connected default server gives a state"),
+        })
     }
 
+    /// One transaction per server (and one wait each).
     async fn ovs_apply(
         &self,
         changes: &[crate::ovs::OvsChange],
     ) -> Result<(), crate::ovsdb::OvsdbError> {
-        match &self.ovs {
-            Ok(o) => o.apply(changes).await,
-            Err(why) => Err(crate::ovsdb::OvsdbError::Schema(format!(
-                "no OVSDB server: {why}"
-            ))),
+        let mut servers: Vec<&str> = changes.iter().map(|c| c.db()).collect();
+        servers.sort();
+        servers.dedup();
+        for db in servers {
+            let conn = self
+                .ovs
+                .iter()
+                .chain(self.ovs_extra.iter())
+                .find(|o| o.client.addr() == db)
+                .ok_or_else(|| {
+                    crate::ovsdb::OvsdbError::Schema(format!(
+                        "not connected to the OVSDB server {db}"
+                    ))
+                })?;
+            let batch: Vec<crate::ovs::OvsChange> =
+                changes.iter().filter(|c| c.db() == db).cloned().collect();
+            let default = self.ovs.as_ref().is_ok_and(|o| o.client.addr() == db);
+            if !default
+                && batch
+                    .iter()
+                    .any(|c| matches!(c, crate::ovs::OvsChange::AddBridge { .. }))
+            {
+                crate::ovs::remember_server(db);
+            }
+            conn.apply(&batch).await?;
         }
+        Ok(())
     }
 }

@@ -57,6 +57,8 @@ impl OvsPort {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OvsBridge {
+    /// the OVSDB server it lives on
+    pub db: String,
     pub uuid: String,
     pub name: String,
     pub datapath_type: String,
@@ -92,14 +94,20 @@ impl OvsState {
 pub enum OvsChange {
     /// `ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=DP fail_mode=standalone`
     AddBridge {
+        db: String,
         name: String,
         datapath_type: String,
         owner: Owner,
     },
     /// `ovs-vsctl del-br NAME`
-    DelBridge { name: String, uuid: String },
+    DelBridge {
+        db: String,
+        name: String,
+        uuid: String,
+    },
     /// `ovs-vsctl add-port BR PORT [-- set Interface PORT type=internal]`
     AddPort {
+        db: String,
         bridge: String,
         port: String,
         internal: bool,
@@ -108,20 +116,36 @@ pub enum OvsChange {
     },
     /// `ovs-vsctl set Port PORT tag=N` / `ovs-vsctl clear Port PORT tag`
     SetTag {
+        db: String,
         port: String,
         uuid: String,
         tag: Option<u16>,
     },
     /// `ovs-vsctl del-port BR PORT`
     DelPort {
+        db: String,
         bridge: String,
         port: String,
         uuid: String,
     },
 }
 
+impl OvsChange {
+    /// The OVSDB server the change goes to.
+    pub fn db(&self) -> &str {
+        match self {
+            OvsChange::AddBridge { db, .. }
+            | OvsChange::DelBridge { db, .. }
+            | OvsChange::AddPort { db, .. }
+            | OvsChange::SetTag { db, .. }
+            | OvsChange::DelPort { db, .. } => db,
+        }
+    }
+}
+
 impl std::fmt::Display for OvsChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ovs-vsctl --db={} ", self.db())?;
         match self {
             OvsChange::AddBridge {
                 name,
@@ -129,15 +153,15 @@ impl std::fmt::Display for OvsChange {
                 ..
             } => write!(
                 f,
-                "ovs-vsctl add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode=standalone"
+                "add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode=standalone"
             ),
-            OvsChange::DelBridge { name, .. } => write!(f, "ovs-vsctl del-br {name}"),
+            OvsChange::DelBridge { name, .. } => write!(f, "del-br {name}"),
             OvsChange::SetTag {
                 port, tag: Some(t), ..
-            } => write!(f, "ovs-vsctl set Port {port} tag={t}"),
+            } => write!(f, "set Port {port} tag={t}"),
             OvsChange::SetTag {
                 port, tag: None, ..
-            } => write!(f, "ovs-vsctl clear Port {port} tag"),
+            } => write!(f, "clear Port {port} tag"),
             OvsChange::AddPort {
                 bridge,
                 port,
@@ -145,7 +169,7 @@ impl std::fmt::Display for OvsChange {
                 tag,
                 ..
             } => {
-                write!(f, "ovs-vsctl add-port {bridge} {port}")?;
+                write!(f, "add-port {bridge} {port}")?;
                 if let Some(t) = tag {
                     write!(f, " tag={t}")?;
                 }
@@ -155,7 +179,7 @@ impl std::fmt::Display for OvsChange {
                 Ok(())
             }
             OvsChange::DelPort { bridge, port, .. } => {
-                write!(f, "ovs-vsctl del-port {bridge} {port}")
+                write!(f, "del-port {bridge} {port}")
             }
         }
     }
@@ -210,6 +234,29 @@ pub trait OvsDb {
     /// Ok(None) with the reason when no OVSDB server is reachable.
     async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError>;
     async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError>;
+}
+
+/// OVSDB servers other than the default that swctl made switches on,
+/// remembered in /run/swctl/ovsdb (written before the switch is made) so
+/// later commands look there too.
+pub const SERVERS_DIR: &str = "/run/swctl/ovsdb";
+
+pub fn remember_server(addr: &str) {
+    let name = format!("{:08x}", crate::names::stable_hash(&[addr]));
+    let _ = std::fs::create_dir_all(SERVERS_DIR);
+    let _ = std::fs::write(std::path::Path::new(SERVERS_DIR).join(name), addr);
+}
+
+pub fn known_servers() -> Vec<String> {
+    std::fs::read_dir(SERVERS_DIR)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The OVS backend on one OVSDB server.
@@ -318,6 +365,7 @@ impl Ovs {
                     .collect();
                 ps.sort_by(|a, b| a.name.cmp(&b.name));
                 Some(OvsBridge {
+                    db: self.client.addr().to_string(),
                     uuid: r.uuid()?.to_string(),
                     name: r.str("name")?.to_string(),
                     datapath_type: r.str("datapath_type").unwrap_or("").to_string(),
@@ -487,6 +535,7 @@ fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             name,
             datapath_type,
             owner,
+            ..
         } => {
             let (iface, port, br) = (format!("i{i}"), format!("p{i}"), format!("b{i}"));
             t.push(
@@ -559,6 +608,7 @@ fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             internal,
             tag,
             mark,
+            ..
         } => {
             let (iface, p) = (format!("i{i}"), format!("p{i}"));
             let mut irow = json!({"name": port});

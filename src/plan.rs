@@ -553,6 +553,7 @@ impl Planner<'_> {
                 if !keep && self.in_scope(&key, &owner) {
                     self.names.release(&Loc::Host, &b.name);
                     self.steps.push(Step::Ovs(OvsChange::DelBridge {
+                        db: b.db.clone(),
                         name: b.name.clone(),
                         uuid: b.uuid.clone(),
                     }));
@@ -571,6 +572,7 @@ impl Planner<'_> {
                     if self.ns_deleted.contains(&ns) || (!desired && self.in_scope(&key, &owner)) {
                         self.names.release(&Loc::Host, &p.name);
                         self.steps.push(Step::Ovs(OvsChange::DelPort {
+                            db: b.db.clone(),
                             bridge: b.name.clone(),
                             port: p.name.clone(),
                             uuid: p.uuid.clone(),
@@ -948,8 +950,10 @@ impl Planner<'_> {
                 what: "switch".into(),
             });
         }
+        let db = spec.ovsdb.clone().unwrap_or_else(|| st.addr.clone());
         self.names.take(&Loc::Host, name.as_str());
         self.steps.push(Step::Ovs(OvsChange::AddBridge {
+            db,
             name: name.to_string(),
             datapath_type: dp,
             owner: self.d.owner.clone(),
@@ -980,6 +984,15 @@ impl Planner<'_> {
     fn ovs_port(&mut self, p: &PortSpec) -> Result<(), PlanError> {
         let d = self.d;
         let st = self.ovs(&p.switch)?;
+        // the server of the switch: where it is, or where it will be made
+        let db = match st.bridge(p.switch.as_str()) {
+            Some(b) => b.db.clone(),
+            None => d
+                .switches
+                .get(&p.switch)
+                .and_then(|s| s.ovsdb.clone())
+                .unwrap_or_else(|| st.addr.clone()),
+        };
         let internal = match p.via {
             // measured here (userspace datapath): internal ports carried
             // 1.31 Gbit/s, veth 0.81 Gbit/s and needed tx checksum offload
@@ -1018,6 +1031,7 @@ impl Planner<'_> {
                 if let Some(b) = b.as_ref().filter(|b| name_ok(&b.name)) {
                     if r.tag != p.vlan.map(i64::from) {
                         self.steps.push(Step::Ovs(OvsChange::SetTag {
+                            db: db.clone(),
                             port: r.name.clone(),
                             uuid: r.uuid.clone(),
                             tag: p.vlan,
@@ -1073,6 +1087,7 @@ impl Planner<'_> {
             }
             // wrong wiring, renamed, or half there: remove and make again
             self.steps.push(Step::Ovs(OvsChange::DelPort {
+                db: db.clone(),
                 bridge: p.switch.to_string(),
                 port: r.name.clone(),
                 uuid: r.uuid.clone(),
@@ -1087,6 +1102,7 @@ impl Planner<'_> {
         let (a_name, b_name) = self.port_names(&Loc::Host, &ns_loc, p)?;
         if internal {
             self.steps.push(Step::Ovs(OvsChange::AddPort {
+                db: db.clone(),
                 bridge: p.switch.to_string(),
                 port: a_name.to_string(),
                 internal: true,
@@ -1111,6 +1127,7 @@ impl Planner<'_> {
                 peer_mark: port_mark(d, p, Side::B),
             });
             self.steps.push(Step::Ovs(OvsChange::AddPort {
+                db: db.clone(),
                 bridge: p.switch.to_string(),
                 port: a_name.to_string(),
                 internal: false,

@@ -158,6 +158,7 @@ impl Switch for OvsSwitch<'_> {
             "netdev"
         };
         let c = crate::ovs::OvsChange::AddBridge {
+            db: self.ovs.client.addr().to_string(),
             name: name.into(),
             datapath_type: dp.into(),
             owner: mark.owner().clone(),
@@ -172,6 +173,7 @@ impl Switch for OvsSwitch<'_> {
             return Ok(());
         };
         let c = crate::ovs::OvsChange::DelBridge {
+            db: self.ovs.client.addr().to_string(),
             name: name.into(),
             uuid: b.uuid.clone(),
         };
@@ -181,6 +183,7 @@ impl Switch for OvsSwitch<'_> {
     /// `ovs-vsctl add-port SWITCH DEV`
     async fn add_port(&self, _loc: &Loc, switch: &str, dev: &str) -> Result<(), NlError> {
         let c = crate::ovs::OvsChange::AddPort {
+            db: self.ovs.client.addr().to_string(),
             bridge: switch.into(),
             port: dev.into(),
             internal: false,
@@ -202,6 +205,7 @@ impl Switch for OvsSwitch<'_> {
             return Ok(());
         };
         let c = crate::ovs::OvsChange::DelPort {
+            db: self.ovs.client.addr().to_string(),
             bridge: switch.into(),
             port: dev.into(),
             uuid: p.uuid.clone(),
@@ -210,6 +214,13 @@ impl Switch for OvsSwitch<'_> {
     }
 
     fn list(&self, o: &Observed, only_owned: bool) -> Vec<SwitchInfo> {
+        ovs_list(o, only_owned)
+    }
+}
+
+/// The OVS switches of an observation, on every server it covers.
+pub fn ovs_list(o: &Observed, only_owned: bool) -> Vec<SwitchInfo> {
+    {
         let Some(st) = &o.ovs else { return vec![] };
         st.bridges
             .iter()

@@ -67,6 +67,8 @@ pub struct SwitchFile {
     pub namespace: Option<String>,
     /// OVS: "system" | "netdev"
     pub datapath: Option<String>,
+    /// OVS: the OVSDB server of this switch (`unix:PATH`, `tcp:HOST:PORT`)
+    pub ovsdb: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -254,6 +256,19 @@ pub fn validate(f: &File) -> Result<Topology, Vec<String>> {
                 }
             },
         };
+        if let Some(db) = &s.ovsdb {
+            if backend != Backend::Ovs {
+                err(
+                    format!("{path}.ovsdb"),
+                    "only an OVS switch has an OVSDB server".into(),
+                );
+            } else if !(db.starts_with("unix:") || db.starts_with("tcp:")) {
+                err(
+                    format!("{path}.ovsdb"),
+                    format!("{db:?} is not unix:PATH or tcp:HOST:PORT"),
+                );
+            }
+        }
         if let Some(dp) = &s.datapath {
             if backend != Backend::Ovs {
                 err(
@@ -276,6 +291,7 @@ pub fn validate(f: &File) -> Result<Topology, Vec<String>> {
                     loc,
                     addrs,
                     datapath: s.datapath.clone(),
+                    ovsdb: s.ovsdb.clone(),
                 },
             );
         }

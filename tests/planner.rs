@@ -46,6 +46,7 @@ fn s4(owner: &str) -> Desired {
             loc: Loc::Host,
             addrs: vec![cidr("198.18.0.254/24")],
             datapath: None,
+            ovsdb: None,
         },
     );
     for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
@@ -239,9 +240,12 @@ fn s5_ovs_veth_exact_steps_userspace_datapath() {
     );
     assert_eq!(
         text[6],
-        "ovs-vsctl add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=standalone"
+        "ovs-vsctl --db=unix:/fake/db.sock add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=standalone"
     );
-    assert_eq!(text[7], format!("ovs-vsctl add-port br0 {h1}"));
+    assert_eq!(
+        text[7],
+        format!("ovs-vsctl --db=unix:/fake/db.sock add-port br0 {h1}")
+    );
     // tx checksum offload off on each namespace end: the netdev datapath needs it
     assert_eq!(text[10], "ip netns exec h1 ethtool -K eth0 tx off");
     assert_eq!(text.len(), 16, "{text:#?}");
@@ -262,7 +266,9 @@ fn s6_ovs_internal_exact_steps() {
     let h1 = derived_ifname("h1", &["h1", "br0"]);
     assert_eq!(
         text[4],
-        format!("ovs-vsctl add-port br0 {h1} -- set Interface {h1} type=internal")
+        format!(
+            "ovs-vsctl --db=unix:/fake/db.sock add-port br0 {h1} -- set Interface {h1} type=internal"
+        )
     );
     assert_eq!(
         text[7],
@@ -427,6 +433,7 @@ fn teardown_never_touches_foreign_objects() {
                 loc: Loc::Host,
                 addrs: vec![],
                 datapath: None,
+                ovsdb: None,
             },
         )]
         .into();
@@ -555,6 +562,7 @@ fn explicit_ifname_clash_is_refused() {
                 loc: Loc::Host,
                 addrs: vec![],
                 datapath: None,
+                ovsdb: None,
             },
         );
         d2.ports.push(PortSpec {
@@ -662,6 +670,7 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                     vec![]
                 },
                 datapath: None,
+                ovsdb: None,
             },
         );
     }
@@ -764,4 +773,33 @@ fn property_random_labs_converge() {
             assert!(o.ovs.unwrap().bridges.is_empty(), "seed {seed}");
         });
     }
+}
+
+/// A switch on its own OVSDB server: its bridge and ports go there (one
+/// transaction per server), and the next plan finds them there.
+#[test]
+fn a_switch_on_its_own_ovsdb_server() {
+    let f = Fake::with_ovs("netdev");
+    rt().block_on(async {
+        let mut d = ovs_lab(Via::Internal);
+        d.switches.get_mut(&ifn("br0")).unwrap().ovsdb = Some("unix:/other/db.sock".into());
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let ovs: Vec<String> = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Ovs(_)))
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(ovs.len(), 4);
+        assert!(
+            ovs.iter()
+                .all(|s| s.starts_with("ovs-vsctl --db=unix:/other/db.sock ")),
+            "{ovs:#?}"
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert_eq!(o.ovs.as_ref().unwrap().bridges[0].db, "unix:/other/db.sock");
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+    });
 }
