@@ -436,6 +436,8 @@ struct ChangeJob {
     pick_backend: Option<Option<BackendArg>>,
     /// talk to OVSDB (commands that may involve an OVS switch)
     ovs: bool,
+    /// why the backend was picked, when not by the usual rules
+    backend_reason: Option<String>,
 }
 
 impl ChangeJob {
@@ -450,6 +452,7 @@ impl ChangeJob {
             backend_check: None,
             pick_backend: None,
             ovs: false,
+            backend_reason: None,
         }
     }
     fn teardown(mut self, must_exist: Vec<Key>) -> ChangeJob {
@@ -559,7 +562,11 @@ impl Job {
                 let mut job = ChangeJob::new(format!("switch add {name}"), d, Scope::Nothing, scan)
                     .with_ovs(None);
                 // an OVSDB server named for the switch means OVS
-                job.pick_backend = Some(cli.backend.or(ovsdb.as_ref().map(|_| BackendArg::Ovs)));
+                job.pick_backend = Some(cli.backend);
+                if cli.backend.is_none() && ovsdb.is_some() {
+                    job.pick_backend = Some(Some(BackendArg::Ovs));
+                    job.backend_reason = Some("--ovsdb".into());
+                }
                 job.into()
             }
             Cmd::Switch(SwitchCmd::Del { names }) => {
@@ -857,7 +864,10 @@ impl Job {
             Job::Change(job) => {
                 let mut job = *job;
                 if let Some(arg) = job.pick_backend {
-                    let (backend, why) = choose_backend(arg, &k).await?;
+                    let (backend, mut why) = choose_backend(arg, &k).await?;
+                    if let Some(r) = job.backend_reason.take() {
+                        why = r;
+                    }
                     for s in job.desired.switches.values_mut() {
                         s.backend = backend;
                     }
