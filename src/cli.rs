@@ -122,6 +122,33 @@ pub enum Cmd {
     },
     /// Remove leftovers of topologies that are no longer applied
     Gc,
+    /// Compare the four ways to connect namespaces: setup, latency, throughput, CPU
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// wirings to compare [default: all this machine can run]: veth,bridge,ovs-veth,ovs-internal
+    #[arg(long, value_delimiter = ',')]
+    pub wiring: Vec<String>,
+    /// namespaces for the setup/ready/teardown figures
+    #[arg(long, default_value_t = 50)]
+    pub hosts: usize,
+    /// seconds per throughput test
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// TCP streams for the multi-stream test
+    #[arg(long, default_value_t = 4)]
+    pub streams: usize,
+    /// rounds (wirings interleaved in each)
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// write an SVG chart here
+    #[arg(long)]
+    pub svg: Option<String>,
+    /// only setup, ready and teardown
+    #[arg(long)]
+    pub setup_only: bool,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -472,6 +499,8 @@ enum Job {
     Change(Box<ChangeJob>),
     /// a topology command, its validated file (when it has one) and path
     Topo(TopoCmd, Option<Topology>, String),
+    /// `swctl bench`, with the wirings asked for (empty: all)
+    Bench(BenchArgs, Vec<crate::bench::Wiring>),
     NsList,
     SwitchList,
     Show,
@@ -759,6 +788,33 @@ impl Job {
                 }
             },
             Cmd::Gc => Job::Topo(TopoCmd::Gc, None, String::new()),
+            Cmd::Bench(b) => {
+                let mut wirings = Vec::new();
+                for w in &b.wiring {
+                    let x = crate::bench::Wiring::parse(w).ok_or_else(|| {
+                        CliError::Usage(format!(
+                            "--wiring {w:?}: expected veth, bridge, ovs-veth or ovs-internal"
+                        ))
+                    })?;
+                    if !wirings.contains(&x) {
+                        wirings.push(x);
+                    }
+                }
+                if !(2..=2000).contains(&b.hosts) {
+                    return Err(CliError::Usage("--hosts must be between 2 and 2000".into()));
+                }
+                if !(b.duration > 0.0 && b.duration <= 600.0)
+                    || b.streams == 0
+                    || b.streams > 64
+                    || b.repeat == 0
+                    || b.repeat > 100
+                {
+                    return Err(CliError::Usage(
+                        "--duration must be in (0, 600] s, --streams in 1..=64, --repeat in 1..=100".into(),
+                    ));
+                }
+                Job::Bench(b.clone(), wirings)
+            }
         })
     }
 
@@ -767,6 +823,7 @@ impl Job {
             Job::Change(_) => true,
             Job::Topo(c, ..) => matches!(c, TopoCmd::Apply | TopoCmd::Destroy(_) | TopoCmd::Gc),
             Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) => false,
+            Job::Bench(..) => true,
         }
     }
 
@@ -802,7 +859,7 @@ impl Job {
             Job::Change(c) => c.ovs,
             Job::SwitchList | Job::Show => true,
             Job::NsList | Job::Sandbox(_) => false,
-            Job::Topo(..) => true,
+            Job::Topo(..) | Job::Bench(..) => true,
         }
     }
 
@@ -861,6 +918,7 @@ impl Job {
             }
             Job::Sandbox(c) => sandbox_cmd(c).await,
             Job::Topo(cmd, topo, file) => topo_cmd(&k, cmd, topo, &file).await,
+            Job::Bench(args, wirings) => bench_cmd(&k, &args, wirings).await,
             Job::Change(job) => {
                 let mut job = *job;
                 if let Some(arg) = job.pick_backend {
@@ -1358,4 +1416,108 @@ async fn topo_cmd(
             })
         }
     }
+}
+
+async fn bench_cmd(
+    k: &Kernel,
+    a: &BenchArgs,
+    asked: Vec<crate::bench::Wiring>,
+) -> Result<Output, CliError> {
+    use crate::bench::{self, Wiring};
+    use std::io::IsTerminal;
+    let explicit = !asked.is_empty();
+    let candidates = if explicit {
+        asked
+    } else {
+        Wiring::ALL.to_vec()
+    };
+    let mut report = bench::Report {
+        hosts: a.hosts,
+        duration_s: a.duration,
+        streams: a.streams,
+        repeat: a.repeat,
+        ..Default::default()
+    };
+    let mut wirings = Vec::new();
+    for w in candidates {
+        if w.needs_ovs()
+            && let Err(why) = &k.ovs
+        {
+            if explicit {
+                return Err(CliError::Usage(format!(
+                    "--wiring {}: no OVSDB server answers: {why}",
+                    w.name()
+                )));
+            }
+            report.skipped.push((
+                w.name().to_string(),
+                format!("no OVSDB server answers ({why})"),
+            ));
+            continue;
+        }
+        wirings.push(w);
+    }
+    report.wirings = wirings.iter().map(|w| w.name().to_string()).collect();
+    report.conditions.kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    report.conditions.cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if let Ok(o) = &k.ovs
+        && let Ok(st) = o.state().await
+    {
+        report.conditions.ovs_datapath = Some(st.datapath.clone());
+    }
+    let opts = bench::Options {
+        wirings: wirings.clone(),
+        hosts: a.hosts,
+        duration: std::time::Duration::from_secs_f64(a.duration),
+        streams: a.streams,
+        repeat: a.repeat,
+        setup_only: a.setup_only,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |m: &str| {
+        if tty {
+            eprint!("\r\x1b[2K{m}");
+        }
+    };
+    let mut result = Ok(());
+    'rounds: for round in 0..opts.repeat {
+        for w in &opts.wirings {
+            match bench::measure(k, *w, &opts, round, &mut progress).await {
+                Ok((s, ifaces)) => {
+                    if round == 0 {
+                        report
+                            .conditions
+                            .interfaces
+                            .push((w.name().to_string(), ifaces));
+                    }
+                    report.samples.push(s);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break 'rounds;
+                }
+            }
+        }
+    }
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    // whatever happened, leave nothing behind
+    let cleanup = bench::teardown(k).await;
+    result.map_err(|e| CliError::Usage(e.to_string()))?;
+    cleanup.map_err(|e| CliError::Usage(e.to_string()))?;
+    bench::summarize(&mut report);
+    if let Some(path) = &a.svg {
+        std::fs::write(path, bench::svg(&report))
+            .map_err(|e| CliError::Usage(format!("cannot write {path}: {e}")))?;
+    }
+    Ok(Output {
+        text: bench::table(&report),
+        json: serde_json::to_value(&report).unwrap_or_default(),
+        code: 0,
+    })
 }

@@ -7,6 +7,7 @@
 //! effect traits used by the tests.
 
 pub mod apply;
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod fake;

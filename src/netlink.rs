@@ -791,7 +791,11 @@ impl Kernel {
             l.master = m.and_then(|i| by_index.get(&i).cloned());
         }
         {
+            // a dump is the truth for this namespace: forget indexes of
+            // devices that are gone (a long-lived process, like `bench`,
+            // meets the same names again with new indexes)
             let mut idx = self.index.lock().expect("lock");
+            idx.retain(|(l, _), _| l != loc);
             for l in &out.links {
                 idx.insert((loc.clone(), l.name.clone()), l.index);
             }
