@@ -423,14 +423,26 @@ fn vswitchd_jiffies() -> Option<u64> {
     let mut sum = None;
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
         let p = e.path();
-        if std::fs::read_to_string(p.join("comm")).ok()?.trim() != "ovs-vswitchd" {
+        let Ok(comm) = std::fs::read_to_string(p.join("comm")) else {
+            continue;
+        };
+        if comm.trim() != "ovs-vswitchd" {
             continue;
         }
-        let stat = std::fs::read_to_string(p.join("stat")).ok()?;
-        let rest = stat.rsplit_once(')')?.1;
+        let Ok(stat) = std::fs::read_to_string(p.join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        // fields after the command: state is 0, utime 11, stime 12
         let f: Vec<&str> = rest.split_whitespace().collect();
-        let ut: u64 = f.get(11)?.parse().ok()?;
-        let st: u64 = f.get(12)?.parse().ok()?;
+        let (Some(ut), Some(st)) = (
+            f.get(11).and_then(|x| x.parse::<u64>().ok()),
+            f.get(12).and_then(|x| x.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
         sum = Some(sum.unwrap_or(0) + ut + st);
     }
     sum
