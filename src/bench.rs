@@ -64,6 +64,10 @@ pub struct Options {
     pub streams: usize,
     pub repeat: usize,
     pub setup_only: bool,
+    /// also time the tutorials' commands for the same lab
+    pub compare_shell: bool,
+    /// the OVSDB server, for the reference commands
+    pub ovsdb: String,
 }
 
 /// One wiring in one round.
@@ -85,6 +89,9 @@ pub struct Sample {
     /// ovs-vswitchd's own cores during the K-stream test
     pub vswitchd_cores: Option<f64>,
     pub cpu_per_gbps: Option<f64>,
+    /// the same lab by the tutorials' commands (`--compare-shell`)
+    pub shell_setup_s: Option<f64>,
+    pub shell_teardown_s: Option<f64>,
     /// ratios to `veth` in the same round
     pub ratio_gbps_1: Option<f64>,
     pub ratio_rtt_p50: Option<f64>,
@@ -623,6 +630,17 @@ pub async fn measure(
     let t = Instant::now();
     teardown(k).await?;
     s.teardown_s = t.elapsed().as_secs_f64();
+    if o.compare_shell {
+        progress(&format!(
+            "round {round} {}: the same with ip/ovs-vsctl",
+            w.name()
+        ));
+        // the kernel frees the previous namespaces asynchronously
+        std::thread::sleep(Duration::from_millis(300));
+        let (su, td) = run_shell_reference(w, n, &o.ovsdb)?;
+        s.shell_setup_s = Some(su);
+        s.shell_teardown_s = Some(td);
+    }
     Ok((s, ifaces))
 }
 
@@ -649,7 +667,7 @@ pub fn summarize(r: &mut Report) {
         }
     }
     type Get = fn(&Sample) -> Option<f64>;
-    let metrics: [(&str, Get); 12] = [
+    let metrics: [(&str, Get); 14] = [
         ("setup_s", |s| Some(s.setup_s)),
         ("ready_s", |s| Some(s.ready_s)),
         ("teardown_s", |s| Some(s.teardown_s)),
@@ -662,6 +680,8 @@ pub fn summarize(r: &mut Report) {
         ("cpu_per_gbps", |s| s.cpu_per_gbps),
         ("ratio_gbps_1", |s| s.ratio_gbps_1),
         ("ratio_rtt_p50", |s| s.ratio_rtt_p50),
+        ("shell_setup_s", |s| s.shell_setup_s),
+        ("shell_teardown_s", |s| s.shell_teardown_s),
     ];
     r.summary.clear();
     for w in &r.wirings {
@@ -692,6 +712,10 @@ pub fn median_of<'r>(r: &'r Report, w: &str, metric: &str) -> Option<&'r Summary
     r.summary
         .iter()
         .find(|s| s.wiring == w && s.metric == metric)
+}
+
+fn us(v: String) -> String {
+    if v == "-" { v } else { v + "us" }
 }
 
 /// The terminal table.
@@ -736,8 +760,8 @@ pub fn table(r: &Report) -> String {
             f(w, "setup_s", 1.0, 3),
             f(w, "ready_s", 1.0, 3),
             f(w, "teardown_s", 1.0, 3),
-            f(w, "rtt_p50_us", 1.0, 1) + "us",
-            f(w, "rtt_p99_us", 1.0, 1) + "us",
+            us(f(w, "rtt_p50_us", 1.0, 1)),
+            us(f(w, "rtt_p99_us", 1.0, 1)),
             f(w, "gbps_1", 1.0, 2),
             f(w, "gbps_k", 1.0, 2),
             f(w, "cpu_cores", 1.0, 2),
@@ -747,6 +771,22 @@ pub fn table(r: &Report) -> String {
     }
     for (w, why) in &r.skipped {
         t.push_str(&format!("{w:<13} skipped: {why}\n"));
+    }
+    if r.samples.iter().any(|s| s.shell_setup_s.is_some()) {
+        t.push_str("setup by swctl vs the tutorials' ip/ovs-vsctl commands:\n");
+        for w in &r.wirings {
+            let (Some(a), Some(b)) = (median_of(r, w, "setup_s"), median_of(r, w, "shell_setup_s"))
+            else {
+                continue;
+            };
+            let td = median_of(r, w, "shell_teardown_s").map_or(0.0, |x| x.median);
+            t.push_str(&format!(
+                "{w:<13} swctl {:.3} s, commands {:.3} s ({:.1}x); teardown commands {td:.3} s\n",
+                a.median,
+                b.median,
+                b.median / a.median.max(1e-9)
+            ));
+        }
     }
     t.push_str("medians over the rounds; `x veth`: 1-stream throughput relative to veth, within each round");
     t
@@ -828,4 +868,114 @@ pub fn svg(r: &Report) -> String {
     }
     out.push_str("</svg>\n");
     out
+}
+
+/// The tutorials' commands for the same lab (the reference of
+/// `--compare-shell`, the one place swctl runs `ip` and `ovs-vsctl`): one
+/// command per step, peers created in their namespace like swctl does.
+pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
+    use std::fmt::Write as _;
+    let br = switch_name();
+    let v = format!("ovs-vsctl --db={db}");
+    let mut up = String::new();
+    let mut down = String::new();
+    match w {
+        Wiring::Bridge => {
+            let _ = writeln!(up, "ip link add {br} type bridge && ip link set {br} up");
+        }
+        Wiring::OvsVeth | Wiring::OvsInternal => {
+            let _ = writeln!(
+                up,
+                "{v} add-br {br} -- set Bridge {br} datapath_type=netdev fail_mode=standalone"
+            );
+        }
+        Wiring::Veth => {}
+    }
+    for i in 0..n {
+        let h = host(i);
+        let a = addr(i);
+        let _ = writeln!(up, "ip netns add {h}\nip -n {h} link set lo up");
+        let p = format!("r{}-{i}", std::process::id() % 10000);
+        match w {
+            Wiring::Veth => {
+                if i % 2 == 1 {
+                    let prev = host(i - 1);
+                    let _ = writeln!(
+                        up,
+                        "ip -n {prev} link add eth0 type veth peer name eth0 netns {h}"
+                    );
+                    let _ = writeln!(
+                        up,
+                        "ip -n {prev} link set eth0 up && ip -n {h} link set eth0 up"
+                    );
+                    let _ = writeln!(up, "ip -n {prev} addr add {} dev eth0", addr(i - 1));
+                    let _ = writeln!(up, "ip -n {h} addr add {a} dev eth0");
+                }
+            }
+            Wiring::Bridge => {
+                let _ = writeln!(up, "ip link add {p} type veth peer name eth0 netns {h}");
+                let _ = writeln!(up, "ip link set {p} master {br} up");
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
+            }
+            Wiring::OvsVeth => {
+                let _ = writeln!(up, "ip link add {p} type veth peer name eth0 netns {h}");
+                let _ = writeln!(up, "{v} add-port {br} {p} && ip link set {p} up");
+                let _ = writeln!(up, "ip netns exec {h} ethtool -K eth0 tx off >/dev/null");
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
+            }
+            Wiring::OvsInternal => {
+                let _ = writeln!(
+                    up,
+                    "{v} add-port {br} {p} -- set Interface {p} type=internal"
+                );
+                let _ = writeln!(
+                    up,
+                    "ip link set {p} netns {h} && ip -n {h} link set {p} name eth0"
+                );
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
+            }
+        }
+        let _ = writeln!(down, "ip netns del {h}");
+    }
+    match w {
+        Wiring::Bridge => {
+            let _ = writeln!(down, "ip link del {br}");
+        }
+        Wiring::OvsVeth | Wiring::OvsInternal => {
+            let _ = writeln!(down, "{v} del-br {br}");
+        }
+        Wiring::Veth => {}
+    }
+    (up, down)
+}
+
+/// Setup and teardown of the same lab by the reference commands.
+pub fn run_shell_reference(w: Wiring, n: usize, db: &str) -> Result<(f64, f64), BenchError> {
+    let (up, down) = shell_reference(w, n, db);
+    let run = |script: &str| -> Result<f64, BenchError> {
+        let t = Instant::now();
+        let out = std::process::Command::new("bash")
+            .args(["-e", "-c", script])
+            .output()
+            .map_err(|e| fail(format!("cannot run bash: {e}")))?;
+        if !out.status.success() {
+            return Err(fail(format!(
+                "the reference commands failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let su = run(&up)?;
+    let td = run(&down)?;
+    Ok((su, td))
 }

@@ -149,6 +149,9 @@ pub struct BenchArgs {
     /// only setup, ready and teardown
     #[arg(long)]
     pub setup_only: bool,
+    /// also build and remove the same lab with the tutorials' ip/ovs-vsctl commands, and compare
+    #[arg(long)]
+    pub compare_shell: bool,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -1476,6 +1479,12 @@ async fn bench_cmd(
         streams: a.streams,
         repeat: a.repeat,
         setup_only: a.setup_only,
+        compare_shell: a.compare_shell,
+        ovsdb: k
+            .ovs
+            .as_ref()
+            .map(|o| o.client.addr().to_string())
+            .unwrap_or_default(),
     };
     let tty = std::io::stderr().is_terminal();
     let mut progress = |m: &str| {
