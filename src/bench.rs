@@ -731,7 +731,13 @@ pub fn table(r: &Report) -> String {
         r.conditions
             .ovs_datapath
             .as_ref()
-            .map(|d| format!(", OVS datapath {d}"))
+            .map(|d| format!(
+                ", OVS {} datapath {d}",
+                r.conditions
+                    .ovs_version
+                    .as_deref()
+                    .unwrap_or("(version unknown)")
+            ))
             .unwrap_or_default()
     );
     t.push_str(&format!(

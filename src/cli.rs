@@ -1471,6 +1471,7 @@ async fn bench_cmd(
         && let Ok(st) = o.state().await
     {
         report.conditions.ovs_datapath = Some(st.datapath.clone());
+        report.conditions.ovs_version = o.version().await;
     }
     let opts = bench::Options {
         wirings: wirings.clone(),

@@ -386,6 +386,25 @@ impl Ovs {
         })
     }
 
+    /// `ovs_version` of the root row (written by the distribution's start
+    /// script or swctl's sandbox; None when nobody did).
+    pub async fn version(&self) -> Option<String> {
+        let mut t = Txn::new();
+        t.push(
+            Op::Select {
+                table: "Open_vSwitch".into(),
+                wh: vec![],
+                columns: Some(vec!["ovs_version".into()]),
+            },
+            Expect::Any,
+        );
+        let r = self.client.transact(&t).await.ok()?;
+        let row = Row::from_value(r[0]["rows"].get(0)?);
+        row.opt("ovs_version")
+            .and_then(|v| v.as_str())
+            .map(String::from)
+    }
+
     /// `next_cfg += 1` in its own transaction, then wait for ovs-vswitchd.
     pub async fn bump_and_wait(&self, wait: Duration) -> Result<(), OvsdbError> {
         let mut t = Txn::new();

@@ -126,6 +126,7 @@ pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
     }
     let client = wait_for_server(dir).await?;
     init_root(&client).await?;
+    record_version(&client).await;
     if pid_of(dir, "ovs-vswitchd").is_none() {
         run(
             dir,
@@ -197,6 +198,33 @@ async fn init_root(c: &Client) -> Result<(), OvsdbError> {
     );
     c.transact(&t).await?;
     Ok(())
+}
+
+/// Write `ovs_version` into the root row, as the distribution's start
+/// script does (`ovs-vsctl set Open_vSwitch . ovs_version=...`), from
+/// `ovs-vswitchd --version`; best effort.
+async fn record_version(c: &Client) {
+    let Ok(out) = Command::new("ovs-vswitchd").arg("--version").output() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(v) = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+    else {
+        return;
+    };
+    let mut t = Txn::new();
+    t.push(
+        Op::Update {
+            table: "Open_vSwitch".into(),
+            wh: vec![],
+            row: json!({ "ovs_version": v }),
+        },
+        Expect::Any,
+    );
+    let _ = c.transact(&t).await;
 }
 
 /// Stop exactly the daemons whose pidfiles are in `dir` (SIGTERM, then

@@ -17,6 +17,7 @@ pub const USED: &[(&str, &[&str])] = &[
             "cur_cfg",
             "datapath_types",
             "external_ids",
+            "ovs_version",
         ],
     ),
     (
