@@ -102,7 +102,10 @@ fn bench_json_is_complete_and_sane() {
     let c = &v["conditions"];
     assert!(!c["kernel"].as_str().unwrap().is_empty());
     assert!(c["ovs_datapath"].is_string());
-    assert!(c["ovs_version"].is_string(), "the sandbox records ovs_version");
+    assert!(
+        c["ovs_version"].is_string(),
+        "the sandbox records ovs_version"
+    );
     for (w, ifaces) in c["interfaces"]
         .as_array()
         .unwrap()
