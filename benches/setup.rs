@@ -21,64 +21,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use swctl::apply::{Scan, apply, observe};
-use swctl::model::*;
-use swctl::names::*;
+use swctl::model::Desired;
 use swctl::netlink::Kernel;
 use swctl::plan::{Scope, plan};
 
-const BR: &str = "bqbr";
-
-fn host(i: usize) -> String {
-    format!("bq{i}")
-}
-
-fn addr(i: usize) -> String {
-    // 198.18.0.0/15: i+1 spread over the two /16s' host part
-    let n = i + 1;
-    format!("198.18.{}.{}/15", n / 250, n % 250 + 1)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wiring {
-    Bridge,
-    OvsVeth,
-    OvsInternal,
-}
-
-fn desired(n: usize, w: Wiring) -> Desired {
-    let mut d = Desired::new("bench".parse().unwrap());
-    d.switches.insert(
-        BR.parse().unwrap(),
-        SwitchSpec {
-            backend: if w == Wiring::Bridge {
-                Backend::Bridge
-            } else {
-                Backend::Ovs
-            },
-            loc: Loc::Host,
-            addrs: vec![],
-            datapath: None,
-            ovsdb: None,
-        },
-    );
-    for i in 0..n {
-        let h: NsName = host(i).parse().unwrap();
-        d.namespaces.insert(h.clone(), NsSpec::default());
-        d.ports.push(PortSpec {
-            ns: h,
-            switch: BR.parse().unwrap(),
-            ifname: None,
-            addrs: vec![addr(i).parse().unwrap()],
-            via: if w == Wiring::OvsInternal {
-                Via::Internal
-            } else {
-                Via::Veth
-            },
-            vlan: None,
-        });
-    }
-    d
-}
+use swctl::bench::{Wiring, addr, host, lab as desired, switch_name};
 
 fn sh(script: &str) -> Duration {
     let t = Instant::now();
@@ -93,37 +40,38 @@ fn sh(script: &str) -> Duration {
 }
 
 fn check_connectivity(n: usize) {
-    let last = addr(n - 1);
-    let ip = last.split('/').next().unwrap();
+    let ip = addr(n - 1).addr.to_string();
     let st = Command::new("ip")
-        .args(["netns", "exec", &host(0), "ping", "-c1", "-W2", ip])
+        .args(["netns", "exec", host(0).as_str(), "ping", "-c1", "-W2", &ip])
         .output()
         .expect("ping");
     assert!(st.status.success(), "{} cannot reach {ip}", host(0));
 }
 
 fn ip_script(n: usize) -> (String, String) {
-    let mut up = format!("ip link add {BR} type bridge\nip link set {BR} up\n");
+    let br = switch_name();
+    let mut up = format!("ip link add {br} type bridge\nip link set {br} up\n");
     let mut down = String::new();
     for i in 0..n {
         let h = host(i);
         let _ = writeln!(up, "ip netns add {h}");
         let _ = writeln!(up, "ip -n {h} link set lo up");
         let _ = writeln!(up, "ip link add v{h} type veth peer name eth0 netns {h}");
-        let _ = writeln!(up, "ip link set v{h} master {BR} up");
+        let _ = writeln!(up, "ip link set v{h} master {br} up");
         let _ = writeln!(up, "ip -n {h} link set eth0 up");
         let _ = writeln!(up, "ip -n {h} addr add {} dev eth0", addr(i));
         let _ = writeln!(down, "ip netns del {h}");
     }
-    let _ = writeln!(down, "ip link del {BR}");
+    let _ = writeln!(down, "ip link del {br}");
     (up, down)
 }
 
 /// The tutorials' commands for OVS (S5 / S6), one command per step.
 fn ovs_script(n: usize, w: Wiring, db: &str) -> (String, String) {
+    let br = switch_name();
     let v = format!("ovs-vsctl --db={db}");
     let mut up =
-        format!("{v} add-br {BR} -- set Bridge {BR} datapath_type=netdev fail_mode=standalone\n");
+        format!("{v} add-br {br} -- set Bridge {br} datapath_type=netdev fail_mode=standalone\n");
     let mut down = String::new();
     for i in 0..n {
         let h = host(i);
@@ -131,7 +79,7 @@ fn ovs_script(n: usize, w: Wiring, db: &str) -> (String, String) {
         let _ = writeln!(up, "ip -n {h} link set lo up");
         if w == Wiring::OvsVeth {
             let _ = writeln!(up, "ip link add v{h} type veth peer name eth0 netns {h}");
-            let _ = writeln!(up, "{v} add-port {BR} v{h}");
+            let _ = writeln!(up, "{v} add-port {br} v{h}");
             let _ = writeln!(up, "ip link set v{h} up");
             let _ = writeln!(up, "ip netns exec {h} ethtool -K eth0 tx off >/dev/null");
             let _ = writeln!(up, "ip -n {h} link set eth0 up");
@@ -139,7 +87,7 @@ fn ovs_script(n: usize, w: Wiring, db: &str) -> (String, String) {
         } else {
             let _ = writeln!(
                 up,
-                "{v} add-port {BR} p{h} -- set Interface p{h} type=internal"
+                "{v} add-port {br} p{h} -- set Interface p{h} type=internal"
             );
             let _ = writeln!(up, "ip link set p{h} netns {h}");
             let _ = writeln!(up, "ip -n {h} link set p{h} up");
@@ -147,21 +95,22 @@ fn ovs_script(n: usize, w: Wiring, db: &str) -> (String, String) {
         }
         let _ = writeln!(down, "ip netns del {h}");
     }
-    let _ = writeln!(down, "{v} del-br {BR}");
+    let _ = writeln!(down, "{v} del-br {br}");
     (up, down)
 }
 
 fn ip_batch(n: usize) -> (String, String) {
+    let br = switch_name();
     let dir = std::env::temp_dir().join("swctl-bench-batch");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut host_b = format!("link add {BR} type bridge\nlink set {BR} up\n");
+    let mut host_b = format!("link add {br} type bridge\nlink set {br} up\n");
     let mut ns_add = String::new();
     let mut script = String::new();
     for i in 0..n {
         let h = host(i);
         let _ = writeln!(ns_add, "netns add {h}");
         let _ = writeln!(host_b, "link add v{h} type veth peer name eth0 netns {h}");
-        let _ = writeln!(host_b, "link set v{h} master {BR} up");
+        let _ = writeln!(host_b, "link set v{h} master {br} up");
         let f = dir.join(format!("{h}.batch"));
         std::fs::write(
             &f,
@@ -186,32 +135,33 @@ fn ip_batch(n: usize) -> (String, String) {
     for i in 0..n {
         let _ = writeln!(down_b, "netns del {}", host(i));
     }
-    let _ = writeln!(down_b, "link del {BR}");
+    let _ = writeln!(down_b, "link del {br}");
     let df = dir.join("down.batch");
     std::fs::write(&df, down_b).unwrap();
     (up, format!("ip -batch {}\n", df.display()))
 }
 
 fn cli_script(n: usize, w: Wiring) -> (String, String) {
+    let br = switch_name();
     let exe = env!("CARGO_BIN_EXE_swctl");
     let via = match w {
         Wiring::OvsInternal => "internal",
         _ => "veth",
     };
-    let names: Vec<String> = (0..n).map(host).collect();
+    let names: Vec<String> = (0..n).map(|i| host(i).to_string()).collect();
     let mut up = format!(
-        "{exe} ns add {} >/dev/null\n{exe} switch add {BR} >/dev/null\n",
+        "{exe} ns add {} >/dev/null\n{exe} switch add {br} >/dev/null\n",
         names.join(" ")
     );
     for (i, h) in names.iter().enumerate() {
         let _ = writeln!(
             up,
-            "{exe} attach {h} {BR} --ip {} --via {via} >/dev/null",
+            "{exe} attach {h} {br} --ip {} --via {via} >/dev/null",
             addr(i)
         );
     }
     let down = format!(
-        "{exe} ns del {} >/dev/null\n{exe} switch del {BR} >/dev/null\n",
+        "{exe} ns del {} >/dev/null\n{exe} switch del {br} >/dev/null\n",
         names.join(" ")
     );
     (up, down)
@@ -233,6 +183,9 @@ fn main() {
         "bridge" => Wiring::Bridge,
         "ovs-veth" => Wiring::OvsVeth,
         "ovs-internal" => Wiring::OvsInternal,
+        "veth" => panic!(
+            "the setup bench compares switches; use `swctl bench --setup-only --compare-shell` for veth"
+        ),
         other => panic!("unknown wiring {other}: bridge, ovs-veth or ovs-internal"),
     };
     assert!(nix::unistd::geteuid().is_root(), "run as root");
@@ -260,7 +213,7 @@ fn main() {
         unsafe { std::env::set_var("SWCTL_OVSDB", &db) };
         db
     };
-    let d = desired(n, wiring);
+    let d = desired(wiring, n);
     let (c_up, c_down) = cli_script(n, wiring);
     let mut scripts = vec![("swctl CLI (per command)", c_up, c_down)];
     if wiring == Wiring::Bridge {
@@ -340,6 +293,7 @@ fn main() {
         Wiring::Bridge => "one Linux bridge, veth",
         Wiring::OvsVeth => "one OVS bridge, veth",
         Wiring::OvsInternal => "one OVS bridge, internal port",
+        Wiring::Veth => unreachable!("refused above"),
     };
     println!("\n{n} namespaces on {what} + address each; median of {repeat}");
     println!(

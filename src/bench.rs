@@ -151,19 +151,22 @@ fn fail(e: impl std::fmt::Display) -> BenchError {
 
 const OWNER: &str = "swctl-bench";
 
-fn host(i: usize) -> NsName {
+/// The bench's i-th namespace (unique per process).
+pub fn host(i: usize) -> NsName {
     format!("swb{}-{i}", std::process::id() % 10000)
         .parse()
         .expect("valid name")
 }
 
-fn switch_name() -> IfName {
+/// The bench's switch.
+pub fn switch_name() -> IfName {
     format!("swb{}", std::process::id() % 10000)
         .parse()
         .expect("valid name")
 }
 
-fn addr(i: usize) -> Cidr {
+/// The i-th host's address (198.18.0.0/15).
+pub fn addr(i: usize) -> Cidr {
     let n = i + 1;
     format!("198.18.{}.{}/15", n / 250, n % 250 + 1)
         .parse()
