@@ -554,26 +554,11 @@ fn s3_two_ends_in_one_namespace_reach_each_other() {
     let b = v["wiring"][0]["b_dev"].as_str().unwrap().to_string();
     assert_ne!(a, b);
     for dev in [&a, &b] {
-        let out = sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &n,
-            "sysctl",
-            "-n",
-            &format!("net.ipv4.conf.{dev}.accept_local"),
-        ]);
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
-        let out = sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &n,
-            "sysctl",
-            "-n",
-            &format!("net.ipv4.conf.{dev}.rp_filter"),
-        ]);
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+        for (key, want) in [("accept_local", "1"), ("rp_filter", "0")] {
+            let k = format!("net.ipv4.conf.{dev}.{key}");
+            let out = sh(&["ip", "netns", "exec", &n, "sysctl", "-n", &k]);
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want, "{k}");
+        }
     }
     let out = sh(&[
         "ip",
