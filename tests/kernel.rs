@@ -583,3 +583,35 @@ fn s3_two_ends_in_one_namespace_reach_each_other() {
     lab.ok(&["unlink", &n, &n]);
     assert!(link(&ip_links(Some(&n)), &a).is_none());
 }
+
+#[test]
+fn not_root_is_said_clearly() {
+    require_root();
+    // a copy nobody can reach, whatever the permissions of the checkout
+    let dir = std::env::temp_dir().join(format!("swctl-notroot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("swctl");
+    std::fs::copy(env!("CARGO_BIN_EXE_swctl"), &exe).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = exe.to_str().unwrap();
+    let out = sh(&[
+        "runuser",
+        "-u",
+        "nobody",
+        "--",
+        exe,
+        "ns",
+        "add",
+        "zznotroot",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("must run as root"), "{err}");
+    // bad input is still reported first, without root
+    let out = sh(&["runuser", "-u", "nobody", "--", exe, "ns", "add", "a/b"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a plain file name"));
+    assert!(!std::path::Path::new("/run/netns/zznotroot").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
