@@ -169,6 +169,17 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             .await
         }
         Step::AddAddr { loc, dev, cidr } => sys.add_addr(loc, dev, cidr).await,
+        Step::SetMtu { loc, dev, mtu } => {
+            sys.set_link(
+                loc,
+                dev,
+                &LinkChange {
+                    mtu: Some(*mtu),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Step::SetForward { ns, on } => sys.set_forward(ns, *on),
         Step::SetSysctl { loc, key, value } => sys.set_sysctl(loc, key, value),
         Step::AddRoute { ns, dest, via } => sys.add_route(&Loc::Ns(ns.clone()), dest, via).await,

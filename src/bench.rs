@@ -192,6 +192,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     b_ifname: Some("eth0".parse().expect("valid")),
                     a_addrs: vec![addr(i)],
                     b_addrs: vec![addr(i + 1)],
+                    mtu: None,
                 });
             }
         }
@@ -221,6 +222,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                         _ => Via::Veth,
                     },
                     vlan: None,
+                    mtu: None,
                 });
             }
         }

@@ -249,6 +249,12 @@ pub struct AttachArgs {
     pub ifname: Option<String>,
     #[arg(long, value_enum, default_value = "auto")]
     pub via: ViaArg,
+    /// access VLAN of the port (OVS switches)
+    #[arg(long)]
+    pub vlan: Option<u16>,
+    /// MTU of the port's devices (68-65535)
+    #[arg(long)]
+    pub mtu: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -263,6 +269,9 @@ pub struct LinkArgs {
     pub ifname_a: Option<String>,
     #[arg(long = "ifname-b")]
     pub ifname_b: Option<String>,
+    /// MTU of both ends (68-65535)
+    #[arg(long)]
+    pub mtu: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -640,7 +649,8 @@ impl Job {
                     ifname,
                     addrs,
                     via,
-                    vlan: None,
+                    vlan: check_vlan(a.vlan)?,
+                    mtu: check_mtu(a.mtu)?,
                 });
                 ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
                     .with_ovs(explicit.map(|b| (switch.clone(), b)))
@@ -679,6 +689,7 @@ impl Job {
                     b_ifname,
                     a_addrs,
                     b_addrs,
+                    mtu: check_mtu(l.mtu)?,
                 });
                 ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan).into()
             }
@@ -1035,6 +1046,24 @@ async fn sandbox_cmd(c: SandboxCmd) -> Result<Output, CliError> {
                 code: 0,
             })
         }
+    }
+}
+
+fn check_mtu(m: Option<u32>) -> Result<Option<u32>, CliError> {
+    match m {
+        Some(v) if !(68..=65535).contains(&v) => {
+            Err(CliError::Usage(format!("--mtu {v}: expected 68-65535")))
+        }
+        m => Ok(m),
+    }
+}
+
+fn check_vlan(v: Option<u16>) -> Result<Option<u16>, CliError> {
+    match v {
+        Some(x) if !(1..=4094).contains(&x) => {
+            Err(CliError::Usage(format!("--vlan {x}: expected 1-4094")))
+        }
+        v => Ok(v),
     }
 }
 

@@ -241,6 +241,9 @@ impl Netlink for Fake {
             if let Some(up) = change.up {
                 l.up = up;
             }
+            if let Some(mtu) = change.mtu {
+                l.mtu = mtu;
+            }
             if let Some(m) = &change.master {
                 l.master = Some(m.clone());
             }

@@ -191,6 +191,8 @@ pub struct PortSpec {
     pub via: Via,
     /// access VLAN (OVS: the Port's `tag`)
     pub vlan: Option<u16>,
+    /// MTU of the port's devices; None: the kernel's default
+    pub mtu: Option<u32>,
 }
 
 /// A direct veth pair between two locations (`host` allowed).
@@ -202,6 +204,8 @@ pub struct LinkSpec {
     pub b_ifname: Option<IfName>,
     pub a_addrs: Vec<Cidr>,
     pub b_addrs: Vec<Cidr>,
+    /// MTU of both ends; None: the kernel's default (1500)
+    pub mtu: Option<u32>,
 }
 
 /// What the user wants. For imperative commands this holds only the objects

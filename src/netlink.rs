@@ -94,6 +94,7 @@ pub struct LinkChange {
     pub up: Option<bool>,
     pub master: Option<String>,
     pub alias: Option<String>,
+    pub mtu: Option<u32>,
 }
 
 /// Link, address and route operations in one namespace (`ip -n NS ...`).
@@ -484,6 +485,10 @@ impl Netlink for Kernel {
             up_header(&mut m, up);
             words.push(if up { "up".to_string() } else { "down".into() });
         }
+        if let Some(mtu) = change.mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+            words.push(format!("mtu {mtu}"));
+        }
         if let Some(master) = &change.master {
             let i = self.ifindex(loc, master).await?;
             m.attributes.push(LinkAttribute::Controller(i));
@@ -720,7 +725,7 @@ impl Kernel {
         let c = LinkChange {
             up: Some(true),
             alias: Some(alias.into()),
-            master: None,
+            ..Default::default()
         };
         self.set_link(to, new_name, &c).await
     }

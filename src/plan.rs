@@ -87,6 +87,11 @@ pub enum Step {
         loc: Loc,
         dev: String,
     },
+    SetMtu {
+        loc: Loc,
+        dev: String,
+        mtu: u32,
+    },
     AddAddr {
         loc: Loc,
         dev: String,
@@ -154,7 +159,8 @@ impl Step {
             | Step::AddAddr { .. }
             | Step::SetForward { .. }
             | Step::SetSysctl { .. }
-            | Step::SetMark { .. } => 9,
+            | Step::SetMark { .. }
+            | Step::SetMtu { .. } => 9,
             Step::AddRoute { .. } => 10,
         }
     }
@@ -211,6 +217,7 @@ impl fmt::Display for Step {
                 write!(f, "ip {}link set {dev} master {master}", ipn(loc))
             }
             Step::SetUp { loc, dev } => write!(f, "ip {}link set {dev} up", ipn(loc)),
+            Step::SetMtu { loc, dev, mtu } => write!(f, "ip {}link set {dev} mtu {mtu}", ipn(loc)),
             Step::AddAddr { loc, dev, cidr } => {
                 write!(f, "ip {}addr add {cidr} dev {dev}", ipn(loc))
             }
@@ -826,6 +833,19 @@ impl Planner<'_> {
         }
     }
 
+    /// `have`: the observed MTU, None for a device this plan creates.
+    fn ensure_mtu(&mut self, loc: &Loc, dev: &str, have: Option<u32>, want: Option<u32>) {
+        if let Some(m) = want
+            && have != Some(m)
+        {
+            self.steps.push(Step::SetMtu {
+                loc: loc.clone(),
+                dev: dev.to_string(),
+                mtu: m,
+            });
+        }
+    }
+
     fn ensure_up(&mut self, loc: &Loc, l: &LinkObs) {
         if !l.up {
             self.steps.push(Step::SetUp {
@@ -1038,8 +1058,10 @@ impl Planner<'_> {
                         }));
                     }
                     self.ensure_up(&ns_loc, b);
+                    self.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
                     if let Some(a) = a_host.as_ref().filter(|_| !internal) {
                         self.ensure_up(&Loc::Host, a);
+                        self.ensure_mtu(&Loc::Host, &a.name, Some(a.mtu), p.mtu);
                     }
                     self.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
                     self.wiring.push(Wiring {
@@ -1072,6 +1094,7 @@ impl Planner<'_> {
                             name: want.clone(),
                             mark: port_mark(d, p, Side::B),
                         });
+                        self.ensure_mtu(&ns_loc, want.as_str(), None, p.mtu);
                         self.ensure_addrs(&ns_loc, want.as_str(), &[], &p.addrs);
                         self.wiring.push(Wiring {
                             key,
@@ -1144,7 +1167,9 @@ impl Planner<'_> {
                     dev: b_name.to_string(),
                 });
             }
+            self.ensure_mtu(&Loc::Host, a_name.as_str(), None, p.mtu);
         }
+        self.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
         self.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
         self.wiring.push(Wiring {
             key,
@@ -1198,6 +1223,8 @@ impl Planner<'_> {
                 }
                 self.ensure_up(&sw_loc, a);
                 self.ensure_up(&ns_loc, b);
+                self.ensure_mtu(&sw_loc, &a.name, Some(a.mtu), p.mtu);
+                self.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
                 self.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
                 self.wiring.push(Wiring {
                     key,
@@ -1231,6 +1258,8 @@ impl Planner<'_> {
                 mark: mark(Side::A),
                 peer_mark: mark(Side::B),
             });
+            self.ensure_mtu(&sw_loc, a_name.as_str(), None, p.mtu);
+            self.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
             self.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
             self.wiring.push(Wiring {
                 key,
@@ -1267,6 +1296,8 @@ impl Planner<'_> {
                 let (ea, eb) = (ea.expect("checked"), eb.expect("checked"));
                 self.ensure_up(&s.a, ea);
                 self.ensure_up(&s.b, eb);
+                self.ensure_mtu(&s.a, &ea.name, Some(ea.mtu), s.mtu);
+                self.ensure_mtu(&s.b, &eb.name, Some(eb.mtu), s.mtu);
                 self.ensure_addrs(&s.a, &ea.name, &ea.addrs, &s.a_addrs);
                 self.ensure_addrs(&s.b, &eb.name, &eb.addrs, &s.b_addrs);
                 self.wiring.push(Wiring {
@@ -1319,6 +1350,8 @@ impl Planner<'_> {
                 mark: mark(Side::A),
                 peer_mark: mark(Side::B),
             });
+            self.ensure_mtu(&s.a, a_name.as_str(), None, s.mtu);
+            self.ensure_mtu(&s.b, b_name.as_str(), None, s.mtu);
             self.ensure_addrs(&s.a, a_name.as_str(), &[], &s.a_addrs);
             self.ensure_addrs(&s.b, b_name.as_str(), &[], &s.b_addrs);
             if s.a == s.b {

@@ -97,6 +97,7 @@ pub struct PortFile {
     pub via: Option<String>,
     pub ifname: Option<String>,
     pub vlan: Option<i64>,
+    pub mtu: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +111,7 @@ pub struct LinkFile {
     pub b_ip: OneOrMany,
     pub a_ifname: Option<String>,
     pub b_ifname: Option<String>,
+    pub mtu: Option<i64>,
 }
 
 /// A parsed, validated topology.
@@ -144,6 +146,17 @@ pub fn parse(text: &str, json: bool, file: &str) -> Result<Topology, TopologyErr
         file: file.into(),
         problems,
     })
+}
+
+fn mtu_of(v: Option<i64>, path: String, err: &mut dyn FnMut(String, String)) -> Option<u32> {
+    match v {
+        None => None,
+        Some(m) if (68..=65535).contains(&m) => Some(m as u32),
+        Some(m) => {
+            err(path, format!("{m} is not an MTU (68-65535)"));
+            None
+        }
+    }
 }
 
 fn backend_of(s: &str) -> Option<Backend> {
@@ -435,6 +448,7 @@ pub fn validate(f: &File) -> Result<Topology, Vec<String>> {
                     addrs,
                     via,
                     vlan,
+                    mtu: mtu_of(p.mtu, format!("{pp}.mtu"), &mut err),
                 });
             }
         }
@@ -488,6 +502,7 @@ pub fn validate(f: &File) -> Result<Topology, Vec<String>> {
                 b_ifname,
                 a_addrs,
                 b_addrs,
+                mtu: mtu_of(l.mtu, format!("{lp}.mtu"), &mut err),
             });
         }
     }

@@ -615,3 +615,64 @@ fn not_root_is_said_clearly() {
     assert!(!std::path::Path::new("/run/netns/zznotroot").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn mtu_on_links_and_ports_set_and_repaired() {
+    let lab = Lab::new("m");
+    let (a, b) = (lab.name("a"), lab.name("b"));
+    let br = lab.name("br");
+    lab.ok(&["ns", "add", &a, &b]);
+    let v = lab.json(&[
+        "link",
+        &a,
+        &b,
+        "--mtu",
+        "9000",
+        "--ip-a",
+        "198.18.42.1/24",
+        "--ip-b",
+        "198.18.42.2/24",
+    ]);
+    let a_dev = v["wiring"][0]["a_dev"].as_str().unwrap().to_string();
+    let mtu = |ns: &str, dev: &str| {
+        link(&ip_links(Some(ns)), dev).unwrap()["mtu"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(mtu(&a, &a_dev), 9000);
+    // a large ping without fragmentation passes
+    let out = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &a,
+        "ping",
+        "-c1",
+        "-W2",
+        "-M",
+        "do",
+        "-s",
+        "8000",
+        "198.18.42.2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    lab.ok(&["switch", "add", &br]);
+    let v = lab.json(&["attach", &b, &br, "--mtu", "1400"]);
+    let host_end = v["wiring"][0]["a_dev"].as_str().unwrap().to_string();
+    assert_eq!(mtu(&b, "eth0"), 1400);
+    assert_eq!(link(&ip_links(None), &host_end).unwrap()["mtu"], 1400);
+    // changed by hand: the same attach puts it back
+    assert!(
+        sh(&["ip", "-n", &b, "link", "set", "eth0", "mtu", "1300"])
+            .status
+            .success()
+    );
+    let v = lab.json(&["attach", &b, &br, "--mtu", "1400"]);
+    assert_eq!(v["changes"], 1);
+    assert_eq!(mtu(&b, "eth0"), 1400);
+    assert!(!lab.swctl(&["link", &a, &b, "--mtu", "20"]).status.success());
+}

@@ -58,6 +58,7 @@ fn s4(owner: &str) -> Desired {
             addrs: vec![cidr(&format!("198.18.0.{}/24", i + 1))],
             via: Via::Auto,
             vlan: None,
+            mtu: None,
         });
     }
     d
@@ -100,6 +101,7 @@ fn s7() -> Desired {
         b_ifname: None,
         a_addrs: vec![cidr("198.18.1.1/24")],
         b_addrs: vec![cidr("198.18.1.254/24")],
+        mtu: None,
     });
     d.links.push(LinkSpec {
         a: Loc::Ns(ns("gw")),
@@ -108,6 +110,7 @@ fn s7() -> Desired {
         b_ifname: Some(ifn("eth0")),
         a_addrs: vec![cidr("198.18.3.254/24")],
         b_addrs: vec![cidr("198.18.3.1/24")],
+        mtu: None,
     });
     d
 }
@@ -302,6 +305,7 @@ fn ovs_changes_go_in_one_transaction() {
                 addrs: vec![],
                 via: Via::Internal,
                 vlan: None,
+                mtu: None,
             });
         }
         let o = observe(&f, &all()).await.unwrap();
@@ -515,6 +519,7 @@ fn plan_errors_name_the_problem() {
         addrs: vec![],
         via: Via::Auto,
         vlan: None,
+        mtu: None,
     });
     assert_eq!(
         plan(&d, &Observed::default(), &Scope::Nothing),
@@ -572,6 +577,7 @@ fn explicit_ifname_clash_is_refused() {
             addrs: vec![],
             via: Via::Veth,
             vlan: None,
+            mtu: None,
         });
         assert!(matches!(
             plan(&d2, &o, &Scope::Nothing),
@@ -700,6 +706,11 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                 } else {
                     None
                 },
+                mtu: if r.below(4) == 0 {
+                    Some(1400 + r.below(200) as u32)
+                } else {
+                    None
+                },
             });
         }
     }
@@ -732,6 +743,7 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
             b_ifname: None,
             a_addrs,
             b_addrs,
+            mtu: if r.below(3) == 0 { Some(9000) } else { None },
         });
     }
     d
