@@ -573,6 +573,18 @@ b_ip = ["198.19.0.2/30"]
     }
 
     #[test]
+    fn every_example_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let t = load(&e.path()).unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+            assert!(!t.desired.namespaces.is_empty());
+            n += 1;
+        }
+        assert!(n >= 8, "an example per scenario S1-S8");
+    }
+
+    #[test]
     fn json_is_the_same_model() {
         let j = r#"{"name": "j", "hosts": {"a": {}, "b": {}}, "links": [{"a": "a", "b": "b", "a_ip": "198.18.0.1/30"}]}"#;
         let t = parse(j, true, "j.json").unwrap();
