@@ -484,10 +484,7 @@ impl OvsDb for Fake {
                     mark,
                     ..
                 } => {
-                    let (ns, sw) = match mark {
-                        Mark::Port { ns, sw, .. } => (ns.to_string(), sw.to_string()),
-                        _ => (String::new(), String::new()),
-                    };
+                    let (ns, sw) = mark.port_ids();
                     let ifc = self.iface(port, if *internal { "internal" } else { "" });
                     let p = OvsPort {
                         tag: tag.map(i64::from),

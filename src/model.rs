@@ -84,6 +84,14 @@ impl Mark {
         }
     }
 
+    /// For a port mark: its namespace and switch, as text (OVS external_ids).
+    pub fn port_ids(&self) -> (String, String) {
+        match self {
+            Mark::Port { ns, sw, .. } => (ns.to_string(), sw.to_string()),
+            _ => (String::new(), String::new()),
+        }
+    }
+
     pub fn to_alias(&self) -> String {
         let side = |s: &Side| match s {
             Side::A => "a",

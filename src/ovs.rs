@@ -642,10 +642,7 @@ fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                 },
                 Expect::Any,
             );
-            let (ns, sw) = match mark {
-                Mark::Port { ns, sw, .. } => (ns.to_string(), sw.to_string()),
-                _ => (String::new(), String::new()),
-            };
+            let (ns, sw) = mark.port_ids();
             let mut prow = json!({
                 "name": port,
                 "interfaces": named(&iface),

@@ -194,14 +194,7 @@ fn s4_three_namespaces_on_a_bridge() {
         .count();
     assert_eq!(ports, 3);
     // show and switch list agree
-    let v = lab.json(&["switch", "list"]);
-    let s = v["switches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == br.as_str())
-        .unwrap()
-        .clone();
+    let s = lab.switch_entry(&br).expect("listed");
     assert_eq!(s["ports"].as_array().unwrap().len(), 3);
     assert_eq!(s["backend"], "bridge");
     // --backend ovs on this bridge is a contradiction
@@ -517,14 +510,7 @@ fn a_bridge_made_by_someone_else_is_listed_attachable_never_deleted() {
     );
     assert!(sh(&["ip", "link", "set", &br, "up"]).status.success());
     lab.ok(&["ns", "add", &h]);
-    let v = lab.json(&["switch", "list"]);
-    let s = v["switches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == br.as_str())
-        .unwrap()
-        .clone();
+    let s = lab.switch_entry(&br).expect("listed");
     assert!(s["owner"].is_null());
     lab.ok(&["attach", &h, &br]);
     lab.ok(&["detach", &h, &br]);

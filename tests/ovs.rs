@@ -176,14 +176,7 @@ fn interop_with_ovs_vsctl() {
             "type=internal",
         ],
     );
-    let v = lab.json(&["switch", "list"]);
-    let s = v["switches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == br.as_str())
-        .unwrap()
-        .clone();
+    let s = lab.switch_entry(&br).expect("listed");
     assert_eq!(s["backend"], "ovs");
     assert!(
         s["ports"]
@@ -252,37 +245,17 @@ fn switch_commands_behave_the_same_on_both_backends() {
             &format!("n{}", &backend[..1]),
         ]);
         assert_eq!(again["changes"], 0);
-        let list = lab.json(&["switch", "list"]);
-        let s = list["switches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == br.as_str())
-            .unwrap()
-            .clone();
+        let s = lab.switch_entry(&br).expect("listed");
         assert_eq!(s["backend"], backend);
         assert_eq!(s["ports"].as_array().unwrap().len(), 1, "{s}");
         assert_eq!(s["ports"][0]["ns"], h.as_str());
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         shapes.push((keys(&a), keys(&s), keys(&a["wiring"][0])));
         let show = lab.json(&["show"]);
-        assert!(
-            show["switches"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s["name"] == br.as_str())
-        );
+        assert!(find_named(&show["switches"], &br).is_some());
         lab.ok(&["detach", &h, &br]);
         lab.ok(&["switch", "del", &br]);
-        let list = lab.json(&["switch", "list"]);
-        assert!(
-            !list["switches"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s["name"] == br.as_str())
-        );
+        assert!(lab.switch_entry(&br).is_none());
     }
     assert_eq!(shapes[0], shapes[1]);
 }

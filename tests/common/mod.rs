@@ -200,6 +200,11 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The entry of switch `name` in `swctl --json switch list`, if listed.
+    pub fn switch_entry(&self, name: &str) -> Option<Value> {
+        find_named(&self.json(&["switch", "list"])["switches"], name)
+    }
+
     /// Run swctl --json and parse its output.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut a = vec!["--json"];
@@ -361,4 +366,9 @@ pub fn tcp_transfer(
     let got = client.join().map_err(|_| "client panicked")??;
     server.join().map_err(|_| "server panicked")??;
     Ok(got)
+}
+
+/// The element of a JSON array whose `name` is `name`.
+pub fn find_named(list: &Value, name: &str) -> Option<Value> {
+    list.as_array()?.iter().find(|x| x["name"] == name).cloned()
 }
