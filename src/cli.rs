@@ -1272,8 +1272,7 @@ pub fn report_error(e: &CliError, json_out: bool) {
     }
 }
 
-/// Whether the process runs as root (tests use this to skip nothing: they
-/// require root, see tests/common).
+/// Whether the process runs as root (`ns exec` checks it before entering).
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root() && Path::new("/proc/self/ns/net").exists()
 }

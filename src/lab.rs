@@ -181,14 +181,10 @@ pub async fn apply_topology<S: Netlink + Namespaces + OvsDb>(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Plan, LabError> {
     let (_, p) = plan_for(sys, d).await?;
-    if !p.is_empty() {
-        // recorded before the first change: a crash leaves a topology that
-        // `destroy --name` and `gc` know about
-        register(&d.owner, file).map_err(LabError::Register)?;
-        apply_with(sys, &p, false, progress).await?;
-    } else {
-        register(&d.owner, file).map_err(LabError::Register)?;
-    }
+    // recorded before the first change: a crash leaves a topology that
+    // `destroy --name` and `gc` know about
+    register(&d.owner, file).map_err(LabError::Register)?;
+    apply_with(sys, &p, false, progress).await?;
     Ok(p)
 }
 
