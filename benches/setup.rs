@@ -12,20 +12,22 @@
 //!
 //! Run: `cargo bench --bench setup -- [N] [REPEAT] [bridge|ovs-veth|ovs-internal]`
 //! as root (default 200 3 bridge). OVS runs use $SWCTL_OVSDB or start the
-//! sandbox in /run/swctl/ovs-bench. The shell reference for OVS is the
-//! tutorials' per-command `ip` + `ovs-vsctl`.
-//! Namespaces are named `bq<i>`, the switch `bqbr`, addresses 198.18.0.0/15.
+//! sandbox in /run/swctl/ovs-bench. The shell reference is
+//! `swctl::bench::shell_reference`, the script `swctl bench --compare-shell`
+//! runs too (one definition of the tutorials' commands). The lab is
+//! `swctl::bench::lab`: namespaces `swb<pid>-<i>`, addresses 198.18.0.0/15.
 
 use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use swctl::apply::{Scan, apply, observe};
+use swctl::bench::{Wiring, addr, host, lab as desired, shell_reference, switch_name};
+use swctl::effect::apply::apply;
+use swctl::effect::observe::{Scan, observe};
+use swctl::effect::ovs::{Ovs, Servers, sandbox};
+use swctl::effect::system::System;
 use swctl::model::Desired;
-use swctl::netlink::Kernel;
 use swctl::plan::{Scope, plan};
-
-use swctl::bench::{Wiring, addr, host, lab as desired, switch_name};
 
 fn sh(script: &str) -> Duration {
     let t = Instant::now();
@@ -46,57 +48,6 @@ fn check_connectivity(n: usize) {
         .output()
         .expect("ping");
     assert!(st.status.success(), "{} cannot reach {ip}", host(0));
-}
-
-fn ip_script(n: usize) -> (String, String) {
-    let br = switch_name();
-    let mut up = format!("ip link add {br} type bridge\nip link set {br} up\n");
-    let mut down = String::new();
-    for i in 0..n {
-        let h = host(i);
-        let _ = writeln!(up, "ip netns add {h}");
-        let _ = writeln!(up, "ip -n {h} link set lo up");
-        let _ = writeln!(up, "ip link add v{h} type veth peer name eth0 netns {h}");
-        let _ = writeln!(up, "ip link set v{h} master {br} up");
-        let _ = writeln!(up, "ip -n {h} link set eth0 up");
-        let _ = writeln!(up, "ip -n {h} addr add {} dev eth0", addr(i));
-        let _ = writeln!(down, "ip netns del {h}");
-    }
-    let _ = writeln!(down, "ip link del {br}");
-    (up, down)
-}
-
-/// The tutorials' commands for OVS (S5 / S6), one command per step.
-fn ovs_script(n: usize, w: Wiring, db: &str) -> (String, String) {
-    let br = switch_name();
-    let v = format!("ovs-vsctl --db={db}");
-    let mut up =
-        format!("{v} add-br {br} -- set Bridge {br} datapath_type=netdev fail_mode=standalone\n");
-    let mut down = String::new();
-    for i in 0..n {
-        let h = host(i);
-        let _ = writeln!(up, "ip netns add {h}");
-        let _ = writeln!(up, "ip -n {h} link set lo up");
-        if w == Wiring::OvsVeth {
-            let _ = writeln!(up, "ip link add v{h} type veth peer name eth0 netns {h}");
-            let _ = writeln!(up, "{v} add-port {br} v{h}");
-            let _ = writeln!(up, "ip link set v{h} up");
-            let _ = writeln!(up, "ip netns exec {h} ethtool -K eth0 tx off >/dev/null");
-            let _ = writeln!(up, "ip -n {h} link set eth0 up");
-            let _ = writeln!(up, "ip -n {h} addr add {} dev eth0", addr(i));
-        } else {
-            let _ = writeln!(
-                up,
-                "{v} add-port {br} p{h} -- set Interface p{h} type=internal"
-            );
-            let _ = writeln!(up, "ip link set p{h} netns {h}");
-            let _ = writeln!(up, "ip -n {h} link set p{h} up");
-            let _ = writeln!(up, "ip -n {h} addr add {} dev p{h}", addr(i));
-        }
-        let _ = writeln!(down, "ip netns del {h}");
-    }
-    let _ = writeln!(down, "{v} del-br {br}");
-    (up, down)
 }
 
 fn ip_batch(n: usize) -> (String, String) {
@@ -202,10 +153,10 @@ fn main() {
         let db = match std::env::var("SWCTL_OVSDB") {
             Ok(db) => db,
             Err(_) => {
-                rt.block_on(swctl::sandbox::start(bench_dir))
+                rt.block_on(sandbox::start(bench_dir))
                     .expect("start the OVS sandbox");
                 started = true;
-                swctl::sandbox::address(bench_dir)
+                sandbox::address(bench_dir)
             }
         };
         // the CLI runs and swctl's own connection use the same server
@@ -216,13 +167,13 @@ fn main() {
     let d = desired(wiring, n);
     let (c_up, c_down) = cli_script(n, wiring);
     let mut scripts = vec![("swctl CLI (per command)", c_up, c_down)];
+    // the tutorials' commands: the same script `swctl bench --compare-shell` runs
+    let (up, down) = shell_reference(wiring, n, &db);
     if wiring == Wiring::Bridge {
-        let (ip_up, ip_down) = ip_script(n);
         let (b_up, b_down) = ip_batch(n);
-        scripts.push(("ip commands", ip_up, ip_down));
+        scripts.push(("ip commands", up, down));
         scripts.push(("ip -batch", b_up, b_down));
     } else {
-        let (up, down) = ovs_script(n, wiring, &db);
         scripts.push(("ip + ovs-vsctl commands", up, down));
     }
     let mut methods = vec!["swctl (one plan)"];
@@ -232,14 +183,12 @@ fn main() {
         ..Default::default()
     };
     let connect = || async {
-        let mut k = Kernel::new().unwrap();
+        let mut ovs = Servers::none("the bridge wiring needs no OVS");
         if wiring != Wiring::Bridge {
-            k.ovs = swctl::ovs::Ovs::connect(&db)
-                .await
-                .map_err(|e| e.to_string());
-            k.ovs.as_ref().expect("OVSDB answers");
+            ovs.default = Ovs::connect(&db).await.map_err(|e| e.to_string());
+            ovs.default.as_ref().expect("OVSDB answers");
         }
-        k
+        System::new(ovs).unwrap()
     };
     let mut setup: Vec<Vec<f64>> = vec![vec![]; methods.len()];
     let mut teardown: Vec<Vec<f64>> = vec![vec![]; methods.len()];
@@ -308,6 +257,6 @@ fn main() {
     }
     println!("no-change observe+plan (swctl): {:.3} s", median(&mut noop));
     if started {
-        swctl::sandbox::stop(bench_dir).expect("stop the OVS sandbox");
+        sandbox::stop(bench_dir).expect("stop the OVS sandbox");
     }
 }

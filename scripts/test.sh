@@ -9,8 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo fmt --check
+cargo clippy --all-targets --features test-hooks -- -D warnings
 cargo clippy --all-targets -- -D warnings
-cargo build --quiet
+# the test suite's build has the test hooks (SWCTL_TEST_KILL_AT); a release build never does
+cargo build --quiet --features test-hooks
 SANDBOX=/run/swctl/ovs-test
 stop_sandbox() { target/debug/swctl ovs stop --dir "$SANDBOX" >/dev/null 2>&1 || true; }
 trap stop_sandbox EXIT
@@ -20,7 +22,7 @@ rm -rf "$SANDBOX"
 target/debug/swctl ovs start --dir "$SANDBOX"
 export SWCTL_OVSDB="unix:$SANDBOX/db.sock"
 # no doc tests (there are none): the last runner line must count real tests
-cargo test --lib --bins --tests 2>&1 | tee /tmp/swctl-test.log
+cargo test --features test-hooks --lib --bins --tests 2>&1 | tee /tmp/swctl-test.log
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;/) p += $(i-1); if ($i ~ /^failed;/) f += $(i-1) } } END { print p+0, f+0 }' /tmp/swctl-test.log)
 leaks=$(ip netns list | grep -c '^z' || true)
 if [ "$leaks" != 0 ]; then

@@ -1,25 +1,26 @@
 //! swctl: a switching manager for Linux network namespaces.
 //!
-//! Layers, each in its own module: `names` (validated input) → `model`
-//! (desired/observed state, ownership marks) → `plan` (pure planner) →
-//! `apply` (effects through the `netlink` traits) → backends (`switch`).
-//! `cli` is the command line on top; `fake` is the recording fake of the
-//! effect traits used by the tests.
+//! The layers, each a directory, each depending only on the ones above it:
+//!
+//! - `model`: pure data: validated names, desired and observed state,
+//!   ownership marks, OVS rows.
+//! - `plan`: the pure planner, `plan(&Desired, &Observed, &Scope) -> Plan`,
+//!   with the switch backends behind the `Switch` trait.
+//! - `ovsdb`: swctl's own OVSDB (RFC 7047) client and operation builders.
+//! - `effect`: everything that touches the system: the effect traits and
+//!   their real (kernel, OVSDB) and fake implementations, `observe`, `apply`.
+//! - `lab`: topologies: files, apply/destroy/status/gc, `check`.
+//! - `bench`: `swctl bench`.
+//! - `cli`: the command line.
+//!
+//! `hook` (test hooks, compiled only with the `test-hooks` feature) is a
+//! leaf every layer may call.
 
-pub mod apply;
 pub mod bench;
-pub mod check;
 pub mod cli;
-pub mod fake;
+pub mod effect;
+pub mod hook;
 pub mod lab;
-pub mod lock;
 pub mod model;
-pub mod names;
-pub mod netlink;
-pub mod netns;
-pub mod ovs;
 pub mod ovsdb;
 pub mod plan;
-pub mod sandbox;
-pub mod switch;
-pub mod topology;

@@ -12,20 +12,20 @@ fn main() {
         .init();
     let cli = Cli::parse();
     if let Cmd::Ns(NsCmd::Exec { name, cmd }) = &cli.cmd {
-        let e: CliError = match name.parse::<swctl::names::NsName>() {
+        let e: CliError = match name.parse::<swctl::model::names::NsName>() {
             Err(e) => e.into(),
             Ok(_) if !swctl::cli::is_root() => CliError::NotRoot,
-            Ok(n) => swctl::netns::exec(&n, cmd).into(),
+            Ok(n) => swctl::effect::kernel::netns::exec(&n, cmd).into(),
         };
         report_error(&e, cli.json);
         // 127/126 like a shell when the command cannot be run
         std::process::exit(match &e {
-            CliError::Ns(swctl::netns::NsError::Exec(_, _, io))
+            CliError::Ns(swctl::effect::kernel::netns::NsError::Exec(_, _, io))
                 if io.kind() == std::io::ErrorKind::NotFound =>
             {
                 127
             }
-            CliError::Ns(swctl::netns::NsError::Exec(..)) => 126,
+            CliError::Ns(swctl::effect::kernel::netns::NsError::Exec(..)) => 126,
             other => other.exit_code(),
         });
     }

@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use swctl::apply::{Scan, apply, observe};
-use swctl::fake::Fake;
+use swctl::effect::Netlink;
+use swctl::effect::apply::apply;
+use swctl::effect::fake::Fake;
+use swctl::effect::observe::{Scan, observe};
+use swctl::model::names::*;
 use swctl::model::*;
-use swctl::names::*;
-use swctl::netlink::Netlink;
 use swctl::plan::{PlanError, Scope, Step, plan};
 
 fn ns(s: &str) -> NsName {
@@ -527,15 +528,22 @@ fn plan_errors_name_the_problem() {
     );
     let mut d = s4("cli");
     d.ports[0].via = Via::Internal;
-    assert_eq!(
+    assert!(matches!(
         plan(&d, &Observed::default(), &Scope::Nothing),
-        Err(PlanError::InternalOnBridge(ifn("br0")))
-    );
+        Err(PlanError::WiringUnsupported {
+            via: Via::Internal,
+            backend: Backend::Bridge,
+            ..
+        })
+    ));
     let mut d = s4("cli");
     d.switches.get_mut(&ifn("br0")).unwrap().backend = Backend::Ovs;
     assert!(matches!(
         plan(&d, &Observed::default(), &Scope::Nothing),
-        Err(PlanError::OvsUnavailable(..))
+        Err(PlanError::Unavailable {
+            backend: Backend::Ovs,
+            ..
+        })
     ));
     // a namespace named in a port that neither exists nor is desired
     let mut d = s4("cli");

@@ -176,7 +176,7 @@ impl Client {
     /// the connection otherwise).
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, OvsdbError> {
         debug_assert!(params.is_array());
-        crate::apply::crash_point();
+        crate::hook::crash_point();
         if let Some(why) = self.closed.lock().expect("lock").clone() {
             return Err(OvsdbError::Disconnected {
                 addr: self.addr.clone(),

@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::ovsdb::ops::{Expect, Op, Row, Txn};
 use crate::ovsdb::{Client, OvsdbError, schema};
 
-pub const DEFAULT_DIR: &str = "/run/swctl/ovs";
+pub use crate::effect::paths::SANDBOX_DIR as DEFAULT_DIR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -141,7 +141,7 @@ pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
         )?;
     }
     // ovs-vswitchd is ready when it has applied a configuration
-    let ovs = crate::ovs::Ovs::new(client);
+    let ovs = crate::effect::ovs::Ovs::new(client);
     ovs.bump_and_wait(Duration::from_secs(10))
         .await
         .map_err(|_| SandboxError::NotReady {

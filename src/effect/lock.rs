@@ -6,7 +6,7 @@ use std::io::Write;
 
 use nix::fcntl::{Flock, FlockArg};
 
-pub const LOCK_PATH: &str = "/run/swctl/lock";
+use super::paths::{LOCK_PATH, RUN_DIR};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot take swctl's lock {LOCK_PATH}")]
@@ -17,7 +17,7 @@ pub struct Lock(#[allow(dead_code)] Flock<File>);
 
 /// Take the lock, waiting (and saying so) while another swctl holds it.
 pub fn take() -> Result<Lock, LockError> {
-    std::fs::create_dir_all("/run/swctl").map_err(LockError)?;
+    std::fs::create_dir_all(RUN_DIR).map_err(LockError)?;
     let open = || {
         OpenOptions::new()
             .create(true)

@@ -1,4 +1,5 @@
-//! A recording fake of the effect traits (`Netlink`, `Namespaces`): it keeps
+//! A recording fake of the effect traits (`Netlink`, `Namespaces`, and
+//! `OvsDb` in `ovs`): it keeps
 //! a simulated system in an `Observed`, answers dumps from it, enforces the
 //! kernel rules that matter to the planner (names unique per namespace, a
 //! veth pair dies whole, devices die with their namespace) and records every
@@ -7,13 +8,12 @@
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use crate::effect::{LinkChange, Namespaces, Netlink, NlError};
+use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use crate::model::ovs::{OvsIface, OvsState};
 use crate::model::{LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
-use crate::names::{Cidr, Loc, NsName, Owner, RouteDest};
-use crate::netlink::{LinkChange, Namespaces, Netlink, NlError};
-use crate::ovs::{
-    K_NS, K_OWNER, K_ROLE, K_SWITCH, OvsBridge, OvsChange, OvsDb, OvsIface, OvsPort, OvsState,
-};
-use crate::ovsdb::OvsdbError;
+
+mod ovs;
 
 /// One end of a veth pair: (namespace, device name).
 type End = (Loc, String);
@@ -58,13 +58,13 @@ impl Fake {
         f
     }
 
-    fn uuid(&self) -> String {
+    pub(crate) fn uuid(&self) -> String {
         let mut u = self.next_uuid.lock().unwrap();
         *u += 1;
         format!("00000000-0000-0000-0000-{:012}", *u)
     }
 
-    fn iface(&self, name: &str, kind: &str) -> OvsIface {
+    pub(crate) fn iface(&self, name: &str, kind: &str) -> OvsIface {
         OvsIface {
             uuid: self.uuid(),
             name: name.into(),
@@ -78,7 +78,7 @@ impl Fake {
         self.calls.lock().unwrap().clone()
     }
 
-    fn record(&self, op: String) -> Result<(), NlError> {
+    pub(crate) fn record(&self, op: String) -> Result<(), NlError> {
         let mut c = self.calls.lock().unwrap();
         let n = c.len();
         c.push(op.clone());
@@ -105,7 +105,7 @@ impl Fake {
         f(st)
     }
 
-    fn new_link(&self, name: &str, kind: &str, alias: &str) -> LinkObs {
+    pub(crate) fn new_link(&self, name: &str, kind: &str, alias: &str) -> LinkObs {
         let mut i = self.next_index.lock().unwrap();
         *i += 1;
         LinkObs {
@@ -121,7 +121,7 @@ impl Fake {
         }
     }
 
-    fn remove_link(&self, loc: &Loc, name: &str) {
+    pub(crate) fn remove_link(&self, loc: &Loc, name: &str) {
         let mut sys = self.sys.lock().unwrap();
         let st = match loc {
             Loc::Host => &mut sys.host,
@@ -386,155 +386,6 @@ impl Netlink for Fake {
             .ok_or_else(|| err(format!("dump {loc}"), libc::ENOENT))?;
         st.forward = None;
         Ok(st)
-    }
-}
-
-impl OvsDb for Fake {
-    async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError> {
-        Ok(self
-            .ovs
-            .lock()
-            .unwrap()
-            .clone()
-            .ok_or_else(|| "no OVSDB server answers (fake)".to_string()))
-    }
-
-    async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError> {
-        let op = format!(
-            "ovsdb transact: {}",
-            changes
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(" -- ")
-        );
-        self.record(op.clone()).map_err(|e| OvsdbError::Commit {
-            error: e.to_string(),
-            details: None,
-        })?;
-        let mut guard = self.ovs.lock().unwrap();
-        let st = guard
-            .as_mut()
-            .ok_or_else(|| OvsdbError::Schema("no fake OVSDB".into()))?;
-        let mut new_host_links = vec![];
-        let mut gone_host_links = vec![];
-        for c in changes {
-            match c {
-                OvsChange::AddBridge {
-                    db,
-                    name,
-                    datapath_type,
-                    owner,
-                } => {
-                    if st.bridge(name).is_some() {
-                        return Err(OvsdbError::Commit {
-                            error: "constraint violation".into(),
-                            details: Some(format!("bridge {name} exists")),
-                        });
-                    }
-                    let port = OvsPort {
-                        tag: None,
-                        uuid: self.uuid(),
-                        name: name.clone(),
-                        external_ids: Default::default(),
-                        ifaces: vec![self.iface(name, "internal")],
-                    };
-                    st.bridges.push(OvsBridge {
-                        db: db.clone(),
-                        uuid: self.uuid(),
-                        name: name.clone(),
-                        datapath_type: datapath_type.clone(),
-                        external_ids: [
-                            (K_OWNER.to_string(), owner.to_string()),
-                            (K_ROLE.to_string(), "switch".into()),
-                        ]
-                        .into(),
-                        ports: vec![port],
-                    });
-                    new_host_links.push(name.clone());
-                }
-                OvsChange::DelBridge { name, .. } => {
-                    if let Some(b) = st.bridges.iter().find(|b| &b.name == name) {
-                        for p in &b.ports {
-                            if p.internal() {
-                                gone_host_links.push(p.name.clone());
-                            }
-                        }
-                    }
-                    st.bridges.retain(|b| &b.name != name);
-                }
-                OvsChange::SetTag { uuid, tag, .. } => {
-                    let p = st
-                        .bridges
-                        .iter_mut()
-                        .flat_map(|b| b.ports.iter_mut())
-                        .find(|p| &p.uuid == uuid)
-                        .ok_or_else(|| OvsdbError::Count {
-                            op: "update Port".into(),
-                            expected: "1".into(),
-                            got: 0,
-                        })?;
-                    p.tag = tag.map(i64::from);
-                }
-                OvsChange::AddPort {
-                    bridge,
-                    port,
-                    internal,
-                    tag,
-                    mark,
-                    ..
-                } => {
-                    let (ns, sw) = mark.port_ids();
-                    let ifc = self.iface(port, if *internal { "internal" } else { "" });
-                    let p = OvsPort {
-                        tag: tag.map(i64::from),
-                        uuid: self.uuid(),
-                        name: port.clone(),
-                        external_ids: [
-                            (K_OWNER.to_string(), mark.owner().to_string()),
-                            (K_ROLE.to_string(), "port".into()),
-                            (K_NS.to_string(), ns),
-                            (K_SWITCH.to_string(), sw),
-                        ]
-                        .into(),
-                        ifaces: vec![ifc],
-                    };
-                    let b = st
-                        .bridges
-                        .iter_mut()
-                        .find(|b| &b.name == bridge)
-                        .ok_or_else(|| OvsdbError::Count {
-                            op: format!("mutate Bridge {bridge}"),
-                            expected: "1".into(),
-                            got: 0,
-                        })?;
-                    b.ports.push(p);
-                    if *internal {
-                        new_host_links.push(port.clone());
-                    }
-                }
-                OvsChange::DelPort { bridge, port, .. } => {
-                    if let Some(b) = st.bridges.iter_mut().find(|b| &b.name == bridge) {
-                        if b.ports.iter().any(|p| &p.name == port && p.internal()) {
-                            gone_host_links.push(port.clone());
-                        }
-                        b.ports.retain(|p| &p.name != port);
-                    }
-                }
-            }
-        }
-        drop(guard);
-        for n in gone_host_links {
-            self.remove_link(&Loc::Host, &n);
-        }
-        for n in new_host_links {
-            let mut l = self.new_link(&n, "tun", "");
-            l.alias = None;
-            l.mark = None;
-            l.up = false;
-            self.sys.lock().unwrap().host.links.push(l);
-        }
-        Ok(())
     }
 }
 

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest, parse_ip};
 use crate::model::{Backend, Desired, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via};
-use crate::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest, parse_ip};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {

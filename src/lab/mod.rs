@@ -4,19 +4,20 @@
 //! after a complete destroy), which is how `gc` tells a live topology from
 //! the leftovers of one that is gone.
 
+pub mod check;
+pub mod drift;
+pub mod topology;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde::Serialize;
-
-use crate::apply::{ApplyError, Scan, StepError, apply_with, observe};
+use crate::effect::apply::{ApplyError, apply_with};
+use crate::effect::observe::{Scan, observe};
+use crate::effect::paths::TOPOLOGY_DIR;
+use crate::effect::{Namespaces, Netlink, OvsDb, StepError};
+use crate::model::names::Owner;
 use crate::model::{Desired, Mark, Observed};
-use crate::names::Owner;
-use crate::netlink::{Namespaces, Netlink};
-use crate::ovs::{OvsChange, OvsDb};
 use crate::plan::{Plan, PlanError, Scope, Step, plan};
-
-pub const TOPOLOGY_DIR: &str = "/run/swctl/topologies";
 
 /// Record that topology `name` is applied (from `file`).
 pub fn register(name: &Owner, file: &str) -> std::io::Result<()> {
@@ -205,65 +206,6 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
     Ok(p)
 }
 
-/// Drift between a topology and the system.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Drift {
-    pub in_sync: bool,
-    /// what the file has and the system lacks
-    pub missing: Vec<String>,
-    /// what exists but differs (addresses, routes, state, wiring)
-    pub differs: Vec<String>,
-    /// what the topology owns on the system but the file no longer has
-    pub leaked: Vec<String>,
-    /// the steps `apply` would run
-    pub steps: Vec<String>,
-}
-
-pub fn drift(p: &Plan) -> Drift {
-    let mut d = Drift {
-        in_sync: p.is_empty(),
-        ..Default::default()
-    };
-    for s in &p.steps {
-        let text = s.to_string();
-        match s {
-            Step::CreateNs { ns, .. } => d.missing.push(format!("namespace {ns}")),
-            Step::CreateBridge { name, loc, .. } => {
-                d.missing.push(format!("switch {name} (bridge in {loc})"))
-            }
-            Step::Ovs(OvsChange::AddBridge { name, .. }) => {
-                d.missing.push(format!("switch {name} (OVS)"))
-            }
-            Step::CreateVeth { mark, .. } | Step::MoveLink { mark, .. } => {
-                d.missing.push(describe_mark(mark))
-            }
-            Step::Ovs(OvsChange::AddPort { mark, .. }) => {
-                d.missing.push(format!("OVS {}", describe_mark(mark)))
-            }
-            Step::DeleteNs { ns } => d.leaked.push(format!("namespace {ns}")),
-            Step::DeleteLink { loc, dev } => d.leaked.push(format!("link {dev} in {loc}")),
-            Step::Ovs(OvsChange::DelBridge { name, .. }) => {
-                d.leaked.push(format!("OVS bridge {name}"))
-            }
-            Step::Ovs(OvsChange::DelPort { bridge, port, .. }) => {
-                d.leaked.push(format!("OVS port {port} on {bridge}"))
-            }
-            Step::AwaitGone { .. } => {}
-            _ => d.differs.push(text.clone()),
-        }
-        d.steps.push(text);
-    }
-    d
-}
-
-fn describe_mark(m: &Mark) -> String {
-    match m {
-        Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
-        Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
-        Mark::Switch { .. } => "switch".into(),
-    }
-}
-
 /// Leftovers of topologies that are not applied any more (after a crash, or
 /// a destroy that could not finish), and namespace registry entries whose
 /// namespace is gone. Objects of imperative commands (owner `cli`) are the
@@ -287,13 +229,13 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
     all.steps.sort_by_key(Step::phase);
     apply_with(sys, &all, true, &mut |_, _| {}).await?;
     // registry entries of namespaces that no longer exist
-    let existing: BTreeSet<_> = crate::netns::list()
+    let existing: BTreeSet<_> = crate::effect::kernel::netns::list()
         .unwrap_or_default()
         .into_iter()
         .collect();
-    for (n, _) in crate::netns::registry() {
+    for (n, _) in crate::effect::kernel::netns::registry() {
         if !existing.contains(&n) {
-            let _ = crate::netns::delete(&n);
+            let _ = crate::effect::kernel::netns::delete(&n);
         }
     }
     Ok((dead, all))

@@ -1,28 +1,14 @@
-//! Effects: observing the system into an `Observed`, and executing a `Plan`
-//! through the effect traits. Steps of one phase run concurrently (the
-//! kernel serializes them under RTNL anyway, but the round trips overlap and
-//! each namespace has its own socket); phases run in order.
-
-use std::collections::BTreeSet;
+//! Executing a `Plan` through the effect traits. Steps of one phase run
+//! concurrently (the kernel serializes them under RTNL anyway, but the
+//! round trips overlap and each namespace has its own socket); all OVSDB
+//! changes of a phase go in one transaction per server; phases run in order.
 
 use futures::future::join_all;
 
-use crate::model::{NsObs, Observed};
-use crate::names::{IfName, Loc, NsName};
-use crate::netlink::{LinkChange, Namespaces, Netlink, NlError};
-use crate::ovs::{OvsChange, OvsDb};
-use crate::ovsdb::OvsdbError;
+use super::{LinkChange, Namespaces, Netlink, NlError, OvsDb, StepError};
+use crate::model::names::{Loc, NsName};
+use crate::model::ovs::OvsChange;
 use crate::plan::{Plan, Step};
-use crate::switch::{LinuxBridge, Switch};
-
-/// A failed effect: the kernel's or the OVSDB server's.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Netlink(#[from] NlError),
-    #[error(transparent)]
-    Ovsdb(#[from] OvsdbError),
-}
 
 /// Some steps failed. `done` steps had succeeded before.
 #[derive(Debug, thiserror::Error)]
@@ -30,84 +16,6 @@ pub enum StepError {
 pub struct ApplyError {
     pub done: usize,
     pub failures: Vec<(String, StepError)>,
-}
-
-/// What to observe.
-#[derive(Debug, Clone, Default)]
-pub struct Scan {
-    /// namespaces to dump (those that exist)
-    pub namespaces: BTreeSet<NsName>,
-    /// also every namespace in swctl's registry
-    pub all_owned: bool,
-    /// read ip_forward in these
-    pub forward: BTreeSet<NsName>,
-    /// find this switch: when it is neither in the host namespace nor in
-    /// the namespaces above, look in every namespace swctl owns
-    pub switch: Option<IfName>,
-}
-
-/// Dump the host namespace and the namespaces asked for, concurrently.
-/// A few dumps per namespace, never one query per object.
-pub async fn observe<S: Netlink + Namespaces + OvsDb>(
-    sys: &S,
-    scan: &Scan,
-) -> Result<Observed, StepError> {
-    let mut o = observe_once(sys, scan).await?;
-    match sys.ovs_state().await? {
-        Ok(st) => o.ovs = Some(st),
-        Err(why) => o.ovs_missing = Some(why),
-    }
-    match &scan.switch {
-        Some(sw) if !scan.all_owned && o.find_switch(sw.as_str()).is_none() => {
-            let wider = Scan {
-                all_owned: true,
-                ..scan.clone()
-            };
-            let mut wide = observe_once(sys, &wider).await?;
-            wide.ovs = o.ovs;
-            wide.ovs_missing = o.ovs_missing;
-            Ok(wide)
-        }
-        _ => Ok(o),
-    }
-}
-
-async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
-    let existing = sys.list_ns()?;
-    let wanted: Vec<_> = existing
-        .into_iter()
-        .filter(|(n, owner)| scan.namespaces.contains(n) || (scan.all_owned && owner.is_some()))
-        .collect();
-    let host = sys.dump(&Loc::Host);
-    let others = join_all(wanted.iter().map(|(n, _)| sys.dump_ns(n)));
-    let (host, others) = futures::join!(host, others);
-    let mut o = Observed {
-        host: host?,
-        ..Default::default()
-    };
-    for ((n, owner), st) in wanted.into_iter().zip(others) {
-        let mut state = match st {
-            Ok(s) => s,
-            // deleted between the listing and the dump: it does not exist
-            Err(NlError::Namespace(_)) => continue,
-            Err(e) => return Err(e),
-        };
-        if scan.forward.contains(&n) {
-            state.forward = Some(sys.forward(&n)?);
-        }
-        o.namespaces.insert(n, NsObs { owner, state });
-    }
-    Ok(o)
-}
-
-trait DumpNs {
-    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError>;
-}
-
-impl<S: Netlink> DumpNs for S {
-    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError> {
-        self.dump(&Loc::Ns(n.clone())).await
-    }
 }
 
 /// Execute one step.
@@ -128,9 +36,7 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             .pop()
             .expect("one result per name"),
         Step::CreateBridge { loc, name, mark } => {
-            LinuxBridge { nl: sys }
-                .create(loc, name.as_str(), mark)
-                .await
+            sys.add_bridge(loc, name.as_str(), &mark.to_alias()).await
         }
         Step::CreateVeth {
             loc,
@@ -153,9 +59,11 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             .await
         }
         Step::SetMaster { loc, dev, master } => {
-            LinuxBridge { nl: sys }
-                .add_port(loc, master.as_str(), dev)
-                .await
+            let c = LinkChange {
+                master: Some(master.to_string()),
+                ..Default::default()
+            };
+            sys.set_link(loc, dev, &c).await
         }
         Step::SetUp { loc, dev } => {
             sys.set_link(
@@ -282,13 +190,6 @@ pub async fn apply_with<S: Netlink + Namespaces + OvsDb>(
             ms = t0.elapsed().as_secs_f64() * 1000.0,
             "phase applied"
         );
-        if std::env::var_os("SWCTL_PHASE_TIMES").is_some() {
-            eprintln!(
-                "phase {phase}: {} steps in {:.1} ms",
-                steps.len(),
-                t0.elapsed().as_secs_f64() * 1000.0
-            );
-        }
         for (s, r) in others.iter().zip(results) {
             match r {
                 Ok(()) => done += 1,
@@ -401,25 +302,4 @@ async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Re
             _ => Ok(()),
         })
         .collect()
-}
-
-/// Crash-safety test hook: with `SWCTL_TEST_KILL_AT=k` in the environment the
-/// process sends itself SIGKILL right before its k-th netlink or OVSDB
-/// request, exactly like a `kill -9` at that point. Unset, it costs one
-/// relaxed atomic load.
-pub fn crash_point() {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static AT: OnceLock<Option<u64>> = OnceLock::new();
-    static N: AtomicU64 = AtomicU64::new(0);
-    let at = AT.get_or_init(|| {
-        std::env::var("SWCTL_TEST_KILL_AT")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    });
-    if let Some(k) = at
-        && N.fetch_add(1, Ordering::Relaxed) + 1 == *k
-    {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
-    }
 }

@@ -24,10 +24,10 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, setns, unshare};
 
-use crate::names::{NsName, Owner};
+use crate::model::names::{NsName, Owner};
 
 pub const NETNS_RUN_DIR: &str = "/run/netns";
-pub const REGISTRY_DIR: &str = "/run/swctl/netns";
+use crate::effect::paths::NETNS_REGISTRY_DIR as REGISTRY_DIR;
 
 /// Failures of namespace operations, each named for what was being done.
 #[derive(Debug, thiserror::Error)]

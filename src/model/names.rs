@@ -107,6 +107,15 @@ impl Loc {
             Loc::Ns(n) => Some(n),
         }
     }
+
+    /// The `-n NS ` of an `ip` command run in this location (empty for
+    /// the host), for the command texts of steps and errors.
+    pub fn ip_n(&self) -> String {
+        match self {
+            Loc::Host => String::new(),
+            Loc::Ns(n) => format!("-n {n} "),
+        }
+    }
 }
 
 impl FromStr for Loc {

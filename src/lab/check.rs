@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sched::{CloneFlags, setns};
 use serde::Serialize;
 
+use crate::model::names::{Cidr, NsName, RouteDest};
 use crate::model::{Desired, Key};
-use crate::names::{Cidr, NsName, RouteDest};
 
 /// One thing to test: `from` should reach `to`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -367,14 +367,15 @@ fn from_namespace(
     targets: &[IpAddr],
     timeout: Duration,
 ) -> Vec<Result<Duration, String>> {
-    let file = match crate::netns::open(ns) {
+    let file = match crate::effect::kernel::netns::open(ns) {
         Ok(f) => f,
         Err(e) => return targets.iter().map(|_| Err(e.to_string())).collect(),
     };
     if let Err(e) = setns(file.as_fd(), CloneFlags::CLONE_NEWNET) {
         return targets.iter().map(|_| Err(format!("setns: {e}"))).collect();
     }
-    let id = (std::process::id() as u16) ^ (crate::names::stable_hash(&[ns.as_str()]) as u16);
+    let id =
+        (std::process::id() as u16) ^ (crate::model::names::stable_hash(&[ns.as_str()]) as u16);
     let socks = [raw_socket(false), raw_socket(true)];
     let mut res: Vec<Option<Result<Duration, String>>> = vec![None; targets.len()];
     let mut sent_at: Vec<Option<Instant>> = vec![None; targets.len()];

@@ -1,0 +1,387 @@
+//! `swctl bench`: the four ways to connect namespaces (S8), measured the
+//! same way in one run. For each wiring swctl builds the lab itself (with
+//! the same planner as `apply`), then measures setup, ready and teardown
+//! time for N hosts, TCP request/response latency and TCP throughput (1 and
+//! K streams) between two of them with a built-in traffic generator
+//! (sockets opened inside the namespaces), and the CPU it costs. Rounds
+//! interleave the wirings (A B C D A B C D ...) and ratios against `veth`
+//! are computed within each round, so a noisy machine still compares fairly.
+//!
+//! Files: `traffic` (the measurements), `report` (summary, table, SVG),
+//! `shell` (the same lab by hand-typed commands, for comparison).
+
+pub mod report;
+pub mod shell;
+mod traffic;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::effect::kernel::ethtool;
+use crate::effect::observe::{Scan, observe};
+use crate::effect::{apply::apply, system::System};
+use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
+use crate::model::{Backend, Desired, LinkSpec, NsSpec, PortSpec, SwitchSpec, Via};
+use crate::plan::{Scope, plan};
+use report::percentile;
+pub use report::{median_of, summarize, svg, table};
+pub use shell::{run_shell_reference, shell_reference};
+use traffic::{cpu_jiffies, ncores, ready, tcp_rr, tcp_stream, vswitchd_jiffies};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wiring {
+    Veth,
+    Bridge,
+    OvsVeth,
+    OvsInternal,
+}
+
+impl Wiring {
+    pub const ALL: [Wiring; 4] = [
+        Wiring::Veth,
+        Wiring::Bridge,
+        Wiring::OvsVeth,
+        Wiring::OvsInternal,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Wiring::Veth => "veth",
+            Wiring::Bridge => "bridge",
+            Wiring::OvsVeth => "ovs-veth",
+            Wiring::OvsInternal => "ovs-internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Wiring> {
+        Wiring::ALL.into_iter().find(|w| w.name() == s)
+    }
+
+    pub fn needs_ovs(&self) -> bool {
+        matches!(self, Wiring::OvsVeth | Wiring::OvsInternal)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub wirings: Vec<Wiring>,
+    pub hosts: usize,
+    pub duration: Duration,
+    pub streams: usize,
+    pub repeat: usize,
+    pub setup_only: bool,
+    /// also time the tutorials' commands for the same lab
+    pub compare_shell: bool,
+    /// the OVSDB server, for the reference commands
+    pub ovsdb: String,
+}
+
+/// One wiring in one round.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sample {
+    pub round: usize,
+    pub wiring: String,
+    pub setup_s: f64,
+    pub ready_s: f64,
+    pub teardown_s: f64,
+    pub rtt_avg_us: Option<f64>,
+    pub rtt_p50_us: Option<f64>,
+    pub rtt_p99_us: Option<f64>,
+    pub round_trips: Option<usize>,
+    pub gbps_1: Option<f64>,
+    pub gbps_k: Option<f64>,
+    /// cores busy machine-wide during the K-stream test
+    pub cpu_cores: Option<f64>,
+    /// ovs-vswitchd's own cores during the K-stream test
+    pub vswitchd_cores: Option<f64>,
+    pub cpu_per_gbps: Option<f64>,
+    /// the same lab by the tutorials' commands (`--compare-shell`)
+    pub shell_setup_s: Option<f64>,
+    pub shell_teardown_s: Option<f64>,
+    /// ratios to `veth` in the same round
+    pub ratio_gbps_1: Option<f64>,
+    pub ratio_rtt_p50: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IfaceConditions {
+    pub ns: String,
+    pub dev: String,
+    pub mtu: u32,
+    pub tx_checksum: Option<bool>,
+    pub tso: Option<bool>,
+    pub gso: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Conditions {
+    pub kernel: String,
+    pub cores: usize,
+    pub ovs_datapath: Option<String>,
+    pub ovs_version: Option<String>,
+    pub interfaces: Vec<(String, Vec<IfaceConditions>)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub wiring: String,
+    pub metric: String,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub hosts: usize,
+    pub duration_s: f64,
+    pub streams: usize,
+    pub repeat: usize,
+    pub wirings: Vec<String>,
+    /// wirings left out, and why
+    pub skipped: Vec<(String, String)>,
+    pub conditions: Conditions,
+    pub samples: Vec<Sample>,
+    pub summary: Vec<Summary>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("bench: {0}")]
+    Failed(String),
+}
+
+pub(crate) fn fail(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Failed(e.to_string())
+}
+
+const OWNER: &str = "swctl-bench";
+
+/// The bench's i-th namespace (unique per process).
+pub fn host(i: usize) -> NsName {
+    format!("swb{}-{i}", std::process::id() % 10000)
+        .parse()
+        .expect("valid name")
+}
+
+/// The bench's switch.
+pub fn switch_name() -> IfName {
+    format!("swb{}", std::process::id() % 10000)
+        .parse()
+        .expect("valid name")
+}
+
+/// The i-th host's address (198.18.0.0/15).
+pub fn addr(i: usize) -> Cidr {
+    let n = i + 1;
+    format!("198.18.{}.{}/15", n / 250, n % 250 + 1)
+        .parse()
+        .expect("valid cidr")
+}
+
+/// The lab for a wiring: N hosts on one switch (or N/2 veth pairs).
+pub fn lab(w: Wiring, n: usize) -> Desired {
+    let mut d = Desired::new(OWNER.parse::<Owner>().expect("valid owner"));
+    for i in 0..n {
+        d.namespaces.insert(host(i), NsSpec::default());
+    }
+    match w {
+        Wiring::Veth => {
+            for i in (0..n).step_by(2) {
+                if i + 1 >= n {
+                    break;
+                }
+                d.links.push(LinkSpec {
+                    a: Loc::Ns(host(i)),
+                    b: Loc::Ns(host(i + 1)),
+                    a_ifname: Some("eth0".parse().expect("valid")),
+                    b_ifname: Some("eth0".parse().expect("valid")),
+                    a_addrs: vec![addr(i)],
+                    b_addrs: vec![addr(i + 1)],
+                    mtu: None,
+                });
+            }
+        }
+        _ => {
+            d.switches.insert(
+                switch_name(),
+                SwitchSpec {
+                    backend: if w == Wiring::Bridge {
+                        Backend::Bridge
+                    } else {
+                        Backend::Ovs
+                    },
+                    loc: Loc::Host,
+                    addrs: vec![],
+                    datapath: None,
+                    ovsdb: None,
+                },
+            );
+            for i in 0..n {
+                d.ports.push(PortSpec {
+                    ns: host(i),
+                    switch: switch_name(),
+                    ifname: Some("eth0".parse().expect("valid")),
+                    addrs: vec![addr(i)],
+                    via: match w {
+                        Wiring::OvsInternal => Via::Internal,
+                        _ => Via::Veth,
+                    },
+                    vlan: None,
+                    mtu: None,
+                });
+            }
+        }
+    }
+    d
+}
+
+fn everything() -> Scan {
+    Scan {
+        all_owned: true,
+        ..Default::default()
+    }
+}
+
+async fn converge(k: &System, d: &Desired) -> Result<(), BenchError> {
+    let o = observe(k, &everything()).await.map_err(fail)?;
+    let p = plan(d, &o, &Scope::Owner).map_err(fail)?;
+    apply(k, &p, false).await.map_err(|e| {
+        let first = e
+            .failures
+            .first()
+            .map(|(s, x)| format!(": `{s}`: {x}"))
+            .unwrap_or_default();
+        fail(format!("building the lab failed{first}"))
+    })?;
+    Ok(())
+}
+
+/// Remove everything the bench owns (also leftovers of an aborted run).
+pub async fn teardown(k: &System) -> Result<(), BenchError> {
+    let o = observe(k, &everything()).await.map_err(fail)?;
+    let p = plan(
+        &Desired::new(OWNER.parse().expect("valid")),
+        &o,
+        &Scope::Owner,
+    )
+    .map_err(fail)?;
+    apply(k, &p, true).await.map_err(fail)?;
+    Ok(())
+}
+
+/// One wiring, one round.
+pub async fn measure(
+    k: &System,
+    w: Wiring,
+    o: &Options,
+    round: usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Sample, Vec<IfaceConditions>), BenchError> {
+    let n = o.hosts.max(2);
+    let d = lab(w, n);
+    teardown(k).await?;
+    progress(&format!("round {round} {}: setup of {n} hosts", w.name()));
+    let t = Instant::now();
+    converge(k, &d).await?;
+    let setup = t.elapsed();
+    let ready = ready(n, Duration::from_secs(30))?;
+    let mut s = Sample {
+        round,
+        wiring: w.name().into(),
+        setup_s: setup.as_secs_f64(),
+        ready_s: ready.as_secs_f64(),
+        ..Default::default()
+    };
+    let mut ifaces = Vec::new();
+    if !o.setup_only {
+        let (a, b) = (host(0), host(1));
+        let to_ip: IpAddr = addr(1).addr;
+        for h in [&a, &b] {
+            let (tx, tso, gso) = ethtool::offloads(h, "eth0");
+            let mtu = observe(
+                k,
+                &Scan {
+                    namespaces: [h.clone()].into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok()
+            .and_then(|ob| {
+                ob.namespaces
+                    .get(h)
+                    .and_then(|x| x.state.link("eth0").map(|l| l.mtu))
+            })
+            .unwrap_or(0);
+            ifaces.push(IfaceConditions {
+                ns: h.to_string(),
+                dev: "eth0".into(),
+                mtu,
+                tx_checksum: tx,
+                tso,
+                gso,
+            });
+        }
+        progress(&format!("round {round} {}: latency", w.name()));
+        let lat_dur = o
+            .duration
+            .min(Duration::from_secs(2))
+            .max(Duration::from_millis(200));
+        let mut rtts = tcp_rr(&b, &a, SocketAddr::new(to_ip, 5601), lat_dur)?;
+        rtts.sort_by(|x, y| x.partial_cmp(y).expect("finite"));
+        s.round_trips = Some(rtts.len());
+        s.rtt_avg_us = Some(rtts.iter().sum::<f64>() / rtts.len().max(1) as f64);
+        s.rtt_p50_us = Some(percentile(&rtts, 0.50));
+        s.rtt_p99_us = Some(percentile(&rtts, 0.99));
+        progress(&format!("round {round} {}: throughput, 1 stream", w.name()));
+        s.gbps_1 = Some(tcp_stream(
+            &b,
+            &a,
+            SocketAddr::new(to_ip, 5602),
+            1,
+            o.duration,
+        )?);
+        progress(&format!(
+            "round {round} {}: throughput, {} streams",
+            w.name(),
+            o.streams
+        ));
+        let (busy0, total0) = cpu_jiffies();
+        let v0 = vswitchd_jiffies();
+        let t0 = Instant::now();
+        let g = tcp_stream(&b, &a, SocketAddr::new(to_ip, 5603), o.streams, o.duration)?;
+        let secs = t0.elapsed().as_secs_f64();
+        let (busy1, total1) = cpu_jiffies();
+        let cores = (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64 * ncores() as f64;
+        s.gbps_k = Some(g);
+        s.cpu_cores = Some(cores);
+        if w.needs_ovs() {
+            // SAFETY: sysconf has no preconditions
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+            if let (Some(a0), Some(a1)) = (v0, vswitchd_jiffies()) {
+                s.vswitchd_cores = Some((a1 - a0) as f64 / hz / secs);
+            }
+        }
+        s.cpu_per_gbps = Some(cores / g.max(1e-9));
+    }
+    progress(&format!("round {round} {}: teardown", w.name()));
+    let t = Instant::now();
+    teardown(k).await?;
+    s.teardown_s = t.elapsed().as_secs_f64();
+    if o.compare_shell {
+        progress(&format!(
+            "round {round} {}: the same with ip/ovs-vsctl",
+            w.name()
+        ));
+        // the kernel frees the previous namespaces asynchronously
+        std::thread::sleep(Duration::from_millis(300));
+        let (su, td) = run_shell_reference(w, n, &o.ovsdb)?;
+        s.shell_setup_s = Some(su);
+        s.shell_teardown_s = Some(td);
+    }
+    Ok((s, ifaces))
+}

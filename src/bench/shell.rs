@@ -1,0 +1,117 @@
+//! The tutorials' commands for the bench lab (`--compare-shell`, and the
+//! `setup` benchmark): the one place swctl runs `ip` and `ovs-vsctl`, to
+//! time the same lab built the way people build it by hand.
+
+use std::time::Instant;
+
+use super::{BenchError, Wiring, addr, fail, host, switch_name};
+
+/// The tutorials' commands for the same lab (the reference of
+/// `--compare-shell`, the one place swctl runs `ip` and `ovs-vsctl`): one
+/// command per step, peers created in their namespace like swctl does.
+pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
+    use std::fmt::Write as _;
+    let br = switch_name();
+    let v = format!("ovs-vsctl --db={db}");
+    let mut up = String::new();
+    let mut down = String::new();
+    match w {
+        Wiring::Bridge => {
+            let _ = writeln!(up, "ip link add {br} type bridge && ip link set {br} up");
+        }
+        Wiring::OvsVeth | Wiring::OvsInternal => {
+            let _ = writeln!(
+                up,
+                "{v} add-br {br} -- set Bridge {br} datapath_type=netdev fail_mode=standalone"
+            );
+        }
+        Wiring::Veth => {}
+    }
+    for i in 0..n {
+        let h = host(i);
+        let a = addr(i);
+        let _ = writeln!(up, "ip netns add {h}\nip -n {h} link set lo up");
+        let p = format!("r{}-{i}", std::process::id() % 10000);
+        match w {
+            Wiring::Veth => {
+                if i % 2 == 1 {
+                    let prev = host(i - 1);
+                    let _ = writeln!(
+                        up,
+                        "ip -n {prev} link add eth0 type veth peer name eth0 netns {h}"
+                    );
+                    let _ = writeln!(
+                        up,
+                        "ip -n {prev} link set eth0 up && ip -n {h} link set eth0 up"
+                    );
+                    let _ = writeln!(up, "ip -n {prev} addr add {} dev eth0", addr(i - 1));
+                    let _ = writeln!(up, "ip -n {h} addr add {a} dev eth0");
+                }
+            }
+            Wiring::Bridge => {
+                let _ = writeln!(up, "ip link add {p} type veth peer name eth0 netns {h}");
+                let _ = writeln!(up, "ip link set {p} master {br} up");
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
+            }
+            Wiring::OvsVeth => {
+                let _ = writeln!(up, "ip link add {p} type veth peer name eth0 netns {h}");
+                let _ = writeln!(up, "{v} add-port {br} {p} && ip link set {p} up");
+                let _ = writeln!(up, "ip netns exec {h} ethtool -K eth0 tx off >/dev/null");
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
+            }
+            Wiring::OvsInternal => {
+                let _ = writeln!(
+                    up,
+                    "{v} add-port {br} {p} -- set Interface {p} type=internal"
+                );
+                let _ = writeln!(
+                    up,
+                    "ip link set {p} netns {h} && ip -n {h} link set {p} name eth0"
+                );
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
+            }
+        }
+        let _ = writeln!(down, "ip netns del {h}");
+    }
+    match w {
+        Wiring::Bridge => {
+            let _ = writeln!(down, "ip link del {br}");
+        }
+        Wiring::OvsVeth | Wiring::OvsInternal => {
+            let _ = writeln!(down, "{v} del-br {br}");
+        }
+        Wiring::Veth => {}
+    }
+    (up, down)
+}
+
+/// Setup and teardown of the same lab by the reference commands.
+pub fn run_shell_reference(w: Wiring, n: usize, db: &str) -> Result<(f64, f64), BenchError> {
+    let (up, down) = shell_reference(w, n, db);
+    let run = |script: &str| -> Result<f64, BenchError> {
+        let t = Instant::now();
+        let out = std::process::Command::new("bash")
+            .args(["-e", "-c", script])
+            .output()
+            .map_err(|e| fail(format!("cannot run bash: {e}")))?;
+        if !out.status.success() {
+            return Err(fail(format!(
+                "the reference commands failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let su = run(&up)?;
+    let td = run(&down)?;
+    Ok((su, td))
+}

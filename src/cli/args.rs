@@ -1,0 +1,273 @@
+//! The command line's grammar (clap derive): every command, its arguments
+//! and their help. Values are parsed into swctl's types elsewhere
+//! (`imperative`, `topo`, `bench`), never here.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::effect::paths::SANDBOX_DIR;
+use crate::model::Backend;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "swctl",
+    version,
+    about = "Switching manager for Linux network namespaces (Linux bridge and Open vSwitch)"
+)]
+pub struct Cli {
+    /// Print machine-readable JSON (also for errors)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Switch backend for `switch add` [default: $SWCTL_BACKEND, else ovs when an OVSDB server answers, else bridge]
+    #[arg(long, global = true, value_enum)]
+    pub backend: Option<BackendArg>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BackendArg {
+    Bridge,
+    Ovs,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Backend {
+        match b {
+            BackendArg::Bridge => Backend::Bridge,
+            BackendArg::Ovs => Backend::Ovs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ViaArg {
+    Auto,
+    Veth,
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Named network namespaces (`ip netns`)
+    #[command(subcommand)]
+    Ns(NsCmd),
+    /// Switches (Linux bridges; OVS bridges with --backend ovs)
+    #[command(subcommand)]
+    Switch(SwitchCmd),
+    /// Attach a namespace to a switch (a veth pair, or an OVS internal port)
+    Attach(AttachArgs),
+    /// Detach a namespace from a switch (removes both ends of the wiring)
+    Detach { ns: String, switch: String },
+    /// A direct veth pair between two namespaces (`host`: the host's own)
+    Link(LinkArgs),
+    /// Remove the direct link between two namespaces
+    Unlink { a: String, b: String },
+    /// Static routes inside a namespace
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)
+    Forward { ns: String, state: OnOff },
+    /// Every namespace, switch, port and address swctl manages
+    Show,
+    /// The embedded Open vSwitch sandbox (a private ovsdb-server and ovs-vswitchd)
+    #[command(subcommand)]
+    Ovs(SandboxCmd),
+    /// What `apply FILE` would do, step by step, changing nothing
+    Plan { file: String },
+    /// Make the system match a topology file (a second apply changes nothing)
+    Apply { file: String },
+    /// Remove everything a topology owns, and nothing else
+    Destroy {
+        file: Option<String>,
+        /// the topology's name, without its file
+        #[arg(long, conflicts_with = "file")]
+        name: Option<String>,
+    },
+    /// Drift between a topology file and the system (exit code 3 when they differ)
+    Status { file: String },
+    /// Connectivity of a topology with real packets between its namespaces
+    Check {
+        file: String,
+        /// seconds for the whole check
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+        /// every pair even when the host's neighbour table is too small for it
+        #[arg(long)]
+        full: bool,
+    },
+    /// Remove leftovers of topologies that are no longer applied
+    Gc,
+    /// Compare the four ways to connect namespaces: setup, latency, throughput, CPU
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// wirings to compare [default: all this machine can run]: veth,bridge,ovs-veth,ovs-internal
+    #[arg(long, value_delimiter = ',')]
+    pub wiring: Vec<String>,
+    /// namespaces for the setup/ready/teardown figures
+    #[arg(long, default_value_t = 50)]
+    pub hosts: usize,
+    /// seconds per throughput test
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// TCP streams for the multi-stream test
+    #[arg(long, default_value_t = 4)]
+    pub streams: usize,
+    /// rounds (wirings interleaved in each)
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// write an SVG chart here
+    #[arg(long)]
+    pub svg: Option<String>,
+    /// only setup, ready and teardown
+    #[arg(long)]
+    pub setup_only: bool,
+    /// also build and remove the same lab with the tutorials' ip/ovs-vsctl commands, and compare
+    #[arg(long)]
+    pub compare_shell: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SandboxCmd {
+    /// Start a private ovsdb-server and ovs-vswitchd; print the OVSDB address
+    Start {
+        #[arg(long, default_value = SANDBOX_DIR)]
+        dir: String,
+    },
+    /// Stop exactly the sandbox's daemons
+    Stop {
+        #[arg(long, default_value = SANDBOX_DIR)]
+        dir: String,
+    },
+    /// Whether the sandbox runs and answers
+    Status {
+        #[arg(long, default_value = SANDBOX_DIR)]
+        dir: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DatapathArg {
+    System,
+    Netdev,
+}
+
+impl DatapathArg {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DatapathArg::System => "system",
+            DatapathArg::Netdev => "netdev",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NsCmd {
+    /// Create namespaces (existing swctl namespaces are fine), with `lo` up
+    Add {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Delete namespaces swctl created, with everything inside and every port leading to them
+    Del {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// List namespaces (all of /run/netns; swctl's are marked)
+    List,
+    /// Run a command inside a namespace; its exit code is swctl's
+    Exec {
+        name: String,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SwitchCmd {
+    /// Create a switch (up, STP off)
+    Add {
+        name: String,
+        /// Put the bridge inside this namespace instead of the host's
+        #[arg(long)]
+        netns: Option<String>,
+        /// Address on the switch device itself (repeatable)
+        #[arg(long = "ip")]
+        ips: Vec<String>,
+        /// OVS only: force the datapath [default: system when the openvswitch kernel module works, else netdev]
+        #[arg(long, value_enum)]
+        datapath: Option<DatapathArg>,
+        /// OVS only: the OVSDB server for this switch (unix:PATH or tcp:HOST:PORT) [default: $SWCTL_OVSDB, swctl's sandbox, the system's]
+        #[arg(long)]
+        ovsdb: Option<String>,
+    },
+    /// Delete switches swctl created, and the ports swctl made on them
+    Del {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// List switches (swctl's and others' bridges)
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    pub ns: String,
+    pub switch: String,
+    /// Address for the namespace end (repeatable; IPv4 or IPv6 CIDR)
+    #[arg(long = "ip")]
+    pub ips: Vec<String>,
+    /// Interface name inside the namespace [default: first free ethN]
+    #[arg(long)]
+    pub ifname: Option<String>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub via: ViaArg,
+    /// access VLAN of the port (OVS switches)
+    #[arg(long)]
+    pub vlan: Option<u16>,
+    /// MTU of the port's devices (68-65535)
+    #[arg(long)]
+    pub mtu: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct LinkArgs {
+    pub a: String,
+    pub b: String,
+    #[arg(long = "ip-a")]
+    pub ip_a: Vec<String>,
+    #[arg(long = "ip-b")]
+    pub ip_b: Vec<String>,
+    #[arg(long = "ifname-a")]
+    pub ifname_a: Option<String>,
+    #[arg(long = "ifname-b")]
+    pub ifname_b: Option<String>,
+    /// MTU of both ends (68-65535)
+    #[arg(long)]
+    pub mtu: Option<u32>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RouteCmd {
+    /// `swctl route add NS DEST via GW` (DEST: `default` or a network)
+    Add(RouteArgs),
+    /// `swctl route del NS DEST via GW`
+    Del(RouteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RouteArgs {
+    pub ns: String,
+    pub dest: String,
+    /// the word `via`
+    pub via: String,
+    pub gw: String,
+}

@@ -1,0 +1,142 @@
+//! `swctl bench`: arguments checked, wirings chosen (the OVS ones only
+//! where an OVSDB server answers), rounds run, report rendered.
+
+use super::args::BenchArgs;
+use super::{CliError, Job, Output};
+use crate::effect::system::System;
+
+/// `swctl bench ARGS`, validated.
+pub(super) fn job(b: &BenchArgs) -> Result<Job, CliError> {
+    let mut wirings = Vec::new();
+    for w in &b.wiring {
+        let x = crate::bench::Wiring::parse(w).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--wiring {w:?}: expected veth, bridge, ovs-veth or ovs-internal"
+            ))
+        })?;
+        if !wirings.contains(&x) {
+            wirings.push(x);
+        }
+    }
+    if !(2..=2000).contains(&b.hosts) {
+        return Err(CliError::Usage("--hosts must be between 2 and 2000".into()));
+    }
+    if !(b.duration > 0.0 && b.duration <= 600.0)
+        || b.streams == 0
+        || b.streams > 64
+        || b.repeat == 0
+        || b.repeat > 100
+    {
+        return Err(CliError::Usage(
+            "--duration must be in (0, 600] s, --streams in 1..=64, --repeat in 1..=100".into(),
+        ));
+    }
+    Ok(Job::Bench(b.clone(), wirings))
+}
+
+pub(super) async fn run(
+    k: &System,
+    a: &BenchArgs,
+    asked: Vec<crate::bench::Wiring>,
+) -> Result<Output, CliError> {
+    use crate::bench::{self, Wiring};
+    use std::io::IsTerminal;
+    let explicit = !asked.is_empty();
+    let candidates = if explicit {
+        asked
+    } else {
+        Wiring::ALL.to_vec()
+    };
+    let mut report = bench::Report {
+        hosts: a.hosts,
+        duration_s: a.duration,
+        streams: a.streams,
+        repeat: a.repeat,
+        ..Default::default()
+    };
+    let mut wirings = Vec::new();
+    for w in candidates {
+        if w.needs_ovs()
+            && let Err(why) = &k.ovs.default
+        {
+            if explicit {
+                return Err(CliError::Usage(format!(
+                    "--wiring {}: no OVSDB server answers: {why}",
+                    w.name()
+                )));
+            }
+            report.skipped.push((
+                w.name().to_string(),
+                format!("no OVSDB server answers ({why})"),
+            ));
+            continue;
+        }
+        wirings.push(w);
+    }
+    report.wirings = wirings.iter().map(|w| w.name().to_string()).collect();
+    report.conditions.kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    report.conditions.cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if let Ok(o) = &k.ovs.default
+        && let Ok(st) = o.state().await
+    {
+        report.conditions.ovs_datapath = Some(st.datapath.clone());
+        report.conditions.ovs_version = o.version().await;
+    }
+    let opts = bench::Options {
+        wirings: wirings.clone(),
+        hosts: a.hosts,
+        duration: std::time::Duration::from_secs_f64(a.duration),
+        streams: a.streams,
+        repeat: a.repeat,
+        setup_only: a.setup_only,
+        compare_shell: a.compare_shell,
+        ovsdb: k.ovs.default_addr().unwrap_or_default().to_string(),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |m: &str| {
+        if tty {
+            eprint!("\r\x1b[2K{m}");
+        }
+    };
+    let mut result = Ok(());
+    'rounds: for round in 0..opts.repeat {
+        for w in &opts.wirings {
+            match bench::measure(k, *w, &opts, round, &mut progress).await {
+                Ok((s, ifaces)) => {
+                    if round == 0 {
+                        report
+                            .conditions
+                            .interfaces
+                            .push((w.name().to_string(), ifaces));
+                    }
+                    report.samples.push(s);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break 'rounds;
+                }
+            }
+        }
+    }
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    // whatever happened, leave nothing behind
+    let cleanup = bench::teardown(k).await;
+    result.map_err(|e| CliError::Usage(e.to_string()))?;
+    cleanup.map_err(|e| CliError::Usage(e.to_string()))?;
+    bench::summarize(&mut report);
+    if let Some(path) = &a.svg {
+        std::fs::write(path, bench::svg(&report))
+            .map_err(|e| CliError::Usage(format!("cannot write {path}: {e}")))?;
+    }
+    Ok(Output {
+        text: bench::table(&report),
+        json: serde_json::to_value(&report).unwrap_or_default(),
+        code: 0,
+    })
+}

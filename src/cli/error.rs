@@ -1,0 +1,97 @@
+//! `CliError`: everything that can go wrong in a command, one variant per
+//! layer, with its exit code (2: the input was refused before anything was
+//! touched; 1: the system said no) and its cause chain, printed once.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::effect::apply::ApplyError;
+use crate::effect::kernel::netns::NsError;
+use crate::effect::ovs::sandbox;
+use crate::model::names::InvalidInput;
+use crate::plan::PlanError;
+
+/// Everything that can go wrong in a command, by layer.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("invalid argument: {0}")]
+    Invalid(#[from] InvalidInput),
+    #[error("{0}")]
+    Usage(String),
+    #[error(
+        "swctl must run as root: it creates namespaces and network devices (CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+    )]
+    NotRoot,
+    #[error("cannot make a plan")]
+    Plan(#[from] PlanError),
+    #[error("cannot read the system state")]
+    Observe(#[source] crate::effect::StepError),
+    #[error("cannot apply the plan")]
+    Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Ns(#[from] NsError),
+    #[error(transparent)]
+    Ovs(#[from] crate::ovsdb::OvsdbError),
+    #[error("Open vSwitch sandbox")]
+    Sandbox(#[from] sandbox::SandboxError),
+    #[error(transparent)]
+    Topology(#[from] crate::lab::topology::TopologyError),
+    #[error(transparent)]
+    Lab(#[from] crate::lab::LabError),
+    #[error(transparent)]
+    Lock(#[from] crate::effect::lock::LockError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl CliError {
+    /// 2: the input was refused before anything happened; 1: the system said no.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Invalid(_)
+            | CliError::Usage(_)
+            | CliError::Plan(_)
+            | CliError::NotRoot
+            | CliError::Topology(_)
+            | CliError::Lab(crate::lab::LabError::Plan(_) | crate::lab::LabError::Conflicts(_)) => {
+                2
+            }
+            _ => 1,
+        }
+    }
+
+    /// The error and its causes, outermost first; for an apply failure,
+    /// every failed step.
+    pub fn chain(&self) -> Vec<String> {
+        let mut v = vec![self.to_string()];
+        let apply_err = match self {
+            CliError::Apply(a) | CliError::Lab(crate::lab::LabError::Apply(a)) => Some(a),
+            _ => None,
+        };
+        if let Some(a) = apply_err {
+            for (step, e) in &a.failures {
+                v.push(format!("step `{step}`: {e}"));
+            }
+            return v;
+        }
+        let mut src = std::error::Error::source(self);
+        while let Some(s) = src {
+            v.push(s.to_string());
+            src = s.source();
+        }
+        v
+    }
+}
+
+/// Print an error the way the user asked for: one line per cause, or JSON.
+pub fn report_error(e: &CliError, json_out: bool) {
+    let chain = e.chain();
+    if json_out {
+        let v = json!({"error": chain[0], "causes": &chain[1..], "exit_code": e.exit_code()});
+        println!("{v}");
+    } else {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "swctl: {}", chain.join(": "));
+    }
+}

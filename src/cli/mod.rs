@@ -1,0 +1,160 @@
+//! The `swctl` command line: `args` (the grammar), `imperative` (the
+//! `ns`/`switch`/`attach`/... commands as desired states for the planner),
+//! `topo` (topology files), `show`, `bench`, `sandbox`; `render` (what
+//! commands print, text or JSON) and `error` (`CliError`, exit codes).
+//! Every argument is validated before anything is touched.
+
+pub mod args;
+mod bench;
+pub mod error;
+mod imperative;
+mod render;
+mod sandbox;
+mod show;
+mod topo;
+
+use std::path::Path;
+
+pub use args::{Cli, Cmd, NsCmd};
+pub use error::{CliError, report_error};
+pub use render::Output;
+
+use crate::effect::observe::{Scan, observe};
+use crate::effect::ovs::Servers;
+use crate::effect::system::System;
+use crate::lab::topology::Topology;
+use args::{BenchArgs, SandboxCmd};
+use imperative::ChangeJob;
+use topo::TopoCmd;
+
+/// Run a parsed command (everything but `ns exec`, which `main` handles
+/// before any thread exists).
+pub fn run(cli: &Cli) -> Result<Output, CliError> {
+    // Validate first: no root needed to be told an argument is wrong.
+    let job = Job::from_cli(cli)?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(CliError::NotRoot);
+    }
+    // changes are serialized across swctl processes
+    let _lock = if job.changes() {
+        Some(crate::effect::lock::take()?)
+    } else {
+        None
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    rt.block_on(job.run())
+}
+
+/// A validated command, ready to run.
+enum Job {
+    Change(Box<ChangeJob>),
+    /// a topology command, its validated file (when it has one) and path
+    Topo(TopoCmd, Option<Topology>, String),
+    /// `swctl bench`, with the wirings asked for (empty: all)
+    Bench(BenchArgs, Vec<crate::bench::Wiring>),
+    NsList,
+    SwitchList,
+    Show,
+    Sandbox(SandboxCmd),
+}
+
+impl From<ChangeJob> for Job {
+    fn from(c: ChangeJob) -> Job {
+        Job::Change(Box::new(c))
+    }
+}
+
+impl Job {
+    fn from_cli(cli: &Cli) -> Result<Job, CliError> {
+        if let Some(j) = imperative::job(cli)? {
+            return Ok(j);
+        }
+        if let Some(j) = topo::job(&cli.cmd)? {
+            return Ok(j);
+        }
+        Ok(match &cli.cmd {
+            Cmd::Show => Job::Show,
+            Cmd::Ovs(c) => Job::Sandbox(c.clone()),
+            Cmd::Bench(b) => bench::job(b)?,
+            _ => unreachable!("every command is handled above"),
+        })
+    }
+
+    fn changes(&self) -> bool {
+        match self {
+            Job::Change(_) => true,
+            Job::Topo(c, ..) => matches!(c, TopoCmd::Apply | TopoCmd::Destroy(_) | TopoCmd::Gc),
+            Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) => false,
+            Job::Bench(..) => true,
+        }
+    }
+
+    /// OVSDB servers named by the command or topology.
+    fn named_servers(&self) -> Vec<String> {
+        let d = match self {
+            Job::Change(c) => &c.desired,
+            Job::Topo(_, Some(t), _) => &t.desired,
+            _ => return vec![],
+        };
+        d.switches
+            .values()
+            .filter_map(|s| s.ovsdb.clone())
+            .collect()
+    }
+
+    /// Every OVSDB server to look at besides the default: the named ones and
+    /// the ones swctl made switches on before.
+    fn ovsdb_servers(&self) -> Vec<String> {
+        let mut v = self.named_servers();
+        v.extend(crate::effect::ovs::known_servers());
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn needs_ovs(&self) -> bool {
+        match self {
+            Job::Change(c) => c.ovs,
+            Job::SwitchList | Job::Show => true,
+            Job::NsList | Job::Sandbox(_) => false,
+            Job::Topo(..) | Job::Bench(..) => true,
+        }
+    }
+
+    async fn run(self) -> Result<Output, CliError> {
+        let ovs = if self.needs_ovs() {
+            let named = self.named_servers();
+            Servers::connect(&self.ovsdb_servers(), &named).await?
+        } else {
+            Servers::none("not needed")
+        };
+        let k = System::new(ovs).map_err(|e| CliError::Observe(e.into()))?;
+        let everything = Scan {
+            all_owned: true,
+            ..Default::default()
+        };
+        match self {
+            Job::NsList => show::ns_list(),
+            Job::SwitchList => {
+                let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
+                Ok(show::switch_list(&o))
+            }
+            Job::Show => {
+                let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
+                Ok(show::show(&o))
+            }
+            Job::Sandbox(c) => sandbox::run(c).await,
+            Job::Topo(cmd, topo, file) => topo::run(&k, cmd, topo, &file).await,
+            Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
+            Job::Change(job) => imperative::run(&k, *job).await,
+        }
+    }
+}
+
+/// Whether the process runs as root (`ns exec` checks it before entering).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root() && Path::new("/proc/self/ns/net").exists()
+}

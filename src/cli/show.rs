@@ -1,0 +1,127 @@
+//! `swctl show`, `switch list`, `ns list`: what swctl manages, read from
+//! one observation.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::render::{join, switch_line};
+use super::{CliError, Output};
+use crate::effect::kernel::netns;
+use crate::model::Observed;
+use crate::model::names::NsName;
+use crate::plan::SwitchInfo;
+use crate::plan::switch::all_switches;
+
+#[derive(Serialize)]
+struct ShowNs {
+    name: NsName,
+    owner: Option<String>,
+    links: Vec<crate::model::LinkObs>,
+    routes: Vec<crate::model::RouteObs>,
+}
+
+pub(super) fn show(o: &Observed) -> Output {
+    let switches = owned_switches(o);
+    let mut text = String::new();
+    let mut nss = Vec::new();
+    for (n, obs) in &o.namespaces {
+        let Some(owner) = &obs.owner else { continue };
+        text.push_str(&format!("namespace {n} (owner {owner})\n"));
+        for l in &obs.state.links {
+            let what = match &l.mark {
+                Some(crate::model::Mark::Port { sw, .. }) => format!(" port of {sw}"),
+                Some(crate::model::Mark::Link { a, b, .. }) => format!(" link {a}<->{b}"),
+                Some(crate::model::Mark::Switch { .. }) => " switch".into(),
+                None => String::new(),
+            };
+            text.push_str(&format!(
+                "  {:<15} {:<8} {:<4} {}{}\n",
+                l.name,
+                l.kind.as_deref().unwrap_or("-"),
+                if l.up { "up" } else { "down" },
+                join(&l.addrs),
+                what
+            ));
+        }
+        for r in &obs.state.routes {
+            if let Some(via) = r.via {
+                text.push_str(&format!("  route {} via {via}\n", r.dest));
+            }
+        }
+        nss.push(ShowNs {
+            name: n.clone(),
+            owner: Some(owner.to_string()),
+            links: obs.state.links.clone(),
+            routes: obs.state.routes.clone(),
+        });
+    }
+    for s in &switches {
+        text.push_str(&format!("switch {}\n", switch_line(s)));
+        for p in &s.ports {
+            text.push_str(&format!(
+                "  port {} -> {}\n",
+                p.dev,
+                p.ns.as_ref().map_or("-".to_string(), |n| n.to_string())
+            ));
+        }
+    }
+    let host_links: Vec<_> = o
+        .host
+        .links
+        .iter()
+        .filter(|l| matches!(l.mark, Some(crate::model::Mark::Link { .. })))
+        .cloned()
+        .collect();
+    for l in &host_links {
+        text.push_str(&format!(
+            "host link {} {} {}\n",
+            l.name,
+            if l.up { "up" } else { "down" },
+            join(&l.addrs)
+        ));
+    }
+    Output {
+        text: text.trim_end().to_string(),
+        json: json!({"namespaces": nss, "switches": switches, "host_links": host_links}),
+        code: 0,
+    }
+}
+
+/// Every switch swctl made, on every backend.
+fn owned_switches(o: &Observed) -> Vec<SwitchInfo> {
+    all_switches(o)
+        .into_iter()
+        .filter(|s| s.owner.is_some())
+        .collect()
+}
+
+/// `swctl switch list`: every switch, swctl's and others'.
+pub(super) fn switch_list(o: &Observed) -> Output {
+    let sw = all_switches(o);
+    Output {
+        text: sw.iter().map(switch_line).collect::<Vec<_>>().join("\n"),
+        json: json!({ "switches": sw }),
+        code: 0,
+    }
+}
+
+/// `swctl ns list`: every namespace of /run/netns, swctl's marked.
+pub(super) fn ns_list() -> Result<Output, CliError> {
+    let mut lines = Vec::new();
+    let mut arr = Vec::new();
+    for n in netns::list()? {
+        let owner = netns::owner(&n);
+        lines.push(match &owner {
+            Some(o) => format!("{n}  (swctl, owner {o})"),
+            None => n.to_string(),
+        });
+        arr.push(
+            json!({"name": n, "swctl": owner.is_some(), "owner": owner.map(|o| o.to_string())}),
+        );
+    }
+    Ok(Output {
+        text: lines.join("\n"),
+        json: json!({"namespaces": arr}),
+        code: 0,
+    })
+}

@@ -1,0 +1,162 @@
+//! `ip -j link; ip -j addr; ip -j route` of one namespace, parsed from the
+//! rtnetlink dump into a `LocObs`: names, kinds, aliases (and the marks in
+//! them, or in the pending record), masters, MTU, addresses, gateway routes.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
+
+use super::Kernel;
+use crate::effect::paths::read_pending;
+use crate::model::names::{Cidr, Loc, RouteDest};
+use crate::model::{LinkObs, LocObs, Mark, RouteObs};
+
+fn from_route_addr(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+impl Kernel {
+    pub(super) fn parse_dump(
+        &self,
+        loc: &Loc,
+        links: Vec<RouteNetlinkMessage>,
+        addrs: Vec<RouteNetlinkMessage>,
+        routes: Vec<RouteNetlinkMessage>,
+    ) -> LocObs {
+        let mut out = LocObs::default();
+        let mut masters: Vec<Option<u32>> = Vec::new();
+        for r in links {
+            let RouteNetlinkMessage::NewLink(l) = r else {
+                continue;
+            };
+            let mut o = LinkObs {
+                name: String::new(),
+                index: l.header.index,
+                kind: None,
+                alias: None,
+                mark: None,
+                master: None,
+                up: l.header.flags.contains(LinkFlags::Up),
+                mtu: 0,
+                addrs: vec![],
+            };
+            let mut master = None;
+            for a in &l.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => o.name = n.clone(),
+                    LinkAttribute::IfAlias(s) => {
+                        o.mark = Mark::from_alias(s);
+                        o.alias = Some(s.clone());
+                    }
+                    LinkAttribute::Controller(i) => master = Some(*i),
+                    LinkAttribute::Mtu(m) => o.mtu = *m,
+                    LinkAttribute::LinkInfo(infos) => {
+                        for i in infos {
+                            if let LinkInfo::Kind(k) = i {
+                                o.kind = Some(k.to_string());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            masters.push(master);
+            out.links.push(o);
+        }
+        for l in out.links.iter_mut() {
+            if l.alias.is_none()
+                && matches!(
+                    l.kind.as_deref(),
+                    Some("veth" | "bridge" | "tun" | "openvswitch")
+                )
+            {
+                l.mark = read_pending(loc, &l.name).and_then(|a| Mark::from_alias(&a));
+            }
+        }
+        let by_index: HashMap<u32, String> = out
+            .links
+            .iter()
+            .map(|l| (l.index, l.name.clone()))
+            .collect();
+        for (l, m) in out.links.iter_mut().zip(masters) {
+            l.master = m.and_then(|i| by_index.get(&i).cloned());
+        }
+        {
+            // a dump is the truth for this namespace: forget indexes of
+            // devices that are gone (a long-lived process, like `bench`,
+            // meets the same names again with new indexes)
+            let mut idx = self.index.lock().expect("lock");
+            idx.retain(|(l, _), _| l != loc);
+            for l in &out.links {
+                idx.insert((loc.clone(), l.name.clone()), l.index);
+            }
+        }
+        for r in addrs {
+            let RouteNetlinkMessage::NewAddress(a) = r else {
+                continue;
+            };
+            let mut local = None;
+            let mut address = None;
+            for at in &a.attributes {
+                match at {
+                    AddressAttribute::Local(ip) => local = Some(*ip),
+                    AddressAttribute::Address(ip) => address = Some(*ip),
+                    _ => {}
+                }
+            }
+            let Some(ip) = local.or(address) else {
+                continue;
+            };
+            if let Some(l) = out.links.iter_mut().find(|l| l.index == a.header.index) {
+                l.addrs.push(Cidr {
+                    addr: ip,
+                    prefix: a.header.prefix_len,
+                });
+            }
+        }
+        for r in routes {
+            let RouteNetlinkMessage::NewRoute(rt) = r else {
+                continue;
+            };
+            if rt.header.table != RouteHeader::RT_TABLE_MAIN || rt.header.kind != RouteType::Unicast
+            {
+                continue;
+            }
+            let mut dest = None;
+            let mut via = None;
+            let mut oif = None;
+            for at in &rt.attributes {
+                match at {
+                    RouteAttribute::Destination(a) => dest = from_route_addr(a),
+                    RouteAttribute::Gateway(a) => via = from_route_addr(a),
+                    RouteAttribute::Oif(i) => oif = Some(*i),
+                    _ => {}
+                }
+            }
+            if via.is_none() {
+                continue; // connected routes belong to their addresses
+            }
+            let dest = match dest {
+                Some(ip) if rt.header.destination_prefix_length > 0 => RouteDest::Net(Cidr {
+                    addr: ip,
+                    prefix: rt.header.destination_prefix_length,
+                }),
+                _ => RouteDest::Default,
+            };
+            out.routes.push(RouteObs {
+                dest,
+                via,
+                dev: oif.and_then(|i| by_index.get(&i).cloned()),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,233 @@
+//! The real kernel behind the `Netlink` and `Namespaces` effect traits: one
+//! rtnetlink connection per namespace, opened on a thread that entered the
+//! namespace (`netns::run_in`) and then driven from tokio. Messages are
+//! built from netlink-packet-route types and sent through rtnetlink's
+//! `Handle::request`, so swctl controls every attribute (e.g.
+//! IFLA_NET_NS_FD on the veth peer) and sees every errno (`links`); dumps
+//! are parsed in `dump`; SIOCETHTOOL in `ethtool`; named namespaces in
+//! `netns`.
+
+mod dump;
+pub mod ethtool;
+mod links;
+pub mod netns;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::Handle;
+
+use self::netns::NsError;
+use crate::effect::{Namespaces, NlError, words};
+use crate::model::names::{Loc, NsName, Owner};
+use links::up_header;
+
+/// The real kernel: one rtnetlink connection per namespace, opened lazily
+/// (or handed over by namespace creation), driven from tokio.
+pub struct Kernel {
+    handles: Mutex<HashMap<Loc, Handle>>,
+    /// ifindex by (namespace, name); filled by dumps and look-ups
+    pub(super) index: Mutex<HashMap<(Loc, String), u32>>,
+    /// the host's namespace, for veth peers that go back to it
+    host_ns: File,
+}
+
+impl Kernel {
+    /// Must be called from the thread that is in the host namespace.
+    pub fn new() -> Result<Kernel, NlError> {
+        let host_ns = File::open("/proc/thread-self/ns/net")
+            .map_err(|e| NlError::Socket("host".into(), e))?;
+        Ok(Kernel {
+            handles: Mutex::new(HashMap::new()),
+            index: Mutex::new(HashMap::new()),
+            host_ns,
+        })
+    }
+
+    pub(super) fn adopt(&self, loc: Loc, fd: OwnedFd) -> Handle {
+        // SAFETY: we own fd; TokioSocket takes it over.
+        let sock = unsafe { netlink_sys::TokioSocket::from_raw_fd(fd.into_raw_fd()) };
+        let (conn, handle, _) = rtnetlink::from_socket(sock);
+        tokio::spawn(conn);
+        self.handles
+            .lock()
+            .expect("lock")
+            .insert(loc, handle.clone());
+        handle
+    }
+
+    /// Forget the socket of a namespace (so it does not keep it alive).
+    pub fn forget(&self, loc: &Loc) {
+        self.handles.lock().expect("lock").remove(loc);
+        self.index
+            .lock()
+            .expect("lock")
+            .retain(|(l, _), _| l != loc);
+    }
+
+    pub(super) fn handle(&self, loc: &Loc) -> Result<Handle, NlError> {
+        if let Some(h) = self.handles.lock().expect("lock").get(loc) {
+            return Ok(h.clone());
+        }
+        let fd = netns::run_in(loc.ns(), netns::netlink_socket)?
+            .map_err(|e| NlError::Socket(loc.to_string(), e))?;
+        Ok(self.adopt(loc.clone(), fd))
+    }
+
+    /// Send one request; collect the answers; turn a NACK into an error.
+    pub(super) async fn request(
+        &self,
+        loc: &Loc,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        op: impl Fn() -> String,
+    ) -> Result<Vec<RouteNetlinkMessage>, NlError> {
+        crate::hook::crash_point();
+        let mut handle = self.handle(loc)?;
+        let mut req = NetlinkMessage::from(msg);
+        req.header.flags = NLM_F_REQUEST | flags;
+        let mut resp = handle.request(req).map_err(|_| NlError::Closed(op()))?;
+        let mut out = Vec::new();
+        while let Some(m) = resp.next().await {
+            match m.payload {
+                NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                NetlinkPayload::Error(e) => {
+                    if let Some(code) = e.code {
+                        let errno = -code.get();
+                        let op = op();
+                        let w = words(errno, &op);
+                        return Err(NlError::Request {
+                            op,
+                            errno,
+                            words: w,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// ifindex of `name` in `loc` (`ip link show NAME`), cached.
+    pub(super) async fn ifindex(&self, loc: &Loc, name: &str) -> Result<u32, NlError> {
+        let key = (loc.clone(), name.to_string());
+        if let Some(i) = self.index.lock().expect("lock").get(&key) {
+            return Ok(*i);
+        }
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        let op = || format!("ip {}link show {name}", ipn(loc));
+        let resp = match self
+            .request(loc, RouteNetlinkMessage::GetLink(m), 0, op)
+            .await
+        {
+            Err(NlError::Request { errno, .. }) if errno == libc::ENODEV => {
+                return Err(NlError::NoDevice(op()));
+            }
+            r => r?,
+        };
+        for r in resp {
+            if let RouteNetlinkMessage::NewLink(l) = r {
+                self.index.lock().expect("lock").insert(key, l.header.index);
+                return Ok(l.header.index);
+            }
+        }
+        Err(NlError::NoDevice(op()))
+    }
+
+    pub(super) fn ns_fd(&self, loc: &Loc) -> Result<File, NlError> {
+        match loc {
+            Loc::Host => self
+                .host_ns
+                .try_clone()
+                .map_err(|e| NlError::Socket("host".into(), e)),
+            Loc::Ns(n) => Ok(netns::open(n)?),
+        }
+    }
+}
+
+pub(crate) fn ipn(loc: &Loc) -> String {
+    match loc {
+        Loc::Host => String::new(),
+        Loc::Ns(n) => format!("-n {n} "),
+    }
+}
+
+impl Namespaces for Kernel {
+    async fn create_ns(&self, names: &[NsName], owner: &Owner) -> Vec<Result<(), NlError>> {
+        let socks = match netns::create_many(names, owner) {
+            Ok(s) => s,
+            Err(e) => {
+                return names
+                    .iter()
+                    .map(|_| Err(NlError::Namespace(clone_ns_err(&e))))
+                    .collect();
+            }
+        };
+        // lo up in each, concurrently over the fresh sockets
+        let futs = names.iter().zip(socks).map(|(n, s)| async move {
+            let fd = s?;
+            let loc = Loc::Ns(n.clone());
+            self.adopt(loc.clone(), fd);
+            let mut m = LinkMessage::default();
+            // loopback is always ifindex 1 in a new namespace
+            m.header.index = 1;
+            up_header(&mut m, true);
+            self.request(&loc, RouteNetlinkMessage::SetLink(m), NLM_F_ACK, || {
+                format!("ip -n {n} link set lo up")
+            })
+            .await?;
+            Ok(())
+        });
+        futures::future::join_all(futs).await
+    }
+
+    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
+        self.forget(&Loc::Ns(name.clone()));
+        crate::effect::paths::clear_pending_ns(name);
+        netns::delete(name)?;
+        Ok(())
+    }
+
+    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError> {
+        Ok(netns::list()?
+            .into_iter()
+            .map(|n| {
+                let o = netns::owner(&n);
+                (n, o)
+            })
+            .collect())
+    }
+
+    fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError> {
+        let v = if on { "1" } else { "0" };
+        netns::sysctl_set(Some(ns), "net.ipv4.ip_forward", v)?;
+        netns::sysctl_set(Some(ns), "net.ipv6.conf.all.forwarding", v)?;
+        Ok(())
+    }
+
+    fn forward(&self, ns: &NsName) -> Result<bool, NlError> {
+        Ok(netns::sysctl_get(Some(ns), "net.ipv4.ip_forward")? == "1")
+    }
+
+    fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
+        Ok(netns::sysctl_set(loc.ns(), key, value)?)
+    }
+}
+
+fn clone_ns_err(e: &NsError) -> NsError {
+    match e {
+        NsError::PrepareRunDir(w, io) => {
+            NsError::PrepareRunDir(w, io::Error::new(io.kind(), io.to_string()))
+        }
+        other => NsError::Enter("?".into(), io::Error::other(other.to_string())),
+    }
+}

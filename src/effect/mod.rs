@@ -1,0 +1,173 @@
+//! The effect layer: everything that touches the system. The narrow effect
+//! traits (`Netlink`: links, addresses, routes, dumps; `Namespaces`:
+//! namespace lifecycle and sysctls; `OvsDb`: OVSDB state and one
+//! transaction per batch) with their real implementations (`kernel` over
+//! rtnetlink, `ovs` over swctl's OVSDB client) and a recording fake
+//! (`fake`); `System`, the real machine (the kernel plus the OVSDB servers);
+//! `observe` (the system into an `Observed`) and `apply` (a `Plan` through
+//! the traits); the run-state paths under /run/swctl (`paths`) and the lock
+//! that serializes swctl runs (`lock`).
+
+pub mod apply;
+pub mod fake;
+pub mod kernel;
+pub mod lock;
+pub mod observe;
+pub mod ovs;
+pub mod paths;
+pub mod system;
+
+use std::io;
+use std::net::IpAddr;
+
+use crate::model::LocObs;
+use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use crate::model::ovs::{OvsChange, OvsState};
+use crate::ovsdb::OvsdbError;
+
+pub use kernel::netns::NsError;
+
+/// A failed netlink request, in the user's words.
+#[derive(Debug, thiserror::Error)]
+pub enum NlError {
+    #[error("`{op}` failed: {words}")]
+    Request {
+        op: String,
+        errno: i32,
+        words: String,
+    },
+    #[error("cannot open a netlink socket in namespace {0}")]
+    Socket(String, #[source] io::Error),
+    #[error(transparent)]
+    Namespace(#[from] NsError),
+    #[error("`{0}` failed: the netlink connection closed")]
+    Closed(String),
+    #[error("`{0}` failed: no such device")]
+    NoDevice(String),
+}
+
+impl NlError {
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            NlError::Request { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+/// errno → words, with the context of the request that failed.
+pub(crate) fn words(errno: i32, op: &str) -> String {
+    let base = io::Error::from_raw_os_error(errno).to_string();
+    let hint = match errno {
+        libc::EEXIST => "it already exists",
+        libc::ENODEV => "no such device",
+        libc::EPERM | libc::EACCES => "permission denied: swctl must run as root (CAP_NET_ADMIN)",
+        libc::ENETUNREACH if op.contains("route") => {
+            "the gateway is not on a network this namespace is connected to"
+        }
+        libc::ESRCH if op.contains("route") => "no such route",
+        libc::EADDRNOTAVAIL => "no such address on this device",
+        libc::EOPNOTSUPP => "not supported by this kernel",
+        libc::EINVAL if op.contains("netns") => {
+            "invalid argument: the device cannot change namespace (a bridge is netns-local)"
+        }
+        libc::ENOSPC | libc::EMLINK => "too many devices",
+        _ => "",
+    };
+    if hint.is_empty() {
+        base
+    } else {
+        format!("{hint} ({base})")
+    }
+}
+
+/// A failed effect: the kernel's or the OVSDB server's.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Netlink(#[from] NlError),
+    #[error(transparent)]
+    Ovsdb(#[from] OvsdbError),
+}
+
+/// What `set_link` changes; None leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkChange {
+    pub up: Option<bool>,
+    pub master: Option<String>,
+    pub alias: Option<String>,
+    pub mtu: Option<u32>,
+}
+
+/// Link, address and route operations in one namespace (`ip -n NS ...`).
+#[allow(async_fn_in_trait)]
+pub trait Netlink {
+    /// `ip link add NAME type bridge stp_state 0; ip link set NAME up alias A`
+    async fn add_bridge(&self, loc: &Loc, name: &str, alias: &str) -> Result<(), NlError>;
+    /// `ip link add NAME up [master M] type veth peer name PEER netns PEER_NS up`,
+    /// then the aliases of both ends.
+    #[allow(clippy::too_many_arguments)]
+    async fn add_veth(
+        &self,
+        loc: &Loc,
+        name: &str,
+        peer_loc: &Loc,
+        peer: &str,
+        master: Option<&str>,
+        alias: &str,
+        peer_alias: &str,
+    ) -> Result<(), NlError>;
+    /// `ip link del NAME`
+    async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError>;
+    /// `ip link set NAME [up|down] [master M] [alias A]`
+    async fn set_link(&self, loc: &Loc, name: &str, change: &LinkChange) -> Result<(), NlError>;
+    /// `ip addr add CIDR dev DEV`
+    async fn add_addr(&self, loc: &Loc, dev: &str, cidr: &Cidr) -> Result<(), NlError>;
+    /// `ip addr del CIDR dev DEV`
+    async fn del_addr(&self, loc: &Loc, dev: &str, cidr: &Cidr) -> Result<(), NlError>;
+    /// `ip route add DEST via GW`
+    async fn add_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
+    /// `ip route del DEST via GW`
+    async fn del_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
+    /// `ip -j link; ip -j addr; ip -j route` in one namespace
+    async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError>;
+    /// `ip link set DEV netns TO name NEW && ip -n TO link set NEW alias A up`
+    /// (one RTM_SETLINK moves and renames)
+    async fn move_link(
+        &self,
+        from: &Loc,
+        dev: &str,
+        to: &Loc,
+        new_name: &str,
+        alias: &str,
+    ) -> Result<(), NlError>;
+    /// `ethtool -K DEV tx on|off`
+    async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError>;
+}
+
+/// Namespace lifecycle and per-namespace sysctls.
+#[allow(async_fn_in_trait)]
+pub trait Namespaces {
+    /// `ip netns add NAME; ip -n NAME link set lo up`, for each name
+    async fn create_ns(&self, names: &[NsName], owner: &Owner) -> Vec<Result<(), NlError>>;
+    /// `ip netns del NAME`
+    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError>;
+    /// `ip netns list`, with swctl's owner of each (None: not swctl's)
+    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError>;
+    /// `ip netns exec NS sysctl -w net.ipv4.ip_forward=V` (and IPv6 forwarding)
+    fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError>;
+    /// `ip netns exec NS sysctl net.ipv4.ip_forward`
+    fn forward(&self, ns: &NsName) -> Result<bool, NlError>;
+    /// `[ip netns exec NS] sysctl -w KEY=VALUE` (KEY as a /proc/sys path)
+    fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError>;
+}
+
+/// The OVS effect trait: read the OVSDB state, apply a batch of changes in
+/// one transaction per server. `ovs::Servers` implements it over real
+/// servers, the fake over a simulated one.
+#[allow(async_fn_in_trait)]
+pub trait OvsDb {
+    /// Ok(Err(why)) when no OVSDB server is reachable.
+    async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError>;
+    async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError>;
+}

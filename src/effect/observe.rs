@@ -1,0 +1,91 @@
+//! Observing the system into an `Observed`: the host namespace and the
+//! namespaces asked for, dumped concurrently (a few dumps per namespace,
+//! never one query per object), plus the OVSDB servers' state.
+
+use std::collections::BTreeSet;
+
+use futures::future::join_all;
+
+use super::{Namespaces, Netlink, NlError, OvsDb, StepError};
+use crate::model::names::{IfName, Loc, NsName};
+use crate::model::{NsObs, Observed};
+
+/// What to observe.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// namespaces to dump (those that exist)
+    pub namespaces: BTreeSet<NsName>,
+    /// also every namespace in swctl's registry
+    pub all_owned: bool,
+    /// read ip_forward in these
+    pub forward: BTreeSet<NsName>,
+    /// find this switch: when it is neither in the host namespace nor in
+    /// the namespaces above, look in every namespace swctl owns
+    pub switch: Option<IfName>,
+}
+
+/// Dump the host namespace and the namespaces asked for, concurrently.
+/// A few dumps per namespace, never one query per object.
+pub async fn observe<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    scan: &Scan,
+) -> Result<Observed, StepError> {
+    let mut o = observe_once(sys, scan).await?;
+    match sys.ovs_state().await? {
+        Ok(st) => o.ovs = Some(st),
+        Err(why) => o.ovs_missing = Some(why),
+    }
+    match &scan.switch {
+        Some(sw)
+            if !scan.all_owned && crate::plan::switch::find_switch(&o, sw.as_str()).is_none() =>
+        {
+            let wider = Scan {
+                all_owned: true,
+                ..scan.clone()
+            };
+            let mut wide = observe_once(sys, &wider).await?;
+            wide.ovs = o.ovs;
+            wide.ovs_missing = o.ovs_missing;
+            Ok(wide)
+        }
+        _ => Ok(o),
+    }
+}
+
+async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
+    let existing = sys.list_ns()?;
+    let wanted: Vec<_> = existing
+        .into_iter()
+        .filter(|(n, owner)| scan.namespaces.contains(n) || (scan.all_owned && owner.is_some()))
+        .collect();
+    let host = sys.dump(&Loc::Host);
+    let others = join_all(wanted.iter().map(|(n, _)| sys.dump_ns(n)));
+    let (host, others) = futures::join!(host, others);
+    let mut o = Observed {
+        host: host?,
+        ..Default::default()
+    };
+    for ((n, owner), st) in wanted.into_iter().zip(others) {
+        let mut state = match st {
+            Ok(s) => s,
+            // deleted between the listing and the dump: it does not exist
+            Err(NlError::Namespace(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if scan.forward.contains(&n) {
+            state.forward = Some(sys.forward(&n)?);
+        }
+        o.namespaces.insert(n, NsObs { owner, state });
+    }
+    Ok(o)
+}
+
+trait DumpNs {
+    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError>;
+}
+
+impl<S: Netlink> DumpNs for S {
+    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError> {
+        self.dump(&Loc::Ns(n.clone())).await
+    }
+}

@@ -1,0 +1,254 @@
+//! One OVSDB server as swctl's OVS backend: connect (and check the schema),
+//! read the bridges, ports and interfaces (`ovs-vsctl show` as data), apply
+//! a batch of changes in one transaction, wait like `ovs-vsctl --wait`
+//! until ovs-vswitchd has applied it, and read back each new interface's
+//! `ofport` and `error`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::datapath::kernel_datapath;
+use super::txn::{build, max_cur_cfg, next_cfg_of, push_next_cfg};
+use crate::model::ovs::{OvsBridge, OvsChange, OvsIface, OvsPort, OvsState};
+use crate::ovsdb::ops::{Expect, Op, Row, Txn};
+use crate::ovsdb::{Client, OvsdbError, schema};
+
+/// The OVS backend on one OVSDB server.
+pub struct Ovs {
+    pub client: Client,
+}
+
+/// How long ovs-vswitchd gets to apply a configuration.
+pub const APPLY_WAIT: Duration = Duration::from_secs(10);
+
+impl Ovs {
+    pub fn new(client: Client) -> Ovs {
+        Ovs { client }
+    }
+
+    /// Connect and check that the server's schema has what swctl uses.
+    pub async fn connect(addr: &str) -> Result<Ovs, OvsdbError> {
+        let client = Client::connect(addr).await?;
+        let dbs = client.list_dbs().await?;
+        if !dbs.iter().any(|d| d == crate::ovsdb::DB) {
+            return Err(OvsdbError::Schema(format!(
+                "the server at {addr} has no Open_vSwitch database (it has {dbs:?})"
+            )));
+        }
+        let s = client.get_schema(crate::ovsdb::DB).await?;
+        schema::check(&s).map_err(OvsdbError::Schema)?;
+        Ok(Ovs { client })
+    }
+
+    /// `ovs-vsctl show`, as data: one transaction of three selects.
+    pub async fn state(&self) -> Result<OvsState, OvsdbError> {
+        let mut t = Txn::new();
+        for (table, cols) in [
+            (
+                "Bridge",
+                vec!["_uuid", "name", "ports", "datapath_type", "external_ids"],
+            ),
+            (
+                "Port",
+                vec!["_uuid", "name", "interfaces", "external_ids", "tag"],
+            ),
+            (
+                "Interface",
+                vec!["_uuid", "name", "type", "ofport", "error"],
+            ),
+        ] {
+            t.push(
+                Op::Select {
+                    table: table.into(),
+                    wh: vec![],
+                    columns: Some(cols.into_iter().map(String::from).collect()),
+                },
+                Expect::Any,
+            );
+        }
+        let r = self.client.transact(&t).await?;
+        let rows = |i: usize| -> Vec<Row> {
+            r[i]["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(Row::from_value)
+                .collect()
+        };
+        let ifaces: BTreeMap<String, OvsIface> = rows(2)
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.uuid()?.to_string(),
+                    OvsIface {
+                        uuid: r.uuid()?.to_string(),
+                        name: r.str("name")?.to_string(),
+                        kind: r.str("type").unwrap_or("").to_string(),
+                        ofport: r.int("ofport"),
+                        error: r.opt("error").and_then(|e| e.as_str()).map(String::from),
+                    },
+                ))
+            })
+            .collect();
+        let ports: BTreeMap<String, OvsPort> = rows(1)
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.uuid()?.to_string(),
+                    OvsPort {
+                        uuid: r.uuid()?.to_string(),
+                        name: r.str("name")?.to_string(),
+                        tag: r.int("tag"),
+                        external_ids: r.map("external_ids"),
+                        ifaces: r
+                            .uuids("interfaces")
+                            .iter()
+                            .filter_map(|u| ifaces.get(u).cloned())
+                            .collect(),
+                    },
+                ))
+            })
+            .collect();
+        let mut bridges: Vec<OvsBridge> = rows(0)
+            .iter()
+            .filter_map(|r| {
+                let mut ps: Vec<OvsPort> = r
+                    .uuids("ports")
+                    .iter()
+                    .filter_map(|u| ports.get(u).cloned())
+                    .collect();
+                ps.sort_by(|a, b| a.name.cmp(&b.name));
+                Some(OvsBridge {
+                    db: self.client.addr().to_string(),
+                    uuid: r.uuid()?.to_string(),
+                    name: r.str("name")?.to_string(),
+                    datapath_type: r.str("datapath_type").unwrap_or("").to_string(),
+                    external_ids: r.map("external_ids"),
+                    ports: ps,
+                })
+            })
+            .collect();
+        bridges.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(OvsState {
+            addr: self.client.addr().to_string(),
+            bridges,
+            datapath: if kernel_datapath() {
+                "system".into()
+            } else {
+                "netdev".into()
+            },
+        })
+    }
+
+    /// `ovs_version` of the root row (written by the distribution's start
+    /// script or swctl's sandbox; None when nobody did).
+    pub async fn version(&self) -> Option<String> {
+        let mut t = Txn::new();
+        t.push(
+            Op::Select {
+                table: "Open_vSwitch".into(),
+                wh: vec![],
+                columns: Some(vec!["ovs_version".into()]),
+            },
+            Expect::Any,
+        );
+        let r = self.client.transact(&t).await.ok()?;
+        let row = Row::from_value(r[0]["rows"].get(0)?);
+        row.opt("ovs_version")
+            .and_then(|v| v.as_str())
+            .map(String::from)
+    }
+
+    /// `next_cfg += 1` in its own transaction, then wait for ovs-vswitchd.
+    pub async fn bump_and_wait(&self, wait: Duration) -> Result<(), OvsdbError> {
+        let mut t = Txn::new();
+        let n = push_next_cfg(&mut t);
+        let r = self.client.transact(&t).await?;
+        self.wait_cfg(next_cfg_of(&r, n)?, wait).await
+    }
+
+    /// Wait until `cur_cfg >= want`, watching a monitor on the root row.
+    pub async fn wait_cfg(&self, want: i64, wait: Duration) -> Result<(), OvsdbError> {
+        let id = format!("swctl-cfg-{want}");
+        let init = self
+            .client
+            .monitor(&id, json!({"Open_vSwitch": {"columns": ["cur_cfg"]}}))
+            .await?;
+        let mut cur = max_cur_cfg(&init).unwrap_or(0);
+        let deadline = Instant::now() + wait;
+        while cur < want {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let _ = self.client.request("monitor_cancel", json!([id])).await;
+                return Err(OvsdbError::NotApplied {
+                    secs: wait.as_secs(),
+                    cur,
+                    want,
+                });
+            }
+            if let Some(u) = self.client.next_update(left).await
+                && u.get(0).and_then(|x| x.as_str()) == Some(id.as_str())
+                && let Some(c) = u.get(1).and_then(max_cur_cfg)
+            {
+                cur = cur.max(c);
+            }
+        }
+        let _ = self.client.request("monitor_cancel", json!([id])).await;
+        Ok(())
+    }
+
+    /// Apply a batch of changes in ONE transaction (plus the wait), then
+    /// read back every new interface: `ofport > 0` or OVS's own error.
+    pub async fn apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut t = Txn::new();
+        t.push(
+            Op::Comment(format!("swctl: {} change(s)", changes.len())),
+            Expect::Any,
+        );
+        let mut new_ifaces = Vec::new();
+        for (i, c) in changes.iter().enumerate() {
+            build(&mut t, i, c);
+            match c {
+                OvsChange::AddBridge { name, .. } => new_ifaces.push(name.clone()),
+                OvsChange::AddPort { port, .. } => new_ifaces.push(port.clone()),
+                _ => {}
+            }
+        }
+        let n = push_next_cfg(&mut t);
+        let r = self.client.transact(&t).await?;
+        self.wait_cfg(next_cfg_of(&r, n)?, APPLY_WAIT).await?;
+        if new_ifaces.is_empty() {
+            return Ok(());
+        }
+        let st = self.state().await?;
+        for name in new_ifaces {
+            let iface = st
+                .bridges
+                .iter()
+                .flat_map(|b| b.ports.iter())
+                .flat_map(|p| p.ifaces.iter())
+                .find(|i| i.name == name);
+            match iface {
+                Some(i) if i.ofport.is_some_and(|p| p > 0) => {}
+                Some(i) => {
+                    let error = i.error.clone().unwrap_or_else(|| {
+                        "no OpenFlow port was assigned (the bridge's datapath did not come up: with datapath_type=system the openvswitch kernel module is needed; see ovs-vswitchd's log)".into()
+                    });
+                    return Err(OvsdbError::Interface { iface: name, error });
+                }
+                None => {
+                    return Err(OvsdbError::Interface {
+                        iface: name,
+                        error: "the row is gone after the transaction".into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! The OVSDB operations of each planned OVS change, exactly as ovs-vsctl
+//! sends them (rows, named uuids, mutations of the parent row), and the
+//! `next_cfg`/`cur_cfg` handshake that tells when ovs-vswitchd applied them.
+
+use serde_json::{Value, json};
+
+use crate::model::names::Owner;
+use crate::model::ovs::{K_NS, K_OWNER, K_ROLE, K_SWITCH, OvsChange};
+use crate::ovsdb::OvsdbError;
+use crate::ovsdb::ops::{Expect, Op, Txn, cond, named, set, smap, uuid};
+
+pub(super) fn max_cur_cfg(v: &Value) -> Option<i64> {
+    // {"Open_vSwitch": {uuid: {"new": {"cur_cfg": N}} or {"cur_cfg": N}}}
+    v.get("Open_vSwitch")?
+        .as_object()?
+        .values()
+        .filter_map(|row| {
+            row.get("new")
+                .and_then(|n| n.get("cur_cfg"))
+                .or_else(|| row.get("cur_cfg"))
+                .and_then(|c| c.as_i64())
+        })
+        .max()
+}
+
+/// Add `next_cfg += 1` and a select of it; returns the select's index.
+pub(super) fn push_next_cfg(t: &mut Txn) -> usize {
+    t.push(
+        Op::Mutate {
+            table: "Open_vSwitch".into(),
+            wh: vec![],
+            mutations: vec![json!(["next_cfg", "+=", 1])],
+        },
+        Expect::Count(1),
+    );
+    t.push(
+        Op::Select {
+            table: "Open_vSwitch".into(),
+            wh: vec![],
+            columns: Some(vec!["next_cfg".into()]),
+        },
+        Expect::Any,
+    )
+}
+
+pub(super) fn next_cfg_of(r: &[Value], i: usize) -> Result<i64, OvsdbError> {
+    r[i]["rows"][0]["next_cfg"]
+        .as_i64()
+        .ok_or_else(|| OvsdbError::Commit {
+            error: "no Open_vSwitch root row (the database was never initialized)".into(),
+            details: None,
+        })
+}
+
+fn ids(owner: &Owner, role: &str, extra: &[(&str, &str)]) -> Value {
+    let mut kv: Vec<(&str, &str)> = vec![(K_OWNER, owner.as_str()), (K_ROLE, role)];
+    kv.extend_from_slice(extra);
+    smap(kv)
+}
+
+/// The operations of one change, as ovs-vsctl would send them (`i`
+/// keeps the named uuids of different changes apart).
+pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
+    match c {
+        OvsChange::AddBridge {
+            name,
+            datapath_type,
+            owner,
+            ..
+        } => {
+            let (iface, port, br) = (format!("i{i}"), format!("p{i}"), format!("b{i}"));
+            t.push(
+                Op::Insert {
+                    table: "Interface".into(),
+                    row: json!({"name": name, "type": "internal"}),
+                    uuid_name: Some(iface.clone()),
+                },
+                Expect::Any,
+            );
+            t.push(
+                Op::Insert {
+                    table: "Port".into(),
+                    row: json!({"name": name, "interfaces": named(&iface)}),
+                    uuid_name: Some(port.clone()),
+                },
+                Expect::Any,
+            );
+            t.push(
+                Op::Insert {
+                    table: "Bridge".into(),
+                    row: json!({
+                        "name": name,
+                        "ports": set(vec![named(&port)]),
+                        // forward like a learning switch without a controller
+                        "fail_mode": "standalone",
+                        "datapath_type": datapath_type,
+                        "external_ids": ids(owner, "switch", &[]),
+                    }),
+                    uuid_name: Some(br.clone()),
+                },
+                Expect::Any,
+            );
+            t.push(
+                Op::Mutate {
+                    table: "Open_vSwitch".into(),
+                    wh: vec![],
+                    mutations: vec![json!(["bridges", "insert", set(vec![named(&br)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::DelBridge { uuid: u, .. } => {
+            t.push(
+                Op::Mutate {
+                    table: "Open_vSwitch".into(),
+                    wh: vec![],
+                    mutations: vec![json!(["bridges", "delete", set(vec![uuid(u)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::SetTag { uuid: u, tag, .. } => {
+            let v = match tag {
+                Some(t) => json!(t),
+                None => set(vec![]),
+            };
+            t.push(
+                Op::Update {
+                    table: "Port".into(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
+                    row: json!({ "tag": v }),
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::AddPort {
+            bridge,
+            port,
+            internal,
+            tag,
+            mark,
+            ..
+        } => {
+            let (iface, p) = (format!("i{i}"), format!("p{i}"));
+            let mut irow = json!({"name": port});
+            if *internal {
+                irow["type"] = json!("internal");
+            }
+            t.push(
+                Op::Insert {
+                    table: "Interface".into(),
+                    row: irow,
+                    uuid_name: Some(iface.clone()),
+                },
+                Expect::Any,
+            );
+            let (ns, sw) = mark.port_ids();
+            let mut prow = json!({
+                "name": port,
+                "interfaces": named(&iface),
+                "external_ids": ids(mark.owner(), "port", &[(K_NS, &ns), (K_SWITCH, &sw)]),
+            });
+            if let Some(tag) = tag {
+                prow["tag"] = json!(tag);
+            }
+            t.push(
+                Op::Insert {
+                    table: "Port".into(),
+                    row: prow,
+                    uuid_name: Some(p.clone()),
+                },
+                Expect::Any,
+            );
+            t.push(
+                Op::Mutate {
+                    table: "Bridge".into(),
+                    wh: vec![cond("name", "==", json!(bridge))],
+                    mutations: vec![json!(["ports", "insert", set(vec![named(&p)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::DelPort {
+            bridge, uuid: u, ..
+        } => {
+            // the Port row (and its Interface) is garbage-collected once
+            // no bridge references it
+            t.push(
+                Op::Mutate {
+                    table: "Bridge".into(),
+                    wh: vec![cond("name", "==", json!(bridge))],
+                    mutations: vec![json!(["ports", "delete", set(vec![uuid(u)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+    }
+}

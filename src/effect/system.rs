@@ -1,0 +1,114 @@
+//! The real machine as one value: the kernel (rtnetlink, namespaces) and
+//! the OVSDB servers of this command. It implements every effect trait by
+//! handing each call to the part that owns it, so `observe` and `apply`
+//! take one system, real or fake.
+
+use std::net::IpAddr;
+
+use super::kernel::Kernel;
+use super::ovs::Servers;
+use super::{LinkChange, Namespaces, Netlink, NlError, OvsDb};
+use crate::model::LocObs;
+use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use crate::model::ovs::{OvsChange, OvsState};
+use crate::ovsdb::OvsdbError;
+
+pub struct System {
+    pub kernel: Kernel,
+    pub ovs: Servers,
+}
+
+impl System {
+    /// The kernel of the calling thread's namespace (the host's), and the
+    /// OVSDB servers already connected.
+    pub fn new(ovs: Servers) -> Result<System, NlError> {
+        Ok(System {
+            kernel: Kernel::new()?,
+            ovs,
+        })
+    }
+}
+
+impl Netlink for System {
+    async fn add_bridge(&self, loc: &Loc, name: &str, alias: &str) -> Result<(), NlError> {
+        self.kernel.add_bridge(loc, name, alias).await
+    }
+    async fn add_veth(
+        &self,
+        loc: &Loc,
+        name: &str,
+        peer_loc: &Loc,
+        peer: &str,
+        master: Option<&str>,
+        alias: &str,
+        peer_alias: &str,
+    ) -> Result<(), NlError> {
+        self.kernel
+            .add_veth(loc, name, peer_loc, peer, master, alias, peer_alias)
+            .await
+    }
+    async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError> {
+        self.kernel.del_link(loc, name).await
+    }
+    async fn set_link(&self, loc: &Loc, name: &str, change: &LinkChange) -> Result<(), NlError> {
+        self.kernel.set_link(loc, name, change).await
+    }
+    async fn add_addr(&self, loc: &Loc, dev: &str, cidr: &Cidr) -> Result<(), NlError> {
+        self.kernel.add_addr(loc, dev, cidr).await
+    }
+    async fn del_addr(&self, loc: &Loc, dev: &str, cidr: &Cidr) -> Result<(), NlError> {
+        self.kernel.del_addr(loc, dev, cidr).await
+    }
+    async fn add_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError> {
+        self.kernel.add_route(loc, dest, via).await
+    }
+    async fn del_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError> {
+        self.kernel.del_route(loc, dest, via).await
+    }
+    async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
+        self.kernel.dump(loc).await
+    }
+    async fn move_link(
+        &self,
+        from: &Loc,
+        dev: &str,
+        to: &Loc,
+        new_name: &str,
+        alias: &str,
+    ) -> Result<(), NlError> {
+        self.kernel.move_link(from, dev, to, new_name, alias).await
+    }
+    async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError> {
+        self.kernel.set_tx_csum(loc, dev, on).await
+    }
+}
+
+impl Namespaces for System {
+    async fn create_ns(&self, names: &[NsName], owner: &Owner) -> Vec<Result<(), NlError>> {
+        self.kernel.create_ns(names, owner).await
+    }
+    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
+        self.kernel.delete_ns(name).await
+    }
+    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError> {
+        self.kernel.list_ns()
+    }
+    fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError> {
+        self.kernel.set_forward(ns, on)
+    }
+    fn forward(&self, ns: &NsName) -> Result<bool, NlError> {
+        self.kernel.forward(ns)
+    }
+    fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
+        self.kernel.set_sysctl(loc, key, value)
+    }
+}
+
+impl OvsDb for System {
+    async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError> {
+        self.ovs.ovs_state().await
+    }
+    async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError> {
+        self.ovs.ovs_apply(changes).await
+    }
+}

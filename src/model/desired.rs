@@ -1,0 +1,183 @@
+//! What the user wants (`Desired`): namespaces, switches, ports, links and
+//! routes, each as a spec; the backend and wiring identifiers; and `Key`, the
+//! name of an object swctl manages.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
+
+/// The switch implementations swctl drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Bridge,
+    Ovs,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Bridge => "bridge",
+            Backend::Ovs => "ovs",
+        })
+    }
+}
+
+/// How a namespace is wired to a switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    #[default]
+    Auto,
+    Veth,
+    Internal,
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Via::Auto => "auto",
+            Via::Veth => "veth",
+            Via::Internal => "internal",
+        })
+    }
+}
+
+/// A static route inside a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RouteSpec {
+    pub dest: RouteDest,
+    pub via: IpAddr,
+}
+
+/// A namespace ("host" in Mininet's words) as the user wants it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NsSpec {
+    /// net.ipv4.ip_forward (and net.ipv6.conf.all.forwarding); None: leave as is
+    pub forward: Option<bool>,
+    pub routes: Vec<RouteSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwitchSpec {
+    pub backend: Backend,
+    /// where the switch device lives (bridge backend only)
+    pub loc: Loc,
+    /// addresses on the switch device itself
+    pub addrs: Vec<Cidr>,
+    /// OVS only: force `system` or `netdev`; None: what works on this host
+    pub datapath: Option<String>,
+    /// OVS only: the OVSDB server of this switch (`unix:PATH`,
+    /// `tcp:HOST:PORT`); None: the default one
+    pub ovsdb: Option<String>,
+}
+
+/// A namespace attached to a switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortSpec {
+    pub ns: NsName,
+    pub switch: IfName,
+    /// name inside the namespace; None: the first free `ethN`
+    pub ifname: Option<IfName>,
+    pub addrs: Vec<Cidr>,
+    pub via: Via,
+    /// access VLAN (OVS: the Port's `tag`)
+    pub vlan: Option<u16>,
+    /// MTU of the port's devices; None: the kernel's default
+    pub mtu: Option<u32>,
+}
+
+/// A direct veth pair between two locations (`host` allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkSpec {
+    pub a: Loc,
+    pub b: Loc,
+    pub a_ifname: Option<IfName>,
+    pub b_ifname: Option<IfName>,
+    pub a_addrs: Vec<Cidr>,
+    pub b_addrs: Vec<Cidr>,
+    /// MTU of both ends; None: the kernel's default (1500)
+    pub mtu: Option<u32>,
+}
+
+/// What the user wants. For imperative commands this holds only the objects
+/// the command is about; for a topology, everything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Desired {
+    pub owner: Owner,
+    pub namespaces: BTreeMap<NsName, NsSpec>,
+    pub switches: BTreeMap<IfName, SwitchSpec>,
+    pub ports: Vec<PortSpec>,
+    pub links: Vec<LinkSpec>,
+}
+
+impl Desired {
+    pub fn new(owner: Owner) -> Desired {
+        Desired {
+            owner,
+            namespaces: BTreeMap::new(),
+            switches: BTreeMap::new(),
+            ports: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+}
+
+/// An object swctl manages, as a key: what `Scope::Objects` lists for
+/// removal and what the planner matches observed state by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Key {
+    Ns {
+        ns: NsName,
+    },
+    Switch {
+        name: IfName,
+    },
+    Port {
+        ns: NsName,
+        switch: IfName,
+    },
+    Link {
+        a: Loc,
+        b: Loc,
+    },
+    Route {
+        ns: NsName,
+        dest: RouteDest,
+        via: IpAddr,
+    },
+}
+
+impl Key {
+    /// Links are unordered: `link a b` and `link b a` are the same link.
+    pub fn link(a: &Loc, b: &Loc) -> Key {
+        if a <= b {
+            Key::Link {
+                a: a.clone(),
+                b: b.clone(),
+            }
+        } else {
+            Key::Link {
+                a: b.clone(),
+                b: a.clone(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_keys_are_unordered() {
+        let a = Loc::Host;
+        let b = Loc::Ns("n".parse().unwrap());
+        assert_eq!(Key::link(&a, &b), Key::link(&b, &a));
+    }
+}

@@ -1,0 +1,158 @@
+//! The ownership mark swctl writes on every link it creates (the link
+//! alias, `ip link set DEV alias ...`), and its text form. Marks live on the
+//! objects themselves, so they survive a crash of swctl and `gc` finds them
+//! without any state file.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::names::{IfName, Loc, NsName, Owner};
+
+/// Which end of a pair a mark sits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// switch end of a port / `a` end of a link
+    A,
+    /// namespace end of a port / `b` end of a link
+    B,
+}
+
+/// The ownership mark swctl writes into the alias of each link it creates.
+/// Text form: `swctl:1 owner=O role=port ns=N sw=S side=a`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Mark {
+    Switch {
+        owner: Owner,
+    },
+    Port {
+        owner: Owner,
+        ns: NsName,
+        sw: IfName,
+        side: Side,
+    },
+    Link {
+        owner: Owner,
+        a: Loc,
+        b: Loc,
+        side: Side,
+    },
+}
+
+pub const MARK_PREFIX: &str = "swctl:1";
+
+impl Mark {
+    pub fn owner(&self) -> &Owner {
+        match self {
+            Mark::Switch { owner } | Mark::Port { owner, .. } | Mark::Link { owner, .. } => owner,
+        }
+    }
+
+    /// For a port mark: its namespace and switch, as text (OVS external_ids).
+    pub fn port_ids(&self) -> (String, String) {
+        match self {
+            Mark::Port { ns, sw, .. } => (ns.to_string(), sw.to_string()),
+            _ => (String::new(), String::new()),
+        }
+    }
+
+    pub fn to_alias(&self) -> String {
+        let side = |s: &Side| match s {
+            Side::A => "a",
+            Side::B => "b",
+        };
+        match self {
+            Mark::Switch { owner } => format!("{MARK_PREFIX} owner={owner} role=switch"),
+            Mark::Port {
+                owner,
+                ns,
+                sw,
+                side: s,
+            } => format!(
+                "{MARK_PREFIX} owner={owner} role=port ns={ns} sw={sw} side={}",
+                side(s)
+            ),
+            Mark::Link {
+                owner,
+                a,
+                b,
+                side: s,
+            } => format!(
+                "{MARK_PREFIX} owner={owner} role=link a={a} b={b} side={}",
+                side(s)
+            ),
+        }
+    }
+
+    /// Parse an alias; anything that is not a well-formed swctl mark is
+    /// `None` (that link is not ours, whatever its name).
+    pub fn from_alias(alias: &str) -> Option<Mark> {
+        let mut words = alias.split(' ');
+        if words.next()? != MARK_PREFIX {
+            return None;
+        }
+        let mut kv = BTreeMap::new();
+        for w in words {
+            let (k, v) = w.split_once('=')?;
+            kv.insert(k, v);
+        }
+        let owner: Owner = kv.get("owner")?.parse().ok()?;
+        let side = || match *kv.get("side")? {
+            "a" => Some(Side::A),
+            "b" => Some(Side::B),
+            _ => None,
+        };
+        match *kv.get("role")? {
+            "switch" => Some(Mark::Switch { owner }),
+            "port" => Some(Mark::Port {
+                owner,
+                ns: kv.get("ns")?.parse().ok()?,
+                sw: kv.get("sw")?.parse().ok()?,
+                side: side()?,
+            }),
+            "link" => Some(Mark::Link {
+                owner,
+                a: kv.get("a")?.parse().ok()?,
+                b: kv.get("b")?.parse().ok()?,
+                side: side()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_round_trip() {
+        let marks = [
+            Mark::Switch {
+                owner: Owner::cli(),
+            },
+            Mark::Port {
+                owner: "lab".parse().unwrap(),
+                ns: "h1".parse().unwrap(),
+                sw: "br0".parse().unwrap(),
+                side: Side::B,
+            },
+            Mark::Link {
+                owner: Owner::cli(),
+                a: Loc::Host,
+                b: Loc::Ns("x".parse().unwrap()),
+                side: Side::A,
+            },
+        ];
+        for m in marks {
+            let a = m.to_alias();
+            assert!(a.len() < 256, "IFALIASZ");
+            assert_eq!(Mark::from_alias(&a), Some(m));
+        }
+        assert_eq!(Mark::from_alias("uplink to rack 3"), None);
+        assert_eq!(Mark::from_alias("swctl:1 owner=x role=weird"), None);
+        assert_eq!(Mark::from_alias("swctl:1 owner=a b role=switch"), None);
+    }
+}

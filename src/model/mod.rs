@@ -1,0 +1,16 @@
+//! The data model: pure data, no I/O. What the user wants (`desired`), what
+//! the system has (`observed`, including the OVS rows in `ovs`), the
+//! ownership marks swctl writes on everything it creates (`mark`), and the
+//! validated names and addresses everything is keyed by (`names`).
+//!
+//! Every other layer depends on this one; it depends on nothing of swctl's.
+
+pub mod desired;
+pub mod mark;
+pub mod names;
+pub mod observed;
+pub mod ovs;
+
+pub use desired::*;
+pub use mark::*;
+pub use observed::*;

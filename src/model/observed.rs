@@ -1,0 +1,108 @@
+//! What the system has (`Observed`): the links, addresses and routes of the
+//! host namespace and of every namespace looked at, who owns each
+//! namespace, and the OVSDB servers' state.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::mark::Mark;
+use super::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use super::ovs::OvsState;
+
+/// One link as a netlink dump shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkObs {
+    pub name: String,
+    pub index: u32,
+    /// IFLA_INFO_KIND: "veth", "bridge", "tun", ...
+    pub kind: Option<String>,
+    pub alias: Option<String>,
+    #[serde(skip)]
+    pub mark: Option<Mark>,
+    /// name of the master device (bridge), resolved within the same namespace
+    pub master: Option<String>,
+    pub up: bool,
+    pub mtu: u32,
+    pub addrs: Vec<Cidr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteObs {
+    pub dest: RouteDest,
+    pub via: Option<IpAddr>,
+    pub dev: Option<String>,
+}
+
+/// One namespace (or the host's) as observed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LocObs {
+    pub links: Vec<LinkObs>,
+    /// main-table routes with a gateway (the ones swctl manages)
+    pub routes: Vec<RouteObs>,
+    /// net.ipv4.ip_forward, when it was read
+    pub forward: Option<bool>,
+}
+
+impl LocObs {
+    pub fn link(&self, name: &str) -> Option<&LinkObs> {
+        self.links.iter().find(|l| l.name == name)
+    }
+    pub fn marked<'a>(
+        &'a self,
+        f: impl Fn(&Mark) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a LinkObs> + 'a {
+        self.links
+            .iter()
+            .filter(move |l| l.mark.as_ref().is_some_and(&f))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NsObs {
+    /// who created it, from swctl's registry; None: not swctl's
+    pub owner: Option<Owner>,
+    pub state: LocObs,
+}
+
+/// What the system has: the host namespace and every namespace that was
+/// looked at (a namespace missing from `namespaces` does not exist).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Observed {
+    pub host: LocObs,
+    pub namespaces: BTreeMap<NsName, NsObs>,
+    /// the OVSDB server's state; None when no OVSDB server answers
+    pub ovs: Option<OvsState>,
+    /// why `ovs` is None (shown when an OVS switch is needed)
+    #[serde(skip)]
+    pub ovs_missing: Option<String>,
+}
+
+impl Observed {
+    pub fn loc(&self, loc: &Loc) -> Option<&LocObs> {
+        match loc {
+            Loc::Host => Some(&self.host),
+            Loc::Ns(n) => self.namespaces.get(n).map(|o| &o.state),
+        }
+    }
+
+    /// Every location observed, host first.
+    pub fn locs(&self) -> impl Iterator<Item = (Loc, &LocObs)> {
+        std::iter::once((Loc::Host, &self.host)).chain(
+            self.namespaces
+                .iter()
+                .map(|(n, o)| (Loc::Ns(n.clone()), &o.state)),
+        )
+    }
+
+    /// Find a switch device (a bridge) by name: in the host namespace first,
+    /// then in any observed namespace.
+    pub fn find_bridge(&self, name: &str) -> Option<(Loc, &LinkObs)> {
+        self.locs().find_map(|(loc, st)| {
+            st.link(name)
+                .filter(|l| l.kind.as_deref() == Some("bridge"))
+                .map(|l| (loc, l))
+        })
+    }
+}

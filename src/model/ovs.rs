@@ -1,0 +1,178 @@
+//! Open vSwitch as data: the rows swctl reads (bridges, ports, interfaces
+//! with the external_ids keys swctl writes) and `OvsChange`, one planned
+//! OVSDB change, with its `ovs-vsctl` equivalent.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::mark::Mark;
+use super::names::{NsName, Owner};
+
+pub const K_OWNER: &str = "swctl-owner";
+pub const K_ROLE: &str = "swctl-role";
+pub const K_NS: &str = "swctl-ns";
+pub const K_SWITCH: &str = "swctl-switch";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OvsIface {
+    pub uuid: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub ofport: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OvsPort {
+    pub uuid: String,
+    pub name: String,
+    /// access VLAN
+    pub tag: Option<i64>,
+    pub external_ids: BTreeMap<String, String>,
+    pub ifaces: Vec<OvsIface>,
+}
+
+impl OvsPort {
+    pub fn owner(&self) -> Option<Owner> {
+        self.external_ids.get(K_OWNER).and_then(|o| o.parse().ok())
+    }
+    /// For a port swctl made: the namespace it leads to.
+    pub fn ns(&self) -> Option<NsName> {
+        self.external_ids.get(K_NS).and_then(|o| o.parse().ok())
+    }
+    pub fn internal(&self) -> bool {
+        self.ifaces.iter().any(|i| i.kind == "internal")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OvsBridge {
+    /// the OVSDB server it lives on
+    pub db: String,
+    pub uuid: String,
+    pub name: String,
+    pub datapath_type: String,
+    pub external_ids: BTreeMap<String, String>,
+    pub ports: Vec<OvsPort>,
+}
+
+impl OvsBridge {
+    pub fn owner(&self) -> Option<Owner> {
+        self.external_ids.get(K_OWNER).and_then(|o| o.parse().ok())
+    }
+}
+
+/// What an OVSDB server holds, as far as swctl cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OvsState {
+    pub addr: String,
+    pub bridges: Vec<OvsBridge>,
+    /// the datapath type new bridges get: "system" when the kernel
+    /// datapath works here, else "netdev"
+    pub datapath: String,
+}
+
+impl OvsState {
+    pub fn bridge(&self, name: &str) -> Option<&OvsBridge> {
+        self.bridges.iter().find(|b| b.name == name)
+    }
+}
+
+/// One OVS change, planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum OvsChange {
+    /// `ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=DP fail_mode=standalone`
+    AddBridge {
+        db: String,
+        name: String,
+        datapath_type: String,
+        owner: Owner,
+    },
+    /// `ovs-vsctl del-br NAME`
+    DelBridge {
+        db: String,
+        name: String,
+        uuid: String,
+    },
+    /// `ovs-vsctl add-port BR PORT [-- set Interface PORT type=internal]`
+    AddPort {
+        db: String,
+        bridge: String,
+        port: String,
+        internal: bool,
+        tag: Option<u16>,
+        mark: Mark,
+    },
+    /// `ovs-vsctl set Port PORT tag=N` / `ovs-vsctl clear Port PORT tag`
+    SetTag {
+        db: String,
+        port: String,
+        uuid: String,
+        tag: Option<u16>,
+    },
+    /// `ovs-vsctl del-port BR PORT`
+    DelPort {
+        db: String,
+        bridge: String,
+        port: String,
+        uuid: String,
+    },
+}
+
+impl OvsChange {
+    /// The OVSDB server the change goes to.
+    pub fn db(&self) -> &str {
+        match self {
+            OvsChange::AddBridge { db, .. }
+            | OvsChange::DelBridge { db, .. }
+            | OvsChange::AddPort { db, .. }
+            | OvsChange::SetTag { db, .. }
+            | OvsChange::DelPort { db, .. } => db,
+        }
+    }
+}
+
+impl std::fmt::Display for OvsChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ovs-vsctl --db={} ", self.db())?;
+        match self {
+            OvsChange::AddBridge {
+                name,
+                datapath_type,
+                ..
+            } => write!(
+                f,
+                "add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode=standalone"
+            ),
+            OvsChange::DelBridge { name, .. } => write!(f, "del-br {name}"),
+            OvsChange::SetTag {
+                port, tag: Some(t), ..
+            } => write!(f, "set Port {port} tag={t}"),
+            OvsChange::SetTag {
+                port, tag: None, ..
+            } => write!(f, "clear Port {port} tag"),
+            OvsChange::AddPort {
+                bridge,
+                port,
+                internal,
+                tag,
+                ..
+            } => {
+                write!(f, "add-port {bridge} {port}")?;
+                if let Some(t) = tag {
+                    write!(f, " tag={t}")?;
+                }
+                if *internal {
+                    write!(f, " -- set Interface {port} type=internal")?;
+                }
+                Ok(())
+            }
+            OvsChange::DelPort { bridge, port, .. } => {
+                write!(f, "del-port {bridge} {port}")
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The Linux-bridge backend for the planner: a bridge device (STP off, up,
+//! optionally inside a namespace) created over rtnetlink; a port is a veth
+//! pair whose switch end is enslaved to the bridge (`ip link set DEV master
+//! BR`) and whose other end is born inside the namespace. No VLANs (this
+//! kernel has no bridge VLAN filtering).
+
+use super::switch::{PortInfo, Switch, SwitchInfo};
+use super::{Cx, PlanError, Step};
+use crate::model::names::{IfName, Loc};
+use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
+
+pub struct LinuxBridge;
+
+impl Switch for LinuxBridge {
+    fn backend(&self) -> Backend {
+        Backend::Bridge
+    }
+
+    fn wirings(&self) -> &'static [Via] {
+        &[Via::Veth]
+    }
+
+    fn has_vlans(&self) -> bool {
+        false
+    }
+
+    fn describe(&self, loc: &Loc) -> String {
+        format!("a Linux bridge in {loc}")
+    }
+
+    fn switches(&self, o: &Observed) -> Vec<SwitchInfo> {
+        let mut out = Vec::new();
+        for (loc, st) in o.locs() {
+            for l in st
+                .links
+                .iter()
+                .filter(|l| l.kind.as_deref() == Some("bridge"))
+            {
+                let owner = match &l.mark {
+                    Some(Mark::Switch { owner }) => Some(owner.clone()),
+                    _ => None,
+                };
+                let ports = st
+                    .links
+                    .iter()
+                    .filter(|p| p.master.as_deref() == Some(l.name.as_str()))
+                    .map(|p| {
+                        let (ns, owner) = match &p.mark {
+                            Some(Mark::Port { ns, owner, .. }) => {
+                                (Some(ns.clone()), Some(owner.clone()))
+                            }
+                            _ => (None, None),
+                        };
+                        PortInfo {
+                            dev: p.name.clone(),
+                            ns,
+                            owner,
+                        }
+                    })
+                    .collect();
+                out.push(SwitchInfo {
+                    name: l.name.clone(),
+                    backend: Backend::Bridge,
+                    loc: loc.clone(),
+                    owner,
+                    up: l.up,
+                    addrs: l.addrs.clone(),
+                    ports,
+                });
+            }
+        }
+        out
+    }
+
+    fn locate(&self, o: &Observed, name: &str) -> Option<Loc> {
+        o.find_bridge(name).map(|(loc, _)| loc)
+    }
+
+    /// `ip link add NAME type bridge stp_state 0 && ip link set NAME up`,
+    /// addresses on it; or up/addresses repaired on the one that exists.
+    fn plan_switch(&self, cx: &mut Cx, name: &IfName, spec: &SwitchSpec) -> Result<(), PlanError> {
+        if let Loc::Ns(n) = &spec.loc
+            && !cx.ns_exist.contains(n)
+        {
+            return Err(PlanError::UnknownNamespace(n.clone()));
+        }
+        let o = cx.o;
+        match o.loc(&spec.loc).and_then(|st| st.link(name.as_str())) {
+            Some(l) if l.kind.as_deref() == Some("bridge") => {
+                cx.ensure_up(&spec.loc, l);
+                cx.ensure_addrs(&spec.loc, name.as_str(), &l.addrs, &spec.addrs);
+            }
+            Some(l) => {
+                return Err(PlanError::NotABridge(
+                    name.clone(),
+                    spec.loc.clone(),
+                    l.kind.clone().unwrap_or_else(|| "device".into()),
+                ));
+            }
+            None => {
+                if let Some((other, _)) = o.find_bridge(name.as_str())
+                    && other != spec.loc
+                {
+                    return Err(PlanError::BridgeCannotMove {
+                        name: name.clone(),
+                        want: spec.loc.clone(),
+                    });
+                }
+                cx.names.take(&spec.loc, name.as_str());
+                cx.steps.push(Step::CreateBridge {
+                    loc: spec.loc.clone(),
+                    name: name.clone(),
+                    mark: Mark::Switch {
+                        owner: cx.d.owner.clone(),
+                    },
+                });
+                cx.ensure_addrs(&spec.loc, name.as_str(), &[], &spec.addrs);
+            }
+        }
+        Ok(())
+    }
+
+    /// `ip link del NAME`
+    fn delete_switch(&self, cx: &mut Cx, sw: &SwitchInfo) {
+        cx.delete_link(&sw.loc, &sw.name);
+    }
+
+    /// Nothing of its own: a bridge port is the veth pair, which the
+    /// planner removes by its marks.
+    fn remove_ports(&self, _cx: &mut Cx) {}
+
+    /// A veth pair, its switch end enslaved (`ip link add A master SW type
+    /// veth peer name B netns NS`); kept and repaired when both marked ends
+    /// are there, else made again.
+    fn plan_port(
+        &self,
+        cx: &mut Cx,
+        p: &PortSpec,
+        sw_loc: &Loc,
+        via: Via,
+    ) -> Result<(), PlanError> {
+        let o = cx.o;
+        let ns_loc = Loc::Ns(p.ns.clone());
+        let key = Key::Port {
+            ns: p.ns.clone(),
+            switch: p.switch.clone(),
+        };
+        let is_end = |side: Side| move |m: &Mark| matches!(m, Mark::Port { ns, sw, side: s, .. } if ns == &p.ns && sw == &p.switch && *s == side);
+        let a = o
+            .loc(sw_loc)
+            .and_then(|st| st.marked(is_end(Side::A)).next());
+        let b = o
+            .loc(&ns_loc)
+            .and_then(|st| st.marked(is_end(Side::B)).next());
+        if let (Some(a), Some(b)) = (a, b)
+            && p.ifname.as_ref().is_none_or(|n| n.as_str() == b.name)
+        {
+            if a.master.as_deref() != Some(p.switch.as_str()) {
+                cx.steps.push(Step::SetMaster {
+                    loc: sw_loc.clone(),
+                    dev: a.name.clone(),
+                    master: p.switch.clone(),
+                });
+            }
+            cx.ensure_up(sw_loc, a);
+            cx.ensure_up(&ns_loc, b);
+            cx.ensure_mtu(sw_loc, &a.name, Some(a.mtu), p.mtu);
+            cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
+            cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
+            cx.wired(key, via, (sw_loc, &a.name), (&ns_loc, &b.name));
+            return Ok(());
+        }
+        // missing, half there, or renamed: (re)create the pair
+        if let Some(a) = a {
+            cx.delete_link(sw_loc, &a.name);
+        } else if let Some(b) = b {
+            cx.delete_link(&ns_loc, &b.name);
+        }
+        let (a_name, b_name) = cx.port_names(sw_loc, &ns_loc, p)?;
+        cx.steps.push(Step::CreateVeth {
+            loc: sw_loc.clone(),
+            name: a_name.clone(),
+            peer_loc: ns_loc.clone(),
+            peer: b_name.clone(),
+            master: Some(p.switch.clone()),
+            mark: cx.port_mark(p, Side::A),
+            peer_mark: cx.port_mark(p, Side::B),
+        });
+        cx.ensure_mtu(sw_loc, a_name.as_str(), None, p.mtu);
+        cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
+        cx.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
+        cx.wired(
+            key,
+            via,
+            (sw_loc, a_name.as_str()),
+            (&ns_loc, b_name.as_str()),
+        );
+        Ok(())
+    }
+
+    /// A bridge is a link: the planner already dropped deleted links.
+    fn forget_removed(&self, _after: &mut Observed, _steps: &[Step]) {}
+}

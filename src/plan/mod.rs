@@ -1,0 +1,368 @@
+//! The planner: a pure function from (desired, observed, scope) to an
+//! ordered list of steps. Nothing here touches the system; `effect::apply`
+//! executes the steps. Teardown is a plan against an empty desired state
+//! with the objects to remove in scope.
+//!
+//! Split by concern: `step` (the steps as data), `removals` (what goes),
+//! `namespaces`, `links` (direct veth pairs), `naming` (interface names and
+//! leftovers of interrupted runs), and the switch backends behind the
+//! `Switch` trait (`switch`): `bridge` (the Linux bridge) and `ovs` (Open
+//! vSwitch). The planner does switch and port work only through that trait,
+//! so a backend is one file here plus one line in `switch::backends`.
+//!
+//! Steps are ordered by phase (removals first, then namespaces, switches,
+//! wiring, configuration, routes). Steps of one phase are independent of each
+//! other, so `apply` may run them concurrently; a failure stops the plan at a
+//! phase boundary, and the next plan (from a fresh observation) finishes it.
+
+mod bridge;
+mod links;
+mod namespaces;
+mod naming;
+mod ovs;
+mod removals;
+pub mod step;
+pub mod switch;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
+use crate::model::*;
+pub use step::Step;
+pub use switch::{PortInfo, Switch, SwitchInfo, backend, backends};
+
+use naming::Names;
+
+/// Which observed objects the plan may remove when the desired state does
+/// not list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// only create and fix (imperative `add`-like commands)
+    Nothing,
+    /// everything the desired state's owner owns (topology apply/destroy);
+    /// also removes addresses and routes the desired state does not list
+    Owner,
+    /// exactly these objects (imperative `del`-like commands)
+    Objects(BTreeSet<Key>),
+}
+
+/// The plan: steps in phase order. Empty means the system already matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// what each port or link will be called, for the CLI to report
+    pub wiring: Vec<Wiring>,
+}
+
+/// How a port or link is (or will be) wired: for `attach`/`link` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wiring {
+    pub key: Key,
+    pub via: Via,
+    pub a_loc: Loc,
+    pub a_dev: String,
+    pub b_loc: Loc,
+    pub b_dev: String,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Why no plan could be made. Nothing has been touched when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("namespace {0} does not exist (create it with `swctl ns add {0}`)")]
+    UnknownNamespace(NsName),
+    #[error("switch {0} does not exist (create it with `swctl switch add {0}`)")]
+    UnknownSwitch(IfName),
+    #[error("{0} exists in {1} but is a {2}, not a bridge")]
+    NotABridge(IfName, Loc, String),
+    #[error("interface {name} already exists in {loc} and does not belong to this {what}")]
+    NameTaken {
+        name: String,
+        loc: Loc,
+        what: String,
+    },
+    #[error("switch {switch} is on the {backend} backend, which does not answer: {why}")]
+    Unavailable {
+        switch: IfName,
+        backend: Backend,
+        why: String,
+    },
+    #[error("switch {switch} ({backend}): {why}")]
+    BadSwitch {
+        switch: IfName,
+        backend: Backend,
+        why: String,
+    },
+    #[error("switch {name} already exists as {have}; it cannot become {want}")]
+    SwitchKind {
+        name: IfName,
+        have: String,
+        want: String,
+    },
+    #[error(
+        "switch {switch} ({backend}) cannot attach a namespace by {via}; it supports {supported} (or auto)"
+    )]
+    WiringUnsupported {
+        switch: IfName,
+        backend: Backend,
+        via: Via,
+        supported: String,
+    },
+    #[error(
+        "switch {switch} ({backend}) has no access VLANs (Linux bridge VLAN filtering is not driven by swctl yet); use an OVS switch"
+    )]
+    VlanUnsupported { switch: IfName, backend: Backend },
+    #[error(
+        "namespace {0} was not created by swctl; swctl deletes only its own (use `ip netns del {0}`)"
+    )]
+    NotOwned(NsName),
+    #[error(
+        "a Linux bridge cannot change namespace (the kernel answers EINVAL: it is a netns-local device); delete {name} and add it again in {want}"
+    )]
+    BridgeCannotMove { name: IfName, want: Loc },
+    #[error(
+        "switch {0} was not created by swctl; swctl deletes only its own (use ovs-vsctl del-br or ip link del)"
+    )]
+    SwitchNotOwned(IfName),
+    #[error("{0} is not attached to {1}")]
+    NotAttached(NsName, IfName),
+    #[error("there is no link between {0} and {1}")]
+    NoSuchLink(Loc, Loc),
+    #[error("namespace {0} has no route {1} via {2}")]
+    NoSuchRoute(NsName, RouteDest, IpAddr),
+    #[error("interface name {0} is planned twice in {1}")]
+    DuplicateName(String, Loc),
+}
+
+/// The planner's working state, handed to the backends: the inputs, the
+/// steps so far, and what the steps so far imply (names taken, namespaces
+/// that will exist or go).
+pub struct Cx<'a> {
+    pub d: &'a Desired,
+    pub o: &'a Observed,
+    pub scope: &'a Scope,
+    pub steps: Vec<Step>,
+    pub wiring: Vec<Wiring>,
+    names: Names,
+    /// namespaces that will exist after the plan (observed or created)
+    ns_exist: BTreeSet<NsName>,
+    /// namespaces this plan deletes: nothing inside them needs removing
+    pub ns_deleted: BTreeSet<NsName>,
+    /// switches that live in a namespace this plan deletes (their ports'
+    /// switch ends go with it)
+    pub switches_in_deleted: BTreeSet<IfName>,
+    /// switches this plan deletes (every port on them goes too)
+    pub dead_switches: BTreeSet<IfName>,
+}
+
+/// Make the plan. Pure: the same inputs give the same steps.
+pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError> {
+    let mut cx = Cx::new(d, o, scope);
+    cx.removals()?;
+    // Creation works on the system as it will be after the removals: what
+    // is being deleted is neither reused nor in the way.
+    let after = removals::without_removed(o, &cx.steps, &cx.ns_deleted);
+    let mut cx = Cx {
+        o: &after,
+        names: Names::from_observed(&after),
+        ns_exist: after.namespaces.keys().cloned().collect(),
+        ..cx
+    };
+    cx.namespaces();
+    cx.switches()?;
+    cx.ports()?;
+    cx.links()?;
+    cx.finish_marks();
+    let mut steps = cx.steps;
+    // stable: keeps the deterministic order within a phase
+    steps.sort_by_key(Step::phase);
+    Ok(Plan {
+        steps,
+        wiring: cx.wiring,
+    })
+}
+
+impl<'a> Cx<'a> {
+    fn new(d: &'a Desired, o: &'a Observed, scope: &'a Scope) -> Cx<'a> {
+        Cx {
+            d,
+            o,
+            scope,
+            steps: Vec::new(),
+            wiring: Vec::new(),
+            names: Names::from_observed(o),
+            ns_exist: o.namespaces.keys().cloned().collect(),
+            ns_deleted: BTreeSet::new(),
+            switches_in_deleted: BTreeSet::new(),
+            dead_switches: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the plan may remove an object of `owner` that the desired
+    /// state does not list.
+    pub fn in_scope(&self, key: &Key, owner: &Owner) -> bool {
+        match self.scope {
+            Scope::Nothing => false,
+            Scope::Owner => owner == &self.d.owner,
+            Scope::Objects(keys) => keys.contains(key),
+        }
+    }
+
+    fn loc_exists(&self, loc: &Loc) -> bool {
+        match loc {
+            Loc::Host => true,
+            Loc::Ns(n) => self.ns_exist.contains(n),
+        }
+    }
+
+    /// Whether `loc` is a namespace this plan deletes.
+    pub fn deleted(&self, loc: &Loc) -> bool {
+        loc.ns().is_some_and(|n| self.ns_deleted.contains(n))
+    }
+
+    /// `ip link del DEV` (once; nothing for a device whose namespace goes).
+    pub fn delete_link(&mut self, loc: &Loc, dev: &str) {
+        if self.deleted(loc) {
+            return; // goes away with its namespace
+        }
+        let step = Step::DeleteLink {
+            loc: loc.clone(),
+            dev: dev.to_string(),
+        };
+        if !self.steps.contains(&step) {
+            self.names.release(loc, dev);
+            self.steps.push(step);
+        }
+    }
+
+    pub fn ensure_addrs(&mut self, loc: &Loc, dev: &str, have: &[Cidr], want: &[Cidr]) {
+        for c in want {
+            if !have.contains(c) {
+                self.steps.push(Step::AddAddr {
+                    loc: loc.clone(),
+                    dev: dev.to_string(),
+                    cidr: *c,
+                });
+            }
+        }
+    }
+
+    /// `have`: the observed MTU, None for a device this plan creates.
+    pub fn ensure_mtu(&mut self, loc: &Loc, dev: &str, have: Option<u32>, want: Option<u32>) {
+        if let Some(m) = want
+            && have != Some(m)
+        {
+            self.steps.push(Step::SetMtu {
+                loc: loc.clone(),
+                dev: dev.to_string(),
+                mtu: m,
+            });
+        }
+    }
+
+    pub fn ensure_up(&mut self, loc: &Loc, l: &LinkObs) {
+        if !l.up {
+            self.steps.push(Step::SetUp {
+                loc: loc.clone(),
+                dev: l.name.clone(),
+            });
+        }
+    }
+
+    /// Record how a port or link is wired (for the CLI's report).
+    pub fn wired(&mut self, key: Key, via: Via, a: (&Loc, &str), b: (&Loc, &str)) {
+        self.wiring.push(Wiring {
+            key,
+            via,
+            a_loc: a.0.clone(),
+            a_dev: a.1.to_string(),
+            b_loc: b.0.clone(),
+            b_dev: b.1.to_string(),
+        });
+    }
+
+    /// The mark of one end of port `p`, for this plan's owner.
+    pub fn port_mark(&self, p: &PortSpec, side: Side) -> Mark {
+        Mark::Port {
+            owner: self.d.owner.clone(),
+            ns: p.ns.clone(),
+            sw: p.switch.clone(),
+            side,
+        }
+    }
+
+    // ------------------------------------------------------------ switches
+
+    /// Which backend switch `name` is (or will be) on, and where it lives.
+    fn switch_of(&self, name: &IfName) -> Result<(&'static dyn Switch, Loc), PlanError> {
+        if let Some(s) = self.d.switches.get(name) {
+            return Ok((backend(s.backend), s.loc.clone()));
+        }
+        backends()
+            .iter()
+            .find_map(|b| b.locate(self.o, name.as_str()).map(|loc| (*b, loc)))
+            .ok_or_else(|| PlanError::UnknownSwitch(name.clone()))
+    }
+
+    fn switches(&mut self) -> Result<(), PlanError> {
+        let d = self.d;
+        for (name, spec) in &d.switches {
+            let want = backend(spec.backend);
+            // a switch of the same name on another backend is not this one
+            for other in backends().iter().filter(|b| b.backend() != spec.backend) {
+                if let Some(loc) = other.locate(self.o, name.as_str()) {
+                    return Err(PlanError::SwitchKind {
+                        name: name.clone(),
+                        have: other.describe(&loc),
+                        want: want.describe(&spec.loc),
+                    });
+                }
+            }
+            want.plan_switch(self, name, spec)?;
+        }
+        Ok(())
+    }
+
+    fn ports(&mut self) -> Result<(), PlanError> {
+        let d = self.d;
+        for p in &d.ports {
+            let (sw, sw_loc) = self.switch_of(&p.switch)?;
+            if !self.ns_exist.contains(&p.ns) {
+                return Err(PlanError::UnknownNamespace(p.ns.clone()));
+            }
+            let via = match p.via {
+                Via::Auto => sw.wirings()[0],
+                v if sw.wirings().contains(&v) => v,
+                v => {
+                    return Err(PlanError::WiringUnsupported {
+                        switch: p.switch.clone(),
+                        backend: sw.backend(),
+                        via: v,
+                        supported: sw
+                            .wirings()
+                            .iter()
+                            .map(|w| w.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            };
+            if p.vlan.is_some() && !sw.has_vlans() {
+                return Err(PlanError::VlanUnsupported {
+                    switch: p.switch.clone(),
+                    backend: sw.backend(),
+                });
+            }
+            sw.plan_port(self, p, &sw_loc, via)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,401 @@
+//! The Open vSwitch backend for the planner: bridges, ports and their
+//! tags are OVSDB changes (`Step::Ovs`, one transaction per server and
+//! phase when applied), made exactly as ovs-vsctl makes them and marked in
+//! external_ids. A namespace attaches by an internal port moved into it
+//! (auto: measured here on the userspace datapath, internal ports carried
+//! 1.31 Gbit/s, veth 0.81 Gbit/s, and veth needed tx checksum offload off to
+//! carry TCP at all) or by a veth pair whose host end is the OVS port.
+
+use std::collections::BTreeSet;
+
+use super::switch::{PortInfo, Switch, SwitchInfo};
+use super::{Cx, PlanError, Step};
+use crate::model::names::{IfName, Loc, NsName};
+use crate::model::ovs::{K_NS, K_SWITCH, OvsChange, OvsPort, OvsState};
+use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
+
+pub struct OpenVswitch;
+
+/// The OVSDB state, or why the switch cannot be planned without it.
+fn state<'a>(cx: &Cx<'a>, sw: &IfName) -> Result<&'a OvsState, PlanError> {
+    let o: &'a Observed = cx.o;
+    o.ovs.as_ref().ok_or_else(|| PlanError::Unavailable {
+        switch: sw.clone(),
+        backend: Backend::Ovs,
+        why: o
+            .ovs_missing
+            .clone()
+            .unwrap_or_else(|| "not looked up".into()),
+    })
+}
+
+/// The datapath type of an OVS bridge (planned or existing).
+fn datapath_of(cx: &Cx, sw: &IfName) -> String {
+    let st = cx.o.ovs.as_ref();
+    if let Some(b) = st.and_then(|s| s.bridge(sw.as_str())) {
+        return b.datapath_type.clone();
+    }
+    if let Some(d) = cx.d.switches.get(sw).and_then(|s| s.datapath.clone()) {
+        return d;
+    }
+    st.map(|s| s.datapath.clone()).unwrap_or_default()
+}
+
+/// The OVS port swctl made for (ns, switch), by its external_ids.
+fn ovs_port_of<'o>(st: &'o OvsState, ns: &NsName, sw: &IfName) -> Option<&'o OvsPort> {
+    st.bridge(sw.as_str())?.ports.iter().find(|p| {
+        p.external_ids.get(K_NS).map(String::as_str) == Some(ns.as_str())
+            && p.external_ids.get(K_SWITCH).map(String::as_str) == Some(sw.as_str())
+    })
+}
+
+impl Switch for OpenVswitch {
+    fn backend(&self) -> Backend {
+        Backend::Ovs
+    }
+
+    fn wirings(&self) -> &'static [Via] {
+        &[Via::Internal, Via::Veth]
+    }
+
+    fn has_vlans(&self) -> bool {
+        true
+    }
+
+    fn describe(&self, _loc: &Loc) -> String {
+        "an OVS bridge".into()
+    }
+
+    fn switches(&self, o: &Observed) -> Vec<SwitchInfo> {
+        let Some(st) = &o.ovs else { return vec![] };
+        st.bridges
+            .iter()
+            .map(|b| {
+                let host = o.host.link(&b.name);
+                SwitchInfo {
+                    name: b.name.clone(),
+                    backend: Backend::Ovs,
+                    loc: Loc::Host,
+                    owner: b.owner(),
+                    up: host.is_some_and(|l| l.up),
+                    addrs: host.map(|l| l.addrs.clone()).unwrap_or_default(),
+                    ports: b
+                        .ports
+                        .iter()
+                        .filter(|p| p.name != b.name)
+                        .map(|p| PortInfo {
+                            dev: p.name.clone(),
+                            ns: p.ns(),
+                            owner: p.owner(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn locate(&self, o: &Observed, name: &str) -> Option<Loc> {
+        o.ovs.as_ref()?.bridge(name).map(|_| Loc::Host)
+    }
+
+    /// `ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=DP
+    /// fail_mode=standalone` on the switch's server; addresses on the
+    /// bridge's own interface (`ip addr add .. dev NAME`).
+    fn plan_switch(&self, cx: &mut Cx, name: &IfName, spec: &SwitchSpec) -> Result<(), PlanError> {
+        let bad = |why: &str| PlanError::BadSwitch {
+            switch: name.clone(),
+            backend: Backend::Ovs,
+            why: why.into(),
+        };
+        if spec.loc != Loc::Host {
+            return Err(bad(
+                "an OVS bridge lives in Open vSwitch, not inside a namespace (drop --netns)",
+            ));
+        }
+        let st = state(cx, name)?;
+        let dp = match &spec.datapath {
+            Some(d) if d == "system" || d == "netdev" => d.clone(),
+            Some(d) => {
+                return Err(bad(&format!(
+                    "datapath type {d:?} is not one of system, netdev"
+                )));
+            }
+            None => st.datapath.clone(),
+        };
+        let o = cx.o;
+        if st.bridge(name.as_str()).is_some() {
+            if !spec.addrs.is_empty()
+                && let Some(l) = o.host.link(name.as_str())
+            {
+                cx.ensure_up(&Loc::Host, l);
+                cx.ensure_addrs(&Loc::Host, name.as_str(), &l.addrs, &spec.addrs);
+            }
+            return Ok(());
+        }
+        if cx.names.taken(&Loc::Host, name.as_str()) {
+            return Err(PlanError::NameTaken {
+                name: name.to_string(),
+                loc: Loc::Host,
+                what: "switch".into(),
+            });
+        }
+        let db = spec.ovsdb.clone().unwrap_or_else(|| st.addr.clone());
+        cx.names.take(&Loc::Host, name.as_str());
+        cx.steps.push(Step::Ovs(OvsChange::AddBridge {
+            db,
+            name: name.to_string(),
+            datapath_type: dp,
+            owner: cx.d.owner.clone(),
+        }));
+        if !spec.addrs.is_empty() {
+            cx.steps.push(Step::SetUp {
+                loc: Loc::Host,
+                dev: name.to_string(),
+            });
+            cx.ensure_addrs(&Loc::Host, name.as_str(), &[], &spec.addrs);
+        }
+        Ok(())
+    }
+
+    /// `ovs-vsctl del-br NAME`
+    fn delete_switch(&self, cx: &mut Cx, sw: &SwitchInfo) {
+        let o = cx.o;
+        let Some(b) = o.ovs.as_ref().and_then(|st| st.bridge(&sw.name)) else {
+            return;
+        };
+        cx.names.release(&Loc::Host, &b.name);
+        cx.steps.push(Step::Ovs(OvsChange::DelBridge {
+            db: b.db.clone(),
+            name: b.name.clone(),
+            uuid: b.uuid.clone(),
+        }));
+    }
+
+    /// `ovs-vsctl del-port BR PORT` for swctl's ports that go (on bridges
+    /// that stay).
+    fn remove_ports(&self, cx: &mut Cx) {
+        let o = cx.o;
+        let Some(st) = &o.ovs else { return };
+        for b in &st.bridges {
+            let Ok(name) = b.name.parse::<IfName>() else {
+                continue;
+            };
+            if cx.dead_switches.contains(&name) {
+                continue;
+            }
+            for p in &b.ports {
+                let (Some(owner), Some(ns)) = (p.owner(), p.ns()) else {
+                    continue;
+                };
+                let key = Key::Port {
+                    ns: ns.clone(),
+                    switch: name.clone(),
+                };
+                let desired = cx.d.ports.iter().any(|x| x.ns == ns && x.switch == name);
+                if cx.ns_deleted.contains(&ns) || (!desired && cx.in_scope(&key, &owner)) {
+                    cx.names.release(&Loc::Host, &p.name);
+                    cx.steps.push(Step::Ovs(OvsChange::DelPort {
+                        db: b.db.clone(),
+                        bridge: b.name.clone(),
+                        port: p.name.clone(),
+                        uuid: p.uuid.clone(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// An internal port moved into the namespace, or a veth pair whose
+    /// host end is the OVS port (`ovs-vsctl add-port SW DEV`).
+    fn plan_port(
+        &self,
+        cx: &mut Cx,
+        p: &PortSpec,
+        _sw_loc: &Loc,
+        via: Via,
+    ) -> Result<(), PlanError> {
+        let st = state(cx, &p.switch)?;
+        // the server of the switch: where it is, or where it will be made
+        let db = match st.bridge(p.switch.as_str()) {
+            Some(b) => b.db.clone(),
+            None => {
+                cx.d.switches
+                    .get(&p.switch)
+                    .and_then(|s| s.ovsdb.clone())
+                    .unwrap_or_else(|| st.addr.clone())
+            }
+        };
+        let internal = via == Via::Internal;
+        let ns_loc = Loc::Ns(p.ns.clone());
+        let key = Key::Port {
+            ns: p.ns.clone(),
+            switch: p.switch.clone(),
+        };
+        let row = ovs_port_of(st, &p.ns, &p.switch).cloned();
+        let b = cx.o.loc(&ns_loc).and_then(|s| {
+            s.marked(|m| matches!(m, Mark::Port { ns, sw, side: Side::B, .. } if ns == &p.ns && sw == &p.switch))
+                .next()
+                .cloned()
+        });
+        let a_host = row.as_ref().and_then(|r| cx.o.host.link(&r.name).cloned());
+        if let Some(r) = &row {
+            let name_ok = |n: &str| p.ifname.as_ref().is_none_or(|w| w.as_str() == n);
+            // An internal port's device in the host namespace means
+            // ovs-vswitchd restarted and made a new one (the old device in
+            // the namespace is a dead tap now): drop the stale end and move
+            // the new device in under the same name.
+            let respawned = internal && r.internal() && a_host.is_some();
+            let stale: Option<IfName> = b.as_ref().and_then(|x| x.name.parse().ok());
+            if respawned && let Some(old) = &b {
+                cx.delete_link(&ns_loc, &old.name);
+            }
+            let b = if respawned { None } else { b.clone() };
+            if r.internal() == internal {
+                if let Some(b) = b.as_ref().filter(|b| name_ok(&b.name)) {
+                    if r.tag != p.vlan.map(i64::from) {
+                        cx.steps.push(Step::Ovs(OvsChange::SetTag {
+                            db: db.clone(),
+                            port: r.name.clone(),
+                            uuid: r.uuid.clone(),
+                            tag: p.vlan,
+                        }));
+                    }
+                    cx.ensure_up(&ns_loc, b);
+                    cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
+                    if let Some(a) = a_host.as_ref().filter(|_| !internal) {
+                        cx.ensure_up(&Loc::Host, a);
+                        cx.ensure_mtu(&Loc::Host, &a.name, Some(a.mtu), p.mtu);
+                    }
+                    cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
+                    cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, &b.name));
+                    return Ok(());
+                }
+                // the internal port is back in the host namespace (ovs-vswitchd
+                // restarted and made its tap again): move it in again
+                if internal
+                    && b.is_none()
+                    && let Some(tap) = &a_host
+                {
+                    let want = match (&p.ifname, stale.filter(|_| respawned)) {
+                        (Some(n), _) => n.clone(),
+                        (None, Some(old)) => old,
+                        (None, None) => cx.names.free_eth(&ns_loc),
+                    };
+                    if !cx.names.taken(&ns_loc, want.as_str()) {
+                        cx.names.take(&ns_loc, want.as_str());
+                        cx.steps.push(Step::MoveLink {
+                            from: Loc::Host,
+                            dev: tap.name.clone(),
+                            ns: p.ns.clone(),
+                            name: want.clone(),
+                            mark: cx.port_mark(p, Side::B),
+                        });
+                        cx.ensure_mtu(&ns_loc, want.as_str(), None, p.mtu);
+                        cx.ensure_addrs(&ns_loc, want.as_str(), &[], &p.addrs);
+                        cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, want.as_str()));
+                        return Ok(());
+                    }
+                }
+            }
+            // wrong wiring, renamed, or half there: remove and make again
+            cx.steps.push(Step::Ovs(OvsChange::DelPort {
+                db: db.clone(),
+                bridge: p.switch.to_string(),
+                port: r.name.clone(),
+                uuid: r.uuid.clone(),
+            }));
+            if let Some(a) = &a_host {
+                cx.delete_link(&Loc::Host, &a.name);
+            }
+        }
+        if let Some(b) = &b {
+            cx.delete_link(&ns_loc, &b.name);
+        }
+        let (a_name, b_name) = cx.port_names(&Loc::Host, &ns_loc, p)?;
+        if internal {
+            cx.steps.push(Step::Ovs(OvsChange::AddPort {
+                db: db.clone(),
+                bridge: p.switch.to_string(),
+                port: a_name.to_string(),
+                internal: true,
+                tag: p.vlan,
+                mark: cx.port_mark(p, Side::A),
+            }));
+            cx.steps.push(Step::MoveLink {
+                from: Loc::Host,
+                dev: a_name.to_string(),
+                ns: p.ns.clone(),
+                name: b_name.clone(),
+                mark: cx.port_mark(p, Side::B),
+            });
+        } else {
+            cx.steps.push(Step::CreateVeth {
+                loc: Loc::Host,
+                name: a_name.clone(),
+                peer_loc: ns_loc.clone(),
+                peer: b_name.clone(),
+                master: None,
+                mark: cx.port_mark(p, Side::A),
+                peer_mark: cx.port_mark(p, Side::B),
+            });
+            cx.steps.push(Step::Ovs(OvsChange::AddPort {
+                db: db.clone(),
+                bridge: p.switch.to_string(),
+                port: a_name.to_string(),
+                internal: false,
+                tag: p.vlan,
+                mark: cx.port_mark(p, Side::A),
+            }));
+            // Measured here: on the userspace datapath, TCP through OVS and
+            // a veth fails until tx checksum offload is off on the
+            // namespace end (packets with partial checksums leave through
+            // ovs-vswitchd's AF_PACKET socket unfinished).
+            if datapath_of(cx, &p.switch) == "netdev" {
+                cx.steps.push(Step::TxCsumOff {
+                    ns: p.ns.clone(),
+                    dev: b_name.to_string(),
+                });
+            }
+            cx.ensure_mtu(&Loc::Host, a_name.as_str(), None, p.mtu);
+        }
+        cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
+        cx.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
+        cx.wired(
+            key,
+            via,
+            (&Loc::Host, a_name.as_str()),
+            (&ns_loc, b_name.as_str()),
+        );
+        Ok(())
+    }
+
+    /// Deleted bridges and ports, and their devices in the host namespace
+    /// (internal ports and the bridge's own interface).
+    fn forget_removed(&self, after: &mut Observed, steps: &[Step]) {
+        let mut gone_ports: BTreeSet<String> = BTreeSet::new();
+        let mut gone_bridges: BTreeSet<String> = BTreeSet::new();
+        for s in steps {
+            match s {
+                Step::Ovs(OvsChange::DelPort { port, .. }) => {
+                    gone_ports.insert(port.clone());
+                }
+                Step::Ovs(OvsChange::DelBridge { name, .. }) => {
+                    gone_bridges.insert(name.clone());
+                }
+                _ => {}
+            }
+        }
+        let Some(st) = after.ovs.as_mut() else { return };
+        for b in st.bridges.iter().filter(|b| gone_bridges.contains(&b.name)) {
+            gone_ports.extend(b.ports.iter().map(|p| p.name.clone()));
+        }
+        st.bridges.retain(|b| !gone_bridges.contains(&b.name));
+        for b in st.bridges.iter_mut() {
+            b.ports.retain(|p| !gone_ports.contains(&p.name));
+        }
+        after
+            .host
+            .links
+            .retain(|l| !(l.mark.is_none() && gone_ports.contains(&l.name)));
+    }
+}

@@ -1,0 +1,239 @@
+//! The steps of a plan: each one effect, as data, with the phase it runs in
+//! and (`Display`) its `ip`/`ovs-vsctl` equivalent. The executor
+//! (`effect::apply`) runs them; nothing here touches the system.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::model::Mark;
+use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
+use crate::model::ovs::OvsChange;
+
+/// One effect. `Display` gives the equivalent `ip` command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Step {
+    DelRoute {
+        ns: NsName,
+        dest: RouteDest,
+        via: IpAddr,
+    },
+    DelAddr {
+        loc: Loc,
+        dev: String,
+        cidr: Cidr,
+    },
+    DeleteLink {
+        loc: Loc,
+        dev: String,
+    },
+    DeleteNs {
+        ns: NsName,
+    },
+    /// wait until the kernel has removed a device whose veth peer was in a
+    /// deleted namespace (namespaces are freed asynchronously); delete it
+    /// explicitly if that does not happen in time
+    AwaitGone {
+        loc: Loc,
+        dev: String,
+    },
+    CreateNs {
+        ns: NsName,
+        owner: Owner,
+    },
+    CreateBridge {
+        loc: Loc,
+        name: IfName,
+        mark: Mark,
+    },
+    /// a veth pair whose peer is created directly in its namespace
+    CreateVeth {
+        loc: Loc,
+        name: IfName,
+        peer_loc: Loc,
+        peer: IfName,
+        master: Option<IfName>,
+        mark: Mark,
+        peer_mark: Mark,
+    },
+    SetMaster {
+        loc: Loc,
+        dev: String,
+        master: IfName,
+    },
+    SetUp {
+        loc: Loc,
+        dev: String,
+    },
+    SetMtu {
+        loc: Loc,
+        dev: String,
+        mtu: u32,
+    },
+    AddAddr {
+        loc: Loc,
+        dev: String,
+        cidr: Cidr,
+    },
+    SetForward {
+        ns: NsName,
+        on: bool,
+    },
+    /// a sysctl under /proc/sys, `key` as a path (net/ipv4/conf/DEV/...)
+    SetSysctl {
+        loc: Loc,
+        key: String,
+        value: String,
+    },
+    AddRoute {
+        ns: NsName,
+        dest: RouteDest,
+        via: IpAddr,
+    },
+    /// an OVSDB change; all of one phase go in one transaction
+    Ovs(OvsChange),
+    /// move a device (an OVS internal port) into a namespace, renaming it
+    MoveLink {
+        from: Loc,
+        dev: String,
+        ns: NsName,
+        name: IfName,
+        mark: Mark,
+    },
+    /// write a mark whose writing was interrupted (`ip link set DEV alias ..`)
+    SetMark {
+        loc: Loc,
+        dev: String,
+        mark: Mark,
+    },
+    /// transmit checksum offload off on a veth end (OVS userspace datapath)
+    TxCsumOff {
+        ns: NsName,
+        dev: String,
+    },
+}
+
+impl Step {
+    /// Steps of a lower phase run before steps of a higher one.
+    pub fn phase(&self) -> u8 {
+        match self {
+            Step::DelRoute { .. } | Step::DelAddr { .. } => 0,
+            Step::DeleteLink { .. } => 1,
+            Step::DeleteNs { .. } => 2,
+            // after the namespaces: ovs-vswitchd then finds the internal
+            // ports' devices already gone (measured, 200 internal ports:
+            // del-br before the namespaces 3.8 s, after them 0.07 s)
+            Step::Ovs(OvsChange::DelPort { .. } | OvsChange::DelBridge { .. }) => 3,
+            Step::AwaitGone { .. } => 3,
+            Step::CreateNs { .. } => 4,
+            Step::CreateBridge { .. } => 5,
+            Step::CreateVeth { .. } => 6,
+            Step::Ovs(
+                OvsChange::AddBridge { .. } | OvsChange::AddPort { .. } | OvsChange::SetTag { .. },
+            ) => 7,
+            Step::MoveLink { .. } | Step::TxCsumOff { .. } => 8,
+            Step::SetMaster { .. }
+            | Step::SetUp { .. }
+            | Step::AddAddr { .. }
+            | Step::SetForward { .. }
+            | Step::SetSysctl { .. }
+            | Step::SetMark { .. }
+            | Step::SetMtu { .. } => 9,
+            Step::AddRoute { .. } => 10,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::DelRoute { ns, dest, via } => write!(f, "ip -n {ns} route del {dest} via {via}"),
+            Step::DelAddr { loc, dev, cidr } => {
+                write!(f, "ip {}addr del {cidr} dev {dev}", loc.ip_n())
+            }
+            Step::DeleteLink { loc, dev } => write!(f, "ip {}link del {dev}", loc.ip_n()),
+            Step::DeleteNs { ns } => write!(f, "ip netns del {ns}"),
+            Step::AwaitGone { loc, dev } => write!(
+                f,
+                "# wait until {dev} (in {loc}) goes with its peer's namespace"
+            ),
+            Step::CreateNs { ns, .. } => {
+                write!(f, "ip netns add {ns} && ip -n {ns} link set lo up")
+            }
+            Step::CreateBridge { loc, name, .. } => write!(
+                f,
+                "ip {}link add {name} type bridge stp_state 0 && ip {}link set {name} up",
+                loc.ip_n(),
+                loc.ip_n()
+            ),
+            Step::CreateVeth {
+                loc,
+                name,
+                peer_loc,
+                peer,
+                master,
+                ..
+            } => {
+                let netns = match peer_loc {
+                    Loc::Host => String::new(),
+                    Loc::Ns(n) => format!(" netns {n}"),
+                };
+                write!(f, "ip {}link add {name} up", loc.ip_n())?;
+                if let Some(m) = master {
+                    write!(f, " master {m}")?;
+                }
+                write!(f, " type veth peer name {peer}{netns} up")
+            }
+            Step::SetMaster { loc, dev, master } => {
+                write!(f, "ip {}link set {dev} master {master}", loc.ip_n())
+            }
+            Step::SetUp { loc, dev } => write!(f, "ip {}link set {dev} up", loc.ip_n()),
+            Step::SetMtu { loc, dev, mtu } => {
+                write!(f, "ip {}link set {dev} mtu {mtu}", loc.ip_n())
+            }
+            Step::AddAddr { loc, dev, cidr } => {
+                write!(f, "ip {}addr add {cidr} dev {dev}", loc.ip_n())
+            }
+            Step::SetForward { ns, on } => {
+                write!(
+                    f,
+                    "ip netns exec {ns} sysctl -w net.ipv4.ip_forward={}",
+                    *on as u8
+                )
+            }
+            Step::AddRoute { ns, dest, via } => write!(f, "ip -n {ns} route add {dest} via {via}"),
+            Step::Ovs(c) => c.fmt(f),
+            Step::MoveLink {
+                from,
+                dev,
+                ns,
+                name,
+                ..
+            } => {
+                write!(
+                    f,
+                    "ip {}link set {dev} netns {ns} name {name} && ip -n {ns} link set {name} up",
+                    from.ip_n()
+                )
+            }
+            Step::TxCsumOff { ns, dev } => write!(f, "ip netns exec {ns} ethtool -K {dev} tx off"),
+            Step::SetMark { loc, dev, mark } => {
+                write!(
+                    f,
+                    "ip {}link set {dev} alias \"{}\"",
+                    loc.ip_n(),
+                    mark.to_alias()
+                )
+            }
+            Step::SetSysctl { loc, key, value } => {
+                let exec = match loc {
+                    Loc::Host => String::new(),
+                    Loc::Ns(n) => format!("ip netns exec {n} "),
+                };
+                write!(f, "{exec}sysctl -w {}={value}", key.replace('/', "."))
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The `Switch` trait: the seam between the planner and the switch
+//! backends. A backend says what wirings it supports (`auto` is its first),
+//! where its switches are in an observation, and which steps create, repair
+//! and delete a switch and add, repair, retag and remove a port. The
+//! planner diffs desired against observed and calls these; it never looks
+//! at a backend's own rows or devices.
+//!
+//! Backends: `bridge::LinuxBridge` (rtnetlink steps) and `ovs::OpenVswitch`
+//! (OVSDB changes). Adding one is a new file implementing this trait and
+//! one line in `backends()`.
+
+use serde::Serialize;
+
+use super::{Cx, PlanError, Step};
+use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
+use crate::model::{Backend, Observed, PortSpec, SwitchSpec, Via};
+
+/// A port of a switch, as `swctl switch list` / `show` report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortInfo {
+    /// the switch-side device
+    pub dev: String,
+    /// the namespace at the other end, when swctl made the port
+    pub ns: Option<NsName>,
+    pub owner: Option<Owner>,
+}
+
+/// A switch of some backend, as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwitchInfo {
+    pub name: String,
+    pub backend: Backend,
+    pub loc: Loc,
+    /// None: not created by swctl (swctl still lists and attaches to it)
+    pub owner: Option<Owner>,
+    pub up: bool,
+    pub addrs: Vec<Cidr>,
+    pub ports: Vec<PortInfo>,
+}
+
+/// One switch backend, for the planner. Every method is pure: it reads the
+/// observation in `cx` and pushes steps onto it.
+pub trait Switch: Sync {
+    fn backend(&self) -> Backend;
+
+    /// The wirings this backend attaches namespaces with; `auto` picks the
+    /// first.
+    fn wirings(&self) -> &'static [Via];
+
+    /// Whether ports can carry an access VLAN.
+    fn has_vlans(&self) -> bool;
+
+    /// How a switch of this backend in `loc` is called in messages
+    /// ("a Linux bridge in h1", "an OVS bridge").
+    fn describe(&self, loc: &Loc) -> String;
+
+    /// This backend's switches in an observation, swctl's and others'.
+    fn switches(&self, o: &Observed) -> Vec<SwitchInfo>;
+
+    /// Where switch `name` of this backend is, when it exists (cheap: no
+    /// port list).
+    fn locate(&self, o: &Observed, name: &str) -> Option<Loc>;
+
+    /// Steps that make switch `name` exist as `spec` (create it, or repair
+    /// what differs on the one that exists).
+    fn plan_switch(&self, cx: &mut Cx, name: &IfName, spec: &SwitchSpec) -> Result<(), PlanError>;
+
+    /// Steps that delete a switch swctl made (its ports go with it).
+    fn delete_switch(&self, cx: &mut Cx, sw: &SwitchInfo);
+
+    /// Steps that remove the backend's own records of ports that go: those
+    /// whose namespace is deleted, or that are in scope and not desired.
+    /// (The veth ends and moved devices swctl marked are removed by the
+    /// planner itself, whatever the backend.)
+    fn remove_ports(&self, cx: &mut Cx);
+
+    /// Steps that make port `p` exist on its switch (in `sw_loc`) with
+    /// wiring `via` (never `auto`): add it, repair it (up, MTU, VLAN,
+    /// addresses), or replace it when its wiring or name changed.
+    fn plan_port(&self, cx: &mut Cx, p: &PortSpec, sw_loc: &Loc, via: Via)
+    -> Result<(), PlanError>;
+
+    /// The observation after `steps` ran, as far as this backend's own state
+    /// goes (the planner already dropped deleted namespaces and links).
+    fn forget_removed(&self, after: &mut Observed, steps: &[Step]);
+}
+
+static BRIDGE: super::bridge::LinuxBridge = super::bridge::LinuxBridge;
+static OVS: super::ovs::OpenVswitch = super::ovs::OpenVswitch;
+
+/// Every backend, in the order the planner consults them.
+pub fn backends() -> &'static [&'static dyn Switch] {
+    static ALL: [&dyn Switch; 2] = [&BRIDGE, &OVS];
+    &ALL
+}
+
+/// The backend of a switch.
+pub fn backend(b: Backend) -> &'static dyn Switch {
+    *backends()
+        .iter()
+        .find(|s| s.backend() == b)
+        .expect("every Backend has its Switch")
+}
+
+/// Find a switch by name on any backend.
+pub fn find_switch(o: &Observed, name: &str) -> Option<(Backend, Loc)> {
+    backends()
+        .iter()
+        .find_map(|b| b.locate(o, name).map(|l| (b.backend(), l)))
+}
+
+/// Every switch of every backend.
+pub fn all_switches(o: &Observed) -> Vec<SwitchInfo> {
+    backends().iter().flat_map(|b| b.switches(o)).collect()
+}
