@@ -3,14 +3,62 @@
 //! before any thread exists, because it setns()es and execs this process.
 
 use clap::Parser;
+
 use swctl::cli::{Cli, CliError, Cmd, NsCmd, report_error, run};
 
+/// A usage error (clap's): JSON when `--json` was given, else clap's own
+/// text; exit code 2 either way. Help and version print as usual.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let json = std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || shown {
+        e.exit();
+    }
+    // clap's text: "error: WHAT\n  DETAIL...\n\nUsage: ...\n\nFor more ..."
+    let text = e.render().to_string();
+    let text = text.replace("For more information, try '--help'.", "");
+    let (what, usage) = text.split_once("Usage:").unwrap_or((&text, ""));
+    let error = what
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string();
+    let mut v = serde_json::json!({"error": error, "causes": [], "exit_code": 2});
+    if let Some(u) = usage
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        v["usage"] = serde_json::json!(format!("Usage: {u}"));
+    }
+    println!("{v}");
+    std::process::exit(2);
+}
+
 fn main() {
+    // Like `ip`: a closed pipe (`swctl plan big.toml | head`) ends the
+    // process quietly by SIGPIPE; Rust's default (ignore it, then panic in
+    // println!) printed a backtrace and exited 101.
+    // SAFETY: called before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("SWCTL_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     if let Cmd::Ns(NsCmd::Exec { name, cmd }) = &cli.cmd {
         let e: CliError = match name.parse::<swctl::model::names::NsName>() {
             Err(e) => e.into(),

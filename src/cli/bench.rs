@@ -60,7 +60,7 @@ pub(super) async fn run(
             && let Err(why) = &k.ovs.default
         {
             if explicit {
-                return Err(CliError::Usage(format!(
+                return Err(CliError::Failed(format!(
                     "--wiring {}: no OVSDB server answers: {why}",
                     w.name()
                 )));
@@ -127,12 +127,12 @@ pub(super) async fn run(
     }
     // whatever happened, leave nothing behind
     let cleanup = bench::teardown(k).await;
-    result.map_err(|e| CliError::Usage(e.to_string()))?;
-    cleanup.map_err(|e| CliError::Usage(e.to_string()))?;
+    result?;
+    cleanup?;
     bench::summarize(&mut report);
     if let Some(path) = &a.svg {
         std::fs::write(path, bench::svg(&report))
-            .map_err(|e| CliError::Usage(format!("cannot write {path}: {e}")))?;
+            .map_err(|e| CliError::Failed(format!("cannot write {path}: {e}")))?;
     }
     Ok(Output {
         text: bench::table(&report),

@@ -15,10 +15,17 @@ use crate::plan::PlanError;
 /// Everything that can go wrong in a command, by layer.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("invalid argument: {0}")]
+    /// a value refused by its rules (the rule is the cause)
+    #[error("invalid argument")]
     Invalid(#[from] InvalidInput),
+    /// arguments that do not make sense together, or a value out of range
     #[error("{0}")]
     Usage(String),
+    /// the command ran and failed for a reason of its own
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Bench(#[from] crate::bench::BenchError),
     #[error(
         "swctl must run as root: it creates namespaces and network devices (CAP_SYS_ADMIN and CAP_NET_ADMIN)"
     )]
@@ -33,7 +40,7 @@ pub enum CliError {
     Ns(#[from] NsError),
     #[error(transparent)]
     Ovs(#[from] crate::ovsdb::OvsdbError),
-    #[error("Open vSwitch sandbox")]
+    #[error("the Open vSwitch sandbox")]
     Sandbox(#[from] sandbox::SandboxError),
     #[error(transparent)]
     Topology(#[from] crate::lab::topology::TopologyError),
@@ -84,14 +91,46 @@ impl CliError {
     }
 }
 
-/// Print an error the way the user asked for: one line per cause, or JSON.
+impl CliError {
+    /// The error as JSON: `{"error", "causes", "exit_code"}`, with the
+    /// topology file's `problems` or the failed steps' `failures`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let chain = self.chain();
+        let mut v =
+            json!({"error": chain[0], "causes": &chain[1..], "exit_code": self.exit_code()});
+        if let CliError::Topology(crate::lab::topology::TopologyError::Invalid { file, problems }) =
+            self
+        {
+            v["error"] = json!(format!(
+                "{file}: {} problem{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ));
+            v["causes"] = json!([]);
+            v["problems"] = json!(problems);
+        }
+        let apply_err = match self {
+            CliError::Apply(a) | CliError::Lab(crate::lab::LabError::Apply(a)) => Some(a),
+            _ => None,
+        };
+        if let Some(a) = apply_err {
+            v["failures"] = a
+                .failures
+                .iter()
+                .map(|(step, e)| json!({"step": step, "error": e.to_string()}))
+                .collect();
+        }
+        v
+    }
+}
+
+/// Print an error the way the user asked for: one line with its causes
+/// (each said once), or JSON on standard output.
 pub fn report_error(e: &CliError, json_out: bool) {
-    let chain = e.chain();
     if json_out {
-        let v = json!({"error": chain[0], "causes": &chain[1..], "exit_code": e.exit_code()});
-        println!("{v}");
+        println!("{}", e.to_json());
     } else {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "swctl: {}", chain.join(": "));
+        let _ = writeln!(err, "swctl: {}", e.chain().join(": "));
     }
 }

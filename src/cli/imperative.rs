@@ -15,7 +15,9 @@ use super::{CliError, Job, Output};
 use crate::effect::apply::apply;
 use crate::effect::observe::{Scan, observe};
 use crate::effect::system::System;
-use crate::model::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, parse_ip};
+use crate::model::names::{
+    self, Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, parse_ip,
+};
 use crate::model::{
     Backend, Desired, Key, LinkSpec, NsSpec, Observed, PortSpec, RouteSpec, SwitchSpec, Via,
 };
@@ -45,13 +47,10 @@ async fn choose_backend(
         return Ok((b.into(), "--backend".into()));
     }
     if let Ok(s) = std::env::var("SWCTL_BACKEND") {
-        return match s.as_str() {
-            "bridge" => Ok((Backend::Bridge, "$SWCTL_BACKEND".into())),
-            "ovs" => Ok((Backend::Ovs, "$SWCTL_BACKEND".into())),
-            other => Err(CliError::Usage(format!(
-                "$SWCTL_BACKEND is {other:?}; expected `bridge` or `ovs`"
-            ))),
-        };
+        let b: Backend = s
+            .parse()
+            .map_err(|e| CliError::Usage(format!("$SWCTL_BACKEND: {e}")))?;
+        return Ok((b, "$SWCTL_BACKEND".into()));
     }
     match &k.ovs.default {
         Ok(o) => Ok((
@@ -158,12 +157,8 @@ pub(super) fn job(cli: &Cli) -> Result<Option<Job>, CliError> {
             ovsdb,
         }) => {
             let name: IfName = name.parse()?;
-            if let Some(db) = ovsdb
-                && !(db.starts_with("unix:") || db.starts_with("tcp:"))
-            {
-                return Err(CliError::Usage(format!(
-                    "--ovsdb {db:?}: expected unix:PATH or tcp:HOST:PORT"
-                )));
+            if let Some(db) = ovsdb {
+                names::ovsdb_addr(db)?;
             }
             let loc = match netns {
                 Some(n) => Loc::Ns(n.parse()?),
@@ -377,28 +372,17 @@ async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> 
         )));
     }
     let p = plan(&job.desired, &o, &job.scope)?;
-    let n = p.steps.len();
     apply(k, &p, job.keep_going).await?;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(change_output(&job.what, &p, n, ms))
+    Ok(change_output(&job.what, &p, ms))
 }
 
 fn check_mtu(m: Option<u32>) -> Result<Option<u32>, CliError> {
-    match m {
-        Some(v) if !(68..=65535).contains(&v) => {
-            Err(CliError::Usage(format!("--mtu {v}: expected 68-65535")))
-        }
-        m => Ok(m),
-    }
+    Ok(m.map(|v| names::mtu(v.into())).transpose()?)
 }
 
 fn check_vlan(v: Option<u16>) -> Result<Option<u16>, CliError> {
-    match v {
-        Some(x) if !(1..=4094).contains(&x) => {
-            Err(CliError::Usage(format!("--vlan {x}: expected 1-4094")))
-        }
-        v => Ok(v),
-    }
+    Ok(v.map(|x| names::vlan(x.into())).transpose()?)
 }
 
 /// A `del` of something that does not exist is an error, as with `ip`.

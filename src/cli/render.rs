@@ -1,11 +1,54 @@
 //! What commands print: `Output` (text for people, JSON for scripts, an
-//! exit code), and the shared pieces of both: steps, wiring lines, switch
-//! lines.
+//! exit code), and the one vocabulary every command's output shares:
+//!
+//! - a command that plans or changes prints `{"command", "changes",
+//!   "steps", "wiring", "elapsed_ms"}` (plus `"topology"` for a topology);
+//!   `changes` is the number of steps (applied, or that would be for
+//!   `plan`/`status`), each step an object: `{"op": ..., its fields,
+//!   "command": "the ip/ovs-vsctl equivalent"}`;
+//! - an error is `{"error", "causes", "exit_code"}`, plus `"problems"`
+//!   (`[{path, message, line, column}]`) for a bad topology file and
+//!   `"failures"` (`[{step, error}]`) for steps that failed.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::model::names::Owner;
 use crate::model::{Key, Via};
-use crate::plan::{Plan, SwitchInfo, Wiring};
+use crate::plan::{Plan, Step, SwitchInfo, Wiring};
+
+/// One step as JSON: its data and its `ip`/`ovs-vsctl` text.
+pub(super) fn step_json(s: &Step) -> Value {
+    let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
+    v["command"] = json!(s.to_string());
+    v
+}
+
+/// The JSON of a command that planned (and maybe applied) `p`.
+pub(super) fn plan_json(command: &str, topology: Option<&Owner>, p: &Plan, ms: f64) -> Value {
+    let mut v = json!({
+        "command": command,
+        "changes": p.steps.len(),
+        "steps": p.steps.iter().map(step_json).collect::<Vec<_>>(),
+        "wiring": p.wiring,
+        "elapsed_ms": (ms * 1000.0).round() / 1000.0,
+    });
+    if let Some(t) = topology {
+        v["topology"] = json!(t);
+    }
+    v
+}
+
+/// "N changes in X ms", or "nothing to change".
+pub(super) fn changes_line(what: &str, n: usize, ms: f64) -> String {
+    if n == 0 {
+        format!("{what}: nothing to change")
+    } else {
+        format!(
+            "{what}: {n} change{} in {ms:.1} ms",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
 
 /// What a command prints: text for people, a JSON value for scripts.
 pub struct Output {
@@ -16,29 +59,16 @@ pub struct Output {
     pub code: i32,
 }
 
-pub(super) fn change_output(what: &str, p: &Plan, n: usize, ms: f64) -> Output {
+pub(super) fn change_output(what: &str, p: &Plan, ms: f64) -> Output {
     let mut text = String::new();
     for w in &p.wiring {
         text.push_str(&wiring_line(w));
         text.push('\n');
     }
-    if n == 0 {
-        text.push_str(&format!("{what}: nothing to change"));
-    } else {
-        text.push_str(&format!(
-            "{what}: {n} change{} in {ms:.1} ms",
-            if n == 1 { "" } else { "s" }
-        ));
-    }
+    text.push_str(&changes_line(what, p.steps.len(), ms));
     Output {
         text,
-        json: json!({
-            "command": what,
-            "changes": n,
-            "steps": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            "wiring": p.wiring,
-            "elapsed_ms": ms,
-        }),
+        json: plan_json(what, None, p, ms),
         code: 0,
     }
 }

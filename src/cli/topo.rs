@@ -6,9 +6,12 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::args::Cmd;
-use super::render::{join, steps_text};
+use std::io::IsTerminal;
+
+use super::render::{changes_line, join, plan_json, steps_text};
 use super::{CliError, Job, Output};
 use crate::effect::system::System;
+use crate::lab;
 use crate::lab::topology::Topology;
 use crate::model::names::Owner;
 
@@ -32,13 +35,12 @@ pub(super) async fn run(
     topo: Option<Topology>,
     file: &str,
 ) -> Result<Output, CliError> {
-    use std::io::IsTerminal;
     let t0 = Instant::now();
-    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+    let ms = move || t0.elapsed().as_secs_f64() * 1000.0;
     match cmd {
         TopoCmd::Plan => {
             let t = topo.expect("loaded");
-            let (_, p) = crate::lab::plan_for(k, &t.desired).await?;
+            let (_, p) = lab::plan_for(k, &t.desired).await?;
             let text = if p.is_empty() {
                 format!("{}: nothing to change", t.name)
             } else {
@@ -46,7 +48,7 @@ pub(super) async fn run(
             };
             Ok(Output {
                 text,
-                json: json!({"topology": t.name, "steps": p.steps, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "wiring": p.wiring}),
+                json: plan_json("plan", Some(&t.name), &p, ms()),
                 code: 0,
             })
         }
@@ -61,33 +63,22 @@ pub(super) async fn run(
                     }
                 }
             };
-            let p = crate::lab::apply_topology(k, &t.desired, file, &mut progress).await?;
-            let n = p.steps.len();
-            let text = if n == 0 {
-                format!("{}: nothing to change", t.name)
-            } else {
-                format!(
-                    "{}: {n} change{} in {:.1} ms",
-                    t.name,
-                    if n == 1 { "" } else { "s" },
-                    ms(t0)
-                )
-            };
+            let p = lab::apply_topology(k, &t.desired, file, &mut progress).await?;
             Ok(Output {
-                text,
-                json: json!({"topology": t.name, "changes": n, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "wiring": p.wiring, "elapsed_ms": ms(t0)}),
+                text: changes_line(t.name.as_str(), p.steps.len(), ms()),
+                json: plan_json("apply", Some(&t.name), &p, ms()),
                 code: 0,
             })
         }
         TopoCmd::Status => {
             let t = topo.expect("loaded");
-            let (_, p) = crate::lab::plan_for(k, &t.desired).await?;
-            let d = crate::lab::drift::drift(&p);
-            let mut text = if d.in_sync {
-                format!("{}: in sync", t.name)
-            } else {
-                format!("{}: drift", t.name)
-            };
+            let (_, p) = lab::plan_for(k, &t.desired).await?;
+            let d = lab::drift::drift(&p);
+            let mut text = format!(
+                "{}: {}",
+                t.name,
+                if d.in_sync { "in sync" } else { "drift" }
+            );
             for (what, v) in [
                 ("missing", &d.missing),
                 ("differs", &d.differs),
@@ -97,19 +88,22 @@ pub(super) async fn run(
                     text.push_str(&format!("\n  {what:<8} {x}"));
                 }
             }
+            let mut json = plan_json("status", Some(&t.name), &p, ms());
+            json["in_sync"] = json!(d.in_sync);
+            json["drift"] = json!(d);
             Ok(Output {
                 text,
-                json: json!({"topology": t.name, "drift": d}),
+                json,
                 code: if d.in_sync { 0 } else { 3 },
             })
         }
         TopoCmd::Check(timeout, full) => {
             let t = topo.expect("loaded");
-            let (probes, reduced) = crate::lab::check::plan_probes(&t.desired, full);
+            let (probes, reduced) = lab::check::plan_probes(&t.desired, full);
             let timeout = std::time::Duration::from_secs_f64(timeout);
-            let res = tokio::task::spawn_blocking(move || crate::lab::check::run(&probes, timeout))
+            let res = tokio::task::spawn_blocking(move || lab::check::run(&probes, timeout))
                 .await
-                .map_err(|e| CliError::Usage(format!("check failed: {e}")))?;
+                .map_err(|e| CliError::Failed(format!("the check's threads failed: {e}")))?;
             let failed = res.iter().filter(|r| !r.ok).count();
             let mut text = format!("{:<16} {:<40} {:<28} {}", "from", "to", "because", "result");
             for r in &res {
@@ -135,40 +129,39 @@ pub(super) async fn run(
             ));
             Ok(Output {
                 text,
-                json: json!({"topology": t.name, "pairs": res, "failed": failed, "reduced": reduced}),
+                json: json!({"command": "check", "topology": t.name, "pairs": res, "failed": failed, "reduced": reduced, "elapsed_ms": ms()}),
                 code: if failed == 0 { 0 } else { 1 },
             })
         }
         TopoCmd::Destroy(name) => {
-            let p = crate::lab::destroy(k, &name).await?;
-            let n = p.steps.len();
+            let p = lab::destroy(k, &name).await?;
+            let text = if p.is_empty() {
+                format!("{name}: nothing to remove")
+            } else {
+                changes_line(name.as_str(), p.steps.len(), ms())
+            };
             Ok(Output {
-                text: if n == 0 {
-                    format!("{name}: nothing to remove")
-                } else {
-                    format!(
-                        "{name}: {n} removal step{} in {:.1} ms",
-                        if n == 1 { "" } else { "s" },
-                        ms(t0)
-                    )
-                },
-                json: json!({"topology": name, "changes": n, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>()}),
+                text,
+                json: plan_json("destroy", Some(&name), &p, ms()),
                 code: 0,
             })
         }
         TopoCmd::Gc => {
-            let (dead, p) = crate::lab::gc(k).await?;
+            let (dead, p) = lab::gc(k).await?;
+            let text = if dead.is_empty() {
+                "gc: no leftovers".into()
+            } else {
+                format!(
+                    "gc: removed leftovers of {} ({} steps)",
+                    join(&dead),
+                    p.steps.len()
+                )
+            };
+            let mut json = plan_json("gc", None, &p, ms());
+            json["removed_owners"] = json!(dead);
             Ok(Output {
-                text: if dead.is_empty() {
-                    "gc: no leftovers".into()
-                } else {
-                    format!(
-                        "gc: removed leftovers of {} ({} steps)",
-                        join(&dead),
-                        p.steps.len()
-                    )
-                },
-                json: json!({"removed_owners": dead, "commands": p.steps.iter().map(|s| s.to_string()).collect::<Vec<_>>()}),
+                text,
+                json,
                 code: 0,
             })
         }

@@ -4,9 +4,8 @@
 
 use serde::Serialize;
 
-use crate::model::Mark;
-use crate::model::ovs::OvsChange;
-use crate::plan::{Plan, Step};
+use crate::plan::Plan;
+use crate::plan::step::Meaning;
 
 /// Drift between a topology and the system.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -29,40 +28,13 @@ pub fn drift(p: &Plan) -> Drift {
     };
     for s in &p.steps {
         let text = s.to_string();
-        match s {
-            Step::CreateNs { ns, .. } => d.missing.push(format!("namespace {ns}")),
-            Step::CreateBridge { name, loc, .. } => {
-                d.missing.push(format!("switch {name} (bridge in {loc})"))
-            }
-            Step::Ovs(OvsChange::AddBridge { name, .. }) => {
-                d.missing.push(format!("switch {name} (OVS)"))
-            }
-            Step::CreateVeth { mark, .. } | Step::MoveLink { mark, .. } => {
-                d.missing.push(describe_mark(mark))
-            }
-            Step::Ovs(OvsChange::AddPort { mark, .. }) => {
-                d.missing.push(format!("OVS {}", describe_mark(mark)))
-            }
-            Step::DeleteNs { ns } => d.leaked.push(format!("namespace {ns}")),
-            Step::DeleteLink { loc, dev } => d.leaked.push(format!("link {dev} in {loc}")),
-            Step::Ovs(OvsChange::DelBridge { name, .. }) => {
-                d.leaked.push(format!("OVS bridge {name}"))
-            }
-            Step::Ovs(OvsChange::DelPort { bridge, port, .. }) => {
-                d.leaked.push(format!("OVS port {port} on {bridge}"))
-            }
-            Step::AwaitGone { .. } => {}
-            _ => d.differs.push(text.clone()),
+        match s.meaning() {
+            Meaning::Creates(what) => d.missing.push(what),
+            Meaning::Removes(what) => d.leaked.push(what),
+            Meaning::Changes => d.differs.push(text.clone()),
+            Meaning::Waits => {}
         }
         d.steps.push(text);
     }
     d
-}
-
-fn describe_mark(m: &Mark) -> String {
-    match m {
-        Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
-        Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
-        Mark::Switch { .. } => "switch".into(),
-    }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
+use super::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest};
 
 /// The switch implementations swctl drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -35,6 +35,32 @@ pub enum Via {
     Auto,
     Veth,
     Internal,
+}
+
+impl std::str::FromStr for Via {
+    type Err = InvalidInput;
+    fn from_str(s: &str) -> Result<Via, InvalidInput> {
+        match s {
+            "auto" => Ok(Via::Auto),
+            "veth" => Ok(Via::Veth),
+            "internal" => Ok(Via::Internal),
+            _ => Err(InvalidInput::OneOf(
+                s.to_string(),
+                "\"auto\", \"veth\", \"internal\"",
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = InvalidInput;
+    fn from_str(s: &str) -> Result<Backend, InvalidInput> {
+        match s {
+            "bridge" => Ok(Backend::Bridge),
+            "ovs" => Ok(Backend::Ovs),
+            _ => Err(InvalidInput::OneOf(s.to_string(), "\"bridge\", \"ovs\"")),
+        }
+    }
 }
 
 impl fmt::Display for Via {

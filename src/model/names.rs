@@ -45,6 +45,56 @@ pub enum InvalidInput {
     RouteDest(String),
     #[error("owner/topology name {0:?} must be 1-32 characters of A-Z a-z 0-9 _ . -")]
     OwnerName(String),
+    #[error("{0} is not an MTU (68-65535)")]
+    Mtu(i64),
+    #[error("{0} is not a VLAN id (1-4094)")]
+    Vlan(i64),
+    #[error("{0:?} is not an OVSDB address (expected unix:PATH or tcp:HOST:PORT)")]
+    OvsdbAddr(String),
+    #[error("{0:?} is not one of {1}")]
+    OneOf(String, &'static str),
+}
+
+/// An MTU as the kernel takes it for these devices (68-65535).
+pub fn mtu(v: i64) -> Result<u32, InvalidInput> {
+    if (68..=65535).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(InvalidInput::Mtu(v))
+    }
+}
+
+/// An 802.1Q VLAN id usable as an access VLAN (1-4094).
+pub fn vlan(v: i64) -> Result<u16, InvalidInput> {
+    if (1..=4094).contains(&v) {
+        Ok(v as u16)
+    } else {
+        Err(InvalidInput::Vlan(v))
+    }
+}
+
+/// An OVSDB server address as ovs-vsctl's --db takes it.
+pub fn ovsdb_addr(s: &str) -> Result<String, InvalidInput> {
+    let ok = |rest: &str| !rest.is_empty();
+    match s.split_once(':') {
+        Some(("unix", p)) if ok(p) => Ok(s.to_string()),
+        Some(("tcp", hp))
+            if hp
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| ok(h) && p.parse::<u16>().is_ok()) =>
+        {
+            Ok(s.to_string())
+        }
+        _ => Err(InvalidInput::OvsdbAddr(s.to_string())),
+    }
+}
+
+/// An OVS datapath type swctl can ask for.
+pub fn datapath(s: &str) -> Result<String, InvalidInput> {
+    match s {
+        "system" | "netdev" => Ok(s.to_string()),
+        _ => Err(InvalidInput::OneOf(s.to_string(), "\"system\", \"netdev\"")),
+    }
 }
 
 /// A named network namespace as iproute2 knows it: a file under /run/netns.

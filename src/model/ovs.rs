@@ -82,7 +82,7 @@ impl OvsState {
 
 /// One OVS change, planned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "ovs", rename_all = "snake_case")]
 pub enum OvsChange {
     /// `ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=DP fail_mode=standalone`
     AddBridge {

@@ -32,9 +32,24 @@ use serde::Serialize;
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
 use crate::model::*;
 pub use step::Step;
-pub use switch::{PortInfo, Switch, SwitchInfo, backend, backends};
+pub use switch::{PortInfo, Switch, SwitchInfo};
 
 use naming::Names;
+
+/// Every switch backend, in the order the planner consults them. A new
+/// backend is a new file implementing `Switch`, and one entry here.
+pub fn backends() -> &'static [&'static dyn Switch] {
+    static ALL: [&dyn Switch; 2] = [&bridge::LinuxBridge, &ovs::OpenVswitch];
+    &ALL
+}
+
+/// The backend of a switch.
+pub fn backend(b: Backend) -> &'static dyn Switch {
+    *backends()
+        .iter()
+        .find(|s| s.backend() == b)
+        .expect("every Backend has its Switch")
+}
 
 /// Which observed objects the plan may remove when the desired state does
 /// not list them.

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use super::links::spec_a_end;
-use super::switch::{all_switches, backends};
-use super::{Cx, PlanError, Scope, Step};
+use super::switch::all_switches;
+use super::{Cx, PlanError, Scope, Step, backends};
 use crate::model::names::{Cidr, IfName, Loc, NsName};
 use crate::model::*;
 

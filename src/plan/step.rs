@@ -115,7 +115,54 @@ pub enum Step {
     },
 }
 
+/// What a step means for the object it is about: `status` reads the drift
+/// between a file and the system off these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Meaning {
+    /// makes an object that is missing (named)
+    Creates(String),
+    /// removes an object the desired state does not have (named)
+    Removes(String),
+    /// fixes something that differs
+    Changes,
+    /// waits for the kernel, changes nothing itself
+    Waits,
+}
+
+fn describe_mark(m: &Mark) -> String {
+    match m {
+        Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
+        Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
+        Mark::Switch { .. } => "switch".into(),
+    }
+}
+
 impl Step {
+    pub fn meaning(&self) -> Meaning {
+        use Meaning::*;
+        match self {
+            Step::CreateNs { ns, .. } => Creates(format!("namespace {ns}")),
+            Step::CreateBridge { name, loc, .. } => {
+                Creates(format!("switch {name} (bridge in {loc})"))
+            }
+            Step::Ovs(OvsChange::AddBridge { name, .. }) => Creates(format!("switch {name} (OVS)")),
+            Step::CreateVeth { mark, .. } | Step::MoveLink { mark, .. } => {
+                Creates(describe_mark(mark))
+            }
+            Step::Ovs(OvsChange::AddPort { mark, .. }) => {
+                Creates(format!("OVS {}", describe_mark(mark)))
+            }
+            Step::DeleteNs { ns } => Removes(format!("namespace {ns}")),
+            Step::DeleteLink { loc, dev } => Removes(format!("link {dev} in {loc}")),
+            Step::Ovs(OvsChange::DelBridge { name, .. }) => Removes(format!("OVS bridge {name}")),
+            Step::Ovs(OvsChange::DelPort { bridge, port, .. }) => {
+                Removes(format!("OVS port {port} on {bridge}"))
+            }
+            Step::AwaitGone { .. } => Waits,
+            _ => Changes,
+        }
+    }
+
     /// Steps of a lower phase run before steps of a higher one.
     pub fn phase(&self) -> u8 {
         match self {

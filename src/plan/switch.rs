@@ -7,11 +7,11 @@
 //!
 //! Backends: `bridge::LinuxBridge` (rtnetlink steps) and `ovs::OpenVswitch`
 //! (OVSDB changes). Adding one is a new file implementing this trait and
-//! one line in `backends()`.
+//! one line in `plan::backends()`.
 
 use serde::Serialize;
 
-use super::{Cx, PlanError, Step};
+use super::{Cx, PlanError, Step, backends};
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
 use crate::model::{Backend, Observed, PortSpec, SwitchSpec, Via};
 
@@ -83,23 +83,6 @@ pub trait Switch: Sync {
     /// The observation after `steps` ran, as far as this backend's own state
     /// goes (the planner already dropped deleted namespaces and links).
     fn forget_removed(&self, after: &mut Observed, steps: &[Step]);
-}
-
-static BRIDGE: super::bridge::LinuxBridge = super::bridge::LinuxBridge;
-static OVS: super::ovs::OpenVswitch = super::ovs::OpenVswitch;
-
-/// Every backend, in the order the planner consults them.
-pub fn backends() -> &'static [&'static dyn Switch] {
-    static ALL: [&dyn Switch; 2] = [&BRIDGE, &OVS];
-    &ALL
-}
-
-/// The backend of a switch.
-pub fn backend(b: Backend) -> &'static dyn Switch {
-    *backends()
-        .iter()
-        .find(|s| s.backend() == b)
-        .expect("every Backend has its Switch")
 }
 
 /// Find a switch by name on any backend.

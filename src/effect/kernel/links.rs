@@ -17,7 +17,7 @@ use netlink_packet_route::route::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use super::{Kernel, ethtool, ipn};
+use super::{Kernel, ethtool};
 use crate::effect::paths::{clear_pending, write_pending};
 use crate::effect::{LinkChange, Netlink, NlError};
 use crate::model::LocObs;
@@ -97,7 +97,7 @@ impl Netlink for Kernel {
         ]));
         write_pending(loc, name, alias);
         self.request(loc, RouteNetlinkMessage::NewLink(m), CREATE, || {
-            format!("ip {}link add {name} type bridge", ipn(loc))
+            format!("ip {}link add {name} type bridge", loc.ip_n())
         })
         .await?;
         self.set_link(
@@ -159,7 +159,7 @@ impl Netlink for Kernel {
             let master = master.map(|m| format!(" master {m}")).unwrap_or_default();
             format!(
                 "ip {}link add {name}{master} type veth peer name {peer}{netns}",
-                ipn(loc)
+                loc.ip_n()
             )
         })
         .await?;
@@ -184,7 +184,7 @@ impl Netlink for Kernel {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.into()));
         self.request(loc, RouteNetlinkMessage::DelLink(m), NLM_F_ACK, || {
-            format!("ip {}link del {name}", ipn(loc))
+            format!("ip {}link del {name}", loc.ip_n())
         })
         .await?;
         self.index
@@ -216,7 +216,7 @@ impl Netlink for Kernel {
             words.push(format!("alias {a:?}"));
         }
         self.request(loc, RouteNetlinkMessage::SetLink(m), NLM_F_ACK, || {
-            format!("ip {}link set {name} {}", ipn(loc), words.join(" "))
+            format!("ip {}link set {name} {}", loc.ip_n(), words.join(" "))
         })
         .await?;
         if change.alias.is_some() {
@@ -231,7 +231,7 @@ impl Netlink for Kernel {
             loc,
             RouteNetlinkMessage::NewAddress(addr_msg(i, cidr)),
             CREATE,
-            || format!("ip {}addr add {cidr} dev {dev}", ipn(loc)),
+            || format!("ip {}addr add {cidr} dev {dev}", loc.ip_n()),
         )
         .await?;
         Ok(())
@@ -243,7 +243,7 @@ impl Netlink for Kernel {
             loc,
             RouteNetlinkMessage::DelAddress(addr_msg(i, cidr)),
             NLM_F_ACK,
-            || format!("ip {}addr del {cidr} dev {dev}", ipn(loc)),
+            || format!("ip {}addr del {cidr} dev {dev}", loc.ip_n()),
         )
         .await?;
         Ok(())
@@ -254,7 +254,7 @@ impl Netlink for Kernel {
             loc,
             RouteNetlinkMessage::NewRoute(route_msg(dest, via)),
             CREATE,
-            || format!("ip {}route add {dest} via {via}", ipn(loc)),
+            || format!("ip {}route add {dest} via {via}", loc.ip_n()),
         )
         .await?;
         Ok(())
@@ -265,7 +265,7 @@ impl Netlink for Kernel {
             loc,
             RouteNetlinkMessage::DelRoute(route_msg(dest, via)),
             NLM_F_ACK,
-            || format!("ip {}route del {dest} via {via}", ipn(loc)),
+            || format!("ip {}route del {dest} via {via}", loc.ip_n()),
         )
         .await?;
         Ok(())
@@ -291,12 +291,12 @@ impl Netlink for Kernel {
             loc,
             RouteNetlinkMessage::GetLink(LinkMessage::default()),
             NLM_F_DUMP,
-            || format!("ip {}link show", ipn(loc)),
+            || format!("ip {}link show", loc.ip_n()),
         );
         let mut am = AddressMessage::default();
         am.header.family = AddressFamily::Unspec;
         let addrs_f = self.request(loc, RouteNetlinkMessage::GetAddress(am), NLM_F_DUMP, || {
-            format!("ip {}addr show", ipn(loc))
+            format!("ip {}addr show", loc.ip_n())
         });
         let routes_f = async {
             let mut v = Vec::new();
@@ -305,7 +305,7 @@ impl Netlink for Kernel {
                 rm.header.address_family = fam;
                 v.extend(
                     self.request(loc, RouteNetlinkMessage::GetRoute(rm), NLM_F_DUMP, || {
-                        format!("ip {}route show", ipn(loc))
+                        format!("ip {}route show", loc.ip_n())
                     })
                     .await?,
                 );
@@ -339,7 +339,7 @@ impl Kernel {
         let op = || {
             format!(
                 "ip {}link set {dev} netns {} name {new_name}",
-                ipn(from),
+                from.ip_n(),
                 to.ns().map_or("1".to_string(), |n| n.to_string())
             )
         };

@@ -124,7 +124,7 @@ impl Kernel {
         }
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        let op = || format!("ip {}link show {name}", ipn(loc));
+        let op = || format!("ip {}link show {name}", loc.ip_n());
         let resp = match self
             .request(loc, RouteNetlinkMessage::GetLink(m), 0, op)
             .await
@@ -151,13 +151,6 @@ impl Kernel {
                 .map_err(|e| NlError::Socket("host".into(), e)),
             Loc::Ns(n) => Ok(netns::open(n)?),
         }
-    }
-}
-
-pub(crate) fn ipn(loc: &Loc) -> String {
-    match loc {
-        Loc::Host => String::new(),
-        Loc::Ns(n) => format!("-n {n} "),
     }
 }
 

@@ -1,0 +1,317 @@
+//! A topology tree checked and turned into a `Desired` state: every key,
+//! type, name, address, reference and duplicate, with every problem
+//! reported (key path, line, column), not just the first. The same rules as
+//! the imperative commands (`model::names`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::tree::{Node, Pos, Problem, Reader, get, join};
+use crate::model::names::{
+    self, Cidr, IfName, Loc, NsName, Owner, RouteDest, ovsdb_addr, parse_ip,
+};
+use crate::model::{Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via};
+
+const TOP: &[&str] = &["name", "backend", "switches", "hosts", "links"];
+const SWITCH: &[&str] = &["backend", "address", "namespace", "datapath", "ovsdb"];
+const HOST: &[&str] = &["forward", "routes", "ports"];
+const ROUTE: &[&str] = &["to", "via"];
+const PORT: &[&str] = &["switch", "ip", "via", "ifname", "vlan", "mtu"];
+const LINK: &[&str] = &["a", "b", "a_ip", "b_ip", "a_ifname", "b_ifname", "mtu"];
+
+struct V {
+    r: Reader,
+    /// every address given, and where (no address twice in a lab)
+    ips: BTreeMap<IpAddr, String>,
+}
+
+impl V {
+    fn parse<T: std::str::FromStr>(&mut self, s: &str, path: &str, at: Option<Pos>) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        s.parse()
+            .map_err(|e: T::Err| self.r.err(path, at, e.to_string()))
+            .ok()
+    }
+
+    /// Addresses (one string or a list), each unique in the lab.
+    fn addrs(&mut self, n: Option<&Node>, path: &str) -> Vec<Cidr> {
+        let mut out = Vec::new();
+        for (s, p, at) in self.r.strings(n, path) {
+            let Some(c) = self.parse::<Cidr>(&s, &p, at) else {
+                continue;
+            };
+            if let Some(prev) = self.ips.get(&c.addr) {
+                let m = format!("address {} is already used at {prev}", c.addr);
+                self.r.err(&p, at, m);
+            } else {
+                self.ips.insert(c.addr, p);
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn mtu(&mut self, n: Option<&Node>, path: &str) -> Option<u32> {
+        let (v, at) = self.r.int(n, path)?;
+        names::mtu(v)
+            .map_err(|e| self.r.err(path, at, e.to_string()))
+            .ok()
+    }
+
+    fn ifname(&mut self, n: Option<&Node>, path: &str) -> Option<IfName> {
+        let (s, at) = self.r.str(n, path)?;
+        let name: IfName = self.parse(s, path, at)?;
+        if name.as_str() == "lo" {
+            self.r.err(path, at, "`lo` is the namespace's loopback");
+            return None;
+        }
+        Some(name)
+    }
+}
+
+/// Check the whole tree; the topology, or every problem found.
+pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
+    let mut v = V {
+        r: Reader::default(),
+        ips: BTreeMap::new(),
+    };
+    let Some(top) = v.r.table(root, "", TOP) else {
+        return Err(v.r.problems);
+    };
+    let name: Option<Owner> = match v.r.required_str(top, root.at, "", "name") {
+        Some(("cli", at)) => {
+            v.r.err("name", at, "`cli` is reserved for imperative commands");
+            None
+        }
+        Some((s, at)) => v.parse(s, "name", at),
+        None => None,
+    };
+    let default_backend = match v.r.str(get(top, "backend"), "backend") {
+        Some((s, at)) => v.parse(s, "backend", at).unwrap_or(Backend::Bridge),
+        None => Backend::Bridge,
+    };
+    let mut d = Desired::new(name.clone().unwrap_or_else(Owner::cli));
+
+    // hosts first: switches and links refer to them
+    let hosts_t = v.r.entries(get(top, "hosts"), "hosts");
+    let mut hosts: BTreeSet<NsName> = BTreeSet::new();
+    for (h, n) in hosts_t {
+        if let Some(ns) = v.parse::<NsName>(h, &join("hosts", h), n.at) {
+            hosts.insert(ns);
+        }
+    }
+    let switches_t = v.r.entries(get(top, "switches"), "switches");
+    for (sname, n) in switches_t {
+        let path = join("switches", sname);
+        let name: Option<IfName> = v.parse(sname, &path, n.at);
+        let Some(s) = v.r.table(n, &path, SWITCH) else {
+            continue;
+        };
+        let bp = join(&path, "backend");
+        let backend = match v.r.str(get(s, "backend"), &bp) {
+            Some((b, at)) => v.parse(b, &bp, at).unwrap_or(default_backend),
+            None => default_backend,
+        };
+        let np = join(&path, "namespace");
+        let loc = match v.r.str(get(s, "namespace"), &np) {
+            None => Loc::Host,
+            Some((ns, at)) => match v.parse::<NsName>(ns, &np, at) {
+                Some(ns) => {
+                    if backend == Backend::Ovs {
+                        let m = "an OVS bridge lives in Open vSwitch, not in a namespace";
+                        v.r.err(&np, at, m);
+                    }
+                    if !hosts.contains(&ns) {
+                        // the namespace only hosts the bridge: create it too
+                        d.namespaces.insert(ns.clone(), NsSpec::default());
+                    }
+                    Loc::Ns(ns)
+                }
+                None => Loc::Host,
+            },
+        };
+        let ovs_only =
+            |v: &mut V, key: &str, check: fn(&str) -> Result<String, names::InvalidInput>| {
+                let p = join(&path, key);
+                let (x, at) = v.r.str(get(s, key), &p)?;
+                if backend != Backend::Ovs {
+                    v.r.err(&p, at, format!("only an OVS switch has {key}"));
+                    return None;
+                }
+                check(x).map_err(|e| v.r.err(&p, at, e.to_string())).ok()
+            };
+        let ovsdb = ovs_only(&mut v, "ovsdb", ovsdb_addr);
+        let datapath = ovs_only(&mut v, "datapath", names::datapath);
+        let addrs = v.addrs(get(s, "address"), &join(&path, "address"));
+        if let Some(n) = name {
+            d.switches.insert(
+                n,
+                SwitchSpec {
+                    backend,
+                    loc,
+                    addrs,
+                    datapath,
+                    ovsdb,
+                },
+            );
+        }
+    }
+    for (hname, n) in hosts_t {
+        let path = join("hosts", hname);
+        let Some(h) = v.r.table(n, &path, HOST) else {
+            continue;
+        };
+        let Ok(ns) = hname.parse::<NsName>() else {
+            continue; // said above
+        };
+        let mut routes: Vec<RouteSpec> = Vec::new();
+        let rp = join(&path, "routes");
+        for (i, r) in v.r.array(get(h, "routes"), &rp).iter().enumerate() {
+            let p = format!("{rp}[{i}]");
+            let Some(rt) = v.r.table(r, &p, ROUTE) else {
+                continue;
+            };
+            let to = v.r.required_str(rt, r.at, &p, "to");
+            let via = v.r.required_str(rt, r.at, &p, "via");
+            let dest = to.and_then(|(s, at)| v.parse::<RouteDest>(s, &join(&p, "to"), at));
+            let gw = via.and_then(|(s, at)| {
+                parse_ip(s)
+                    .map_err(|e| v.r.err(&join(&p, "via"), at, e.to_string()))
+                    .ok()
+            });
+            let (Some(dest), Some(gw)) = (dest, gw) else {
+                continue;
+            };
+            if let RouteDest::Net(c) = dest
+                && c.addr.is_ipv4() != gw.is_ipv4()
+            {
+                let m = format!("{dest} and gateway {gw} are of different IP families");
+                v.r.err(&p, r.at, m);
+            } else if routes.iter().any(|x| x.dest == dest) {
+                v.r.err(&p, r.at, format!("a route to {dest} is already given"));
+            } else {
+                routes.push(RouteSpec { dest, via: gw });
+            }
+        }
+        let forward = v.r.bool(get(h, "forward"), &join(&path, "forward"));
+        d.namespaces.insert(ns.clone(), NsSpec { forward, routes });
+        let mut ifnames: BTreeSet<String> = BTreeSet::new();
+        let mut attached: BTreeSet<String> = BTreeSet::new();
+        let pp = join(&path, "ports");
+        for (i, pn) in v.r.array(get(h, "ports"), &pp).iter().enumerate() {
+            let p = format!("{pp}[{i}]");
+            let Some(pt) = v.r.table(pn, &p, PORT) else {
+                continue;
+            };
+            let swp = join(&p, "switch");
+            let sw = match v.r.required_str(pt, pn.at, &p, "switch") {
+                Some((s, at)) if !switches_t.iter().any(|(k, _)| k == s) => {
+                    v.r.err(&swp, at, format!("no switch {s:?} in [switches]"));
+                    None
+                }
+                Some((s, at)) => {
+                    if !attached.insert(s.to_string()) {
+                        v.r.err(&swp, at, format!("{hname} is already attached to {s}"));
+                    }
+                    v.parse::<IfName>(s, &swp, at)
+                }
+                None => None,
+            };
+            let sw_backend = sw
+                .as_ref()
+                .and_then(|s| d.switches.get(s))
+                .map(|s| s.backend);
+            let vp = join(&p, "via");
+            let via = match v.r.str(get(pt, "via"), &vp) {
+                Some((s, at)) => {
+                    let via = v.parse::<Via>(s, &vp, at).unwrap_or_default();
+                    if via == Via::Internal && sw_backend == Some(Backend::Bridge) {
+                        v.r.err(&vp, at, "an internal port exists only on an OVS switch");
+                    }
+                    via
+                }
+                None => Via::Auto,
+            };
+            let ifp = join(&p, "ifname");
+            let ifname = v.ifname(get(pt, "ifname"), &ifp);
+            if let Some(x) = &ifname
+                && !ifnames.insert(x.to_string())
+            {
+                let at = get(pt, "ifname").and_then(|n| n.at);
+                v.r.err(&ifp, at, format!("{x} is used twice in {hname}"));
+            }
+            let vlp = join(&p, "vlan");
+            let vlan = v.r.int(get(pt, "vlan"), &vlp).and_then(|(x, at)| {
+                let id = names::vlan(x).map_err(|e| v.r.err(&vlp, at, e.to_string())).ok()?;
+                if sw_backend == Some(Backend::Bridge) {
+                    let m = "access VLANs need the OVS backend (Linux bridge VLAN filtering is not supported by swctl yet)";
+                    v.r.err(&vlp, at, m);
+                }
+                Some(id)
+            });
+            let addrs = v.addrs(get(pt, "ip"), &join(&p, "ip"));
+            let mtu = v.mtu(get(pt, "mtu"), &join(&p, "mtu"));
+            if let Some(sw) = sw {
+                d.ports.push(PortSpec {
+                    ns: ns.clone(),
+                    switch: sw,
+                    ifname,
+                    addrs,
+                    via,
+                    vlan,
+                    mtu,
+                });
+            }
+        }
+    }
+    let mut link_keys = BTreeSet::new();
+    for (i, ln) in v.r.array(get(top, "links"), "links").iter().enumerate() {
+        let lp = format!("links[{i}]");
+        let Some(l) = v.r.table(ln, &lp, LINK) else {
+            continue;
+        };
+        let end = |v: &mut V, key: &str| -> Option<Loc> {
+            let p = join(&lp, key);
+            let (s, at) = v.r.required_str(l, ln.at, &lp, key)?;
+            match v.parse::<Loc>(s, &p, at)? {
+                Loc::Ns(n) if !hosts.contains(&n) => {
+                    v.r.err(&p, at, format!("no host \"{n}\" in [hosts] (or `host`)"));
+                    None
+                }
+                loc => Some(loc),
+            }
+        };
+        let a = end(&mut v, "a");
+        let b = end(&mut v, "b");
+        let a_ifname = v.ifname(get(l, "a_ifname"), &join(&lp, "a_ifname"));
+        let b_ifname = v.ifname(get(l, "b_ifname"), &join(&lp, "b_ifname"));
+        let a_addrs = v.addrs(get(l, "a_ip"), &join(&lp, "a_ip"));
+        let b_addrs = v.addrs(get(l, "b_ip"), &join(&lp, "b_ip"));
+        let mtu = v.mtu(get(l, "mtu"), &join(&lp, "mtu"));
+        let (Some(a), Some(b)) = (a, b) else {
+            continue;
+        };
+        if !link_keys.insert(Key::link(&a, &b)) {
+            v.r.err(&lp, ln.at, format!("{a} and {b} are already linked"));
+            continue;
+        }
+        d.links.push(LinkSpec {
+            a,
+            b,
+            a_ifname,
+            b_ifname,
+            a_addrs,
+            b_addrs,
+            mtu,
+        });
+    }
+    match name {
+        Some(name) if v.r.problems.is_empty() => {
+            d.owner = name.clone();
+            Ok((name, d))
+        }
+        _ => Err(v.r.problems),
+    }
+}
