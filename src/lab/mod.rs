@@ -16,7 +16,8 @@ use crate::effect::observe::{Scan, observe};
 use crate::effect::paths::TOPOLOGY_DIR;
 use crate::effect::{Namespaces, Netlink, OvsDb, StepError};
 use crate::model::names::Owner;
-use crate::model::{Desired, Mark, Observed};
+use crate::model::{Desired, Observed};
+use crate::plan::switch::all_switches;
 use crate::plan::{Plan, PlanError, Scope, Step, plan};
 
 /// Record that topology `name` is applied (from `file`).
@@ -58,17 +59,10 @@ pub fn owners(o: &Observed) -> BTreeSet<Owner> {
             }
         }
     }
-    if let Some(ovs) = &o.ovs {
-        for b in &ovs.bridges {
-            if let Some(ow) = b.owner() {
-                v.insert(ow);
-            }
-            for p in &b.ports {
-                if let Some(ow) = p.owner() {
-                    v.insert(ow);
-                }
-            }
-        }
+    // switches and their ports, on every backend
+    for sw in all_switches(o) {
+        v.extend(sw.owner.clone());
+        v.extend(sw.ports.iter().filter_map(|p| p.owner.clone()));
     }
     v
 }
@@ -89,32 +83,14 @@ pub fn conflicts(d: &Desired, o: &Observed) -> Vec<String> {
             _ => {}
         }
     }
-    for (name, s) in &d.switches {
-        if let Some(l) = o.loc(&s.loc).and_then(|st| st.link(name.as_str())) {
-            match &l.mark {
-                Some(Mark::Switch { owner }) if owner == &d.owner => {}
-                Some(m) => v.push(format!(
-                    "switch {name} in {} belongs to {}",
-                    s.loc,
-                    describe_owner(m.owner())
-                )),
-                None if l.kind.as_deref() == Some("bridge") => v.push(format!(
-                    "bridge {name} in {} exists and was not created by swctl",
-                    s.loc
-                )),
-                None => {}
-            }
-        }
-        if let Some(b) = o.ovs.as_ref().and_then(|x| x.bridge(name.as_str())) {
-            match b.owner() {
-                Some(ow) if ow == d.owner => {}
-                Some(ow) => v.push(format!(
-                    "OVS bridge {name} belongs to {}",
-                    describe_owner(&ow)
-                )),
-                None => v.push(format!(
-                    "OVS bridge {name} exists and was not created by swctl"
-                )),
+    let switches = all_switches(o);
+    for name in d.switches.keys() {
+        for sw in switches.iter().filter(|s| s.name == name.as_str()) {
+            let what = format!("switch {name} ({} in {})", sw.backend, sw.loc);
+            match &sw.owner {
+                Some(ow) if ow == &d.owner => {}
+                Some(ow) => v.push(format!("{what} belongs to {}", describe_owner(ow))),
+                None => v.push(format!("{what} exists and was not created by swctl")),
             }
         }
     }

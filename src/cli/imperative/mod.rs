@@ -1,0 +1,210 @@
+//! The imperative commands (`ns`, `switch`, `attach`, `detach`, `link`,
+//! `unlink`, `route`, `forward`): each validated into a desired state and a
+//! scope for the planner, then observed, planned and applied like a
+//! topology. `parse` validates the arguments of each.
+
+mod parse;
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::args::{BackendArg, Cli, Cmd, NsCmd, SwitchCmd};
+use super::render::change_output;
+use super::{CliError, Job, Output};
+use crate::effect::apply::apply;
+use crate::effect::observe::{Scan, observe};
+use crate::effect::system::System;
+use crate::model::names::IfName;
+use crate::model::{Backend, Desired, Key, Observed};
+use crate::plan::switch::find_switch;
+use crate::plan::{PlanError, Scope, plan};
+
+/// The backend for a new switch, and why it was chosen.
+async fn choose_backend(
+    arg: Option<BackendArg>,
+    k: &System,
+) -> Result<(Backend, String), CliError> {
+    if let Some(b) = arg {
+        return Ok((b.into(), "--backend".into()));
+    }
+    if let Ok(s) = std::env::var("SWCTL_BACKEND") {
+        let b: Backend = s
+            .parse()
+            .map_err(|e| CliError::Usage(format!("$SWCTL_BACKEND: {e}")))?;
+        return Ok((b, "$SWCTL_BACKEND".into()));
+    }
+    match &k.ovs.default {
+        Ok(o) => Ok((
+            Backend::Ovs,
+            format!("an OVSDB server answers at {}", o.client.addr()),
+        )),
+        Err(_) => Ok((Backend::Bridge, "no OVSDB server answers".into())),
+    }
+}
+
+/// A validated command that changes the system: (desired, scope) for the
+/// planner, and what to observe.
+pub(super) struct ChangeJob {
+    pub(super) what: String,
+    pub(super) desired: Desired,
+    pub(super) scope: Scope,
+    pub(super) scan: Scan,
+    /// teardown-like: keep going past failures, report them all
+    pub(super) keep_going: bool,
+    /// names that must exist for the command to make sense (del of a
+    /// missing object is an error, as with `ip`)
+    pub(super) must_exist: Vec<Key>,
+    /// expected switch kind from an explicit --backend
+    pub(super) backend_check: Option<(IfName, Backend)>,
+    /// `switch add`: pick the backend at run time (it may ask OVSDB)
+    pub(super) pick_backend: Option<Option<BackendArg>>,
+    /// talk to OVSDB (commands that may involve an OVS switch)
+    pub(super) ovs: bool,
+    /// why the backend was picked, when not by the usual rules
+    pub(super) backend_reason: Option<String>,
+}
+
+impl ChangeJob {
+    pub(super) fn new(what: String, desired: Desired, scope: Scope, scan: Scan) -> ChangeJob {
+        ChangeJob {
+            what,
+            desired,
+            scope,
+            scan,
+            keep_going: false,
+            must_exist: vec![],
+            backend_check: None,
+            pick_backend: None,
+            ovs: false,
+            backend_reason: None,
+        }
+    }
+    fn teardown(mut self, must_exist: Vec<Key>) -> ChangeJob {
+        self.keep_going = true;
+        self.must_exist = must_exist;
+        self
+    }
+    fn with_ovs(mut self, check: Option<(IfName, Backend)>) -> ChangeJob {
+        self.ovs = true;
+        self.backend_check = check;
+        self
+    }
+}
+
+/// The imperative command `cli` names, validated; None for the others.
+pub(super) fn job(cli: &Cli) -> Result<Option<Job>, CliError> {
+    let explicit = cli.backend.map(Backend::from);
+    Ok(Some(match &cli.cmd {
+        Cmd::Ns(NsCmd::Add { names }) => parse::ns_add(names)?,
+        Cmd::Ns(NsCmd::Del { names }) => parse::ns_del(names)?,
+        Cmd::Ns(NsCmd::List) => Job::NsList,
+        Cmd::Ns(NsCmd::Exec { .. }) => {
+            return Err(CliError::Usage("`ns exec` is run by main".into()));
+        }
+        Cmd::Switch(SwitchCmd::Add {
+            name,
+            netns,
+            ips,
+            datapath,
+            ovsdb,
+        }) => parse::switch_add(cli, name, netns, ips, datapath, ovsdb)?,
+        Cmd::Switch(SwitchCmd::Del { names }) => parse::switch_del(names, explicit)?,
+        Cmd::Switch(SwitchCmd::List) => Job::SwitchList,
+        Cmd::Attach(a) => parse::attach(a, explicit)?,
+        Cmd::Detach { ns, switch } => parse::detach(ns, switch, explicit)?,
+        Cmd::Link(l) => parse::link(l)?,
+        Cmd::Unlink { a, b } => parse::unlink(a, b)?,
+        Cmd::Route(rc) => parse::route(rc)?,
+        Cmd::Forward { ns, state } => parse::forward(ns, state)?,
+        _ => return Ok(None),
+    }))
+}
+
+async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> {
+    for ns in job.desired.namespaces.keys() {
+        job.scan.namespaces.insert(ns.clone());
+    }
+    let t0 = Instant::now();
+    let o = observe(k, &job.scan).await.map_err(CliError::Observe)?;
+    check_exists(&o, &job.must_exist)?;
+    if let Some((sw, want)) = &job.backend_check
+        && let Some((have, loc)) = find_switch(&o, sw.as_str())
+        && *want != have
+    {
+        return Err(CliError::Usage(format!(
+            "switch {sw} (in {loc}) is on the {have} backend, but --backend {want} was given"
+        )));
+    }
+    let p = plan(&job.desired, &o, &job.scope)?;
+    apply(k, &p, job.keep_going).await?;
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    Ok(change_output(&job.what, &p, ms))
+}
+
+/// A `del` of something that does not exist is an error, as with `ip`.
+fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
+    for k in keys {
+        let ok = match k {
+            Key::Ns { ns } => o.namespaces.contains_key(ns),
+            Key::Switch { name } => find_switch(o, name.as_str()).is_some(),
+            Key::Port { ns, switch } => {
+                if !o.namespaces.contains_key(ns) {
+                    return Err(PlanError::UnknownNamespace(ns.clone()).into());
+                }
+                if find_switch(o, switch.as_str()).is_none() {
+                    return Err(PlanError::UnknownSwitch(switch.clone()).into());
+                }
+                let ovs_port = o.ovs.as_ref().and_then(|s| s.bridge(switch.as_str())).is_some_and(|b| {
+                    b.ports
+                        .iter()
+                        .any(|p| p.ns().as_ref() == Some(ns) && p.external_ids.get(crate::model::ovs::K_SWITCH) == Some(&switch.to_string()))
+                });
+                ovs_port || o.locs().any(|(_, st)| {
+                    st.marked(|m| matches!(m, crate::model::Mark::Port { ns: n, sw, .. } if n == ns && sw == switch))
+                        .next()
+                        .is_some()
+                })
+            }
+            Key::Route { ns, dest, via } => o
+                .namespaces
+                .get(ns)
+                .is_some_and(|n| n.state.routes.iter().any(|r| &r.dest == dest && r.via == Some(*via))),
+            Key::Link { a, b } => o.locs().any(|(_, st)| {
+                st.marked(|m| matches!(m, crate::model::Mark::Link { a: x, b: y, .. } if Key::link(x, y) == Key::link(a, b)))
+                    .next()
+                    .is_some()
+            }),
+        };
+        if !ok {
+            return Err(match k {
+                Key::Ns { ns } => PlanError::UnknownNamespace(ns.clone()),
+                Key::Switch { name } => PlanError::UnknownSwitch(name.clone()),
+                Key::Port { ns, switch } => PlanError::NotAttached(ns.clone(), switch.clone()),
+                Key::Link { a, b } => PlanError::NoSuchLink(a.clone(), b.clone()),
+                Key::Route { ns, dest, via } => PlanError::NoSuchRoute(ns.clone(), *dest, *via),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Run an imperative command; `switch add` picks its backend first.
+pub(super) async fn run(k: &System, mut job: ChangeJob) -> Result<Output, CliError> {
+    let Some(arg) = job.pick_backend else {
+        return run_change(k, job).await;
+    };
+    let (backend, mut why) = choose_backend(arg, k).await?;
+    if let Some(r) = job.backend_reason.take() {
+        why = r;
+    }
+    for s in job.desired.switches.values_mut() {
+        s.backend = backend;
+    }
+    let mut out = run_change(k, job).await?;
+    out.text = format!("backend: {backend} ({why})\n{}", out.text);
+    out.json["backend"] = json!(backend);
+    out.json["backend_reason"] = json!(why);
+    Ok(out)
+}

@@ -1,0 +1,310 @@
+//! The imperative commands' arguments, validated into a `ChangeJob` each:
+//! the desired state, the scope of removal, what to observe, what must
+//! exist. Nothing here touches the system.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use super::ChangeJob;
+use crate::cli::args::{
+    AttachArgs, BackendArg, Cli, DatapathArg, LinkArgs, OnOff, RouteCmd, ViaArg,
+};
+use crate::cli::render::join;
+use crate::cli::{CliError, Job};
+use crate::effect::observe::Scan;
+use crate::model::names::{
+    self, Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, parse_ip,
+};
+use crate::model::{Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via};
+use crate::plan::Scope;
+
+fn parse_all<T: FromStr<Err = InvalidInput>>(v: &[String]) -> Result<Vec<T>, InvalidInput> {
+    v.iter().map(|s| s.parse()).collect()
+}
+
+fn unique<T: Ord + Clone + std::fmt::Display>(v: &[T], what: &str) -> Result<(), CliError> {
+    let mut seen = BTreeSet::new();
+    for x in v {
+        if !seen.insert(x.clone()) {
+            return Err(CliError::Usage(format!("{what} {x} is given twice")));
+        }
+    }
+    Ok(())
+}
+
+fn locs_to_scan(scan: &mut Scan, locs: &[&Loc]) {
+    for loc in locs {
+        if let Loc::Ns(n) = loc {
+            scan.namespaces.insert(n.clone());
+        }
+    }
+}
+
+fn check_mtu(m: Option<u32>) -> Result<Option<u32>, CliError> {
+    Ok(m.map(|v| names::mtu(v.into())).transpose()?)
+}
+
+fn check_vlan(v: Option<u16>) -> Result<Option<u16>, CliError> {
+    Ok(v.map(|x| names::vlan(x.into())).transpose()?)
+}
+
+pub(super) fn ns_add(names: &[String]) -> Result<Job, CliError> {
+    let mut d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let names: Vec<NsName> = parse_all(names)?;
+    unique(&names, "namespace")?;
+    for n in &names {
+        d.namespaces.insert(n.clone(), NsSpec::default());
+        scan.namespaces.insert(n.clone());
+    }
+    Ok(ChangeJob::new(format!("ns add {}", join(&names)), d, Scope::Nothing, scan).into())
+}
+
+pub(super) fn ns_del(names: &[String]) -> Result<Job, CliError> {
+    let d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let names: Vec<NsName> = parse_all(names)?;
+    unique(&names, "namespace")?;
+    scan.all_owned = true;
+    scan.namespaces.extend(names.iter().cloned());
+    let keys: Vec<Key> = names.iter().map(|n| Key::Ns { ns: n.clone() }).collect();
+    let scope = Scope::Objects(keys.iter().cloned().collect());
+    Ok(
+        ChangeJob::new(format!("ns del {}", join(&names)), d, scope, scan)
+            .teardown(keys)
+            .with_ovs(None)
+            .into(),
+    )
+}
+
+pub(super) fn switch_add(
+    cli: &Cli,
+    name: &str,
+    netns: &Option<String>,
+    ips: &[String],
+    datapath: &Option<DatapathArg>,
+    ovsdb: &Option<String>,
+) -> Result<Job, CliError> {
+    let mut d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let name: IfName = name.parse()?;
+    if let Some(db) = ovsdb {
+        names::ovsdb_addr(db)?;
+    }
+    let loc = match netns {
+        Some(n) => Loc::Ns(n.parse()?),
+        None => Loc::Host,
+    };
+    let addrs: Vec<Cidr> = parse_all(ips)?;
+    unique(&addrs, "address")?;
+    if let Loc::Ns(n) = &loc {
+        scan.namespaces.insert(n.clone());
+    }
+    scan.all_owned = true; // a bridge of that name elsewhere cannot move
+    d.switches.insert(
+        name.clone(),
+        SwitchSpec {
+            // decided at run time by pick_backend
+            backend: Backend::Bridge,
+            loc,
+            addrs,
+            datapath: datapath.map(|d| d.as_str().to_string()),
+            ovsdb: ovsdb.clone(),
+        },
+    );
+    let mut job =
+        ChangeJob::new(format!("switch add {name}"), d, Scope::Nothing, scan).with_ovs(None);
+    // an OVSDB server named for the switch means OVS
+    job.pick_backend = Some(cli.backend);
+    if cli.backend.is_none() && ovsdb.is_some() {
+        job.pick_backend = Some(Some(BackendArg::Ovs));
+        job.backend_reason = Some("--ovsdb".into());
+    }
+    Ok(job.into())
+}
+
+pub(super) fn switch_del(names: &[String], explicit: Option<Backend>) -> Result<Job, CliError> {
+    let d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let names: Vec<IfName> = parse_all(names)?;
+    unique(&names, "switch")?;
+    scan.all_owned = true;
+    let keys: Vec<Key> = names
+        .iter()
+        .map(|n| Key::Switch { name: n.clone() })
+        .collect();
+    let scope = Scope::Objects(keys.iter().cloned().collect());
+    Ok(
+        ChangeJob::new(format!("switch del {}", join(&names)), d, scope, scan)
+            .teardown(keys)
+            .with_ovs(explicit.map(|b| (names[0].clone(), b)))
+            .into(),
+    )
+}
+
+pub(super) fn attach(a: &AttachArgs, explicit: Option<Backend>) -> Result<Job, CliError> {
+    let mut d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let ns: NsName = a.ns.parse()?;
+    let switch: IfName = a.switch.parse()?;
+    let addrs: Vec<Cidr> = parse_all(&a.ips)?;
+    unique(&addrs, "address")?;
+    let ifname = a.ifname.as_deref().map(IfName::from_str).transpose()?;
+    if ifname.as_ref().is_some_and(|n| n.as_str() == "lo") {
+        return Err(CliError::Usage(
+            "`lo` is the namespace's loopback; choose another --ifname".into(),
+        ));
+    }
+    let via = match a.via {
+        ViaArg::Auto => Via::Auto,
+        ViaArg::Veth => Via::Veth,
+        ViaArg::Internal => Via::Internal,
+    };
+    scan.switch = Some(switch.clone());
+    scan.namespaces.insert(ns.clone());
+    d.ports.push(PortSpec {
+        ns: ns.clone(),
+        switch: switch.clone(),
+        ifname,
+        addrs,
+        via,
+        vlan: check_vlan(a.vlan)?,
+        mtu: check_mtu(a.mtu)?,
+    });
+    Ok(
+        ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
+            .with_ovs(explicit.map(|b| (switch.clone(), b)))
+            .into(),
+    )
+}
+
+pub(super) fn detach(ns: &str, switch: &str, explicit: Option<Backend>) -> Result<Job, CliError> {
+    let d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let ns: NsName = ns.parse()?;
+    let switch: IfName = switch.parse()?;
+    scan.switch = Some(switch.clone());
+    scan.namespaces.insert(ns.clone());
+    let key = Key::Port {
+        ns: ns.clone(),
+        switch: switch.clone(),
+    };
+    let scope = Scope::Objects([key.clone()].into());
+    Ok(
+        ChangeJob::new(format!("detach {ns} {switch}"), d, scope, scan)
+            .teardown(vec![key])
+            .with_ovs(explicit.map(|b| (switch.clone(), b)))
+            .into(),
+    )
+}
+
+pub(super) fn link(l: &LinkArgs) -> Result<Job, CliError> {
+    let mut d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let a: Loc = l.a.parse()?;
+    let b: Loc = l.b.parse()?;
+    let a_addrs: Vec<Cidr> = parse_all(&l.ip_a)?;
+    let b_addrs: Vec<Cidr> = parse_all(&l.ip_b)?;
+    let mut all = a_addrs.clone();
+    all.extend(b_addrs.iter().cloned());
+    unique(&all, "address")?;
+    let a_ifname = l.ifname_a.as_deref().map(IfName::from_str).transpose()?;
+    let b_ifname = l.ifname_b.as_deref().map(IfName::from_str).transpose()?;
+    locs_to_scan(&mut scan, &[&a, &b]);
+    d.links.push(LinkSpec {
+        a: a.clone(),
+        b: b.clone(),
+        a_ifname,
+        b_ifname,
+        a_addrs,
+        b_addrs,
+        mtu: check_mtu(l.mtu)?,
+    });
+    Ok(ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan).into())
+}
+
+pub(super) fn unlink(a: &str, b: &str) -> Result<Job, CliError> {
+    let d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let a: Loc = a.parse()?;
+    let b: Loc = b.parse()?;
+    locs_to_scan(&mut scan, &[&a, &b]);
+    let key = Key::link(&a, &b);
+    let scope = Scope::Objects([key.clone()].into());
+    Ok(ChangeJob::new(format!("unlink {a} {b}"), d, scope, scan)
+        .teardown(vec![key])
+        .into())
+}
+
+pub(super) fn route(rc: &RouteCmd) -> Result<Job, CliError> {
+    let mut d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let (r, add) = match rc {
+        RouteCmd::Add(r) => (r, true),
+        RouteCmd::Del(r) => (r, false),
+    };
+    if r.via != "via" {
+        return Err(CliError::Usage(format!(
+            "expected `via` after the destination, found {:?}: swctl route add|del NS DEST via GATEWAY",
+            r.via
+        )));
+    }
+    let ns: NsName = r.ns.parse()?;
+    let dest: RouteDest = r.dest.parse()?;
+    let via = parse_ip(&r.gw)?;
+    if let RouteDest::Net(c) = dest
+        && c.addr.is_ipv4() != via.is_ipv4()
+    {
+        return Err(CliError::Usage(format!(
+            "{dest} and gateway {via} are of different IP families"
+        )));
+    }
+    scan.namespaces.insert(ns.clone());
+    if add {
+        d.namespaces.insert(
+            ns.clone(),
+            NsSpec {
+                forward: None,
+                routes: vec![RouteSpec { dest, via }],
+            },
+        );
+        let mut job = ChangeJob::new(
+            format!("route add {ns} {dest} via {via}"),
+            d,
+            Scope::Nothing,
+            scan,
+        );
+        job.must_exist = vec![Key::Ns { ns }];
+        Ok(job.into())
+    } else {
+        let key = Key::Route {
+            ns: ns.clone(),
+            dest,
+            via,
+        };
+        let scope = Scope::Objects([key.clone()].into());
+        let mut job = ChangeJob::new(format!("route del {ns} {dest} via {via}"), d, scope, scan);
+        job.must_exist = vec![Key::Ns { ns }, key];
+        Ok(job.into())
+    }
+}
+
+pub(super) fn forward(ns: &str, state: &OnOff) -> Result<Job, CliError> {
+    let mut d = Desired::new(Owner::cli());
+    let mut scan = Scan::default();
+    let ns: NsName = ns.parse()?;
+    let on = *state == OnOff::On;
+    scan.namespaces.insert(ns.clone());
+    scan.forward.insert(ns.clone());
+    d.namespaces.insert(
+        ns.clone(),
+        NsSpec {
+            forward: Some(on),
+            routes: vec![],
+        },
+    );
+    let what = format!("forward {ns} {}", if on { "on" } else { "off" });
+    let mut job = ChangeJob::new(what, d, Scope::Nothing, scan);
+    job.must_exist = vec![Key::Ns { ns }];
+    Ok(job.into())
+}
