@@ -116,6 +116,13 @@ fn s7() -> Desired {
     d
 }
 
+/// The stable address swctl gives device `dev` of `owner` in `loc`.
+fn mac(owner: &str, loc: &str, dev: &str) -> String {
+    Mac::stable(&[owner, loc, dev]).to_string()
+}
+
+const G: u32 = swctl::model::LINK_GROUP;
+
 #[test]
 fn s4_exact_steps() {
     let o = Observed::default();
@@ -130,14 +137,34 @@ fn s4_exact_steps() {
             "ip netns add h1 && ip -n h1 link set lo up".to_string(),
             "ip netns add h2 && ip -n h2 link set lo up".into(),
             "ip netns add h3 && ip -n h3 link set lo up".into(),
-            "ip link add br0 type bridge stp_state 0 && ip link set br0 up".into(),
-            format!("ip link add {h1} up master br0 type veth peer name eth0 netns h1 up"),
-            format!("ip link add {h2} up master br0 type veth peer name eth0 netns h2 up"),
-            format!("ip link add {h3} up master br0 type veth peer name eth0 netns h3 up"),
+            format!(
+                "ip link add br0 address {} group {G} type bridge stp_state 0 && ip link set br0 up",
+                mac("lab", "host", "br0")
+            ),
+            format!(
+                "ip link add {h1} address {} group {G} up master br0 type veth peer name eth0 address {} group {G} netns h1 up",
+                mac("lab", "host", h1.as_str()),
+                mac("lab", "h1", "eth0")
+            ),
+            format!(
+                "ip link add {h2} address {} group {G} up master br0 type veth peer name eth0 address {} group {G} netns h2 up",
+                mac("lab", "host", h2.as_str()),
+                mac("lab", "h2", "eth0")
+            ),
+            format!(
+                "ip link add {h3} address {} group {G} up master br0 type veth peer name eth0 address {} group {G} netns h3 up",
+                mac("lab", "host", h3.as_str()),
+                mac("lab", "h3", "eth0")
+            ),
             "ip addr add 198.18.0.254/24 dev br0".into(),
             "ip -n h1 addr add 198.18.0.1/24 dev eth0".into(),
             "ip -n h2 addr add 198.18.0.2/24 dev eth0".into(),
             "ip -n h3 addr add 198.18.0.3/24 dev eth0".into(),
+            // every new address is announced to the neighbours
+            "arping -U -c 1 -I br0 198.18.0.254".into(),
+            "ip netns exec h1 arping -U -c 1 -I eth0 198.18.0.1".into(),
+            "ip netns exec h2 arping -U -c 1 -I eth0 198.18.0.2".into(),
+            "ip netns exec h3 arping -U -c 1 -I eth0 198.18.0.3".into(),
         ]
     );
     // phases never go backwards
@@ -160,8 +187,16 @@ fn s7_exact_steps() {
             "ip netns add cli && ip -n cli link set lo up".to_string(),
             "ip netns add gw && ip -n gw link set lo up".into(),
             "ip netns add srv && ip -n srv link set lo up".into(),
-            "ip -n cli link add gw up type veth peer name cli netns gw up".into(),
-            "ip -n gw link add to-srv up type veth peer name eth0 netns srv up".into(),
+            format!(
+                "ip -n cli link add gw address {} group {G} up type veth peer name cli address {} group {G} netns gw up",
+                mac("s7", "cli", "gw"),
+                mac("s7", "gw", "cli")
+            ),
+            format!(
+                "ip -n gw link add to-srv address {} group {G} up type veth peer name eth0 address {} group {G} netns srv up",
+                mac("s7", "gw", "to-srv"),
+                mac("s7", "srv", "eth0")
+            ),
             "ip netns exec gw sysctl -w net.ipv4.ip_forward=1".into(),
             "ip -n cli addr add 198.18.1.1/24 dev gw".into(),
             "ip -n gw addr add 198.18.1.254/24 dev cli".into(),
@@ -169,6 +204,10 @@ fn s7_exact_steps() {
             "ip -n srv addr add 198.18.3.1/24 dev eth0".into(),
             "ip -n cli route add default via 198.18.1.254".into(),
             "ip -n srv route add 198.18.2.0/24 via 198.18.3.254".into(),
+            "ip netns exec cli arping -U -c 1 -I gw 198.18.1.1".into(),
+            "ip netns exec gw arping -U -c 1 -I cli 198.18.1.254".into(),
+            "ip netns exec gw arping -U -c 1 -I to-srv 198.18.3.254".into(),
+            "ip netns exec srv arping -U -c 1 -I eth0 198.18.3.1".into(),
         ]
     );
 }
@@ -240,11 +279,18 @@ fn s5_ovs_veth_exact_steps_userspace_datapath() {
     let h1 = derived_ifname("h1", &["h1", "br0"]);
     assert_eq!(
         text[3],
-        format!("ip link add {h1} up type veth peer name eth0 netns h1 up")
+        format!(
+            "ip link add {h1} address {} group {G} up type veth peer name eth0 address {} group {G} netns h1 up",
+            mac("lab", "host", h1.as_str()),
+            mac("lab", "h1", "eth0")
+        )
     );
     assert_eq!(
         text[6],
-        "ovs-vsctl --db=unix:/fake/db.sock add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=standalone"
+        format!(
+            "ovs-vsctl --db=unix:/fake/db.sock add-br br0 -- set Bridge br0 datapath_type=netdev fail_mode=standalone other_config:hwaddr=\"{}\"",
+            mac("lab", "host", "br0")
+        )
     );
     assert_eq!(
         text[7],
@@ -252,7 +298,7 @@ fn s5_ovs_veth_exact_steps_userspace_datapath() {
     );
     // tx checksum offload off on each namespace end: the netdev datapath needs it
     assert_eq!(text[10], "ip netns exec h1 ethtool -K eth0 tx off");
-    assert_eq!(text.len(), 16, "{text:#?}");
+    assert_eq!(text.len(), 19, "{text:#?}"); // 3 announces
     // the same on the kernel datapath: no ethtool step
     let p = plan(&ovs_lab(Via::Veth), &ovs_observed("system"), &Scope::Owner).unwrap();
     assert!(p.steps.iter().all(|s| !matches!(s, Step::TxCsumOff { .. })));
@@ -271,15 +317,16 @@ fn s6_ovs_internal_exact_steps() {
     assert_eq!(
         text[4],
         format!(
-            "ovs-vsctl --db=unix:/fake/db.sock add-port br0 {h1} -- set Interface {h1} type=internal"
+            "ovs-vsctl --db=unix:/fake/db.sock add-port br0 {h1} -- set Interface {h1} type=internal mac=\"{}\"",
+            mac("lab", "h1", "eth0")
         )
     );
     assert_eq!(
         text[7],
-        format!("ip link set {h1} netns h1 name eth0 && ip -n h1 link set eth0 up")
+        format!("ip link set {h1} netns h1 name eth0 group {G} && ip -n h1 link set eth0 up")
     );
     assert_eq!(text[10], "ip -n h1 addr add 198.18.0.1/24 dev eth0");
-    assert_eq!(text.len(), 13, "{text:#?}");
+    assert_eq!(text.len(), 16, "{text:#?}"); // 3 announces
     assert!(p.wiring.iter().all(|w| w.via == Via::Internal));
 }
 
@@ -341,7 +388,7 @@ fn ovs_port_back_in_host_after_vswitchd_restart_is_moved_again() {
         let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
         assert_eq!(
             text[0],
-            format!("ip link set {h2} netns h2 name eth0 && ip -n h2 link set eth0 up")
+            format!("ip link set {h2} netns h2 name eth0 group {G} && ip -n h2 link set eth0 up")
         );
         apply(&f, &p, false).await.unwrap();
         let o = observe(&f, &all()).await.unwrap();
@@ -367,7 +414,10 @@ fn bridge_in_namespace_converges() {
     converges(&d);
     let p = plan(&d, &Observed::default(), &Scope::Owner).unwrap();
     assert!(p.steps.iter().any(|s| s.to_string()
-        == "ip -n core link add br0 type bridge stp_state 0 && ip -n core link set br0 up"));
+        == format!(
+            "ip -n core link add br0 address {} group {G} type bridge stp_state 0 && ip -n core link set br0 up",
+            mac("lab", "core", "br0")
+        )));
 }
 
 /// A failure at any single call, then a fresh plan from a fresh observation,
@@ -415,18 +465,8 @@ fn teardown_never_touches_foreign_objects() {
     let f = Fake::new();
     rt().block_on(async {
         // someone else's bridge and veth with swctl-like names, no mark
-        f.add_bridge(&Loc::Host, "br0-x", "").await.unwrap();
-        f.add_veth(
-            &Loc::Host,
-            "h1-abcdef",
-            &Loc::Host,
-            "h1-peer",
-            None,
-            "uplink",
-            "",
-        )
-        .await
-        .unwrap();
+        f.add_foreign(&Loc::Host, "br0-x", "bridge", "", None);
+        f.add_foreign(&Loc::Host, "h1-abcdef", "veth", "uplink", Some("h1-peer"));
         // another topology's objects
         let other = s4("other");
         let o = observe(&f, &all()).await.unwrap();
@@ -610,7 +650,7 @@ fn ovs_respawned_tap_replaces_the_stale_end() {
             .await
             .unwrap();
         let h1 = derived_ifname("h1", &["h1", "br0"]);
-        f.add_bridge(&Loc::Host, h1.as_str(), "").await.unwrap(); // any unmarked device of that name
+        f.add_foreign(&Loc::Host, h1.as_str(), "bridge", "", None); // any unmarked device of that name
         let o = observe(&f, &all()).await.unwrap();
         let p = plan(&d, &o, &Scope::Owner).unwrap();
         let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
@@ -618,8 +658,11 @@ fn ovs_respawned_tap_replaces_the_stale_end() {
             text,
             vec![
                 "ip -n h1 link del eth0".to_string(),
-                format!("ip link set {h1} netns h1 name eth0 && ip -n h1 link set eth0 up"),
+                format!(
+                    "ip link set {h1} netns h1 name eth0 group {G} && ip -n h1 link set eth0 up"
+                ),
                 "ip -n h1 addr add 198.18.0.1/24 dev eth0".into(),
+                "ip netns exec h1 arping -U -c 1 -I eth0 198.18.0.1".into(),
             ]
         );
     });

@@ -20,6 +20,9 @@ pub struct Cli {
     /// Switch backend for `switch add` [default: $SWCTL_BACKEND, else ovs when an OVSDB server answers, else bridge]
     #[arg(long, global = true, value_enum)]
     pub backend: Option<BackendArg>,
+    /// Let an imperative command change or remove what an applied topology owns
+    #[arg(long, global = true)]
+    pub force: bool,
     #[command(subcommand)]
     pub cmd: Cmd,
 }

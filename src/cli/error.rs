@@ -21,6 +21,9 @@ pub enum CliError {
     /// arguments that do not make sense together, or a value out of range
     #[error("{0}")]
     Usage(String),
+    /// the command would change what an applied topology owns
+    #[error("{0}")]
+    Refused(String),
     /// the command ran and failed for a reason of its own
     #[error("{0}")]
     Failed(String),
@@ -58,6 +61,7 @@ impl CliError {
         match self {
             CliError::Invalid(_)
             | CliError::Usage(_)
+            | CliError::Refused(_)
             | CliError::Plan(_)
             | CliError::NotRoot
             | CliError::Topology(_)

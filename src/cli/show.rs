@@ -32,7 +32,7 @@ pub(super) fn show(o: &Observed) -> Output {
                 Some(crate::model::Mark::Port { sw, .. }) => format!(" port of {sw}"),
                 Some(crate::model::Mark::Link { a, b, .. }) => format!(" link {a}<->{b}"),
                 Some(crate::model::Mark::Switch { .. }) => " switch".into(),
-                None => String::new(),
+                Some(crate::model::Mark::Ns { .. }) | None => String::new(),
             };
             text.push_str(&format!(
                 "  {:<15} {:<8} {:<4} {}{}\n",

@@ -5,7 +5,7 @@
 
 use futures::future::join_all;
 
-use super::{LinkChange, Namespaces, Netlink, NlError, OvsDb, StepError};
+use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb, StepError};
 use crate::model::names::{Loc, NsName};
 use crate::model::ovs::OvsChange;
 use crate::plan::{Plan, Step};
@@ -35,8 +35,19 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             .await
             .pop()
             .expect("one result per name"),
-        Step::CreateBridge { loc, name, mark } => {
-            sys.add_bridge(loc, name.as_str(), &mark.to_alias()).await
+        Step::CreateBridge {
+            loc,
+            name,
+            mark,
+            mac,
+        } => {
+            sys.add_bridge(&NewLink {
+                loc,
+                name: name.as_str(),
+                alias: mark.to_alias(),
+                mac: *mac,
+            })
+            .await
         }
         Step::CreateVeth {
             loc,
@@ -46,17 +57,23 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             master,
             mark,
             peer_mark,
+            mac,
+            peer_mac,
         } => {
-            sys.add_veth(
+            let a = NewLink {
                 loc,
-                name.as_str(),
-                peer_loc,
-                peer.as_str(),
-                master.as_ref().map(|m| m.as_str()),
-                &mark.to_alias(),
-                &peer_mark.to_alias(),
-            )
-            .await
+                name: name.as_str(),
+                alias: mark.to_alias(),
+                mac: *mac,
+            };
+            let b = NewLink {
+                loc: peer_loc,
+                name: peer.as_str(),
+                alias: peer_mark.to_alias(),
+                mac: *peer_mac,
+            };
+            sys.add_veth(&a, &b, master.as_ref().map(|m| m.as_str()))
+                .await
         }
         Step::SetMaster { loc, dev, master } => {
             let c = LinkChange {
@@ -88,6 +105,14 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             )
             .await
         }
+        Step::SetMac { loc, dev, mac } => {
+            let c = LinkChange {
+                mac: Some(*mac),
+                ..Default::default()
+            };
+            sys.set_link(loc, dev, &c).await
+        }
+        Step::Announce { loc, dev, addr } => sys.announce(loc, dev, addr),
         Step::SetForward { ns, on } => sys.set_forward(ns, *on),
         Step::SetSysctl { loc, key, value } => sys.set_sysctl(loc, key, value),
         Step::AddRoute { ns, dest, via } => sys.add_route(&Loc::Ns(ns.clone()), dest, via).await,

@@ -21,7 +21,7 @@ use std::io;
 use std::net::IpAddr;
 
 use crate::model::LocObs;
-use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use crate::model::names::{Cidr, Loc, Mac, NsName, Owner, RouteDest};
 use crate::model::ovs::{OvsChange, OvsState};
 use crate::ovsdb::OvsdbError;
 
@@ -90,6 +90,16 @@ pub enum StepError {
     Ovsdb(#[from] OvsdbError),
 }
 
+/// A device to create: where, its name, the mark for its alias, its
+/// stable Ethernet address. It is created in `LINK_GROUP`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink<'a> {
+    pub loc: &'a Loc,
+    pub name: &'a str,
+    pub alias: String,
+    pub mac: Mac,
+}
+
 /// What `set_link` changes; None leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkChange {
@@ -97,25 +107,22 @@ pub struct LinkChange {
     pub master: Option<String>,
     pub alias: Option<String>,
     pub mtu: Option<u32>,
+    pub mac: Option<Mac>,
 }
 
 /// Link, address and route operations in one namespace (`ip -n NS ...`).
 #[allow(async_fn_in_trait)]
 pub trait Netlink {
-    /// `ip link add NAME type bridge stp_state 0; ip link set NAME up alias A`
-    async fn add_bridge(&self, loc: &Loc, name: &str, alias: &str) -> Result<(), NlError>;
-    /// `ip link add NAME up [master M] type veth peer name PEER netns PEER_NS up`,
-    /// then the aliases of both ends.
-    #[allow(clippy::too_many_arguments)]
+    /// `ip link add NAME address MAC group G type bridge stp_state 0;
+    /// ip link set NAME up alias A`
+    async fn add_bridge(&self, dev: &NewLink<'_>) -> Result<(), NlError>;
+    /// `ip link add A address MAC group G up [master M] type veth peer name
+    /// B address MAC group G netns B_NS up`, then the aliases of both ends.
     async fn add_veth(
         &self,
-        loc: &Loc,
-        name: &str,
-        peer_loc: &Loc,
-        peer: &str,
+        a: &NewLink<'_>,
+        b: &NewLink<'_>,
         master: Option<&str>,
-        alias: &str,
-        peer_alias: &str,
     ) -> Result<(), NlError>;
     /// `ip link del NAME`
     async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError>;
@@ -131,8 +138,8 @@ pub trait Netlink {
     async fn del_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
     /// `ip -j link; ip -j addr; ip -j route` in one namespace
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError>;
-    /// `ip link set DEV netns TO name NEW && ip -n TO link set NEW alias A up`
-    /// (one RTM_SETLINK moves and renames)
+    /// `ip link set DEV netns TO name NEW group G && ip -n TO link set NEW
+    /// alias A up` (one RTM_SETLINK moves, renames and groups)
     async fn move_link(
         &self,
         from: &Loc,
@@ -160,6 +167,9 @@ pub trait Namespaces {
     fn forward(&self, ns: &NsName) -> Result<bool, NlError>;
     /// `[ip netns exec NS] sysctl -w KEY=VALUE` (KEY as a /proc/sys path)
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError>;
+    /// `arping -U -c1 -I DEV ADDR` (IPv4: a gratuitous ARP request) or an
+    /// unsolicited neighbour advertisement to all nodes (IPv6)
+    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError>;
 }
 
 /// The OVS effect trait: read the OVSDB state, apply a batch of changes in

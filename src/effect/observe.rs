@@ -8,7 +8,7 @@ use futures::future::join_all;
 
 use super::{Namespaces, Netlink, NlError, OvsDb, StepError};
 use crate::model::names::{IfName, Loc, NsName};
-use crate::model::{NsObs, Observed};
+use crate::model::{Mark, NsObs, Observed};
 
 /// What to observe.
 #[derive(Debug, Clone, Default)]
@@ -54,9 +54,11 @@ pub async fn observe<S: Netlink + Namespaces + OvsDb>(
 
 async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
     let existing = sys.list_ns()?;
+    // every namespace may be swctl's: ownership is the mark on its `lo`,
+    // which only a dump shows (the registry is a hint, not the truth)
     let wanted: Vec<_> = existing
         .into_iter()
-        .filter(|(n, owner)| scan.namespaces.contains(n) || (scan.all_owned && owner.is_some()))
+        .filter(|(n, _)| scan.namespaces.contains(n) || scan.all_owned)
         .collect();
     let host = sys.dump(&Loc::Host);
     let others = join_all(wanted.iter().map(|(n, _)| sys.dump_ns(n)));
@@ -65,7 +67,7 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
         host: host?,
         ..Default::default()
     };
-    for ((n, owner), st) in wanted.into_iter().zip(others) {
+    for ((n, _registry), st) in wanted.into_iter().zip(others) {
         let mut state = match st {
             Ok(s) => s,
             // deleted between the listing and the dump: it does not exist
@@ -75,6 +77,12 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
         if scan.forward.contains(&n) {
             state.forward = Some(sys.forward(&n)?);
         }
+        // swctl's only when its `lo` says so: a namespace deleted by hand
+        // and made again by someone else under the same name is not
+        let owner = match state.link("lo").and_then(|l| l.mark.as_ref()) {
+            Some(Mark::Ns { owner }) => Some(owner.clone()),
+            _ => None,
+        };
         o.namespaces.insert(n, NsObs { owner, state });
     }
     Ok(o)
@@ -87,5 +95,47 @@ trait DumpNs {
 impl<S: Netlink> DumpNs for S {
     async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError> {
         self.dump(&Loc::Ns(n.clone())).await
+    }
+}
+
+/// Forget run state that no longer describes anything (call with a fresh
+/// observation, under the lock): registry entries of namespaces that are
+/// gone or are not swctl's (a look-alike made by someone else), pending
+/// marks of namespaces that are gone or of devices that were never made,
+/// and empty pending directories.
+pub fn prune_run_state(o: &Observed) {
+    use super::kernel::netns;
+    use super::paths::PENDING_DIR;
+    let existing: BTreeSet<NsName> = netns::list().unwrap_or_default().into_iter().collect();
+    for (n, _) in netns::registry() {
+        let stale =
+            !existing.contains(&n) || o.namespaces.get(&n).is_some_and(|x| x.owner.is_none());
+        if stale {
+            netns::forget(&n);
+        }
+    }
+    let Ok(dirs) = std::fs::read_dir(PENDING_DIR) else {
+        return;
+    };
+    for d in dirs.flatten() {
+        let name = d.file_name().to_string_lossy().into_owned();
+        let Ok(loc) = name.parse::<Loc>() else {
+            continue;
+        };
+        let gone = matches!(&loc, Loc::Ns(n) if !existing.contains(n));
+        if gone {
+            let _ = std::fs::remove_dir_all(d.path());
+            continue;
+        }
+        if let (Some(st), Ok(files)) = (o.loc(&loc), std::fs::read_dir(d.path())) {
+            for f in files.flatten() {
+                let dev = f.file_name().to_string_lossy().into_owned();
+                if st.link(&dev).is_none() {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+        // only removes it when empty
+        let _ = std::fs::remove_dir(d.path());
     }
 }

@@ -40,7 +40,12 @@ pub fn write_pending(loc: &Loc, name: &str, alias: &str) {
 }
 
 pub fn clear_pending(loc: &Loc, name: &str) {
-    let _ = std::fs::remove_file(pending_path(loc, name));
+    let p = pending_path(loc, name);
+    let _ = std::fs::remove_file(&p);
+    // the directory goes with its last record (fails while others remain)
+    if let Some(dir) = p.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 pub fn read_pending(loc: &Loc, name: &str) -> Option<String> {

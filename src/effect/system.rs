@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::kernel::Kernel;
 use super::ovs::Servers;
-use super::{LinkChange, Namespaces, Netlink, NlError, OvsDb};
+use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb};
 use crate::model::LocObs;
 use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
 use crate::model::ovs::{OvsChange, OvsState};
@@ -30,22 +30,16 @@ impl System {
 }
 
 impl Netlink for System {
-    async fn add_bridge(&self, loc: &Loc, name: &str, alias: &str) -> Result<(), NlError> {
-        self.kernel.add_bridge(loc, name, alias).await
+    async fn add_bridge(&self, dev: &NewLink<'_>) -> Result<(), NlError> {
+        self.kernel.add_bridge(dev).await
     }
     async fn add_veth(
         &self,
-        loc: &Loc,
-        name: &str,
-        peer_loc: &Loc,
-        peer: &str,
+        a: &NewLink<'_>,
+        b: &NewLink<'_>,
         master: Option<&str>,
-        alias: &str,
-        peer_alias: &str,
     ) -> Result<(), NlError> {
-        self.kernel
-            .add_veth(loc, name, peer_loc, peer, master, alias, peer_alias)
-            .await
+        self.kernel.add_veth(a, b, master).await
     }
     async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError> {
         self.kernel.del_link(loc, name).await
@@ -101,6 +95,9 @@ impl Namespaces for System {
     }
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         self.kernel.set_sysctl(loc, key, value)
+    }
+    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError> {
+        self.kernel.announce(loc, dev, addr)
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::effect::apply::{ApplyError, apply_with};
-use crate::effect::observe::{Scan, observe};
+use crate::effect::observe::{Scan, observe, prune_run_state};
 use crate::effect::paths::TOPOLOGY_DIR;
 use crate::effect::{Namespaces, Netlink, OvsDb, StepError};
 use crate::model::names::Owner;
@@ -157,7 +157,8 @@ pub async fn apply_topology<S: Netlink + Namespaces + OvsDb>(
     file: &str,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Plan, LabError> {
-    let (_, p) = plan_for(sys, d).await?;
+    let (o, p) = plan_for(sys, d).await?;
+    prune_run_state(&o);
     // recorded before the first change: a crash leaves a topology that
     // `destroy --name` and `gc` know about
     register(&d.owner, file).map_err(LabError::Register)?;
@@ -176,6 +177,7 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
         ..Default::default()
     };
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
+    prune_run_state(&o);
     let p = plan(&Desired::new(name.clone()), &o, &Scope::Owner)?;
     apply_with(sys, &p, true, &mut |_, _| {}).await?;
     unregister(name);
@@ -192,6 +194,7 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
         ..Default::default()
     };
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
+    prune_run_state(&o);
     let live = registered();
     let dead: Vec<Owner> = owners(&o)
         .into_iter()
@@ -204,15 +207,5 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
     }
     all.steps.sort_by_key(Step::phase);
     apply_with(sys, &all, true, &mut |_, _| {}).await?;
-    // registry entries of namespaces that no longer exist
-    let existing: BTreeSet<_> = crate::effect::kernel::netns::list()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    for (n, _) in crate::effect::kernel::netns::registry() {
-        if !existing.contains(&n) {
-            let _ = crate::effect::kernel::netns::delete(&n);
-        }
-    }
     Ok((dead, all))
 }

@@ -1,7 +1,12 @@
 //! The ownership mark swctl writes on every link it creates (the link
-//! alias, `ip link set DEV alias ...`), and its text form. Marks live on the
-//! objects themselves, so they survive a crash of swctl and `gc` finds them
-//! without any state file.
+//! alias, `ip link set DEV alias ...`) and on the loopback of every
+//! namespace it creates, and its text form. Marks live on the objects
+//! themselves, so they survive a crash of swctl, `gc` finds them without any
+//! state file, and a look-alike made by someone else (same name, no mark)
+//! is never taken for swctl's. `LINK_GROUP` is the identity a device carries
+//! from the instant it exists (the kernel takes IFLA_GROUP in RTM_NEWLINK,
+//! not IFLA_IFALIAS): only a device in that group can be finished from a
+//! pending mark.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +29,10 @@ pub enum Side {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Mark {
+    /// on `lo` of a namespace swctl created
+    Ns {
+        owner: Owner,
+    },
     Switch {
         owner: Owner,
     },
@@ -43,10 +52,17 @@ pub enum Mark {
 
 pub const MARK_PREFIX: &str = "swctl:1";
 
+/// The device group (`ip link set DEV group N`, IFLA_GROUP) of every device
+/// swctl creates or moves into a namespace: 0x7377, "sw".
+pub const LINK_GROUP: u32 = 0x7377;
+
 impl Mark {
     pub fn owner(&self) -> &Owner {
         match self {
-            Mark::Switch { owner } | Mark::Port { owner, .. } | Mark::Link { owner, .. } => owner,
+            Mark::Ns { owner }
+            | Mark::Switch { owner }
+            | Mark::Port { owner, .. }
+            | Mark::Link { owner, .. } => owner,
         }
     }
 
@@ -64,6 +80,7 @@ impl Mark {
             Side::B => "b",
         };
         match self {
+            Mark::Ns { owner } => format!("{MARK_PREFIX} owner={owner} role=ns"),
             Mark::Switch { owner } => format!("{MARK_PREFIX} owner={owner} role=switch"),
             Mark::Port {
                 owner,
@@ -105,6 +122,7 @@ impl Mark {
             _ => None,
         };
         match *kv.get("role")? {
+            "ns" => Some(Mark::Ns { owner }),
             "switch" => Some(Mark::Switch { owner }),
             "port" => Some(Mark::Port {
                 owner,
@@ -130,6 +148,9 @@ mod tests {
     #[test]
     fn marks_round_trip() {
         let marks = [
+            Mark::Ns {
+                owner: "lab".parse().unwrap(),
+            },
             Mark::Switch {
                 owner: Owner::cli(),
             },

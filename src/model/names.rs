@@ -413,6 +413,41 @@ pub fn parse_ip(s: &str) -> Result<IpAddr, InvalidInput> {
     s.parse().map_err(|_| InvalidInput::IpSyntax(s.into()))
 }
 
+/// An Ethernet address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// A stable, locally administered unicast address for what `parts`
+    /// name (lab, namespace, interface): a device made again gets the same
+    /// address, so its neighbours' ARP/ND entries stay right.
+    pub fn stable(parts: &[&str]) -> Mac {
+        let a = stable_hash(parts).to_be_bytes();
+        let mut more: Vec<&str> = parts.to_vec();
+        more.push("mac");
+        let b = stable_hash(&more).to_be_bytes();
+        // bit 1 of the first byte: locally administered; bit 0: unicast
+        Mac([(a[0] & 0xfc) | 0x02, a[1], a[2], a[3], b[0], b[1]])
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+impl Serialize for Mac {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// FNV-1a, 32 bits: a stable hash for derived interface names (stable across
 /// runs and Rust versions, unlike `DefaultHasher`).
 pub fn stable_hash(parts: &[&str]) -> u32 {
@@ -449,6 +484,16 @@ pub fn derived_ifname(base: &str, key: &[&str]) -> IfName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stable_macs_are_local_unicast_and_differ() {
+        let a = Mac::stable(&["lab", "h1", "eth0"]);
+        assert_eq!(a, Mac::stable(&["lab", "h1", "eth0"]));
+        assert_eq!(a.0[0] & 0x03, 0x02, "locally administered unicast");
+        assert_ne!(a, Mac::stable(&["lab", "h2", "eth0"]));
+        assert_ne!(a, Mac::stable(&["lab2", "h1", "eth0"]));
+        assert_eq!(a.to_string().len(), 17);
+    }
 
     #[test]
     fn ns_names() {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::mark::Mark;
-use super::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use super::names::{Cidr, Loc, Mac, NsName, Owner, RouteDest};
 use super::ovs::OvsState;
 
 /// One link as a netlink dump shows it.
@@ -26,6 +26,10 @@ pub struct LinkObs {
     pub up: bool,
     pub mtu: u32,
     pub addrs: Vec<Cidr>,
+    /// the Ethernet address (None: the device has none, e.g. a tun)
+    pub mac: Option<Mac>,
+    /// IFLA_GROUP (`LINK_GROUP` on swctl's devices)
+    pub group: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::mark::Mark;
-use super::names::{NsName, Owner};
+use super::names::{Mac, NsName, Owner};
 
 pub const K_OWNER: &str = "swctl-owner";
 pub const K_ROLE: &str = "swctl-role";
@@ -84,12 +84,16 @@ impl OvsState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "ovs", rename_all = "snake_case")]
 pub enum OvsChange {
-    /// `ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=DP fail_mode=standalone`
+    /// `ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=DP
+    /// fail_mode=standalone other_config:hwaddr=MAC`
     AddBridge {
         db: String,
         name: String,
         datapath_type: String,
         owner: Owner,
+        /// the bridge's own interface keeps this address whatever ports
+        /// come and go (OVS would otherwise take the lowest port's)
+        hwaddr: Mac,
     },
     /// `ovs-vsctl del-br NAME`
     DelBridge {
@@ -105,6 +109,8 @@ pub enum OvsChange {
         internal: bool,
         tag: Option<u16>,
         mark: Mark,
+        /// an internal port's Ethernet address (the Interface `mac` column)
+        mac: Option<Mac>,
     },
     /// `ovs-vsctl set Port PORT tag=N` / `ovs-vsctl clear Port PORT tag`
     SetTag {
@@ -142,10 +148,11 @@ impl std::fmt::Display for OvsChange {
             OvsChange::AddBridge {
                 name,
                 datapath_type,
+                hwaddr,
                 ..
             } => write!(
                 f,
-                "add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode=standalone"
+                "add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode=standalone other_config:hwaddr=\"{hwaddr}\""
             ),
             OvsChange::DelBridge { name, .. } => write!(f, "del-br {name}"),
             OvsChange::SetTag {
@@ -159,6 +166,7 @@ impl std::fmt::Display for OvsChange {
                 port,
                 internal,
                 tag,
+                mac,
                 ..
             } => {
                 write!(f, "add-port {bridge} {port}")?;
@@ -167,6 +175,9 @@ impl std::fmt::Display for OvsChange {
                 }
                 if *internal {
                     write!(f, " -- set Interface {port} type=internal")?;
+                    if let Some(m) = mac {
+                        write!(f, " mac=\"{m}\"")?;
+                    }
                 }
                 Ok(())
             }

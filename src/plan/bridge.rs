@@ -24,6 +24,12 @@ impl Switch for LinuxBridge {
         false
     }
 
+    /// The kernel numbers bridge ports 1..BR_MAX_PORTS-1 (BR_MAX_PORTS is
+    /// 1024); the 1024th enslave fails with EXFULL ("Exchange full").
+    fn max_ports(&self) -> Option<usize> {
+        Some(1023)
+    }
+
     fn describe(&self, loc: &Loc) -> String {
         format!("a Linux bridge in {loc}")
     }
@@ -88,6 +94,9 @@ impl Switch for LinuxBridge {
         match o.loc(&spec.loc).and_then(|st| st.link(name.as_str())) {
             Some(l) if l.kind.as_deref() == Some("bridge") => {
                 cx.ensure_up(&spec.loc, l);
+                if l.mark.as_ref().is_some_and(|m| m.owner() == &cx.d.owner) {
+                    cx.ensure_mac(&spec.loc, l);
+                }
                 cx.ensure_addrs(&spec.loc, name.as_str(), &l.addrs, &spec.addrs);
             }
             Some(l) => {
@@ -113,6 +122,7 @@ impl Switch for LinuxBridge {
                     mark: Mark::Switch {
                         owner: cx.d.owner.clone(),
                     },
+                    mac: cx.mac(&spec.loc, name.as_str()),
                 });
                 cx.ensure_addrs(&spec.loc, name.as_str(), &[], &spec.addrs);
             }
@@ -164,6 +174,8 @@ impl Switch for LinuxBridge {
             }
             cx.ensure_up(sw_loc, a);
             cx.ensure_up(&ns_loc, b);
+            cx.ensure_mac(sw_loc, a);
+            cx.ensure_mac(&ns_loc, b);
             cx.ensure_mtu(sw_loc, &a.name, Some(a.mtu), p.mtu);
             cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
             cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
@@ -185,6 +197,8 @@ impl Switch for LinuxBridge {
             master: Some(p.switch.clone()),
             mark: cx.port_mark(p, Side::A),
             peer_mark: cx.port_mark(p, Side::B),
+            mac: cx.mac(sw_loc, a_name.as_str()),
+            peer_mac: cx.mac(&ns_loc, b_name.as_str()),
         });
         cx.ensure_mtu(sw_loc, a_name.as_str(), None, p.mtu);
         cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);

@@ -30,6 +30,8 @@ impl Cx<'_> {
                 let (ea, eb) = (ea.expect("checked"), eb.expect("checked"));
                 self.ensure_up(&s.a, ea);
                 self.ensure_up(&s.b, eb);
+                self.ensure_mac(&s.a, ea);
+                self.ensure_mac(&s.b, eb);
                 self.ensure_mtu(&s.a, &ea.name, Some(ea.mtu), s.mtu);
                 self.ensure_mtu(&s.b, &eb.name, Some(eb.mtu), s.mtu);
                 self.ensure_addrs(&s.a, &ea.name, &ea.addrs, &s.a_addrs);
@@ -83,6 +85,8 @@ impl Cx<'_> {
                 master: None,
                 mark: mark(Side::A),
                 peer_mark: mark(Side::B),
+                mac: self.mac(&s.a, a_name.as_str()),
+                peer_mac: self.mac(&s.b, b_name.as_str()),
             });
             self.ensure_mtu(&s.a, a_name.as_str(), None, s.mtu);
             self.ensure_mtu(&s.b, b_name.as_str(), None, s.mtu);

@@ -24,12 +24,12 @@ mod removals;
 pub mod step;
 pub mod switch;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
+use crate::model::names::{Cidr, IfName, Loc, Mac, NsName, Owner, RouteDest};
 use crate::model::*;
 pub use step::Step;
 pub use switch::{PortInfo, Switch, SwitchInfo};
@@ -135,6 +135,15 @@ pub enum PlanError {
         "switch {switch} ({backend}) has no access VLANs (Linux bridge VLAN filtering is not driven by swctl yet); use an OVS switch"
     )]
     VlanUnsupported { switch: IfName, backend: Backend },
+    #[error(
+        "switch {switch} ({backend}) takes at most {max} ports (the kernel's limit), and this would give it {want}: use an OVS switch, or spread the hosts over several bridges"
+    )]
+    TooManyPorts {
+        switch: IfName,
+        backend: Backend,
+        max: usize,
+        want: usize,
+    },
     #[error(
         "namespace {0} was not created by swctl; swctl deletes only its own (use `ip netns del {0}`)"
     )]
@@ -258,6 +267,9 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// `ip addr add` for each wanted address the device lacks, each then
+    /// announced to the neighbours (a re-added address may be cached with a
+    /// stale or failed entry by them).
     pub fn ensure_addrs(&mut self, loc: &Loc, dev: &str, have: &[Cidr], want: &[Cidr]) {
         for c in want {
             if !have.contains(c) {
@@ -266,7 +278,32 @@ impl<'a> Cx<'a> {
                     dev: dev.to_string(),
                     cidr: *c,
                 });
+                self.steps.push(Step::Announce {
+                    loc: loc.clone(),
+                    dev: dev.to_string(),
+                    addr: c.addr,
+                });
             }
+        }
+    }
+
+    /// The stable Ethernet address of device `dev` in `loc` that this
+    /// plan's owner makes.
+    pub fn mac(&self, loc: &Loc, dev: &str) -> Mac {
+        Mac::stable(&[self.d.owner.as_str(), &loc.to_string(), dev])
+    }
+
+    /// A marked device that lost its stable address (changed by hand) gets
+    /// it back (`ip link set DEV address MAC`).
+    pub fn ensure_mac(&mut self, loc: &Loc, l: &LinkObs) {
+        let Some(m) = &l.mark else { return };
+        let want = Mac::stable(&[m.owner().as_str(), &loc.to_string(), &l.name]);
+        if l.mac.is_some_and(|have| have != want) {
+            self.steps.push(Step::SetMac {
+                loc: loc.clone(),
+                dev: l.name.clone(),
+                mac: want,
+            });
         }
     }
 
@@ -346,7 +383,38 @@ impl<'a> Cx<'a> {
         Ok(())
     }
 
+    /// Refuse, before anything is made, a switch that would get more ports
+    /// than its backend can take: ports that stay plus ports desired.
+    fn port_limits(&self) -> Result<(), PlanError> {
+        let mut want: BTreeMap<&IfName, BTreeSet<&NsName>> = BTreeMap::new();
+        for p in &self.d.ports {
+            want.entry(&p.switch).or_default().insert(&p.ns);
+        }
+        for (sw, nss) in want {
+            let (b, _) = self.switch_of(sw)?;
+            let Some(max) = b.max_ports() else { continue };
+            let others = b
+                .switches(self.o)
+                .into_iter()
+                .filter(|s| s.name == sw.as_str())
+                .flat_map(|s| s.ports)
+                .filter(|p| p.ns.as_ref().is_none_or(|n| !nss.contains(n)))
+                .count();
+            let total = others + nss.len();
+            if total > max {
+                return Err(PlanError::TooManyPorts {
+                    switch: sw.clone(),
+                    backend: b.backend(),
+                    max,
+                    want: total,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn ports(&mut self) -> Result<(), PlanError> {
+        self.port_limits()?;
         let d = self.d;
         for p in &d.ports {
             let (sw, sw_loc) = self.switch_of(&p.switch)?;

@@ -62,6 +62,11 @@ impl Switch for OpenVswitch {
         true
     }
 
+    /// OpenFlow port numbers go to 65279; no lab gets near that.
+    fn max_ports(&self) -> Option<usize> {
+        None
+    }
+
     fn describe(&self, _loc: &Loc) -> String {
         "an OVS bridge".into()
     }
@@ -146,6 +151,7 @@ impl Switch for OpenVswitch {
             name: name.to_string(),
             datapath_type: dp,
             owner: cx.d.owner.clone(),
+            hwaddr: cx.mac(&Loc::Host, name.as_str()),
         }));
         if !spec.addrs.is_empty() {
             cx.steps.push(Step::SetUp {
@@ -261,9 +267,11 @@ impl Switch for OpenVswitch {
                         }));
                     }
                     cx.ensure_up(&ns_loc, b);
+                    cx.ensure_mac(&ns_loc, b);
                     cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
                     if let Some(a) = a_host.as_ref().filter(|_| !internal) {
                         cx.ensure_up(&Loc::Host, a);
+                        cx.ensure_mac(&Loc::Host, a);
                         cx.ensure_mtu(&Loc::Host, &a.name, Some(a.mtu), p.mtu);
                     }
                     cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
@@ -320,6 +328,8 @@ impl Switch for OpenVswitch {
                 internal: true,
                 tag: p.vlan,
                 mark: cx.port_mark(p, Side::A),
+                // the address the device has once moved in and renamed
+                mac: Some(cx.mac(&ns_loc, b_name.as_str())),
             }));
             cx.steps.push(Step::MoveLink {
                 from: Loc::Host,
@@ -337,6 +347,8 @@ impl Switch for OpenVswitch {
                 master: None,
                 mark: cx.port_mark(p, Side::A),
                 peer_mark: cx.port_mark(p, Side::B),
+                mac: cx.mac(&Loc::Host, a_name.as_str()),
+                peer_mac: cx.mac(&ns_loc, b_name.as_str()),
             });
             cx.steps.push(Step::Ovs(OvsChange::AddPort {
                 db: db.clone(),
@@ -345,6 +357,7 @@ impl Switch for OpenVswitch {
                 internal: false,
                 tag: p.vlan,
                 mark: cx.port_mark(p, Side::A),
+                mac: None,
             }));
             // Measured here: on the userspace datapath, TCP through OVS and
             // a veth fails until tx checksum offload is off on the

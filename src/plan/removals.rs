@@ -92,7 +92,8 @@ impl Cx<'_> {
             for l in &st.links {
                 let Some(mark) = &l.mark else { continue };
                 let (remove, peer_gone) = match mark {
-                    Mark::Switch { .. } => (false, false),
+                    // a switch goes through its backend; `lo` with its namespace
+                    Mark::Switch { .. } | Mark::Ns { .. } => (false, false),
                     Mark::Port {
                         owner,
                         ns,
@@ -236,6 +237,8 @@ impl Cx<'_> {
     /// None when the link itself is not desired (it is being removed).
     fn desired_addrs(&self, loc: &Loc, l: &LinkObs, mark: &Mark) -> Option<Vec<Cidr>> {
         match mark {
+            // `lo` keeps its own addresses
+            Mark::Ns { .. } => None,
             Mark::Switch { .. } => self
                 .d
                 .switches
@@ -322,6 +325,6 @@ fn pair_id(m: &Mark) -> Option<String> {
     match m {
         Mark::Port { ns, sw, .. } => Some(format!("port {ns} {sw}")),
         Mark::Link { a, b, .. } => Some(format!("link {:?}", Key::link(a, b))),
-        Mark::Switch { .. } => None,
+        Mark::Switch { .. } | Mark::Ns { .. } => None,
     }
 }

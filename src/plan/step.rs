@@ -7,9 +7,9 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::model::Mark;
-use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, RouteDest};
+use crate::model::names::{Cidr, IfName, Loc, Mac, NsName, Owner, RouteDest};
 use crate::model::ovs::OvsChange;
+use crate::model::{LINK_GROUP, Mark};
 
 /// One effect. `Display` gives the equivalent `ip` command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +47,7 @@ pub enum Step {
         loc: Loc,
         name: IfName,
         mark: Mark,
+        mac: Mac,
     },
     /// a veth pair whose peer is created directly in its namespace
     CreateVeth {
@@ -57,6 +58,8 @@ pub enum Step {
         master: Option<IfName>,
         mark: Mark,
         peer_mark: Mark,
+        mac: Mac,
+        peer_mac: Mac,
     },
     SetMaster {
         loc: Loc,
@@ -71,6 +74,19 @@ pub enum Step {
         loc: Loc,
         dev: String,
         mtu: u32,
+    },
+    /// give a device back its stable Ethernet address
+    SetMac {
+        loc: Loc,
+        dev: String,
+        mac: Mac,
+    },
+    /// tell the neighbours about an address just added (gratuitous ARP,
+    /// unsolicited neighbour advertisement), so none keeps a stale entry
+    Announce {
+        loc: Loc,
+        dev: String,
+        addr: IpAddr,
     },
     AddAddr {
         loc: Loc,
@@ -134,6 +150,7 @@ fn describe_mark(m: &Mark) -> String {
         Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
         Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
         Mark::Switch { .. } => "switch".into(),
+        Mark::Ns { .. } => "namespace".into(),
     }
 }
 
@@ -187,8 +204,9 @@ impl Step {
             | Step::SetForward { .. }
             | Step::SetSysctl { .. }
             | Step::SetMark { .. }
-            | Step::SetMtu { .. } => 9,
-            Step::AddRoute { .. } => 10,
+            | Step::SetMtu { .. }
+            | Step::SetMac { .. } => 9,
+            Step::AddRoute { .. } | Step::Announce { .. } => 10,
         }
     }
 }
@@ -209,9 +227,9 @@ impl fmt::Display for Step {
             Step::CreateNs { ns, .. } => {
                 write!(f, "ip netns add {ns} && ip -n {ns} link set lo up")
             }
-            Step::CreateBridge { loc, name, .. } => write!(
+            Step::CreateBridge { loc, name, mac, .. } => write!(
                 f,
-                "ip {}link add {name} type bridge stp_state 0 && ip {}link set {name} up",
+                "ip {}link add {name} address {mac} group {LINK_GROUP} type bridge stp_state 0 && ip {}link set {name} up",
                 loc.ip_n(),
                 loc.ip_n()
             ),
@@ -221,17 +239,26 @@ impl fmt::Display for Step {
                 peer_loc,
                 peer,
                 master,
+                mac,
+                peer_mac,
                 ..
             } => {
                 let netns = match peer_loc {
                     Loc::Host => String::new(),
                     Loc::Ns(n) => format!(" netns {n}"),
                 };
-                write!(f, "ip {}link add {name} up", loc.ip_n())?;
+                write!(
+                    f,
+                    "ip {}link add {name} address {mac} group {LINK_GROUP} up",
+                    loc.ip_n()
+                )?;
                 if let Some(m) = master {
                     write!(f, " master {m}")?;
                 }
-                write!(f, " type veth peer name {peer}{netns} up")
+                write!(
+                    f,
+                    " type veth peer name {peer} address {peer_mac} group {LINK_GROUP}{netns} up"
+                )
             }
             Step::SetMaster { loc, dev, master } => {
                 write!(f, "ip {}link set {dev} master {master}", loc.ip_n())
@@ -239,6 +266,19 @@ impl fmt::Display for Step {
             Step::SetUp { loc, dev } => write!(f, "ip {}link set {dev} up", loc.ip_n()),
             Step::SetMtu { loc, dev, mtu } => {
                 write!(f, "ip {}link set {dev} mtu {mtu}", loc.ip_n())
+            }
+            Step::SetMac { loc, dev, mac } => {
+                write!(f, "ip {}link set {dev} address {mac}", loc.ip_n())
+            }
+            Step::Announce { loc, dev, addr } => {
+                let exec = match loc {
+                    Loc::Host => String::new(),
+                    Loc::Ns(n) => format!("ip netns exec {n} "),
+                };
+                match addr {
+                    IpAddr::V4(_) => write!(f, "{exec}arping -U -c 1 -I {dev} {addr}"),
+                    IpAddr::V6(_) => write!(f, "{exec}ndsend {addr} {dev}"),
+                }
             }
             Step::AddAddr { loc, dev, cidr } => {
                 write!(f, "ip {}addr add {cidr} dev {dev}", loc.ip_n())
@@ -261,7 +301,7 @@ impl fmt::Display for Step {
             } => {
                 write!(
                     f,
-                    "ip {}link set {dev} netns {ns} name {name} && ip -n {ns} link set {name} up",
+                    "ip {}link set {dev} netns {ns} name {name} group {LINK_GROUP} && ip -n {ns} link set {name} up",
                     from.ip_n()
                 )
             }

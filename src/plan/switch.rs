@@ -50,6 +50,10 @@ pub trait Switch: Sync {
     /// Whether ports can carry an access VLAN.
     fn has_vlans(&self) -> bool;
 
+    /// The most ports one switch can take, when the backend has a limit
+    /// the planner must check before anything is made.
+    fn max_ports(&self) -> Option<usize>;
+
     /// How a switch of this backend in `loc` is called in messages
     /// ("a Linux bridge in h1", "an OVS bridge").
     fn describe(&self, loc: &Loc) -> String;

@@ -13,11 +13,13 @@ use super::args::{BackendArg, Cli, Cmd, NsCmd, SwitchCmd};
 use super::render::change_output;
 use super::{CliError, Job, Output};
 use crate::effect::apply::apply;
-use crate::effect::observe::{Scan, observe};
+use crate::effect::observe::{Scan, observe, prune_run_state};
 use crate::effect::system::System;
-use crate::model::names::IfName;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::names::{IfName, Loc, NsName, Owner};
 use crate::model::{Backend, Desired, Key, Observed};
-use crate::plan::switch::find_switch;
+use crate::plan::switch::{all_switches, find_switch};
 use crate::plan::{PlanError, Scope, plan};
 
 /// The backend for a new switch, and why it was chosen.
@@ -63,6 +65,8 @@ pub(super) struct ChangeJob {
     pub(super) ovs: bool,
     /// why the backend was picked, when not by the usual rules
     pub(super) backend_reason: Option<String>,
+    /// change what a topology owns all the same (`--force`)
+    pub(super) force: bool,
 }
 
 impl ChangeJob {
@@ -78,6 +82,7 @@ impl ChangeJob {
             pick_backend: None,
             ovs: false,
             backend_reason: None,
+            force: false,
         }
     }
     fn teardown(mut self, must_exist: Vec<Key>) -> ChangeJob {
@@ -95,7 +100,7 @@ impl ChangeJob {
 /// The imperative command `cli` names, validated; None for the others.
 pub(super) fn job(cli: &Cli) -> Result<Option<Job>, CliError> {
     let explicit = cli.backend.map(Backend::from);
-    Ok(Some(match &cli.cmd {
+    let mut job = match &cli.cmd {
         Cmd::Ns(NsCmd::Add { names }) => parse::ns_add(names)?,
         Cmd::Ns(NsCmd::Del { names }) => parse::ns_del(names)?,
         Cmd::Ns(NsCmd::List) => Job::NsList,
@@ -118,7 +123,11 @@ pub(super) fn job(cli: &Cli) -> Result<Option<Job>, CliError> {
         Cmd::Route(rc) => parse::route(rc)?,
         Cmd::Forward { ns, state } => parse::forward(ns, state)?,
         _ => return Ok(None),
-    }))
+    };
+    if let Job::Change(c) = &mut job {
+        c.force = cli.force;
+    }
+    Ok(Some(job))
 }
 
 async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> {
@@ -127,6 +136,7 @@ async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> 
     }
     let t0 = Instant::now();
     let o = observe(k, &job.scan).await.map_err(CliError::Observe)?;
+    prune_run_state(&o);
     check_exists(&o, &job.must_exist)?;
     if let Some((sw, want)) = &job.backend_check
         && let Some((have, loc)) = find_switch(&o, sw.as_str())
@@ -137,9 +147,115 @@ async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> 
         )));
     }
     let p = plan(&job.desired, &o, &job.scope)?;
+    if !p.is_empty() && !job.force {
+        guard(&o, &job)?;
+    }
     apply(k, &p, job.keep_going).await?;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(change_output(&job.what, &p, ms))
+}
+
+/// The objects a command changes or removes: the namespaces and switches
+/// its desired state names, and those of the objects in its scope.
+fn touched(job: &ChangeJob) -> (BTreeSet<NsName>, BTreeSet<IfName>) {
+    let d = &job.desired;
+    let mut ns: BTreeSet<NsName> = d.namespaces.keys().cloned().collect();
+    let mut sw: BTreeSet<IfName> = d.switches.keys().cloned().collect();
+    let loc = |l: &Loc, ns: &mut BTreeSet<NsName>| {
+        if let Loc::Ns(n) = l {
+            ns.insert(n.clone());
+        }
+    };
+    for p in &d.ports {
+        ns.insert(p.ns.clone());
+        sw.insert(p.switch.clone());
+    }
+    for l in &d.links {
+        loc(&l.a, &mut ns);
+        loc(&l.b, &mut ns);
+    }
+    if let Scope::Objects(keys) = &job.scope {
+        for k in keys {
+            match k {
+                Key::Ns { ns: n } | Key::Route { ns: n, .. } => {
+                    ns.insert(n.clone());
+                }
+                Key::Switch { name } => {
+                    sw.insert(name.clone());
+                }
+                Key::Port { ns: n, switch } => {
+                    ns.insert(n.clone());
+                    sw.insert(switch.clone());
+                }
+                Key::Link { a, b } => {
+                    loc(a, &mut ns);
+                    loc(b, &mut ns);
+                }
+            }
+        }
+    }
+    (ns, sw)
+}
+
+/// An imperative command leaves what an applied topology owns alone: the
+/// next `apply` would silently undo it, or it would break the lab. Refused
+/// (naming the topology and the way out) unless `--force`.
+fn guard(o: &Observed, job: &ChangeJob) -> Result<(), CliError> {
+    let cli = Owner::cli();
+    let (nss, sws) = touched(job);
+    let mut why = Vec::new();
+    for n in &nss {
+        if let Some(t) = o.namespaces.get(n).and_then(|x| x.owner.as_ref())
+            && t != &cli
+        {
+            why.push((format!("namespace {n}"), t.clone()));
+        }
+    }
+    for s in all_switches(o)
+        .iter()
+        .filter(|s| sws.iter().any(|n| n.as_str() == s.name))
+    {
+        if let Some(t) = s.owner.as_ref().filter(|t| **t != cli) {
+            why.push((format!("switch {}", s.name), t.clone()));
+        }
+        // deleting a switch deletes every port on it
+        let deleting = matches!(&job.scope, Scope::Objects(keys)
+            if s.name.parse::<IfName>().is_ok_and(|name| keys.contains(&Key::Switch { name })));
+        if deleting {
+            let mut by_owner: BTreeMap<&Owner, usize> = BTreeMap::new();
+            for p in &s.ports {
+                if let Some(t) = p.owner.as_ref().filter(|t| **t != cli) {
+                    *by_owner.entry(t).or_default() += 1;
+                }
+            }
+            for (t, n) in by_owner {
+                let ports = if n == 1 { "port" } else { "ports" };
+                why.push((format!("{n} {ports} on it"), t.clone()));
+            }
+        }
+    }
+    why.dedup();
+    if why.is_empty() {
+        return Ok(());
+    }
+    let mut by_topo: BTreeMap<&Owner, Vec<&str>> = BTreeMap::new();
+    for (what, t) in &why {
+        by_topo.entry(t).or_default().push(what);
+    }
+    let lines: Vec<String> = by_topo
+        .iter()
+        .map(|(t, whats)| format!("{} owned by topology {t}", whats.join(", ")))
+        .collect();
+    let hint = by_topo
+        .keys()
+        .map(|t| format!("`swctl destroy --name {t}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Err(CliError::Refused(format!(
+        "{}: {}; change the topology's file and `swctl apply` it, or remove the lab with {hint} (--force does it anyway; the next apply may undo it)",
+        job.what,
+        lines.join(", ")
+    )))
 }
 
 /// A `del` of something that does not exist is an error, as with `ip`.

@@ -8,10 +8,10 @@
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::effect::{LinkChange, Namespaces, Netlink, NlError};
+use crate::effect::{LinkChange, Namespaces, Netlink, NewLink, NlError};
 use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
 use crate::model::ovs::{OvsIface, OvsState};
-use crate::model::{LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
+use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
 
 mod ovs;
 
@@ -118,7 +118,46 @@ impl Fake {
             up: true,
             mtu: 1500,
             addrs: vec![],
+            mac: None,
+            group: 0,
         }
+    }
+
+    /// A device someone else made (`ip link add NAME type KIND [alias A]`):
+    /// not in swctl's group, no stable address; `peer`: a veth pair.
+    pub fn add_foreign(&self, loc: &Loc, name: &str, kind: &str, alias: &str, peer: Option<&str>) {
+        let mut l = self.new_link(name, kind, alias);
+        if alias.is_empty() {
+            l.alias = None;
+        }
+        let mut sys = self.sys.lock().unwrap();
+        let st = match loc {
+            Loc::Host => &mut sys.host,
+            Loc::Ns(n) => &mut sys.namespaces.get_mut(n).expect("namespace").state,
+        };
+        st.links.push(l);
+        drop(sys);
+        if let Some(p) = peer {
+            let mut b = self.new_link(p, kind, "");
+            b.alias = None;
+            self.with_loc(loc, "", |st| {
+                st.links.push(b);
+                Ok(())
+            })
+            .expect("location");
+            self.peers
+                .lock()
+                .unwrap()
+                .push(((loc.clone(), name.into()), (loc.clone(), p.into())));
+        }
+    }
+
+    /// A device swctl creates: its mark, address and group set.
+    fn new_own_link(&self, dev: &NewLink, kind: &str) -> LinkObs {
+        let mut l = self.new_link(dev.name, kind, &dev.alias);
+        l.mac = Some(dev.mac);
+        l.group = LINK_GROUP;
+        l
     }
 
     pub(crate) fn remove_link(&self, loc: &Loc, name: &str) {
@@ -140,10 +179,11 @@ impl Fake {
 }
 
 impl Netlink for Fake {
-    async fn add_bridge(&self, loc: &Loc, name: &str, alias: &str) -> Result<(), NlError> {
+    async fn add_bridge(&self, dev: &NewLink<'_>) -> Result<(), NlError> {
+        let (loc, name) = (dev.loc, dev.name);
         let op = format!("{loc}: ip link add {name} type bridge");
         self.record(op.clone())?;
-        let l = self.new_link(name, "bridge", alias);
+        let l = self.new_own_link(dev, "bridge");
         self.with_loc(loc, &op, |st| {
             if st.link(name).is_some() {
                 return Err(err(op.clone(), libc::EEXIST));
@@ -155,14 +195,11 @@ impl Netlink for Fake {
 
     async fn add_veth(
         &self,
-        loc: &Loc,
-        name: &str,
-        peer_loc: &Loc,
-        peer: &str,
+        da: &NewLink<'_>,
+        db: &NewLink<'_>,
         master: Option<&str>,
-        alias: &str,
-        peer_alias: &str,
     ) -> Result<(), NlError> {
+        let (loc, name, peer_loc, peer) = (da.loc, da.name, db.loc, db.name);
         let op = format!(
             "{loc}: ip link add {name} master {master:?} type veth peer name {peer} netns {peer_loc}"
         );
@@ -179,7 +216,7 @@ impl Netlink for Fake {
         if loc == peer_loc && name == peer {
             return Err(err(op, libc::EEXIST));
         }
-        let mut a = self.new_link(name, "veth", alias);
+        let mut a = self.new_own_link(da, "veth");
         if let Some(m) = master {
             let ok = taken(loc, m) == Some(true);
             if !ok {
@@ -187,7 +224,7 @@ impl Netlink for Fake {
             }
             a.master = Some(m.into());
         }
-        let b = self.new_link(peer, "veth", peer_alias);
+        let b = self.new_own_link(db, "veth");
         self.with_loc(loc, &op, |st| {
             st.links.push(a);
             Ok(())
@@ -243,6 +280,9 @@ impl Netlink for Fake {
             }
             if let Some(mtu) = change.mtu {
                 l.mtu = mtu;
+            }
+            if let Some(mac) = change.mac {
+                l.mac = Some(mac);
             }
             if let Some(m) = &change.master {
                 l.master = Some(m.clone());
@@ -357,6 +397,7 @@ impl Netlink for Fake {
         l.mark = Mark::from_alias(alias);
         l.up = true;
         l.master = None;
+        l.group = LINK_GROUP;
         // the kernel drops a device's addresses when it changes namespace
         l.addrs.clear();
         self.with_loc(to, &op, |st| {
@@ -404,9 +445,16 @@ impl Namespaces for Fake {
                 continue;
             }
             let mut st = LocObs::default();
-            let mut lo = self.new_link("lo", "loopback", "");
+            // marked and up, as netns::create_many makes it
+            let mut lo = self.new_link(
+                "lo",
+                "loopback",
+                &Mark::Ns {
+                    owner: owner.clone(),
+                }
+                .to_alias(),
+            );
             lo.kind = None;
-            lo.alias = None;
             st.links.push(lo);
             st.forward = Some(false);
             sys.namespaces.insert(
@@ -466,6 +514,16 @@ impl Namespaces for Fake {
 
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         self.record(format!("{loc}: sysctl -w {key}={value}"))
+    }
+
+    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError> {
+        let op = format!("{loc}: announce {addr} on {dev}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| match st.link(dev) {
+            Some(l) if l.addrs.iter().any(|a| &a.addr == addr) => Ok(()),
+            Some(_) => Err(err(op.clone(), libc::EADDRNOTAVAIL)),
+            None => Err(err(op.clone(), libc::ENODEV)),
+        })
     }
 
     fn forward(&self, ns: &NsName) -> Result<bool, NlError> {

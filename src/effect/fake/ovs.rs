@@ -45,6 +45,7 @@ impl OvsDb for Fake {
                     name,
                     datapath_type,
                     owner,
+                    hwaddr,
                 } => {
                     if st.bridge(name).is_some() {
                         return Err(OvsdbError::Commit {
@@ -71,7 +72,7 @@ impl OvsDb for Fake {
                         .into(),
                         ports: vec![port],
                     });
-                    new_host_links.push(name.clone());
+                    new_host_links.push((name.clone(), Some(*hwaddr)));
                 }
                 OvsChange::DelBridge { name, .. } => {
                     if let Some(b) = st.bridges.iter().find(|b| &b.name == name) {
@@ -102,6 +103,7 @@ impl OvsDb for Fake {
                     internal,
                     tag,
                     mark,
+                    mac,
                     ..
                 } => {
                     let (ns, sw) = mark.port_ids();
@@ -130,7 +132,7 @@ impl OvsDb for Fake {
                         })?;
                     b.ports.push(p);
                     if *internal {
-                        new_host_links.push(port.clone());
+                        new_host_links.push((port.clone(), *mac));
                     }
                 }
                 OvsChange::DelPort { bridge, port, .. } => {
@@ -147,8 +149,9 @@ impl OvsDb for Fake {
         for n in gone_host_links {
             self.remove_link(&Loc::Host, &n);
         }
-        for n in new_host_links {
+        for (n, mac) in new_host_links {
             let mut l = self.new_link(&n, "tun", "");
+            l.mac = mac;
             l.alias = None;
             l.mark = None;
             l.up = false;

@@ -12,8 +12,9 @@ use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, Rou
 
 use super::Kernel;
 use crate::effect::paths::read_pending;
+use crate::model::names::Mac;
 use crate::model::names::{Cidr, Loc, RouteDest};
-use crate::model::{LinkObs, LocObs, Mark, RouteObs};
+use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, RouteObs};
 
 fn from_route_addr(a: &RouteAddress) -> Option<IpAddr> {
     match a {
@@ -47,6 +48,8 @@ impl Kernel {
                 up: l.header.flags.contains(LinkFlags::Up),
                 mtu: 0,
                 addrs: vec![],
+                mac: None,
+                group: 0,
             };
             let mut master = None;
             for a in &l.attributes {
@@ -58,6 +61,10 @@ impl Kernel {
                     }
                     LinkAttribute::Controller(i) => master = Some(*i),
                     LinkAttribute::Mtu(m) => o.mtu = *m,
+                    LinkAttribute::Group(g) => o.group = *g,
+                    LinkAttribute::Address(a) if a.len() == 6 => {
+                        o.mac = Some(Mac(a[..6].try_into().expect("6 bytes")));
+                    }
                     LinkAttribute::LinkInfo(infos) => {
                         for i in infos {
                             if let LinkInfo::Kind(k) = i {
@@ -71,8 +78,11 @@ impl Kernel {
             masters.push(master);
             out.links.push(o);
         }
+        // a pending mark is finished only on a device that is swctl's by
+        // identity (its group), never on a look-alike of the same name
         for l in out.links.iter_mut() {
             if l.alias.is_none()
+                && l.group == LINK_GROUP
                 && matches!(
                     l.kind.as_deref(),
                     Some("veth" | "bridge" | "tun" | "openvswitch")

@@ -19,7 +19,8 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{Kernel, ethtool};
 use crate::effect::paths::{clear_pending, write_pending};
-use crate::effect::{LinkChange, Netlink, NlError};
+use crate::effect::{LinkChange, Netlink, NewLink, NlError};
+use crate::model::LINK_GROUP;
 use crate::model::LocObs;
 use crate::model::names::{Cidr, Loc, RouteDest};
 
@@ -83,10 +84,16 @@ fn route_addr(ip: &IpAddr) -> RouteAddress {
 const CREATE: u16 = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 
 impl Netlink for Kernel {
-    async fn add_bridge(&self, loc: &Loc, name: &str, alias: &str) -> Result<(), NlError> {
+    async fn add_bridge(&self, dev: &NewLink<'_>) -> Result<(), NlError> {
+        let (loc, name) = (dev.loc, dev.name);
         let mut m = LinkMessage::default();
         up_header(&mut m, true);
         m.attributes.push(LinkAttribute::IfName(name.into()));
+        // a fixed address: the bridge does not take its lowest port's, so
+        // its neighbours' entries stay right whatever ports come and go
+        m.attributes
+            .push(LinkAttribute::Address(dev.mac.0.to_vec()));
+        m.attributes.push(LinkAttribute::Group(LINK_GROUP));
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Bridge),
             // STP off, as people set it with `brctl stp BR off`: a lab bridge
@@ -95,16 +102,17 @@ impl Netlink for Kernel {
                 BridgeStpState::Disabled,
             )])),
         ]));
-        write_pending(loc, name, alias);
+        write_pending(loc, name, &dev.alias);
         self.request(loc, RouteNetlinkMessage::NewLink(m), CREATE, || {
             format!("ip {}link add {name} type bridge", loc.ip_n())
         })
-        .await?;
+        .await
+        .inspect_err(|_| clear_pending(loc, name))?;
         self.set_link(
             loc,
             name,
             &LinkChange {
-                alias: Some(alias.into()),
+                alias: Some(dev.alias.clone()),
                 ..Default::default()
             },
         )
@@ -113,14 +121,11 @@ impl Netlink for Kernel {
 
     async fn add_veth(
         &self,
-        loc: &Loc,
-        name: &str,
-        peer_loc: &Loc,
-        peer: &str,
+        a: &NewLink<'_>,
+        b: &NewLink<'_>,
         master: Option<&str>,
-        alias: &str,
-        peer_alias: &str,
     ) -> Result<(), NlError> {
+        let (loc, name, peer_loc, peer) = (a.loc, a.name, b.loc, b.name);
         let master_idx = match master {
             Some(m) => Some(self.ifindex(loc, m).await?),
             None => None,
@@ -134,6 +139,8 @@ impl Netlink for Kernel {
         // the first end is registered too. It is set up with its alias below.
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.into()));
+        p.attributes.push(LinkAttribute::Address(b.mac.0.to_vec()));
+        p.attributes.push(LinkAttribute::Group(LINK_GROUP));
         if let Some(f) = &peer_fd {
             // The peer is born in its namespace: no RTM_NEWLINK move later
             // (a move costs ~16 ms per link on this kernel).
@@ -142,6 +149,9 @@ impl Netlink for Kernel {
         let mut m = LinkMessage::default();
         up_header(&mut m, true);
         m.attributes.push(LinkAttribute::IfName(name.into()));
+        // stable addresses: a pair made again is the same to its neighbours
+        m.attributes.push(LinkAttribute::Address(a.mac.0.to_vec()));
+        m.attributes.push(LinkAttribute::Group(LINK_GROUP));
         if let Some(i) = master_idx {
             m.attributes.push(LinkAttribute::Controller(i));
         }
@@ -149,8 +159,8 @@ impl Netlink for Kernel {
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
         ]));
-        write_pending(loc, name, alias);
-        write_pending(peer_loc, peer, peer_alias);
+        write_pending(loc, name, &a.alias);
+        write_pending(peer_loc, peer, &b.alias);
         self.request(loc, RouteNetlinkMessage::NewLink(m), CREATE, || {
             let netns = peer_loc
                 .ns()
@@ -162,20 +172,24 @@ impl Netlink for Kernel {
                 loc.ip_n()
             )
         })
-        .await?;
+        .await
+        .inspect_err(|_| {
+            clear_pending(loc, name);
+            clear_pending(peer_loc, peer);
+        })?;
         drop(peer_fd);
-        let a = LinkChange {
-            alias: Some(alias.into()),
+        let ca = LinkChange {
+            alias: Some(a.alias.clone()),
             ..Default::default()
         };
-        let b = LinkChange {
-            alias: Some(peer_alias.into()),
+        let cb = LinkChange {
+            alias: Some(b.alias.clone()),
             up: Some(true),
             ..Default::default()
         };
         let (ra, rb) = futures::join!(
-            self.set_link(loc, name, &a),
-            self.set_link(peer_loc, peer, &b)
+            self.set_link(loc, name, &ca),
+            self.set_link(peer_loc, peer, &cb)
         );
         ra.and(rb)
     }
@@ -205,6 +219,10 @@ impl Netlink for Kernel {
         if let Some(mtu) = change.mtu {
             m.attributes.push(LinkAttribute::Mtu(mtu));
             words.push(format!("mtu {mtu}"));
+        }
+        if let Some(mac) = change.mac {
+            m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
+            words.push(format!("address {mac}"));
         }
         if let Some(master) = &change.master {
             let i = self.ifindex(loc, master).await?;
@@ -336,6 +354,8 @@ impl Kernel {
         m.header.index = idx;
         m.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
         m.attributes.push(LinkAttribute::IfName(new_name.into()));
+        // swctl's from the instant it arrives (see LINK_GROUP)
+        m.attributes.push(LinkAttribute::Group(LINK_GROUP));
         let op = || {
             format!(
                 "ip {}link set {dev} netns {} name {new_name}",

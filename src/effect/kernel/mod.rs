@@ -7,6 +7,7 @@
 //! are parsed in `dump`; SIOCETHTOOL in `ethtool`; named namespaces in
 //! `netns`.
 
+mod announce;
 mod dump;
 pub mod ethtool;
 mod links;
@@ -15,11 +16,12 @@ pub mod netns;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Mutex;
 
 use futures::StreamExt;
-use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+use netlink_packet_core::{NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use rtnetlink::Handle;
@@ -27,7 +29,6 @@ use rtnetlink::Handle;
 use self::netns::NsError;
 use crate::effect::{Namespaces, NlError, words};
 use crate::model::names::{Loc, NsName, Owner};
-use links::up_header;
 
 /// The real kernel: one rtnetlink connection per namespace, opened lazily
 /// (or handed over by namespace creation), driven from tokio.
@@ -165,22 +166,16 @@ impl Namespaces for Kernel {
                     .collect();
             }
         };
-        // lo up in each, concurrently over the fresh sockets
-        let futs = names.iter().zip(socks).map(|(n, s)| async move {
-            let fd = s?;
-            let loc = Loc::Ns(n.clone());
-            self.adopt(loc.clone(), fd);
-            let mut m = LinkMessage::default();
-            // loopback is always ifindex 1 in a new namespace
-            m.header.index = 1;
-            up_header(&mut m, true);
-            self.request(&loc, RouteNetlinkMessage::SetLink(m), NLM_F_ACK, || {
-                format!("ip -n {n} link set lo up")
+        // `lo` is up and marked already (netns::create_many); keep the
+        // sockets opened inside for the steps that follow
+        names
+            .iter()
+            .zip(socks)
+            .map(|(n, s)| {
+                self.adopt(Loc::Ns(n.clone()), s?);
+                Ok(())
             })
-            .await?;
-            Ok(())
-        });
-        futures::future::join_all(futs).await
+            .collect()
     }
 
     async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
@@ -213,6 +208,28 @@ impl Namespaces for Kernel {
 
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         Ok(netns::sysctl_set(loc.ns(), key, value)?)
+    }
+
+    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError> {
+        let name = dev.to_string();
+        let a = *addr;
+        netns::run_in(loc.ns(), move || announce::announce(&name, &a))?.map_err(|e| {
+            let op = match addr {
+                IpAddr::V4(_) => format!("arping -U -c 1 -I {dev} {addr}"),
+                IpAddr::V6(_) => format!("ndsend {addr} {dev}"),
+            };
+            let errno = e.raw_os_error().unwrap_or(0);
+            NlError::Request {
+                words: words(errno, &op),
+                op: format!(
+                    "{}{op}",
+                    loc.ns()
+                        .map(|n| format!("ip netns exec {n} "))
+                        .unwrap_or_default()
+                ),
+                errno,
+            }
+        })
     }
 }
 

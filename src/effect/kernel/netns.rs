@@ -24,6 +24,7 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, setns, unshare};
 
+use crate::model::Mark;
 use crate::model::names::{NsName, Owner};
 
 pub const NETNS_RUN_DIR: &str = "/run/netns";
@@ -95,6 +96,12 @@ pub fn exists(name: &NsName) -> bool {
 pub fn owner(name: &NsName) -> Option<Owner> {
     let s = fs::read_to_string(registry_path(name)).ok()?;
     s.trim().parse().ok()
+}
+
+/// Drop the registry entry of `name` (its namespace is gone or is not
+/// swctl's); the namespace itself is left alone.
+pub fn forget(name: &NsName) {
+    let _ = fs::remove_file(registry_path(name));
 }
 
 /// Every namespace in swctl's registry, with its owner, whether or not the
@@ -221,6 +228,14 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
         File::create(registry_path(name)).map_err(|e| undo(fail("write the registry entry", e)))?;
     writeln!(f, "{owner}").map_err(|e| undo(fail("write the registry entry", e)))?;
     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| undo(fail("unshare", errno_io(e))))?;
+    // Marked before it is visible: `lo` carries the owner from before the
+    // bind mount, so every namespace under /run/netns that swctl made is
+    // marked, and a look-alike someone else makes with the same name is not.
+    let alias = Mark::Ns {
+        owner: owner.clone(),
+    }
+    .to_alias();
+    let sock = mark_lo(&alias).map_err(|e| undo(fail("mark lo and set it up", e)))?;
     mount(
         Some("/proc/thread-self/ns/net"),
         &path,
@@ -229,7 +244,43 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
         None::<&str>,
     )
     .map_err(|e| undo(fail("bind mount", errno_io(e))))?;
-    netlink_socket().map_err(|e| fail("open a netlink socket inside", e))
+    Ok(sock)
+}
+
+/// `ip link set lo up alias ALIAS` in the calling thread's namespace, on a
+/// netlink socket opened here, synchronously; returns the socket (bound to
+/// this namespace) for tokio to drive.
+fn mark_lo(alias: &str) -> io::Result<OwnedFd> {
+    use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+    use netlink_packet_route::RouteNetlinkMessage;
+    use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+    let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+    s.bind_auto()?;
+    let mut m = LinkMessage::default();
+    // loopback is always ifindex 1 in a new namespace
+    m.header.index = 1;
+    m.header.flags = LinkFlags::Up;
+    m.header.change_mask = LinkFlags::Up;
+    m.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+    let mut req = NetlinkMessage::from(RouteNetlinkMessage::SetLink(m));
+    req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.header.sequence_number = 1;
+    req.finalize();
+    let mut buf = vec![0u8; req.header.length as usize];
+    req.serialize(&mut buf);
+    s.send(&buf, 0)?;
+    let mut rbuf = vec![0u8; 8192];
+    let n = s.recv(&mut &mut rbuf[..], 0)?;
+    let resp = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[..n])
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    if let NetlinkPayload::Error(e) = resp.payload
+        && let Some(code) = e.code
+    {
+        return Err(io::Error::from_raw_os_error(-code.get()));
+    }
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: the fd was created by Socket::new and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(s.into_raw_fd()) })
 }
 
 /// Whether `path` is a namespace file (a bind mount of nsfs), not just the

@@ -66,6 +66,7 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             name,
             datapath_type,
             owner,
+            hwaddr,
             ..
         } => {
             let (iface, port, br) = (format!("i{i}"), format!("p{i}"), format!("b{i}"));
@@ -95,6 +96,7 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                         "fail_mode": "standalone",
                         "datapath_type": datapath_type,
                         "external_ids": ids(owner, "switch", &[]),
+                        "other_config": smap(vec![("hwaddr", hwaddr.to_string().as_str())]),
                     }),
                     uuid_name: Some(br.clone()),
                 },
@@ -139,12 +141,16 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             internal,
             tag,
             mark,
+            mac,
             ..
         } => {
             let (iface, p) = (format!("i{i}"), format!("p{i}"));
             let mut irow = json!({"name": port});
             if *internal {
                 irow["type"] = json!("internal");
+                if let Some(m) = mac {
+                    irow["mac"] = json!(m.to_string());
+                }
             }
             t.push(
                 Op::Insert {
