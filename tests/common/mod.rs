@@ -372,3 +372,69 @@ pub fn tcp_transfer(
 pub fn find_named(list: &Value, name: &str) -> Option<Value> {
     list.as_array()?.iter().find(|x| x["name"] == name).cloned()
 }
+
+/// Two segments joined by a gateway: a Linux bridge (h1, h2, gw) and an OVS
+/// bridge (h3 by veth, h4 by internal port, gw by internal port).
+pub fn two_segment_lab(lab: &Lab) -> String {
+    let p = &lab.p;
+    format!(
+        r#"
+name = "{p}"
+[switches.{p}br]
+backend = "bridge"
+[switches.{p}ov]
+backend = "ovs"
+
+[hosts.{p}h1]
+routes = [{{ to = "198.18.61.0/24", via = "198.18.60.254" }}]
+[[hosts.{p}h1.ports]]
+switch = "{p}br"
+ip = "198.18.60.1/24"
+
+[hosts.{p}h2]
+routes = [{{ to = "198.18.61.0/24", via = "198.18.60.254" }}]
+[[hosts.{p}h2.ports]]
+switch = "{p}br"
+ip = "198.18.60.2/24"
+
+[hosts.{p}h3]
+routes = [{{ to = "default", via = "198.18.61.254" }}]
+[[hosts.{p}h3.ports]]
+switch = "{p}ov"
+ip = "198.18.61.3/24"
+via = "veth"
+
+[hosts.{p}h4]
+routes = [{{ to = "default", via = "198.18.61.254" }}]
+[[hosts.{p}h4.ports]]
+switch = "{p}ov"
+ip = "198.18.61.4/24"
+via = "internal"
+
+[hosts.{p}gw]
+forward = true
+[[hosts.{p}gw.ports]]
+switch = "{p}br"
+ip = "198.18.60.254/24"
+[[hosts.{p}gw.ports]]
+switch = "{p}ov"
+ip = "198.18.61.254/24"
+"#
+    )
+}
+
+pub fn write(lab: &Lab, name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("{}-{name}", lab.p));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Exactly one echo request, one second to answer: what a user typing
+/// `ping -c1` right after `apply` sees.
+pub fn ping_once(ns: &str, addr: &str) -> bool {
+    sh(&[
+        "ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", addr,
+    ])
+    .status
+    .success()
+}

@@ -1,0 +1,216 @@
+//! Truthful convergence on the real kernel and OVS, disturbed the way users
+//! disturb labs: a host's namespace deleted by hand, then one `apply`, then
+//! ONE ping at once (no retry, no sleep) must pass, for hosts on a Linux
+//! bridge, on OVS by veth, on OVS by internal port, and for the gateway
+//! between them; look-alike namespaces and bridges made by someone else
+//! survive destroy, gc, `ns del`, `switch del`; a Linux bridge's port limit
+//! refused before anything is made; imperative commands refuse to change a
+//! topology's objects. Requires root and Open vSwitch.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_host_deleted_by_hand_answers_at_once_after_one_apply() {
+    let lab = Lab::ovs("cr");
+    let f = write(&lab, "lab.toml", &two_segment_lab(&lab));
+    lab.ok(&["apply", &f]);
+    let n = |s: &str| lab.name(s);
+    // warm every neighbour cache the way a running lab has it
+    for (from, to) in [
+        ("h1", "198.18.60.2"),
+        ("h1", "198.18.61.3"),
+        ("h1", "198.18.61.4"),
+        ("h3", "198.18.61.4"),
+        ("h2", "198.18.61.3"),
+    ] {
+        ping(Some(&n(from)), to).unwrap();
+    }
+    // (victim, [(from, to)]): its neighbours on its segment and across the gateway
+    let cases: [(&str, &[(&str, &str)]); 4] = [
+        ("h2", &[("h1", "198.18.60.2"), ("h3", "198.18.60.2")]),
+        ("h3", &[("h4", "198.18.61.3"), ("h1", "198.18.61.3")]),
+        ("h4", &[("h3", "198.18.61.4"), ("h2", "198.18.61.4")]),
+        ("gw", &[("h1", "198.18.61.3"), ("h4", "198.18.60.1")]),
+    ];
+    let mut failed = vec![];
+    let mut tried = 0;
+    for round in 0..3 {
+        for (victim, probes) in &cases {
+            assert!(sh(&["ip", "netns", "del", &n(victim)]).status.success());
+            lab.ok(&["apply", &f]);
+            for (from, to) in probes.iter() {
+                tried += 1;
+                if !ping_once(&n(from), to) {
+                    failed.push(format!("round {round}: {victim} re-made, {from} -> {to}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {tried} failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+    let st = lab.json(&["status", &f]);
+    assert_eq!(st["in_sync"], true, "{st}");
+    // the re-made devices have the addresses they had: stable, local, unicast
+    let links = ip_links(Some(&n("h1")));
+    let eth0 = link(&links, "eth0").unwrap();
+    let mac = eth0["address"].as_str().unwrap();
+    let first = u8::from_str_radix(&mac[..2], 16).unwrap();
+    assert_eq!(first & 3, 2, "locally administered unicast: {mac}");
+    assert!(sh(&["ip", "netns", "del", &n("h1")]).status.success());
+    lab.ok(&["apply", &f]);
+    let again = ip_links(Some(&n("h1")));
+    assert_eq!(link(&again, "eth0").unwrap()["address"], mac);
+    lab.ok(&["destroy", &f]);
+}
+
+#[test]
+fn look_alikes_made_by_someone_else_are_never_swctls() {
+    let lab = Lab::new("cl");
+    let p = lab.p.clone();
+    let f = write(
+        &lab,
+        "lab.toml",
+        &format!(
+            "name = \"{p}\"\n[switches.{p}br]\n[hosts.{p}a]\n[[hosts.{p}a.ports]]\nswitch = \"{p}br\"\nip = \"198.18.62.1/24\"\n[hosts.{p}b]\n[[hosts.{p}b.ports]]\nswitch = \"{p}br\"\nip = \"198.18.62.2/24\"\n"
+        ),
+    );
+    lab.ok(&["apply", &f]);
+    let (a, br) = (lab.name("a"), lab.name("br"));
+    // deleted by hand, then made again by someone else with the same names
+    assert!(sh(&["ip", "netns", "del", &a]).status.success());
+    assert!(sh(&["ip", "netns", "add", &a]).status.success());
+    assert!(sh(&["ip", "link", "del", &br]).status.success());
+    assert!(
+        sh(&["ip", "link", "add", &br, "type", "bridge"])
+            .status
+            .success()
+    );
+    // apply refuses to take them over; nothing changes
+    let out = lab.swctl(&["apply", &f]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "namespace {a} exists and was not created by swctl"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("switch {br}")), "{err}");
+    // the imperative deletes refuse them
+    let out = lab.swctl(&["ns", "del", &a]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not created by swctl"));
+    let out = lab.swctl(&["switch", "del", &br]);
+    assert_eq!(out.status.code(), Some(2));
+    // destroy and gc remove what is the lab's and nothing else
+    lab.ok(&["destroy", "--name", &p]);
+    lab.ok(&["gc"]);
+    assert!(
+        lab.namespaces().contains(&a),
+        "the look-alike namespace survives"
+    );
+    assert!(
+        link(&ip_links(None), &br).is_some(),
+        "the look-alike bridge survives"
+    );
+    assert!(
+        !lab.namespaces().contains(&lab.name("b")),
+        "the lab's own host is gone"
+    );
+    // no stale record names it as swctl's any more
+    let rec = std::fs::read_to_string(format!("/run/swctl/netns/{a}")).unwrap_or_default();
+    assert!(!rec.contains(&p), "stale registry record: {rec:?}");
+    let list = lab.json(&["ns", "list"]);
+    let entry = find_named(&list["namespaces"], &a).expect("listed");
+    assert_eq!(entry["swctl"], false, "{entry}");
+}
+
+#[test]
+fn a_linux_bridge_past_its_port_limit_is_refused_before_anything_is_made() {
+    let lab = Lab::new("cp");
+    let p = lab.p.clone();
+    let mut t = format!("name = \"{p}\"\n[switches.{p}br]\nbackend = \"bridge\"\n");
+    for i in 0..1024 {
+        t.push_str(&format!(
+            "[hosts.{p}{i}]\n[[hosts.{p}{i}.ports]]\nswitch = \"{p}br\"\n"
+        ));
+    }
+    let f = write(&lab, "big.toml", &t);
+    let out = lab.swctl(&["--json", "apply", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = format!("{} {}", v["error"], v["causes"]);
+    assert!(
+        all.contains("at most 1023 ports") && all.contains("1024"),
+        "{v}"
+    );
+    assert!(all.contains("OVS"), "says what to do: {v}");
+    assert!(lab.namespaces().is_empty(), "nothing was made");
+    assert!(link(&ip_links(None), &format!("{p}br")).is_none());
+}
+
+#[test]
+fn imperative_commands_leave_a_topology_alone_unless_forced() {
+    let lab = Lab::new("ci");
+    let p = lab.p.clone();
+    let f = write(
+        &lab,
+        "lab.toml",
+        &format!(
+            "name = \"{p}\"\n[switches.{p}br]\n[hosts.{p}a]\n[[hosts.{p}a.ports]]\nswitch = \"{p}br\"\nip = \"198.18.63.1/24\"\n[hosts.{p}b]\n[[hosts.{p}b.ports]]\nswitch = \"{p}br\"\nip = \"198.18.63.2/24\"\n"
+        ),
+    );
+    lab.ok(&["apply", &f]);
+    let (a, br) = (lab.name("a"), lab.name("br"));
+    let x = lab.name("x");
+    lab.ok(&["ns", "add", &x]);
+    for args in [
+        vec!["ns", "del", a.as_str()],
+        vec!["switch", "del", br.as_str()],
+        vec!["route", "add", a.as_str(), "default", "via", "198.18.63.2"],
+        vec!["forward", a.as_str(), "on"],
+        vec!["attach", x.as_str(), br.as_str()],
+        vec!["link", a.as_str(), x.as_str()],
+    ] {
+        let out = lab.swctl(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?} was not refused");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("topology {p}"))
+                && err.contains(&format!("swctl destroy --name {p}")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let st = lab.json(&["status", &f]);
+    assert_eq!(st["in_sync"], true, "nothing was changed: {st}");
+    // idempotent no-ops are fine; --force does it
+    lab.ok(&["ns", "add", &a]);
+    lab.ok(&[
+        "--force",
+        "route",
+        "add",
+        &a,
+        "default",
+        "via",
+        "198.18.63.2",
+    ]);
+    let out = lab.swctl(&["--json", "status", &f]);
+    assert_eq!(out.status.code(), Some(3), "the forced route is drift");
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["in_sync"], false, "{st}");
+    lab.ok(&["apply", &f]);
+    lab.ok(&["ns", "del", &x]);
+    lab.ok(&["destroy", &f]);
+}
