@@ -156,7 +156,15 @@ fn planning_commands_share_one_shape() {
     let h = lab.name("c");
     let v = lab.json(&["ns", "add", &h]);
     assert_eq!(shape(&v, &format!("ns add {h}")), 1);
-    let v = lab.json(&["attach", &h, &format!("{p}s"), "--ip", "198.18.77.3/24"]);
+    // (the switch is the topology's: attaching to it takes --force)
+    let v = lab.json(&[
+        "--force",
+        "attach",
+        &h,
+        &format!("{p}s"),
+        "--ip",
+        "198.18.77.3/24",
+    ]);
     assert!(shape(&v, &format!("attach {h} {p}s")) >= 2);
     assert!(v["wiring"][0]["a_dev"].is_string(), "{v}");
     lab.ok(&["ns", "del", &h]);

@@ -4,7 +4,7 @@
 //! ovs-vswitchd's own), and the time until every host reaches a neighbour.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -220,25 +220,20 @@ pub(super) fn ncores() -> usize {
 /// Time until every host reaches its neighbour (ICMP), bounded.
 pub(super) fn ready(n: usize, limit: Duration) -> Result<Duration, BenchError> {
     let t = Instant::now();
-    let probes: Vec<crate::lab::check::Probe> = (0..n)
+    let pairs: Vec<(NsName, IpAddr, Duration)> = (0..n)
         .map(|i| {
             let j = if i % 2 == 0 { i + 1 } else { i - 1 };
             let j = if j >= n { i - 1 } else { j };
-            crate::lab::check::Probe {
-                from: host(i),
-                to: addr(j).addr,
-                owner: host(j).to_string(),
-                why: "bench".into(),
-            }
+            (host(i), addr(j).addr, Duration::ZERO)
         })
         .collect();
     loop {
-        let res = crate::lab::check::run(&probes, Duration::from_millis(500));
-        if res.iter().all(|r| r.ok) {
+        let res = crate::effect::probe::ping_all(&pairs, Duration::from_millis(500));
+        if res.iter().all(|r| r.is_ok()) {
             return Ok(t.elapsed());
         }
         if t.elapsed() > limit {
-            let bad = res.iter().filter(|r| !r.ok).count();
+            let bad = res.iter().filter(|r| r.is_err()).count();
             return Err(fail(format!(
                 "{bad} hosts did not reach their neighbour within {} s",
                 limit.as_secs()

@@ -84,7 +84,14 @@ pub enum Cmd {
     /// What `apply FILE` would do, step by step, changing nothing
     Plan { file: String },
     /// Make the system match a topology file (a second apply changes nothing)
-    Apply { file: String },
+    Apply {
+        file: String,
+        /// then check the lab with real packets (exit code 1 when it fails)
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        probe: CheckArgs,
+    },
     /// Remove everything a topology owns, and nothing else
     Destroy {
         file: Option<String>,
@@ -97,17 +104,24 @@ pub enum Cmd {
     /// Connectivity of a topology with real packets between its namespaces
     Check {
         file: String,
-        /// seconds for the whole check
-        #[arg(long, default_value_t = 3.0)]
-        timeout: f64,
-        /// every pair even when the host's neighbour table is too small for it
-        #[arg(long)]
-        full: bool,
+        #[command(flatten)]
+        probe: CheckArgs,
     },
     /// Remove leftovers of topologies that are no longer applied
     Gc,
     /// Compare the four ways to connect namespaces: setup, latency, throughput, CPU
     Bench(BenchArgs),
+}
+
+/// How `check` (and `apply --check`) probes.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct CheckArgs {
+    /// seconds each wave of probes may take
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout: f64,
+    /// probe every pair, not a ring per segment, in a big lab
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -86,7 +86,7 @@ impl Job {
     fn changes(&self) -> bool {
         match self {
             Job::Change(_) => true,
-            Job::Topo(c, ..) => matches!(c, TopoCmd::Apply | TopoCmd::Destroy(_) | TopoCmd::Gc),
+            Job::Topo(c, ..) => matches!(c, TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc),
             Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) => false,
             Job::Bench(..) => true,
         }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::args::Cmd;
+use super::args::{CheckArgs, Cmd};
 use std::io::IsTerminal;
 
 use super::render::{changes_line, join, plan_json, steps_text};
@@ -18,9 +18,10 @@ use crate::model::names::Owner;
 #[derive(Debug, Clone)]
 pub enum TopoCmd {
     Plan,
-    Apply,
+    /// with the check to run afterwards
+    Apply(Option<CheckArgs>),
     Status,
-    Check(f64, bool),
+    Check(CheckArgs),
     Destroy(Owner),
     Gc,
 }
@@ -52,7 +53,7 @@ pub(super) async fn run(
                 code: 0,
             })
         }
-        TopoCmd::Apply => {
+        TopoCmd::Apply(then_check) => {
             let t = topo.expect("loaded");
             let tty = std::io::stderr().is_terminal();
             let mut progress = |done: usize, total: usize| {
@@ -64,11 +65,17 @@ pub(super) async fn run(
                 }
             };
             let p = lab::apply_topology(k, &t.desired, file, &mut progress).await?;
-            Ok(Output {
-                text: changes_line(t.name.as_str(), p.steps.len(), ms()),
-                json: plan_json("apply", Some(&t.name), &p, ms()),
-                code: 0,
-            })
+            let mut text = changes_line(t.name.as_str(), p.steps.len(), ms());
+            let mut json = plan_json("apply", Some(&t.name), &p, ms());
+            let mut code = 0;
+            if let Some(c) = then_check {
+                let (ct, cj, failed) = check(k, &t, c, ms).await?;
+                text.push('\n');
+                text.push_str(&ct);
+                json["check"] = cj;
+                code = if failed == 0 { 0 } else { 1 };
+            }
+            Ok(Output { text, json, code })
         }
         TopoCmd::Status => {
             let t = topo.expect("loaded");
@@ -97,39 +104,12 @@ pub(super) async fn run(
                 code: if d.in_sync { 0 } else { 3 },
             })
         }
-        TopoCmd::Check(timeout, full) => {
+        TopoCmd::Check(c) => {
             let t = topo.expect("loaded");
-            let (probes, reduced) = lab::check::plan_probes(&t.desired, full);
-            let timeout = std::time::Duration::from_secs_f64(timeout);
-            let res = tokio::task::spawn_blocking(move || lab::check::run(&probes, timeout))
-                .await
-                .map_err(|e| CliError::Failed(format!("the check's threads failed: {e}")))?;
-            let failed = res.iter().filter(|r| !r.ok).count();
-            let mut text = format!("{:<16} {:<40} {:<28} {}", "from", "to", "because", "result");
-            for r in &res {
-                let to = format!("{} ({})", r.probe.to, r.probe.owner);
-                let result = match (&r.rtt_ms, &r.error) {
-                    (Some(ms), _) => format!("ok {ms:.2} ms"),
-                    (_, Some(e)) => format!("FAIL {e}"),
-                    _ => "FAIL".into(),
-                };
-                text.push_str(&format!(
-                    "\n{:<16} {:<40} {:<28} {result}",
-                    r.probe.from, to, r.probe.why
-                ));
-            }
-            if let Some(r) = &reduced {
-                text.push_str(&format!("\nnote: {r}"));
-            }
-            text.push_str(&format!(
-                "\n{}: {} pairs, {} failed",
-                t.name,
-                res.len(),
-                failed
-            ));
+            let (text, json, failed) = check(k, &t, c, ms).await?;
             Ok(Output {
                 text,
-                json: json!({"command": "check", "topology": t.name, "pairs": res, "failed": failed, "reduced": reduced, "elapsed_ms": ms()}),
+                json,
                 code: if failed == 0 { 0 } else { 1 },
             })
         }
@@ -173,24 +153,20 @@ pub(super) async fn run(
 pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
     Ok(Some(match cmd {
         Cmd::Plan { file } => Job::Topo(TopoCmd::Plan, Some(load(file)?), file.clone()),
-        Cmd::Apply { file } => Job::Topo(TopoCmd::Apply, Some(load(file)?), file.clone()),
-        Cmd::Status { file } => Job::Topo(TopoCmd::Status, Some(load(file)?), file.clone()),
-        Cmd::Check {
-            file,
-            timeout,
-            full,
-        } => {
-            if !(*timeout > 0.0 && *timeout <= 600.0) {
-                return Err(CliError::Usage(
-                    "--timeout must be between 0 and 600 seconds".into(),
-                ));
-            }
+        Cmd::Apply { file, check, probe } => {
+            let c = check_args(probe)?;
             Job::Topo(
-                TopoCmd::Check(*timeout, *full),
+                TopoCmd::Apply(check.then_some(c)),
                 Some(load(file)?),
                 file.clone(),
             )
         }
+        Cmd::Status { file } => Job::Topo(TopoCmd::Status, Some(load(file)?), file.clone()),
+        Cmd::Check { file, probe } => Job::Topo(
+            TopoCmd::Check(check_args(probe)?),
+            Some(load(file)?),
+            file.clone(),
+        ),
         Cmd::Destroy { file, name } => match (file, name) {
             (Some(f), None) => Job::Topo(TopoCmd::Destroy(load(f)?.name), None, f.clone()),
             (None, Some(n)) => Job::Topo(TopoCmd::Destroy(n.parse()?), None, String::new()),
@@ -203,4 +179,95 @@ pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
         Cmd::Gc => Job::Topo(TopoCmd::Gc, None, String::new()),
         _ => return Ok(None),
     }))
+}
+
+fn check_args(c: &CheckArgs) -> Result<CheckArgs, CliError> {
+    if !(c.timeout > 0.0 && c.timeout <= 600.0) {
+        return Err(CliError::Usage(
+            "--timeout must be between 0 and 600 seconds".into(),
+        ));
+    }
+    Ok(*c)
+}
+
+/// Probe the lab; the text, the JSON and the number of failures.
+async fn check(
+    k: &System,
+    t: &Topology,
+    c: CheckArgs,
+    ms: impl Fn() -> f64,
+) -> Result<(String, serde_json::Value, usize), CliError> {
+    let plan = lab::check::plan_check(&t.desired, c.full, lab::check::neighbour_limit());
+    let res = lab::check::run(k, &plan, std::time::Duration::from_secs_f64(c.timeout))
+        .await
+        .map_err(|e| CliError::Observe(e.into()))?;
+    let failed = res.iter().filter(|r| !r.ok).count();
+    // every probe when few, else the failures only
+    let shown: Vec<_> = res.iter().filter(|r| res.len() <= 40 || !r.ok).collect();
+    let mut text = String::new();
+    if !shown.is_empty() {
+        text.push_str(&format!(
+            "{:<16} {:<36} {:<30} {:<8} {}",
+            "from", "to", "because", "expect", "result"
+        ));
+    }
+    for r in &shown {
+        let to = format!("{} ({})", r.probe.to, r.probe.owner);
+        let expect = match r.probe.expect {
+            lab::check::Expect::Reach => "reach",
+            lab::check::Expect::Isolated => "isolated",
+        };
+        let again = if r.retried { " (2nd try)" } else { "" };
+        let result = match (r.ok, &r.rtt_ms, &r.error) {
+            (true, Some(ms), _) => format!("ok {ms:.2} ms{again}"),
+            (true, None, _) => "ok (no answer)".into(),
+            (false, _, Some(e)) => format!("FAIL {e}{again}"),
+            (false, _, None) => "FAIL".into(),
+        };
+        text.push_str(&format!(
+            "\n{:<16} {to:<36} {:<30} {expect:<8} {result}",
+            r.probe.from, r.probe.why
+        ));
+    }
+    if !plan.impossible.is_empty() {
+        text.push_str(&format!(
+            "\ncannot work by design ({} pair{}; one shown per pair of segments):",
+            plan.impossible_total,
+            if plan.impossible_total == 1 { "" } else { "s" }
+        ));
+        for i in &plan.impossible {
+            text.push_str(&format!(
+                "\n  {} -> {} ({}) by {}: {}",
+                i.from, i.to, i.owner, i.why, i.because
+            ));
+        }
+    }
+    if let Some(r) = &plan.reduced {
+        text.push_str(&format!("\nnote: {r}"));
+    }
+    let isolated = res
+        .iter()
+        .filter(|r| r.probe.expect == lab::check::Expect::Isolated)
+        .count();
+    text.push_str(&format!(
+        "\n{}: {} probes ({} must reach, {isolated} isolated) in {} wave{}, {failed} failed, {:.0} ms",
+        t.name,
+        res.len(),
+        res.len() - isolated,
+        plan.waves.len(),
+        if plan.waves.len() == 1 { "" } else { "s" },
+        ms()
+    ));
+    let json = json!({
+        "command": "check",
+        "topology": t.name,
+        "pairs": res,
+        "failed": failed,
+        "waves": plan.waves.len(),
+        "impossible": plan.impossible,
+        "impossible_total": plan.impossible_total,
+        "reduced": plan.reduced,
+        "elapsed_ms": ms(),
+    });
+    Ok((text.trim_start_matches('\n').to_string(), json, failed))
 }

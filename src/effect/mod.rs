@@ -15,6 +15,7 @@ pub mod lock;
 pub mod observe;
 pub mod ovs;
 pub mod paths;
+pub mod probe;
 pub mod system;
 
 use std::io;
@@ -148,6 +149,14 @@ pub trait Netlink {
         new_name: &str,
         alias: &str,
     ) -> Result<(), NlError>;
+    /// `arping -U -c1 -I DEV ADDR` for every IPv4 address of the device
+    /// and an unsolicited neighbour advertisement for every IPv6 one: the
+    /// kernel sends them on a change of address with arp_notify and
+    /// ndisc_notify on, so the device is given its own address again
+    async fn announce(&self, loc: &Loc, dev: &str) -> Result<(), NlError>;
+    /// `ip neigh flush all`: forget every learned neighbour entry (ARP and
+    /// NDP) of the namespace; returns how many there were
+    async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError>;
     /// `ethtool -K DEV tx on|off`
     async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError>;
 }
@@ -167,9 +176,6 @@ pub trait Namespaces {
     fn forward(&self, ns: &NsName) -> Result<bool, NlError>;
     /// `[ip netns exec NS] sysctl -w KEY=VALUE` (KEY as a /proc/sys path)
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError>;
-    /// `arping -U -c1 -I DEV ADDR` (IPv4: a gratuitous ARP request) or an
-    /// unsolicited neighbour advertisement to all nodes (IPv6)
-    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError>;
 }
 
 /// The OVS effect trait: read the OVSDB state, apply a batch of changes in

@@ -75,6 +75,12 @@ impl Netlink for System {
     async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError> {
         self.kernel.set_tx_csum(loc, dev, on).await
     }
+    async fn announce(&self, loc: &Loc, dev: &str) -> Result<(), NlError> {
+        self.kernel.announce(loc, dev).await
+    }
+    async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError> {
+        self.kernel.flush_neighbours(loc).await
+    }
 }
 
 impl Namespaces for System {
@@ -95,9 +101,6 @@ impl Namespaces for System {
     }
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         self.kernel.set_sysctl(loc, key, value)
-    }
-    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError> {
-        self.kernel.announce(loc, dev, addr)
     }
 }
 

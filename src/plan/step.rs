@@ -81,12 +81,12 @@ pub enum Step {
         dev: String,
         mac: Mac,
     },
-    /// tell the neighbours about an address just added (gratuitous ARP,
+    /// tell the neighbours about addresses just added (gratuitous ARP,
     /// unsolicited neighbour advertisement), so none keeps a stale entry
     Announce {
         loc: Loc,
         dev: String,
-        addr: IpAddr,
+        addrs: Vec<IpAddr>,
     },
     AddAddr {
         loc: Loc,
@@ -270,15 +270,19 @@ impl fmt::Display for Step {
             Step::SetMac { loc, dev, mac } => {
                 write!(f, "ip {}link set {dev} address {mac}", loc.ip_n())
             }
-            Step::Announce { loc, dev, addr } => {
+            Step::Announce { loc, dev, addrs } => {
                 let exec = match loc {
                     Loc::Host => String::new(),
                     Loc::Ns(n) => format!("ip netns exec {n} "),
                 };
-                match addr {
-                    IpAddr::V4(_) => write!(f, "{exec}arping -U -c 1 -I {dev} {addr}"),
-                    IpAddr::V6(_) => write!(f, "{exec}ndsend {addr} {dev}"),
-                }
+                let each: Vec<String> = addrs
+                    .iter()
+                    .map(|a| match a {
+                        IpAddr::V4(_) => format!("{exec}arping -U -c 1 -I {dev} {a}"),
+                        IpAddr::V6(_) => format!("{exec}ndsend {a} {dev}"),
+                    })
+                    .collect();
+                f.write_str(&each.join(" && "))
             }
             Step::AddAddr { loc, dev, cidr } => {
                 write!(f, "ip {}addr add {cidr} dev {dev}", loc.ip_n())

@@ -419,6 +419,20 @@ impl Netlink for Fake {
         })
     }
 
+    async fn announce(&self, loc: &Loc, dev: &str) -> Result<(), NlError> {
+        let op = format!("{loc}: announce the addresses of {dev}");
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| match st.link(dev) {
+            Some(_) => Ok(()),
+            None => Err(err(op.clone(), libc::ENODEV)),
+        })
+    }
+
+    async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError> {
+        self.record(format!("{loc}: ip neigh flush all"))?;
+        Ok(0)
+    }
+
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
         let sys = self.sys.lock().unwrap();
         let mut st = sys
@@ -514,16 +528,6 @@ impl Namespaces for Fake {
 
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         self.record(format!("{loc}: sysctl -w {key}={value}"))
-    }
-
-    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError> {
-        let op = format!("{loc}: announce {addr} on {dev}");
-        self.record(op.clone())?;
-        self.with_loc(loc, &op, |st| match st.link(dev) {
-            Some(l) if l.addrs.iter().any(|a| &a.addr == addr) => Ok(()),
-            Some(_) => Err(err(op.clone(), libc::EADDRNOTAVAIL)),
-            None => Err(err(op.clone(), libc::ENODEV)),
-        })
     }
 
     fn forward(&self, ns: &NsName) -> Result<bool, NlError> {

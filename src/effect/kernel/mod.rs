@@ -7,7 +7,6 @@
 //! are parsed in `dump`; SIOCETHTOOL in `ethtool`; named namespaces in
 //! `netns`.
 
-mod announce;
 mod dump;
 pub mod ethtool;
 mod links;
@@ -16,7 +15,6 @@ pub mod netns;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
-use std::net::IpAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Mutex;
 
@@ -208,28 +206,6 @@ impl Namespaces for Kernel {
 
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         Ok(netns::sysctl_set(loc.ns(), key, value)?)
-    }
-
-    fn announce(&self, loc: &Loc, dev: &str, addr: &IpAddr) -> Result<(), NlError> {
-        let name = dev.to_string();
-        let a = *addr;
-        netns::run_in(loc.ns(), move || announce::announce(&name, &a))?.map_err(|e| {
-            let op = match addr {
-                IpAddr::V4(_) => format!("arping -U -c 1 -I {dev} {addr}"),
-                IpAddr::V6(_) => format!("ndsend {addr} {dev}"),
-            };
-            let errno = e.raw_os_error().unwrap_or(0);
-            NlError::Request {
-                words: words(errno, &op),
-                op: format!(
-                    "{}{op}",
-                    loc.ns()
-                        .map(|n| format!("ip netns exec {n} "))
-                        .unwrap_or_default()
-                ),
-                errno,
-            }
-        })
     }
 }
 

@@ -236,6 +236,18 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
     }
     .to_alias();
     let sock = mark_lo(&alias).map_err(|e| undo(fail("mark lo and set it up", e)))?;
+    // every device made here announces its addresses when swctl asks
+    // (see Kernel::announce); this thread's /proc/sys/net is the new one's
+    for key in [
+        "/proc/sys/net/ipv4/conf/default/arp_notify",
+        "/proc/sys/net/ipv6/conf/default/ndisc_notify",
+    ] {
+        match fs::write(key, "1") {
+            // no IPv6 in this kernel: nothing to announce over it
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            r => r.map_err(|e| undo(fail(&format!("write {key}"), e)))?,
+        }
+    }
     mount(
         Some("/proc/thread-self/ns/net"),
         &path,
