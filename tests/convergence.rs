@@ -131,6 +131,16 @@ fn look_alikes_made_by_someone_else_are_never_swctls() {
     // no stale record names it as swctl's any more
     let rec = std::fs::read_to_string(format!("/run/swctl/netns/{a}")).unwrap_or_default();
     assert!(!rec.contains(&p), "stale registry record: {rec:?}");
+    // and no pending record of the lab is left behind
+    let pending: Vec<String> = std::fs::read_dir("/run/swctl/pending")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&p))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(pending.is_empty(), "{pending:?}");
     let list = lab.json(&["ns", "list"]);
     let entry = find_named(&list["namespaces"], &a).expect("listed");
     assert_eq!(entry["swctl"], false, "{entry}");

@@ -137,7 +137,10 @@ impl Job {
             ..Default::default()
         };
         match self {
-            Job::NsList => show::ns_list(),
+            Job::NsList => {
+                let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
+                show::ns_list(&o)
+            }
             Job::SwitchList => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
                 Ok(show::switch_list(&o))

@@ -105,12 +105,13 @@ pub(super) fn switch_list(o: &Observed) -> Output {
     }
 }
 
-/// `swctl ns list`: every namespace of /run/netns, swctl's marked.
-pub(super) fn ns_list() -> Result<Output, CliError> {
+/// `swctl ns list`: every namespace of /run/netns, swctl's marked (by the
+/// mark on its `lo`, not by a record that may be stale).
+pub(super) fn ns_list(o: &Observed) -> Result<Output, CliError> {
     let mut lines = Vec::new();
     let mut arr = Vec::new();
     for n in netns::list()? {
-        let owner = netns::owner(&n);
+        let owner = o.namespaces.get(&n).and_then(|x| x.owner.clone());
         lines.push(match &owner {
             Some(o) => format!("{n}  (swctl, owner {o})"),
             None => n.to_string(),

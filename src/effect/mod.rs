@@ -73,6 +73,12 @@ pub(crate) fn words(errno: i32, op: &str) -> String {
             "invalid argument: the device cannot change namespace (a bridge is netns-local)"
         }
         libc::ENOSPC | libc::EMLINK => "too many devices",
+        libc::EXFULL if op.contains("master") || op.contains("veth") => {
+            "the bridge has no free port number (a Linux bridge takes at most 1023 ports)"
+        }
+        libc::EMFILE => {
+            "too many open files (swctl keeps one netlink socket per namespace: raise `ulimit -n`)"
+        }
         _ => "",
     };
     if hint.is_empty() {
