@@ -329,27 +329,12 @@ pub async fn run<S: Netlink>(
         let (reach, isolated): (Vec<usize>, Vec<usize>) = wave
             .iter()
             .partition(|&&i| plan.probes[i].expect == Expect::Reach);
-        let ping = |idx: &[usize], t: Duration| {
-            let mut at = Duration::ZERO;
-            let pairs: Vec<(NsName, IpAddr, Duration)> = idx
-                .iter()
-                .map(|&i| {
-                    let p = &plan.probes[i];
-                    let start = at;
-                    at += p.pace;
-                    (p.from.clone(), p.to, start)
-                })
-                .collect();
-            let n = pairs.len();
-            async move {
-                tokio::task::spawn_blocking(move || probe::ping_all(&pairs, t))
-                    .await
-                    .unwrap_or_else(|e| vec![Err(format!("probing failed: {e}")); n])
-            }
-        };
         let (r1, r2) = futures::join!(
-            ping(&reach, timeout),
-            ping(&isolated, timeout.min(ISOLATION_WAIT))
+            ping(reach.iter().map(|&i| &plan.probes[i]), timeout),
+            ping(
+                isolated.iter().map(|&i| &plan.probes[i]),
+                timeout.min(ISOLATION_WAIT)
+            )
         );
         for (&i, r) in reach
             .iter()
@@ -391,20 +376,7 @@ pub async fn run<S: Netlink>(
         let locs = ns_of(&mut again.iter().map(|&k| plan_index(plan, &out[k].probe)));
         flush_all(sys, &dirty.union(&locs).copied().collect::<Vec<_>>()).await?;
         dirty = locs;
-        let mut at = Duration::ZERO;
-        let pairs: Vec<(NsName, IpAddr, Duration)> = again
-            .iter()
-            .map(|&k| {
-                let p = &out[k].probe;
-                let start = at;
-                at += p.pace;
-                (p.from.clone(), p.to, start)
-            })
-            .collect();
-        let n = pairs.len();
-        let res = tokio::task::spawn_blocking(move || probe::ping_all(&pairs, timeout))
-            .await
-            .unwrap_or_else(|e| vec![Err(format!("probing failed: {e}")); n]);
+        let res = ping(again.iter().map(|&k| &out[k].probe), timeout).await;
         for (&k, r) in again.iter().zip(res) {
             let o = &mut out[k];
             o.retried = true;
@@ -428,6 +400,26 @@ fn plan_index(plan: &CheckPlan, p: &Probe) -> usize {
         .iter()
         .position(|q| q.from == p.from && q.to == p.to)
         .expect("a probe of this plan")
+}
+
+/// Ping `probes` (each first echo after the previous probe's pace), on a
+/// blocking thread; a result per probe, in order.
+async fn ping<'a>(
+    probes: impl Iterator<Item = &'a Probe>,
+    timeout: Duration,
+) -> Vec<Result<Duration, String>> {
+    let mut at = Duration::ZERO;
+    let pairs: Vec<(NsName, IpAddr, Duration)> = probes
+        .map(|p| {
+            let start = at;
+            at += p.pace;
+            (p.from.clone(), p.to, start)
+        })
+        .collect();
+    let n = pairs.len();
+    tokio::task::spawn_blocking(move || probe::ping_all(&pairs, timeout))
+        .await
+        .unwrap_or_else(|e| vec![Err(format!("probing failed: {e}")); n])
 }
 
 async fn flush_all<S: Netlink>(sys: &S, locs: &[&Loc]) -> Result<(), NlError> {
