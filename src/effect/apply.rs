@@ -112,7 +112,10 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             };
             sys.set_link(loc, dev, &c).await
         }
-        Step::Announce { loc, dev, .. } => sys.announce(loc, dev).await,
+        Step::Announce { loc, dev, addrs } => {
+            sys.announce(loc, dev, addrs.iter().any(|a| a.is_ipv6()))
+                .await
+        }
         Step::SetForward { ns, on } => sys.set_forward(ns, *on),
         Step::SetSysctl { loc, key, value } => sys.set_sysctl(loc, key, value),
         Step::AddRoute { ns, dest, via } => sys.add_route(&Loc::Ns(ns.clone()), dest, via).await,

@@ -156,10 +156,11 @@ pub trait Netlink {
         alias: &str,
     ) -> Result<(), NlError>;
     /// `arping -U -c1 -I DEV ADDR` for every IPv4 address of the device
-    /// and an unsolicited neighbour advertisement for every IPv6 one: the
-    /// kernel sends them on a change of address with arp_notify and
-    /// ndisc_notify on, so the device is given its own address again
-    async fn announce(&self, loc: &Loc, dev: &str) -> Result<(), NlError>;
+    /// and (`v6`) an unsolicited neighbour advertisement for every IPv6 one:
+    /// the kernel sends them on a change of address with arp_notify and
+    /// ndisc_notify on, so those are set and the device is given its own
+    /// address again
+    async fn announce(&self, loc: &Loc, dev: &str, v6: bool) -> Result<(), NlError>;
     /// `ip neigh flush all`: forget every learned neighbour entry (ARP and
     /// NDP) of the namespace; returns how many there were
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError>;

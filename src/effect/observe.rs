@@ -100,12 +100,11 @@ impl<S: Netlink> DumpNs for S {
 
 /// Forget run state that no longer describes anything (call with a fresh
 /// observation, under the lock): registry entries of namespaces that are
-/// gone or are not swctl's (a look-alike made by someone else), pending
-/// marks of namespaces that are gone or of devices that were never made,
-/// and empty pending directories.
+/// gone or are not swctl's (a look-alike made by someone else), and pending
+/// marks no device needs any more.
 pub fn prune_run_state(o: &Observed) {
     use super::kernel::netns;
-    use super::paths::PENDING_DIR;
+    use super::paths::rewrite_pending;
     let existing: BTreeSet<NsName> = netns::list().unwrap_or_default().into_iter().collect();
     for (n, _) in netns::registry() {
         let stale =
@@ -114,28 +113,13 @@ pub fn prune_run_state(o: &Observed) {
             netns::forget(&n);
         }
     }
-    let Ok(dirs) = std::fs::read_dir(PENDING_DIR) else {
-        return;
-    };
-    for d in dirs.flatten() {
-        let name = d.file_name().to_string_lossy().into_owned();
-        let Ok(loc) = name.parse::<Loc>() else {
-            continue;
-        };
-        let gone = matches!(&loc, Loc::Ns(n) if !existing.contains(n));
-        if gone {
-            let _ = std::fs::remove_dir_all(d.path());
-            continue;
-        }
-        if let (Some(st), Ok(files)) = (o.loc(&loc), std::fs::read_dir(d.path())) {
-            for f in files.flatten() {
-                let dev = f.file_name().to_string_lossy().into_owned();
-                if st.link(&dev).is_none() {
-                    let _ = std::fs::remove_file(f.path());
-                }
-            }
-        }
-        // only removes it when empty
-        let _ = std::fs::remove_dir(d.path());
-    }
+    // a pending mark stays while its device may still need it: it exists
+    // without its alias (or its location was not looked at and still exists)
+    rewrite_pending(|loc, dev| match loc.parse::<Loc>() {
+        Ok(l) => match o.loc(&l) {
+            Some(st) => st.link(dev).is_some_and(|x| x.alias.is_none()),
+            None => matches!(&l, Loc::Ns(n) if existing.contains(n)),
+        },
+        Err(_) => false,
+    });
 }

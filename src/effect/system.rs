@@ -75,8 +75,8 @@ impl Netlink for System {
     async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError> {
         self.kernel.set_tx_csum(loc, dev, on).await
     }
-    async fn announce(&self, loc: &Loc, dev: &str) -> Result<(), NlError> {
-        self.kernel.announce(loc, dev).await
+    async fn announce(&self, loc: &Loc, dev: &str, v6: bool) -> Result<(), NlError> {
+        self.kernel.announce(loc, dev, v6).await
     }
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError> {
         self.kernel.flush_neighbours(loc).await

@@ -419,7 +419,7 @@ impl Netlink for Fake {
         })
     }
 
-    async fn announce(&self, loc: &Loc, dev: &str) -> Result<(), NlError> {
+    async fn announce(&self, loc: &Loc, dev: &str, _v6: bool) -> Result<(), NlError> {
         let op = format!("{loc}: announce the addresses of {dev}");
         self.record(op.clone())?;
         self.with_loc(loc, &op, |st| match st.link(dev) {

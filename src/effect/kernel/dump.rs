@@ -88,7 +88,10 @@ impl Kernel {
                     Some("veth" | "bridge" | "tun" | "openvswitch")
                 )
             {
-                l.mark = read_pending(loc, &l.name).and_then(|a| Mark::from_alias(&a));
+                let pending = self.pending.get_or_init(read_pending);
+                l.mark = pending
+                    .get(&(loc.to_string(), l.name.clone()))
+                    .and_then(|a| Mark::from_alias(a));
             }
         }
         let by_index: HashMap<u32, String> = out

@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
+use netlink_packet_route::link::{AfSpecInet, AfSpecUnspec};
 use netlink_packet_route::link::{
     BridgeStpState, InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
     LinkMessage,
@@ -19,7 +20,7 @@ use netlink_packet_route::route::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{Kernel, ethtool, netns};
-use crate::effect::paths::{clear_pending, write_pending};
+use crate::effect::paths::write_pending;
 use crate::effect::{LinkChange, Netlink, NewLink, NlError};
 use crate::model::LINK_GROUP;
 use crate::model::LocObs;
@@ -107,8 +108,7 @@ impl Netlink for Kernel {
         self.request(loc, RouteNetlinkMessage::NewLink(m), CREATE, || {
             format!("ip {}link add {name} type bridge", loc.ip_n())
         })
-        .await
-        .inspect_err(|_| clear_pending(loc, name))?;
+        .await?;
         self.set_link(
             loc,
             name,
@@ -173,11 +173,7 @@ impl Netlink for Kernel {
                 loc.ip_n()
             )
         })
-        .await
-        .inspect_err(|_| {
-            clear_pending(loc, name);
-            clear_pending(peer_loc, peer);
-        })?;
+        .await?;
         drop(peer_fd);
         let ca = LinkChange {
             alias: Some(a.alias.clone()),
@@ -238,9 +234,6 @@ impl Netlink for Kernel {
             format!("ip {}link set {name} {}", loc.ip_n(), words.join(" "))
         })
         .await?;
-        if change.alias.is_some() {
-            clear_pending(loc, name);
-        }
         Ok(())
     }
 
@@ -301,39 +294,71 @@ impl Netlink for Kernel {
         self.move_link_impl(from, dev, to, new_name, alias).await
     }
 
-    async fn announce(&self, loc: &Loc, dev: &str) -> Result<(), NlError> {
+    async fn announce(&self, loc: &Loc, dev: &str, v6: bool) -> Result<(), NlError> {
         // Why a change of address: with arp_notify (IPv4) and ndisc_notify
         // (IPv6) on, the kernel answers NETDEV_CHANGEADDR with a gratuitous
         // ARP for each address and an unsolicited NA for each IPv6 one
-        // (checked with tcpdump). Doing it from user space needs an
-        // AF_PACKET socket per device, whose close waits for an RCU grace
-        // period: 12.8 ms each, 12.8 s for 1000 hosts (measured).
-        // Namespaces swctl makes have both on by default (netns::create_many);
-        // in the host namespace they are set on the device alone.
-        if loc == &Loc::Host {
-            for key in [
-                format!("net/ipv4/conf/{dev}/arp_notify"),
-                format!("net/ipv6/conf/{dev}/ndisc_notify"),
-            ] {
-                netns::sysctl_set(None, &key, "1")?;
-            }
-        }
+        // (checked with tcpdump). From user space it needs an AF_PACKET
+        // socket per device, whose close waits for an RCU grace period
+        // (12.8 ms each, measured). arp_notify is set over netlink (the
+        // device's IPv4 devconf: /proc/sys lookups grow with the number of
+        // namespaces); ndisc_notify has no netlink setter, so /proc/sys, and
+        // only when there is an IPv6 address to announce.
         let mut q = LinkMessage::default();
         q.attributes.push(LinkAttribute::IfName(dev.into()));
         let op = || format!("ip {}link show {dev}", loc.ip_n());
         let resp = self
             .request(loc, RouteNetlinkMessage::GetLink(q), 0, op)
             .await?;
-        let mac = resp.into_iter().find_map(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
-                LinkAttribute::Address(a) if a.len() == 6 => Some(a),
-                _ => None,
-            }),
-            _ => None,
-        });
+        let mut mac = None;
+        let mut conf = None;
+        for m in resp {
+            let RouteNetlinkMessage::NewLink(l) = m else {
+                continue;
+            };
+            for a in l.attributes {
+                match a {
+                    LinkAttribute::Address(a) if a.len() == 6 => mac = Some(a),
+                    LinkAttribute::AfSpecUnspec(specs) => {
+                        for sp in specs {
+                            if let AfSpecUnspec::Inet(v) = sp {
+                                for x in v {
+                                    if let AfSpecInet::DevConf(c) = x {
+                                        conf = Some(c);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
         let Some(mac) = mac else {
             return Ok(()); // no link-layer address: nothing to announce with
         };
+        if let Some(mut c) = conf.filter(|c| c.arp_notify != 1) {
+            c.arp_notify = 1;
+            let mut m = LinkMessage::default();
+            m.attributes.push(LinkAttribute::IfName(dev.into()));
+            m.attributes
+                .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet(vec![
+                    AfSpecInet::DevConfRequest(c),
+                ])]));
+            self.request(loc, RouteNetlinkMessage::SetLink(m), NLM_F_ACK, || {
+                format!(
+                    "{}sysctl -w net.ipv4.conf.{dev}.arp_notify=1",
+                    loc.ns()
+                        .map(|n| format!("ip netns exec {n} "))
+                        .unwrap_or_default()
+                )
+            })
+            .await?;
+        }
+        if v6 {
+            let key = format!("net/ipv6/conf/{dev}/ndisc_notify");
+            netns::sysctl_set(loc.ns(), &key, "1")?;
+        }
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(dev.into()));
         m.attributes.push(LinkAttribute::Address(mac));

@@ -36,6 +36,8 @@ pub struct Kernel {
     pub(super) index: Mutex<HashMap<(Loc, String), u32>>,
     /// the host's namespace, for veth peers that go back to it
     host_ns: File,
+    /// the pending marks, read once (at the first dump) per command
+    pub(super) pending: std::sync::OnceLock<HashMap<(String, String), String>>,
 }
 
 impl Kernel {
@@ -47,6 +49,7 @@ impl Kernel {
             handles: Mutex::new(HashMap::new()),
             index: Mutex::new(HashMap::new()),
             host_ns,
+            pending: std::sync::OnceLock::new(),
         })
     }
 
@@ -178,7 +181,6 @@ impl Namespaces for Kernel {
 
     async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
         self.forget(&Loc::Ns(name.clone()));
-        crate::effect::paths::clear_pending_ns(name);
         netns::delete(name)?;
         Ok(())
     }

@@ -3,10 +3,12 @@
 //! point first), so `ip netns list` and `ip netns exec` see swctl's
 //! namespaces and the other way round.
 //!
-//! Owns: creating, deleting and listing namespaces, swctl's namespace
-//! registry (/run/swctl/netns/NAME holds the owner), running code inside a
+//! Owns: creating (with swctl's mark on `lo`, before the namespace is
+//! visible), deleting and listing namespaces, running code inside a
 //! namespace on a dedicated thread (only to open sockets or files there), and
-//! `ns exec`.
+//! `ns exec`. The registry /run/swctl/netns of earlier versions is only read
+//! (and pruned): the mark on `lo` is the truth, a record keyed by a name is
+//! not.
 //!
 //! Why a thread: setns(CLONE_NEWNET) changes the namespace of the calling
 //! thread only. A thread that entered a namespace opens a netlink socket
@@ -15,7 +17,7 @@
 
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -143,7 +145,6 @@ pub fn open(name: &NsName) -> Result<File, NsError> {
 /// to the other's mount namespaces).
 fn prepare_run_dir() -> Result<(), NsError> {
     fs::create_dir_all(NETNS_RUN_DIR).map_err(|e| NsError::PrepareRunDir("mkdir", e))?;
-    fs::create_dir_all(REGISTRY_DIR).map_err(|e| NsError::PrepareRunDir("mkdir registry", e))?;
     let shared = || {
         mount(
             None::<&str>,
@@ -210,8 +211,9 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             // A run killed between claiming the name and the bind mount
-            // leaves an empty file with swctl's registry entry: take it over.
-            if self::owner(name).as_ref() == Some(owner) && !is_nsfs(&path) {
+            // leaves an empty file, no namespace: take it over (a live
+            // namespace there is someone's, swctl's or not, and stays).
+            if !is_nsfs(&path) {
                 let _ = fs::remove_file(&path);
                 return create_here(name, owner);
             }
@@ -221,12 +223,8 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
     }
     let undo = |e: NsError| {
         let _ = fs::remove_file(&path);
-        let _ = fs::remove_file(registry_path(name));
         e
     };
-    let mut f =
-        File::create(registry_path(name)).map_err(|e| undo(fail("write the registry entry", e)))?;
-    writeln!(f, "{owner}").map_err(|e| undo(fail("write the registry entry", e)))?;
     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| undo(fail("unshare", errno_io(e))))?;
     // Marked before it is visible: `lo` carries the owner from before the
     // bind mount, so every namespace under /run/netns that swctl made is
@@ -236,18 +234,6 @@ fn create_here(name: &NsName, owner: &Owner) -> Result<OwnedFd, NsError> {
     }
     .to_alias();
     let sock = mark_lo(&alias).map_err(|e| undo(fail("mark lo and set it up", e)))?;
-    // every device made here announces its addresses when swctl asks
-    // (see Kernel::announce); this thread's /proc/sys/net is the new one's
-    for key in [
-        "/proc/sys/net/ipv4/conf/default/arp_notify",
-        "/proc/sys/net/ipv6/conf/default/ndisc_notify",
-    ] {
-        match fs::write(key, "1") {
-            // no IPv6 in this kernel: nothing to announce over it
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            r => r.map_err(|e| undo(fail(&format!("write {key}"), e)))?,
-        }
-    }
     mount(
         Some("/proc/thread-self/ns/net"),
         &path,
