@@ -161,6 +161,10 @@ pub trait Netlink {
     /// ndisc_notify on, so those are set and the device is given its own
     /// address again
     async fn announce(&self, loc: &Loc, dev: &str, v6: bool) -> Result<(), NlError>;
+    /// Close the netlink socket of `loc` (it is opened again when needed):
+    /// an idle socket per namespace, each with its read buffer, is most of
+    /// swctl's memory in a big lab.
+    fn release(&self, _loc: &Loc) {}
     /// `ip neigh flush all`: forget every learned neighbour entry (ARP and
     /// NDP) of the namespace; returns how many there were
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError>;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use futures::future::join_all;
+use futures::StreamExt;
 
 use super::{Namespaces, Netlink, NlError, OvsDb, StepError};
 use crate::model::names::{IfName, Loc, NsName};
@@ -52,6 +52,9 @@ pub async fn observe<S: Netlink + Namespaces + OvsDb>(
     }
 }
 
+/// How many namespaces are dumped at once.
+const DUMPS_AT_ONCE: usize = 64;
+
 async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
     let existing = sys.list_ns()?;
     // every namespace may be swctl's: ownership is the mark on its `lo`,
@@ -61,7 +64,16 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
         .filter(|(n, _)| scan.namespaces.contains(n) || scan.all_owned)
         .collect();
     let host = sys.dump(&Loc::Host);
-    let others = join_all(wanted.iter().map(|(n, _)| sys.dump_ns(n)));
+    // at most DUMPS_AT_ONCE namespaces' sockets open at a time, each closed
+    // after its dump (measured, 1000 namespaces: peak RSS 78 MB with every
+    // socket open, each with netlink-proto's 64 KB read buffer)
+    let others = futures::stream::iter(wanted.iter().map(|(n, _)| async move {
+        let r = sys.dump_ns(n).await;
+        sys.release(&Loc::Ns(n.clone()));
+        r
+    }))
+    .buffered(DUMPS_AT_ONCE)
+    .collect::<Vec<_>>();
     let (host, others) = futures::join!(host, others);
     let mut o = Observed {
         host: host?,

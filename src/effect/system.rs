@@ -81,6 +81,9 @@ impl Netlink for System {
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError> {
         self.kernel.flush_neighbours(loc).await
     }
+    fn release(&self, loc: &Loc) {
+        self.kernel.release(loc)
+    }
 }
 
 impl Namespaces for System {

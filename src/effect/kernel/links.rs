@@ -369,6 +369,11 @@ impl Netlink for Kernel {
         Ok(())
     }
 
+    fn release(&self, loc: &Loc) {
+        // the ifindex cache stays right: a dump just refreshed it
+        self.handles.lock().expect("lock").remove(loc);
+    }
+
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError> {
         let mut n = 0;
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {

@@ -31,7 +31,7 @@ use crate::model::names::{Loc, NsName, Owner};
 /// The real kernel: one rtnetlink connection per namespace, opened lazily
 /// (or handed over by namespace creation), driven from tokio.
 pub struct Kernel {
-    handles: Mutex<HashMap<Loc, Handle>>,
+    pub(super) handles: Mutex<HashMap<Loc, Handle>>,
     /// ifindex by (namespace, name); filled by dumps and look-ups
     pub(super) index: Mutex<HashMap<(Loc, String), u32>>,
     /// the host's namespace, for veth peers that go back to it
