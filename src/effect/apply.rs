@@ -226,17 +226,7 @@ pub async fn apply_with<S: Netlink + Namespaces + OvsDb>(
         }
         match ovs_res {
             Ok(()) => done += changes.len(),
-            Err(e) => failures.push((
-                format!(
-                    "one OVSDB transaction: {}",
-                    changes
-                        .iter()
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" -- ")
-                ),
-                e.into(),
-            )),
+            Err(e) => failures.push((transaction_text(&changes), e.into())),
         }
         progress(done, plan.steps.len());
         if !failures.is_empty() && !keep_going {
@@ -248,6 +238,25 @@ pub async fn apply_with<S: Netlink + Namespaces + OvsDb>(
     } else {
         Err(ApplyError { done, failures })
     }
+}
+
+/// One OVSDB transaction in words: its changes, the first few of a big one.
+fn transaction_text(changes: &[OvsChange]) -> String {
+    const SHOWN: usize = 3;
+    let mut t = changes
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(" -- ");
+    if changes.len() > SHOWN {
+        t.push_str(&format!(" -- and {} more", changes.len() - SHOWN));
+    }
+    format!(
+        "one OVSDB transaction of {} change{}: {t}",
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" }
+    )
 }
 
 /// All CreateNs steps of a phase in one batch (one thread creates them all).

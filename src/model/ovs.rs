@@ -100,6 +100,8 @@ pub enum OvsChange {
         db: String,
         name: String,
         uuid: String,
+        /// how many ports go with it (ovs-vswitchd's work, for the wait)
+        ports: usize,
     },
     /// `ovs-vsctl add-port BR PORT [-- set Interface PORT type=internal]`
     AddPort {
@@ -129,6 +131,14 @@ pub enum OvsChange {
 }
 
 impl OvsChange {
+    /// How many interfaces ovs-vswitchd adds or removes for this change.
+    pub fn weight(&self) -> usize {
+        match self {
+            OvsChange::DelBridge { ports, .. } => (*ports).max(1),
+            _ => 1,
+        }
+    }
+
     /// The OVSDB server the change goes to.
     pub fn db(&self) -> &str {
         match self {

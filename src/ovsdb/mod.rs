@@ -78,7 +78,7 @@ pub enum OvsdbError {
     #[error("the OVSDB server's schema is not compatible: {0}")]
     Schema(String),
     #[error(
-        "Open vSwitch did not apply the configuration within {secs} s (cur_cfg {cur} < next_cfg {want}): is ovs-vswitchd running?"
+        "Open vSwitch did not apply the configuration within {secs} s (cur_cfg {cur} < next_cfg {want}): is ovs-vswitchd running? (a big change on the userspace datapath can keep it busy for tens of seconds: see its log)"
     )]
     NotApplied { secs: u64, cur: i64, want: i64 },
     #[error("Open vSwitch could not set up interface {iface}: {error}")]

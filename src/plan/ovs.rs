@@ -174,6 +174,7 @@ impl Switch for OpenVswitch {
             db: b.db.clone(),
             name: b.name.clone(),
             uuid: b.uuid.clone(),
+            ports: b.ports.len(),
         }));
     }
 
