@@ -98,6 +98,19 @@ fn s2_veth_between_namespaces() {
     assert_eq!(link(&la, &a_dev).unwrap()["linkinfo"]["info_kind"], "veth");
     ping(Some(&a), "198.18.2.2").unwrap();
     ping(Some(&b), "2001:db8:2::1").unwrap();
+    // an end with an IPv6 address has its link-local one too
+    let v6 = |ns: &str, dev: &str| -> Vec<String> {
+        let out = sh(&["ip", "-n", ns, "-6", "-o", "addr", "show", "dev", dev]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(3).map(String::from))
+            .collect()
+    };
+    assert!(
+        v6(&b, &b_dev).iter().any(|a| a.starts_with("fe80:")),
+        "{:?}",
+        v6(&b, &b_dev)
+    );
     // same command again changes nothing
     assert!(lab.ok(&["link", &a, &b]).contains("nothing to change"));
     assert!(lab.ok(&["link", &b, &a]).contains("nothing to change"));
@@ -170,6 +183,23 @@ fn s4_three_namespaces_on_a_bridge() {
         assert_eq!(l["master"], br.as_str(), "{e}");
         assert_eq!(l["linkinfo"]["info_kind"], "veth");
         assert!(flags_up(l));
+    }
+    // IPv4 only: no IPv6 chatter on the bridge, neither end has a link-local
+    // address (`addrgenmode none`)
+    for (ns, dev) in [(None, host_ends[0].as_str()), (Some(hs[0]), "eth0")] {
+        let mut a = vec![];
+        if let Some(n) = ns {
+            a.extend(["ip", "-n", n]);
+        } else {
+            a.push("ip");
+        }
+        a.extend(["-6", "-o", "addr", "show", "dev", dev]);
+        let out = sh(&a);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+            "{dev}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     for (i, h) in hs.iter().enumerate() {
         let nl = ip_links(Some(h));

@@ -142,17 +142,17 @@ fn s4_exact_steps() {
                 mac("lab", "host", "br0")
             ),
             format!(
-                "ip link add {h1} address {} group {G} up master br0 type veth peer name eth0 address {} group {G} netns h1 up",
+                "ip link add {h1} address {} group {G} addrgenmode none up master br0 type veth peer name eth0 address {} group {G} addrgenmode none netns h1 up",
                 mac("lab", "host", h1.as_str()),
                 mac("lab", "h1", "eth0")
             ),
             format!(
-                "ip link add {h2} address {} group {G} up master br0 type veth peer name eth0 address {} group {G} netns h2 up",
+                "ip link add {h2} address {} group {G} addrgenmode none up master br0 type veth peer name eth0 address {} group {G} addrgenmode none netns h2 up",
                 mac("lab", "host", h2.as_str()),
                 mac("lab", "h2", "eth0")
             ),
             format!(
-                "ip link add {h3} address {} group {G} up master br0 type veth peer name eth0 address {} group {G} netns h3 up",
+                "ip link add {h3} address {} group {G} addrgenmode none up master br0 type veth peer name eth0 address {} group {G} addrgenmode none netns h3 up",
                 mac("lab", "host", h3.as_str()),
                 mac("lab", "h3", "eth0")
             ),
@@ -184,12 +184,12 @@ fn s7_exact_steps() {
             "ip netns add gw && ip -n gw link set lo up".into(),
             "ip netns add srv && ip -n srv link set lo up".into(),
             format!(
-                "ip -n cli link add gw address {} group {G} up type veth peer name cli address {} group {G} netns gw up",
+                "ip -n cli link add gw address {} group {G} addrgenmode none up type veth peer name cli address {} group {G} addrgenmode none netns gw up",
                 mac("s7", "cli", "gw"),
                 mac("s7", "gw", "cli")
             ),
             format!(
-                "ip -n gw link add to-srv address {} group {G} up type veth peer name eth0 address {} group {G} netns srv up",
+                "ip -n gw link add to-srv address {} group {G} addrgenmode none up type veth peer name eth0 address {} group {G} addrgenmode none netns srv up",
                 mac("s7", "gw", "to-srv"),
                 mac("s7", "srv", "eth0")
             ),
@@ -299,7 +299,7 @@ fn s5_ovs_veth_exact_steps_userspace_datapath() {
     assert_eq!(
         text[3],
         format!(
-            "ip link add {h1} address {} group {G} up type veth peer name eth0 address {} group {G} netns h1 up",
+            "ip link add {h1} address {} group {G} addrgenmode none up type veth peer name eth0 address {} group {G} addrgenmode none netns h1 up",
             mac("lab", "host", h1.as_str()),
             mac("lab", "h1", "eth0")
         )

@@ -46,6 +46,7 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
                 name: name.as_str(),
                 alias: mark.to_alias(),
                 mac: *mac,
+                ipv6: true,
             })
             .await
         }
@@ -59,18 +60,22 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             peer_mark,
             mac,
             peer_mac,
+            ipv6,
+            peer_ipv6,
         } => {
             let a = NewLink {
                 loc,
                 name: name.as_str(),
                 alias: mark.to_alias(),
                 mac: *mac,
+                ipv6: *ipv6,
             };
             let b = NewLink {
                 loc: peer_loc,
                 name: peer.as_str(),
                 alias: peer_mark.to_alias(),
                 mac: *peer_mac,
+                ipv6: *peer_ipv6,
             };
             sys.add_veth(&a, &b, master.as_ref().map(|m| m.as_str()))
                 .await

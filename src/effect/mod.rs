@@ -105,6 +105,8 @@ pub struct NewLink<'a> {
     pub name: &'a str,
     pub alias: String,
     pub mac: Mac,
+    /// false: no IPv6 link-local address (IFLA_INET6_ADDR_GEN_MODE none)
+    pub ipv6: bool,
 }
 
 /// What `set_link` changes; None leaves a field as it is.
@@ -115,6 +117,9 @@ pub struct LinkChange {
     pub alias: Option<String>,
     pub mtu: Option<u32>,
     pub mac: Option<Mac>,
+    /// `addrgenmode none`: no IPv6 link-local address when the device
+    /// comes up
+    pub no_link_local: bool,
 }
 
 /// Link, address and route operations in one namespace (`ip -n NS ...`).

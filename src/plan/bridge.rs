@@ -5,7 +5,7 @@
 //! kernel has no bridge VLAN filtering).
 
 use super::switch::{PortInfo, Switch, SwitchInfo};
-use super::{Cx, PlanError, Step};
+use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{IfName, Loc};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
 
@@ -199,6 +199,8 @@ impl Switch for LinuxBridge {
             peer_mark: cx.port_mark(p, Side::B),
             mac: cx.mac(sw_loc, a_name.as_str()),
             peer_mac: cx.mac(&ns_loc, b_name.as_str()),
+            ipv6: false, // a switch port
+            peer_ipv6: has_v6(&p.addrs),
         });
         cx.ensure_mtu(sw_loc, a_name.as_str(), None, p.mtu);
         cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);

@@ -2,7 +2,7 @@
 //! host), kept when both marked ends are there with the wanted names,
 //! repaired (up, MTU, addresses), or made again.
 
-use super::{Cx, PlanError, Step, Wiring};
+use super::{Cx, PlanError, Step, Wiring, has_v6};
 use crate::model::names::{IfName, Loc, derived_ifname};
 use crate::model::*;
 
@@ -87,6 +87,8 @@ impl Cx<'_> {
                 peer_mark: mark(Side::B),
                 mac: self.mac(&s.a, a_name.as_str()),
                 peer_mac: self.mac(&s.b, b_name.as_str()),
+                ipv6: has_v6(&s.a_addrs),
+                peer_ipv6: has_v6(&s.b_addrs),
             });
             self.ensure_mtu(&s.a, a_name.as_str(), None, s.mtu);
             self.ensure_mtu(&s.b, b_name.as_str(), None, s.mtu);

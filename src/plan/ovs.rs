@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use super::switch::{PortInfo, Switch, SwitchInfo};
-use super::{Cx, PlanError, Step};
+use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{IfName, Loc, NsName};
 use crate::model::ovs::{K_NS, K_SWITCH, OvsChange, OvsPort, OvsState};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
@@ -350,6 +350,8 @@ impl Switch for OpenVswitch {
                 peer_mark: cx.port_mark(p, Side::B),
                 mac: cx.mac(&Loc::Host, a_name.as_str()),
                 peer_mac: cx.mac(&ns_loc, b_name.as_str()),
+                ipv6: false, // a switch port
+                peer_ipv6: has_v6(&p.addrs),
             });
             cx.steps.push(Step::Ovs(OvsChange::AddPort {
                 db: db.clone(),

@@ -60,6 +60,10 @@ pub enum Step {
         peer_mark: Mark,
         mac: Mac,
         peer_mac: Mac,
+        /// whether each end carries IPv6: an end without an IPv6 address
+        /// gets no link-local one either (`addrgenmode none`)
+        ipv6: bool,
+        peer_ipv6: bool,
     },
     SetMaster {
         loc: Loc,
@@ -241,23 +245,28 @@ impl fmt::Display for Step {
                 master,
                 mac,
                 peer_mac,
+                ipv6,
+                peer_ipv6,
                 ..
             } => {
                 let netns = match peer_loc {
                     Loc::Host => String::new(),
                     Loc::Ns(n) => format!(" netns {n}"),
                 };
+                let agm = |v6: &bool| if *v6 { "" } else { " addrgenmode none" };
                 write!(
                     f,
-                    "ip {}link add {name} address {mac} group {LINK_GROUP} up",
-                    loc.ip_n()
+                    "ip {}link add {name} address {mac} group {LINK_GROUP}{} up",
+                    loc.ip_n(),
+                    agm(ipv6)
                 )?;
                 if let Some(m) = master {
                     write!(f, " master {m}")?;
                 }
                 write!(
                     f,
-                    " type veth peer name {peer} address {peer_mac} group {LINK_GROUP}{netns} up"
+                    " type veth peer name {peer} address {peer_mac} group {LINK_GROUP}{}{netns} up",
+                    agm(peer_ipv6)
                 )
             }
             Step::SetMaster { loc, dev, master } => {

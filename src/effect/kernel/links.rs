@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
-use netlink_packet_route::link::{AfSpecInet, AfSpecUnspec};
+use netlink_packet_route::link::{AfSpecInet, AfSpecInet6, AfSpecUnspec, In6AddrGenMode};
 use netlink_packet_route::link::{
     BridgeStpState, InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
     LinkMessage,
@@ -175,20 +175,28 @@ impl Netlink for Kernel {
         })
         .await?;
         drop(peer_fd);
+        // The link-local choice must be made before the pair has carrier
+        // (the peer coming up): the `a` end first, the peer's before its up.
         let ca = LinkChange {
             alias: Some(a.alias.clone()),
+            no_link_local: !a.ipv6,
             ..Default::default()
         };
-        let cb = LinkChange {
+        self.set_link(loc, name, &ca).await?;
+        let alias_b = LinkChange {
             alias: Some(b.alias.clone()),
+            no_link_local: true,
+            ..Default::default()
+        };
+        if !b.ipv6 {
+            self.set_link(peer_loc, peer, &alias_b).await?;
+        }
+        let cb = LinkChange {
+            alias: b.ipv6.then(|| b.alias.clone()),
             up: Some(true),
             ..Default::default()
         };
-        let (ra, rb) = futures::join!(
-            self.set_link(loc, name, &ca),
-            self.set_link(peer_loc, peer, &cb)
-        );
-        ra.and(rb)
+        self.set_link(peer_loc, peer, &cb).await
     }
 
     async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError> {
@@ -220,6 +228,13 @@ impl Netlink for Kernel {
         if let Some(mac) = change.mac {
             m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
             words.push(format!("address {mac}"));
+        }
+        if change.no_link_local {
+            m.attributes
+                .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                    vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+                )]));
+            words.push("addrgenmode none".into());
         }
         if let Some(master) = &change.master {
             let i = self.ifindex(loc, master).await?;
