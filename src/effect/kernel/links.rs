@@ -453,20 +453,13 @@ impl Netlink for Kernel {
         let addrs_f = self.request(loc, RouteNetlinkMessage::GetAddress(am), NLM_F_DUMP, || {
             format!("ip {}addr show", loc.ip_n())
         });
-        let routes_f = async {
-            let mut v = Vec::new();
-            for fam in [AddressFamily::Inet, AddressFamily::Inet6] {
-                let mut rm = RouteMessage::default();
-                rm.header.address_family = fam;
-                v.extend(
-                    self.request(loc, RouteNetlinkMessage::GetRoute(rm), NLM_F_DUMP, || {
-                        format!("ip {}route show", loc.ip_n())
-                    })
-                    .await?,
-                );
-            }
-            Ok::<_, NlError>(v)
-        };
+        // both families in one dump (AF_UNSPEC: the kernel walks each
+        // family's table in turn), one round trip fewer per namespace
+        let mut rm = RouteMessage::default();
+        rm.header.address_family = AddressFamily::Unspec;
+        let routes_f = self.request(loc, RouteNetlinkMessage::GetRoute(rm), NLM_F_DUMP, || {
+            format!("ip {}route show table all", loc.ip_n())
+        });
         // One dump at a time per socket: a second concurrent dump on the
         // same socket is refused with EBUSY by the kernel.
         let links = links_f.await?;
