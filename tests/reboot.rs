@@ -29,9 +29,16 @@ fn one_apply_after_a_reboot_gives_back_a_working_lab() {
         assert!(sh(&["ip", "netns", "del", &ns]).status.success());
     }
     assert!(sh(&["ip", "link", "del", &n("br")]).status.success());
-    // /run is a tmpfs: swctl's records are gone too (not the OVS sandbox)
-    for d in ["netns", "pending", "topologies", "ovsdb"] {
-        let _ = std::fs::remove_dir_all(format!("/run/swctl/{d}"));
+    // /run is a tmpfs: swctl's records of the lab are gone too (only this
+    // lab's: other labs on the machine keep theirs)
+    let _ = std::fs::remove_file(format!("/run/swctl/topologies/{}", lab.p));
+    if let Ok(j) = std::fs::read_to_string("/run/swctl/pending.log") {
+        let kept: String = j
+            .lines()
+            .filter(|l| !l.contains(&lab.p))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let _ = std::fs::write("/run/swctl/pending.log", kept);
     }
     // ovs-vswitchd starts again from its database
     let addr = lab.ovsdb.clone().unwrap();
