@@ -170,6 +170,9 @@ pub trait Netlink {
     /// an idle socket per namespace, each with its read buffer, is most of
     /// swctl's memory in a big lab.
     fn release(&self, _loc: &Loc) {}
+    /// Open the sockets of these namespaces now, together (cheaper than one
+    /// by one as each is first used); those that fail are opened later.
+    fn prepare(&self, _names: &[NsName]) {}
     /// `ip neigh flush all`: forget every learned neighbour entry (ARP and
     /// NDP) of the namespace; returns how many there were
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError>;

@@ -84,6 +84,9 @@ impl Netlink for System {
     fn release(&self, loc: &Loc) {
         self.kernel.release(loc)
     }
+    fn prepare(&self, names: &[NsName]) {
+        self.kernel.prepare(names)
+    }
 }
 
 impl Namespaces for System {

@@ -24,7 +24,7 @@ use crate::effect::paths::write_pending;
 use crate::effect::{LinkChange, Netlink, NewLink, NlError};
 use crate::model::LINK_GROUP;
 use crate::model::LocObs;
-use crate::model::names::{Cidr, Loc, RouteDest};
+use crate::model::names::{Cidr, Loc, NsName, RouteDest};
 
 pub(super) fn up_header(m: &mut LinkMessage, up: bool) {
     m.header.change_mask |= LinkFlags::Up;
@@ -382,6 +382,22 @@ impl Netlink for Kernel {
         })
         .await?;
         Ok(())
+    }
+
+    fn prepare(&self, names: &[NsName]) {
+        let missing: Vec<NsName> = {
+            let h = self.handles.lock().expect("lock");
+            names
+                .iter()
+                .filter(|n| !h.contains_key(&Loc::Ns((*n).clone())))
+                .cloned()
+                .collect()
+        };
+        for (n, fd) in missing.iter().zip(netns::sockets_in(&missing)) {
+            if let Ok(fd) = fd {
+                self.adopt(Loc::Ns(n.clone()), fd);
+            }
+        }
     }
 
     fn release(&self, loc: &Loc) {

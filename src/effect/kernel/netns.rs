@@ -335,6 +335,36 @@ pub fn run_in<T: Send>(name: Option<&NsName>, f: impl FnOnce() -> T + Send) -> R
     })
 }
 
+/// A netlink socket inside each of `names`, opened by one thread that
+/// enters them in turn (a thread per namespace costs a clone each).
+pub fn sockets_in(names: &[NsName]) -> Vec<Result<OwnedFd, NsError>> {
+    let files: Vec<Result<File, NsError>> = names.iter().map(open).collect();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            files
+                .iter()
+                .zip(names)
+                .map(|(f, n)| {
+                    let f = match f {
+                        Ok(f) => f,
+                        Err(e) => {
+                            return Err(NsError::Enter(
+                                n.to_string(),
+                                io::Error::other(e.to_string()),
+                            ));
+                        }
+                    };
+                    setns(f.as_fd(), CloneFlags::CLONE_NEWNET)
+                        .map_err(|e| NsError::Enter(n.to_string(), errno_io(e)))?;
+                    netlink_socket().map_err(|e| NsError::Enter(n.to_string(), e))
+                })
+                .collect()
+        })
+        .join()
+        .unwrap_or_else(|_| names.iter().map(|_| Err(NsError::ThreadPanicked)).collect())
+    })
+}
+
 /// Write a sysctl under /proc/sys/net inside a namespace
 /// (`ip netns exec NS sysctl -w KEY=VALUE`); `key` uses dots.
 pub fn sysctl_set(ns: Option<&NsName>, key: &str, value: &str) -> Result<(), NsError> {
