@@ -9,8 +9,13 @@ mod common;
 use common::*;
 use serde_json::Value;
 
+/// The bench's labs share a name prefix (`swb`) and each test checks that
+/// none is left: the two that build labs take turns.
+static LABS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn bench_json_is_complete_and_sane() {
+    let _turn = LABS.lock().unwrap_or_else(|e| e.into_inner());
     require_root();
     let addr = ovs_sandbox();
     let svg = std::env::temp_dir().join(format!("swctl-bench-{}.svg", std::process::id()));
@@ -155,4 +160,48 @@ fn bench_refuses_bad_arguments() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
+}
+
+/// `--scale`: every wiring at every size, run by the swctl binary as a
+/// child, with the `ip -batch` floor; JSON complete, nothing left behind.
+#[test]
+fn scale_mode_measures_each_size_and_the_floor() {
+    let _turn = LABS.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new("bs");
+    let svg = std::env::temp_dir().join(format!("{}-scale.svg", lab.p));
+    let out = lab.swctl(&[
+        "--json",
+        "bench",
+        "--scale",
+        "6,4",
+        "--wiring",
+        "veth,bridge",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sizes"], serde_json::json!([4, 6]));
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 4, "{v}");
+    for p in points {
+        for k in ["setup_s", "reapply_s", "teardown_s", "rss_mb"] {
+            assert!(p[k].as_f64().unwrap() > 0.0, "{k}: {p}");
+        }
+    }
+    assert_eq!(v["floor"].as_array().unwrap().len(), 2, "{v}");
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(chart.starts_with("<svg") && chart.contains("ip -batch floor"));
+    let _ = std::fs::remove_file(&svg);
+    // nothing of the bench is left
+    let left = sh(&["ip", "netns", "list"]);
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("swb"),
+        "{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
 }

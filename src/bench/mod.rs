@@ -11,6 +11,7 @@
 //! `shell` (the same lab by hand-typed commands, for comparison).
 
 pub mod report;
+pub mod scale;
 pub mod shell;
 mod traffic;
 

@@ -150,6 +150,10 @@ pub struct BenchArgs {
     /// also build and remove the same lab with the tutorials' ip/ovs-vsctl commands, and compare
     #[arg(long)]
     pub compare_shell: bool,
+    /// setup, re-apply, teardown time and peak RSS at each of these sizes
+    /// (e.g. 100,200,500,1000), with the kernel's `ip -batch` floor
+    #[arg(long, value_delimiter = ',')]
+    pub scale: Vec<usize>,
 }
 
 #[derive(Subcommand, Debug, Clone)]

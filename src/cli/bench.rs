@@ -18,6 +18,11 @@ pub(super) fn job(b: &BenchArgs) -> Result<Job, CliError> {
             wirings.push(x);
         }
     }
+    if b.scale.iter().any(|n| !(2..=4000).contains(n)) {
+        return Err(CliError::Usage(
+            "--scale sizes must be between 2 and 4000".into(),
+        ));
+    }
     if !(2..=2000).contains(&b.hosts) {
         return Err(CliError::Usage("--hosts must be between 2 and 2000".into()));
     }
@@ -72,6 +77,9 @@ pub(super) async fn run(
             continue;
         }
         wirings.push(w);
+    }
+    if !a.scale.is_empty() {
+        return scale(a, &wirings, &report.skipped);
     }
     report.wirings = wirings.iter().map(|w| w.name().to_string()).collect();
     report.conditions.kernel = nix::sys::utsname::uname()
@@ -137,6 +145,46 @@ pub(super) async fn run(
     Ok(Output {
         text: bench::table(&report),
         json: serde_json::to_value(&report).unwrap_or_default(),
+        code: 0,
+    })
+}
+
+/// `swctl bench --scale ..`: each lab applied, re-applied and destroyed by
+/// this swctl binary as a child process (it takes swctl's lock itself).
+fn scale(
+    a: &BenchArgs,
+    wirings: &[crate::bench::Wiring],
+    skipped: &[(String, String)],
+) -> Result<Output, CliError> {
+    use std::io::IsTerminal;
+    let mut sizes = a.scale.clone();
+    sizes.sort();
+    sizes.dedup();
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Failed(format!("cannot find the swctl binary: {e}")))?;
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |m: &str| {
+        if tty {
+            eprint!("\r\x1b[2K{m}");
+        }
+    };
+    let r = crate::bench::scale::run(&exe, wirings, &sizes, &mut progress)?;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    if let Some(path) = &a.svg {
+        std::fs::write(path, crate::bench::scale::svg(&r))
+            .map_err(|e| CliError::Failed(format!("cannot write {path}: {e}")))?;
+    }
+    let mut text = crate::bench::scale::table(&r);
+    for (w, why) in skipped {
+        text.push_str(&format!("\n{w}: skipped: {why}"));
+    }
+    let mut json = serde_json::to_value(&r).unwrap_or_default();
+    json["skipped"] = serde_json::json!(skipped);
+    Ok(Output {
+        text,
+        json,
         code: 0,
     })
 }

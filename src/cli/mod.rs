@@ -88,7 +88,8 @@ impl Job {
             Job::Change(_) => true,
             Job::Topo(c, ..) => matches!(c, TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc),
             Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) => false,
-            Job::Bench(..) => true,
+            // a scale run's children take the lock themselves
+            Job::Bench(b, _) => b.scale.is_empty(),
         }
     }
 

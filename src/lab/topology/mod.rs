@@ -8,6 +8,7 @@
 
 pub mod tree;
 mod validate;
+pub mod write;
 
 use std::path::Path;
 

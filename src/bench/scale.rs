@@ -1,0 +1,293 @@
+//! `swctl bench --scale N1,N2,..`: how setup, re-apply and teardown time and
+//! swctl's peak memory grow with the number of hosts, per wiring. Each lab
+//! is written as a topology file and run by the swctl binary itself as a
+//! child (`apply`, `apply` again, `destroy`), timed and measured with
+//! wait4(2) (its peak RSS); the kernel's own floor for a Linux-bridge lab
+//! (one `ip -batch` of the namespaces and the veth pairs born in them and
+//! enslaved) is measured in the same run.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{BenchError, Wiring, fail, host, lab, switch_name};
+
+/// One wiring at one size.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScalePoint {
+    pub wiring: String,
+    pub hosts: usize,
+    pub setup_s: f64,
+    pub reapply_s: f64,
+    pub teardown_s: f64,
+    /// the largest peak RSS of the three runs, in MB
+    pub rss_mb: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScaleReport {
+    pub sizes: Vec<usize>,
+    pub points: Vec<ScalePoint>,
+    /// hosts -> seconds of `ip -batch` for the same bridge lab's namespaces
+    /// and veth pairs
+    pub floor: Vec<(usize, f64)>,
+}
+
+/// Run `exe args`, wait for it, return its wall time and peak RSS (KB).
+fn child(exe: &Path, args: &[&str]) -> Result<(f64, u64), BenchError> {
+    let t = Instant::now();
+    let c = std::process::Command::new(exe)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot run {}: {e}", exe.display())))?;
+    let pid = c.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child; status and ru outlive the call.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let secs = t.elapsed().as_secs_f64();
+    if r < 0 {
+        return Err(fail(format!("wait4: {}", std::io::Error::last_os_error())));
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        let mut err = String::new();
+        if let Some(mut e) = c.stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        return Err(fail(format!(
+            "swctl {} failed: {}",
+            args.join(" "),
+            err.trim()
+        )));
+    }
+    Ok((secs, ru.ru_maxrss as u64))
+}
+
+/// The kernel's floor for `n` hosts on one bridge: one `ip -batch` that
+/// makes the namespaces, the bridge and the veth pairs (peer born in its
+/// namespace, enslaved at creation); removed again afterwards (not timed).
+fn floor(n: usize) -> Result<f64, BenchError> {
+    let br = format!("{}f", switch_name());
+    let mut up = format!("link add {br} type bridge\nlink set {br} up\n");
+    let mut down = String::new();
+    for i in 0..n {
+        let h = format!("{}f", host(i));
+        let _ = writeln!(up, "netns add {h}");
+        let _ = writeln!(
+            up,
+            "link add {h} master {br} up type veth peer name eth0 netns {h}"
+        );
+        let _ = writeln!(down, "netns del {h}");
+    }
+    let _ = writeln!(down, "link del {br}");
+    let dir = std::env::temp_dir();
+    let (fu, fd) = (
+        dir.join(format!("swctl-floor-{}.up", std::process::id())),
+        dir.join(format!("swctl-floor-{}.down", std::process::id())),
+    );
+    std::fs::write(&fu, up).map_err(fail)?;
+    std::fs::write(&fd, down).map_err(fail)?;
+    let run = |f: &Path| {
+        std::process::Command::new("ip")
+            .args(["-batch", &f.display().to_string()])
+            .output()
+            .map_err(|e| fail(format!("cannot run ip: {e}")))
+    };
+    let t = Instant::now();
+    let out = run(&fu)?;
+    let secs = t.elapsed().as_secs_f64();
+    let _ = run(&fd);
+    let _ = std::fs::remove_file(&fu);
+    let _ = std::fs::remove_file(&fd);
+    if !out.status.success() {
+        return Err(fail(format!(
+            "the ip -batch floor failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(secs)
+}
+
+/// Measure every wiring at every size, the sizes in turn.
+pub fn run(
+    exe: &Path,
+    wirings: &[Wiring],
+    sizes: &[usize],
+    progress: &mut dyn FnMut(&str),
+) -> Result<ScaleReport, BenchError> {
+    let mut r = ScaleReport {
+        sizes: sizes.to_vec(),
+        ..Default::default()
+    };
+    let file = std::env::temp_dir().join(format!("swctl-scale-{}.toml", std::process::id()));
+    let f = file.display().to_string();
+    for &n in sizes {
+        progress(&format!("scale: ip -batch floor, {n} hosts"));
+        r.floor.push((n, floor(n)?));
+        for w in wirings {
+            progress(&format!("scale: {} with {n} hosts", w.name()));
+            std::fs::write(&file, crate::lab::topology::write::to_toml(&lab(*w, n)))
+                .map_err(fail)?;
+            let setup = child(exe, &["apply", &f]);
+            let again = setup.as_ref().ok().map(|_| child(exe, &["apply", &f]));
+            // whatever happened, remove the lab
+            let down = child(exe, &["destroy", &f]);
+            let (su, m1) = setup?;
+            let (ra, m2) = again.expect("ran after a good setup")?;
+            let (td, m3) = down?;
+            r.points.push(ScalePoint {
+                wiring: w.name().to_string(),
+                hosts: n,
+                setup_s: su,
+                reapply_s: ra,
+                teardown_s: td,
+                rss_mb: m1.max(m2).max(m3) as f64 / 1024.0,
+            });
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+    Ok(r)
+}
+
+/// The terminal table.
+pub fn table(r: &ScaleReport) -> String {
+    let mut t = format!(
+        "{:<14} {:>6} {:>9} {:>10} {:>10} {:>8} {:>9} {:>10}\n",
+        "wiring", "hosts", "setup s", "reapply s", "teardn s", "RSS MB", "floor s", "x floor"
+    );
+    for p in &r.points {
+        let fl = r
+            .floor
+            .iter()
+            .find(|(n, _)| *n == p.hosts)
+            .map_or(0.0, |x| x.1);
+        let _ = writeln!(
+            t,
+            "{:<14} {:>6} {:>9.3} {:>10.3} {:>10.3} {:>8.1} {:>9.3} {:>10.2}",
+            p.wiring,
+            p.hosts,
+            p.setup_s,
+            p.reapply_s,
+            p.teardown_s,
+            p.rss_mb,
+            fl,
+            if fl > 0.0 { p.setup_s / fl } else { 0.0 }
+        );
+    }
+    t.push_str("floor: one `ip -batch` of the namespaces and veth pairs (born in their namespace, enslaved) of a bridge lab of that size");
+    t
+}
+
+/// One line of the chart: its name, its points (hosts, seconds), its
+/// colour, whether it is dashed.
+type Series<'a> = (String, Vec<(f64, f64)>, &'a str, bool);
+
+/// An SVG chart: setup time against hosts, a line per wiring and the floor.
+pub fn svg(r: &ScaleReport) -> String {
+    let (w, h, left, bottom, top, right) = (720.0, 420.0, 60.0, 50.0, 30.0, 170.0);
+    let max_n = r.sizes.iter().copied().max().unwrap_or(1) as f64;
+    let max_t = r
+        .points
+        .iter()
+        .map(|p| p.setup_s)
+        .chain(r.floor.iter().map(|x| x.1))
+        .fold(0.0f64, f64::max)
+        .max(0.001)
+        * 1.1;
+    let x = |n: f64| left + (w - left - right) * n / max_n;
+    let y = |s: f64| h - bottom - (h - bottom - top) * s / max_t;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"18\" font-size=\"14\">setup time against hosts (swctl apply), and the kernel floor</text>\n"
+    );
+    let _ = writeln!(
+        out,
+        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"black\"/>",
+        h - bottom,
+        w - right,
+        h - bottom,
+        h - bottom
+    );
+    let _ = writeln!(
+        out,
+        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">hosts</text>",
+        x(max_n / 2.0),
+        h - 12.0
+    );
+    for n in &r.sizes {
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{n}</text>",
+            x(*n as f64),
+            h - bottom + 16.0
+        );
+    }
+    for i in 0..=4 {
+        let s = max_t * i as f64 / 4.0;
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{s:.2} s</text>",
+            left - 4.0,
+            y(s) + 4.0
+        );
+    }
+    let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
+    let mut series: Vec<Series> = vec![];
+    let mut names: Vec<String> = vec![];
+    for p in &r.points {
+        if !names.contains(&p.wiring) {
+            names.push(p.wiring.clone());
+        }
+    }
+    for (i, name) in names.iter().enumerate() {
+        let pts = r
+            .points
+            .iter()
+            .filter(|p| &p.wiring == name)
+            .map(|p| (p.hosts as f64, p.setup_s))
+            .collect();
+        series.push((name.clone(), pts, colors[i % colors.len()], false));
+    }
+    let fl = r.floor.iter().map(|(n, s)| (*n as f64, *s)).collect();
+    series.push(("ip -batch floor".into(), fl, "#555555", true));
+    for (i, (name, pts, color, dashed)) in series.iter().enumerate() {
+        let path: Vec<String> = pts
+            .iter()
+            .map(|(n, s)| format!("{:.1},{:.1}", x(*n), y(*s)))
+            .collect();
+        let dash = if *dashed {
+            " stroke-dasharray=\"6,4\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash}/>",
+            path.join(" ")
+        );
+        for (n, s) in pts {
+            let _ = writeln!(
+                out,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"/>",
+                x(*n),
+                y(*s)
+            );
+        }
+        let ly = top + 20.0 + 18.0 * i as f64;
+        let _ = writeln!(
+            out,
+            "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"{dash}/><text x=\"{}\" y=\"{}\">{name}</text>",
+            w - right + 10.0,
+            w - right + 30.0,
+            w - right + 36.0,
+            ly + 4.0
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}

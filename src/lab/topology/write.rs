@@ -1,0 +1,131 @@
+//! A desired state written back as a topology file (TOML) that `parse`
+//! reads into the same desired state: what `swctl bench --scale` hands to
+//! `swctl apply` as a child process.
+
+use std::fmt::Write as _;
+
+use crate::model::{Backend, Desired, Via};
+
+fn list<T: std::fmt::Display>(v: &[T]) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("\"{x}\"")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The topology file of `d` (name = its owner).
+pub fn to_toml(d: &Desired) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "name = \"{}\"", d.owner);
+    for (name, s) in &d.switches {
+        let _ = writeln!(t, "\n[switches.{name}]");
+        let backend = match s.backend {
+            Backend::Bridge => "bridge",
+            Backend::Ovs => "ovs",
+        };
+        let _ = writeln!(t, "backend = \"{backend}\"");
+        if !s.addrs.is_empty() {
+            let _ = writeln!(t, "address = {}", list(&s.addrs));
+        }
+        if let Some(n) = s.loc.ns() {
+            let _ = writeln!(t, "namespace = \"{n}\"");
+        }
+        if let Some(dp) = &s.datapath {
+            let _ = writeln!(t, "datapath = \"{dp}\"");
+        }
+        if let Some(db) = &s.ovsdb {
+            let _ = writeln!(t, "ovsdb = \"{db}\"");
+        }
+    }
+    for (ns, spec) in &d.namespaces {
+        let _ = writeln!(t, "\n[hosts.{ns}]");
+        if let Some(f) = spec.forward {
+            let _ = writeln!(t, "forward = {f}");
+        }
+        if !spec.routes.is_empty() {
+            let routes: Vec<String> = spec
+                .routes
+                .iter()
+                .map(|r| format!("{{ to = \"{}\", via = \"{}\" }}", r.dest, r.via))
+                .collect();
+            let _ = writeln!(t, "routes = [{}]", routes.join(", "));
+        }
+        for p in d.ports.iter().filter(|p| &p.ns == ns) {
+            let _ = writeln!(t, "[[hosts.{ns}.ports]]\nswitch = \"{}\"", p.switch);
+            if !p.addrs.is_empty() {
+                let _ = writeln!(t, "ip = {}", list(&p.addrs));
+            }
+            if p.via != Via::Auto {
+                let _ = writeln!(t, "via = \"{}\"", p.via);
+            }
+            if let Some(i) = &p.ifname {
+                let _ = writeln!(t, "ifname = \"{i}\"");
+            }
+            if let Some(v) = p.vlan {
+                let _ = writeln!(t, "vlan = {v}");
+            }
+            if let Some(m) = p.mtu {
+                let _ = writeln!(t, "mtu = {m}");
+            }
+        }
+    }
+    for l in &d.links {
+        let _ = writeln!(t, "\n[[links]]\na = \"{}\"\nb = \"{}\"", l.a, l.b);
+        if !l.a_addrs.is_empty() {
+            let _ = writeln!(t, "a_ip = {}", list(&l.a_addrs));
+        }
+        if !l.b_addrs.is_empty() {
+            let _ = writeln!(t, "b_ip = {}", list(&l.b_addrs));
+        }
+        if let Some(i) = &l.a_ifname {
+            let _ = writeln!(t, "a_ifname = \"{i}\"");
+        }
+        if let Some(i) = &l.b_ifname {
+            let _ = writeln!(t, "b_ifname = \"{i}\"");
+        }
+        if let Some(m) = l.mtu {
+            let _ = writeln!(t, "mtu = {m}");
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use super::*;
+
+    #[test]
+    fn a_written_file_reads_back_the_same() {
+        let text = r#"
+name = "lab"
+[switches.sw0]
+backend = "ovs"
+address = ["198.18.0.254/24"]
+[switches.br1]
+backend = "bridge"
+namespace = "core"
+[hosts.core]
+[hosts.h1]
+forward = true
+routes = [{ to = "default", via = "198.18.0.254" }]
+[[hosts.h1.ports]]
+switch = "sw0"
+ip = ["198.18.0.1/24", "2001:db8::1/64"]
+via = "veth"
+ifname = "eth7"
+vlan = 10
+mtu = 9000
+[[hosts.h1.ports]]
+switch = "br1"
+[hosts.h2]
+[[links]]
+a = "h1"
+b = "h2"
+a_ip = "198.19.0.1/30"
+b_ip = "198.19.0.2/30"
+b_ifname = "up"
+"#;
+        let d = parse(text, false, "t").unwrap().desired;
+        let again = parse(&to_toml(&d), false, "w").unwrap().desired;
+        assert_eq!(d, again);
+    }
+}
