@@ -187,9 +187,9 @@ pub trait Namespaces {
     async fn create_ns(&self, names: &[NsName], owner: &Owner) -> Vec<Result<(), NlError>>;
     /// `ip netns del NAME`
     async fn delete_ns(&self, name: &NsName) -> Result<(), NlError>;
-    /// `ip netns list`, with the owner an old registry record names (a hint
-    /// only: `observe` takes the owner from the mark on the namespace's `lo`)
-    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError>;
+    /// `ip netns list` (whose namespace each is, `observe` reads from the
+    /// mark on its `lo`)
+    fn list_ns(&self) -> Result<Vec<NsName>, NlError>;
     /// `ip netns exec NS sysctl -w net.ipv4.ip_forward=V` (and IPv6 forwarding)
     fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError>;
     /// `ip netns exec NS sysctl net.ipv4.ip_forward`

@@ -13,7 +13,8 @@ use crate::model::{Mark, NsObs, Observed};
 pub struct Scan {
     /// namespaces to dump (those that exist)
     pub namespaces: BTreeSet<NsName>,
-    /// also every namespace in swctl's registry
+    /// also every other namespace (any may be swctl's: only a dump of its
+    /// `lo` tells)
     pub all_owned: bool,
     /// read ip_forward in these
     pub forward: BTreeSet<NsName>,
@@ -56,10 +57,10 @@ const DUMPS_AT_ONCE: usize = 64;
 async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
     let existing = sys.list_ns()?;
     // every namespace may be swctl's: ownership is the mark on its `lo`,
-    // which only a dump shows (the registry is a hint, not the truth)
-    let wanted: Vec<_> = existing
+    // which only a dump shows
+    let wanted: Vec<NsName> = existing
         .into_iter()
-        .filter(|(n, _)| scan.namespaces.contains(n) || scan.all_owned)
+        .filter(|n| scan.namespaces.contains(n) || scan.all_owned)
         .collect();
     let host = sys.dump(&Loc::Host);
     // at most DUMPS_AT_ONCE namespaces' sockets open at a time, each closed
@@ -68,11 +69,11 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
     let others = async {
         let mut out = Vec::with_capacity(wanted.len());
         for chunk in wanted.chunks(DUMPS_AT_ONCE) {
-            let names: Vec<NsName> = chunk.iter().map(|(n, _)| n.clone()).collect();
-            sys.prepare(&names);
-            let dumps = chunk.iter().map(|(n, _)| async move {
-                let r = sys.dump_ns(n).await;
-                sys.release(&Loc::Ns(n.clone()));
+            sys.prepare(chunk);
+            let dumps = chunk.iter().map(|n| async move {
+                let loc = Loc::Ns(n.clone());
+                let r = sys.dump(&loc).await;
+                sys.release(&loc);
                 r
             });
             out.extend(futures::future::join_all(dumps).await);
@@ -84,7 +85,7 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
         host: host?,
         ..Default::default()
     };
-    for ((n, _registry), st) in wanted.into_iter().zip(others) {
+    for (n, st) in wanted.into_iter().zip(others) {
         let mut state = match st {
             Ok(s) => s,
             // deleted between the listing and the dump: it does not exist
@@ -105,16 +106,6 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
     Ok(o)
 }
 
-trait DumpNs {
-    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError>;
-}
-
-impl<S: Netlink> DumpNs for S {
-    async fn dump_ns(&self, n: &NsName) -> Result<crate::model::LocObs, NlError> {
-        self.dump(&Loc::Ns(n.clone())).await
-    }
-}
-
 /// Forget run state that no longer describes anything (call with a fresh
 /// observation, under the lock): registry entries of namespaces that are
 /// gone or are not swctl's (a look-alike made by someone else), and pending
@@ -123,7 +114,7 @@ pub fn prune_run_state(o: &Observed) {
     use super::kernel::netns;
     use super::paths::rewrite_pending;
     let existing: BTreeSet<NsName> = netns::list().unwrap_or_default().into_iter().collect();
-    for (n, _) in netns::registry() {
+    for n in netns::registry() {
         let stale =
             !existing.contains(&n) || o.namespaces.get(&n).is_some_and(|x| x.owner.is_none());
         if stale {

@@ -1,6 +1,6 @@
 //! swctl's run state, all under /run/swctl (gone at reboot, like the
-//! namespaces and devices it describes): the lock, the namespace registry,
-//! the pending marks, the remembered OVSDB servers, the applied
+//! namespaces and devices it describes): the lock, the pending marks, the
+//! namespace registry of earlier versions (read and pruned only), the remembered OVSDB servers, the applied
 //! topologies and the default sandbox directory. Every path is named here.
 
 use std::collections::HashMap;
@@ -10,7 +10,8 @@ use crate::model::names::Loc;
 pub const RUN_DIR: &str = "/run/swctl";
 /// the lock that serializes swctl runs that change the system
 pub const LOCK_PATH: &str = "/run/swctl/lock";
-/// namespace registry: NAME holds the owner of namespace NAME
+/// namespace registry of earlier versions: NAME holds the owner of
+/// namespace NAME (pruned by `prune_run_state`; nothing writes it now)
 pub const NETNS_REGISTRY_DIR: &str = "/run/swctl/netns";
 /// OVSDB servers (other than the default) swctl made switches on
 pub const OVSDB_SERVERS_DIR: &str = "/run/swctl/ovsdb";

@@ -96,7 +96,7 @@ impl Namespaces for System {
     async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
         self.kernel.delete_ns(name).await
     }
-    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError> {
+    fn list_ns(&self) -> Result<Vec<NsName>, NlError> {
         self.kernel.list_ns()
     }
     fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError> {

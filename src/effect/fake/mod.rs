@@ -503,13 +503,9 @@ impl Namespaces for Fake {
         Ok(())
     }
 
-    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError> {
+    fn list_ns(&self) -> Result<Vec<NsName>, NlError> {
         let sys = self.sys.lock().unwrap();
-        Ok(sys
-            .namespaces
-            .iter()
-            .map(|(n, o)| (n.clone(), o.owner.clone()))
-            .collect())
+        Ok(sys.namespaces.keys().cloned().collect())
     }
 
     fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError> {

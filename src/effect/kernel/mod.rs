@@ -185,14 +185,8 @@ impl Namespaces for Kernel {
         Ok(())
     }
 
-    fn list_ns(&self) -> Result<Vec<(NsName, Option<Owner>)>, NlError> {
-        Ok(netns::list()?
-            .into_iter()
-            .map(|n| {
-                let o = netns::owner(&n);
-                (n, o)
-            })
-            .collect())
+    fn list_ns(&self) -> Result<Vec<NsName>, NlError> {
+        Ok(netns::list()?)
     }
 
     fn set_forward(&self, ns: &NsName, on: bool) -> Result<(), NlError> {

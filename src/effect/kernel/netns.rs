@@ -94,35 +94,21 @@ pub fn exists(name: &NsName) -> bool {
     ns_path(name).exists()
 }
 
-/// Who created `name`, per swctl's registry; None: not swctl.
-pub fn owner(name: &NsName) -> Option<Owner> {
-    let s = fs::read_to_string(registry_path(name)).ok()?;
-    s.trim().parse().ok()
-}
-
 /// Drop the registry entry of `name` (its namespace is gone or is not
 /// swctl's); the namespace itself is left alone.
 pub fn forget(name: &NsName) {
     let _ = fs::remove_file(registry_path(name));
 }
 
-/// Every namespace in swctl's registry, with its owner, whether or not the
-/// namespace itself still exists (a crash can leave either half).
-pub fn registry() -> Vec<(NsName, Option<Owner>)> {
+/// Every namespace named in the registry of earlier versions, whether or
+/// not the namespace itself still exists.
+pub fn registry() -> Vec<NsName> {
     let Ok(rd) = fs::read_dir(REGISTRY_DIR) else {
         return vec![];
     };
-    let mut v: Vec<_> = rd
+    let mut v: Vec<NsName> = rd
         .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|s| s.parse::<NsName>().ok())
-        })
-        .map(|n| {
-            let o = owner(&n);
-            (n, o)
-        })
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
         .collect();
     v.sort();
     v
