@@ -217,7 +217,7 @@ fn only_a_host_made_again_among_old_neighbours_announces() {
         assert!(!p.steps.iter().any(|s| matches!(s, Step::Announce { .. })));
         apply(&f, &p, false).await.unwrap();
         // h2 deleted by hand
-        f.delete_ns(&ns("h2")).await.unwrap();
+        f.delete_ns(&[ns("h2")]).await.pop().unwrap().unwrap();
         let o = observe(&f, &all()).await.unwrap();
         let p = plan(&d, &o, &Scope::Owner).unwrap();
         let ann: Vec<String> = p

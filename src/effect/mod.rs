@@ -148,6 +148,9 @@ pub trait Netlink {
     async fn add_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
     /// `ip route del DEST via GW`
     async fn del_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
+    /// `ip link show NAME`: whether the device is there (a cheap look-up
+    /// where a dump would list every device of the namespace)
+    async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError>;
     /// `ip -j link; ip -j addr; ip -j route` in one namespace
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError>;
     /// `ip link set DEV netns TO name NEW group G && ip -n TO link set NEW
@@ -185,8 +188,8 @@ pub trait Netlink {
 pub trait Namespaces {
     /// `ip netns add NAME; ip -n NAME link set lo up`, for each name
     async fn create_ns(&self, names: &[NsName], owner: &Owner) -> Vec<Result<(), NlError>>;
-    /// `ip netns del NAME`
-    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError>;
+    /// `ip netns del NAME`, for each name; one result per name
+    async fn delete_ns(&self, names: &[NsName]) -> Vec<Result<(), NlError>>;
     /// `ip netns list` (whose namespace each is, `observe` reads from the
     /// mark on its `lo`)
     fn list_ns(&self) -> Result<Vec<NsName>, NlError>;

@@ -81,6 +81,9 @@ impl Netlink for System {
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError> {
         self.kernel.flush_neighbours(loc).await
     }
+    async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
+        self.kernel.has_link(loc, name).await
+    }
     fn release(&self, loc: &Loc) {
         self.kernel.release(loc)
     }
@@ -93,8 +96,8 @@ impl Namespaces for System {
     async fn create_ns(&self, names: &[NsName], owner: &Owner) -> Vec<Result<(), NlError>> {
         self.kernel.create_ns(names, owner).await
     }
-    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
-        self.kernel.delete_ns(name).await
+    async fn delete_ns(&self, names: &[NsName]) -> Vec<Result<(), NlError>> {
+        self.kernel.delete_ns(names).await
     }
     fn list_ns(&self) -> Result<Vec<NsName>, NlError> {
         self.kernel.list_ns()

@@ -184,6 +184,39 @@ impl Step {
         }
     }
 
+    /// The namespaces whose netlink socket the step uses (the host's is
+    /// not listed: it stays open).
+    pub fn namespaces(&self) -> Vec<&NsName> {
+        fn ns(l: &Loc) -> Option<&NsName> {
+            l.ns()
+        }
+        match self {
+            Step::DelRoute { ns: n, .. }
+            | Step::AddRoute { ns: n, .. }
+            | Step::DeleteNs { ns: n }
+            | Step::CreateNs { ns: n, .. }
+            | Step::SetForward { ns: n, .. }
+            | Step::TxCsumOff { ns: n, .. } => vec![n],
+            Step::CreateVeth { loc, peer_loc, .. } => {
+                ns(loc).into_iter().chain(ns(peer_loc)).collect()
+            }
+            Step::MoveLink { from, ns: n, .. } => ns(from).into_iter().chain([n]).collect(),
+            Step::DelAddr { loc, .. }
+            | Step::DeleteLink { loc, .. }
+            | Step::AwaitGone { loc, .. }
+            | Step::CreateBridge { loc, .. }
+            | Step::SetMaster { loc, .. }
+            | Step::SetUp { loc, .. }
+            | Step::SetMtu { loc, .. }
+            | Step::SetMac { loc, .. }
+            | Step::Announce { loc, .. }
+            | Step::AddAddr { loc, .. }
+            | Step::SetSysctl { loc, .. }
+            | Step::SetMark { loc, .. } => ns(loc).into_iter().collect(),
+            Step::Ovs(_) => vec![],
+        }
+    }
+
     /// Steps of a lower phase run before steps of a higher one.
     pub fn phase(&self) -> u8 {
         match self {

@@ -160,6 +160,27 @@ impl Fake {
         l
     }
 
+    /// `ip netns del NAME`, and the veth pairs with an end in it
+    fn delete_one_ns(&self, name: &NsName) -> Result<(), NlError> {
+        self.record(format!("ip netns del {name}"))?;
+        let gone = Loc::Ns(name.clone());
+        self.sys.lock().unwrap().namespaces.remove(name);
+        // veth peers of devices in it die too
+        let mut peers = self.peers.lock().unwrap();
+        let dead: Vec<_> = peers
+            .iter()
+            .filter(|(a, b)| a.0 == gone || b.0 == gone)
+            .cloned()
+            .collect();
+        peers.retain(|(a, b)| a.0 != gone && b.0 != gone);
+        drop(peers);
+        for (a, b) in dead {
+            self.remove_link(&a.0, &a.1);
+            self.remove_link(&b.0, &b.1);
+        }
+        Ok(())
+    }
+
     pub(crate) fn remove_link(&self, loc: &Loc, name: &str) {
         let mut sys = self.sys.lock().unwrap();
         let st = match loc {
@@ -433,6 +454,11 @@ impl Netlink for Fake {
         Ok(0)
     }
 
+    async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
+        let sys = self.sys.lock().unwrap();
+        Ok(sys.loc(loc).is_some_and(|st| st.link(name).is_some()))
+    }
+
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
         let sys = self.sys.lock().unwrap();
         let mut st = sys
@@ -483,24 +509,8 @@ impl Namespaces for Fake {
         out
     }
 
-    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
-        self.record(format!("ip netns del {name}"))?;
-        let gone = Loc::Ns(name.clone());
-        self.sys.lock().unwrap().namespaces.remove(name);
-        // veth peers of devices in it die too
-        let mut peers = self.peers.lock().unwrap();
-        let dead: Vec<_> = peers
-            .iter()
-            .filter(|(a, b)| a.0 == gone || b.0 == gone)
-            .cloned()
-            .collect();
-        peers.retain(|(a, b)| a.0 != gone && b.0 != gone);
-        drop(peers);
-        for (a, b) in dead {
-            self.remove_link(&a.0, &a.1);
-            self.remove_link(&b.0, &b.1);
-        }
-        Ok(())
+    async fn delete_ns(&self, names: &[NsName]) -> Vec<Result<(), NlError>> {
+        names.iter().map(|n| self.delete_one_ns(n)).collect()
     }
 
     fn list_ns(&self) -> Result<Vec<NsName>, NlError> {

@@ -24,60 +24,116 @@ fn from_route_addr(a: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
+/// One link of a dump, with its master's index (named once all are read).
+pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)> {
+    let RouteNetlinkMessage::NewLink(l) = r else {
+        return None;
+    };
+    let mut o = LinkObs {
+        name: String::new(),
+        index: l.header.index,
+        kind: None,
+        alias: None,
+        mark: None,
+        master: None,
+        up: l.header.flags.contains(LinkFlags::Up),
+        mtu: 0,
+        addrs: vec![],
+        mac: None,
+        group: 0,
+    };
+    let mut master = None;
+    for a in l.attributes {
+        match a {
+            LinkAttribute::IfName(n) => o.name = n,
+            LinkAttribute::IfAlias(s) => {
+                o.mark = Mark::from_alias(&s);
+                o.alias = Some(s);
+            }
+            LinkAttribute::Controller(i) => master = Some(i),
+            LinkAttribute::Mtu(m) => o.mtu = m,
+            LinkAttribute::Group(g) => o.group = g,
+            LinkAttribute::Address(a) if a.len() == 6 => {
+                o.mac = Some(Mac(a[..6].try_into().expect("6 bytes")));
+            }
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let LinkInfo::Kind(k) = i {
+                        o.kind = Some(k.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((o, master))
+}
+
+/// One address of a dump: the device's index and the address.
+pub(super) fn addr_row(r: RouteNetlinkMessage) -> Option<(u32, Cidr)> {
+    let RouteNetlinkMessage::NewAddress(a) = r else {
+        return None;
+    };
+    let mut local = None;
+    let mut address = None;
+    for at in &a.attributes {
+        match at {
+            AddressAttribute::Local(ip) => local = Some(*ip),
+            AddressAttribute::Address(ip) => address = Some(*ip),
+            _ => {}
+        }
+    }
+    let ip = local.or(address)?;
+    Some((
+        a.header.index,
+        Cidr {
+            addr: ip,
+            prefix: a.header.prefix_len,
+        },
+    ))
+}
+
+/// One gateway route of the main table, with its device's index; connected
+/// routes belong to their addresses and are left out.
+pub(super) fn route_row(r: RouteNetlinkMessage) -> Option<(RouteDest, IpAddr, Option<u32>)> {
+    let RouteNetlinkMessage::NewRoute(rt) = r else {
+        return None;
+    };
+    if rt.header.table != RouteHeader::RT_TABLE_MAIN || rt.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let mut dest = None;
+    let mut via = None;
+    let mut oif = None;
+    for at in &rt.attributes {
+        match at {
+            RouteAttribute::Destination(a) => dest = from_route_addr(a),
+            RouteAttribute::Gateway(a) => via = from_route_addr(a),
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            _ => {}
+        }
+    }
+    let dest = match dest {
+        Some(ip) if rt.header.destination_prefix_length > 0 => RouteDest::Net(Cidr {
+            addr: ip,
+            prefix: rt.header.destination_prefix_length,
+        }),
+        _ => RouteDest::Default,
+    };
+    Some((dest, via?, oif))
+}
+
 impl Kernel {
     pub(super) fn parse_dump(
         &self,
         loc: &Loc,
-        links: Vec<RouteNetlinkMessage>,
-        addrs: Vec<RouteNetlinkMessage>,
-        routes: Vec<RouteNetlinkMessage>,
+        links: Vec<(LinkObs, Option<u32>)>,
+        addrs: Vec<(u32, Cidr)>,
+        routes: Vec<(RouteDest, IpAddr, Option<u32>)>,
     ) -> LocObs {
         let mut out = LocObs::default();
-        let mut masters: Vec<Option<u32>> = Vec::new();
-        for r in links {
-            let RouteNetlinkMessage::NewLink(l) = r else {
-                continue;
-            };
-            let mut o = LinkObs {
-                name: String::new(),
-                index: l.header.index,
-                kind: None,
-                alias: None,
-                mark: None,
-                master: None,
-                up: l.header.flags.contains(LinkFlags::Up),
-                mtu: 0,
-                addrs: vec![],
-                mac: None,
-                group: 0,
-            };
-            let mut master = None;
-            for a in &l.attributes {
-                match a {
-                    LinkAttribute::IfName(n) => o.name = n.clone(),
-                    LinkAttribute::IfAlias(s) => {
-                        o.mark = Mark::from_alias(s);
-                        o.alias = Some(s.clone());
-                    }
-                    LinkAttribute::Controller(i) => master = Some(*i),
-                    LinkAttribute::Mtu(m) => o.mtu = *m,
-                    LinkAttribute::Group(g) => o.group = *g,
-                    LinkAttribute::Address(a) if a.len() == 6 => {
-                        o.mac = Some(Mac(a[..6].try_into().expect("6 bytes")));
-                    }
-                    LinkAttribute::LinkInfo(infos) => {
-                        for i in infos {
-                            if let LinkInfo::Kind(k) = i {
-                                o.kind = Some(k.to_string());
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            masters.push(master);
-            out.links.push(o);
-        }
+        let (links, masters): (Vec<LinkObs>, Vec<Option<u32>>) = links.into_iter().unzip();
+        out.links = links;
         // a pending mark is finished only on a device that is swctl's by
         // identity (its group), never on a look-alike of the same name
         for l in out.links.iter_mut() {
@@ -112,61 +168,21 @@ impl Kernel {
                 idx.insert((loc.clone(), l.name.clone()), l.index);
             }
         }
-        for r in addrs {
-            let RouteNetlinkMessage::NewAddress(a) = r else {
-                continue;
-            };
-            let mut local = None;
-            let mut address = None;
-            for at in &a.attributes {
-                match at {
-                    AddressAttribute::Local(ip) => local = Some(*ip),
-                    AddressAttribute::Address(ip) => address = Some(*ip),
-                    _ => {}
-                }
-            }
-            let Some(ip) = local.or(address) else {
-                continue;
-            };
-            if let Some(l) = out.links.iter_mut().find(|l| l.index == a.header.index) {
-                l.addrs.push(Cidr {
-                    addr: ip,
-                    prefix: a.header.prefix_len,
-                });
+        let at: HashMap<u32, usize> = out
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.index, i))
+            .collect();
+        for (index, cidr) in addrs {
+            if let Some(&i) = at.get(&index) {
+                out.links[i].addrs.push(cidr);
             }
         }
-        for r in routes {
-            let RouteNetlinkMessage::NewRoute(rt) = r else {
-                continue;
-            };
-            if rt.header.table != RouteHeader::RT_TABLE_MAIN || rt.header.kind != RouteType::Unicast
-            {
-                continue;
-            }
-            let mut dest = None;
-            let mut via = None;
-            let mut oif = None;
-            for at in &rt.attributes {
-                match at {
-                    RouteAttribute::Destination(a) => dest = from_route_addr(a),
-                    RouteAttribute::Gateway(a) => via = from_route_addr(a),
-                    RouteAttribute::Oif(i) => oif = Some(*i),
-                    _ => {}
-                }
-            }
-            if via.is_none() {
-                continue; // connected routes belong to their addresses
-            }
-            let dest = match dest {
-                Some(ip) if rt.header.destination_prefix_length > 0 => RouteDest::Net(Cidr {
-                    addr: ip,
-                    prefix: rt.header.destination_prefix_length,
-                }),
-                _ => RouteDest::Default,
-            };
+        for (dest, via, oif) in routes {
             out.routes.push(RouteObs {
                 dest,
-                via,
+                via: Some(via),
                 dev: oif.and_then(|i| by_index.get(&i).cloned()),
             });
         }

@@ -457,25 +457,48 @@ impl Netlink for Kernel {
         ethtool::set_tx_csum(loc.ns(), dev, on)
     }
 
+    async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
+        let mut q = LinkMessage::default();
+        q.attributes.push(LinkAttribute::IfName(name.into()));
+        let op = || format!("ip {}link show {name}", loc.ip_n());
+        match self
+            .request(loc, RouteNetlinkMessage::GetLink(q), 0, op)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(NlError::Request { errno, .. }) if errno == libc::ENODEV => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
-        let links_f = self.request(
+        let links_f = self.request_map(
             loc,
             RouteNetlinkMessage::GetLink(LinkMessage::default()),
             NLM_F_DUMP,
             || format!("ip {}link show", loc.ip_n()),
+            super::dump::link_row,
         );
         let mut am = AddressMessage::default();
         am.header.family = AddressFamily::Unspec;
-        let addrs_f = self.request(loc, RouteNetlinkMessage::GetAddress(am), NLM_F_DUMP, || {
-            format!("ip {}addr show", loc.ip_n())
-        });
+        let addrs_f = self.request_map(
+            loc,
+            RouteNetlinkMessage::GetAddress(am),
+            NLM_F_DUMP,
+            || format!("ip {}addr show", loc.ip_n()),
+            super::dump::addr_row,
+        );
         // both families in one dump (AF_UNSPEC: the kernel walks each
         // family's table in turn), one round trip fewer per namespace
         let mut rm = RouteMessage::default();
         rm.header.address_family = AddressFamily::Unspec;
-        let routes_f = self.request(loc, RouteNetlinkMessage::GetRoute(rm), NLM_F_DUMP, || {
-            format!("ip {}route show table all", loc.ip_n())
-        });
+        let routes_f = self.request_map(
+            loc,
+            RouteNetlinkMessage::GetRoute(rm),
+            NLM_F_DUMP,
+            || format!("ip {}route show table all", loc.ip_n()),
+            super::dump::route_row,
+        );
         // One dump at a time per socket: a second concurrent dump on the
         // same socket is refused with EBUSY by the kernel.
         let links = links_f.await?;

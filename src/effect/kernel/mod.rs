@@ -67,11 +67,20 @@ impl Kernel {
 
     /// Forget the socket of a namespace (so it does not keep it alive).
     pub fn forget(&self, loc: &Loc) {
-        self.handles.lock().expect("lock").remove(loc);
+        self.forget_all(&std::iter::once(loc.clone()).collect());
+    }
+
+    /// `forget` for many namespaces, in one pass over the index.
+    pub fn forget_all(&self, locs: &std::collections::HashSet<Loc>) {
+        let mut h = self.handles.lock().expect("lock");
+        for l in locs {
+            h.remove(l);
+        }
+        drop(h);
         self.index
             .lock()
             .expect("lock")
-            .retain(|(l, _), _| l != loc);
+            .retain(|(l, _), _| !locs.contains(l));
     }
 
     pub(super) fn handle(&self, loc: &Loc) -> Result<Handle, NlError> {
@@ -91,6 +100,20 @@ impl Kernel {
         flags: u16,
         op: impl Fn() -> String,
     ) -> Result<Vec<RouteNetlinkMessage>, NlError> {
+        self.request_map(loc, msg, flags, op, Some).await
+    }
+
+    /// `request`, each answer turned into a `T` (or dropped) as it arrives:
+    /// a dump of 1000 links held whole as parsed messages was most of
+    /// swctl's peak memory (massif: 20 of 27 MB, the link attributes).
+    pub(super) async fn request_map<T>(
+        &self,
+        loc: &Loc,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        op: impl Fn() -> String,
+        mut f: impl FnMut(RouteNetlinkMessage) -> Option<T>,
+    ) -> Result<Vec<T>, NlError> {
         crate::hook::crash_point();
         let mut handle = self.handle(loc)?;
         let mut req = NetlinkMessage::from(msg);
@@ -99,7 +122,7 @@ impl Kernel {
         let mut out = Vec::new();
         while let Some(m) = resp.next().await {
             match m.payload {
-                NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                NetlinkPayload::InnerMessage(inner) => out.extend(f(inner)),
                 NetlinkPayload::Error(e) => {
                     if let Some(code) = e.code {
                         let errno = -code.get();
@@ -179,10 +202,14 @@ impl Namespaces for Kernel {
             .collect()
     }
 
-    async fn delete_ns(&self, name: &NsName) -> Result<(), NlError> {
-        self.forget(&Loc::Ns(name.clone()));
-        netns::delete(name)?;
-        Ok(())
+    async fn delete_ns(&self, names: &[NsName]) -> Vec<Result<(), NlError>> {
+        let locs: std::collections::HashSet<Loc> =
+            names.iter().map(|n| Loc::Ns(n.clone())).collect();
+        self.forget_all(&locs);
+        netns::delete_many(names)
+            .into_iter()
+            .map(|r| r.map_err(NlError::Namespace))
+            .collect()
     }
 
     fn list_ns(&self) -> Result<Vec<NsName>, NlError> {
