@@ -885,3 +885,175 @@ fn a_switch_on_its_own_ovsdb_server() {
         assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
     });
 }
+
+/// Two bridges joined by a trunk, a host on each.
+fn trunked() -> Desired {
+    let mut d = s4("tk");
+    d.ports.truncate(2);
+    d.namespaces.remove(&ns("h3"));
+    let mut sw1 = d.switches[&ifn("br0")].clone();
+    sw1.addrs.clear();
+    d.switches.insert(ifn("br1"), sw1);
+    d.ports[1].switch = ifn("br1");
+    d.trunks.push(TrunkSpec {
+        a: ifn("br0"),
+        b: ifn("br1"),
+        mtu: Some(1400),
+    });
+    d
+}
+
+#[test]
+fn trunk_exact_steps_converges_and_tears_down() {
+    let d = trunked();
+    let p = plan(&d, &Observed::default(), &Scope::Owner).unwrap();
+    let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+    let a = derived_ifname("tkbr1", &["br0", "br1", "a"]);
+    let b = derived_ifname("tkbr0", &["br1", "br0", "b"]);
+    let create = format!(
+        "ip link add {a} address {} group {G} addrgenmode none up type veth peer name {b} address {} group {G} addrgenmode none up",
+        mac("tk", "host", a.as_str()),
+        mac("tk", "host", b.as_str())
+    );
+    assert!(text.contains(&create), "{text:#?}");
+    for want in [
+        format!("ip link set {a} master br0"),
+        format!("ip link set {b} master br1"),
+        format!("ip link set {a} mtu 1400"),
+        format!("ip link set {b} mtu 1400"),
+    ] {
+        assert!(text.contains(&want), "{want} not in {text:#?}");
+    }
+    assert!(p.wiring.iter().any(|w| matches!(w.key, Key::Trunk { .. })));
+    converges(&d);
+}
+
+#[test]
+fn trunk_removed_from_the_file_goes_and_a_half_trunk_is_made_again() {
+    let d = trunked();
+    let f = Fake::new();
+    rt().block_on(async {
+        let p = plan(&d, &Observed::default(), &Scope::Owner).unwrap();
+        apply(&f, &p, false).await.unwrap();
+        // one end deleted by hand: the pair is made again
+        let a = derived_ifname("tkbr1", &["br0", "br1", "a"]);
+        f.del_link(&Loc::Host, a.as_str()).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        assert!(
+            p.steps
+                .iter()
+                .any(|s| matches!(s, Step::CreateVeth { name, .. } if name == &a)),
+            "{:#?}",
+            p.steps
+        );
+        apply(&f, &p, false).await.unwrap();
+        // the trunk leaves the file: both ends go, nothing else
+        let mut less = d.clone();
+        less.trunks.clear();
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&less, &o, &Scope::Owner).unwrap();
+        let dels: Vec<&Step> = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::DeleteLink { .. }))
+            .collect();
+        assert_eq!(dels.len(), 1, "one delete takes the pair: {:#?}", p.steps);
+        assert_eq!(p.steps.len(), 1, "{:#?}", p.steps);
+    });
+}
+
+#[test]
+fn trunk_to_an_ovs_bridge_is_refused_before_anything() {
+    let mut d = trunked();
+    d.switches.get_mut(&ifn("br1")).unwrap().backend = Backend::Ovs;
+    let o = ovs_observed("netdev");
+    match plan(&d, &o, &Scope::Owner) {
+        Err(PlanError::BadSwitch { why, .. }) => assert!(why.contains("Linux bridges"), "{why}"),
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+#[test]
+fn trunks_count_against_the_bridge_port_limit() {
+    let mut d = Desired::new("lim".parse().unwrap());
+    for b in ["b0", "b1"] {
+        d.switches.insert(
+            ifn(b),
+            SwitchSpec {
+                backend: Backend::Bridge,
+                loc: Loc::Host,
+                addrs: vec![],
+                datapath: None,
+                ovsdb: None,
+            },
+        );
+    }
+    for i in 0..1023 {
+        let h = ns(&format!("h{i}"));
+        d.namespaces.insert(h.clone(), NsSpec::default());
+        d.ports.push(PortSpec {
+            ns: h,
+            switch: ifn("b0"),
+            ifname: None,
+            addrs: vec![],
+            via: Via::Auto,
+            vlan: None,
+            mtu: None,
+        });
+    }
+    assert!(plan(&d, &Observed::default(), &Scope::Owner).is_ok());
+    d.trunks.push(TrunkSpec {
+        a: ifn("b0"),
+        b: ifn("b1"),
+        mtu: None,
+    });
+    match plan(&d, &Observed::default(), &Scope::Owner) {
+        Err(PlanError::TooManyPorts { want, .. }) => assert_eq!(want, 1024),
+        other => panic!("not refused: {:?}", other.map(|p| p.steps.len())),
+    }
+}
+
+#[test]
+fn a_big_segment_raises_the_hosts_input_queue_once() {
+    let mut d = trunked();
+    for i in 0..400 {
+        let h = ns(&format!("q{i}"));
+        d.namespaces.insert(h.clone(), NsSpec::default());
+        d.ports.push(PortSpec {
+            ns: h,
+            switch: ifn(if i % 2 == 0 { "br0" } else { "br1" }),
+            ifname: None,
+            addrs: vec![],
+            via: Via::Auto,
+            vlan: None,
+            mtu: None,
+        });
+    }
+    let f = Fake::new();
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        assert_eq!(o.backlog, Some(1000));
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        // 402 hosts and the trunk's two ends are one segment: 2 x 404 -> 1024
+        let raise: Vec<String> = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::SetSysctl { .. }))
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(raise, ["sysctl -w net.core.netdev_max_backlog=1024"]);
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+    });
+    // without the trunk, two segments of ~200: nothing to raise
+    let mut two = d.clone();
+    two.trunks.clear();
+    let f = Fake::new();
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&two, &o, &Scope::Owner).unwrap();
+        assert!(!p.steps.iter().any(|s| matches!(s, Step::SetSysctl { .. })));
+    });
+}

@@ -339,3 +339,70 @@ fn gc_removes_leftovers_of_topologies_that_are_gone() {
     );
     assert_clean(&lab);
 }
+
+/// Two Linux bridges joined by a trunk are one segment: hosts on either
+/// answer at once; an end deleted by hand or taken off its bridge is
+/// repaired by one apply (immediate ping); removing the trunk from the file
+/// removes both ends and cuts the segment; destroy leaves nothing.
+#[test]
+fn a_trunk_joins_two_bridges_and_is_repaired() {
+    let lab = Lab::new("tk");
+    let p = lab.p.clone();
+    let text = |trunk: bool| {
+        let mut t = format!(
+            "name = \"{p}\"\n[switches.{p}a]\n[switches.{p}b]\n\
+             [hosts.{p}1]\n[[hosts.{p}1.ports]]\nswitch = \"{p}a\"\nip = \"198.18.61.1/24\"\n\
+             [hosts.{p}2]\n[[hosts.{p}2.ports]]\nswitch = \"{p}b\"\nip = \"198.18.61.2/24\"\n\
+             [hosts.{p}3]\n[[hosts.{p}3.ports]]\nswitch = \"{p}b\"\nip = \"198.18.61.3/24\"\n"
+        );
+        if trunk {
+            t.push_str(&format!(
+                "[[trunks]]\na = \"{p}a\"\nb = \"{p}b\"\nmtu = 1400\n"
+            ));
+        }
+        t
+    };
+    let f = write_file(&lab, "trunk.toml", &text(true));
+    lab.ok(&["apply", &f]);
+    let (h1, h2) = (lab.name("1"), lab.name("2"));
+    // the oracle: two marked veth ends, one on each bridge, MTU 1400
+    let ends = || -> Vec<serde_json::Value> {
+        ip_links(None)
+            .into_iter()
+            .filter(|l| {
+                l["ifalias"]
+                    .as_str()
+                    .is_some_and(|a| a.contains(&format!("owner={p} role=trunk")))
+            })
+            .collect()
+    };
+    let e = ends();
+    assert_eq!(e.len(), 2, "{e:?}");
+    let mut masters: Vec<&str> = e.iter().filter_map(|l| l["master"].as_str()).collect();
+    masters.sort();
+    assert_eq!(masters, [format!("{p}a"), format!("{p}b")]);
+    assert!(e.iter().all(|l| l["mtu"] == 1400), "{e:?}");
+    assert!(ping_once(&h1, "198.18.61.2"), "no answer across the trunk");
+    let c = lab.json(&["check", &f]);
+    assert_eq!(c["failed"], 0, "{c}");
+    // damage: an end deleted by hand, then one taken off its bridge
+    let a_end = e[0]["ifname"].as_str().unwrap().to_string();
+    sh(&["ip", "link", "del", &a_end]);
+    assert!(!ping_once(&h1, "198.18.61.3"), "answers without the trunk");
+    lab.ok(&["apply", &f]);
+    assert!(ping_once(&h1, "198.18.61.3"), "not repaired at once");
+    let b_end = ends()[1]["ifname"].as_str().unwrap().to_string();
+    sh(&["ip", "link", "set", &b_end, "nomaster"]);
+    let st = lab.swctl(&["status", &f]);
+    assert_eq!(st.status.code(), Some(3), "drift not seen");
+    lab.ok(&["apply", &f]);
+    assert!(ping_once(&h2, "198.18.61.1"), "not repaired at once");
+    assert!(lab.ok(&["apply", &f]).contains("nothing to change"));
+    // the trunk leaves the file: its ends go, the bridges are two segments
+    let f2 = write_file(&lab, "trunk2.toml", &text(false));
+    lab.ok(&["apply", &f2]);
+    assert!(ends().is_empty(), "{:?}", ends());
+    assert!(!ping_once(&h1, "198.18.61.2"));
+    lab.ok(&["destroy", &f2]);
+    assert_clean(&lab);
+}

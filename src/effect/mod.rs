@@ -199,6 +199,8 @@ pub trait Namespaces {
     fn forward(&self, ns: &NsName) -> Result<bool, NlError>;
     /// `[ip netns exec NS] sysctl -w KEY=VALUE` (KEY as a /proc/sys path)
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError>;
+    /// `[ip netns exec NS] sysctl KEY`
+    fn sysctl(&self, loc: &Loc, key: &str) -> Result<String, NlError>;
 }
 
 /// The OVS effect trait: read the OVSDB state, apply a batch of changes in

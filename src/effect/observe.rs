@@ -83,6 +83,11 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
     let (host, others) = futures::join!(host, others);
     let mut o = Observed {
         host: host?,
+        // the planner raises it for big segments (plan::host_limits)
+        backlog: sys
+            .sysctl(&Loc::Host, crate::model::BACKLOG_KEY)
+            .ok()
+            .and_then(|v| v.parse().ok()),
         ..Default::default()
     };
     for (n, st) in wanted.into_iter().zip(others) {

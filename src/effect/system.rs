@@ -111,6 +111,9 @@ impl Namespaces for System {
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         self.kernel.set_sysctl(loc, key, value)
     }
+    fn sysctl(&self, loc: &Loc, key: &str) -> Result<String, NlError> {
+        self.kernel.sysctl(loc, key)
+    }
 }
 
 impl OvsDb for System {

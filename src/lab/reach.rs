@@ -50,15 +50,19 @@ pub struct Path {
 impl Net {
     pub fn of(d: &Desired) -> Net {
         let mut ifaces = Vec::new();
+        // switches joined by trunks are one segment, named by the group
+        let group = d.switch_groups();
+        let seg_of = |sw: &crate::model::names::IfName| group.get(sw).unwrap_or(sw).to_string();
         for p in &d.ports {
+            let g = seg_of(&p.switch);
             let seg = match p.vlan {
-                Some(v) => format!("switch {} vlan {v}", p.switch),
-                None => format!("switch {}", p.switch),
+                Some(v) => format!("switch {g} vlan {v}"),
+                None => format!("switch {g}"),
             };
             ifaces.push(Iface {
                 loc: Loc::Ns(p.ns.clone()),
                 seg,
-                switch: Some(p.switch.to_string()),
+                switch: Some(g),
                 cidrs: p.addrs.clone(),
                 owner: p.ns.to_string(),
             });
@@ -67,8 +71,8 @@ impl Net {
             if !s.addrs.is_empty() {
                 ifaces.push(Iface {
                     loc: s.loc.clone(),
-                    seg: format!("switch {name}"),
-                    switch: Some(name.to_string()),
+                    seg: format!("switch {}", seg_of(name)),
+                    switch: Some(seg_of(name)),
                     cidrs: s.addrs.clone(),
                     owner: format!("switch {name}"),
                 });

@@ -130,6 +130,23 @@ pub struct LinkSpec {
     pub mtu: Option<u32>,
 }
 
+/// A trunk: a veth pair joining two switches into one layer-2 segment
+/// (`ip link add A master SW_A type veth peer name B; ip link set B master
+/// SW_B`). `a` is the smaller name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrunkSpec {
+    pub a: IfName,
+    pub b: IfName,
+    /// MTU of both ends; None: the kernel's default
+    pub mtu: Option<u32>,
+}
+
+impl TrunkSpec {
+    pub fn key(&self) -> Key {
+        Key::trunk(&self.a, &self.b)
+    }
+}
+
 /// What the user wants. For imperative commands this holds only the objects
 /// the command is about; for a topology, everything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,6 +156,7 @@ pub struct Desired {
     pub switches: BTreeMap<IfName, SwitchSpec>,
     pub ports: Vec<PortSpec>,
     pub links: Vec<LinkSpec>,
+    pub trunks: Vec<TrunkSpec>,
 }
 
 impl Desired {
@@ -149,7 +167,39 @@ impl Desired {
             switches: BTreeMap::new(),
             ports: Vec::new(),
             links: Vec::new(),
+            trunks: Vec::new(),
         }
+    }
+
+    /// The layer-2 segment each switch is part of, named by the smallest
+    /// switch name of its group: switches joined by trunks are one segment.
+    pub fn switch_groups(&self) -> BTreeMap<IfName, IfName> {
+        let mut rep: BTreeMap<IfName, IfName> = self
+            .switches
+            .keys()
+            .chain(self.trunks.iter().flat_map(|t| [&t.a, &t.b]))
+            .chain(self.ports.iter().map(|p| &p.switch))
+            .map(|n| (n.clone(), n.clone()))
+            .collect();
+        fn find(rep: &BTreeMap<IfName, IfName>, n: &IfName) -> IfName {
+            let mut x = n.clone();
+            while rep[&x] != x {
+                x = rep[&x].clone();
+            }
+            x
+        }
+        for t in &self.trunks {
+            let (ra, rb) = (find(&rep, &t.a), find(&rep, &t.b));
+            if ra != rb {
+                let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+                rep.insert(hi, lo);
+            }
+        }
+        let names: Vec<IfName> = rep.keys().cloned().collect();
+        names
+            .into_iter()
+            .map(|n| (n.clone(), find(&rep, &n)))
+            .collect()
     }
 }
 
@@ -172,6 +222,10 @@ pub enum Key {
         a: Loc,
         b: Loc,
     },
+    Trunk {
+        a: IfName,
+        b: IfName,
+    },
     Route {
         ns: NsName,
         dest: RouteDest,
@@ -180,6 +234,15 @@ pub enum Key {
 }
 
 impl Key {
+    /// Trunks are unordered too.
+    pub fn trunk(a: &IfName, b: &IfName) -> Key {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        Key::Trunk {
+            a: a.clone(),
+            b: b.clone(),
+        }
+    }
+
     /// Links are unordered: `link a b` and `link b a` are the same link.
     pub fn link(a: &Loc, b: &Loc) -> Key {
         if a <= b {
@@ -205,5 +268,29 @@ mod tests {
         let a = Loc::Host;
         let b = Loc::Ns("n".parse().unwrap());
         assert_eq!(Key::link(&a, &b), Key::link(&b, &a));
+    }
+
+    fn sw(n: &str) -> IfName {
+        n.parse().unwrap()
+    }
+
+    #[test]
+    fn trunks_join_switches_into_one_segment() {
+        let mut d = Desired::new("l".parse().unwrap());
+        for t in [("c", "b"), ("b", "a"), ("x", "y")] {
+            d.trunks.push(TrunkSpec {
+                a: sw(t.0),
+                b: sw(t.1),
+                mtu: None,
+            });
+        }
+        let g = d.switch_groups();
+        assert_eq!(g[&sw("c")], sw("a"));
+        assert_eq!(g[&sw("b")], sw("a"));
+        assert_eq!(g[&sw("y")], sw("x"));
+        assert_eq!(
+            Key::trunk(&sw("b"), &sw("a")),
+            Key::trunk(&sw("a"), &sw("b"))
+        );
     }
 }

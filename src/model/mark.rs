@@ -48,6 +48,13 @@ pub enum Mark {
         b: Loc,
         side: Side,
     },
+    /// an end of a trunk: a veth pair joining switch `a` to switch `b`
+    Trunk {
+        owner: Owner,
+        a: IfName,
+        b: IfName,
+        side: Side,
+    },
 }
 
 pub const MARK_PREFIX: &str = "swctl:1";
@@ -62,7 +69,8 @@ impl Mark {
             Mark::Ns { owner }
             | Mark::Switch { owner }
             | Mark::Port { owner, .. }
-            | Mark::Link { owner, .. } => owner,
+            | Mark::Link { owner, .. }
+            | Mark::Trunk { owner, .. } => owner,
         }
     }
 
@@ -98,6 +106,15 @@ impl Mark {
                 side: s,
             } => format!(
                 "{MARK_PREFIX} owner={owner} role=link a={a} b={b} side={}",
+                side(s)
+            ),
+            Mark::Trunk {
+                owner,
+                a,
+                b,
+                side: s,
+            } => format!(
+                "{MARK_PREFIX} owner={owner} role=trunk a={a} b={b} side={}",
                 side(s)
             ),
         }
@@ -136,6 +153,12 @@ impl Mark {
                 b: kv.get("b")?.parse().ok()?,
                 side: side()?,
             }),
+            "trunk" => Some(Mark::Trunk {
+                owner,
+                a: kv.get("a")?.parse().ok()?,
+                b: kv.get("b")?.parse().ok()?,
+                side: side()?,
+            }),
             _ => None,
         }
     }
@@ -165,6 +188,12 @@ mod tests {
                 a: Loc::Host,
                 b: Loc::Ns("x".parse().unwrap()),
                 side: Side::A,
+            },
+            Mark::Trunk {
+                owner: "lab".parse().unwrap(),
+                a: "br0".parse().unwrap(),
+                b: "br1".parse().unwrap(),
+                side: Side::B,
             },
         ];
         for m in marks {

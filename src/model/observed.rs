@@ -11,6 +11,9 @@ use super::mark::Mark;
 use super::names::{Cidr, Loc, Mac, NsName, Owner, RouteDest};
 use super::ovs::OvsState;
 
+/// The host's per-CPU input queue limit, as a /proc/sys path.
+pub const BACKLOG_KEY: &str = "net/core/netdev_max_backlog";
+
 /// One link as a netlink dump shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LinkObs {
@@ -81,6 +84,9 @@ pub struct Observed {
     /// why `ovs` is None (shown when an OVS switch is needed)
     #[serde(skip)]
     pub ovs_missing: Option<String>,
+    /// the host's net.core.netdev_max_backlog (None: not read)
+    #[serde(skip)]
+    pub backlog: Option<u32>,
 }
 
 impl Observed {

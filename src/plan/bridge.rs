@@ -51,16 +51,21 @@ impl Switch for LinuxBridge {
                     .iter()
                     .filter(|p| p.master.as_deref() == Some(l.name.as_str()))
                     .map(|p| {
-                        let (ns, owner) = match &p.mark {
+                        let (ns, owner, trunk) = match &p.mark {
                             Some(Mark::Port { ns, owner, .. }) => {
-                                (Some(ns.clone()), Some(owner.clone()))
+                                (Some(ns.clone()), Some(owner.clone()), None)
                             }
-                            _ => (None, None),
+                            Some(Mark::Trunk { owner, a, b, .. }) => {
+                                let other = if a.as_str() == l.name { b } else { a };
+                                (None, Some(owner.clone()), Some(other.clone()))
+                            }
+                            _ => (None, None, None),
                         };
                         PortInfo {
                             dev: p.name.clone(),
                             ns,
                             owner,
+                            trunk,
                         }
                     })
                     .collect();
@@ -211,6 +216,25 @@ impl Switch for LinuxBridge {
             (sw_loc, a_name.as_str()),
             (&ns_loc, b_name.as_str()),
         );
+        Ok(())
+    }
+
+    /// `ip link set DEV master SW` (untagged: no VLAN filtering here).
+    fn plan_trunk_end(
+        &self,
+        cx: &mut Cx,
+        sw: &IfName,
+        sw_loc: &Loc,
+        dev: &str,
+        attached: bool,
+    ) -> Result<(), PlanError> {
+        if !attached {
+            cx.steps.push(Step::SetMaster {
+                loc: sw_loc.clone(),
+                dev: dev.to_string(),
+                master: sw.clone(),
+            });
+        }
         Ok(())
     }
 

@@ -23,6 +23,7 @@ mod ovs;
 mod removals;
 pub mod step;
 pub mod switch;
+mod trunks;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -169,6 +170,8 @@ pub enum PlanError {
     NotAttached(NsName, IfName),
     #[error("there is no link between {0} and {1}")]
     NoSuchLink(Loc, Loc),
+    #[error("there is no trunk between switches {0} and {1}")]
+    NoSuchTrunk(IfName, IfName),
     #[error("namespace {0} has no route {1} via {2}")]
     NoSuchRoute(NsName, RouteDest, IpAddr),
     #[error("interface name {0} is planned twice in {1}")]
@@ -213,6 +216,8 @@ pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError>
     cx.switches()?;
     cx.ports()?;
     cx.links()?;
+    cx.trunks()?;
+    cx.host_limits();
     cx.finish_marks();
     let mut steps = cx.steps;
     only_announce_to_old_neighbours(&mut steps, &cx.wiring, d);
@@ -256,13 +261,18 @@ fn only_announce_to_old_neighbours(steps: &mut Vec<Step>, wiring: &[Wiring], d: 
             _ => {}
         }
     }
-    // the segment of each wired device, and whether it has an old member
+    // the segment of each wired device, and whether it has an old member;
+    // switches joined by trunks are one segment
+    let group = d.switch_groups();
+    let sw_seg = |sw: &IfName| format!("switch {}", group.get(sw).unwrap_or(sw));
     let mut seg_of: BTreeMap<(Loc, String), String> = BTreeMap::new();
     let mut old: BTreeSet<String> = BTreeSet::new();
     for w in wiring {
         let (seg, ends) = match &w.key {
             // the switch end of a port is the switch itself, for this purpose
-            Key::Port { switch, .. } => (format!("switch {switch}"), vec![(&w.b_loc, &w.b_dev)]),
+            Key::Port { switch, .. } => (sw_seg(switch), vec![(&w.b_loc, &w.b_dev)]),
+            // a trunk is part of both switches' segment
+            Key::Trunk { a, .. } => (sw_seg(a), vec![(&w.a_loc, &w.a_dev), (&w.b_loc, &w.b_dev)]),
             k => (
                 format!("{k:?}"),
                 vec![(&w.a_loc, &w.a_dev), (&w.b_loc, &w.b_dev)],
@@ -280,7 +290,7 @@ fn only_announce_to_old_neighbours(steps: &mut Vec<Step>, wiring: &[Wiring], d: 
     // neighbour table of its own
     for (name, spec) in &d.switches {
         if !spec.addrs.is_empty() && !created.contains(&(spec.loc.clone(), name.to_string())) {
-            old.insert(format!("switch {name}"));
+            old.insert(sw_seg(name));
         }
     }
     steps.retain(|s| {
@@ -474,6 +484,13 @@ impl<'a> Cx<'a> {
         for p in &self.d.ports {
             want.entry(&p.switch).or_default().insert(&p.ns);
         }
+        let mut trunks: BTreeMap<&IfName, BTreeSet<&IfName>> = BTreeMap::new();
+        for t in &self.d.trunks {
+            trunks.entry(&t.a).or_default().insert(&t.b);
+            trunks.entry(&t.b).or_default().insert(&t.a);
+            want.entry(&t.a).or_default();
+            want.entry(&t.b).or_default();
+        }
         for (sw, nss) in want {
             let (b, _) = self.switch_of(sw)?;
             let Some(max) = b.max_ports() else { continue };
@@ -483,8 +500,13 @@ impl<'a> Cx<'a> {
                 .filter(|s| s.name == sw.as_str())
                 .flat_map(|s| s.ports)
                 .filter(|p| p.ns.as_ref().is_none_or(|n| !nss.contains(n)))
+                .filter(|p| {
+                    p.trunk
+                        .as_ref()
+                        .is_none_or(|t| !trunks.get(sw).is_some_and(|w| w.contains(t)))
+                })
                 .count();
-            let total = others + nss.len();
+            let total = others + nss.len() + trunks.get(sw).map_or(0, |w| w.len());
             if total > max {
                 return Err(PlanError::TooManyPorts {
                     switch: sw.clone(),

@@ -92,6 +92,7 @@ impl Switch for OpenVswitch {
                             dev: p.name.clone(),
                             ns: p.ns(),
                             owner: p.owner(),
+                            trunk: None,
                         })
                         .collect(),
                 }
@@ -383,6 +384,25 @@ impl Switch for OpenVswitch {
             (&ns_loc, b_name.as_str()),
         );
         Ok(())
+    }
+
+    /// Not supported: a trunk end on an OVS bridge would need its own port
+    /// records and, on the userspace datapath, checksum handling for every
+    /// host behind the other switch. OVS bridges of one lab can instead be
+    /// one bridge (OVS has no port limit like the Linux bridge's 1023).
+    fn plan_trunk_end(
+        &self,
+        _cx: &mut Cx,
+        sw: &IfName,
+        _sw_loc: &Loc,
+        _dev: &str,
+        _attached: bool,
+    ) -> Result<(), PlanError> {
+        Err(PlanError::BadSwitch {
+            switch: sw.clone(),
+            backend: Backend::Ovs,
+            why: "trunks join Linux bridges only; an OVS bridge takes any number of ports, so put the hosts on one OVS bridge".into(),
+        })
     }
 
     /// Deleted bridges and ports, and their devices in the host namespace

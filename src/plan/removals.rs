@@ -125,6 +125,19 @@ impl Cx<'_> {
                             deleted(a) || deleted(b) || (!desired && self.in_scope(&key, owner));
                         (remove, peer_gone)
                     }
+                    Mark::Trunk { owner, a, b, side } => {
+                        let key = Key::trunk(a, b);
+                        let desired = self.d.trunks.iter().any(|t| t.key() == key);
+                        // the peer is on the other switch, where that lives
+                        let peer_gone = match side {
+                            Side::A => switches_in_deleted.contains(b),
+                            Side::B => switches_in_deleted.contains(a),
+                        };
+                        let remove = dead_switches.contains(a)
+                            || dead_switches.contains(b)
+                            || (!desired && self.in_scope(&key, owner));
+                        (remove, peer_gone)
+                    }
                 };
                 if remove && peer_gone {
                     if !deleted(&loc) {
@@ -185,6 +198,9 @@ impl Cx<'_> {
                 Some(Mark::Port { ns, sw, .. }) => ("port".to_string(), format!("{ns} {sw}")),
                 Some(Mark::Link { a, b, .. }) => {
                     ("link".to_string(), format!("{:?}", Key::link(a, b)))
+                }
+                Some(Mark::Trunk { a, b, .. }) => {
+                    ("trunk".to_string(), format!("{:?}", Key::trunk(a, b)))
                 }
                 _ => return true,
             };
@@ -269,6 +285,15 @@ impl Cx<'_> {
                     s.b_addrs.clone()
                 })
             }
+            // a trunk end carries no address
+            Mark::Trunk { a, b, .. } => {
+                let key = Key::trunk(a, b);
+                self.d
+                    .trunks
+                    .iter()
+                    .find(|t| t.key() == key)
+                    .map(|_| vec![])
+            }
         }
     }
 
@@ -325,6 +350,7 @@ fn pair_id(m: &Mark) -> Option<String> {
     match m {
         Mark::Port { ns, sw, .. } => Some(format!("port {ns} {sw}")),
         Mark::Link { a, b, .. } => Some(format!("link {:?}", Key::link(a, b))),
+        Mark::Trunk { a, b, .. } => Some(format!("trunk {:?}", Key::trunk(a, b))),
         Mark::Switch { .. } | Mark::Ns { .. } => None,
     }
 }

@@ -153,6 +153,7 @@ fn describe_mark(m: &Mark) -> String {
     match m {
         Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
         Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
+        Mark::Trunk { a, b, .. } => format!("trunk {a} <-> {b}"),
         Mark::Switch { .. } => "switch".into(),
         Mark::Ns { .. } => "namespace".into(),
     }

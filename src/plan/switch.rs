@@ -23,6 +23,9 @@ pub struct PortInfo {
     /// the namespace at the other end, when swctl made the port
     pub ns: Option<NsName>,
     pub owner: Option<Owner>,
+    /// a trunk end to another switch (named)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trunk: Option<IfName>,
 }
 
 /// A switch of some backend, as observed.
@@ -83,6 +86,18 @@ pub trait Switch: Sync {
     /// addresses), or replace it when its wiring or name changed.
     fn plan_port(&self, cx: &mut Cx, p: &PortSpec, sw_loc: &Loc, via: Via)
     -> Result<(), PlanError>;
+
+    /// Steps that make device `dev` (a trunk end in `sw_loc`, made or
+    /// about to be made) a port of switch `sw` carrying every VLAN;
+    /// `attached`: it already is. An error when the backend has no trunks.
+    fn plan_trunk_end(
+        &self,
+        cx: &mut Cx,
+        sw: &IfName,
+        sw_loc: &Loc,
+        dev: &str,
+        attached: bool,
+    ) -> Result<(), PlanError>;
 
     /// The observation after `steps` ran, as far as this backend's own state
     /// goes (the planner already dropped deleted namespaces and links).

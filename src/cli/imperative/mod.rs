@@ -191,6 +191,10 @@ fn touched(job: &ChangeJob) -> (BTreeSet<NsName>, BTreeSet<IfName>) {
                     loc(a, &mut ns);
                     loc(b, &mut ns);
                 }
+                Key::Trunk { a, b } => {
+                    sw.insert(a.clone());
+                    sw.insert(b.clone());
+                }
             }
         }
     }
@@ -291,6 +295,11 @@ fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
                     .next()
                     .is_some()
             }),
+            Key::Trunk { a, b } => o.locs().any(|(_, st)| {
+                st.marked(|m| matches!(m, crate::model::Mark::Trunk { a: x, b: y, .. } if Key::trunk(x, y) == Key::trunk(a, b)))
+                    .next()
+                    .is_some()
+            }),
         };
         if !ok {
             return Err(match k {
@@ -298,6 +307,7 @@ fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
                 Key::Switch { name } => PlanError::UnknownSwitch(name.clone()),
                 Key::Port { ns, switch } => PlanError::NotAttached(ns.clone(), switch.clone()),
                 Key::Link { a, b } => PlanError::NoSuchLink(a.clone(), b.clone()),
+                Key::Trunk { a, b } => PlanError::NoSuchTrunk(a.clone(), b.clone()),
                 Key::Route { ns, dest, via } => PlanError::NoSuchRoute(ns.clone(), *dest, *via),
             }
             .into());

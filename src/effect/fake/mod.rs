@@ -30,6 +30,9 @@ pub struct Fake {
     /// a simulated OVSDB server; None: "no OVSDB server answers"
     pub ovs: Mutex<Option<OvsState>>,
     next_uuid: Mutex<u32>,
+    /// sysctls written (by location and key); net.core.netdev_max_backlog
+    /// reads 1000 until written, as on a fresh kernel
+    sysctls: Mutex<std::collections::HashMap<(Loc, String), String>>,
 }
 
 fn err(op: String, errno: i32) -> NlError {
@@ -533,7 +536,21 @@ impl Namespaces for Fake {
     }
 
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
-        self.record(format!("{loc}: sysctl -w {key}={value}"))
+        self.record(format!("{loc}: sysctl -w {key}={value}"))?;
+        self.sysctls
+            .lock()
+            .unwrap()
+            .insert((loc.clone(), key.to_string()), value.to_string());
+        Ok(())
+    }
+
+    fn sysctl(&self, loc: &Loc, key: &str) -> Result<String, NlError> {
+        let set = self.sysctls.lock().unwrap();
+        match set.get(&(loc.clone(), key.to_string())) {
+            Some(v) => Ok(v.clone()),
+            None if key == crate::model::BACKLOG_KEY => Ok("1000".into()),
+            None => Err(err(format!("sysctl {key}"), libc::ENOENT)),
+        }
     }
 
     fn forward(&self, ns: &NsName) -> Result<bool, NlError> {

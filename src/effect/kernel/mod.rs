@@ -230,6 +230,10 @@ impl Namespaces for Kernel {
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         Ok(netns::sysctl_set(loc.ns(), key, value)?)
     }
+
+    fn sysctl(&self, loc: &Loc, key: &str) -> Result<String, NlError> {
+        Ok(netns::sysctl_get(loc.ns(), key)?)
+    }
 }
 
 fn clone_ns_err(e: &NsError) -> NsError {

@@ -210,6 +210,39 @@ b = "h9"
     }
 
     #[test]
+    fn trunks_join_two_linux_bridges_of_the_file_once() {
+        let ok = "name = \"t\"\n[switches.b1]\n[switches.b0]\n[[trunks]]\na = \"b1\"\nb = \"b0\"\nmtu = 1400\n";
+        let t = parse(ok, false, "t").unwrap();
+        assert_eq!(t.desired.trunks.len(), 1);
+        let k = &t.desired.trunks[0];
+        assert_eq!(
+            (k.a.as_str(), k.b.as_str(), k.mtu),
+            ("b0", "b1", Some(1400))
+        );
+        let bad = "name = \"t\"\n[switches.b0]\n[switches.o]\nbackend = \"ovs\"\n\
+                   [[trunks]]\na = \"b0\"\nb = \"b9\"\n\
+                   [[trunks]]\na = \"b0\"\nb = \"o\"\n\
+                   [[trunks]]\na = \"b0\"\nb = \"b0\"\n\
+                   [[trunks]]\na = \"b0\"\nc = 1\n";
+        let Err(TopologyError::Invalid { problems, .. }) = parse(bad, false, "t") else {
+            panic!("invalid")
+        };
+        let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        for want in [
+            "trunks[0].b: no switch \"b9\" in [switches]",
+            "trunks[1].b: trunks join Linux bridges",
+            "trunks[2]: a trunk joins two switches, not b0 to itself",
+            "trunks[3].c: unknown key",
+            "trunks[3].b: missing (required)",
+        ] {
+            assert!(
+                got.iter().any(|g| g.contains(want)),
+                "missing {want:?} in {got:#?}"
+            );
+        }
+    }
+
+    #[test]
     fn syntax_errors_have_their_line_and_column() {
         let Err(TopologyError::Invalid { problems, .. }) =
             parse("name = \"x\"\nhosts = {\n", false, "t")

@@ -10,14 +10,17 @@ use super::tree::{Node, Pos, Problem, Reader, get, join};
 use crate::model::names::{
     self, Cidr, IfName, Loc, NsName, Owner, RouteDest, ovsdb_addr, parse_ip,
 };
-use crate::model::{Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via};
+use crate::model::{
+    Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec, Via,
+};
 
-const TOP: &[&str] = &["name", "backend", "switches", "hosts", "links"];
+const TOP: &[&str] = &["name", "backend", "switches", "hosts", "links", "trunks"];
 const SWITCH: &[&str] = &["backend", "address", "namespace", "datapath", "ovsdb"];
 const HOST: &[&str] = &["forward", "routes", "ports"];
 const ROUTE: &[&str] = &["to", "via"];
 const PORT: &[&str] = &["switch", "ip", "via", "ifname", "vlan", "mtu"];
 const LINK: &[&str] = &["a", "b", "a_ip", "b_ip", "a_ifname", "b_ifname", "mtu"];
+const TRUNK: &[&str] = &["a", "b", "mtu"];
 
 struct V {
     r: Reader,
@@ -306,6 +309,51 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             b_addrs,
             mtu,
         });
+    }
+    let mut trunk_keys = BTreeSet::new();
+    for (i, tn) in v.r.array(get(top, "trunks"), "trunks").iter().enumerate() {
+        let tp = format!("trunks[{i}]");
+        let Some(t) = v.r.table(tn, &tp, TRUNK) else {
+            continue;
+        };
+        let end = |v: &mut V, key: &str| -> Option<IfName> {
+            let p = join(&tp, key);
+            let (s, at) = v.r.required_str(t, tn.at, &tp, key)?;
+            let Some((_, spec)) = d.switches.iter().find(|(k, _)| k.as_str() == s) else {
+                v.r.err(&p, at, format!("no switch {s:?} in [switches]"));
+                return None;
+            };
+            if spec.backend != Backend::Bridge {
+                let m = "trunks join Linux bridges (backend = \"bridge\"); an OVS bridge takes any number of ports";
+                v.r.err(&p, at, m);
+                return None;
+            }
+            s.parse().ok()
+        };
+        let a = end(&mut v, "a");
+        let b = end(&mut v, "b");
+        let mtu = v.mtu(get(t, "mtu"), &join(&tp, "mtu"));
+        let (Some(a), Some(b)) = (a, b) else {
+            continue;
+        };
+        if a == b {
+            v.r.err(
+                &tp,
+                tn.at,
+                format!("a trunk joins two switches, not {a} to itself"),
+            );
+            continue;
+        }
+        if !trunk_keys.insert(Key::trunk(&a, &b)) {
+            v.r.err(
+                &tp,
+                tn.at,
+                format!("{a} and {b} are already joined by a trunk"),
+            );
+            continue;
+        }
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        d.trunks.push(TrunkSpec { a, b, mtu });
     }
     match name {
         Some(name) if v.r.problems.is_empty() => {

@@ -85,6 +85,12 @@ pub fn to_toml(d: &Desired) -> String {
             let _ = writeln!(t, "mtu = {m}");
         }
     }
+    for k in &d.trunks {
+        let _ = writeln!(t, "\n[[trunks]]\na = \"{}\"\nb = \"{}\"", k.a, k.b);
+        if let Some(m) = k.mtu {
+            let _ = writeln!(t, "mtu = {m}");
+        }
+    }
     t
 }
 
@@ -101,6 +107,9 @@ name = "lab"
 backend = "ovs"
 address = ["198.18.0.254/24"]
 [switches.br1]
+backend = "bridge"
+namespace = "core"
+[switches.br2]
 backend = "bridge"
 namespace = "core"
 [hosts.core]
@@ -123,6 +132,10 @@ b = "h2"
 a_ip = "198.19.0.1/30"
 b_ip = "198.19.0.2/30"
 b_ifname = "up"
+[[trunks]]
+a = "br2"
+b = "br1"
+mtu = 1400
 "#;
         let d = parse(text, false, "t").unwrap().desired;
         let again = parse(&to_toml(&d), false, "w").unwrap().desired;
