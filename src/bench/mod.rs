@@ -24,7 +24,7 @@ use crate::effect::kernel::ethtool;
 use crate::effect::observe::{Scan, observe};
 use crate::effect::{apply::apply, system::System};
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
-use crate::model::{Backend, Desired, LinkSpec, NsSpec, PortSpec, SwitchSpec, Via};
+use crate::model::{Backend, Desired, LinkSpec, NsSpec, PortSpec, SwitchSpec, TrunkSpec, Via};
 use crate::plan::{Scope, plan};
 use report::percentile;
 pub use report::{median_of, summarize, svg, table};
@@ -183,7 +183,13 @@ pub fn addr(i: usize) -> Cidr {
         .expect("valid cidr")
 }
 
-/// The lab for a wiring: N hosts on one switch (or N/2 veth pairs).
+/// Hosts per Linux bridge in a bench lab: past this, more bridges joined by
+/// trunks (a bridge takes 1023 ports, a trunk end is one of them).
+pub const PER_BRIDGE: usize = 1000;
+
+/// The lab for a wiring: N hosts on one switch (or N/2 veth pairs); on the
+/// bridge wiring past PER_BRIDGE hosts, a chain of bridges joined by
+/// trunks (one segment).
 pub fn lab(w: Wiring, n: usize) -> Desired {
     let mut d = Desired::new(OWNER.parse::<Owner>().expect("valid owner"));
     for i in 0..n {
@@ -207,24 +213,47 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
             }
         }
         _ => {
-            d.switches.insert(
-                switch_name(),
-                SwitchSpec {
-                    backend: if w == Wiring::Bridge {
-                        Backend::Bridge
-                    } else {
-                        Backend::Ovs
+            let bridges = if w == Wiring::Bridge {
+                n.div_ceil(PER_BRIDGE).max(1)
+            } else {
+                1
+            };
+            let sw = |k: usize| -> IfName {
+                if k == 0 {
+                    switch_name()
+                } else {
+                    format!("{}t{k}", switch_name())
+                        .parse()
+                        .expect("valid name")
+                }
+            };
+            for k in 0..bridges {
+                d.switches.insert(
+                    sw(k),
+                    SwitchSpec {
+                        backend: if w == Wiring::Bridge {
+                            Backend::Bridge
+                        } else {
+                            Backend::Ovs
+                        },
+                        loc: Loc::Host,
+                        addrs: vec![],
+                        datapath: None,
+                        ovsdb: None,
                     },
-                    loc: Loc::Host,
-                    addrs: vec![],
-                    datapath: None,
-                    ovsdb: None,
-                },
-            );
+                );
+                if k > 0 {
+                    d.trunks.push(TrunkSpec {
+                        a: sw(k - 1),
+                        b: sw(k),
+                        mtu: None,
+                    });
+                }
+            }
             for i in 0..n {
                 d.ports.push(PortSpec {
                     ns: host(i),
-                    switch: switch_name(),
+                    switch: sw(if bridges > 1 { i / PER_BRIDGE } else { 0 }),
                     ifname: Some("eth0".parse().expect("valid")),
                     addrs: vec![addr(i)],
                     via: match w {

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{BenchError, Wiring, fail, host, lab, switch_name};
+use super::{BenchError, PER_BRIDGE, Wiring, fail, host, lab, switch_name};
 
 /// One wiring at one size.
 #[derive(Debug, Clone, Serialize)]
@@ -69,23 +69,44 @@ fn child(exe: &Path, args: &[&str]) -> Result<(f64, u64), BenchError> {
     Ok((secs, ru.ru_maxrss as u64))
 }
 
-/// The kernel's floor for `n` hosts on one bridge: one `ip -batch` that
-/// makes the namespaces, the bridge and the veth pairs (peer born in its
-/// namespace, enslaved at creation); removed again afterwards (not timed).
+/// The kernel's floor for `n` hosts on one bridge (past PER_BRIDGE hosts,
+/// a chain of bridges joined by veth trunks, as the bench lab has): one
+/// `ip -batch` that makes the namespaces, the bridges and the veth pairs
+/// (peer born in its namespace, enslaved at creation); removed again
+/// afterwards (not timed).
 fn floor(n: usize) -> Result<f64, BenchError> {
-    let br = format!("{}f", switch_name());
-    let mut up = format!("link add {br} type bridge\nlink set {br} up\n");
+    let bridges = n.div_ceil(PER_BRIDGE).max(1);
+    let br = |k: usize| format!("{}f{k}", switch_name());
+    let mut up = String::new();
     let mut down = String::new();
+    for k in 0..bridges {
+        let _ = writeln!(up, "link add {} type bridge\nlink set {} up", br(k), br(k));
+        if k > 0 {
+            let (a, b) = (format!("{}a", br(k)), format!("{}b", br(k)));
+            let _ = writeln!(
+                up,
+                "link add {a} master {} up type veth peer name {b}\nlink set {b} master {} up",
+                br(k - 1),
+                br(k)
+            );
+        }
+    }
     for i in 0..n {
         let h = format!("{}f", host(i));
         let _ = writeln!(up, "netns add {h}");
         let _ = writeln!(
             up,
-            "link add {h} master {br} up type veth peer name eth0 netns {h}"
+            "link add {h} master {} up type veth peer name eth0 netns {h}",
+            br(i / PER_BRIDGE)
         );
         let _ = writeln!(down, "netns del {h}");
     }
-    let _ = writeln!(down, "link del {br}");
+    for k in 0..bridges {
+        let _ = writeln!(down, "link del {}", br(k));
+        if k > 0 {
+            let _ = writeln!(down, "link del {}a", br(k));
+        }
+    }
     let dir = std::env::temp_dir();
     let (fu, fd) = (
         dir.join(format!("swctl-floor-{}.up", std::process::id())),
@@ -103,6 +124,17 @@ fn floor(n: usize) -> Result<f64, BenchError> {
     let out = run(&fu)?;
     let secs = t.elapsed().as_secs_f64();
     let _ = run(&fd);
+    // The kernel frees deleted namespaces later, in a workqueue holding
+    // RTNL: wait until their devices are gone, so that the next lab is not
+    // measured against that cleanup (seen: bridge setup 1.35 -> 1.53 x the
+    // floor when it overlapped).
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    for i in 0..n {
+        let dev = format!("/sys/class/net/{}f", host(i));
+        while Path::new(&dev).exists() && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     let _ = std::fs::remove_file(&fu);
     let _ = std::fs::remove_file(&fd);
     if !out.status.success() {
@@ -188,22 +220,34 @@ pub fn table(r: &ScaleReport) -> String {
 /// colour, whether it is dashed.
 type Series<'a> = (String, Vec<(f64, f64)>, &'a str, bool);
 
-/// An SVG chart: setup time against hosts, a line per wiring and the floor.
+/// An SVG chart: setup time against hosts, a line per wiring and the floor,
+/// both axes logarithmic (a straight line of slope 1 is linear growth; the
+/// wirings differ by orders of magnitude).
 pub fn svg(r: &ScaleReport) -> String {
-    let (w, h, left, bottom, top, right) = (720.0, 420.0, 60.0, 50.0, 30.0, 170.0);
-    let max_n = r.sizes.iter().copied().max().unwrap_or(1) as f64;
-    let max_t = r
-        .points
-        .iter()
-        .map(|p| p.setup_s)
-        .chain(r.floor.iter().map(|x| x.1))
+    let (w, h, left, bottom, top, right) = (720.0, 420.0, 70.0, 50.0, 30.0, 170.0);
+    let times = || {
+        r.points
+            .iter()
+            .map(|p| p.setup_s)
+            .chain(r.floor.iter().map(|x| x.1))
+            .filter(|t| *t > 0.0)
+    };
+    let lo_t = times().fold(f64::MAX, f64::min).max(1e-3).log10().floor();
+    let hi_t = times()
         .fold(0.0f64, f64::max)
-        .max(0.001)
-        * 1.1;
-    let x = |n: f64| left + (w - left - right) * n / max_n;
-    let y = |s: f64| h - bottom - (h - bottom - top) * s / max_t;
+        .max(1e-3)
+        .log10()
+        .ceil()
+        .max(lo_t + 1.0);
+    let lo_n = (r.sizes.iter().copied().min().unwrap_or(1).max(1) as f64).log10();
+    let hi_n = (r.sizes.iter().copied().max().unwrap_or(1).max(1) as f64)
+        .log10()
+        .max(lo_n + 0.1);
+    let span_n = hi_n - lo_n;
+    let x = |n: f64| left + 20.0 + (w - left - right - 40.0) * (n.max(1.0).log10() - lo_n) / span_n;
+    let y = |s: f64| h - bottom - (h - bottom - top) * (s.max(1e-3).log10() - lo_t) / (hi_t - lo_t);
     let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"18\" font-size=\"14\">setup time against hosts (swctl apply), and the kernel floor</text>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"18\" font-size=\"14\">setup time against hosts (swctl apply) and the kernel floor, log-log</text>\n"
     );
     let _ = writeln!(
         out,
@@ -216,7 +260,7 @@ pub fn svg(r: &ScaleReport) -> String {
     let _ = writeln!(
         out,
         "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">hosts</text>",
-        x(max_n / 2.0),
+        (left + w - right) / 2.0,
         h - 12.0
     );
     for n in &r.sizes {
@@ -227,14 +271,23 @@ pub fn svg(r: &ScaleReport) -> String {
             h - bottom + 16.0
         );
     }
-    for i in 0..=4 {
-        let s = max_t * i as f64 / 4.0;
+    let mut e = lo_t;
+    while e <= hi_t + 1e-9 {
+        let s = 10f64.powf(e);
+        let label = if s >= 1.0 {
+            format!("{s:.0} s")
+        } else {
+            format!("{s} s")
+        };
         let _ = writeln!(
             out,
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{s:.2} s</text>",
+            "<line x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{}\" y2=\"{yy:.1}\" stroke=\"#dddddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+            w - right,
             left - 4.0,
-            y(s) + 4.0
+            y(s) + 4.0,
+            yy = y(s)
         );
+        e += 1.0;
     }
     let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
     let mut series: Vec<Series> = vec![];
@@ -290,4 +343,69 @@ pub fn svg(r: &ScaleReport) -> String {
     }
     out.push_str("</svg>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The figures of the README's curve (this machine, 2026-11-24).
+    fn measured() -> ScaleReport {
+        let setup = [
+            ("veth", [0.078, 0.186, 0.353, 0.863, 1.562]),
+            ("bridge", [0.119, 0.326, 0.659, 1.695, 3.422]),
+            ("ovs-veth", [0.134, 0.390, 0.767, 1.951, 5.467]),
+            ("ovs-internal", [2.159, 5.474, 11.107, 22.535, 43.467]),
+        ];
+        let sizes = vec![100, 250, 500, 1000, 2000];
+        let mut r = ScaleReport {
+            sizes: sizes.clone(),
+            floor: sizes
+                .iter()
+                .copied()
+                .zip([0.095, 0.236, 0.508, 1.227, 2.506])
+                .collect(),
+            ..Default::default()
+        };
+        for (w, ts) in setup {
+            for (n, t) in sizes.iter().zip(ts) {
+                r.points.push(ScalePoint {
+                    wiring: w.into(),
+                    hosts: *n,
+                    setup_s: t,
+                    reapply_s: 0.0,
+                    teardown_s: 0.0,
+                    rss_mb: 0.0,
+                });
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn the_chart_is_log_log_with_a_line_per_wiring_and_the_floor() {
+        let s = svg(&measured());
+        // SWCTL_SVG_OUT=docs/scale.svg cargo test --lib chart: write it to look at
+        if let Ok(p) = std::env::var("SWCTL_SVG_OUT") {
+            std::fs::write(p, &s).unwrap();
+        }
+        assert_eq!(s.matches("<polyline").count(), 5);
+        assert!(s.contains("ip -batch floor") && s.contains("ovs-internal"));
+        // decades from 0.01 s to 100 s
+        for t in ["0.01 s", "0.1 s", "1 s", "10 s", "100 s"] {
+            assert!(s.contains(&format!(">{t}</text>")), "no tick {t}");
+        }
+        // every point inside the plot area
+        for c in s.split("<circle ").skip(1) {
+            let num = |k: &str| -> f64 {
+                let v = c.split(&format!("{k}=\"")).nth(1).unwrap();
+                v[..v.find('"').unwrap()].parse().unwrap()
+            };
+            let (cx, cy) = (num("cx"), num("cy"));
+            assert!(
+                (70.0..=550.0).contains(&cx) && (30.0..=370.0).contains(&cy),
+                "{cx},{cy}"
+            );
+        }
+    }
 }

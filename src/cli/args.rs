@@ -151,7 +151,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub compare_shell: bool,
     /// setup, re-apply, teardown time and peak RSS at each of these sizes
-    /// (e.g. 100,200,500,1000), with the kernel's `ip -batch` floor
+    /// (e.g. 100,200,500,1000,2000; past 1000 hosts the bridge lab is a
+    /// chain of trunked bridges), with the kernel's `ip -batch` floor
     #[arg(long, value_delimiter = ',')]
     pub scale: Vec<usize>,
 }

@@ -153,6 +153,16 @@ pub trait Netlink {
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError>;
     /// `ip -j link; ip -j addr; ip -j route` in one namespace
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError>;
+    /// `ip -j link` in one namespace: its devices and their marks, without
+    /// addresses and routes (all a teardown needs)
+    async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
+        let mut st = self.dump(loc).await?;
+        st.routes.clear();
+        for l in st.links.iter_mut() {
+            l.addrs.clear();
+        }
+        Ok(st)
+    }
     /// `ip link set DEV netns TO name NEW group G && ip -n TO link set NEW
     /// alias A up` (one RTM_SETLINK moves, renames and groups)
     async fn move_link(

@@ -84,6 +84,9 @@ impl Netlink for System {
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
         self.kernel.has_link(loc, name).await
     }
+    async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
+        self.kernel.dump_links(loc).await
+    }
     fn release(&self, loc: &Loc) {
         self.kernel.release(loc)
     }

@@ -118,6 +118,7 @@ pub fn scan_for(d: &Desired) -> Scan {
             .map(|(n, _)| n.clone())
             .collect(),
         switch: None,
+        links_only: false,
     }
 }
 
@@ -173,8 +174,10 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
     sys: &S,
     name: &Owner,
 ) -> Result<Plan, LabError> {
+    // a teardown plan reads devices and marks, not addresses or routes
     let scan = Scan {
         all_owned: true,
+        links_only: true,
         ..Default::default()
     };
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
@@ -192,6 +195,7 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
 pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>, Plan), LabError> {
     let scan = Scan {
         all_owned: true,
+        links_only: true,
         ..Default::default()
     };
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;

@@ -457,6 +457,19 @@ impl Netlink for Kernel {
         ethtool::set_tx_csum(loc.ns(), dev, on)
     }
 
+    async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
+        let links = self
+            .request_map(
+                loc,
+                RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                NLM_F_DUMP,
+                || format!("ip {}link show", loc.ip_n()),
+                super::dump::link_row,
+            )
+            .await?;
+        Ok(self.parse_dump(loc, links, vec![], vec![]))
+    }
+
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
         let mut q = LinkMessage::default();
         q.attributes.push(LinkAttribute::IfName(name.into()));
