@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod drift;
+pub mod machines;
 pub mod reach;
 pub mod topology;
 

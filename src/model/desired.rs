@@ -147,6 +147,53 @@ impl TrunkSpec {
     }
 }
 
+/// How swctl reaches a machine of a lab that spans several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reach {
+    /// the machine swctl runs on
+    Local,
+    /// `ssh USER@HOST swctl ...`
+    Ssh(String),
+    /// a simulated machine: this network namespace on the machine swctl
+    /// runs on, with its own swctl state and OVS
+    Netns(NsName),
+}
+
+/// A machine of a lab spread over several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MachineSpec {
+    /// its tunnel endpoint (VTEP) address
+    pub vtep: IpAddr,
+    pub reach: Reach,
+}
+
+/// A switch whose ports are on several machines, joined by VXLAN: one
+/// network identifier for the switch on every machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SpanSpec {
+    /// the VXLAN network identifier (1..=16777215); None: derived from the
+    /// lab and the switch (`lab::machines::resolve`)
+    pub vni: Option<u32>,
+}
+
+/// The tunnel of a spanning switch on one machine: to every other machine
+/// that has ports on it (planned by the switch's backend).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TunnelSpec {
+    pub switch: IfName,
+    pub vni: u32,
+    /// this machine's VTEP address
+    pub local: IpAddr,
+    /// the other machines' VTEP addresses
+    pub remotes: Vec<IpAddr>,
+}
+
+/// VXLAN's UDP port (IANA).
+pub const VXLAN_PORT: u16 = 4789;
+/// What VXLAN adds to a frame: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8.
+pub const VXLAN_OVERHEAD: u32 = 50;
+
 /// What the user wants. For imperative commands this holds only the objects
 /// the command is about; for a topology, everything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -157,6 +204,14 @@ pub struct Desired {
     pub ports: Vec<PortSpec>,
     pub links: Vec<LinkSpec>,
     pub trunks: Vec<TrunkSpec>,
+    /// machines of a lab that spans several (empty: this machine only)
+    pub machines: BTreeMap<Owner, MachineSpec>,
+    /// which machine each host is on (only with machines)
+    pub placement: BTreeMap<NsName, Owner>,
+    /// switches that span machines
+    pub spans: BTreeMap<IfName, SpanSpec>,
+    /// a machine's part: the tunnels of its spanning switches
+    pub tunnels: Vec<TunnelSpec>,
 }
 
 impl Desired {
@@ -168,6 +223,10 @@ impl Desired {
             ports: Vec::new(),
             links: Vec::new(),
             trunks: Vec::new(),
+            machines: BTreeMap::new(),
+            placement: BTreeMap::new(),
+            spans: BTreeMap::new(),
+            tunnels: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! anything is touched. A typo never silently does nothing, and never
 //! hides the next problem.
 
+mod machines;
 pub mod tree;
 mod validate;
 pub mod write;
@@ -195,7 +196,7 @@ b = "h9"
         };
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         for want in [
-            "4:1: hosts.h1.fowrard: unknown key; expected one of forward, routes, ports",
+            "4:1: hosts.h1.fowrard: unknown key; expected one of machine, forward, routes, ports",
             "6:1: hosts.h2.forward: expected a boolean (true or false), found a string",
             "7:11: hosts.h2.routes[0].via: missing (required)",
             "9:1: hosts.h2.ports[0].switch: no switch \"nope\" in [switches]",

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use super::machines;
 use super::tree::{Node, Pos, Problem, Reader, get, join};
 use crate::model::names::{
     self, Cidr, IfName, Loc, NsName, Owner, RouteDest, ovsdb_addr, parse_ip,
@@ -14,9 +15,19 @@ use crate::model::{
     Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec, Via,
 };
 
-const TOP: &[&str] = &["name", "backend", "switches", "hosts", "links", "trunks"];
-const SWITCH: &[&str] = &["backend", "address", "namespace", "datapath", "ovsdb"];
-const HOST: &[&str] = &["forward", "routes", "ports"];
+const TOP: &[&str] = &[
+    "name", "backend", "machines", "switches", "hosts", "links", "trunks",
+];
+const SWITCH: &[&str] = &[
+    "backend",
+    "address",
+    "namespace",
+    "datapath",
+    "ovsdb",
+    "span",
+    "vni",
+];
+const HOST: &[&str] = &["machine", "forward", "routes", "ports"];
 const ROUTE: &[&str] = &["to", "via"];
 const PORT: &[&str] = &["switch", "ip", "via", "ifname", "vlan", "mtu"];
 const LINK: &[&str] = &["a", "b", "a_ip", "b_ip", "a_ifname", "b_ifname", "mtu"];
@@ -96,6 +107,11 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         None => Backend::Bridge,
     };
     let mut d = Desired::new(name.clone().unwrap_or_else(Owner::cli));
+    machines::read_machines(&mut v.r, top, &mut d);
+    // where each host, switch, link is in the file, for problems found later
+    let mut pos: BTreeMap<String, Option<Pos>> = BTreeMap::new();
+    let mut given_machine = BTreeMap::new();
+    let mut spans = BTreeMap::new();
 
     // hosts first: switches and links refer to them
     let hosts_t = v.r.entries(get(top, "hosts"), "hosts");
@@ -148,6 +164,10 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let ovsdb = ovs_only(&mut v, "ovsdb", ovsdb_addr);
         let datapath = ovs_only(&mut v, "datapath", names::datapath);
         let addrs = v.addrs(get(s, "address"), &join(&path, "address"));
+        pos.insert(path.clone(), n.at);
+        if let (Some(n), Some(sp)) = (&name, machines::switch_span(&mut v.r, s, &path)) {
+            spans.insert(n.clone(), sp);
+        }
         if let Some(n) = name {
             d.switches.insert(
                 n,
@@ -169,6 +189,10 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let Ok(ns) = hname.parse::<NsName>() else {
             continue; // said above
         };
+        pos.insert(path.clone(), n.at);
+        if let Some(m) = machines::host_machine(&mut v.r, h, &path, &d) {
+            given_machine.insert(ns.clone(), m);
+        }
         let mut routes: Vec<RouteSpec> = Vec::new();
         let rp = join(&path, "routes");
         for (i, r) in v.r.array(get(h, "routes"), &rp).iter().enumerate() {
@@ -293,6 +317,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let a_addrs = v.addrs(get(l, "a_ip"), &join(&lp, "a_ip"));
         let b_addrs = v.addrs(get(l, "b_ip"), &join(&lp, "b_ip"));
         let mtu = v.mtu(get(l, "mtu"), &join(&lp, "mtu"));
+        pos.insert(lp.clone(), ln.at);
         let (Some(a), Some(b)) = (a, b) else {
             continue;
         };
@@ -353,8 +378,12 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             continue;
         }
         let (a, b) = if a < b { (a, b) } else { (b, a) };
+        pos.entry("trunks".into()).or_insert(tn.at);
         d.trunks.push(TrunkSpec { a, b, mtu });
     }
+    machines::finish(&mut v.r, &mut d, given_machine, spans, &|p| {
+        pos.get(p).copied().flatten()
+    });
     match name {
         Some(name) if v.r.problems.is_empty() => {
             d.owner = name.clone();

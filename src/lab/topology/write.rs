@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Backend, Desired, Via};
+use crate::model::{Backend, Desired, Reach, Via};
 
 fn list<T: std::fmt::Display>(v: &[T]) -> String {
     let items: Vec<String> = v.iter().map(|x| format!("\"{x}\"")).collect();
@@ -15,6 +15,14 @@ fn list<T: std::fmt::Display>(v: &[T]) -> String {
 pub fn to_toml(d: &Desired) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "name = \"{}\"", d.owner);
+    for (name, m) in &d.machines {
+        let _ = writeln!(t, "\n[machines.{name}]\nvtep = \"{}\"", m.vtep);
+        let _ = match &m.reach {
+            Reach::Local => writeln!(t, "reach = \"local\""),
+            Reach::Ssh(dest) => writeln!(t, "reach = \"ssh:{dest}\""),
+            Reach::Netns(ns) => writeln!(t, "netns = \"{ns}\""),
+        };
+    }
     for (name, s) in &d.switches {
         let _ = writeln!(t, "\n[switches.{name}]");
         let backend = match s.backend {
@@ -34,9 +42,18 @@ pub fn to_toml(d: &Desired) -> String {
         if let Some(db) = &s.ovsdb {
             let _ = writeln!(t, "ovsdb = \"{db}\"");
         }
+        if let Some(sp) = d.spans.get(name) {
+            let _ = writeln!(t, "span = \"vxlan\"");
+            if let Some(v) = sp.vni {
+                let _ = writeln!(t, "vni = {v}");
+            }
+        }
     }
     for (ns, spec) in &d.namespaces {
         let _ = writeln!(t, "\n[hosts.{ns}]");
+        if let Some(m) = d.placement.get(ns) {
+            let _ = writeln!(t, "machine = \"{m}\"");
+        }
         if let Some(f) = spec.forward {
             let _ = writeln!(t, "forward = {f}");
         }

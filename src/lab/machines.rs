@@ -1,0 +1,242 @@
+//! A lab over several machines, cut into one part per machine (pure): the
+//! coordinator resolves the whole lab once (the VXLAN identifier of every
+//! spanning switch, deterministic from the lab and the switch), and each
+//! machine's part is the hosts placed on it, their ports and links, the
+//! switches they use, and one tunnel per spanning switch to every other
+//! machine that has ports on it. Each part is planned and applied on its
+//! machine by the same planner as a one-machine lab.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::names::{IfName, Owner, stable_hash};
+use crate::model::{Desired, Reach, SpanSpec, TunnelSpec};
+
+/// The VNI of switch `sw` of `lab` when the file gives none: 1..=16777215.
+pub fn derived_vni(lab: &Owner, sw: &IfName) -> u32 {
+    1 + stable_hash(&["vni", lab.as_str(), sw.as_str()]) % 0xff_fffe
+}
+
+/// The lab with every spanning switch's VNI filled in (given ones kept;
+/// derived ones moved on past a clash with another switch of the lab).
+pub fn resolve(d: &Desired) -> Desired {
+    let mut out = d.clone();
+    let mut used: BTreeSet<u32> = d.spans.values().filter_map(|s| s.vni).collect();
+    for (sw, spec) in out.spans.iter_mut() {
+        if spec.vni.is_none() {
+            let mut v = derived_vni(&d.owner, sw);
+            while used.contains(&v) {
+                v = v % 0xff_ffff + 1;
+            }
+            used.insert(v);
+            *spec = SpanSpec { vni: Some(v) };
+        }
+    }
+    out
+}
+
+/// The machines switch `sw` has ports on.
+pub fn machines_of(d: &Desired, sw: &IfName) -> BTreeSet<Owner> {
+    d.ports
+        .iter()
+        .filter(|p| &p.switch == sw)
+        .filter_map(|p| d.placement.get(&p.ns).cloned())
+        .collect()
+}
+
+/// The machine that holds what has no host to follow (a switch without
+/// ports): the local one, else the first.
+fn home(d: &Desired) -> Option<Owner> {
+    d.machines
+        .iter()
+        .find(|(_, m)| m.reach == Reach::Local)
+        .or_else(|| d.machines.iter().next())
+        .map(|(n, _)| n.clone())
+}
+
+/// Machine `m`'s part of a resolved lab.
+pub fn part(d: &Desired, m: &Owner) -> Desired {
+    let mut p = Desired::new(d.owner.clone());
+    p.machines = d.machines.clone();
+    let here = |ns: &crate::model::names::NsName| d.placement.get(ns) == Some(m);
+    for (ns, spec) in &d.namespaces {
+        if here(ns) {
+            p.namespaces.insert(ns.clone(), spec.clone());
+            p.placement.insert(ns.clone(), m.clone());
+        }
+    }
+    p.ports = d.ports.iter().filter(|x| here(&x.ns)).cloned().collect();
+    p.links = d
+        .links
+        .iter()
+        .filter(|l| [&l.a, &l.b].iter().all(|loc| loc.ns().is_none_or(&here)))
+        .cloned()
+        .collect();
+    let home = home(d);
+    for (sw, spec) in &d.switches {
+        let on = machines_of(d, sw);
+        if on.contains(m) || (on.is_empty() && home.as_ref() == Some(m)) {
+            p.switches.insert(sw.clone(), spec.clone());
+        }
+    }
+    let vtep = |x: &Owner| d.machines.get(x).map(|s| s.vtep);
+    for (sw, span) in &d.spans {
+        let on = machines_of(d, sw);
+        let (Some(local), Some(vni)) = (vtep(m), span.vni) else {
+            continue;
+        };
+        if !on.contains(m) {
+            continue;
+        }
+        p.spans.insert(sw.clone(), *span);
+        let remotes = on.iter().filter(|x| *x != m).filter_map(vtep).collect();
+        p.tunnels.push(TunnelSpec {
+            switch: sw.clone(),
+            vni,
+            local,
+            remotes,
+        });
+    }
+    p
+}
+
+/// Every machine's part, by machine.
+pub fn parts(d: &Desired) -> BTreeMap<Owner, Desired> {
+    let d = resolve(d);
+    d.machines
+        .keys()
+        .map(|m| (m.clone(), part(&d, m)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::topology::parse;
+
+    const LAB: &str = r#"
+name = "ml"
+[machines.m1]
+vtep = "198.18.200.1"
+netns = "mlm1"
+[machines.m2]
+vtep = "198.18.200.2"
+netns = "mlm2"
+[machines.m3]
+vtep = "198.18.200.3"
+reach = "ssh:root@198.18.200.3"
+[switches.s0]
+[switches.s1]
+vni = 77
+[switches.solo]
+[hosts.a]
+machine = "m1"
+[[hosts.a.ports]]
+switch = "s0"
+ip = "198.18.1.1/24"
+[[hosts.a.ports]]
+switch = "s1"
+[hosts.b]
+machine = "m2"
+[[hosts.b.ports]]
+switch = "s0"
+ip = "198.18.1.2/24"
+[[hosts.b.ports]]
+switch = "solo"
+[hosts.c]
+machine = "m3"
+[[hosts.c.ports]]
+switch = "s0"
+[[hosts.c.ports]]
+switch = "s1"
+"#;
+
+    #[test]
+    fn each_machine_gets_its_hosts_and_a_tunnel_per_spanning_switch() {
+        let d = parse(LAB, false, "ml.toml").unwrap().desired;
+        // s0 and s1 have ports on several machines: they span; solo does not
+        assert_eq!(d.spans.len(), 2);
+        assert_eq!(d.spans[&"s1".parse::<IfName>().unwrap()].vni, Some(77));
+        let parts = parts(&d);
+        let m1 = &parts[&"m1".parse::<Owner>().unwrap()];
+        assert_eq!(m1.namespaces.len(), 1);
+        assert_eq!(m1.ports.len(), 2);
+        let names: Vec<&str> = m1.switches.keys().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["s0", "s1"]);
+        let t0 = m1
+            .tunnels
+            .iter()
+            .find(|t| t.switch.as_str() == "s0")
+            .unwrap();
+        assert_eq!(t0.local.to_string(), "198.18.200.1");
+        let remotes: Vec<String> = t0.remotes.iter().map(|r| r.to_string()).collect();
+        assert_eq!(remotes, ["198.18.200.2", "198.18.200.3"]);
+        let t1 = m1
+            .tunnels
+            .iter()
+            .find(|t| t.switch.as_str() == "s1")
+            .unwrap();
+        assert_eq!((t1.vni, t1.remotes.len()), (77, 1));
+        // the same VNI for s0 on every machine, derived, not 77
+        let vnis: BTreeSet<u32> = parts
+            .values()
+            .flat_map(|p| p.tunnels.iter().filter(|t| t.switch.as_str() == "s0"))
+            .map(|t| t.vni)
+            .collect();
+        assert_eq!(vnis.len(), 1);
+        assert_ne!(vnis.iter().next(), Some(&77));
+        // solo only on m2, with no tunnel
+        let m2 = &parts[&"m2".parse::<Owner>().unwrap()];
+        assert!(m2.switches.contains_key(&"solo".parse::<IfName>().unwrap()));
+        assert!(!m1.switches.contains_key(&"solo".parse::<IfName>().unwrap()));
+        assert!(m2.tunnels.iter().all(|t| t.switch.as_str() != "solo"));
+        // a part written and read back is the same part (what an agent gets)
+        let text = crate::lab::topology::write::to_toml(m1);
+        let back = parse(&text, false, "part").unwrap().desired;
+        assert_eq!(back.namespaces, m1.namespaces);
+        assert_eq!(back.ports, m1.ports);
+    }
+
+    #[test]
+    fn derived_vnis_are_stable_and_distinct() {
+        let lab: Owner = "l".parse().unwrap();
+        let a = derived_vni(&lab, &"s0".parse().unwrap());
+        assert_eq!(a, derived_vni(&lab, &"s0".parse().unwrap()));
+        assert!((1..=0xff_ffff).contains(&a));
+        let mut d = parse(LAB, false, "ml.toml").unwrap().desired;
+        // a given VNI equal to the derived one of another switch moves it on
+        let s0: IfName = "s0".parse().unwrap();
+        let clash = derived_vni(&d.owner, &s0);
+        d.spans
+            .get_mut(&"s1".parse::<IfName>().unwrap())
+            .unwrap()
+            .vni = Some(clash);
+        let r = resolve(&d);
+        assert_ne!(r.spans[&s0].vni, Some(clash));
+    }
+
+    #[test]
+    fn what_a_lab_over_machines_cannot_have_yet_is_refused_with_its_place() {
+        let bad = format!(
+            "{LAB}[switches.o]\nbackend = \"ovs\"\n[hosts.d]\nmachine = \"m1\"\n[[hosts.d.ports]]\nswitch = \"o\"\n\
+             [hosts.e]\nmachine = \"m2\"\n[[hosts.e.ports]]\nswitch = \"o\"\n[hosts.f]\nmachine = \"m9\"\n\
+             [[links]]\na = \"a\"\nb = \"b\"\n"
+        );
+        let Err(crate::lab::topology::TopologyError::Invalid { problems, .. }) =
+            parse(&bad, false, "t")
+        else {
+            panic!("invalid")
+        };
+        let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        for want in [
+            "switches.o: a switch across machines is a Linux bridge for now",
+            "hosts.f.machine: no machine \"m9\" in [machines]",
+            "links[0]: a direct link between machines is not supported yet",
+        ] {
+            assert!(
+                got.iter().any(|g| g.contains(want)),
+                "missing {want:?} in {got:#?}"
+            );
+        }
+        assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+    }
+}

@@ -1,0 +1,263 @@
+//! The parts of a topology file that spread a lab over several machines:
+//! `[machines.NAME]` (its VTEP address and how swctl reaches it), a host's
+//! `machine`, a switch's `span` and `vni`; checked with every problem
+//! reported, like the rest of the file. What a machine's part is, and the
+//! VXLAN identifiers, are `lab::machines`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::tree::{Pos, Reader, Table, get, join};
+use crate::model::names::{NsName, Owner, parse_ip};
+use crate::model::{Desired, MachineSpec, Reach, SpanSpec};
+
+pub const MACHINE: &[&str] = &["vtep", "reach", "netns"];
+
+/// `[machines.*]`
+pub fn read_machines(r: &mut Reader, top: Table, d: &mut Desired) {
+    let mut vteps: BTreeMap<IpAddr, String> = BTreeMap::new();
+    for (m, n) in r.entries(get(top, "machines"), "machines") {
+        let path = join("machines", m);
+        let name = match m.parse::<Owner>() {
+            Ok(o) => Some(o),
+            Err(e) => {
+                r.err(&path, n.at, e.to_string());
+                None
+            }
+        };
+        let Some(t) = r.table(n, &path, MACHINE) else {
+            continue;
+        };
+        let vp = join(&path, "vtep");
+        let vtep = r
+            .required_str(t, n.at, &path, "vtep")
+            .and_then(|(s, at)| match parse_ip(s) {
+                Ok(ip) => Some((ip, at)),
+                Err(e) => {
+                    r.err(&vp, at, e.to_string());
+                    None
+                }
+            });
+        if let Some((ip, at)) = vtep
+            && let Some(prev) = vteps.insert(ip, path.clone())
+        {
+            r.err(&vp, at, format!("{ip} is already the VTEP of {prev}"));
+        }
+        let reach = match (
+            r.str(get(t, "reach"), &join(&path, "reach")),
+            r.str(get(t, "netns"), &join(&path, "netns")),
+        ) {
+            (Some(_), Some((_, at))) => {
+                let m =
+                    "a machine is either reached (`reach`) or simulated here (`netns`), not both";
+                r.err(&join(&path, "netns"), at, m);
+                None
+            }
+            (None, None) => {
+                let m = "missing: `reach = \"local\"` or `\"ssh:USER@HOST\"`, or `netns = \"NAME\"` for a simulated machine";
+                r.err(&path, n.at, m);
+                None
+            }
+            (Some((s, at)), None) => reach(r, s, &join(&path, "reach"), at),
+            (None, Some((s, at))) => match s.parse::<NsName>() {
+                Ok(ns) => Some(Reach::Netns(ns)),
+                Err(e) => {
+                    r.err(&join(&path, "netns"), at, e.to_string());
+                    None
+                }
+            },
+        };
+        if let (Some(name), Some((vtep, _)), Some(reach)) = (name, vtep, reach) {
+            d.machines.insert(name, MachineSpec { vtep, reach });
+        }
+    }
+    let locals = d
+        .machines
+        .iter()
+        .filter(|(_, m)| m.reach == Reach::Local)
+        .count();
+    if locals > 1 {
+        r.err(
+            "machines",
+            None,
+            "more than one machine is `reach = \"local\"`",
+        );
+    }
+}
+
+fn reach(r: &mut Reader, s: &str, path: &str, at: Option<Pos>) -> Option<Reach> {
+    if s == "local" {
+        return Some(Reach::Local);
+    }
+    match s.strip_prefix("ssh:") {
+        Some(dest)
+            if !dest.is_empty()
+                && !dest.starts_with('-')
+                && dest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "@.-_:[]".contains(c)) =>
+        {
+            Some(Reach::Ssh(dest.to_string()))
+        }
+        _ => {
+            r.err(
+                path,
+                at,
+                format!("{s:?}: expected \"local\" or \"ssh:USER@HOST\""),
+            );
+            None
+        }
+    }
+}
+
+/// A host's `machine` (None when not given).
+pub fn host_machine(
+    r: &mut Reader,
+    h: Table,
+    path: &str,
+    d: &Desired,
+) -> Option<(Owner, Option<Pos>)> {
+    let mp = join(path, "machine");
+    let (s, at) = r.str(get(h, "machine"), &mp)?;
+    match s.parse::<Owner>() {
+        Ok(m) if d.machines.contains_key(&m) => Some((m, at)),
+        Ok(_) => {
+            r.err(&mp, at, format!("no machine {s:?} in [machines]"));
+            None
+        }
+        Err(e) => {
+            r.err(&mp, at, e.to_string());
+            None
+        }
+    }
+}
+
+/// A switch's `span` and `vni`.
+pub fn switch_span(r: &mut Reader, s: Table, path: &str) -> Option<(SpanSpec, Option<Pos>)> {
+    let sp = join(path, "span");
+    let vp = join(path, "vni");
+    let span = r.str(get(s, "span"), &sp);
+    let vni = r.int(get(s, "vni"), &vp).and_then(|(v, at)| {
+        if (1..=0xff_ffff).contains(&v) {
+            Some(v as u32)
+        } else {
+            r.err(&vp, at, format!("{v}: a VNI is 1 to 16777215"));
+            None
+        }
+    });
+    match span {
+        Some(("vxlan", at)) => Some((SpanSpec { vni }, at)),
+        Some(("ovn", at)) => {
+            r.err(
+                &sp,
+                at,
+                "span = \"ovn\" is not supported yet; use \"vxlan\"",
+            );
+            None
+        }
+        Some((x, at)) => {
+            r.err(&sp, at, format!("{x:?}: expected \"vxlan\""));
+            None
+        }
+        None if vni.is_some() => Some((SpanSpec { vni }, None)),
+        None => None,
+    }
+}
+
+/// After the hosts: every host on a machine, switches with ports on
+/// several machines spanning them, and what a lab over machines cannot have
+/// yet.
+pub fn finish(
+    r: &mut Reader,
+    d: &mut Desired,
+    mut given: BTreeMap<NsName, (Owner, Option<Pos>)>,
+    spans: BTreeMap<crate::model::names::IfName, (SpanSpec, Option<Pos>)>,
+    at_of: &dyn Fn(&str) -> Option<Pos>,
+) {
+    if d.machines.is_empty() {
+        for (ns, (_, at)) in given {
+            r.err(
+                &join(&join("hosts", ns.as_str()), "machine"),
+                at,
+                "no [machines] in this file",
+            );
+        }
+        for (sw, (_, at)) in spans {
+            let m = "a span joins machines: this file has no [machines]";
+            r.err(&join(&join("switches", sw.as_str()), "span"), at, m);
+        }
+        return;
+    }
+    // the machine of a host that names none: the only one, or the local one
+    let fallback = if d.machines.len() == 1 {
+        d.machines.keys().next().cloned()
+    } else {
+        d.machines
+            .iter()
+            .find(|(_, m)| m.reach == Reach::Local)
+            .map(|(n, _)| n.clone())
+    };
+    let names: Vec<NsName> = d.namespaces.keys().cloned().collect();
+    for ns in names {
+        let m = match given.remove(&ns) {
+            Some((m, _)) => m,
+            None => match &fallback {
+                Some(m) => m.clone(),
+                None => {
+                    let all: Vec<String> = d.machines.keys().map(|m| m.to_string()).collect();
+                    let p = join("hosts", ns.as_str());
+                    let m = format!("which machine? `machine = ` one of {}", all.join(", "));
+                    r.err(&p, at_of(&p), m);
+                    continue;
+                }
+            },
+        };
+        d.placement.insert(ns, m);
+    }
+    // the machines each switch has ports on
+    let mut on: BTreeMap<&crate::model::names::IfName, BTreeSet<&Owner>> = BTreeMap::new();
+    for p in &d.ports {
+        if let Some(m) = d.placement.get(&p.ns) {
+            on.entry(&p.switch).or_default().insert(m);
+        }
+    }
+    let mut spanning = BTreeMap::new();
+    for (sw, spec) in &d.switches {
+        let many = on.get(sw).is_some_and(|ms| ms.len() > 1);
+        let given = spans.get(sw);
+        if !many && given.is_none() {
+            continue;
+        }
+        let p = join("switches", sw.as_str());
+        let at = given.and_then(|g| g.1).or_else(|| at_of(&p));
+        if spec.backend != crate::model::Backend::Bridge {
+            let m = "a switch across machines is a Linux bridge for now (backend = \"bridge\"); OVS spans are not supported yet";
+            r.err(&p, at, m);
+            continue;
+        }
+        if !spec.addrs.is_empty() {
+            r.err(&p, at, "a switch across machines has no address of its own; give the address to a host on it");
+            continue;
+        }
+        if spec.loc != crate::model::names::Loc::Host {
+            r.err(&p, at, "a switch across machines lives in each machine's own namespace, not in `namespace`");
+            continue;
+        }
+        spanning.insert(sw.clone(), given.map_or(SpanSpec { vni: None }, |g| g.0));
+    }
+    d.spans = spanning;
+    for (i, l) in d.links.iter().enumerate() {
+        let m = |loc: &crate::model::names::Loc| loc.ns().and_then(|n| d.placement.get(n));
+        if m(&l.a) != m(&l.b) && l.a.ns().is_some() && l.b.ns().is_some() {
+            let p = format!("links[{i}]");
+            r.err(&p, at_of(&p), "a direct link between machines is not supported yet; put both hosts on a switch that spans them");
+        }
+    }
+    if !d.trunks.is_empty() {
+        r.err(
+            "trunks",
+            at_of("trunks"),
+            "trunks in a lab over several machines are not supported yet",
+        );
+    }
+}
