@@ -1057,3 +1057,109 @@ fn a_big_segment_raises_the_hosts_input_queue_once() {
         assert!(!p.steps.iter().any(|s| matches!(s, Step::SetSysctl { .. })));
     });
 }
+
+/// A machine's part of a lab over machines: br0 spans to two remotes.
+fn spanning_part() -> Desired {
+    let mut d = s4("ml+m1");
+    d.switches.get_mut(&ifn("br0")).unwrap().addrs.clear();
+    d.tunnels.push(TunnelSpec {
+        switch: ifn("br0"),
+        vni: 4242,
+        local: "198.18.200.1".parse().unwrap(),
+        remotes: vec![
+            "198.18.200.2".parse().unwrap(),
+            "198.18.200.3".parse().unwrap(),
+        ],
+    });
+    d
+}
+
+/// A fake machine whose underlay device has the VTEP address.
+fn machine_with_underlay(mtu: u32) -> Fake {
+    let f = Fake::new();
+    let mut l = f.new_link("eth9", "veth", "");
+    l.alias = None;
+    l.mark = None;
+    l.mtu = mtu;
+    l.addrs = vec![cidr("198.18.200.1/24")];
+    f.sys.lock().unwrap().host.links.push(l);
+    f
+}
+
+#[test]
+fn a_spanning_switch_gets_a_vxlan_device_and_a_flooding_entry_per_remote() {
+    let d = spanning_part();
+    let f = machine_with_underlay(1600);
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        let vx = derived_ifname("vx", &["vxlan", "br0"]);
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with(&format!("ip link add {vx} "))
+                    && t.contains("type vxlan id 4242 local 198.18.200.1 dstport 4789 nolearning")
+                    && t.contains("mtu 1500")
+                    && t.ends_with("master br0 up")),
+            "{text:#?}"
+        );
+        for r in ["198.18.200.2", "198.18.200.3"] {
+            let want = format!("bridge fdb append 00:00:00:00:00:00 dev {vx} dst {r}");
+            assert!(text.contains(&want), "{want} not in {text:#?}");
+        }
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+        // a remote leaves, another comes: one entry goes, one is added
+        let mut d2 = d.clone();
+        d2.tunnels[0].remotes = vec![
+            "198.18.200.3".parse().unwrap(),
+            "198.18.200.4".parse().unwrap(),
+        ];
+        let p = plan(&d2, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                format!("bridge fdb del 00:00:00:00:00:00 dev {vx} dst 198.18.200.2"),
+                format!("bridge fdb append 00:00:00:00:00:00 dev {vx} dst 198.18.200.4"),
+            ]
+        );
+        // the switch stops spanning: the tunnel device goes
+        let mut d3 = d.clone();
+        d3.tunnels.clear();
+        let p = plan(&d3, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(text, [format!("ip link del {vx}")]);
+    });
+    converges_on(&d, machine_with_underlay(1600));
+}
+
+#[test]
+fn guests_fit_under_the_tunnel_and_a_missing_vtep_is_said() {
+    let d = spanning_part();
+    // a 1500-byte underlay: the tunnel and the guests get 1450
+    let f = machine_with_underlay(1500);
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("type vxlan") && t.contains("mtu 1450"))
+        );
+        assert!(
+            text.contains(&"ip -n h1 link set eth0 mtu 1450".to_string()),
+            "{text:#?}"
+        );
+    });
+    match plan(&d, &Observed::default(), &Scope::Owner) {
+        Err(PlanError::NoVtep(ip, sw)) => {
+            assert_eq!(
+                (ip.to_string(), sw.as_str()),
+                ("198.18.200.1".into(), "br0")
+            )
+        }
+        other => panic!("{:?}", other.map(|p| p.steps)),
+    }
+}

@@ -32,6 +32,7 @@ pub(super) fn show(o: &Observed) -> Output {
                 Some(crate::model::Mark::Port { sw, .. }) => format!(" port of {sw}"),
                 Some(crate::model::Mark::Link { a, b, .. }) => format!(" link {a}<->{b}"),
                 Some(crate::model::Mark::Trunk { a, b, .. }) => format!(" trunk {a}<->{b}"),
+                Some(crate::model::Mark::Tunnel { sw, .. }) => format!(" tunnel of {sw}"),
                 Some(crate::model::Mark::Switch { .. }) => " switch".into(),
                 Some(crate::model::Mark::Ns { .. }) | None => String::new(),
             };

@@ -5,7 +5,7 @@
 
 use futures::future::join_all;
 
-use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb, StepError};
+use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb, StepError, Vxlan};
 use crate::model::names::{Loc, NsName};
 use crate::model::ovs::OvsChange;
 use crate::plan::{Plan, Step};
@@ -39,6 +39,36 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             .await
             .pop()
             .expect("one result per name"),
+        Step::CreateVxlan {
+            loc,
+            name,
+            vni,
+            local,
+            master,
+            mtu,
+            mark,
+            mac,
+        } => {
+            let dev = NewLink {
+                loc,
+                name: name.as_str(),
+                alias: mark.to_alias(),
+                mac: *mac,
+                ipv6: false,
+            };
+            let vx = Vxlan {
+                vni: *vni,
+                local: *local,
+                master: master.as_str(),
+                mtu: *mtu,
+            };
+            sys.add_vxlan(&dev, &vx).await
+        }
+        Step::AddFdb { loc, dev, dst } => sys.fdb(loc, dev, dst, true).await,
+        Step::DelFdb { loc, dev, dst } => match sys.fdb(loc, dev, dst, false).await {
+            Err(NlError::Request { errno, .. }) if errno == libc::ENOENT => Ok(()),
+            r => r,
+        },
         Step::CreateBridge {
             loc,
             name,

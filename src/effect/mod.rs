@@ -109,6 +109,15 @@ pub struct NewLink<'a> {
     pub ipv6: bool,
 }
 
+/// A vxlan device's parameters (`add_vxlan`).
+#[derive(Debug, Clone)]
+pub struct Vxlan<'a> {
+    pub vni: u32,
+    pub local: IpAddr,
+    pub master: &'a str,
+    pub mtu: Option<u32>,
+}
+
 /// What `set_link` changes; None leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkChange {
@@ -136,6 +145,11 @@ pub trait Netlink {
         b: &NewLink<'_>,
         master: Option<&str>,
     ) -> Result<(), NlError>;
+    /// `ip link add NAME address MAC group G [mtu M] type vxlan id VNI local
+    /// IP dstport 4789 nolearning && ip link set NAME master SW up alias A`
+    async fn add_vxlan(&self, dev: &NewLink<'_>, vx: &Vxlan<'_>) -> Result<(), NlError>;
+    /// `bridge fdb append|del 00:00:00:00:00:00 dev DEV dst IP`
+    async fn fdb(&self, loc: &Loc, dev: &str, dst: &IpAddr, add: bool) -> Result<(), NlError>;
     /// `ip link del NAME`
     async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError>;
     /// `ip link set NAME [up|down] [master M] [alias A]`

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::kernel::Kernel;
 use super::ovs::Servers;
-use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb};
+use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb, Vxlan};
 use crate::model::LocObs;
 use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
 use crate::model::ovs::{OvsChange, OvsState};
@@ -80,6 +80,12 @@ impl Netlink for System {
     }
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError> {
         self.kernel.flush_neighbours(loc).await
+    }
+    async fn add_vxlan(&self, dev: &NewLink<'_>, vx: &Vxlan<'_>) -> Result<(), NlError> {
+        self.kernel.add_vxlan(dev, vx).await
+    }
+    async fn fdb(&self, loc: &Loc, dev: &str, dst: &IpAddr, add: bool) -> Result<(), NlError> {
+        self.kernel.fdb(loc, dev, dst, add).await
     }
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
         self.kernel.has_link(loc, name).await

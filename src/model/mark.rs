@@ -48,6 +48,11 @@ pub enum Mark {
         b: Loc,
         side: Side,
     },
+    /// the vxlan device that carries switch `sw` to other machines
+    Tunnel {
+        owner: Owner,
+        sw: IfName,
+    },
     /// an end of a trunk: a veth pair joining switch `a` to switch `b`
     Trunk {
         owner: Owner,
@@ -70,6 +75,7 @@ impl Mark {
             | Mark::Switch { owner }
             | Mark::Port { owner, .. }
             | Mark::Link { owner, .. }
+            | Mark::Tunnel { owner, .. }
             | Mark::Trunk { owner, .. } => owner,
         }
     }
@@ -108,6 +114,9 @@ impl Mark {
                 "{MARK_PREFIX} owner={owner} role=link a={a} b={b} side={}",
                 side(s)
             ),
+            Mark::Tunnel { owner, sw } => {
+                format!("{MARK_PREFIX} owner={owner} role=tunnel sw={sw}")
+            }
             Mark::Trunk {
                 owner,
                 a,
@@ -153,6 +162,10 @@ impl Mark {
                 b: kv.get("b")?.parse().ok()?,
                 side: side()?,
             }),
+            "tunnel" => Some(Mark::Tunnel {
+                owner,
+                sw: kv.get("sw")?.parse().ok()?,
+            }),
             "trunk" => Some(Mark::Trunk {
                 owner,
                 a: kv.get("a")?.parse().ok()?,
@@ -188,6 +201,10 @@ mod tests {
                 a: Loc::Host,
                 b: Loc::Ns("x".parse().unwrap()),
                 side: Side::A,
+            },
+            Mark::Tunnel {
+                owner: "lab+m1".parse().unwrap(),
+                sw: "s0".parse().unwrap(),
             },
             Mark::Trunk {
                 owner: "lab".parse().unwrap(),

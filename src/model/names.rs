@@ -246,6 +246,23 @@ impl Owner {
     pub fn cli() -> Owner {
         Owner("cli".into())
     }
+
+    /// The owner of lab `self`'s part on machine `m` (`LAB+MACHINE`): what
+    /// that machine's agent marks its objects with, so that simulated
+    /// machines sharing one /run/netns never take each other's namespaces.
+    pub fn for_machine(&self, m: &Owner) -> Owner {
+        Owner(format!("{}+{}", self.lab(), m.0))
+    }
+
+    /// The lab of an owner (the part before `+`).
+    pub fn lab(&self) -> &str {
+        self.0.split('+').next().unwrap_or(&self.0)
+    }
+
+    /// The machine of a machine part's owner.
+    pub fn machine(&self) -> Option<&str> {
+        self.0.split_once('+').map(|(_, m)| m)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -254,10 +271,15 @@ impl Owner {
 impl FromStr for Owner {
     type Err = InvalidInput;
     fn from_str(s: &str) -> Result<Self, InvalidInput> {
-        let ok = !s.is_empty()
-            && s.len() <= 32
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+        // LAB+MACHINE (a machine part's owner): each half as a name
+        let ok = s.split('+').count() <= 2
+            && s.split('+').all(|part| {
+                !part.is_empty()
+                    && part.len() <= 32
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            });
         if ok {
             Ok(Owner(s.into()))
         } else {

@@ -33,6 +33,23 @@ pub struct LinkObs {
     pub mac: Option<Mac>,
     /// IFLA_GROUP (`LINK_GROUP` on swctl's devices)
     pub group: u32,
+    /// a vxlan device's identifier and local address
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<VxlanObs>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct VxlanObs {
+    pub vni: u32,
+    pub local: Option<IpAddr>,
+}
+
+/// A head-end replication entry of a vxlan device (`bridge fdb append
+/// 00:00:00:00:00:00 dev DEV dst IP`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FdbObs {
+    pub dev: String,
+    pub dst: IpAddr,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +67,8 @@ pub struct LocObs {
     pub routes: Vec<RouteObs>,
     /// net.ipv4.ip_forward, when it was read
     pub forward: Option<bool>,
+    /// the all-zero (flooding) entries of vxlan devices
+    pub fdb: Vec<FdbObs>,
 }
 
 impl LocObs {

@@ -6,7 +6,7 @@
 
 use super::switch::{PortInfo, Switch, SwitchInfo};
 use super::{Cx, PlanError, Step, has_v6};
-use crate::model::names::{IfName, Loc};
+use crate::model::names::{IfName, Loc, derived_ifname};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
 
 pub struct LinuxBridge;
@@ -233,6 +233,91 @@ impl Switch for LinuxBridge {
                 loc: sw_loc.clone(),
                 dev: dev.to_string(),
                 master: sw.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One vxlan device enslaved to the bridge (`ip link add vx-.. type
+    /// vxlan id VNI local VTEP dstport 4789 nolearning master SW`) and a
+    /// flooding entry per remote VTEP (head-end replication: what arrives
+    /// from the tunnel is never sent back into it, so a full mesh has no
+    /// loop). Kept when its identifier and local address are right; its
+    /// entries made to match the remotes.
+    fn plan_tunnel(
+        &self,
+        cx: &mut Cx,
+        t: &crate::model::TunnelSpec,
+        sw_loc: &Loc,
+        mtu: Option<u32>,
+    ) -> Result<(), PlanError> {
+        let o = cx.o;
+        let st = o.loc(sw_loc);
+        let have = st.and_then(|st| {
+            st.marked(|m| matches!(m, Mark::Tunnel { sw, .. } if sw == &t.switch))
+                .next()
+        });
+        let name = derived_ifname("vx", &["vxlan", t.switch.as_str()]);
+        let fits = |l: &crate::model::LinkObs| {
+            l.vxlan
+                .is_some_and(|v| v.vni == t.vni && v.local == Some(t.local))
+                && l.name == name.as_str()
+        };
+        let mut entries: Vec<std::net::IpAddr> = vec![];
+        match have {
+            Some(l) if fits(l) => {
+                if l.master.as_deref() != Some(t.switch.as_str()) {
+                    cx.steps.push(Step::SetMaster {
+                        loc: sw_loc.clone(),
+                        dev: l.name.clone(),
+                        master: t.switch.clone(),
+                    });
+                }
+                cx.ensure_up(sw_loc, l);
+                cx.ensure_mtu(sw_loc, &l.name, Some(l.mtu), mtu);
+                entries = st
+                    .map(|st| {
+                        st.fdb
+                            .iter()
+                            .filter(|f| f.dev == l.name)
+                            .map(|f| f.dst)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for gone in entries.iter().filter(|e| !t.remotes.contains(e)) {
+                    cx.steps.push(Step::DelFdb {
+                        loc: sw_loc.clone(),
+                        dev: l.name.clone(),
+                        dst: *gone,
+                    });
+                }
+            }
+            other => {
+                if let Some(l) = other {
+                    cx.delete_link(sw_loc, &l.name);
+                }
+                cx.clear_leftover_of_kind(sw_loc, name.as_str(), "vxlan");
+                cx.names.take(sw_loc, name.as_str());
+                cx.steps.push(Step::CreateVxlan {
+                    loc: sw_loc.clone(),
+                    name: name.clone(),
+                    vni: t.vni,
+                    local: t.local,
+                    master: t.switch.clone(),
+                    mtu,
+                    mark: Mark::Tunnel {
+                        owner: cx.d.owner.clone(),
+                        sw: t.switch.clone(),
+                    },
+                    mac: cx.mac(sw_loc, name.as_str()),
+                });
+            }
+        }
+        for r in t.remotes.iter().filter(|r| !entries.contains(r)) {
+            cx.steps.push(Step::AddFdb {
+                loc: sw_loc.clone(),
+                dev: name.to_string(),
+                dst: *r,
             });
         }
         Ok(())

@@ -24,6 +24,7 @@ mod removals;
 pub mod step;
 pub mod switch;
 mod trunks;
+pub mod tunnels;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -172,6 +173,10 @@ pub enum PlanError {
     NoSuchLink(Loc, Loc),
     #[error("there is no trunk between switches {0} and {1}")]
     NoSuchTrunk(IfName, IfName),
+    #[error(
+        "no device of this machine has the VTEP address {0} (switch {1} spans machines over it): add it to the machine's underlay interface, or correct `vtep`"
+    )]
+    NoVtep(std::net::IpAddr, IfName),
     #[error("namespace {0} has no route {1} via {2}")]
     NoSuchRoute(NsName, RouteDest, IpAddr),
     #[error("interface name {0} is planned twice in {1}")]
@@ -201,6 +206,14 @@ pub struct Cx<'a> {
 
 /// Make the plan. Pure: the same inputs give the same steps.
 pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError> {
+    if d.tunnels.is_empty() {
+        plan_fitted(d, o, scope)
+    } else {
+        plan_fitted(&tunnels::fit_mtu(d, o)?, o, scope)
+    }
+}
+
+fn plan_fitted(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError> {
     let mut cx = Cx::new(d, o, scope);
     cx.removals()?;
     // Creation works on the system as it will be after the removals: what
@@ -217,6 +230,7 @@ pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError>
     cx.ports()?;
     cx.links()?;
     cx.trunks()?;
+    cx.tunnels()?;
     cx.host_limits();
     cx.finish_marks();
     let mut steps = cx.steps;

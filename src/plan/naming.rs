@@ -63,6 +63,18 @@ impl Cx<'_> {
         }
     }
 
+    /// An unmarked device of `kind` with a name swctl derives: the leftover
+    /// of an interrupted run (see `clear_leftover`).
+    pub(super) fn clear_leftover_of_kind(&mut self, loc: &Loc, name: &str, kind: &str) {
+        let o = self.o;
+        if let Some(l) = o.loc(loc).and_then(|st| st.link(name))
+            && l.kind.as_deref() == Some(kind)
+            && l.alias.is_none()
+        {
+            self.delete_link(loc, name);
+        }
+    }
+
     /// The two names of a new port: the switch end's derived name, the
     /// namespace end's chosen name or first free `ethN`; both checked free
     /// (after clearing leftovers of interrupted runs) and taken.

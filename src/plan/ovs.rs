@@ -405,6 +405,22 @@ impl Switch for OpenVswitch {
         })
     }
 
+    /// Not yet: an OVS switch across machines (a `vxlan` port per remote
+    /// with `protected=true`) is refused when the file is read.
+    fn plan_tunnel(
+        &self,
+        _cx: &mut Cx,
+        t: &crate::model::TunnelSpec,
+        _sw_loc: &Loc,
+        _mtu: Option<u32>,
+    ) -> Result<(), PlanError> {
+        Err(PlanError::BadSwitch {
+            switch: t.switch.clone(),
+            backend: Backend::Ovs,
+            why: "an OVS switch across machines is not supported yet".into(),
+        })
+    }
+
     /// Deleted bridges and ports, and their devices in the host namespace
     /// (internal ports and the bridge's own interface).
     fn forget_removed(&self, after: &mut Observed, steps: &[Step]) {

@@ -125,6 +125,13 @@ impl Cx<'_> {
                             deleted(a) || deleted(b) || (!desired && self.in_scope(&key, owner));
                         (remove, peer_gone)
                     }
+                    Mark::Tunnel { owner, sw } => {
+                        let desired = self.d.tunnels.iter().any(|t| &t.switch == sw);
+                        let key = Key::Switch { name: sw.clone() };
+                        let remove =
+                            dead_switches.contains(sw) || (!desired && self.in_scope(&key, owner));
+                        (remove, false)
+                    }
                     Mark::Trunk { owner, a, b, side } => {
                         let key = Key::trunk(a, b);
                         let desired = self.d.trunks.iter().any(|t| t.key() == key);
@@ -285,6 +292,13 @@ impl Cx<'_> {
                     s.b_addrs.clone()
                 })
             }
+            // a tunnel device carries no address
+            Mark::Tunnel { sw, .. } => self
+                .d
+                .tunnels
+                .iter()
+                .find(|t| &t.switch == sw)
+                .map(|_| vec![]),
             // a trunk end carries no address
             Mark::Trunk { a, b, .. } => {
                 let key = Key::trunk(a, b);
@@ -351,6 +365,6 @@ fn pair_id(m: &Mark) -> Option<String> {
         Mark::Port { ns, sw, .. } => Some(format!("port {ns} {sw}")),
         Mark::Link { a, b, .. } => Some(format!("link {:?}", Key::link(a, b))),
         Mark::Trunk { a, b, .. } => Some(format!("trunk {:?}", Key::trunk(a, b))),
-        Mark::Switch { .. } | Mark::Ns { .. } => None,
+        Mark::Switch { .. } | Mark::Ns { .. } | Mark::Tunnel { .. } => None,
     }
 }

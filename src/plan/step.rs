@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::model::names::{Cidr, IfName, Loc, Mac, NsName, Owner, RouteDest};
 use crate::model::ovs::OvsChange;
-use crate::model::{LINK_GROUP, Mark};
+use crate::model::{LINK_GROUP, Mark, VXLAN_PORT};
 
 /// One effect. `Display` gives the equivalent `ip` command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,6 +48,29 @@ pub enum Step {
         name: IfName,
         mark: Mark,
         mac: Mac,
+    },
+    /// a vxlan device enslaved to a switch: the switch's tunnel to the
+    /// other machines of a lab (flooding entries per remote: `AddFdb`)
+    CreateVxlan {
+        loc: Loc,
+        name: IfName,
+        vni: u32,
+        local: IpAddr,
+        master: IfName,
+        mtu: Option<u32>,
+        mark: Mark,
+        mac: Mac,
+    },
+    /// head-end replication to one remote VTEP
+    AddFdb {
+        loc: Loc,
+        dev: String,
+        dst: IpAddr,
+    },
+    DelFdb {
+        loc: Loc,
+        dev: String,
+        dst: IpAddr,
     },
     /// a veth pair whose peer is created directly in its namespace
     CreateVeth {
@@ -154,6 +177,7 @@ fn describe_mark(m: &Mark) -> String {
         Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
         Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
         Mark::Trunk { a, b, .. } => format!("trunk {a} <-> {b}"),
+        Mark::Tunnel { sw, .. } => format!("tunnel of {sw}"),
         Mark::Switch { .. } => "switch".into(),
         Mark::Ns { .. } => "namespace".into(),
     }
@@ -168,9 +192,9 @@ impl Step {
                 Creates(format!("switch {name} (bridge in {loc})"))
             }
             Step::Ovs(OvsChange::AddBridge { name, .. }) => Creates(format!("switch {name} (OVS)")),
-            Step::CreateVeth { mark, .. } | Step::MoveLink { mark, .. } => {
-                Creates(describe_mark(mark))
-            }
+            Step::CreateVeth { mark, .. }
+            | Step::MoveLink { mark, .. }
+            | Step::CreateVxlan { mark, .. } => Creates(describe_mark(mark)),
             Step::Ovs(OvsChange::AddPort { mark, .. }) => {
                 Creates(format!("OVS {}", describe_mark(mark)))
             }
@@ -206,6 +230,9 @@ impl Step {
             | Step::DeleteLink { loc, .. }
             | Step::AwaitGone { loc, .. }
             | Step::CreateBridge { loc, .. }
+            | Step::CreateVxlan { loc, .. }
+            | Step::AddFdb { loc, .. }
+            | Step::DelFdb { loc, .. }
             | Step::SetMaster { loc, .. }
             | Step::SetUp { loc, .. }
             | Step::SetMtu { loc, .. }
@@ -221,7 +248,7 @@ impl Step {
     /// Steps of a lower phase run before steps of a higher one.
     pub fn phase(&self) -> u8 {
         match self {
-            Step::DelRoute { .. } | Step::DelAddr { .. } => 0,
+            Step::DelRoute { .. } | Step::DelAddr { .. } | Step::DelFdb { .. } => 0,
             Step::DeleteLink { .. } => 1,
             Step::DeleteNs { .. } => 2,
             // after the namespaces: ovs-vswitchd then finds the internal
@@ -231,7 +258,7 @@ impl Step {
             Step::AwaitGone { .. } => 3,
             Step::CreateNs { .. } => 4,
             Step::CreateBridge { .. } => 5,
-            Step::CreateVeth { .. } => 6,
+            Step::CreateVeth { .. } | Step::CreateVxlan { .. } => 6,
             Step::Ovs(
                 OvsChange::AddBridge { .. } | OvsChange::AddPort { .. } | OvsChange::SetTag { .. },
             ) => 7,
@@ -244,7 +271,7 @@ impl Step {
             | Step::SetMark { .. }
             | Step::SetMtu { .. }
             | Step::SetMac { .. } => 9,
-            Step::AddRoute { .. } | Step::Announce { .. } => 10,
+            Step::AddRoute { .. } | Step::Announce { .. } | Step::AddFdb { .. } => 10,
         }
     }
 }
@@ -265,6 +292,34 @@ impl fmt::Display for Step {
             Step::CreateNs { ns, .. } => {
                 write!(f, "ip netns add {ns} && ip -n {ns} link set lo up")
             }
+            Step::CreateVxlan {
+                loc,
+                name,
+                vni,
+                local,
+                master,
+                mtu,
+                mac,
+                ..
+            } => {
+                let mtu = mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
+                write!(
+                    f,
+                    "ip {}link add {name} address {mac} group {LINK_GROUP}{mtu} type vxlan id {vni} local {local} dstport {VXLAN_PORT} nolearning && ip {}link set {name} master {master} up",
+                    loc.ip_n(),
+                    loc.ip_n()
+                )
+            }
+            Step::AddFdb { loc, dev, dst } => write!(
+                f,
+                "bridge {}fdb append 00:00:00:00:00:00 dev {dev} dst {dst}",
+                loc.ip_n()
+            ),
+            Step::DelFdb { loc, dev, dst } => write!(
+                f,
+                "bridge {}fdb del 00:00:00:00:00:00 dev {dev} dst {dst}",
+                loc.ip_n()
+            ),
             Step::CreateBridge { loc, name, mac, .. } => write!(
                 f,
                 "ip {}link add {name} address {mac} group {LINK_GROUP} type bridge stp_state 0 && ip {}link set {name} up",

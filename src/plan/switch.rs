@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::{Cx, PlanError, Step, backends};
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
-use crate::model::{Backend, Observed, PortSpec, SwitchSpec, Via};
+use crate::model::{Backend, Observed, PortSpec, SwitchSpec, TunnelSpec, Via};
 
 /// A port of a switch, as `swctl switch list` / `show` report it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,6 +97,18 @@ pub trait Switch: Sync {
         sw_loc: &Loc,
         dev: &str,
         attached: bool,
+    ) -> Result<(), PlanError>;
+
+    /// Steps that carry switch `t.switch` (in `sw_loc`) to the other
+    /// machines of the lab: a tunnel to each remote VTEP; `mtu` is what the
+    /// tunnel device gets (the underlay's less the encapsulation). An error
+    /// when the backend cannot span machines.
+    fn plan_tunnel(
+        &self,
+        cx: &mut Cx,
+        t: &TunnelSpec,
+        sw_loc: &Loc,
+        mtu: Option<u32>,
     ) -> Result<(), PlanError>;
 
     /// The observation after `steps` ran, as far as this backend's own state

@@ -108,7 +108,7 @@ impl Fake {
         f(st)
     }
 
-    pub(crate) fn new_link(&self, name: &str, kind: &str, alias: &str) -> LinkObs {
+    pub fn new_link(&self, name: &str, kind: &str, alias: &str) -> LinkObs {
         let mut i = self.next_index.lock().unwrap();
         *i += 1;
         LinkObs {
@@ -123,6 +123,7 @@ impl Fake {
             addrs: vec![],
             mac: None,
             group: 0,
+            vxlan: None,
         }
     }
 
@@ -194,6 +195,7 @@ impl Fake {
             },
         };
         st.links.retain(|l| l.name != name);
+        st.fdb.retain(|f| f.dev != name);
         for l in st.links.iter_mut() {
             if l.master.as_deref() == Some(name) {
                 l.master = None;
@@ -214,6 +216,65 @@ impl Netlink for Fake {
             }
             st.links.push(l);
             Ok(())
+        })
+    }
+
+    async fn add_vxlan(
+        &self,
+        dev: &NewLink<'_>,
+        vx: &crate::effect::Vxlan<'_>,
+    ) -> Result<(), NlError> {
+        let (loc, name) = (dev.loc, dev.name);
+        let op = format!(
+            "{loc}: ip link add {name} type vxlan id {} local {} master {}",
+            vx.vni, vx.local, vx.master
+        );
+        self.record(op.clone())?;
+        let mut l = self.new_own_link(dev, "vxlan");
+        l.vxlan = Some(crate::model::VxlanObs {
+            vni: vx.vni,
+            local: Some(vx.local),
+        });
+        l.master = Some(vx.master.to_string());
+        if let Some(m) = vx.mtu {
+            l.mtu = m;
+        }
+        self.with_loc(loc, &op, |st| {
+            if st.link(name).is_some() {
+                return Err(err(op.clone(), libc::EEXIST));
+            }
+            st.links.push(l);
+            Ok(())
+        })
+    }
+
+    async fn fdb(&self, loc: &Loc, dev: &str, dst: &IpAddr, add: bool) -> Result<(), NlError> {
+        let op = format!(
+            "{loc}: bridge fdb {} 00:00:00:00:00:00 dev {dev} dst {dst}",
+            if add { "append" } else { "del" }
+        );
+        self.record(op.clone())?;
+        self.with_loc(loc, &op, |st| {
+            if st.link(dev).is_none() {
+                return Err(err(op.clone(), libc::ENODEV));
+            }
+            let e = crate::model::FdbObs {
+                dev: dev.to_string(),
+                dst: *dst,
+            };
+            let had = st.fdb.contains(&e);
+            match (add, had) {
+                (true, true) => Err(err(op.clone(), libc::EEXIST)),
+                (true, false) => {
+                    st.fdb.push(e);
+                    Ok(())
+                }
+                (false, false) => Err(err(op.clone(), libc::ENOENT)),
+                (false, true) => {
+                    st.fdb.retain(|x| x != &e);
+                    Ok(())
+                }
+            }
         })
     }
 

@@ -41,6 +41,7 @@ pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)>
         addrs: vec![],
         mac: None,
         group: 0,
+        vxlan: None,
     };
     let mut master = None;
     for a in l.attributes {
@@ -57,10 +58,13 @@ pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)>
                 o.mac = Some(Mac(a[..6].try_into().expect("6 bytes")));
             }
             LinkAttribute::LinkInfo(infos) => {
-                for i in infos {
+                for i in &infos {
                     if let LinkInfo::Kind(k) = i {
                         o.kind = Some(k.to_string());
                     }
+                }
+                if o.kind.as_deref() == Some("vxlan") {
+                    o.vxlan = super::vxlan::vxlan_obs(&infos);
                 }
             }
             _ => {}

@@ -457,6 +457,18 @@ impl Netlink for Kernel {
         ethtool::set_tx_csum(loc.ns(), dev, on)
     }
 
+    async fn add_vxlan(
+        &self,
+        dev: &NewLink<'_>,
+        vx: &crate::effect::Vxlan<'_>,
+    ) -> Result<(), NlError> {
+        self.add_vxlan_impl(dev, vx).await
+    }
+
+    async fn fdb(&self, loc: &Loc, dev: &str, dst: &IpAddr, add: bool) -> Result<(), NlError> {
+        self.fdb_impl(loc, dev, dst, add).await
+    }
+
     async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
         let links = self
             .request_map(
@@ -517,7 +529,16 @@ impl Netlink for Kernel {
         let links = links_f.await?;
         let addrs = addrs_f.await?;
         let routes = routes_f.await?;
-        Ok(self.parse_dump(loc, links, addrs, routes))
+        let vxlans: Vec<(u32, String)> = links
+            .iter()
+            .filter(|(l, _)| l.vxlan.is_some())
+            .map(|(l, _)| (l.index, l.name.clone()))
+            .collect();
+        let mut st = self.parse_dump(loc, links, addrs, routes);
+        if !vxlans.is_empty() {
+            st.fdb = self.fdb_dump(loc, &vxlans).await?;
+        }
+        Ok(st)
     }
 }
 

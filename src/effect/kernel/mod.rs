@@ -11,6 +11,7 @@ mod dump;
 pub mod ethtool;
 mod links;
 pub mod netns;
+mod vxlan;
 
 use std::collections::HashMap;
 use std::fs::File;

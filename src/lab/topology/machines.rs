@@ -19,6 +19,14 @@ pub fn read_machines(r: &mut Reader, top: Table, d: &mut Desired) {
     for (m, n) in r.entries(get(top, "machines"), "machines") {
         let path = join("machines", m);
         let name = match m.parse::<Owner>() {
+            Ok(_) if m.contains('+') => {
+                r.err(
+                    &path,
+                    n.at,
+                    "`+` joins a lab's name to a machine's; not in a name",
+                );
+                None
+            }
             Ok(o) => Some(o),
             Err(e) => {
                 r.err(&path, n.at, e.to_string());

@@ -99,6 +99,14 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             v.r.err("name", at, "`cli` is reserved for imperative commands");
             None
         }
+        Some((s, at)) if s.contains('+') => {
+            v.r.err(
+                "name",
+                at,
+                "`+` joins a lab's name to a machine's; not in a name",
+            );
+            None
+        }
         Some((s, at)) => v.parse(s, "name", at),
         None => None,
     };
