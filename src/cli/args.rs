@@ -82,10 +82,20 @@ pub enum Cmd {
     #[command(subcommand)]
     Ovs(SandboxCmd),
     /// What `apply FILE` would do, step by step, changing nothing
-    Plan { file: String },
+    Plan {
+        /// the topology file (`-`: standard input)
+        file: String,
+        /// only this machine's part of a lab over machines (what its agent runs)
+        #[arg(long)]
+        machine: Option<String>,
+    },
     /// Make the system match a topology file (a second apply changes nothing)
     Apply {
+        /// the topology file (`-`: standard input)
         file: String,
+        /// only this machine's part of a lab over machines (what its agent runs)
+        #[arg(long)]
+        machine: Option<String>,
         /// then check the lab with real packets (exit code 1 when it fails)
         #[arg(long)]
         check: bool,
@@ -100,7 +110,13 @@ pub enum Cmd {
         name: Option<String>,
     },
     /// Drift between a topology file and the system (exit code 3 when they differ)
-    Status { file: String },
+    Status {
+        /// the topology file (`-`: standard input)
+        file: String,
+        /// only this machine's part of a lab over machines (what its agent runs)
+        #[arg(long)]
+        machine: Option<String>,
+    },
     /// Connectivity of a topology with real packets between its namespaces
     Check {
         file: String,

@@ -26,14 +26,33 @@ pub enum TopoCmd {
     Gc,
 }
 
-fn load(file: &str) -> Result<Topology, CliError> {
-    let t = crate::lab::topology::load(std::path::Path::new(file))?;
-    if !t.desired.machines.is_empty() {
-        return Err(CliError::Usage(format!(
-            "{file}: labs over several machines ([machines]) are read and checked, but not applied yet"
-        )));
+/// The topology of `file` (`-`: standard input); with `machine`, only
+/// that machine's part, owned by LAB+MACHINE (an agent's view).
+fn load_part(file: &str, machine: Option<&str>) -> Result<Topology, CliError> {
+    let mut t = if file == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| CliError::Usage(format!("cannot read the topology from stdin: {e}")))?;
+        let json = text.trim_start().starts_with('{');
+        crate::lab::topology::parse(&text, json, "-")?
+    } else {
+        crate::lab::topology::load(std::path::Path::new(file))?
+    };
+    if let Some(m) = machine {
+        let m: Owner = m.parse()?;
+        if !t.desired.machines.contains_key(&m) {
+            return Err(CliError::Usage(format!(
+                "{file}: no machine {m} in [machines]"
+            )));
+        }
+        t.desired = lab::machines::agent_part(&t.desired, &m);
+        t.name = t.desired.owner.clone();
     }
     Ok(t)
+}
+
+fn load(file: &str) -> Result<Topology, CliError> {
+    load_part(file, None)
 }
 
 pub(super) async fn run(
@@ -44,6 +63,18 @@ pub(super) async fn run(
 ) -> Result<Output, CliError> {
     let t0 = Instant::now();
     let ms = move || t0.elapsed().as_secs_f64() * 1000.0;
+    // a lab over machines, run from here: fan out to the machines' agents
+    let spread =
+        |t: &Topology| !t.desired.machines.is_empty() && t.desired.owner.machine().is_none();
+    let topo = match (&cmd, topo) {
+        (TopoCmd::Destroy(name), None) => registered_topology(name),
+        (_, t) => t,
+    };
+    if let Some(t) = topo.as_ref().filter(|t| spread(t))
+        && !matches!(cmd, TopoCmd::Check(_) | TopoCmd::Gc)
+    {
+        return run_spread(k, cmd, t, file, ms).await;
+    }
     match cmd {
         TopoCmd::Plan => {
             let t = topo.expect("loaded");
@@ -112,6 +143,18 @@ pub(super) async fn run(
         }
         TopoCmd::Check(c) => {
             let t = topo.expect("loaded");
+            // probes run inside the hosts' namespaces, found by name: here,
+            // or on a simulated machine (all under this /run/netns)
+            if let Some((m, _)) = t
+                .desired
+                .machines
+                .iter()
+                .find(|(_, s)| matches!(s.reach, crate::model::Reach::Ssh(_)))
+            {
+                return Err(CliError::Usage(format!(
+                    "check of a lab with a machine reached over SSH ({m}) is not supported yet; check runs here and on simulated machines"
+                )));
+            }
             let (text, json, failed) = check(k, &t, c, ms).await?;
             Ok(Output {
                 text,
@@ -154,27 +197,114 @@ pub(super) async fn run(
     }
 }
 
+/// The topology a lab was applied from, when its file is still readable
+/// (how `destroy --name` finds a lab's machines).
+fn registered_topology(name: &Owner) -> Option<Topology> {
+    let file =
+        std::fs::read_to_string(crate::effect::paths::topology_dir().join(name.as_str())).ok()?;
+    crate::lab::topology::load(std::path::Path::new(file.trim())).ok()
+}
+
+/// `apply`, `plan`, `status`, `destroy` of a lab over machines.
+async fn run_spread(
+    k: &System,
+    cmd: TopoCmd,
+    t: &Topology,
+    file: &str,
+    ms: impl Fn() -> f64,
+) -> Result<Output, CliError> {
+    use crate::lab::spread;
+    let (verb, res) = match &cmd {
+        TopoCmd::Apply(_) => ("apply", spread::apply(k, &t.desired, file).await?),
+        TopoCmd::Status => ("status", spread::status(k, &t.desired).await?),
+        TopoCmd::Destroy(_) => ("destroy", spread::destroy(k, &t.desired).await?),
+        _ => {
+            let text =
+                crate::lab::topology::write::to_toml(&crate::lab::machines::resolve(&t.desired));
+            let runs = spread::run_agents(
+                &t.desired,
+                |m| vec!["plan".into(), "--machine".into(), m.to_string(), "-".into()],
+                Some(&text),
+            );
+            let local = match crate::lab::machines::underlay(&t.desired)
+                .map_err(lab::LabError::Underlay)?
+            {
+                Some(u) => lab::plan_for(k, &u).await?.1,
+                None => crate::plan::Plan::default(),
+            };
+            ("plan", (local, runs))
+        }
+    };
+    let (local, runs) = res;
+    let changes = |v: &serde_json::Value| v["changes"].as_u64().unwrap_or(0) as usize;
+    let total = local.steps.len() + runs.iter().map(|r| changes(&r.output)).sum::<usize>();
+    let in_sync = local.is_empty() && runs.iter().all(|r| r.output["in_sync"] != false);
+    let mut text = match verb {
+        "status" => format!("{}: {}", t.name, if in_sync { "in sync" } else { "drift" }),
+        _ => changes_line(t.name.as_str(), total, ms()),
+    };
+    text.push_str(&format!(
+        "\n  here (underlay): {} changes",
+        local.steps.len()
+    ));
+    for r in &runs {
+        let what = match verb {
+            "status" if r.output["in_sync"] == false => "drift".to_string(),
+            "status" => "in sync".to_string(),
+            _ => format!("{} changes", changes(&r.output)),
+        };
+        text.push_str(&format!("\n  {}: {what}", r.machine));
+    }
+    let mut json = plan_json(verb, Some(&t.name), &local, ms());
+    json["changes"] = json!(total);
+    json["machines"] = json!(runs);
+    if verb == "status" {
+        json["in_sync"] = json!(in_sync);
+    }
+    Ok(Output {
+        text,
+        json,
+        code: if verb == "status" && !in_sync { 3 } else { 0 },
+    })
+}
+
 /// The topology command `cmd` names, with its file validated; None for the
 /// others.
 pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
     Ok(Some(match cmd {
-        Cmd::Plan { file } => Job::Topo(TopoCmd::Plan, Some(load(file)?), file.clone()),
-        Cmd::Apply { file, check, probe } => {
+        Cmd::Plan { file, machine } => Job::Topo(
+            TopoCmd::Plan,
+            Some(load_part(file, machine.as_deref())?),
+            file.clone(),
+        ),
+        Cmd::Apply {
+            file,
+            machine,
+            check,
+            probe,
+        } => {
             let c = check_args(probe)?;
             Job::Topo(
                 TopoCmd::Apply(check.then_some(c)),
-                Some(load(file)?),
+                Some(load_part(file, machine.as_deref())?),
                 file.clone(),
             )
         }
-        Cmd::Status { file } => Job::Topo(TopoCmd::Status, Some(load(file)?), file.clone()),
+        Cmd::Status { file, machine } => Job::Topo(
+            TopoCmd::Status,
+            Some(load_part(file, machine.as_deref())?),
+            file.clone(),
+        ),
         Cmd::Check { file, probe } => Job::Topo(
             TopoCmd::Check(check_args(probe)?),
             Some(load(file)?),
             file.clone(),
         ),
         Cmd::Destroy { file, name } => match (file, name) {
-            (Some(f), None) => Job::Topo(TopoCmd::Destroy(load(f)?.name), None, f.clone()),
+            (Some(f), None) => {
+                let t = load(f)?;
+                Job::Topo(TopoCmd::Destroy(t.name.clone()), Some(t), f.clone())
+            }
             (None, Some(n)) => Job::Topo(TopoCmd::Destroy(n.parse()?), None, String::new()),
             _ => {
                 return Err(CliError::Usage(

@@ -6,10 +6,10 @@ use std::io::Write;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::paths::{LOCK_PATH, RUN_DIR};
+use super::paths::{lock_path, run_dir};
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot take swctl's lock {LOCK_PATH}")]
+#[error("cannot take swctl's lock {}", lock_path().display())]
 pub struct LockError(#[source] pub std::io::Error);
 
 /// Held while it lives.
@@ -17,20 +17,20 @@ pub struct Lock(#[allow(dead_code)] Flock<File>);
 
 /// Take the lock, waiting (and saying so) while another swctl holds it.
 pub fn take() -> Result<Lock, LockError> {
-    std::fs::create_dir_all(RUN_DIR).map_err(LockError)?;
+    std::fs::create_dir_all(run_dir()).map_err(LockError)?;
     let open = || {
         OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
-            .open(LOCK_PATH)
+            .open(lock_path())
             .map_err(LockError)
     };
     let f = match Flock::lock(open()?, FlockArg::LockExclusiveNonblock) {
         Ok(l) => l,
         Err((_, _)) => {
-            let holder = std::fs::read_to_string(LOCK_PATH).unwrap_or_default();
+            let holder = std::fs::read_to_string(lock_path()).unwrap_or_default();
             // for people at a terminal; scripts get clean one-line errors
             let _ = std::io::IsTerminal::is_terminal(&std::io::stderr())
                 && writeln!(

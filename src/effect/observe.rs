@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::{Namespaces, Netlink, NlError, OvsDb, StepError};
-use crate::model::names::{IfName, Loc, NsName};
+use crate::model::names::{IfName, Loc, NsName, Owner};
 use crate::model::{Mark, NsObs, Observed};
 
 /// What to observe.
@@ -24,6 +24,10 @@ pub struct Scan {
     /// the namespaces' devices only, no addresses or routes: enough to
     /// plan a teardown (1000 namespaces: one dump each instead of three)
     pub links_only: bool,
+    /// an agent's own part (`LAB+MACHINE`): namespaces of the same lab that
+    /// are not this part's (other simulated machines, the machines
+    /// themselves, all under one /run/netns) are not part of this machine
+    pub machine_part: Option<Owner>,
 }
 
 /// Dump the host namespace and the namespaces asked for, concurrently.
@@ -113,6 +117,12 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
             Some(Mark::Ns { owner }) => Some(owner.clone()),
             _ => None,
         };
+        if let (Some(me), Some(ow)) = (&scan.machine_part, &owner)
+            && ow.lab() == me.lab()
+            && ow != me
+        {
+            continue;
+        }
         o.namespaces.insert(n, NsObs { owner, state });
     }
     Ok(o)

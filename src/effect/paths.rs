@@ -7,16 +7,41 @@ use std::collections::HashMap;
 
 use crate::model::names::Loc;
 
+use std::path::{Path, PathBuf};
+
+/// The default run-state directory.
 pub const RUN_DIR: &str = "/run/swctl";
+
+/// The run-state directory of this process: `$SWCTL_RUN_DIR`, else
+/// /run/swctl. A simulated machine's agent runs with its own (its lock,
+/// pending marks and applied topologies), as a real machine has its own.
+pub fn run_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var_os("SWCTL_RUN_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(RUN_DIR))
+    })
+}
+
 /// the lock that serializes swctl runs that change the system
-pub const LOCK_PATH: &str = "/run/swctl/lock";
+pub fn lock_path() -> PathBuf {
+    run_dir().join("lock")
+}
 /// namespace registry of earlier versions: NAME holds the owner of
 /// namespace NAME (pruned by `prune_run_state`; nothing writes it now)
-pub const NETNS_REGISTRY_DIR: &str = "/run/swctl/netns";
+pub fn netns_registry_dir() -> PathBuf {
+    run_dir().join("netns")
+}
 /// OVSDB servers (other than the default) swctl made switches on
-pub const OVSDB_SERVERS_DIR: &str = "/run/swctl/ovsdb";
+pub fn ovsdb_servers_dir() -> PathBuf {
+    run_dir().join("ovsdb")
+}
 /// applied topologies: NAME holds the file it was applied from
-pub const TOPOLOGY_DIR: &str = "/run/swctl/topologies";
+pub fn topology_dir() -> PathBuf {
+    run_dir().join("topologies")
+}
 /// the default directory of `swctl ovs start`
 pub const SANDBOX_DIR: &str = "/run/swctl/ovs";
 
@@ -32,18 +57,22 @@ pub const SANDBOX_DIR: &str = "/run/swctl/ovs";
 /// Why one journal and not a file per device: this /run is not always a
 /// tmpfs (here it is ext4), and creating and deleting 2000 small files per
 /// 1000-host apply showed up in profiles (ext4_create, recently_deleted).
-pub const PENDING_LOG: &str = "/run/swctl/pending.log";
+pub fn pending_log() -> PathBuf {
+    run_dir().join("pending.log")
+}
 /// where a file per device used to be (removed when found)
-pub const LEGACY_PENDING_DIR: &str = "/run/swctl/pending";
+pub fn legacy_pending_dir() -> PathBuf {
+    run_dir().join("pending")
+}
 
 /// Append the mark `alias` that device `name` in `loc` is about to get.
 pub fn write_pending(loc: &Loc, name: &str, alias: &str) {
     use std::io::Write;
-    let _ = std::fs::create_dir_all(RUN_DIR);
+    let _ = std::fs::create_dir_all(run_dir());
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(PENDING_LOG)
+        .open(pending_log())
     {
         let _ = f.write_all(format!("{loc}\t{name}\t{alias}\n").as_bytes());
     }
@@ -51,7 +80,7 @@ pub fn write_pending(loc: &Loc, name: &str, alias: &str) {
 
 /// Every pending mark: (location, device) -> alias, the last line winning.
 pub fn read_pending() -> HashMap<(String, String), String> {
-    let text = std::fs::read_to_string(PENDING_LOG).unwrap_or_default();
+    let text = std::fs::read_to_string(pending_log()).unwrap_or_default();
     text.lines()
         .filter_map(|l| {
             let mut it = l.splitn(3, '\t');
@@ -65,10 +94,10 @@ pub fn read_pending() -> HashMap<(String, String), String> {
 
 /// Keep only the pending marks `keep` says are still needed.
 pub fn rewrite_pending(keep: impl Fn(&str, &str) -> bool) {
-    let _ = std::fs::remove_dir_all(LEGACY_PENDING_DIR);
+    let _ = std::fs::remove_dir_all(legacy_pending_dir());
     let all = read_pending();
     if all.is_empty() {
-        let _ = std::fs::remove_file(PENDING_LOG);
+        let _ = std::fs::remove_file(pending_log());
         return;
     }
     let mut lines: Vec<String> = all
@@ -78,8 +107,8 @@ pub fn rewrite_pending(keep: impl Fn(&str, &str) -> bool) {
         .collect();
     lines.sort();
     if lines.is_empty() {
-        let _ = std::fs::remove_file(PENDING_LOG);
+        let _ = std::fs::remove_file(pending_log());
     } else {
-        let _ = std::fs::write(PENDING_LOG, lines.concat());
+        let _ = std::fs::write(pending_log(), lines.concat());
     }
 }

@@ -8,8 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::names::{IfName, Owner, stable_hash};
-use crate::model::{Desired, Reach, SpanSpec, TunnelSpec};
+use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, derived_ifname, stable_hash};
+use crate::model::{
+    Backend, Desired, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec, Via,
+};
 
 /// The VNI of switch `sw` of `lab` when the file gives none: 1..=16777215.
 pub fn derived_vni(lab: &Owner, sw: &IfName) -> u32 {
@@ -97,6 +99,87 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
         });
     }
     p
+}
+
+/// Machine `m`'s part, owned by `LAB+m` (what its agent plans).
+pub fn agent_part(d: &Desired, m: &Owner) -> Desired {
+    let mut p = part(&resolve(d), m);
+    p.owner = d.owner.for_machine(m);
+    p
+}
+
+/// MTU of the underlay that joins simulated machines: room for VXLAN's 50
+/// bytes over 1500-byte guest frames.
+pub const UNDERLAY_MTU: u32 = 1600;
+
+/// The prefix of the simulated underlay: the longest of /24 and /16 that
+/// holds every VTEP; None when they are further apart.
+fn underlay_prefix(vteps: &[std::net::IpAddr]) -> Option<u8> {
+    [24u8, 16].into_iter().find(|p| {
+        let nets: BTreeSet<_> = vteps
+            .iter()
+            .map(|a| {
+                Cidr {
+                    addr: *a,
+                    prefix: *p,
+                }
+                .network()
+            })
+            .collect();
+        nets.len() == 1 && vteps.iter().all(|a| a.is_ipv4())
+    })
+}
+
+/// What the coordinator itself makes for the simulated machines of a lab:
+/// a namespace per machine, joined by a Linux bridge in an underlay
+/// namespace of their own, each machine's `underlay` interface with its
+/// VTEP address (MTU 1600). Owned by the lab; None when no machine is
+/// simulated.
+pub fn underlay(d: &Desired) -> Result<Option<Desired>, String> {
+    let sims: Vec<(&Owner, &NsName, std::net::IpAddr)> = d
+        .machines
+        .iter()
+        .filter_map(|(n, m)| match &m.reach {
+            Reach::Netns(ns) => Some((n, ns, m.vtep)),
+            _ => None,
+        })
+        .collect();
+    if sims.is_empty() {
+        return Ok(None);
+    }
+    let vteps: Vec<_> = sims.iter().map(|s| s.2).collect();
+    let prefix = underlay_prefix(&vteps).ok_or_else(|| {
+        "simulated machines' VTEP addresses must be IPv4 in one /24 or /16 (swctl joins them with one bridge)".to_string()
+    })?;
+    let mut u = Desired::new(d.owner.clone());
+    let uns: NsName = format!("{}-underlay", d.owner)
+        .parse()
+        .map_err(|e: crate::model::names::InvalidInput| e.to_string())?;
+    let br = derived_ifname("ul", &["underlay", d.owner.as_str()]);
+    u.namespaces.insert(uns.clone(), NsSpec::default());
+    u.switches.insert(
+        br.clone(),
+        SwitchSpec {
+            backend: Backend::Bridge,
+            loc: Loc::Ns(uns),
+            addrs: vec![],
+            datapath: None,
+            ovsdb: None,
+        },
+    );
+    for (_, ns, vtep) in sims {
+        u.namespaces.insert(ns.clone(), NsSpec::default());
+        u.ports.push(PortSpec {
+            ns: ns.clone(),
+            switch: br.clone(),
+            ifname: Some("underlay".parse().expect("valid name")),
+            addrs: vec![Cidr { addr: vtep, prefix }],
+            via: Via::Veth,
+            vlan: None,
+            mtu: Some(UNDERLAY_MTU),
+        });
+    }
+    Ok(Some(u))
 }
 
 /// Every machine's part, by machine.
@@ -194,6 +277,21 @@ switch = "s1"
         let back = parse(&text, false, "part").unwrap().desired;
         assert_eq!(back.namespaces, m1.namespaces);
         assert_eq!(back.ports, m1.ports);
+    }
+
+    #[test]
+    fn simulated_machines_get_an_underlay_of_their_own() {
+        let d = parse(LAB, false, "ml.toml").unwrap().desired;
+        let u = underlay(&d).unwrap().unwrap();
+        // m1 and m2 are simulated, m3 is reached over SSH
+        let names: Vec<&str> = u.namespaces.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["ml-underlay", "mlm1", "mlm2"]);
+        assert_eq!(u.ports.len(), 2);
+        assert!(u.ports.iter().all(|p| p.mtu == Some(1600)));
+        assert_eq!(u.ports[0].addrs[0].to_string(), "198.18.200.1/24");
+        let p = agent_part(&d, &"m1".parse().unwrap());
+        assert_eq!(p.owner.as_str(), "ml+m1");
+        assert_eq!(p.owner.lab(), "ml");
     }
 
     #[test]

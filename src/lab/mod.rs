@@ -8,14 +8,14 @@ pub mod check;
 pub mod drift;
 pub mod machines;
 pub mod reach;
+pub mod spread;
 pub mod topology;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use crate::effect::apply::{ApplyError, apply_with};
 use crate::effect::observe::{Scan, observe, prune_run_state};
-use crate::effect::paths::TOPOLOGY_DIR;
+use crate::effect::paths::topology_dir;
 use crate::effect::{Namespaces, Netlink, OvsDb, StepError};
 use crate::model::names::Owner;
 use crate::model::{Desired, Observed};
@@ -24,20 +24,17 @@ use crate::plan::{Plan, PlanError, Scope, Step, plan};
 
 /// Record that topology `name` is applied (from `file`).
 pub fn register(name: &Owner, file: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(TOPOLOGY_DIR)?;
-    std::fs::write(
-        Path::new(TOPOLOGY_DIR).join(name.as_str()),
-        format!("{file}\n"),
-    )
+    std::fs::create_dir_all(topology_dir())?;
+    std::fs::write(topology_dir().join(name.as_str()), format!("{file}\n"))
 }
 
 pub fn unregister(name: &Owner) {
-    let _ = std::fs::remove_file(Path::new(TOPOLOGY_DIR).join(name.as_str()));
+    let _ = std::fs::remove_file(topology_dir().join(name.as_str()));
 }
 
 /// Topologies currently applied.
 pub fn registered() -> BTreeSet<Owner> {
-    std::fs::read_dir(TOPOLOGY_DIR)
+    std::fs::read_dir(topology_dir())
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
@@ -120,6 +117,7 @@ pub fn scan_for(d: &Desired) -> Scan {
             .collect(),
         switch: None,
         links_only: false,
+        machine_part: d.owner.machine().map(|_| d.owner.clone()),
     }
 }
 
@@ -133,8 +131,12 @@ pub enum LabError {
     Conflicts(Vec<String>),
     #[error("cannot apply the plan")]
     Apply(#[from] ApplyError),
-    #[error("cannot record the topology in {TOPOLOGY_DIR}")]
+    #[error("cannot record the topology in {}", topology_dir().display())]
     Register(#[source] std::io::Error),
+    #[error("a machine's part failed:\n  {}", .0.join("\n  "))]
+    Machines(Vec<String>),
+    #[error("cannot make the simulated machines' underlay: {0}")]
+    Underlay(String),
 }
 
 /// The plan that makes the system match `d`.
@@ -179,6 +181,7 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
     let scan = Scan {
         all_owned: true,
         links_only: true,
+        machine_part: name.machine().map(|_| name.clone()),
         ..Default::default()
     };
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
@@ -202,9 +205,11 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
     prune_run_state(&o);
     let live = registered();
+    // a machine's part of a lab over machines (LAB+MACHINE) is its agent's
+    // to remove, never a leftover here
     let dead: Vec<Owner> = owners(&o)
         .into_iter()
-        .filter(|ow| ow.as_str() != "cli" && !live.contains(ow))
+        .filter(|ow| ow.as_str() != "cli" && !live.contains(ow) && ow.machine().is_none())
         .collect();
     let mut all = Plan::default();
     for ow in &dead {

@@ -30,7 +30,7 @@ use crate::model::Mark;
 use crate::model::names::{NsName, Owner};
 
 pub const NETNS_RUN_DIR: &str = "/run/netns";
-use crate::effect::paths::NETNS_REGISTRY_DIR as REGISTRY_DIR;
+use crate::effect::paths::netns_registry_dir;
 
 /// Failures of namespace operations, each named for what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +71,7 @@ pub fn ns_path(name: &NsName) -> PathBuf {
 }
 
 fn registry_path(name: &NsName) -> PathBuf {
-    Path::new(REGISTRY_DIR).join(name.as_str())
+    netns_registry_dir().join(name.as_str())
 }
 
 /// Names under /run/netns (what `ip netns list` shows), sorted; entries that
@@ -103,7 +103,7 @@ pub fn forget(name: &NsName) {
 /// Every namespace named in the registry of earlier versions, whether or
 /// not the namespace itself still exists.
 pub fn registry() -> Vec<NsName> {
-    let Ok(rd) = fs::read_dir(REGISTRY_DIR) else {
+    let Ok(rd) = fs::read_dir(netns_registry_dir()) else {
         return vec![];
     };
     let mut v: Vec<NsName> = rd

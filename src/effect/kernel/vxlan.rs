@@ -150,6 +150,15 @@ impl Kernel {
                             NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => {
                                 dst = Some(IpAddr::V6(*a));
                             }
+                            // in an AF_BRIDGE message the parser cannot tell
+                            // the family of NDA_DST: by its length
+                            NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
+                                dst = match b.len() {
+                                    4 => <[u8; 4]>::try_from(&b[..]).ok().map(IpAddr::from),
+                                    16 => <[u8; 16]>::try_from(&b[..]).ok().map(IpAddr::from),
+                                    _ => None,
+                                };
+                            }
                             _ => {}
                         }
                     }

@@ -22,16 +22,13 @@ use crate::ovsdb::OvsdbError;
 /// commands look there too.
 pub fn remember_server(addr: &str) {
     let name = format!("{:08x}", stable_hash(&[addr]));
-    let _ = std::fs::create_dir_all(paths::OVSDB_SERVERS_DIR);
-    let _ = std::fs::write(
-        std::path::Path::new(paths::OVSDB_SERVERS_DIR).join(name),
-        addr,
-    );
+    let _ = std::fs::create_dir_all(paths::ovsdb_servers_dir());
+    let _ = std::fs::write(paths::ovsdb_servers_dir().join(name), addr);
 }
 
 /// The servers remembered by `remember_server`.
 pub fn known_servers() -> Vec<String> {
-    std::fs::read_dir(paths::OVSDB_SERVERS_DIR)
+    std::fs::read_dir(paths::ovsdb_servers_dir())
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| std::fs::read_to_string(e.path()).ok())

@@ -1,0 +1,283 @@
+//! A lab over several machines, run from here (the coordinator): the
+//! simulated machines' underlay made locally (`machines::underlay`), then
+//! each machine's part applied on its machine by an agent — this same
+//! binary with `--machine M`, given the whole resolved lab on stdin — all
+//! machines at once: inside a simulated machine's namespace (setns in the
+//! child before exec, its own run-state directory), on this machine, or
+//! over OpenSSH (`ssh -o BatchMode=yes HOST swctl ...`). Destroy and status
+//! fan out the same way.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+use super::machines::{resolve, underlay};
+use super::topology::write::to_toml;
+use super::{LabError, apply_topology, destroy as destroy_here, plan_for, register};
+use crate::effect::{Namespaces, Netlink, OvsDb};
+use crate::model::names::Owner;
+use crate::model::{Desired, MachineSpec, Reach};
+use crate::plan::Plan;
+
+/// What one machine's agent did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentRun {
+    pub machine: Owner,
+    pub ok: bool,
+    /// the agent's JSON output (`--json`)
+    pub output: serde_json::Value,
+    /// its error, in words, when it failed
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The run-state directory of machine `m`'s agent of lab `lab` on this
+/// machine (simulated or local): its own lock, marks and topologies.
+pub fn agent_run_dir(lab: &Owner, m: &Owner) -> std::path::PathBuf {
+    std::path::Path::new(crate::effect::paths::RUN_DIR)
+        .join("machines")
+        .join(lab.for_machine(m).as_str())
+}
+
+/// The command that runs `swctl --json ARGS` on machine `m`.
+fn agent(lab: &Owner, m: &Owner, spec: &MachineSpec, args: &[String]) -> Result<Command, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find swctl itself: {e}"))?;
+    let mut c = match &spec.reach {
+        Reach::Ssh(dest) => {
+            let mut c = Command::new("ssh");
+            c.args(["-o", "BatchMode=yes", "--", dest, "swctl", "--json"]);
+            c
+        }
+        Reach::Local | Reach::Netns(_) => {
+            let mut c = Command::new(exe);
+            c.arg("--json");
+            c.env("SWCTL_RUN_DIR", agent_run_dir(lab, m));
+            c
+        }
+    };
+    c.args(args);
+    c.env_remove("SWCTL_BACKEND");
+    if let Reach::Netns(ns) = &spec.reach {
+        let path = crate::effect::kernel::netns::ns_path(ns);
+        // a machine whose namespace is gone (deleted by hand): its agent
+        // runs here, which is enough to remove its hosts (their namespaces
+        // are files under /run/netns, seen from anywhere)
+        if let Ok(f) = std::fs::File::open(&path) {
+            use std::os::fd::AsRawFd;
+            let fd = f.as_raw_fd();
+            // SAFETY: setns(2) on a descriptor that stays open (moved into
+            // the closure) in the child between fork and exec; only
+            // async-signal-safe calls.
+            unsafe {
+                c.pre_exec(move || {
+                    let _keep = &f;
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// Run `args` on every machine at once, `input` on each one's stdin.
+pub fn run_agents(
+    d: &Desired,
+    args: impl Fn(&Owner) -> Vec<String>,
+    input: Option<&str>,
+) -> Vec<AgentRun> {
+    run_agents_on(d, |_| true, args, input)
+}
+
+/// A simulated machine whose namespace is gone (deleted by hand).
+fn missing(spec: &MachineSpec) -> bool {
+    matches!(&spec.reach, Reach::Netns(ns) if !crate::effect::kernel::netns::ns_path(ns).exists())
+}
+
+/// `run_agents` on the machines `only` takes.
+fn run_agents_on(
+    d: &Desired,
+    only: impl Fn(&MachineSpec) -> bool,
+    args: impl Fn(&Owner) -> Vec<String>,
+    input: Option<&str>,
+) -> Vec<AgentRun> {
+    let mut running = vec![];
+    for (m, spec) in d.machines.iter().filter(|(_, s)| only(s)) {
+        let started = agent(&d.owner, m, spec, &args(m)).and_then(|mut c| {
+            c.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = c.spawn().map_err(|e| format!("cannot start: {e}"))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(input.unwrap_or_default().as_bytes());
+            }
+            Ok(child)
+        });
+        running.push((m.clone(), started));
+    }
+    running
+        .into_iter()
+        .map(|(machine, started)| {
+            let out = started.and_then(|c| c.wait_with_output().map_err(|e| e.to_string()));
+            match out {
+                Err(e) => AgentRun {
+                    machine,
+                    ok: false,
+                    output: serde_json::Value::Null,
+                    error: Some(e),
+                },
+                Ok(o) => {
+                    let output: serde_json::Value =
+                        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+                    let ok = o.status.success();
+                    let error = (!ok).then(|| {
+                        let e = output["error"]
+                            .as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| {
+                                String::from_utf8_lossy(&o.stderr).trim().to_string()
+                            });
+                        let causes: Vec<&str> = output["causes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|c| c.as_str())
+                            .collect();
+                        if causes.is_empty() {
+                            e
+                        } else {
+                            format!("{e}: {}", causes.join(": "))
+                        }
+                    });
+                    AgentRun {
+                        machine,
+                        ok,
+                        output,
+                        error,
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+fn failed(runs: &[AgentRun]) -> Result<(), LabError> {
+    let bad: Vec<String> = runs
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| format!("{}: {}", r.machine, r.error.clone().unwrap_or_default()))
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Machines(bad))
+    }
+}
+
+/// Apply a lab over machines: the underlay here, then every machine's part.
+pub async fn apply<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    d: &Desired,
+    file: &str,
+) -> Result<(Plan, Vec<AgentRun>), LabError> {
+    let local = match underlay(d).map_err(LabError::Underlay)? {
+        Some(u) => apply_topology(sys, &u, file, &mut |_, _| {}).await?,
+        None => {
+            register(&d.owner, file).map_err(LabError::Register)?;
+            Plan::default()
+        }
+    };
+    let text = to_toml(&resolve(d));
+    let runs = run_agents(
+        d,
+        |m| {
+            vec![
+                "apply".into(),
+                "--machine".into(),
+                m.to_string(),
+                "-".into(),
+            ]
+        },
+        Some(&text),
+    );
+    failed(&runs)?;
+    Ok((local, runs))
+}
+
+/// Drift on every machine, and of the underlay here.
+pub async fn status<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    d: &Desired,
+) -> Result<(Plan, Vec<AgentRun>), LabError> {
+    let local = match underlay(d).map_err(LabError::Underlay)? {
+        Some(u) => plan_for(sys, &u).await?.1,
+        None => Plan::default(),
+    };
+    let text = to_toml(&resolve(d));
+    let mut runs = run_agents_on(
+        d,
+        |s| !missing(s),
+        |m| {
+            vec![
+                "status".into(),
+                "--machine".into(),
+                m.to_string(),
+                "-".into(),
+            ]
+        },
+        Some(&text),
+    );
+    // a simulated machine whose namespace is gone has drifted as a whole
+    for (m, spec) in d.machines.iter().filter(|(_, s)| missing(s)) {
+        let Reach::Netns(ns) = &spec.reach else {
+            continue;
+        };
+        runs.push(AgentRun {
+            machine: m.clone(),
+            ok: true,
+            output: serde_json::json!({
+                "command": "status",
+                "in_sync": false,
+                "missing": format!("the machine's namespace {ns}"),
+            }),
+            error: None,
+        });
+    }
+    // exit code 3 (drift) is an answer, not a failure
+    let real: Vec<AgentRun> = runs
+        .iter()
+        .filter(|r| !(r.output["in_sync"] == false && r.output["command"] == "status"))
+        .cloned()
+        .collect();
+    failed(&real)?;
+    Ok((local, runs))
+}
+
+/// Remove a lab over machines: every machine's part, then the underlay and
+/// the simulated machines here.
+pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    d: &Desired,
+) -> Result<(Plan, Vec<AgentRun>), LabError> {
+    let runs = run_agents(
+        d,
+        |m| {
+            vec![
+                "destroy".into(),
+                "--name".into(),
+                d.owner.for_machine(m).to_string(),
+            ]
+        },
+        None,
+    );
+    failed(&runs)?;
+    let local = destroy_here(sys, &d.owner).await?;
+    for m in d.machines.keys() {
+        let _ = std::fs::remove_dir_all(agent_run_dir(&d.owner, m));
+    }
+    Ok((local, runs))
+}
