@@ -14,6 +14,7 @@ use crate::model::ovs::{OvsIface, OvsState};
 use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
 
 mod ovs;
+mod vxlan;
 
 /// One end of a veth pair: (namespace, device name).
 type End = (Loc, String);
@@ -224,58 +225,11 @@ impl Netlink for Fake {
         dev: &NewLink<'_>,
         vx: &crate::effect::Vxlan<'_>,
     ) -> Result<(), NlError> {
-        let (loc, name) = (dev.loc, dev.name);
-        let op = format!(
-            "{loc}: ip link add {name} type vxlan id {} local {} master {}",
-            vx.vni, vx.local, vx.master
-        );
-        self.record(op.clone())?;
-        let mut l = self.new_own_link(dev, "vxlan");
-        l.vxlan = Some(crate::model::VxlanObs {
-            vni: vx.vni,
-            local: Some(vx.local),
-        });
-        l.master = Some(vx.master.to_string());
-        if let Some(m) = vx.mtu {
-            l.mtu = m;
-        }
-        self.with_loc(loc, &op, |st| {
-            if st.link(name).is_some() {
-                return Err(err(op.clone(), libc::EEXIST));
-            }
-            st.links.push(l);
-            Ok(())
-        })
+        self.vxlan(dev, vx)
     }
 
     async fn fdb(&self, loc: &Loc, dev: &str, dst: &IpAddr, add: bool) -> Result<(), NlError> {
-        let op = format!(
-            "{loc}: bridge fdb {} 00:00:00:00:00:00 dev {dev} dst {dst}",
-            if add { "append" } else { "del" }
-        );
-        self.record(op.clone())?;
-        self.with_loc(loc, &op, |st| {
-            if st.link(dev).is_none() {
-                return Err(err(op.clone(), libc::ENODEV));
-            }
-            let e = crate::model::FdbObs {
-                dev: dev.to_string(),
-                dst: *dst,
-            };
-            let had = st.fdb.contains(&e);
-            match (add, had) {
-                (true, true) => Err(err(op.clone(), libc::EEXIST)),
-                (true, false) => {
-                    st.fdb.push(e);
-                    Ok(())
-                }
-                (false, false) => Err(err(op.clone(), libc::ENOENT)),
-                (false, true) => {
-                    st.fdb.retain(|x| x != &e);
-                    Ok(())
-                }
-            }
-        })
+        self.flood_entry(loc, dev, dst, add)
     }
 
     async fn add_veth(
