@@ -41,6 +41,10 @@ fn lab_file(p: &str) -> String {
              [[hosts.{p}{h}.ports]]\nswitch = \"{sw}\"\nip = \"198.18.{net}.{a}/24\"\n"
         ));
     }
+    // a direct link between hosts on m1 and m3: a point-to-point VXLAN
+    t.push_str(&format!(
+        "[[links]]\na = \"{p}a\"\nb = \"{p}c\"\na_ip = \"198.18.73.1/30\"\nb_ip = \"198.18.73.2/30\"\n"
+    ));
     t
 }
 
@@ -151,6 +155,23 @@ fn a_lab_over_three_simulated_machines() {
     assert!(ping_once(&a, "198.18.71.3"));
     let out = ping(Some(&b), "198.18.72.5").unwrap();
     assert!(out.contains("ttl=63"), "{out}");
+    // the direct link across machines: a vxlan device in each host, named
+    // after the other host (the oracle: ip -d inside the host)
+    let (c, xa) = (
+        lab.name("c"),
+        sh(&["ip", "-n", &a, "-d", "-j", "link", "show", "type", "vxlan"]),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&xa.stdout).unwrap();
+    assert_eq!(v[0]["ifname"], c.as_str(), "{v}");
+    assert!(
+        ping_once(&a, "198.18.73.2"),
+        "no answer over the direct link"
+    );
+    assert!(ping_once(&c, "198.18.73.1"));
+    assert!(
+        ping_df(&c, "198.18.73.1", "1472"),
+        "1500-byte frames lost on the link"
+    );
     // full-size frames with DF cross the tunnel (underlay 1600, guests 1500)
     assert!(ping_df(&b, "198.18.71.3", "1472"), "1500-byte frames lost");
     assert!(
@@ -163,8 +184,8 @@ fn a_lab_over_three_simulated_machines() {
     // converged: a second apply changes nothing; status and check agree
     assert!(lab.ok(&["apply", &f]).contains("nothing to change"));
     assert_eq!(lab.swctl(&["status", &f]).status.code(), Some(0));
-    let c = lab.json(&["check", &f]);
-    assert_eq!(c["failed"], 0, "{c}");
+    let chk = lab.json(&["check", &f]);
+    assert_eq!(chk["failed"], 0, "{chk}");
     // a machine's namespace deleted by hand: one apply, then ping at once
     // (the kernel frees the namespace's devices a moment later, so no
     // "it is broken now" ping here: it could still answer)
@@ -175,6 +196,13 @@ fn a_lab_over_three_simulated_machines() {
     assert!(
         ping_once(&d, "198.18.72.5"),
         "m2's second switch not repaired"
+    );
+    // the link end deleted by hand inside a host: one apply, ping at once
+    sh(&["ip", "-n", &c, "link", "del", &a]);
+    lab.ok(&["apply", &f]);
+    assert!(
+        ping_once(&c, "198.18.73.1"),
+        "the direct link not repaired at once"
     );
     // destroy: nothing left on any machine, nor here
     lab.ok(&["destroy", &f]);

@@ -44,6 +44,7 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             name,
             vni,
             local,
+            remote,
             master,
             mtu,
             mark,
@@ -59,7 +60,8 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             let vx = Vxlan {
                 vni: *vni,
                 local: *local,
-                master: master.as_str(),
+                remote: *remote,
+                master: master.as_ref().map(|m| m.as_str()),
                 mtu: *mtu,
             };
             sys.add_vxlan(&dev, &vx).await

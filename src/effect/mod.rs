@@ -114,7 +114,9 @@ pub struct NewLink<'a> {
 pub struct Vxlan<'a> {
     pub vni: u32,
     pub local: IpAddr,
-    pub master: &'a str,
+    /// a point-to-point tunnel's other end
+    pub remote: Option<IpAddr>,
+    pub master: Option<&'a str>,
     pub mtu: Option<u32>,
 }
 

@@ -10,12 +10,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, derived_ifname, stable_hash};
 use crate::model::{
-    Backend, Desired, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec, Via,
+    Backend, Desired, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec, Via, XLinkSpec,
 };
 
 /// The VNI of switch `sw` of `lab` when the file gives none: 1..=16777215.
 pub fn derived_vni(lab: &Owner, sw: &IfName) -> u32 {
     1 + stable_hash(&["vni", lab.as_str(), sw.as_str()]) % 0xff_fffe
+}
+
+/// The VNI of a direct link across machines: derived from the lab and the
+/// link's two ends (the same on both machines), past the switches' ones.
+fn link_vni(lab: &Owner, l: &crate::model::LinkSpec, used: &BTreeSet<u32>) -> u32 {
+    let (a, b) = (l.a.to_string(), l.b.to_string());
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+    let mut v = 1 + stable_hash(&["vni-link", lab.as_str(), &a, &b]) % 0xff_fffe;
+    while used.contains(&v) {
+        v = v % 0xff_ffff + 1;
+    }
+    v
 }
 
 /// The lab with every spanning switch's VNI filled in (given ones kept;
@@ -73,6 +85,32 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
         .filter(|l| [&l.a, &l.b].iter().all(|loc| loc.ns().is_none_or(&here)))
         .cloned()
         .collect();
+    // a link between hosts on two machines: a point-to-point VXLAN each side
+    let used: BTreeSet<u32> = d.spans.values().filter_map(|s| s.vni).collect();
+    let machine_of = |loc: &Loc| loc.ns().and_then(|n| d.placement.get(n));
+    for l in &d.links {
+        let (ma, mb) = (machine_of(&l.a), machine_of(&l.b));
+        let (Some(ma), Some(mb)) = (ma, mb) else {
+            continue;
+        };
+        if ma == mb || (ma != m && mb != m) {
+            continue;
+        }
+        let (here_a, there) = if ma == m { (true, mb) } else { (false, ma) };
+        let (Some(local), Some(remote)) = (
+            d.machines.get(m).map(|x| x.vtep),
+            d.machines.get(there).map(|x| x.vtep),
+        ) else {
+            continue;
+        };
+        p.xlinks.push(XLinkSpec {
+            link: l.clone(),
+            here_a,
+            vni: link_vni(&d.owner, l, &used),
+            local,
+            remote,
+        });
+    }
     let home = home(d);
     for (sw, spec) in &d.switches {
         let on = machines_of(d, sw);
@@ -295,6 +333,21 @@ switch = "s1"
     }
 
     #[test]
+    fn a_link_across_machines_is_a_point_to_point_tunnel_on_each_side() {
+        let text = format!("{LAB}[[links]]\na = \"a\"\nb = \"c\"\na_ip = \"198.18.9.1/30\"\n");
+        let d = parse(&text, false, "ml.toml").unwrap().desired;
+        let p1 = agent_part(&d, &"m1".parse().unwrap());
+        let p3 = agent_part(&d, &"m3".parse().unwrap());
+        assert!(p1.links.is_empty() && p3.links.is_empty());
+        let (x1, x3) = (&p1.xlinks[0], &p3.xlinks[0]);
+        assert!(x1.here_a && !x3.here_a);
+        assert_eq!(x1.vni, x3.vni);
+        assert_eq!((x1.local, x1.remote), (x3.remote, x3.local));
+        assert!(p1.spans.values().all(|s| s.vni != Some(x1.vni)));
+        assert!(agent_part(&d, &"m2".parse().unwrap()).xlinks.is_empty());
+    }
+
+    #[test]
     fn derived_vnis_are_stable_and_distinct() {
         let lab: Owner = "l".parse().unwrap();
         let a = derived_vni(&lab, &"s0".parse().unwrap());
@@ -316,8 +369,7 @@ switch = "s1"
     fn what_a_lab_over_machines_cannot_have_yet_is_refused_with_its_place() {
         let bad = format!(
             "{LAB}[switches.o]\nbackend = \"ovs\"\n[hosts.d]\nmachine = \"m1\"\n[[hosts.d.ports]]\nswitch = \"o\"\n\
-             [hosts.e]\nmachine = \"m2\"\n[[hosts.e.ports]]\nswitch = \"o\"\n[hosts.f]\nmachine = \"m9\"\n\
-             [[links]]\na = \"a\"\nb = \"b\"\n"
+             [hosts.e]\nmachine = \"m2\"\n[[hosts.e.ports]]\nswitch = \"o\"\n[hosts.f]\nmachine = \"m9\"\n"
         );
         let Err(crate::lab::topology::TopologyError::Invalid { problems, .. }) =
             parse(&bad, false, "t")
@@ -328,7 +380,6 @@ switch = "s1"
         for want in [
             "switches.o: a switch across machines is a Linux bridge for now",
             "hosts.f.machine: no machine \"m9\" in [machines]",
-            "links[0]: a direct link between machines is not supported yet",
         ] {
             assert!(
                 got.iter().any(|g| g.contains(want)),

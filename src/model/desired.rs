@@ -189,6 +189,20 @@ pub struct TunnelSpec {
     pub remotes: Vec<IpAddr>,
 }
 
+/// A machine's end of a direct link between hosts on two machines: a
+/// point-to-point VXLAN device in the host's namespace, to the other
+/// machine's VTEP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct XLinkSpec {
+    /// the link as the file has it
+    pub link: LinkSpec,
+    /// whether this machine has its `a` end (else its `b` end)
+    pub here_a: bool,
+    pub vni: u32,
+    pub local: IpAddr,
+    pub remote: IpAddr,
+}
+
 /// VXLAN's UDP port (IANA).
 pub const VXLAN_PORT: u16 = 4789;
 /// What VXLAN adds to a frame: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8.
@@ -212,6 +226,8 @@ pub struct Desired {
     pub spans: BTreeMap<IfName, SpanSpec>,
     /// a machine's part: the tunnels of its spanning switches
     pub tunnels: Vec<TunnelSpec>,
+    /// a machine's part: its ends of links to hosts on other machines
+    pub xlinks: Vec<XLinkSpec>,
 }
 
 impl Desired {
@@ -227,6 +243,7 @@ impl Desired {
             placement: BTreeMap::new(),
             spans: BTreeMap::new(),
             tunnels: Vec::new(),
+            xlinks: Vec::new(),
         }
     }
 

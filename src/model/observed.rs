@@ -42,6 +42,8 @@ pub struct LinkObs {
 pub struct VxlanObs {
     pub vni: u32,
     pub local: Option<IpAddr>,
+    /// a point-to-point device's other end
+    pub remote: Option<IpAddr>,
 }
 
 /// A head-end replication entry of a vxlan device (`bridge fdb append

@@ -303,7 +303,8 @@ impl Switch for LinuxBridge {
                     name: name.clone(),
                     vni: t.vni,
                     local: t.local,
-                    master: t.switch.clone(),
+                    remote: None,
+                    master: Some(t.switch.clone()),
                     mtu,
                     mark: Mark::Tunnel {
                         owner: cx.d.owner.clone(),

@@ -177,6 +177,10 @@ pub enum PlanError {
         "no device of this machine has the VTEP address {0} (switch {1} spans machines over it): add it to the machine's underlay interface, or correct `vtep`"
     )]
     NoVtep(std::net::IpAddr, IfName),
+    #[error(
+        "no device of this machine has the VTEP address {0} (a link to a host on another machine goes over it): add it to the machine's underlay interface, or correct `vtep`"
+    )]
+    NoVtepLink(std::net::IpAddr),
     #[error("namespace {0} has no route {1} via {2}")]
     NoSuchRoute(NsName, RouteDest, IpAddr),
     #[error("interface name {0} is planned twice in {1}")]
@@ -206,7 +210,7 @@ pub struct Cx<'a> {
 
 /// Make the plan. Pure: the same inputs give the same steps.
 pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError> {
-    if d.tunnels.is_empty() {
+    if d.tunnels.is_empty() && d.xlinks.is_empty() {
         plan_fitted(d, o, scope)
     } else {
         plan_fitted(&tunnels::fit_mtu(d, o)?, o, scope)
@@ -231,6 +235,7 @@ fn plan_fitted(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanErr
     cx.links()?;
     cx.trunks()?;
     cx.tunnels()?;
+    cx.xlinks()?;
     cx.host_limits();
     cx.finish_marks();
     let mut steps = cx.steps;

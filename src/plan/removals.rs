@@ -116,7 +116,12 @@ impl Cx<'_> {
                     }
                     Mark::Link { owner, a, b, side } => {
                         let key = Key::link(a, b);
-                        let desired = self.d.links.iter().any(|s| Key::link(&s.a, &s.b) == key);
+                        let desired = self.d.links.iter().any(|s| Key::link(&s.a, &s.b) == key)
+                            || self
+                                .d
+                                .xlinks
+                                .iter()
+                                .any(|x| Key::link(&x.link.a, &x.link.b) == key);
                         let peer_gone = match side {
                             Side::A => deleted(b),
                             Side::B => deleted(a),
@@ -285,6 +290,7 @@ impl Cx<'_> {
                     .d
                     .links
                     .iter()
+                    .chain(self.d.xlinks.iter().map(|x| &x.link))
                     .find(|s| Key::link(&s.a, &s.b) == Key::link(a, b))?;
                 Some(if spec_a_end(s, a, b, *side) {
                     s.a_addrs.clone()

@@ -49,14 +49,17 @@ pub enum Step {
         mark: Mark,
         mac: Mac,
     },
-    /// a vxlan device enslaved to a switch: the switch's tunnel to the
-    /// other machines of a lab (flooding entries per remote: `AddFdb`)
+    /// a vxlan device: enslaved to a switch, the switch's tunnel to the
+    /// other machines of a lab (flooding entries per remote: `AddFdb`); or,
+    /// with a `remote`, a point-to-point link end born inside a host's
+    /// namespace (its tunnel still goes out of this machine's own stack)
     CreateVxlan {
         loc: Loc,
         name: IfName,
         vni: u32,
         local: IpAddr,
-        master: IfName,
+        remote: Option<IpAddr>,
+        master: Option<IfName>,
         mtu: Option<u32>,
         mark: Mark,
         mac: Mac,
@@ -297,16 +300,23 @@ impl fmt::Display for Step {
                 name,
                 vni,
                 local,
+                remote,
                 master,
                 mtu,
                 mac,
                 ..
             } => {
                 let mtu = mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
+                let remote = remote.map(|r| format!(" remote {r}")).unwrap_or_default();
+                // born in the host's namespace from this machine's own
+                let netns = loc.ns().map(|n| format!(" netns {n}")).unwrap_or_default();
+                let master = master
+                    .as_ref()
+                    .map(|m| format!(" master {m}"))
+                    .unwrap_or_default();
                 write!(
                     f,
-                    "ip {}link add {name} address {mac} group {LINK_GROUP}{mtu} type vxlan id {vni} local {local} dstport {VXLAN_PORT} nolearning && ip {}link set {name} master {master} up",
-                    loc.ip_n(),
+                    "ip link add {name} address {mac} group {LINK_GROUP}{mtu}{netns} type vxlan id {vni} local {local}{remote} dstport {VXLAN_PORT} nolearning && ip {}link set {name}{master} up",
                     loc.ip_n()
                 )
             }

@@ -3,9 +3,9 @@
 //! (`Switch::plan_tunnel`), over the device that has this machine's VTEP
 //! address; and guest MTUs that fit under the encapsulation.
 
-use super::{Cx, PlanError};
+use super::{Cx, PlanError, Step};
 use crate::model::names::Loc;
-use crate::model::{Desired, Observed, VXLAN_OVERHEAD};
+use crate::model::{Desired, Key, Mark, Observed, Side, VXLAN_OVERHEAD};
 
 /// The MTU a spanning switch's tunnel gets on this machine: the VTEP
 /// device's less VXLAN's 50 bytes, at most 1500 (a bigger underlay leaves
@@ -26,6 +26,11 @@ fn tunnel_mtu(o: &Observed, vtep: &std::net::IpAddr) -> Option<u32> {
 /// this machine has no device with its VTEP address.
 pub(super) fn fit_mtu(d: &Desired, o: &Observed) -> Result<Desired, PlanError> {
     let mut out = d.clone();
+    for x in &d.xlinks {
+        if tunnel_mtu(o, &x.local).is_none() {
+            return Err(PlanError::NoVtepLink(x.local));
+        }
+    }
     for t in &d.tunnels {
         let Some(mtu) = tunnel_mtu(o, &t.local) else {
             return Err(PlanError::NoVtep(t.local, t.switch.clone()));
@@ -40,6 +45,73 @@ pub(super) fn fit_mtu(d: &Desired, o: &Observed) -> Result<Desired, PlanError> {
 }
 
 impl Cx<'_> {
+    /// This machine's ends of links to hosts on other machines: a
+    /// point-to-point vxlan device born in the host's namespace (`ip link
+    /// add NAME netns NS type vxlan id VNI local VTEP remote VTEP'`), marked
+    /// as a link end, kept when its identifier and both addresses are right.
+    pub(super) fn xlinks(&mut self) -> Result<(), PlanError> {
+        let (d, o) = (self.d, self.o);
+        for x in &d.xlinks {
+            let l = &x.link;
+            let (here, there, want, addrs) = if x.here_a {
+                (&l.a, &l.b, &l.a_ifname, &l.a_addrs)
+            } else {
+                (&l.b, &l.a, &l.b_ifname, &l.b_addrs)
+            };
+            if !self.loc_exists(here) {
+                return Err(PlanError::UnknownNamespace(
+                    here.ns().expect("a host end").clone(),
+                ));
+            }
+            let key = Key::link(&l.a, &l.b);
+            let side = if x.here_a { Side::A } else { Side::B };
+            let have = o.loc(here).and_then(|st| {
+                st.links.iter().find(|e| {
+                    matches!(&e.mark, Some(Mark::Link { a, b, side: s, .. })
+                        if Key::link(a, b) == key && super::links::spec_a_end(l, a, b, *s) == x.here_a)
+                })
+            });
+            let tmtu = tunnel_mtu(o, &x.local).ok_or(PlanError::NoVtepLink(x.local))?;
+            let mtu = Some(l.mtu.map_or(tmtu, |m| m.min(tmtu)));
+            let right = |e: &crate::model::LinkObs| {
+                e.vxlan.is_some_and(|v| {
+                    v.vni == x.vni && v.local == Some(x.local) && v.remote == Some(x.remote)
+                }) && want.as_ref().is_none_or(|w| w.as_str() == e.name)
+            };
+            if let Some(e) = have.filter(|e| right(e)) {
+                self.ensure_up(here, e);
+                self.ensure_mac(here, e);
+                self.ensure_mtu(here, &e.name, Some(e.mtu), mtu);
+                self.ensure_addrs(here, &e.name, &e.addrs, addrs);
+                continue;
+            }
+            if let Some(e) = have {
+                self.delete_link(here, &e.name);
+            }
+            let name = self.link_end_name(here, there, want, if x.here_a { "a" } else { "b" })?;
+            self.names.take(here, name.as_str());
+            let (a, b) = (l.a.clone(), l.b.clone());
+            self.steps.push(Step::CreateVxlan {
+                loc: here.clone(),
+                name: name.clone(),
+                vni: x.vni,
+                local: x.local,
+                remote: Some(x.remote),
+                master: None,
+                mtu,
+                mark: Mark::Link {
+                    owner: d.owner.clone(),
+                    a,
+                    b,
+                    side,
+                },
+                mac: self.mac(here, name.as_str()),
+            });
+            self.ensure_addrs(here, name.as_str(), &[], addrs);
+        }
+        Ok(())
+    }
+
     pub(super) fn tunnels(&mut self) -> Result<(), PlanError> {
         let d = self.d;
         for t in &d.tunnels {

@@ -16,16 +16,17 @@ impl Fake {
     ) -> Result<(), NlError> {
         let (loc, name) = (dev.loc, dev.name);
         let op = format!(
-            "{loc}: ip link add {name} type vxlan id {} local {} master {}",
-            vx.vni, vx.local, vx.master
+            "{loc}: ip link add {name} type vxlan id {} local {} remote {:?} master {:?}",
+            vx.vni, vx.local, vx.remote, vx.master
         );
         self.record(op.clone())?;
         let mut l = self.new_own_link(dev, "vxlan");
         l.vxlan = Some(crate::model::VxlanObs {
             vni: vx.vni,
             local: Some(vx.local),
+            remote: vx.remote,
         });
-        l.master = Some(vx.master.to_string());
+        l.master = vx.master.map(String::from);
         if let Some(m) = vx.mtu {
             l.mtu = m;
         }

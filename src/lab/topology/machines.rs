@@ -254,13 +254,6 @@ pub fn finish(
         spanning.insert(sw.clone(), given.map_or(SpanSpec { vni: None }, |g| g.0));
     }
     d.spans = spanning;
-    for (i, l) in d.links.iter().enumerate() {
-        let m = |loc: &crate::model::names::Loc| loc.ns().and_then(|n| d.placement.get(n));
-        if m(&l.a) != m(&l.b) && l.a.ns().is_some() && l.b.ns().is_some() {
-            let p = format!("links[{i}]");
-            r.err(&p, at_of(&p), "a direct link between machines is not supported yet; put both hosts on a switch that spans them");
-        }
-    }
     if !d.trunks.is_empty() {
         r.err(
             "trunks",
