@@ -218,3 +218,36 @@ fn a_lab_over_three_simulated_machines() {
     assert_eq!(runs, 0, "agents' run state left");
     assert!(!std::path::Path::new(&format!("/run/swctl/topologies/{p}")).exists());
 }
+
+/// Two labs over simulated machines, each with a switch called `s1`: every
+/// machine's namespace is under the one /run/netns, and neither lab's
+/// agents may take the other's switch for theirs.
+#[test]
+fn two_labs_over_simulated_machines_keep_to_their_own() {
+    let (l1, l2) = (Lab::new("mj"), Lab::new("mk"));
+    let file = |lab: &Lab, net: u8| {
+        let p = &lab.p;
+        let mut t = format!("name = \"{p}\"\n");
+        for i in 1..=2 {
+            t.push_str(&format!(
+                "[machines.m{i}]\nvtep = \"198.18.{}.{i}\"\nnetns = \"{p}m{i}\"\n[hosts.{p}h{i}]\nmachine = \"m{i}\"\n\
+                 [[hosts.{p}h{i}.ports]]\nswitch = \"s1\"\nip = \"198.18.{net}.{i}/24\"\n",
+                net + 100
+            ));
+        }
+        t.push_str("[switches.s1]\nbackend = \"bridge\"\n");
+        write(lab, "two.toml", &t)
+    };
+    let (f1, f2) = (file(&l1, 75), file(&l2, 76));
+    l1.ok(&["apply", &f1]);
+    l2.ok(&["apply", &f2]);
+    assert!(ping_once(&l1.name("h1"), "198.18.75.2"));
+    assert!(ping_once(&l2.name("h1"), "198.18.76.2"));
+    assert!(l1.ok(&["apply", &f1]).contains("nothing to change"));
+    l2.ok(&["destroy", &f2]);
+    assert!(l2.namespaces().is_empty(), "{:?}", l2.namespaces());
+    // the first lab is whole
+    assert!(ping_once(&l1.name("h2"), "198.18.75.1"));
+    l1.ok(&["destroy", &f1]);
+    assert!(l1.namespaces().is_empty(), "{:?}", l1.namespaces());
+}
