@@ -138,6 +138,18 @@ impl Lab {
         for l in &self.extra_links {
             let _ = sh(&["ip", "link", "del", l]);
         }
+        // the run state of this lab's machines' agents, and its record
+        if let Ok(rd) = std::fs::read_dir("/run/swctl/machines") {
+            for e in rd.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{}+", self.p))
+                {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_file(format!("/run/swctl/topologies/{}", self.p));
         // swctl's registry entries for namespaces that are gone
         if let Ok(rd) = std::fs::read_dir("/run/swctl/netns") {
             for e in rd.flatten() {
