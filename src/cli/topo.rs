@@ -243,10 +243,32 @@ async fn run_spread(
         "status" => format!("{}: {}", t.name, if in_sync { "in sync" } else { "drift" }),
         _ => changes_line(t.name.as_str(), total, ms()),
     };
-    text.push_str(&format!(
-        "\n  here (underlay): {} changes",
-        local.steps.len()
-    ));
+    // what drifted, where: the underlay here, then each machine's own list
+    let lines = |v: &serde_json::Value, kind: &str| -> Vec<String> {
+        v["drift"][kind]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    };
+    let here = lab::drift::drift(&local);
+    if verb == "status" {
+        let state = if here.in_sync { "in sync" } else { "drift" };
+        text.push_str(&format!("\n  here (underlay): {state}"));
+        for (kind, v) in [
+            ("missing", &here.missing),
+            ("differs", &here.differs),
+            ("leaked", &here.leaked),
+        ] {
+            for x in v {
+                text.push_str(&format!("\n    {kind:<8} {x}"));
+            }
+        }
+    } else {
+        let n = local.steps.len();
+        text.push_str(&format!("\n  here (underlay): {n} changes"));
+    }
     for r in &runs {
         let what = match verb {
             "status" if r.output["in_sync"] == false => "drift".to_string(),
@@ -254,6 +276,14 @@ async fn run_spread(
             _ => format!("{} changes", changes(&r.output)),
         };
         text.push_str(&format!("\n  {}: {what}", r.machine));
+        if let Some(m) = r.output["missing"].as_str() {
+            text.push_str(&format!("\n    missing  {m}"));
+        }
+        for kind in ["missing", "differs", "leaked"] {
+            for x in lines(&r.output, kind) {
+                text.push_str(&format!("\n    {kind:<8} {x}"));
+            }
+        }
     }
     let mut json = plan_json(verb, Some(&t.name), &local, ms());
     json["changes"] = json!(total);
