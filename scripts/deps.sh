@@ -2,10 +2,12 @@
 # Install what swctl's tests and demo need from Debian's packages, if missing.
 # Open vSwitch is installed but never started as a system service: swctl and
 # the tests run a private sandbox (a policy-rc.d keeps the package's init
-# script from starting one during installation).
+# script from starting one during installation). The same for OpenSSH's
+# server: the test of machines reached over SSH starts its own sshd inside a
+# simulated machine.
 set -euo pipefail
 need=()
-for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-switch timeout:coreutils; do
+for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-switch timeout:coreutils sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -251,3 +251,224 @@ fn two_labs_over_simulated_machines_keep_to_their_own() {
     l1.ok(&["destroy", &f1]);
     assert!(l1.namespaces().is_empty(), "{:?}", l1.namespaces());
 }
+
+/// sshd processes started by a test, stopped whatever happens.
+struct Sshd(Vec<String>);
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        for pidfile in &self.0 {
+            if let Ok(pid) = std::fs::read_to_string(pidfile) {
+                let _ = sh(&["kill", pid.trim()]);
+            }
+        }
+    }
+}
+
+const RELAY: &str = r#"
+import os, socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.settimeout(None)
+def up():
+    while True:
+        b = os.read(0, 65536)
+        if not b:
+            break
+        s.sendall(b)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    os.write(1, b)
+"#;
+
+/// Two machines reached over SSH for real: each a namespace on an underlay
+/// the test makes, with its own sshd (key authentication only) on its VTEP
+/// address; swctl reaches them with `reach = "ssh:root@VTEP"` (the ssh
+/// command from $SWCTL_SSH: a config whose ProxyCommand enters the
+/// underlay), runs its agent there, and the lab passes traffic, converges
+/// and is destroyed.
+#[test]
+fn machines_reached_over_ssh() {
+    let lab = Lab::new("ms");
+    let p = lab.p.clone();
+    let dir = std::env::temp_dir().join(format!("{p}-ssh"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display().to_string();
+    // the underlay: a bridge with an address (for the relay) in U, a
+    // machine namespace per machine with its VTEP, MTU 1600
+    let u = format!("{p}U");
+    for cmd in [
+        format!("netns add {u}"),
+        format!("-n {u} link set lo up"),
+        format!("-n {u} link add ub type bridge"),
+        format!("-n {u} addr add 198.18.253.254/24 dev ub"),
+        format!("-n {u} link set ub up"),
+    ] {
+        assert!(
+            sh(&["sh", "-c", &format!("ip {cmd}")]).status.success(),
+            "{cmd}"
+        );
+    }
+    let _ = sh(&["mkdir", "-p", "/run/sshd"]);
+    assert!(
+        sh(&[
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            &format!("{d}/host")
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        sh(&[
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            &format!("{d}/client")
+        ])
+        .status
+        .success()
+    );
+    std::fs::copy(format!("{d}/client.pub"), format!("{d}/authorized_keys")).unwrap();
+    std::fs::write(format!("{d}/relay.py"), RELAY).unwrap();
+    std::fs::write(
+        format!("{d}/ssh_config"),
+        format!(
+            "Host *\n  User root\n  IdentityFile {d}/client\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  \
+             UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  ConnectTimeout 10\n  \
+             ProxyCommand ip netns exec {u} python3 {d}/relay.py %h %p\n"
+        ),
+    )
+    .unwrap();
+    let mut pids = vec![];
+    for i in 1..=2 {
+        let m = format!("{p}m{i}");
+        for cmd in [
+            format!("netns add {m}"),
+            format!("-n {m} link set lo up"),
+            format!("link add {m}u netns {m} mtu 1600 type veth peer name {m} netns {u} mtu 1600"),
+            format!("-n {u} link set {m} master ub up"),
+            format!("-n {m} link set {m}u name underlay"),
+            format!("-n {m} addr add 198.18.253.{i}/24 dev underlay"),
+            format!("-n {m} link set underlay up"),
+        ] {
+            assert!(
+                sh(&["sh", "-c", &format!("ip {cmd}")]).status.success(),
+                "{cmd}"
+            );
+        }
+        let pid = format!("{d}/sshd{i}.pid");
+        std::fs::write(
+            format!("{d}/sshd{i}"),
+            format!(
+                "ListenAddress 198.18.253.{i}\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
+                 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 UsePAM no\nStrictModes no\nPidFile {pid}\n"
+            ),
+        )
+        .unwrap();
+        // nsenter, not `ip netns exec`: that gives sshd (and the agents it
+        // runs) a mount namespace of its own, where the namespaces they
+        // make under /run/netns are not seen from here
+        let out = sh(&[
+            "nsenter",
+            &format!("--net=/run/netns/{m}"),
+            "/usr/sbin/sshd",
+            "-f",
+            &format!("{d}/sshd{i}"),
+        ]);
+        assert!(
+            out.status.success(),
+            "sshd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pids.push(pid);
+    }
+    let _sshd = Sshd(pids);
+    let ssh = format!("ssh -F {d}/ssh_config");
+    // both answer with key authentication (bounded: ConnectTimeout, 20 tries)
+    for i in 1..=2 {
+        let host = format!("root@198.18.253.{i}");
+        let ok = (0..20).any(|_| {
+            let o = sh(&[
+                "timeout",
+                "10",
+                "ssh",
+                "-F",
+                &format!("{d}/ssh_config"),
+                "-o",
+                "BatchMode=yes",
+                &host,
+                "true",
+            ]);
+            o.status.success() || {
+                std::thread::sleep(Duration::from_millis(200));
+                false
+            }
+        });
+        assert!(ok, "sshd on machine {i} does not answer");
+    }
+    let mut lab = lab;
+    lab.env.push(("SWCTL_SSH".into(), ssh));
+    lab.env
+        .push(("SWCTL_REMOTE".into(), env!("CARGO_BIN_EXE_swctl").into()));
+    let mut t = format!("name = \"{p}\"\n[switches.s1]\nbackend = \"bridge\"\n");
+    for i in 1..=2 {
+        t.push_str(&format!(
+            "[machines.m{i}]\nvtep = \"198.18.253.{i}\"\nreach = \"ssh:root@198.18.253.{i}\"\n\
+             [hosts.{p}h{i}]\nmachine = \"m{i}\"\n[[hosts.{p}h{i}.ports]]\nswitch = \"s1\"\nip = \"198.18.77.{i}/24\"\n"
+        ));
+    }
+    let f = write(&lab, "ssh.toml", &t);
+    let out = lab.ok(&["apply", &f]);
+    assert!(out.contains("m1: ") && out.contains("m2: "), "{out}");
+    // the agents ran over SSH, inside the machines: their bridges are there
+    for i in 1..=2 {
+        let l = sh(&["ip", "-n", &format!("{p}m{i}"), "-j", "link", "show", "s1"]);
+        assert!(l.status.success(), "no bridge on machine {i}");
+    }
+    if !ping_once(&lab.name("h1"), "198.18.77.2") {
+        let mut why = String::new();
+        for i in 1..=2 {
+            for c in [
+                format!("ip -n {p}m{i} -d link"),
+                format!("bridge -n {p}m{i} fdb show"),
+                format!("ip -n {p}m{i} addr"),
+                format!("ip -n {p}h{i} addr"),
+            ] {
+                let o = sh(&["sh", "-c", &c]);
+                why.push_str(&format!("$ {c}\n{}\n", String::from_utf8_lossy(&o.stdout)));
+            }
+        }
+        panic!("no answer across the SSH machines:\n{why}");
+    }
+    assert!(lab.ok(&["apply", &f]).contains("nothing to change"));
+    assert_eq!(lab.swctl(&["status", &f]).status.code(), Some(0));
+    lab.ok(&["destroy", &f]);
+    assert!(
+        lab.namespaces()
+            .iter()
+            .all(|n| n == &u || n.starts_with(&format!("{p}m"))),
+        "hosts left: {:?}",
+        lab.namespaces()
+    );
+    for i in 1..=2 {
+        let l = sh(&["ip", "-n", &format!("{p}m{i}"), "link", "show", "s1"]);
+        assert!(!l.status.success(), "bridge left on machine {i}");
+    }
+    drop(_sshd);
+    let _ = std::fs::remove_dir_all(&dir);
+}

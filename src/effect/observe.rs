@@ -24,9 +24,9 @@ pub struct Scan {
     /// the namespaces' devices only, no addresses or routes: enough to
     /// plan a teardown (1000 namespaces: one dump each instead of three)
     pub links_only: bool,
-    /// an agent's own part (`LAB+MACHINE`): namespaces swctl made that are
-    /// not this part's (other simulated machines and their hosts, of any
-    /// lab, all under one /run/netns) are not part of this machine
+    /// an agent's own part (`LAB+MACHINE`): namespaces that are neither
+    /// this part's nor named by it (other simulated machines and their
+    /// hosts, of any lab, all under one /run/netns) are not on this machine
     pub machine_part: Option<Owner>,
 }
 
@@ -117,11 +117,13 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
             Some(Mark::Ns { owner }) => Some(owner.clone()),
             _ => None,
         };
-        // an agent's machine has only its own namespaces (and foreign ones,
-        // never adopted): a simulated machine sees every namespace under the
-        // shared /run/netns, other machines and their hosts included
-        if let (Some(me), Some(ow)) = (&scan.machine_part, &owner)
-            && ow != me
+        // an agent's machine has only its own namespaces, and those its part
+        // names (to see a look-alike it must not adopt): a simulated machine
+        // sees every namespace under the shared /run/netns, other machines
+        // and their hosts included, whoever made them
+        if let Some(me) = &scan.machine_part
+            && owner.as_ref() != Some(me)
+            && !scan.namespaces.contains(&n)
         {
             continue;
         }

@@ -46,8 +46,20 @@ fn agent(lab: &Owner, m: &Owner, spec: &MachineSpec, args: &[String]) -> Result<
     let exe = std::env::current_exe().map_err(|e| format!("cannot find swctl itself: {e}"))?;
     let mut c = match &spec.reach {
         Reach::Ssh(dest) => {
-            let mut c = Command::new("ssh");
-            c.args(["-o", "BatchMode=yes", "--", dest, "swctl", "--json"]);
+            // $SWCTL_SSH: the ssh command and its options (`ssh -F CONFIG`),
+            // as GIT_SSH_COMMAND is git's; $SWCTL_REMOTE: swctl's path there
+            let ssh = std::env::var("SWCTL_SSH").unwrap_or_else(|_| "ssh".into());
+            let mut words = ssh.split_whitespace();
+            let mut c = Command::new(words.next().unwrap_or("ssh"));
+            c.args(words);
+            let remote = std::env::var("SWCTL_REMOTE").unwrap_or_else(|_| "swctl".into());
+            // the agent there keeps its own run state, as a simulated
+            // machine's does (and a machine simulated on this box must not
+            // wait for the lock this run holds)
+            let dir = agent_run_dir(lab, m);
+            c.args(["-o", "BatchMode=yes", "--", dest, "env"]);
+            c.arg(format!("SWCTL_RUN_DIR={}", dir.display()));
+            c.args([remote.as_str(), "--json"]);
             c
         }
         Reach::Local | Reach::Netns(_) => {
