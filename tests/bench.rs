@@ -59,7 +59,7 @@ fn bench_json_is_complete_and_sane() {
         .iter()
         .map(|s| s[0].as_str().unwrap().to_string())
         .collect();
-    for w in ["veth", "bridge", "ovs-veth", "ovs-internal"] {
+    for w in ["veth", "bridge", "ovs-veth", "ovs-internal", "bridge-vxlan"] {
         assert!(
             wirings.iter().any(|x| x == w) || skipped.iter().any(|x| x == w),
             "{w} neither measured nor explained"
@@ -71,8 +71,9 @@ fn bench_json_is_complete_and_sane() {
             "a skip without a reason: {s}"
         );
     }
-    // with the sandbox running, all four are measured
-    assert_eq!(wirings.len(), 4, "{v}");
+    // with the sandbox running, all five are measured (bridge-vxlan: two
+    // simulated machines)
+    assert_eq!(wirings.len(), 5, "{v}");
     let samples = v["samples"].as_array().unwrap();
     assert_eq!(samples.len(), wirings.len() * 2);
     for s in samples {
@@ -134,6 +135,7 @@ fn bench_json_is_complete_and_sane() {
     }
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("ovs-internal"));
+    assert!(chart.contains("bridge-vxlan"));
     let _ = std::fs::remove_file(&svg);
     // nothing left behind
     let left: Vec<String> = sh(&["ip", "netns", "list"])

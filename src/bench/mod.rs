@@ -38,14 +38,18 @@ pub enum Wiring {
     Bridge,
     OvsVeth,
     OvsInternal,
+    /// a Linux bridge spanning two simulated machines over VXLAN, hosts
+    /// alternating between them
+    BridgeVxlan,
 }
 
 impl Wiring {
-    pub const ALL: [Wiring; 4] = [
+    pub const ALL: [Wiring; 5] = [
         Wiring::Veth,
         Wiring::Bridge,
         Wiring::OvsVeth,
         Wiring::OvsInternal,
+        Wiring::BridgeVxlan,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -54,6 +58,7 @@ impl Wiring {
             Wiring::Bridge => "bridge",
             Wiring::OvsVeth => "ovs-veth",
             Wiring::OvsInternal => "ovs-internal",
+            Wiring::BridgeVxlan => "bridge-vxlan",
         }
     }
 
@@ -187,6 +192,21 @@ pub fn addr(i: usize) -> Cidr {
 /// trunks (a bridge takes 1023 ports, a trunk end is one of them).
 pub const PER_BRIDGE: usize = 1000;
 
+/// The simulated machines of the cross-machine wiring: (machine, its
+/// namespace, its VTEP).
+pub fn machines() -> [(Owner, NsName, IpAddr); 2] {
+    let m = |k: u8| {
+        (
+            format!("m{k}").parse().expect("valid name"),
+            format!("swb{}m{k}", std::process::id() % 10000)
+                .parse()
+                .expect("valid name"),
+            IpAddr::from([198, 18, 254, k]),
+        )
+    };
+    [m(1), m(2)]
+}
+
 /// The lab for a wiring: N hosts on one switch (or N/2 veth pairs); on the
 /// bridge wiring past PER_BRIDGE hosts, a chain of bridges joined by
 /// trunks (one segment).
@@ -194,6 +214,23 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
     let mut d = Desired::new(OWNER.parse::<Owner>().expect("valid owner"));
     for i in 0..n {
         d.namespaces.insert(host(i), NsSpec::default());
+    }
+    if w == Wiring::BridgeVxlan {
+        for (m, ns, vtep) in machines() {
+            d.machines.insert(
+                m,
+                crate::model::MachineSpec {
+                    vtep,
+                    reach: crate::model::Reach::Netns(ns),
+                },
+            );
+        }
+        let ms: Vec<Owner> = d.machines.keys().cloned().collect();
+        for i in 0..n {
+            d.placement.insert(host(i), ms[i % 2].clone());
+        }
+        d.spans
+            .insert(switch_name(), crate::model::SpanSpec { vni: None });
     }
     match w {
         Wiring::Veth => {
@@ -213,7 +250,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
             }
         }
         _ => {
-            let bridges = if w == Wiring::Bridge {
+            let bridges = if w == Wiring::Bridge && n > PER_BRIDGE {
                 n.div_ceil(PER_BRIDGE).max(1)
             } else {
                 1
@@ -231,7 +268,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                 d.switches.insert(
                     sw(k),
                     SwitchSpec {
-                        backend: if w == Wiring::Bridge {
+                        backend: if matches!(w, Wiring::Bridge | Wiring::BridgeVxlan) {
                             Backend::Bridge
                         } else {
                             Backend::Ovs
@@ -277,6 +314,13 @@ fn everything() -> Scan {
 }
 
 async fn converge(k: &System, d: &Desired) -> Result<(), BenchError> {
+    if !d.machines.is_empty() {
+        // the coordinator: underlay here, each machine's part by its agent
+        crate::lab::spread::apply(k, d, "swctl-bench")
+            .await
+            .map_err(|e| fail(format!("building the lab over machines failed: {e}")))?;
+        return Ok(());
+    }
     let o = observe(k, &everything()).await.map_err(fail)?;
     let p = plan(d, &o, &Scope::Owner).map_err(fail)?;
     apply(k, &p, false).await.map_err(|e| {
@@ -292,6 +336,22 @@ async fn converge(k: &System, d: &Desired) -> Result<(), BenchError> {
 
 /// Remove everything the bench owns (also leftovers of an aborted run).
 pub async fn teardown(k: &System) -> Result<(), BenchError> {
+    // the machines of the cross-machine wiring: their parts first
+    if machines()
+        .iter()
+        .any(|(_, ns, _)| crate::effect::kernel::netns::ns_path(ns).exists())
+    {
+        // the agents delete the hosts' namespaces; a socket this process
+        // still has in one (from the measurements) would keep it alive, and
+        // its devices with it (seen: teardown waiting 5 s for them)
+        use crate::effect::{Namespaces, Netlink};
+        for ns in k.list_ns().unwrap_or_default() {
+            k.release(&Loc::Ns(ns));
+        }
+        crate::lab::spread::destroy(k, &lab(Wiring::BridgeVxlan, 2))
+            .await
+            .map_err(|e| fail(format!("removing the lab over machines failed: {e}")))?;
+    }
     let o = observe(k, &everything()).await.map_err(fail)?;
     let p = plan(
         &Desired::new(OWNER.parse().expect("valid")),

@@ -180,7 +180,7 @@ pub fn svg(r: &Report) -> String {
         ("gbps_1", "TCP throughput, 1 stream (Gbit/s)", 20.0),
         ("rtt_p50_us", "TCP request/response RTT p50 (µs)", 390.0),
     ];
-    let colors = ["#4C72B0", "#55A868", "#C44E52", "#8172B2"];
+    let colors = ["#4C72B0", "#55A868", "#C44E52", "#8172B2", "#DD8452"];
     for (metric, title, x0) in panels {
         let vals: Vec<(&String, &Summary)> = r
             .wirings

@@ -26,6 +26,31 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
             );
         }
         Wiring::Veth => {}
+        Wiring::BridgeVxlan => {
+            // two machines by hand: an underlay namespace with a bridge, a
+            // namespace per machine with its VTEP, a bridge and a vxlan
+            // device flooding to the other (the notes' recipe)
+            let u = format!("{br}su");
+            let _ = writeln!(
+                up,
+                "ip netns add {u}\nip -n {u} link set lo up\nip -n {u} link add ub type bridge\nip -n {u} link set ub up"
+            );
+            for k in 1..=2u8 {
+                let m = format!("{br}sm{k}");
+                let other = 3 - k;
+                let _ = writeln!(
+                    up,
+                    "ip netns add {m}\nip -n {m} link set lo up\n\
+                     ip link add u netns {m} mtu 1600 type veth peer name u{k} netns {u} mtu 1600\n\
+                     ip -n {u} link set u{k} master ub up\n\
+                     ip -n {m} addr add 198.18.254.{k}/24 dev u && ip -n {m} link set u up\n\
+                     ip -n {m} link add {br} type bridge stp_state 0 && ip -n {m} link set {br} up\n\
+                     ip -n {m} link add vx type vxlan id 4242 local 198.18.254.{k} dstport 4789 nolearning\n\
+                     ip -n {m} link set vx master {br} up\n\
+                     bridge -n {m} fdb append 00:00:00:00:00:00 dev vx dst 198.18.254.{other}"
+                );
+            }
+        }
     }
     for i in 0..n {
         let h = host(i);
@@ -47,6 +72,18 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
                     let _ = writeln!(up, "ip -n {prev} addr add {} dev eth0", addr(i - 1));
                     let _ = writeln!(up, "ip -n {h} addr add {a} dev eth0");
                 }
+            }
+            Wiring::BridgeVxlan => {
+                let m = format!("{br}sm{}", i % 2 + 1);
+                let _ = writeln!(
+                    up,
+                    "ip -n {m} link add {p} type veth peer name eth0 netns {h}"
+                );
+                let _ = writeln!(up, "ip -n {m} link set {p} master {br} up");
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
             }
             Wiring::Bridge => {
                 let _ = writeln!(up, "ip link add {p} type veth peer name eth0 netns {h}");
@@ -90,6 +127,12 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
             let _ = writeln!(down, "{v} del-br {br}");
         }
         Wiring::Veth => {}
+        Wiring::BridgeVxlan => {
+            let _ = writeln!(
+                down,
+                "ip netns del {br}sm1\nip netns del {br}sm2\nip netns del {br}su"
+            );
+        }
     }
     (up, down)
 }

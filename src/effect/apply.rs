@@ -397,6 +397,12 @@ async fn create_namespaces<S: Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Resul
 
 /// How long the kernel gets to free deleted namespaces and their devices.
 const AWAIT_GONE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often a full dump checks whether the awaited devices are going.
+const STALL_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long nothing may go before the rest are deleted one by one (the
+/// kernel's cleanup of 2000 namespaces frees devices in batches well within
+/// it).
+const STALLED: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Poll (one dump per namespace per round) until the awaited devices are
 /// gone; past the deadline, delete the stragglers explicitly.
@@ -411,12 +417,18 @@ async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Re
     let mut failed: Vec<(Loc, String, NlError)> = vec![];
     for (loc, devs) in by_loc {
         let mut left: Vec<&str> = devs;
+        let mut last_dump = tokio::time::Instant::now();
+        let mut progress = tokio::time::Instant::now();
+        let mut deadline = deadline;
         loop {
             // Wait on one device with a look-up, then dump once: the kernel
             // frees a batch of namespaces' devices together, and a full dump
             // of the namespace every 10 ms (1000 devices) held RTNL against
             // the very cleanup it waits for (1000 hosts: 320 ms -> see README).
-            if let Some(last) = left.last() {
+            // A dump at least every 100 ms tells whether anything goes.
+            if let Some(last) = left.last()
+                && last_dump.elapsed() < STALL_CHECK
+            {
                 match sys.has_link(&loc, last).await {
                     Ok(true) if tokio::time::Instant::now() < deadline => {
                         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -425,6 +437,8 @@ async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Re
                     _ => {}
                 }
             }
+            last_dump = tokio::time::Instant::now();
+            let before = left.len();
             match sys.dump(&loc).await {
                 Ok(st) => {
                     let there: std::collections::HashSet<&str> =
@@ -436,6 +450,15 @@ async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Re
             }
             if left.is_empty() {
                 break;
+            }
+            // Nothing went for a while: the peers' namespaces are kept alive
+            // by something (a process left in one, a socket still closing:
+            // seen after cross-machine TCP, 5 s): delete them now.
+            if left.len() < before {
+                progress = tokio::time::Instant::now();
+            } else if progress.elapsed() >= STALLED {
+                tracing::debug!(%loc, left = left.len(), "awaited devices stalled: deleting them");
+                deadline = tokio::time::Instant::now();
             }
             if tokio::time::Instant::now() >= deadline {
                 for d in &left {

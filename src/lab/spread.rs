@@ -105,6 +105,26 @@ pub fn run_agents(
     run_agents_on(d, |_| true, args, input)
 }
 
+/// `run_agents_on`, waited for on a blocking thread: this process's own
+/// netlink connections keep being driven meanwhile (a socket it closed must
+/// really close, or the namespace it was in outlives its deletion by an
+/// agent: seen as a 5 s wait for its devices).
+pub async fn agents(
+    d: &Desired,
+    only: fn(&MachineSpec) -> bool,
+    args: impl Fn(&Owner) -> Vec<String>,
+    input: Option<String>,
+) -> Vec<AgentRun> {
+    let d2 = d.clone();
+    let argv: std::collections::BTreeMap<Owner, Vec<String>> =
+        d.machines.keys().map(|m| (m.clone(), args(m))).collect();
+    tokio::task::spawn_blocking(move || {
+        run_agents_on(&d2, only, |m| argv[m].clone(), input.as_deref())
+    })
+    .await
+    .unwrap_or_default()
+}
+
 /// A simulated machine whose namespace is gone (deleted by hand).
 fn missing(spec: &MachineSpec) -> bool {
     matches!(&spec.reach, Reach::Netns(ns) if !crate::effect::kernel::netns::ns_path(ns).exists())
