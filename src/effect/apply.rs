@@ -421,10 +421,10 @@ async fn await_gone<S: Netlink + Namespaces>(sys: &S, steps: &[&Step]) -> Vec<Re
         let mut progress = tokio::time::Instant::now();
         let mut deadline = deadline;
         loop {
-            // Wait on one device with a look-up, then dump once: the kernel
-            // frees a batch of namespaces' devices together, and a full dump
-            // of the namespace every 10 ms (1000 devices) held RTNL against
-            // the very cleanup it waits for (1000 hosts: 320 ms -> see README).
+            // Wait on one device with a look-up, then dump: the kernel frees
+            // a batch of namespaces' devices together, and a full dump of
+            // the namespace (1000 devices) every few ms competes for RTNL
+            // with the very cleanup it waits for, where a look-up is cheap.
             // A dump at least every 100 ms tells whether anything goes.
             if let Some(last) = left.last()
                 && last_dump.elapsed() < STALL_CHECK
