@@ -457,6 +457,17 @@ fn machines_reached_over_ssh() {
     }
     assert!(lab.ok(&["apply", &f]).contains("nothing to change"));
     assert_eq!(lab.swctl(&["status", &f]).status.code(), Some(0));
+    // check fans out: each machine's agent probes from its own hosts
+    let chk = lab.json(&["check", &f]);
+    assert_eq!(chk["failed"], 0, "{chk}");
+    assert_eq!(chk["pairs"].as_array().unwrap().len(), 2, "{chk}");
+    // an address removed by hand on one machine: check fails, naming it
+    sh(&["ip", "-n", &lab.name("h2"), "addr", "flush", "dev", "eth0"]);
+    let bad = lab.swctl(&["--json", "check", &f]);
+    assert_eq!(bad.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert!(v["failed"].as_u64().unwrap() >= 1, "{v}");
+    lab.ok(&["apply", &f]);
     lab.ok(&["destroy", &f]);
     assert!(
         lab.namespaces()

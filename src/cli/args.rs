@@ -119,7 +119,11 @@ pub enum Cmd {
     },
     /// Connectivity of a topology with real packets between its namespaces
     Check {
+        /// the topology file (`-`: standard input)
         file: String,
+        /// only the probes from this machine's hosts (what its agent runs)
+        #[arg(long)]
+        machine: Option<String>,
         #[command(flatten)]
         probe: CheckArgs,
     },

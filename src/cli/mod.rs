@@ -52,7 +52,7 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
 enum Job {
     Change(Box<ChangeJob>),
     /// a topology command, its validated file (when it has one) and path
-    Topo(TopoCmd, Option<Topology>, String),
+    Topo(TopoCmd, Option<Box<Topology>>, String),
     /// `swctl bench`, with the wirings asked for (empty: all)
     Bench(BenchArgs, Vec<crate::bench::Wiring>),
     NsList,
@@ -151,7 +151,7 @@ impl Job {
                 Ok(show::show(&o))
             }
             Job::Sandbox(c) => sandbox::run(c).await,
-            Job::Topo(cmd, topo, file) => topo::run(&k, cmd, topo, &file).await,
+            Job::Topo(cmd, topo, file) => topo::run(&k, cmd, topo.map(|t| *t), &file).await,
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,
         }

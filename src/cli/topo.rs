@@ -21,7 +21,8 @@ pub enum TopoCmd {
     /// with the check to run afterwards
     Apply(Option<CheckArgs>),
     Status,
-    Check(CheckArgs),
+    /// probes from every host, or (an agent) from this machine's hosts only
+    Check(CheckArgs, Option<Owner>),
     Destroy(Owner),
     Gc,
 }
@@ -71,7 +72,7 @@ pub(super) async fn run(
         (_, t) => t,
     };
     if let Some(t) = topo.as_ref().filter(|t| spread(t))
-        && !matches!(cmd, TopoCmd::Check(_) | TopoCmd::Gc)
+        && !matches!(cmd, TopoCmd::Check(_, Some(_)) | TopoCmd::Gc)
     {
         return run_spread(k, cmd, t, file, ms).await;
     }
@@ -106,7 +107,7 @@ pub(super) async fn run(
             let mut json = plan_json("apply", Some(&t.name), &p, ms());
             let mut code = 0;
             if let Some(c) = then_check {
-                let (ct, cj, failed) = check(k, &t, c, ms).await?;
+                let (ct, cj, failed) = check(k, &t, c, None, ms).await?;
                 text.push('\n');
                 text.push_str(&ct);
                 json["check"] = cj;
@@ -141,21 +142,17 @@ pub(super) async fn run(
                 code: if d.in_sync { 0 } else { 3 },
             })
         }
-        TopoCmd::Check(c) => {
+        TopoCmd::Check(c, machine) => {
             let t = topo.expect("loaded");
-            // probes run inside the hosts' namespaces, found by name: here,
-            // or on a simulated machine (all under this /run/netns)
-            if let Some((m, _)) = t
-                .desired
-                .machines
-                .iter()
-                .find(|(_, s)| matches!(s.reach, crate::model::Reach::Ssh(_)))
-            {
-                return Err(CliError::Usage(format!(
-                    "check of a lab with a machine reached over SSH ({m}) is not supported yet; check runs here and on simulated machines"
-                )));
-            }
-            let (text, json, failed) = check(k, &t, c, ms).await?;
+            let from = machine.map(|m| {
+                t.desired
+                    .placement
+                    .iter()
+                    .filter(|(_, x)| **x == m)
+                    .map(|(h, _)| h.clone())
+                    .collect()
+            });
+            let (text, json, failed) = check(k, &t, c, from.as_ref(), ms).await?;
             Ok(Output {
                 text,
                 json,
@@ -197,6 +194,65 @@ pub(super) async fn run(
     }
 }
 
+/// `check` of a lab over machines: the agents' pairs, merged.
+async fn spread_check(
+    t: &Topology,
+    c: &CheckArgs,
+    ms: impl Fn() -> f64,
+) -> Result<Output, CliError> {
+    let (pairs, failed, runs) = lab::spread::check(&t.desired, c.timeout, c.full).await?;
+    let mut text = String::new();
+    for p in pairs
+        .iter()
+        .filter(|p| p["ok"] == false || pairs.len() <= 40)
+    {
+        let result = if p["ok"] == true {
+            "ok".to_string()
+        } else {
+            format!("FAIL {}", p["error"].as_str().unwrap_or(""))
+        };
+        text.push_str(&format!(
+            "{:<16} {:<36} {:<30} {}\n",
+            p["from"].as_str().unwrap_or(""),
+            format!(
+                "{} ({})",
+                p["to"].as_str().unwrap_or(""),
+                p["owner"].as_str().unwrap_or("")
+            ),
+            p["why"].as_str().unwrap_or(""),
+            result
+        ));
+    }
+    for r in &runs {
+        text.push_str(&format!(
+            "  {}: {} probes from its hosts, {} failed\n",
+            r.machine,
+            r.output["pairs"].as_array().map_or(0, |a| a.len()),
+            r.output["failed"].as_u64().unwrap_or(0)
+        ));
+    }
+    text.push_str(&format!(
+        "{}: {} probes on {} machines, {failed} failed, {:.0} ms",
+        t.name,
+        pairs.len(),
+        runs.len(),
+        ms()
+    ));
+    let json = json!({
+        "command": "check",
+        "topology": t.name,
+        "pairs": pairs,
+        "failed": failed,
+        "machines": runs,
+        "elapsed_ms": ms(),
+    });
+    Ok(Output {
+        text,
+        json,
+        code: if failed == 0 { 0 } else { 1 },
+    })
+}
+
 /// The topology a lab was applied from, when its file is still readable
 /// (how `destroy --name` finds a lab's machines).
 fn registered_topology(name: &Owner) -> Option<Topology> {
@@ -214,6 +270,9 @@ async fn run_spread(
     ms: impl Fn() -> f64,
 ) -> Result<Output, CliError> {
     use crate::lab::spread;
+    if let TopoCmd::Check(c, None) = &cmd {
+        return spread_check(t, c, ms).await;
+    }
     let (verb, res) = match &cmd {
         TopoCmd::Apply(_) => ("apply", spread::apply(k, &t.desired, file).await?),
         TopoCmd::Status => ("status", spread::status(k, &t.desired).await?),
@@ -291,11 +350,15 @@ async fn run_spread(
     if verb == "status" {
         json["in_sync"] = json!(in_sync);
     }
-    Ok(Output {
-        text,
-        json,
-        code: if verb == "status" && !in_sync { 3 } else { 0 },
-    })
+    let mut code = if verb == "status" && !in_sync { 3 } else { 0 };
+    if let TopoCmd::Apply(Some(c)) = &cmd {
+        let chk = spread_check(t, c, &ms).await?;
+        text.push('\n');
+        text.push_str(&chk.text);
+        json["check"] = chk.json;
+        code = chk.code;
+    }
+    Ok(Output { text, json, code })
 }
 
 /// The topology command `cmd` names, with its file validated; None for the
@@ -304,7 +367,7 @@ pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
     Ok(Some(match cmd {
         Cmd::Plan { file, machine } => Job::Topo(
             TopoCmd::Plan,
-            Some(load_part(file, machine.as_deref())?),
+            Some(Box::new(load_part(file, machine.as_deref())?)),
             file.clone(),
         ),
         Cmd::Apply {
@@ -316,24 +379,35 @@ pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
             let c = check_args(probe)?;
             Job::Topo(
                 TopoCmd::Apply(check.then_some(c)),
-                Some(load_part(file, machine.as_deref())?),
+                Some(Box::new(load_part(file, machine.as_deref())?)),
                 file.clone(),
             )
         }
         Cmd::Status { file, machine } => Job::Topo(
             TopoCmd::Status,
-            Some(load_part(file, machine.as_deref())?),
+            Some(Box::new(load_part(file, machine.as_deref())?)),
             file.clone(),
         ),
-        Cmd::Check { file, probe } => Job::Topo(
-            TopoCmd::Check(check_args(probe)?),
-            Some(load(file)?),
+        Cmd::Check {
+            file,
+            machine,
+            probe,
+        } => Job::Topo(
+            TopoCmd::Check(
+                check_args(probe)?,
+                machine.as_deref().map(str::parse).transpose()?,
+            ),
+            Some(Box::new(load(file)?)),
             file.clone(),
         ),
         Cmd::Destroy { file, name } => match (file, name) {
             (Some(f), None) => {
                 let t = load(f)?;
-                Job::Topo(TopoCmd::Destroy(t.name.clone()), Some(t), f.clone())
+                Job::Topo(
+                    TopoCmd::Destroy(t.name.clone()),
+                    Some(Box::new(t)),
+                    f.clone(),
+                )
             }
             (None, Some(n)) => Job::Topo(TopoCmd::Destroy(n.parse()?), None, String::new()),
             _ => {
@@ -361,9 +435,14 @@ async fn check(
     k: &System,
     t: &Topology,
     c: CheckArgs,
+    from: Option<&std::collections::BTreeSet<crate::model::names::NsName>>,
     ms: impl Fn() -> f64,
 ) -> Result<(String, serde_json::Value, usize), CliError> {
-    let plan = lab::check::plan_check(&t.desired, c.full, lab::check::neighbour_limit());
+    let limit = lab::check::neighbour_limit();
+    let mut plan = lab::check::plan_check(&t.desired, c.full, limit);
+    if let Some(hosts) = from {
+        plan = plan.only_from(hosts, limit);
+    }
     let res = lab::check::run(k, &plan, std::time::Duration::from_secs_f64(c.timeout))
         .await
         .map_err(|e| CliError::Observe(e.into()))?;

@@ -289,6 +289,50 @@ pub async fn status<S: Netlink + Namespaces + OvsDb>(
     Ok((local, runs))
 }
 
+/// Check a lab over machines: every machine's agent probes from its own
+/// hosts (the other machines' hosts answer over the tunnels); the pairs of
+/// all, and how many failed.
+pub async fn check(
+    d: &Desired,
+    timeout: f64,
+    full: bool,
+) -> Result<(Vec<serde_json::Value>, usize, Vec<AgentRun>), LabError> {
+    let text = to_toml(&resolve(d));
+    let runs = agents(
+        d,
+        |_| true,
+        |m| {
+            let mut a = vec![
+                "check".into(),
+                "--machine".into(),
+                m.to_string(),
+                "--timeout".into(),
+                timeout.to_string(),
+            ];
+            if full {
+                a.push("--full".into());
+            }
+            a.push("-".into());
+            a
+        },
+        Some(text),
+    )
+    .await;
+    // exit code 1 with pairs is a check that found failures: an answer
+    let real: Vec<AgentRun> = runs
+        .iter()
+        .filter(|r| r.output["pairs"].is_null())
+        .cloned()
+        .collect();
+    failed(&real)?;
+    let pairs: Vec<serde_json::Value> = runs
+        .iter()
+        .flat_map(|r| r.output["pairs"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let bad = pairs.iter().filter(|p| p["ok"] == false).count();
+    Ok((pairs, bad, runs))
+}
+
 /// Remove a lab over machines: every machine's part, then the underlay and
 /// the simulated machines here.
 pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
