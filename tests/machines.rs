@@ -244,8 +244,22 @@ fn two_labs_over_simulated_machines_keep_to_their_own() {
     assert!(ping_once(&l1.name("h1"), "198.18.75.2"));
     assert!(ping_once(&l2.name("h1"), "198.18.76.2"));
     assert!(l1.ok(&["apply", &f1]).contains("nothing to change"));
-    l2.ok(&["destroy", &f2]);
+    // the second lab no longer applied (its record gone, as after a crash):
+    // gc removes it on every machine, by the machines' agents, and nothing
+    // of the first
+    std::fs::remove_file(format!("/run/swctl/topologies/{}", l2.p)).unwrap();
+    let out = l1.ok(&["gc"]);
+    assert!(out.contains(l2.p.as_str()), "{out}");
     assert!(l2.namespaces().is_empty(), "{:?}", l2.namespaces());
+    let parts = std::fs::read_dir("/run/swctl/machines")
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&l2.p))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(parts, 0, "the gone lab's agents' run state is left");
+    l2.ok(&["destroy", &f2]);
     // the first lab is whole
     assert!(ping_once(&l1.name("h2"), "198.18.75.1"));
     l1.ok(&["destroy", &f1]);

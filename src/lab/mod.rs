@@ -202,9 +202,23 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
         links_only: true,
         ..Default::default()
     };
+    let live = registered();
+    // parts of labs over machines that are gone, by their agents first (the
+    // machines' namespaces, owned by the lab itself, go below); an agent's
+    // own gc (another run-state directory) has no machines of its own
+    if crate::effect::paths::run_dir() == std::path::Path::new(crate::effect::paths::RUN_DIR) {
+        let runs = spread::gc_parts(&live).await;
+        let bad: Vec<String> = runs
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{}: {}", r.machine, r.error.clone().unwrap_or_default()))
+            .collect();
+        if !bad.is_empty() {
+            return Err(LabError::Machines(bad));
+        }
+    }
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
     prune_run_state(&o);
-    let live = registered();
     // a machine's part of a lab over machines (LAB+MACHINE) is its agent's
     // to remove, never a leftover here
     let dead: Vec<Owner> = owners(&o)

@@ -33,6 +33,72 @@ pub struct AgentRun {
     pub error: Option<String>,
 }
 
+/// In an agent's run-state directory here: how its machine is reached
+/// (`netns NAME` or `local`).
+const MACHINE_FILE: &str = "machine";
+
+/// The parts of labs that are no longer applied, on the machines run from
+/// here (simulated, or this one), removed by their agents: what `gc` finds
+/// of a lab over machines. (A machine reached over SSH keeps its run state
+/// there; its leftovers are for `swctl gc` on it.)
+pub async fn gc_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<AgentRun> {
+    let root = std::path::Path::new(crate::effect::paths::RUN_DIR).join("machines");
+    let mut found = vec![];
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let Ok(part) = e.file_name().to_string_lossy().parse::<Owner>() else {
+            continue;
+        };
+        let (Some(m), Ok(lab)) = (part.machine(), part.lab().parse::<Owner>()) else {
+            continue;
+        };
+        let Ok(m) = m.parse::<Owner>() else { continue };
+        if live.contains(&lab) {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path().join(MACHINE_FILE)).unwrap_or_default();
+        let reach = match text.trim().strip_prefix("netns ") {
+            Some(ns) => match ns.parse() {
+                Ok(ns) => Reach::Netns(ns),
+                Err(_) => continue,
+            },
+            None if text.trim() == "local" => Reach::Local,
+            None => continue,
+        };
+        // one part: a lab of one machine, to its agent
+        let mut one = Desired::new(lab);
+        one.machines.insert(
+            m,
+            MachineSpec {
+                vtep: std::net::IpAddr::from([0, 0, 0, 0]),
+                reach,
+            },
+        );
+        found.push((e.path(), one));
+    }
+    let mut runs = vec![];
+    for (dir, one) in found {
+        let owner = one.owner.clone();
+        let r = agents(
+            &one,
+            |_| true,
+            |m| {
+                vec![
+                    "destroy".into(),
+                    "--name".into(),
+                    owner.for_machine(m).to_string(),
+                ]
+            },
+            None,
+        )
+        .await;
+        if r.iter().all(|x| x.ok) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        runs.extend(r);
+    }
+    runs
+}
+
 /// The run-state directory of machine `m`'s agent of lab `lab` on this
 /// machine (simulated or local): its own lock, marks and topologies.
 pub fn agent_run_dir(lab: &Owner, m: &Owner) -> std::path::PathBuf {
@@ -223,9 +289,22 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
             Plan::default()
         }
     };
+    // where each machine run from here is, for `gc` once the lab is gone
+    for (m, spec) in &d.machines {
+        let what = match &spec.reach {
+            Reach::Netns(ns) => format!("netns {ns}\n"),
+            Reach::Local => "local\n".to_string(),
+            Reach::Ssh(_) => continue,
+        };
+        let dir = agent_run_dir(&d.owner, m);
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(MACHINE_FILE), what))
+            .map_err(LabError::Register)?;
+    }
     let text = to_toml(&resolve(d));
-    let runs = run_agents(
+    let runs = agents(
         d,
+        |_| true,
         |m| {
             vec![
                 "apply".into(),
@@ -234,8 +313,9 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
                 "-".into(),
             ]
         },
-        Some(&text),
-    );
+        Some(text),
+    )
+    .await;
     failed(&runs)?;
     Ok((local, runs))
 }
@@ -250,7 +330,7 @@ pub async fn status<S: Netlink + Namespaces + OvsDb>(
         None => Plan::default(),
     };
     let text = to_toml(&resolve(d));
-    let mut runs = run_agents_on(
+    let mut runs = agents(
         d,
         |s| !missing(s),
         |m| {
@@ -261,8 +341,9 @@ pub async fn status<S: Netlink + Namespaces + OvsDb>(
                 "-".into(),
             ]
         },
-        Some(&text),
-    );
+        Some(text),
+    )
+    .await;
     // a simulated machine whose namespace is gone has drifted as a whole
     for (m, spec) in d.machines.iter().filter(|(_, s)| missing(s)) {
         let Reach::Netns(ns) = &spec.reach else {
@@ -339,8 +420,9 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
     sys: &S,
     d: &Desired,
 ) -> Result<(Plan, Vec<AgentRun>), LabError> {
-    let runs = run_agents(
+    let runs = agents(
         d,
+        |_| true,
         |m| {
             vec![
                 "destroy".into(),
@@ -349,7 +431,8 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
             ]
         },
         None,
-    );
+    )
+    .await;
     failed(&runs)?;
     let local = destroy_here(sys, &d.owner).await?;
     for m in d.machines.keys() {
