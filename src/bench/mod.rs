@@ -1,5 +1,6 @@
-//! `swctl bench`: the four ways to connect namespaces (S8), measured the
-//! same way in one run. For each wiring swctl builds the lab itself (with
+//! `swctl bench`: the four ways to connect namespaces (S8) and a bridge
+//! spanning two simulated machines (`bridge-vxlan`), measured the same way
+//! in one run. For each wiring swctl builds the lab itself (with
 //! the same planner as `apply`), then measures setup, ready and teardown
 //! time for N hosts, TCP request/response latency and TCP throughput (1 and
 //! K streams) between two of them with a built-in traffic generator

@@ -129,7 +129,7 @@ pub enum Cmd {
     },
     /// Remove leftovers of topologies that are no longer applied
     Gc,
-    /// Compare the four ways to connect namespaces: setup, latency, throughput, CPU
+    /// Compare the ways to connect namespaces (and a bridge across two simulated machines): setup, latency, throughput, CPU
     Bench(BenchArgs),
 }
 
