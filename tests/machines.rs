@@ -266,6 +266,14 @@ fn two_labs_over_simulated_machines_keep_to_their_own() {
     assert!(l1.namespaces().is_empty(), "{:?}", l1.namespaces());
 }
 
+/// `ip CMD` for each, each must succeed.
+fn ip_all(cmds: &[String]) {
+    for cmd in cmds {
+        let ok = sh(&["sh", "-c", &format!("ip {cmd}")]).status.success();
+        assert!(ok, "ip {cmd}");
+    }
+}
+
 /// sshd processes started by a test, stopped whatever happens.
 struct Sshd(Vec<String>);
 
@@ -315,18 +323,13 @@ fn machines_reached_over_ssh() {
     // the underlay: a bridge with an address (for the relay) in U, a
     // machine namespace per machine with its VTEP, MTU 1600
     let u = format!("{p}U");
-    for cmd in [
+    ip_all(&[
         format!("netns add {u}"),
         format!("-n {u} link set lo up"),
         format!("-n {u} link add ub type bridge"),
         format!("-n {u} addr add 198.18.253.254/24 dev ub"),
         format!("-n {u} link set ub up"),
-    ] {
-        assert!(
-            sh(&["sh", "-c", &format!("ip {cmd}")]).status.success(),
-            "{cmd}"
-        );
-    }
+    ]);
     let _ = sh(&["mkdir", "-p", "/run/sshd"]);
     assert!(
         sh(&[
@@ -370,7 +373,7 @@ fn machines_reached_over_ssh() {
     let mut pids = vec![];
     for i in 1..=2 {
         let m = format!("{p}m{i}");
-        for cmd in [
+        ip_all(&[
             format!("netns add {m}"),
             format!("-n {m} link set lo up"),
             format!("link add {m}u netns {m} mtu 1600 type veth peer name {m} netns {u} mtu 1600"),
@@ -378,12 +381,7 @@ fn machines_reached_over_ssh() {
             format!("-n {m} link set {m}u name underlay"),
             format!("-n {m} addr add 198.18.253.{i}/24 dev underlay"),
             format!("-n {m} link set underlay up"),
-        ] {
-            assert!(
-                sh(&["sh", "-c", &format!("ip {cmd}")]).status.success(),
-                "{cmd}"
-            );
-        }
+        ]);
         let pid = format!("{d}/sshd{i}.pid");
         std::fs::write(
             format!("{d}/sshd{i}"),

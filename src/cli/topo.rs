@@ -277,22 +277,7 @@ async fn run_spread(
         TopoCmd::Apply(_) => ("apply", spread::apply(k, &t.desired, file).await?),
         TopoCmd::Status => ("status", spread::status(k, &t.desired).await?),
         TopoCmd::Destroy(_) => ("destroy", spread::destroy(k, &t.desired).await?),
-        _ => {
-            let text =
-                crate::lab::topology::write::to_toml(&crate::lab::machines::resolve(&t.desired));
-            let runs = spread::run_agents(
-                &t.desired,
-                |m| vec!["plan".into(), "--machine".into(), m.to_string(), "-".into()],
-                Some(&text),
-            );
-            let local = match crate::lab::machines::underlay(&t.desired)
-                .map_err(lab::LabError::Underlay)?
-            {
-                Some(u) => lab::plan_for(k, &u).await?.1,
-                None => crate::plan::Plan::default(),
-            };
-            ("plan", (local, runs))
-        }
+        _ => ("plan", spread::plan(k, &t.desired).await?),
     };
     let (local, runs) = res;
     let changes = |v: &serde_json::Value| v["changes"].as_u64().unwrap_or(0) as usize;

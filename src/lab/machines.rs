@@ -48,15 +48,6 @@ pub fn resolve(d: &Desired) -> Desired {
     out
 }
 
-/// The machines switch `sw` has ports on.
-pub fn machines_of(d: &Desired, sw: &IfName) -> BTreeSet<Owner> {
-    d.ports
-        .iter()
-        .filter(|p| &p.switch == sw)
-        .filter_map(|p| d.placement.get(&p.ns).cloned())
-        .collect()
-}
-
 /// The machine that holds what has no host to follow (a switch without
 /// ports): the local one, else the first.
 fn home(d: &Desired) -> Option<Owner> {
@@ -113,14 +104,14 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
     }
     let home = home(d);
     for (sw, spec) in &d.switches {
-        let on = machines_of(d, sw);
+        let on = d.machines_of(sw);
         if on.contains(m) || (on.is_empty() && home.as_ref() == Some(m)) {
             p.switches.insert(sw.clone(), spec.clone());
         }
     }
     let vtep = |x: &Owner| d.machines.get(x).map(|s| s.vtep);
     for (sw, span) in &d.spans {
-        let on = machines_of(d, sw);
+        let on = d.machines_of(sw);
         let (Some(local), Some(vni)) = (vtep(m), span.vni) else {
             continue;
         };
@@ -128,7 +119,11 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
             continue;
         }
         p.spans.insert(sw.clone(), *span);
-        let remotes = on.iter().filter(|x| *x != m).filter_map(vtep).collect();
+        let remotes = on
+            .iter()
+            .filter(|x| **x != m)
+            .filter_map(|x| vtep(x))
+            .collect();
         p.tunnels.push(TunnelSpec {
             switch: sw.clone(),
             vni,

@@ -162,15 +162,6 @@ fn agent(lab: &Owner, m: &Owner, spec: &MachineSpec, args: &[String]) -> Result<
     Ok(c)
 }
 
-/// Run `args` on every machine at once, `input` on each one's stdin.
-pub fn run_agents(
-    d: &Desired,
-    args: impl Fn(&Owner) -> Vec<String>,
-    input: Option<&str>,
-) -> Vec<AgentRun> {
-    run_agents_on(d, |_| true, args, input)
-}
-
 /// `run_agents_on`, waited for on a blocking thread: this process's own
 /// netlink connections keep being driven meanwhile (a socket it closed must
 /// really close, or the namespace it was in outlives its deletion by an
@@ -189,6 +180,46 @@ pub async fn agents(
     })
     .await
     .unwrap_or_default()
+}
+
+/// `swctl VERB --machine M [EXTRA] -` on the machines `only` takes, the
+/// whole resolved lab on each agent's stdin: how every command of a lab
+/// over machines reaches its parts.
+async fn on_parts(
+    d: &Desired,
+    only: fn(&MachineSpec) -> bool,
+    verb: &str,
+    extra: &[String],
+) -> Vec<AgentRun> {
+    let text = to_toml(&resolve(d));
+    let args = |m: &Owner| {
+        let mut a = vec![verb.to_string(), "--machine".into(), m.to_string()];
+        a.extend(extra.iter().cloned());
+        a.push("-".into());
+        a
+    };
+    agents(d, only, args, Some(text)).await
+}
+
+/// What stands for the agent of each simulated machine whose namespace is
+/// not there: the whole machine is missing (`in_sync` false).
+fn missing_machines(d: &Desired, command: &str) -> Vec<AgentRun> {
+    d.machines
+        .iter()
+        .filter_map(|(m, spec)| match &spec.reach {
+            Reach::Netns(ns) if missing(spec) => Some(AgentRun {
+                machine: m.clone(),
+                ok: true,
+                output: serde_json::json!({
+                    "command": command,
+                    "in_sync": false,
+                    "missing": format!("the machine's namespace {ns}"),
+                }),
+                error: None,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A simulated machine whose namespace is gone (deleted by hand).
@@ -301,22 +332,25 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
             .and_then(|_| std::fs::write(dir.join(MACHINE_FILE), what))
             .map_err(LabError::Register)?;
     }
-    let text = to_toml(&resolve(d));
-    let runs = agents(
-        d,
-        |_| true,
-        |m| {
-            vec![
-                "apply".into(),
-                "--machine".into(),
-                m.to_string(),
-                "-".into(),
-            ]
-        },
-        Some(text),
-    )
-    .await;
+    let runs = on_parts(d, |_| true, "apply", &[]).await;
     failed(&runs)?;
+    Ok((local, runs))
+}
+
+/// What `apply` would do on every machine, and for the underlay here.
+pub async fn plan<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    d: &Desired,
+) -> Result<(Plan, Vec<AgentRun>), LabError> {
+    let local = match underlay(d).map_err(LabError::Underlay)? {
+        Some(u) => plan_for(sys, &u).await?.1,
+        None => Plan::default(),
+    };
+    // a simulated machine not made yet (or deleted): apply makes it first,
+    // then its agent plans its part there
+    let mut runs = on_parts(d, |s| !missing(s), "plan", &[]).await;
+    failed(&runs)?;
+    runs.extend(missing_machines(d, "plan"));
     Ok((local, runs))
 }
 
@@ -329,37 +363,9 @@ pub async fn status<S: Netlink + Namespaces + OvsDb>(
         Some(u) => plan_for(sys, &u).await?.1,
         None => Plan::default(),
     };
-    let text = to_toml(&resolve(d));
-    let mut runs = agents(
-        d,
-        |s| !missing(s),
-        |m| {
-            vec![
-                "status".into(),
-                "--machine".into(),
-                m.to_string(),
-                "-".into(),
-            ]
-        },
-        Some(text),
-    )
-    .await;
+    let mut runs = on_parts(d, |s| !missing(s), "status", &[]).await;
     // a simulated machine whose namespace is gone has drifted as a whole
-    for (m, spec) in d.machines.iter().filter(|(_, s)| missing(s)) {
-        let Reach::Netns(ns) = &spec.reach else {
-            continue;
-        };
-        runs.push(AgentRun {
-            machine: m.clone(),
-            ok: true,
-            output: serde_json::json!({
-                "command": "status",
-                "in_sync": false,
-                "missing": format!("the machine's namespace {ns}"),
-            }),
-            error: None,
-        });
-    }
+    runs.extend(missing_machines(d, "status"));
     // exit code 3 (drift) is an answer, not a failure
     let real: Vec<AgentRun> = runs
         .iter()
@@ -378,27 +384,11 @@ pub async fn check(
     timeout: f64,
     full: bool,
 ) -> Result<(Vec<serde_json::Value>, usize, Vec<AgentRun>), LabError> {
-    let text = to_toml(&resolve(d));
-    let runs = agents(
-        d,
-        |_| true,
-        |m| {
-            let mut a = vec![
-                "check".into(),
-                "--machine".into(),
-                m.to_string(),
-                "--timeout".into(),
-                timeout.to_string(),
-            ];
-            if full {
-                a.push("--full".into());
-            }
-            a.push("-".into());
-            a
-        },
-        Some(text),
-    )
-    .await;
+    let mut extra = vec!["--timeout".to_string(), timeout.to_string()];
+    if full {
+        extra.push("--full".into());
+    }
+    let runs = on_parts(d, |_| true, "check", &extra).await;
     // exit code 1 with pairs is a check that found failures: an answer
     let real: Vec<AgentRun> = runs
         .iter()

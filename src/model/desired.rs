@@ -247,6 +247,15 @@ impl Desired {
         }
     }
 
+    /// The machines switch `sw` has ports on (a lab over machines).
+    pub fn machines_of(&self, sw: &IfName) -> std::collections::BTreeSet<&Owner> {
+        self.ports
+            .iter()
+            .filter(|p| &p.switch == sw)
+            .filter_map(|p| self.placement.get(&p.ns))
+            .collect()
+    }
+
     /// The layer-2 segment each switch is part of, named by the smallest
     /// switch name of its group: switches joined by trunks are one segment.
     pub fn switch_groups(&self) -> BTreeMap<IfName, IfName> {

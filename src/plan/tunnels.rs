@@ -26,11 +26,6 @@ fn tunnel_mtu(o: &Observed, vtep: &std::net::IpAddr) -> Option<u32> {
 /// this machine has no device with its VTEP address.
 pub(super) fn fit_mtu(d: &Desired, o: &Observed) -> Result<Desired, PlanError> {
     let mut out = d.clone();
-    for x in &d.xlinks {
-        if tunnel_mtu(o, &x.local).is_none() {
-            return Err(PlanError::NoVtepLink(x.local));
-        }
-    }
     for t in &d.tunnels {
         let Some(mtu) = tunnel_mtu(o, &t.local) else {
             return Err(PlanError::NoVtep(t.local, t.switch.clone()));

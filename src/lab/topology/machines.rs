@@ -4,7 +4,7 @@
 //! reported, like the rest of the file. What a machine's part is, and the
 //! VXLAN identifiers, are `lab::machines`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::tree::{Pos, Reader, Table, get, join};
@@ -222,16 +222,9 @@ pub fn finish(
         };
         d.placement.insert(ns, m);
     }
-    // the machines each switch has ports on
-    let mut on: BTreeMap<&crate::model::names::IfName, BTreeSet<&Owner>> = BTreeMap::new();
-    for p in &d.ports {
-        if let Some(m) = d.placement.get(&p.ns) {
-            on.entry(&p.switch).or_default().insert(m);
-        }
-    }
     let mut spanning = BTreeMap::new();
     for (sw, spec) in &d.switches {
-        let many = on.get(sw).is_some_and(|ms| ms.len() > 1);
+        let many = d.machines_of(sw).len() > 1;
         let given = spans.get(sw);
         if !many && given.is_none() {
             continue;
