@@ -119,6 +119,14 @@ fn a_lab_over_three_simulated_machines() {
     let lab = Lab::new("mh");
     let p = lab.p.clone();
     let f = write(&lab, "machines.toml", &lab_file(&p));
+    // plan before anything exists: the underlay's steps, each machine still
+    // to be made, nothing changed
+    let plan = lab.ok(&["plan", &f]);
+    assert!(
+        plan.contains(&format!("the machine's namespace {p}m2")),
+        "{plan}"
+    );
+    assert!(lab.namespaces().is_empty(), "plan changed something");
     let out = lab.ok(&["apply", &f]);
     for m in ["m1", "m2", "m3"] {
         assert!(out.contains(&format!("{m}: ")), "{out}");
