@@ -1070,6 +1070,7 @@ fn spanning_part() -> Desired {
             "198.18.200.2".parse().unwrap(),
             "198.18.200.3".parse().unwrap(),
         ],
+        port: VXLAN_PORT,
     });
     d
 }

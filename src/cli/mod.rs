@@ -126,6 +126,14 @@ impl Job {
     }
 
     async fn run(self) -> Result<Output, CliError> {
+        // a simulated machine's agent about to apply OVS switches: the
+        // machine's own Open vSwitch first (this process is in its namespace)
+        if let Job::Topo(TopoCmd::Apply(_), Some(t), _) = &self
+            && crate::lab::machines::needs_sandbox(&t.desired)
+        {
+            let dir = crate::effect::paths::machine_sandbox(crate::effect::paths::run_dir());
+            crate::effect::ovs::sandbox::start_here(&dir).await?;
+        }
         let ovs = if self.needs_ovs() {
             let named = self.named_servers();
             Servers::connect(&self.ovsdb_servers(), &named).await?

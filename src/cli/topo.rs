@@ -118,7 +118,17 @@ pub(super) async fn run(
         TopoCmd::Status => {
             let t = topo.expect("loaded");
             let (_, p) = lab::plan_for(k, &t.desired).await?;
-            let d = lab::drift::drift(&p);
+            let mut d = lab::drift::drift(&p);
+            // a simulated machine's own Open vSwitch, not running: its rows
+            // still say all is there (and its internal ports' taps linger)
+            if lab::machines::needs_sandbox(&t.desired) {
+                let dir = crate::effect::paths::machine_sandbox(crate::effect::paths::run_dir());
+                for daemon in crate::effect::ovs::sandbox::not_running_here(&dir) {
+                    d.in_sync = false;
+                    d.missing
+                        .push(format!("{daemon} of this machine (not running)"));
+                }
+            }
             let mut text = format!(
                 "{}: {}",
                 t.name,

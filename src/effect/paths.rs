@@ -44,6 +44,11 @@ pub fn topology_dir() -> PathBuf {
 }
 /// the default directory of `swctl ovs start`
 pub const SANDBOX_DIR: &str = "/run/swctl/ovs";
+/// a simulated machine's own Open vSwitch, in its agent's run-state
+/// directory `dir`
+pub fn machine_sandbox(dir: &Path) -> PathBuf {
+    dir.join("ovs")
+}
 
 /// Marks being written. The kernel does not take IFLA_IFALIAS in
 /// RTM_NEWLINK, so a device exists unmarked for a moment after it is

@@ -10,8 +10,85 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, derived_ifname, stable_hash};
 use crate::model::{
-    Backend, Desired, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec, Via, XLinkSpec,
+    Backend, Desired, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec, UplinkSpec,
+    VXLAN_PORT, VXLAN_PORT_OVS_BESIDE_KERNEL, Via, XLinkSpec,
 };
+
+/// The name of a simulated machine's end of the underlay.
+pub const UNDERLAY_IF: &str = "underlay";
+
+/// Whether some spanning switch of the lab is an OVS bridge.
+fn ovs_spans(d: &Desired) -> bool {
+    d.spans.keys().any(|sw| {
+        d.switches
+            .get(sw)
+            .is_some_and(|s| s.backend == Backend::Ovs)
+    })
+}
+
+/// Whether the lab has kernel VXLAN devices: a Linux bridge span or a
+/// direct link between hosts on two machines.
+fn kernel_vxlan(d: &Desired) -> bool {
+    let machine_of = |loc: &Loc| loc.ns().and_then(|n| d.placement.get(n));
+    d.spans.keys().any(|sw| {
+        d.switches
+            .get(sw)
+            .is_some_and(|s| s.backend == Backend::Bridge)
+    }) || d.links.iter().any(|l| {
+        let (a, b) = (machine_of(&l.a), machine_of(&l.b));
+        a.is_some() && b.is_some() && a != b
+    })
+}
+
+/// The UDP port of switch `sw`'s tunnels: 4789, but for an OVS span in a
+/// lab that also has kernel VXLAN (see `VXLAN_PORT_OVS_BESIDE_KERNEL`).
+pub fn span_port(d: &Desired, sw: &IfName) -> u16 {
+    let ovs = d
+        .switches
+        .get(sw)
+        .is_some_and(|s| s.backend == Backend::Ovs);
+    if ovs && kernel_vxlan(d) {
+        VXLAN_PORT_OVS_BESIDE_KERNEL
+    } else {
+        VXLAN_PORT
+    }
+}
+
+/// In a lab with an OVS span, the OVS bridge of simulated machine `m` that
+/// holds its underlay and its VTEP address (Open vSwitch's userspace
+/// datapath sends tunnels only through an OVS bridge). Every simulated
+/// machine of such a lab gets one: then every packet from a machine's
+/// kernel (Linux bridge spans, links across machines) leaves through the
+/// bridge's own interface, a tap, with its checksums complete — through a
+/// plain veth they would reach the others' OVS with partial checksums and
+/// be dropped (measured; see the notes on mixed backends).
+pub fn phy_bridge(d: &Desired, m: &Owner) -> Option<IfName> {
+    let spec = d.machines.get(m)?;
+    (matches!(spec.reach, Reach::Netns(_)) && ovs_spans(d))
+        .then(|| derived_ifname("phy", &["phy", d.owner.lab()]))
+}
+
+/// Whether an agent's part `p` is on a simulated machine and has OVS
+/// switches: then the machine's own Open vSwitch runs in its namespace
+/// (its agent starts it, the coordinator stops it when the lab goes).
+pub fn needs_sandbox(p: &Desired) -> bool {
+    let m = p.owner.machine().and_then(|m| m.parse::<Owner>().ok());
+    let sim = m
+        .and_then(|m| p.machines.get(&m))
+        .is_some_and(|s| matches!(s.reach, Reach::Netns(_)));
+    sim && p.switches.values().any(|s| s.backend == Backend::Ovs)
+}
+
+/// The simulated machines: name, namespace, VTEP.
+fn simulated(d: &Desired) -> Vec<(&Owner, &NsName, std::net::IpAddr)> {
+    d.machines
+        .iter()
+        .filter_map(|(n, m)| match &m.reach {
+            Reach::Netns(ns) => Some((n, ns, m.vtep)),
+            _ => None,
+        })
+        .collect()
+}
 
 /// The VNI of switch `sw` of `lab` when the file gives none: 1..=16777215.
 pub fn derived_vni(lab: &Owner, sw: &IfName) -> u32 {
@@ -129,6 +206,25 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
             vni,
             local,
             remotes,
+            port: span_port(d, sw),
+        });
+    }
+    if let (Some(phy), Some(vtep)) = (phy_bridge(d, m), vtep(m)) {
+        let vteps: Vec<_> = simulated(d).iter().map(|s| s.2).collect();
+        let prefix = underlay_prefix(&vteps).unwrap_or(24);
+        p.switches.insert(
+            phy.clone(),
+            SwitchSpec {
+                backend: Backend::Ovs,
+                loc: Loc::Host,
+                addrs: vec![Cidr { addr: vtep, prefix }],
+                datapath: None,
+                ovsdb: None,
+            },
+        );
+        p.uplinks.push(UplinkSpec {
+            switch: phy,
+            dev: UNDERLAY_IF.parse().expect("valid name"),
         });
     }
     p
@@ -169,14 +265,7 @@ fn underlay_prefix(vteps: &[std::net::IpAddr]) -> Option<u8> {
 /// VTEP address (MTU 1600). Owned by the lab; None when no machine is
 /// simulated.
 pub fn underlay(d: &Desired) -> Result<Option<Desired>, String> {
-    let sims: Vec<(&Owner, &NsName, std::net::IpAddr)> = d
-        .machines
-        .iter()
-        .filter_map(|(n, m)| match &m.reach {
-            Reach::Netns(ns) => Some((n, ns, m.vtep)),
-            _ => None,
-        })
-        .collect();
+    let sims = simulated(d);
     if sims.is_empty() {
         return Ok(None);
     }
@@ -200,13 +289,19 @@ pub fn underlay(d: &Desired) -> Result<Option<Desired>, String> {
             ovsdb: None,
         },
     );
-    for (_, ns, vtep) in sims {
+    for (m, ns, vtep) in sims {
         u.namespaces.insert(ns.clone(), NsSpec::default());
+        // the VTEP on the machine's OVS bridge that holds the underlay, or
+        // on the underlay itself
+        let addrs = match phy_bridge(d, m) {
+            Some(_) => vec![],
+            None => vec![Cidr { addr: vtep, prefix }],
+        };
         u.ports.push(PortSpec {
             ns: ns.clone(),
             switch: br.clone(),
-            ifname: Some("underlay".parse().expect("valid name")),
-            addrs: vec![Cidr { addr: vtep, prefix }],
+            ifname: Some(UNDERLAY_IF.parse().expect("valid name")),
+            addrs,
             via: Via::Veth,
             vlan: None,
             mtu: Some(UNDERLAY_MTU),
@@ -343,6 +438,42 @@ switch = "s1"
     }
 
     #[test]
+    fn an_ovs_span_puts_each_simulated_machines_vtep_on_an_ovs_bridge() {
+        let ovs = LAB.replace("[switches.s1]\n", "[switches.s1]\nbackend = \"ovs\"\n");
+        let d = parse(&ovs, false, "ml.toml").unwrap().desired;
+        let m1 = agent_part(&d, &"m1".parse().unwrap());
+        let phy = phy_bridge(&d, &"m1".parse().unwrap()).unwrap();
+        assert_eq!(m1.switches[&phy].backend, Backend::Ovs);
+        assert_eq!(m1.switches[&phy].addrs[0].to_string(), "198.18.200.1/24");
+        assert_eq!(m1.uplinks[0].dev.as_str(), UNDERLAY_IF);
+        // beside s0, a Linux bridge span: the OVS span leaves 4789 to it
+        let port = |sw: &str| {
+            m1.tunnels
+                .iter()
+                .find(|t| t.switch.as_str() == sw)
+                .unwrap()
+                .port
+        };
+        assert_eq!((port("s0"), port("s1")), (4789, 8472));
+        // the underlay gives the address to no simulated machine now
+        let u = underlay(&d).unwrap().unwrap();
+        assert!(u.ports.iter().all(|p| p.addrs.is_empty()));
+        // the machine over SSH has its own way to its VTEP: no bridge made
+        let m3 = agent_part(&d, &"m3".parse().unwrap());
+        assert!(m3.uplinks.is_empty() && phy_bridge(&d, &"m3".parse().unwrap()).is_none());
+        assert!(needs_sandbox(&m1) && !needs_sandbox(&m3));
+        // without the bridge span, OVS takes the standard port
+        let only = ovs.replace("[switches.s0]\n", "[switches.s0]\nbackend = \"ovs\"\n");
+        let d = parse(&only, false, "ml.toml").unwrap().desired;
+        let m1 = agent_part(&d, &"m1".parse().unwrap());
+        assert!(m1.tunnels.iter().all(|t| t.port == 4789));
+        // a bridge-only lab: the underlay holds the VTEP, no OVS anywhere
+        let d = parse(LAB, false, "ml.toml").unwrap().desired;
+        let m1 = agent_part(&d, &"m1".parse().unwrap());
+        assert!(m1.uplinks.is_empty() && !needs_sandbox(&m1));
+    }
+
+    #[test]
     fn derived_vnis_are_stable_and_distinct() {
         let lab: Owner = "l".parse().unwrap();
         let a = derived_vni(&lab, &"s0".parse().unwrap());
@@ -363,7 +494,7 @@ switch = "s1"
     #[test]
     fn what_a_lab_over_machines_cannot_have_yet_is_refused_with_its_place() {
         let bad = format!(
-            "{LAB}[switches.o]\nbackend = \"ovs\"\n[hosts.d]\nmachine = \"m1\"\n[[hosts.d.ports]]\nswitch = \"o\"\n\
+            "{LAB}[switches.o]\nbackend = \"ovs\"\novsdb = \"unix:/x\"\n[hosts.d]\nmachine = \"m1\"\n[[hosts.d.ports]]\nswitch = \"o\"\n\
              [hosts.e]\nmachine = \"m2\"\n[[hosts.e.ports]]\nswitch = \"o\"\n[hosts.f]\nmachine = \"m9\"\n"
         );
         let Err(crate::lab::topology::TopologyError::Invalid { problems, .. }) =
@@ -373,7 +504,7 @@ switch = "s1"
         };
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         for want in [
-            "switches.o: a switch across machines is a Linux bridge for now",
+            "switches.o: a switch across machines uses each machine's own Open vSwitch",
             "hosts.f.machine: no machine \"m9\" in [machines]",
         ] {
             assert!(

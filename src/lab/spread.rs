@@ -16,6 +16,8 @@ use serde::Serialize;
 use super::machines::{resolve, underlay};
 use super::topology::write::to_toml;
 use super::{LabError, apply_topology, destroy as destroy_here, plan_for, register};
+use crate::effect::ovs::sandbox;
+use crate::effect::paths::machine_sandbox;
 use crate::effect::{Namespaces, Netlink, OvsDb};
 use crate::model::names::Owner;
 use crate::model::{Desired, MachineSpec, Reach};
@@ -91,12 +93,20 @@ pub async fn gc_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<AgentRun>
             None,
         )
         .await;
-        if r.iter().all(|x| x.ok) {
+        if r.iter().all(|x| x.ok) && stop_sandbox(&dir).is_ok() {
             let _ = std::fs::remove_dir_all(dir);
         }
         runs.extend(r);
     }
     runs
+}
+
+/// Stop the Open vSwitch of the machine whose agent keeps its run state in
+/// `dir`, if it has one.
+fn stop_sandbox(dir: &std::path::Path) -> Result<(), LabError> {
+    sandbox::stop(&machine_sandbox(dir))
+        .map(|_| ())
+        .map_err(|e| LabError::Machines(vec![format!("{}: {e}", dir.display())]))
 }
 
 /// The run-state directory of machine `m`'s agent of lab `lab` on this
@@ -128,10 +138,20 @@ fn agent(lab: &Owner, m: &Owner, spec: &MachineSpec, args: &[String]) -> Result<
             c.args([remote.as_str(), "--json"]);
             c
         }
-        Reach::Local | Reach::Netns(_) => {
+        Reach::Local => {
             let mut c = Command::new(exe);
             c.arg("--json");
             c.env("SWCTL_RUN_DIR", agent_run_dir(lab, m));
+            c
+        }
+        Reach::Netns(_) => {
+            // a simulated machine has its own Open vSwitch (started by its
+            // agent when its part has OVS switches)
+            let mut c = Command::new(exe);
+            let dir = agent_run_dir(lab, m);
+            c.arg("--json");
+            c.env("SWCTL_OVSDB", sandbox::address(&machine_sandbox(&dir)));
+            c.env("SWCTL_RUN_DIR", dir);
             c
         }
     };
@@ -424,6 +444,11 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
     )
     .await;
     failed(&runs)?;
+    // the simulated machines' own Open vSwitch, before their namespaces go
+    // (a daemon inside keeps a deleted namespace alive)
+    for m in d.machines.keys() {
+        stop_sandbox(&agent_run_dir(&d.owner, m))?;
+    }
     let local = destroy_here(sys, &d.owner).await?;
     for m in d.machines.keys() {
         let _ = std::fs::remove_dir_all(agent_run_dir(&d.owner, m));

@@ -187,6 +187,17 @@ pub struct TunnelSpec {
     pub local: IpAddr,
     /// the other machines' VTEP addresses
     pub remotes: Vec<IpAddr>,
+    /// the UDP port the tunnel's packets go to
+    pub port: u16,
+}
+
+/// A device of this machine that becomes a port of a switch: the simulated
+/// machine's underlay taken into the OVS bridge that holds its VTEP address
+/// (the userspace datapath sends tunnels only through an OVS bridge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UplinkSpec {
+    pub switch: IfName,
+    pub dev: IfName,
 }
 
 /// A machine's end of a direct link between hosts on two machines: a
@@ -205,6 +216,12 @@ pub struct XLinkSpec {
 
 /// VXLAN's UDP port (IANA).
 pub const VXLAN_PORT: u16 = 4789;
+/// The UDP port of OVS spans in a lab that also has kernel VXLAN devices
+/// (Linux bridge spans, links across machines): Linux's own first VXLAN
+/// port. Why not 4789: an OVS userspace datapath with a vxlan port on 4789
+/// takes every VXLAN packet to its VTEP off the wire (tunnel pop), those of
+/// the kernel's devices on the same machine too, and drops them.
+pub const VXLAN_PORT_OVS_BESIDE_KERNEL: u16 = 8472;
 /// What VXLAN adds to a frame: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8.
 pub const VXLAN_OVERHEAD: u32 = 50;
 
@@ -228,6 +245,8 @@ pub struct Desired {
     pub tunnels: Vec<TunnelSpec>,
     /// a machine's part: its ends of links to hosts on other machines
     pub xlinks: Vec<XLinkSpec>,
+    /// a machine's part: its devices that are ports of its switches
+    pub uplinks: Vec<UplinkSpec>,
 }
 
 impl Desired {
@@ -244,6 +263,7 @@ impl Desired {
             spans: BTreeMap::new(),
             tunnels: Vec::new(),
             xlinks: Vec::new(),
+            uplinks: Vec::new(),
         }
     }
 

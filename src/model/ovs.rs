@@ -22,6 +22,8 @@ pub struct OvsIface {
     pub kind: String,
     pub ofport: Option<i64>,
     pub error: Option<String>,
+    /// `options` (a tunnel's remote_ip, key, dst_port)
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,9 +34,22 @@ pub struct OvsPort {
     pub tag: Option<i64>,
     pub external_ids: BTreeMap<String, String>,
     pub ifaces: Vec<OvsIface>,
+    /// split horizon: never forwards to another protected port
+    pub protected: bool,
 }
 
 impl OvsPort {
+    /// What swctl made the port for (`port`, `tunnel`, `uplink`).
+    pub fn role(&self) -> Option<&str> {
+        self.external_ids.get(K_ROLE).map(String::as_str)
+    }
+    /// For a tunnel swctl made: the remote VTEP in its options.
+    pub fn remote(&self) -> Option<&str> {
+        self.ifaces
+            .first()
+            .and_then(|i| i.options.get("remote_ip"))
+            .map(String::as_str)
+    }
     pub fn owner(&self) -> Option<Owner> {
         self.external_ids.get(K_OWNER).and_then(|o| o.parse().ok())
     }
@@ -121,6 +136,32 @@ pub enum OvsChange {
         uuid: String,
         tag: Option<u16>,
     },
+    /// `ovs-vsctl add-port BR PORT protected=true -- set Interface PORT
+    /// type=vxlan options:remote_ip=IP options:key=VNI options:dst_port=N`:
+    /// one per remote machine of a spanning switch (split horizon, or a
+    /// full mesh is a broadcast loop: one ARP made 8348 tunnel packets in
+    /// 1 s without it, 7-8 with it)
+    AddTunnel {
+        db: String,
+        bridge: String,
+        port: String,
+        remote: std::net::IpAddr,
+        key: u32,
+        dst_port: u16,
+        owner: Owner,
+    },
+    /// `ovs-vsctl add-port BR DEV`: an existing device (the simulated
+    /// machine's underlay) as a port of the bridge that holds the VTEP
+    AddUplink {
+        db: String,
+        bridge: String,
+        port: String,
+        owner: Owner,
+    },
+    /// `ovs-vsctl set Interface IFACE mtu_request=N` (a bridge's own
+    /// interface keeps 1500 whatever its ports' MTU: measured, an uplink
+    /// of 1600 left it at 1500)
+    SetMtu { db: String, iface: String, mtu: u32 },
     /// `ovs-vsctl del-port BR PORT`
     DelPort {
         db: String,
@@ -146,6 +187,9 @@ impl OvsChange {
             | OvsChange::DelBridge { db, .. }
             | OvsChange::AddPort { db, .. }
             | OvsChange::SetTag { db, .. }
+            | OvsChange::AddTunnel { db, .. }
+            | OvsChange::AddUplink { db, .. }
+            | OvsChange::SetMtu { db, .. }
             | OvsChange::DelPort { db, .. } => db,
         }
     }
@@ -193,6 +237,21 @@ impl std::fmt::Display for OvsChange {
             }
             OvsChange::DelPort { bridge, port, .. } => {
                 write!(f, "del-port {bridge} {port}")
+            }
+            OvsChange::AddTunnel {
+                bridge,
+                port,
+                remote,
+                key,
+                dst_port,
+                ..
+            } => write!(
+                f,
+                "add-port {bridge} {port} protected=true -- set Interface {port} type=vxlan options:remote_ip={remote} options:key={key} options:dst_port={dst_port}"
+            ),
+            OvsChange::AddUplink { bridge, port, .. } => write!(f, "add-port {bridge} {port}"),
+            OvsChange::SetMtu { iface, mtu, .. } => {
+                write!(f, "set Interface {iface} mtu_request={mtu}")
             }
         }
     }

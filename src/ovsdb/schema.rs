@@ -30,10 +30,21 @@ pub const USED: &[(&str, &[&str])] = &[
             "external_ids",
         ],
     ),
-    ("Port", &["name", "interfaces", "external_ids", "tag"]),
+    (
+        "Port",
+        &["name", "interfaces", "external_ids", "tag", "protected"],
+    ),
     (
         "Interface",
-        &["name", "type", "ofport", "error", "external_ids"],
+        &[
+            "name",
+            "type",
+            "ofport",
+            "error",
+            "external_ids",
+            "options",
+            "mtu_request",
+        ],
     ),
 ];
 

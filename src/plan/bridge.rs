@@ -238,6 +238,23 @@ impl Switch for LinuxBridge {
         Ok(())
     }
 
+    /// `ip link set DEV master SW`
+    fn plan_uplink(
+        &self,
+        cx: &mut Cx,
+        sw: &IfName,
+        sw_loc: &Loc,
+        dev: &IfName,
+    ) -> Result<(), PlanError> {
+        let o = cx.o;
+        let l = o
+            .loc(sw_loc)
+            .and_then(|st| st.link(dev.as_str()))
+            .ok_or_else(|| PlanError::NoUplink(dev.clone(), sw.clone()))?;
+        let attached = l.master.as_deref() == Some(sw.as_str());
+        self.plan_trunk_end(cx, sw, sw_loc, dev.as_str(), attached)
+    }
+
     /// One vxlan device enslaved to the bridge (`ip link add vx-.. type
     /// vxlan id VNI local VTEP dstport 4789 nolearning master SW`) and a
     /// flooding entry per remote VTEP (head-end replication: what arrives

@@ -20,6 +20,7 @@ mod links;
 mod namespaces;
 mod naming;
 mod ovs;
+mod ovs_span;
 mod removals;
 pub mod step;
 pub mod switch;
@@ -181,6 +182,16 @@ pub enum PlanError {
         "no device of this machine has the VTEP address {0} (a link to a host on another machine goes over it): add it to the machine's underlay interface, or correct `vtep`"
     )]
     NoVtepLink(std::net::IpAddr),
+    #[error("the uplink {0} of switch {1} is not on this machine")]
+    NoUplink(IfName, IfName),
+    #[error(
+        "switch {switch} cannot span machines from here: its VTEP address {vtep} is {on}, and Open vSwitch's userspace datapath (netdev) sends tunnels only through an OVS bridge that holds the uplink. Move the uplink into one (ovs-vsctl add-br br-phy -- set bridge br-phy datapath_type=netdev -- add-port br-phy DEV) and the address onto br-phy; a simulated machine gets this from swctl"
+    )]
+    VtepNotOnOvs {
+        switch: IfName,
+        vtep: std::net::IpAddr,
+        on: String,
+    },
     #[error("namespace {0} has no route {1} via {2}")]
     NoSuchRoute(NsName, RouteDest, IpAddr),
     #[error("interface name {0} is planned twice in {1}")]
@@ -210,7 +221,7 @@ pub struct Cx<'a> {
 
 /// Make the plan. Pure: the same inputs give the same steps.
 pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError> {
-    if d.tunnels.is_empty() && d.xlinks.is_empty() {
+    if d.tunnels.is_empty() && d.xlinks.is_empty() && d.uplinks.is_empty() {
         plan_fitted(d, o, scope)
     } else {
         plan_fitted(&tunnels::fit_mtu(d, o)?, o, scope)
@@ -234,8 +245,10 @@ fn plan_fitted(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanErr
     cx.ports()?;
     cx.links()?;
     cx.trunks()?;
+    cx.uplinks()?;
     cx.tunnels()?;
     cx.xlinks()?;
+    cx.routes();
     cx.host_limits();
     cx.finish_marks();
     let mut steps = cx.steps;

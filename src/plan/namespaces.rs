@@ -31,14 +31,33 @@ impl Cx<'_> {
                     self.steps.push(Step::SetForward { ns: ns.clone(), on });
                 }
             }
+        }
+    }
+
+    /// Static routes, after the devices: a route whose device this plan
+    /// deletes (a port made again) goes with it and is added again (seen:
+    /// a host's default route lost when its port was remade after its
+    /// machine's Open vSwitch restarted).
+    pub(super) fn routes(&mut self) {
+        let mut add = vec![];
+        for (ns, spec) in &self.d.namespaces {
+            let st = self.o.namespaces.get(ns).map(|o| &o.state);
+            let loc = Loc::Ns(ns.clone());
+            let gone = |dev: &Option<String>| {
+                dev.as_ref().is_some_and(|d| {
+                    self.steps.iter().any(
+                        |s| matches!(s, Step::DeleteLink { loc: l, dev: x } if l == &loc && x == d),
+                    )
+                })
+            };
             for r in &spec.routes {
                 let present = st.is_some_and(|s| {
                     s.routes
                         .iter()
-                        .any(|x| x.dest == r.dest && x.via == Some(r.via))
+                        .any(|x| x.dest == r.dest && x.via == Some(r.via) && !gone(&x.dev))
                 });
                 if !present {
-                    self.steps.push(Step::AddRoute {
+                    add.push(Step::AddRoute {
                         ns: ns.clone(),
                         dest: r.dest,
                         via: r.via,
@@ -46,5 +65,6 @@ impl Cx<'_> {
                 }
             }
         }
+        self.steps.extend(add);
     }
 }

@@ -192,6 +192,21 @@ impl Switch for OpenVswitch {
                 continue;
             }
             for p in &b.ports {
+                if matches!(p.role(), Some("tunnel" | "uplink")) {
+                    let key = Key::Switch { name: name.clone() };
+                    if let Some(owner) = p.owner()
+                        && cx.in_scope(&key, &owner)
+                        && !super::ovs_span::wanted(cx, &name, p)
+                    {
+                        cx.steps.push(Step::Ovs(OvsChange::DelPort {
+                            db: b.db.clone(),
+                            bridge: b.name.clone(),
+                            port: p.name.clone(),
+                            uuid: p.uuid.clone(),
+                        }));
+                    }
+                    continue;
+                }
                 let (Some(owner), Some(ns)) = (p.owner(), p.ns()) else {
                     continue;
                 };
@@ -405,20 +420,29 @@ impl Switch for OpenVswitch {
         })
     }
 
-    /// Not yet: an OVS switch across machines (a `vxlan` port per remote
-    /// with `protected=true`) is refused when the file is read.
+    /// A `vxlan` port per remote machine, protected (`ovs_span`).
     fn plan_tunnel(
         &self,
-        _cx: &mut Cx,
+        cx: &mut Cx,
         t: &crate::model::TunnelSpec,
         _sw_loc: &Loc,
         _mtu: Option<u32>,
     ) -> Result<(), PlanError> {
-        Err(PlanError::BadSwitch {
-            switch: t.switch.clone(),
-            backend: Backend::Ovs,
-            why: "an OVS switch across machines is not supported yet".into(),
-        })
+        let st = state(cx, &t.switch)?;
+        let dp = datapath_of(cx, &t.switch);
+        super::ovs_span::plan_tunnel(cx, st, t, &dp)
+    }
+
+    /// The device as a port of the bridge, the bridge's interface as big.
+    fn plan_uplink(
+        &self,
+        cx: &mut Cx,
+        sw: &IfName,
+        _sw_loc: &Loc,
+        dev: &IfName,
+    ) -> Result<(), PlanError> {
+        let st = state(cx, sw)?;
+        super::ovs_span::plan_uplink(cx, st, sw, dev)
     }
 
     /// Deleted bridges and ports, and their devices in the host namespace

@@ -201,6 +201,12 @@ impl Step {
             Step::Ovs(OvsChange::AddPort { mark, .. }) => {
                 Creates(format!("OVS {}", describe_mark(mark)))
             }
+            Step::Ovs(OvsChange::AddTunnel { bridge, remote, .. }) => {
+                Creates(format!("OVS tunnel of {bridge} to {remote}"))
+            }
+            Step::Ovs(OvsChange::AddUplink { bridge, port, .. }) => {
+                Creates(format!("OVS uplink {port} of {bridge}"))
+            }
             Step::DeleteNs { ns } => Removes(format!("namespace {ns}")),
             Step::DeleteLink { loc, dev } => Removes(format!("link {dev} in {loc}")),
             Step::Ovs(OvsChange::DelBridge { name, .. }) => Removes(format!("OVS bridge {name}")),
@@ -263,7 +269,12 @@ impl Step {
             Step::CreateBridge { .. } => 5,
             Step::CreateVeth { .. } | Step::CreateVxlan { .. } => 6,
             Step::Ovs(
-                OvsChange::AddBridge { .. } | OvsChange::AddPort { .. } | OvsChange::SetTag { .. },
+                OvsChange::AddBridge { .. }
+                | OvsChange::AddPort { .. }
+                | OvsChange::SetTag { .. }
+                | OvsChange::AddTunnel { .. }
+                | OvsChange::AddUplink { .. }
+                | OvsChange::SetMtu { .. },
             ) => 7,
             Step::MoveLink { .. } | Step::TxCsumOff { .. } => 8,
             Step::SetMaster { .. }

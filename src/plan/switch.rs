@@ -99,6 +99,18 @@ pub trait Switch: Sync {
         attached: bool,
     ) -> Result<(), PlanError>;
 
+    /// Steps that make device `dev`, which exists in `sw_loc` and is not
+    /// swctl's to make or delete (a machine's underlay), a port of switch
+    /// `sw`, and the switch's own interface as big as it (the VTEP on it
+    /// carries tunnel packets).
+    fn plan_uplink(
+        &self,
+        cx: &mut Cx,
+        sw: &IfName,
+        sw_loc: &Loc,
+        dev: &IfName,
+    ) -> Result<(), PlanError>;
+
     /// Steps that carry switch `t.switch` (in `sw_loc`) to the other
     /// machines of the lab: a tunnel to each remote VTEP; `mtu` is what the
     /// tunnel device gets (the underlay's less the encapsulation). An error

@@ -12,13 +12,26 @@ use crate::model::{Desired, Key, Mark, Observed, Side, VXLAN_OVERHEAD};
 /// room; guests default to 1500). Without it a 1500-byte guest frame is
 /// dropped silently by a 1500-byte underlay (measured: DF pings over 1422
 /// bytes lost, TCP passes thanks to GSO, so a TCP-only test misses it).
-fn tunnel_mtu(o: &Observed, vtep: &std::net::IpAddr) -> Option<u32> {
-    let l = o
+fn tunnel_mtu(d: &Desired, o: &Observed, vtep: &std::net::IpAddr) -> Option<u32> {
+    let mtu = match o
         .host
         .links
         .iter()
-        .find(|l| l.addrs.iter().any(|c| &c.addr == vtep))?;
-    Some(l.mtu.saturating_sub(VXLAN_OVERHEAD).min(1500))
+        .find(|l| l.addrs.iter().any(|c| &c.addr == vtep))
+    {
+        Some(l) => l.mtu,
+        // not there yet: the VTEP goes on a switch of this part, as big as
+        // its uplink (`plan_uplink`)
+        None => {
+            let (sw, _) = d
+                .switches
+                .iter()
+                .find(|(_, s)| s.addrs.iter().any(|c| &c.addr == vtep))?;
+            let up = d.uplinks.iter().find(|u| &u.switch == sw)?;
+            o.host.link(up.dev.as_str())?.mtu
+        }
+    };
+    Some(mtu.saturating_sub(VXLAN_OVERHEAD).min(1500))
 }
 
 /// The part with every port of a spanning switch given an MTU that fits
@@ -27,7 +40,7 @@ fn tunnel_mtu(o: &Observed, vtep: &std::net::IpAddr) -> Option<u32> {
 pub(super) fn fit_mtu(d: &Desired, o: &Observed) -> Result<Desired, PlanError> {
     let mut out = d.clone();
     for t in &d.tunnels {
-        let Some(mtu) = tunnel_mtu(o, &t.local) else {
+        let Some(mtu) = tunnel_mtu(d, o, &t.local) else {
             return Err(PlanError::NoVtep(t.local, t.switch.clone()));
         };
         if mtu < 1500 {
@@ -66,7 +79,7 @@ impl Cx<'_> {
                         if Key::link(a, b) == key && super::links::spec_a_end(l, a, b, *s) == x.here_a)
                 })
             });
-            let tmtu = tunnel_mtu(o, &x.local).ok_or(PlanError::NoVtepLink(x.local))?;
+            let tmtu = tunnel_mtu(d, o, &x.local).ok_or(PlanError::NoVtepLink(x.local))?;
             let mtu = Some(l.mtu.map_or(tmtu, |m| m.min(tmtu)));
             let right = |e: &crate::model::LinkObs| {
                 e.vxlan.is_some_and(|v| {
@@ -107,11 +120,21 @@ impl Cx<'_> {
         Ok(())
     }
 
+    /// This machine's devices that are ports of its switches (`plan_uplink`).
+    pub(super) fn uplinks(&mut self) -> Result<(), PlanError> {
+        let d = self.d;
+        for u in &d.uplinks {
+            let (b, loc): (_, Loc) = self.switch_of(&u.switch)?;
+            b.plan_uplink(self, &u.switch, &loc, &u.dev)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn tunnels(&mut self) -> Result<(), PlanError> {
         let d = self.d;
         for t in &d.tunnels {
             let (b, loc): (_, Loc) = self.switch_of(&t.switch)?;
-            let mtu = tunnel_mtu(self.o, &t.local);
+            let mtu = tunnel_mtu(d, self.o, &t.local);
             b.plan_tunnel(self, t, &loc, mtu)?;
         }
         Ok(())

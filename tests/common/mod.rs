@@ -121,6 +121,30 @@ impl Lab {
     }
 
     pub fn cleanup(&self) {
+        // the Open vSwitch of this lab's simulated machines first: a daemon
+        // inside keeps a deleted namespace alive
+        if let Ok(rd) = std::fs::read_dir("/run/swctl/machines") {
+            for e in rd.flatten() {
+                if !e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{}+", self.p))
+                {
+                    continue;
+                }
+                for d in ["ovs-vswitchd", "ovsdb-server"] {
+                    let pidfile = e.path().join("ovs").join(format!("{d}.pid"));
+                    let Ok(pid) = std::fs::read_to_string(pidfile) else {
+                        continue;
+                    };
+                    let comm = std::fs::read_to_string(format!("/proc/{}/comm", pid.trim()));
+                    // that daemon still (pids are reused)
+                    if comm.is_ok_and(|c| c.trim() == d) {
+                        let _ = sh(&["kill", pid.trim()]);
+                    }
+                }
+            }
+        }
         if let Some(addr) = &self.ovsdb {
             let out = vsctl(addr, &["list-br"]);
             for br in String::from_utf8_lossy(&out.stdout).lines() {
@@ -446,6 +470,72 @@ pub fn write(lab: &Lab, name: &str, text: &str) -> String {
 pub fn ping_once(ns: &str, addr: &str) -> bool {
     sh(&[
         "ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", addr,
+    ])
+    .status
+    .success()
+}
+
+/// FNV-1a over a byte stream.
+pub fn fnv(h: &mut u64, bytes: &[u8]) {
+    for b in bytes {
+        *h ^= *b as u64;
+        *h = h.wrapping_mul(0x100_0000_01b3);
+    }
+}
+
+/// Send `n` pseudo-random bytes from `client` to `server`; the server
+/// answers with the hash of what it received; both hashes returned.
+pub fn checksummed(server: &str, client: &str, addr: SocketAddr, n: usize) -> (u64, u64) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let srv = in_ns(server, move || {
+        let l = TcpListener::bind(addr).unwrap();
+        tx.send(()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let k = s.read(&mut buf).unwrap();
+            if k == 0 {
+                break;
+            }
+            fnv(&mut h, &buf[..k]);
+        }
+        s.write_all(&h.to_be_bytes()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let cli = in_ns(client, move || {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut sent = 0;
+        let mut chunk = vec![0u8; 65536];
+        while sent < n {
+            for c in chunk.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *c = x as u8;
+            }
+            let k = chunk.len().min(n - sent);
+            fnv(&mut h, &chunk[..k]);
+            s.write_all(&chunk[..k]).unwrap();
+            sent += k;
+        }
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = [0u8; 8];
+        s.read_exact(&mut got).unwrap();
+        (h, u64::from_be_bytes(got))
+    });
+    let hashes = cli.join().unwrap();
+    srv.join().unwrap();
+    hashes
+}
+
+pub fn ping_df(ns: &str, addr: &str, size: &str) -> bool {
+    sh(&[
+        "ip", "netns", "exec", ns, "ping", "-c1", "-W1", "-M", "do", "-s", size, addr,
     ])
     .status
     .success()

@@ -75,6 +75,7 @@ impl Fake {
             kind: kind.into(),
             ofport: Some(1),
             error: None,
+            options: Default::default(),
         }
     }
 

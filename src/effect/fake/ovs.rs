@@ -38,6 +38,7 @@ impl OvsDb for Fake {
             .ok_or_else(|| OvsdbError::Schema("no fake OVSDB".into()))?;
         let mut new_host_links = vec![];
         let mut gone_host_links = vec![];
+        let mut set_mtu = vec![];
         for c in changes {
             match c {
                 OvsChange::AddBridge {
@@ -55,6 +56,7 @@ impl OvsDb for Fake {
                     }
                     let port = OvsPort {
                         tag: None,
+                        protected: false,
                         uuid: self.uuid(),
                         name: name.clone(),
                         external_ids: Default::default(),
@@ -110,6 +112,7 @@ impl OvsDb for Fake {
                     let ifc = self.iface(port, if *internal { "internal" } else { "" });
                     let p = OvsPort {
                         tag: tag.map(i64::from),
+                        protected: false,
                         uuid: self.uuid(),
                         name: port.clone(),
                         external_ids: [
@@ -135,6 +138,38 @@ impl OvsDb for Fake {
                         new_host_links.push((port.clone(), *mac));
                     }
                 }
+                OvsChange::AddTunnel {
+                    bridge,
+                    port,
+                    remote,
+                    key,
+                    dst_port,
+                    owner,
+                    ..
+                } => {
+                    let mut ifc = self.iface(port, "vxlan");
+                    ifc.options = [
+                        ("remote_ip".to_string(), remote.to_string()),
+                        ("key".to_string(), key.to_string()),
+                        ("dst_port".to_string(), dst_port.to_string()),
+                    ]
+                    .into();
+                    let p = self.role_port(port, ifc, owner, "tunnel", bridge, true);
+                    push_port(st, bridge, p)?;
+                }
+                OvsChange::AddUplink {
+                    bridge,
+                    port,
+                    owner,
+                    ..
+                } => {
+                    let ifc = self.iface(port, "");
+                    let p = self.role_port(port, ifc, owner, "uplink", bridge, false);
+                    push_port(st, bridge, p)?;
+                }
+                OvsChange::SetMtu { iface, mtu, .. } => {
+                    set_mtu.push((iface.clone(), *mtu));
+                }
                 OvsChange::DelPort { bridge, port, .. } => {
                     if let Some(b) = st.bridges.iter_mut().find(|b| &b.name == bridge) {
                         if b.ports.iter().any(|p| &p.name == port && p.internal()) {
@@ -157,6 +192,54 @@ impl OvsDb for Fake {
             l.up = false;
             self.sys.lock().unwrap().host.links.push(l);
         }
+        let mut sys = self.sys.lock().unwrap();
+        for (n, mtu) in set_mtu {
+            if let Some(l) = sys.host.links.iter_mut().find(|l| l.name == n) {
+                l.mtu = mtu;
+            }
+        }
         Ok(())
     }
+}
+
+impl Fake {
+    /// A Port row of a tunnel or uplink, as swctl writes it.
+    fn role_port(
+        &self,
+        name: &str,
+        ifc: crate::model::ovs::OvsIface,
+        owner: &crate::model::names::Owner,
+        role: &str,
+        bridge: &str,
+        protected: bool,
+    ) -> OvsPort {
+        OvsPort {
+            tag: None,
+            protected,
+            uuid: self.uuid(),
+            name: name.to_string(),
+            external_ids: [
+                (K_OWNER.to_string(), owner.to_string()),
+                (K_ROLE.to_string(), role.to_string()),
+                (K_SWITCH.to_string(), bridge.to_string()),
+            ]
+            .into(),
+            ifaces: vec![ifc],
+        }
+    }
+}
+
+/// `ports += P` on bridge `bridge`, which must exist.
+fn push_port(st: &mut OvsState, bridge: &str, p: OvsPort) -> Result<(), OvsdbError> {
+    let b = st
+        .bridges
+        .iter_mut()
+        .find(|b| b.name == bridge)
+        .ok_or_else(|| OvsdbError::Count {
+            op: format!("mutate Bridge {bridge}"),
+            expected: "1".into(),
+            got: 0,
+        })?;
+    b.ports.push(p);
+    Ok(())
 }

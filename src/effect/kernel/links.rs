@@ -200,16 +200,20 @@ impl Netlink for Kernel {
     }
 
     async fn del_link(&self, loc: &Loc, name: &str) -> Result<(), NlError> {
+        // forgotten whatever the answer: a device already gone (ENODEV,
+        // which apply accepts: its namespace's cleanup took it) must not
+        // leave its index for the device made next under the same name
+        // (seen: `addr add` to the new eth0 sent to the old one's index)
+        self.index
+            .lock()
+            .expect("lock")
+            .remove(&(loc.clone(), name.to_string()));
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.into()));
         self.request(loc, RouteNetlinkMessage::DelLink(m), NLM_F_ACK, || {
             format!("ip {}link del {name}", loc.ip_n())
         })
         .await?;
-        self.index
-            .lock()
-            .expect("lock")
-            .remove(&(loc.clone(), name.to_string()));
         Ok(())
     }
 

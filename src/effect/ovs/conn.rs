@@ -57,11 +57,18 @@ impl Ovs {
             ),
             (
                 "Port",
-                vec!["_uuid", "name", "interfaces", "external_ids", "tag"],
+                vec![
+                    "_uuid",
+                    "name",
+                    "interfaces",
+                    "external_ids",
+                    "tag",
+                    "protected",
+                ],
             ),
             (
                 "Interface",
-                vec!["_uuid", "name", "type", "ofport", "error"],
+                vec!["_uuid", "name", "type", "ofport", "error", "options"],
             ),
         ] {
             t.push(
@@ -93,6 +100,7 @@ impl Ovs {
                         kind: r.str("type").unwrap_or("").to_string(),
                         ofport: r.int("ofport"),
                         error: r.opt("error").and_then(|e| e.as_str()).map(String::from),
+                        options: r.map("options"),
                     },
                 ))
             })
@@ -106,6 +114,7 @@ impl Ovs {
                         uuid: r.uuid()?.to_string(),
                         name: r.str("name")?.to_string(),
                         tag: r.int("tag"),
+                        protected: r.opt("protected").and_then(|v| v.as_bool()) == Some(true),
                         external_ids: r.map("external_ids"),
                         ifaces: r
                             .uuids("interfaces")
@@ -220,7 +229,9 @@ impl Ovs {
             build(&mut t, i, c);
             match c {
                 OvsChange::AddBridge { name, .. } => new_ifaces.push(name.clone()),
-                OvsChange::AddPort { port, .. } => new_ifaces.push(port.clone()),
+                OvsChange::AddPort { port, .. }
+                | OvsChange::AddTunnel { port, .. }
+                | OvsChange::AddUplink { port, .. } => new_ifaces.push(port.clone()),
                 _ => {}
             }
         }

@@ -97,6 +97,42 @@ pub async fn status(dir: &Path) -> Status {
     }
 }
 
+/// The network namespace of process `pid` (`net:[INODE]`).
+fn netns_of(pid: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+}
+
+/// The daemons of the sandbox in `dir` that do not run in this network
+/// namespace (stopped, killed, or left in a namespace deleted by hand).
+pub fn not_running_here(dir: &Path) -> Vec<&'static str> {
+    let here = netns_of("self");
+    ["ovsdb-server", "ovs-vswitchd"]
+        .into_iter()
+        .filter(|d| pid_of(dir, d).is_none_or(|pid| netns_of(&pid.to_string()) != here))
+        .collect()
+}
+
+/// `start`, for a simulated machine's own Open vSwitch: daemons left
+/// running in another network namespace (the machine's was deleted by hand
+/// and made again, while they kept the old one alive) are stopped and the
+/// sandbox starts afresh here, with an empty database: what it held
+/// described devices that are gone with the old namespace.
+pub async fn start_here(dir: &Path) -> Result<Status, SandboxError> {
+    let here = netns_of("self");
+    let elsewhere = ["ovsdb-server", "ovs-vswitchd"]
+        .iter()
+        .any(|d| pid_of(dir, d).is_some_and(|pid| netns_of(&pid.to_string()) != here));
+    if elsewhere {
+        tracing::info!(
+            "{}: its daemons run in another network namespace; starting afresh",
+            dir.display()
+        );
+        stop(dir)?;
+        let _ = std::fs::remove_file(dir.join("conf.db"));
+    }
+    start(dir).await
+}
+
 /// Start what is not running; idempotent.
 pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
     std::fs::create_dir_all(dir).map_err(|e| SandboxError::Dir(dir.into(), e))?;

@@ -186,6 +186,53 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                 Expect::Count(1),
             );
         }
+        OvsChange::AddTunnel {
+            bridge,
+            port,
+            remote,
+            key,
+            dst_port,
+            owner,
+            ..
+        } => {
+            let (remote, key, dst_port) =
+                (remote.to_string(), key.to_string(), dst_port.to_string());
+            let irow = json!({
+                "name": port,
+                "type": "vxlan",
+                "options": smap(vec![
+                    ("remote_ip", remote.as_str()),
+                    ("key", key.as_str()),
+                    ("dst_port", dst_port.as_str()),
+                ]),
+            });
+            let prow = json!({
+                "protected": true,
+                "external_ids": ids(owner, "tunnel", &[(K_SWITCH, bridge.as_str())]),
+            });
+            add_port(t, i, bridge, port, irow, prow);
+        }
+        OvsChange::AddUplink {
+            bridge,
+            port,
+            owner,
+            ..
+        } => {
+            let prow = json!({
+                "external_ids": ids(owner, "uplink", &[(K_SWITCH, bridge.as_str())]),
+            });
+            add_port(t, i, bridge, port, json!({ "name": port }), prow);
+        }
+        OvsChange::SetMtu { iface, mtu, .. } => {
+            t.push(
+                Op::Update {
+                    table: "Interface".into(),
+                    wh: vec![cond("name", "==", json!(iface))],
+                    row: json!({ "mtu_request": mtu }),
+                },
+                Expect::Count(1),
+            );
+        }
         OvsChange::DelPort {
             bridge, uuid: u, ..
         } => {
@@ -201,4 +248,36 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             );
         }
     }
+}
+
+/// An Interface row, its Port (`prow` plus name and interface) and the
+/// bridge's `ports += ` that takes it in.
+fn add_port(t: &mut Txn, i: usize, bridge: &str, port: &str, irow: Value, mut prow: Value) {
+    let (iface, p) = (format!("i{i}"), format!("p{i}"));
+    t.push(
+        Op::Insert {
+            table: "Interface".into(),
+            row: irow,
+            uuid_name: Some(iface.clone()),
+        },
+        Expect::Any,
+    );
+    prow["name"] = json!(port);
+    prow["interfaces"] = named(&iface);
+    t.push(
+        Op::Insert {
+            table: "Port".into(),
+            row: prow,
+            uuid_name: Some(p.clone()),
+        },
+        Expect::Any,
+    );
+    t.push(
+        Op::Mutate {
+            table: "Bridge".into(),
+            wh: vec![cond("name", "==", json!(bridge))],
+            mutations: vec![json!(["ports", "insert", set(vec![named(&p)])])],
+        },
+        Expect::Count(1),
+    );
 }

@@ -231,9 +231,12 @@ pub fn finish(
         }
         let p = join("switches", sw.as_str());
         let at = given.and_then(|g| g.1).or_else(|| at_of(&p));
-        if spec.backend != crate::model::Backend::Bridge {
-            let m = "a switch across machines is a Linux bridge for now (backend = \"bridge\"); OVS spans are not supported yet";
-            r.err(&p, at, m);
+        if spec.ovsdb.is_some() {
+            r.err(
+                &p,
+                at,
+                "a switch across machines uses each machine's own Open vSwitch; drop `ovsdb`",
+            );
             continue;
         }
         if !spec.addrs.is_empty() {
