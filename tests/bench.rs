@@ -59,7 +59,14 @@ fn bench_json_is_complete_and_sane() {
         .iter()
         .map(|s| s[0].as_str().unwrap().to_string())
         .collect();
-    for w in ["veth", "bridge", "ovs-veth", "ovs-internal", "bridge-vxlan"] {
+    for w in [
+        "veth",
+        "bridge",
+        "ovs-veth",
+        "ovs-internal",
+        "bridge-vxlan",
+        "ovs-vxlan",
+    ] {
         assert!(
             wirings.iter().any(|x| x == w) || skipped.iter().any(|x| x == w),
             "{w} neither measured nor explained"
@@ -71,9 +78,10 @@ fn bench_json_is_complete_and_sane() {
             "a skip without a reason: {s}"
         );
     }
-    // with the sandbox running, all five are measured (bridge-vxlan: two
-    // simulated machines)
-    assert_eq!(wirings.len(), 5, "{v}");
+    // with the sandbox running, all six are measured (bridge-vxlan and
+    // ovs-vxlan: two simulated machines, each with its own Open vSwitch
+    // for the latter)
+    assert_eq!(wirings.len(), 6, "{v}");
     let samples = v["samples"].as_array().unwrap();
     assert_eq!(samples.len(), wirings.len() * 2);
     for s in samples {
@@ -135,7 +143,7 @@ fn bench_json_is_complete_and_sane() {
     }
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("ovs-internal"));
-    assert!(chart.contains("bridge-vxlan"));
+    assert!(chart.contains("bridge-vxlan") && chart.contains("ovs-vxlan"));
     let _ = std::fs::remove_file(&svg);
     // nothing left behind
     let left: Vec<String> = sh(&["ip", "netns", "list"])
@@ -145,6 +153,10 @@ fn bench_json_is_complete_and_sane() {
         .filter(|l| l.starts_with("swb"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+    let daemons = sh(&["pgrep", "-af", "machines/swctl-bench"]);
+    let text = String::from_utf8_lossy(&daemons.stdout);
+    let left: Vec<&str> = text.lines().filter(|l| !l.contains("pgrep")).collect();
+    assert!(left.is_empty(), "the machines' Open vSwitch left: {left:?}");
 }
 
 #[test]

@@ -433,3 +433,69 @@ fn machines_reached_over_ssh() {
     drop(_sshd);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A trunk in a lab over machines: made on the one machine that has both
+/// switches, joining a spanning switch to a local one; a host on another
+/// machine reaches the local switch's host over the tunnel and the trunk;
+/// an end deleted by hand is repaired by one apply.
+#[test]
+fn a_trunk_in_a_lab_over_machines() {
+    let lab = Lab::new("mt");
+    let p = lab.p.clone();
+    let mut t = format!("name = \"{p}\"\n");
+    for (i, m) in ["m1", "m2"].iter().enumerate() {
+        t.push_str(&format!(
+            "[machines.{m}]\nvtep = \"198.18.249.{}\"\nnetns = \"{p}{m}\"\n",
+            i + 1
+        ));
+    }
+    t.push_str("[switches.s1]\n[switches.s2]\n[[trunks]]\na = \"s1\"\nb = \"s2\"\n");
+    for (h, m, sw, a) in [
+        ("a", "m1", "s1", 1),
+        ("b", "m2", "s1", 2),
+        ("c", "m2", "s2", 3),
+    ] {
+        t.push_str(&format!(
+            "[hosts.{p}{h}]\nmachine = \"{m}\"\n[[hosts.{p}{h}.ports]]\nswitch = \"{sw}\"\nip = \"198.18.74.{a}/24\"\n"
+        ));
+    }
+    let f = write(&lab, "trunk.toml", &t);
+    lab.ok(&["apply", &f]);
+    // the trunk is on m2 only (the oracle: ip inside each machine)
+    let ends = |m: &str| {
+        ip_links(Some(&format!("{p}{m}")))
+            .iter()
+            .filter(|l| {
+                l["ifalias"]
+                    .as_str()
+                    .is_some_and(|a| a.contains("role=trunk"))
+            })
+            .count()
+    };
+    assert_eq!((ends("m1"), ends("m2")), (0, 2));
+    let (a, c) = (lab.name("a"), lab.name("c"));
+    assert!(
+        ping_once(&a, "198.18.74.3"),
+        "no way over the tunnel and the trunk"
+    );
+    assert!(lab.ok(&["apply", &f]).contains("nothing to change"));
+    // an end deleted by hand: one apply, ping at once
+    let m2 = format!("{p}m2");
+    let end = ip_links(Some(&m2))
+        .iter()
+        .find(|l| {
+            l["ifalias"]
+                .as_str()
+                .is_some_and(|a| a.contains("role=trunk"))
+        })
+        .and_then(|l| l["ifname"].as_str().map(String::from))
+        .unwrap();
+    sh(&["ip", "-n", &m2, "link", "del", &end]);
+    lab.ok(&["apply", &f]);
+    assert!(
+        ping_once(&c, "198.18.74.1"),
+        "the trunk not repaired at once"
+    );
+    lab.ok(&["destroy", &f]);
+    assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
+}

@@ -42,15 +42,19 @@ pub enum Wiring {
     /// a Linux bridge spanning two simulated machines over VXLAN, hosts
     /// alternating between them
     BridgeVxlan,
+    /// an OVS bridge spanning two simulated machines over VXLAN (each
+    /// machine's own Open vSwitch, hosts by internal ports, alternating)
+    OvsVxlan,
 }
 
 impl Wiring {
-    pub const ALL: [Wiring; 5] = [
+    pub const ALL: [Wiring; 6] = [
         Wiring::Veth,
         Wiring::Bridge,
         Wiring::OvsVeth,
         Wiring::OvsInternal,
         Wiring::BridgeVxlan,
+        Wiring::OvsVxlan,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -60,6 +64,7 @@ impl Wiring {
             Wiring::OvsVeth => "ovs-veth",
             Wiring::OvsInternal => "ovs-internal",
             Wiring::BridgeVxlan => "bridge-vxlan",
+            Wiring::OvsVxlan => "ovs-vxlan",
         }
     }
 
@@ -67,8 +72,15 @@ impl Wiring {
         Wiring::ALL.into_iter().find(|w| w.name() == s)
     }
 
+    /// Whether the wiring uses this machine's Open vSwitch (the
+    /// cross-machine one runs its machines' own).
     pub fn needs_ovs(&self) -> bool {
         matches!(self, Wiring::OvsVeth | Wiring::OvsInternal)
+    }
+
+    /// Whether the lab spans two simulated machines.
+    pub fn spans(&self) -> bool {
+        matches!(self, Wiring::BridgeVxlan | Wiring::OvsVxlan)
     }
 }
 
@@ -216,7 +228,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
     for i in 0..n {
         d.namespaces.insert(host(i), NsSpec::default());
     }
-    if w == Wiring::BridgeVxlan {
+    if w.spans() {
         for (m, ns, vtep) in machines() {
             d.machines.insert(
                 m,
@@ -295,7 +307,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     ifname: Some("eth0".parse().expect("valid")),
                     addrs: vec![addr(i)],
                     via: match w {
-                        Wiring::OvsInternal => Via::Internal,
+                        Wiring::OvsInternal | Wiring::OvsVxlan => Via::Internal,
                         _ => Via::Veth,
                     },
                     vlan: None,
@@ -344,10 +356,12 @@ pub async fn teardown(k: &System) -> Result<(), BenchError> {
     {
         // the agents delete the hosts' namespaces; a socket this process
         // still has in one (from the measurements) would keep it alive, and
-        // its devices with it (seen: teardown waiting 5 s for them)
-        use crate::effect::{Namespaces, Netlink};
+        // its devices with it (seen: teardown waiting 5 s for them); and
+        // the device indexes it learned there are stale once they are gone
+        // (seen: the next lab's `addr add` sent to an old internal port's)
+        use crate::effect::Namespaces;
         for ns in k.list_ns().unwrap_or_default() {
-            k.release(&Loc::Ns(ns));
+            k.kernel.forget(&Loc::Ns(ns));
         }
         crate::lab::spread::destroy(k, &lab(Wiring::BridgeVxlan, 2))
             .await
@@ -450,7 +464,7 @@ pub async fn measure(
         let cores = (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64 * ncores() as f64;
         s.gbps_k = Some(g);
         s.cpu_cores = Some(cores);
-        if w.needs_ovs() {
+        if w.needs_ovs() || w == Wiring::OvsVxlan {
             // SAFETY: sysconf has no preconditions
             let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
             if let (Some(a0), Some(a1)) = (v0, vswitchd_jiffies()) {

@@ -6,6 +6,10 @@ use std::time::Instant;
 
 use super::{BenchError, Wiring, addr, fail, host, switch_name};
 
+/// Where the reference commands keep the Open vSwitch of each machine of
+/// the `ovs-vxlan` lab.
+const REF_DIR: &str = "/run/swctl/bench-ref";
+
 /// The tutorials' commands for the same lab (the reference of
 /// `--compare-shell`, the one place swctl runs `ip` and `ovs-vsctl`): one
 /// command per step, peers created in their namespace like swctl does.
@@ -51,6 +55,37 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
                 );
             }
         }
+        Wiring::OvsVxlan => {
+            // two machines by hand, each with its own Open vSwitch started
+            // in its namespace, the VTEP on an OVS bridge holding the
+            // underlay, a protected vxlan port to the other (the notes)
+            let u = format!("{br}su");
+            let _ = writeln!(
+                up,
+                "ip netns add {u}\nip -n {u} link set lo up\nip -n {u} link add ub type bridge\nip -n {u} link set ub up"
+            );
+            for k in 1..=2u8 {
+                let m = format!("{br}sm{k}");
+                let d = format!("{REF_DIR}/{m}");
+                let mv = format!("ovs-vsctl --db=unix:{d}/db.sock");
+                let other = 3 - k;
+                let _ = writeln!(
+                    up,
+                    "ip netns add {m}\nip -n {m} link set lo up\n\
+                     ip link add u netns {m} mtu 1600 type veth peer name u{k} netns {u} mtu 1600\n\
+                     ip -n {u} link set u{k} master ub up && ip -n {m} link set u up\n\
+                     mkdir -p {d} && export OVS_RUNDIR={d} OVS_LOGDIR={d} OVS_DBDIR={d}\n\
+                     ovsdb-tool create {d}/conf.db /usr/share/openvswitch/vswitch.ovsschema\n\
+                     ip netns exec {m} ovsdb-server {d}/conf.db --remote=punix:{d}/db.sock --pidfile={d}/ovsdb-server.pid --unixctl={d}/ovsdb-server.ctl --log-file={d}/ovsdb-server.log --detach\n\
+                     {mv} --no-wait init\n\
+                     ip netns exec {m} ovs-vswitchd unix:{d}/db.sock --pidfile={d}/ovs-vswitchd.pid --unixctl={d}/ovs-vswitchd.ctl --log-file={d}/ovs-vswitchd.log --detach\n\
+                     {mv} add-br phy -- set Bridge phy datapath_type=netdev fail_mode=standalone -- add-port phy u -- set Interface phy mtu_request=1600\n\
+                     ip -n {m} addr add 198.18.254.{k}/24 dev phy && ip -n {m} link set phy up\n\
+                     {mv} add-br {br} -- set Bridge {br} datapath_type=netdev fail_mode=standalone\n\
+                     {mv} add-port {br} vx protected=true -- set Interface vx type=vxlan options:remote_ip=198.18.254.{other} options:key=4242"
+                );
+            }
+        }
     }
     for i in 0..n {
         let h = host(i);
@@ -80,6 +115,22 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
                     "ip -n {m} link add {p} type veth peer name eth0 netns {h}"
                 );
                 let _ = writeln!(up, "ip -n {m} link set {p} master {br} up");
+                let _ = writeln!(
+                    up,
+                    "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
+                );
+            }
+            Wiring::OvsVxlan => {
+                let m = format!("{br}sm{}", i % 2 + 1);
+                let mv = format!("ovs-vsctl --db=unix:{REF_DIR}/{m}/db.sock");
+                let _ = writeln!(
+                    up,
+                    "{mv} add-port {br} {p} -- set Interface {p} type=internal"
+                );
+                let _ = writeln!(
+                    up,
+                    "ip -n {m} link set {p} netns {h} && ip -n {h} link set {p} name eth0"
+                );
                 let _ = writeln!(
                     up,
                     "ip -n {h} link set eth0 up && ip -n {h} addr add {a} dev eth0"
@@ -131,6 +182,20 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
             let _ = writeln!(
                 down,
                 "ip netns del {br}sm1\nip netns del {br}sm2\nip netns del {br}su"
+            );
+        }
+        Wiring::OvsVxlan => {
+            for k in 1..=2 {
+                let d = format!("{REF_DIR}/{br}sm{k}");
+                let _ = writeln!(
+                    down,
+                    "ovs-appctl -t {d}/ovs-vswitchd.ctl exit\novs-appctl -t {d}/ovsdb-server.ctl exit\n\
+                     ip netns del {br}sm{k}\nrm -rf {d}"
+                );
+            }
+            let _ = writeln!(
+                down,
+                "ip netns del {br}su\nrmdir --ignore-fail-on-non-empty {REF_DIR}"
             );
         }
     }

@@ -10,8 +10,10 @@ pub(super) fn job(b: &BenchArgs) -> Result<Job, CliError> {
     let mut wirings = Vec::new();
     for w in &b.wiring {
         let x = crate::bench::Wiring::parse(w).ok_or_else(|| {
+            let all: Vec<&str> = crate::bench::Wiring::ALL.iter().map(|w| w.name()).collect();
             CliError::Usage(format!(
-                "--wiring {w:?}: expected veth, bridge, ovs-veth or ovs-internal"
+                "--wiring {w:?}: expected one of {}",
+                all.join(", ")
             ))
         })?;
         if !wirings.contains(&x) {
@@ -74,6 +76,15 @@ pub(super) async fn run(
                 w.name().to_string(),
                 format!("no OVSDB server answers ({why})"),
             ));
+            continue;
+        }
+        // the machines of ovs-vxlan start their own Open vSwitch
+        if w == Wiring::OvsVxlan && !crate::effect::ovs::sandbox::installed() {
+            let why = "Open vSwitch is not installed (ovs-vswitchd not found)";
+            if explicit {
+                return Err(CliError::Failed(format!("--wiring ovs-vxlan: {why}")));
+            }
+            report.skipped.push((w.name().to_string(), why.into()));
             continue;
         }
         wirings.push(w);

@@ -125,16 +125,6 @@ pub fn resolve(d: &Desired) -> Desired {
     out
 }
 
-/// The machine that holds what has no host to follow (a switch without
-/// ports): the local one, else the first.
-fn home(d: &Desired) -> Option<Owner> {
-    d.machines
-        .iter()
-        .find(|(_, m)| m.reach == Reach::Local)
-        .or_else(|| d.machines.iter().next())
-        .map(|(n, _)| n.clone())
-}
-
 /// Machine `m`'s part of a resolved lab.
 pub fn part(d: &Desired, m: &Owner) -> Desired {
     let mut p = Desired::new(d.owner.clone());
@@ -179,13 +169,17 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
             remote,
         });
     }
-    let home = home(d);
     for (sw, spec) in &d.switches {
-        let on = d.machines_of(sw);
-        if on.contains(m) || (on.is_empty() && home.as_ref() == Some(m)) {
+        if d.switch_on(sw, m) {
             p.switches.insert(sw.clone(), spec.clone());
         }
     }
+    p.trunks = d
+        .trunks
+        .iter()
+        .filter(|t| d.trunk_machine(t).as_ref() == Some(m))
+        .cloned()
+        .collect();
     let vtep = |x: &Owner| d.machines.get(x).map(|s| s.vtep);
     for (sw, span) in &d.spans {
         let on = d.machines_of(sw);
@@ -471,6 +465,42 @@ switch = "s1"
         let d = parse(LAB, false, "ml.toml").unwrap().desired;
         let m1 = agent_part(&d, &"m1".parse().unwrap());
         assert!(m1.uplinks.is_empty() && !needs_sandbox(&m1));
+    }
+
+    #[test]
+    fn a_trunk_is_made_on_one_machine_only() {
+        // s0 spans m1, m2, m3; solo is on m2: the trunk goes to m2
+        let text = format!("{LAB}[[trunks]]\na = \"s0\"\nb = \"solo\"\n");
+        let d = parse(&text, false, "ml.toml").unwrap().desired;
+        let n: Vec<usize> = ["m1", "m2", "m3"]
+            .iter()
+            .map(|m| agent_part(&d, &m.parse().unwrap()).trunks.len())
+            .collect();
+        assert_eq!(n, [0, 1, 0]);
+        // s0 and s1 both span m1 and m3: on m1 alone (on both, a loop)
+        let text = format!("{LAB}[[trunks]]\na = \"s0\"\nb = \"s1\"\n");
+        let d = parse(&text, false, "ml.toml").unwrap().desired;
+        let n: Vec<usize> = ["m1", "m2", "m3"]
+            .iter()
+            .map(|m| agent_part(&d, &m.parse().unwrap()).trunks.len())
+            .collect();
+        assert_eq!(n, [1, 0, 0]);
+        // switches that share no machine: refused, with why
+        let text = LAB.replace(
+            "[[hosts.b.ports]]\nswitch = \"s0\"",
+            "[[hosts.b.ports]]\nswitch = \"s9\"",
+        ) + "[switches.s9]\n[[trunks]]\na = \"s1\"\nb = \"solo\"\n";
+        let Err(crate::lab::topology::TopologyError::Invalid { problems, .. }) =
+            parse(&text, false, "t")
+        else {
+            panic!("invalid")
+        };
+        let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            got.iter()
+                .any(|g| g.contains("s1 (on m1, m3) and solo (on m2) share none")),
+            "{got:#?}"
+        );
     }
 
     #[test]

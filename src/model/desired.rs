@@ -267,6 +267,34 @@ impl Desired {
         }
     }
 
+    /// The machine that holds what has no host to follow (a switch without
+    /// ports): the local one, else the first.
+    pub fn home_machine(&self) -> Option<&Owner> {
+        self.machines
+            .iter()
+            .find(|(_, m)| m.reach == Reach::Local)
+            .or_else(|| self.machines.iter().next())
+            .map(|(n, _)| n)
+    }
+
+    /// Whether switch `sw` is on machine `m`: it has ports there, or it has
+    /// none and `m` is the lab's home.
+    pub fn switch_on(&self, sw: &IfName, m: &Owner) -> bool {
+        let on = self.machines_of(sw);
+        on.contains(m) || (on.is_empty() && self.home_machine() == Some(m))
+    }
+
+    /// The one machine a trunk is made on: the first that has both its
+    /// switches. One only: two switches that both span machines, trunked
+    /// on each, would be a loop (a frame crosses the trunk on one machine,
+    /// the tunnel, the trunk on the other, the tunnel back).
+    pub fn trunk_machine(&self, t: &TrunkSpec) -> Option<Owner> {
+        self.machines
+            .keys()
+            .find(|m| self.switch_on(&t.a, m) && self.switch_on(&t.b, m))
+            .cloned()
+    }
+
     /// The machines switch `sw` has ports on (a lab over machines).
     pub fn machines_of(&self, sw: &IfName) -> std::collections::BTreeSet<&Owner> {
         self.ports

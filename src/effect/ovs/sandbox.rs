@@ -102,6 +102,15 @@ fn netns_of(pid: &str) -> Option<std::path::PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
 }
 
+/// Whether Open vSwitch's programs are installed (ovs-vswitchd answers
+/// `--version`).
+pub fn installed() -> bool {
+    Command::new("ovs-vswitchd")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// The daemons of the sandbox in `dir` that do not run in this network
 /// namespace (stopped, killed, or left in a namespace deleted by hand).
 pub fn not_running_here(dir: &Path) -> Vec<&'static str> {

@@ -250,11 +250,18 @@ pub fn finish(
         spanning.insert(sw.clone(), given.map_or(SpanSpec { vni: None }, |g| g.0));
     }
     d.spans = spanning;
-    if !d.trunks.is_empty() {
-        r.err(
-            "trunks",
-            at_of("trunks"),
-            "trunks in a lab over several machines are not supported yet",
-        );
+    for t in &d.trunks {
+        if d.trunk_machine(t).is_none() {
+            let on = |sw: &crate::model::names::IfName| {
+                let ms: Vec<String> = d.machines_of(sw).iter().map(|m| m.to_string()).collect();
+                format!("{sw} (on {})", ms.join(", "))
+            };
+            let m = format!(
+                "a trunk joins two switches on one machine: {} and {} share none",
+                on(&t.a),
+                on(&t.b)
+            );
+            r.err("trunks", at_of("trunks"), m);
+        }
     }
 }
