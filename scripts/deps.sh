@@ -4,10 +4,12 @@
 # the tests run a private sandbox (a policy-rc.d keeps the package's init
 # script from starting one during installation). The same for OpenSSH's
 # server: the test of machines reached over SSH starts its own sshd inside a
-# simulated machine.
+# simulated machine. And OVN's (ovn-central, ovn-host): swctl starts a private
+# central (Northbound, Southbound, ovn-northd) and each simulated machine's
+# ovn-controller itself.
 set -euo pipefail
 need=()
-for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-switch timeout:coreutils sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client; do
+for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-switch timeout:coreutils sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client ovn-nbctl:ovn-central ovn-controller:ovn-host; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

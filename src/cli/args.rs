@@ -81,6 +81,9 @@ pub enum Cmd {
     /// The embedded Open vSwitch sandbox (a private ovsdb-server and ovs-vswitchd)
     #[command(subcommand)]
     Ovs(SandboxCmd),
+    /// swctl's private OVN central (Northbound, Southbound, ovn-northd)
+    #[command(subcommand)]
+    Ovn(OvnCmd),
     /// What `apply FILE` would do, step by step, changing nothing
     Plan {
         /// the topology file (`-`: standard input)
@@ -192,6 +195,30 @@ pub enum SandboxCmd {
     /// Whether the sandbox runs and answers
     Status {
         #[arg(long, default_value = SANDBOX_DIR)]
+        dir: String,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum OvnCmd {
+    /// Start the Northbound and Southbound databases and ovn-northd; print
+    /// their addresses
+    Start {
+        #[arg(long, default_value = crate::effect::ovn::central::DEFAULT_DIR)]
+        dir: String,
+        /// also listen on this address (Northbound 6641, Southbound 6642),
+        /// for machines that reach the central over the network
+        #[arg(long)]
+        listen: Option<std::net::IpAddr>,
+    },
+    /// Stop exactly the central's daemons (the databases stay)
+    Stop {
+        #[arg(long, default_value = crate::effect::ovn::central::DEFAULT_DIR)]
+        dir: String,
+    },
+    /// Whether the central runs and answers
+    Status {
+        #[arg(long, default_value = crate::effect::ovn::central::DEFAULT_DIR)]
         dir: String,
     },
 }

@@ -23,7 +23,7 @@ use crate::effect::observe::{Scan, observe};
 use crate::effect::ovs::Servers;
 use crate::effect::system::System;
 use crate::lab::topology::Topology;
-use args::{BenchArgs, SandboxCmd};
+use args::{BenchArgs, OvnCmd, SandboxCmd};
 use imperative::ChangeJob;
 use topo::TopoCmd;
 
@@ -59,6 +59,7 @@ enum Job {
     SwitchList,
     Show,
     Sandbox(SandboxCmd),
+    Ovn(OvnCmd),
 }
 
 impl From<ChangeJob> for Job {
@@ -78,6 +79,7 @@ impl Job {
         Ok(match &cli.cmd {
             Cmd::Show => Job::Show,
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
+            Cmd::Ovn(c) => Job::Ovn(c.clone()),
             Cmd::Bench(b) => bench::job(b)?,
             _ => unreachable!("every command is handled above"),
         })
@@ -87,7 +89,7 @@ impl Job {
         match self {
             Job::Change(_) => true,
             Job::Topo(c, ..) => matches!(c, TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc),
-            Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) => false,
+            Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) | Job::Ovn(_) => false,
             // a scale run's children take the lock themselves
             Job::Bench(b, _) => b.scale.is_empty(),
         }
@@ -120,7 +122,7 @@ impl Job {
         match self {
             Job::Change(c) => c.ovs,
             Job::SwitchList | Job::Show => true,
-            Job::NsList | Job::Sandbox(_) => false,
+            Job::NsList | Job::Sandbox(_) | Job::Ovn(_) => false,
             Job::Topo(..) | Job::Bench(..) => true,
         }
     }
@@ -133,6 +135,13 @@ impl Job {
         {
             let dir = crate::effect::paths::machine_sandbox(crate::effect::paths::run_dir());
             crate::effect::ovs::sandbox::start_here(&dir).await?;
+            if crate::lab::machines::needs_chassis(&t.desired) {
+                crate::lab::ovn::make_chassis(&t.desired, &dir)
+                    .await
+                    .map_err(|e| {
+                        CliError::Failed(format!("cannot make this machine an OVN chassis: {e}"))
+                    })?;
+            }
         }
         let ovs = if self.needs_ovs() {
             let named = self.named_servers();
@@ -159,6 +168,7 @@ impl Job {
                 Ok(show::show(&o))
             }
             Job::Sandbox(c) => sandbox::run(c).await,
+            Job::Ovn(c) => sandbox::run_ovn(c).await,
             Job::Topo(cmd, topo, file) => topo::run(&k, cmd, topo.map(|t| *t), &file).await,
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,

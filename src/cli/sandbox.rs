@@ -1,8 +1,9 @@
-//! `swctl ovs start|stop|status`: the private Open vSwitch sandbox.
+//! `swctl ovs start|stop|status`: the private Open vSwitch sandbox;
+//! `swctl ovn start|stop|status`: the private OVN central.
 
 use serde_json::json;
 
-use super::args::SandboxCmd;
+use super::args::{OvnCmd, SandboxCmd};
 use super::{CliError, Output};
 use crate::effect::ovs::sandbox;
 
@@ -62,6 +63,71 @@ pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
                         "does not answer"
                     },
                     st.address
+                ),
+                json: json!(st),
+                code: 0,
+            })
+        }
+    }
+}
+
+pub(super) async fn run_ovn(c: OvnCmd) -> Result<Output, CliError> {
+    use crate::effect::ovn::central;
+    let dir = |d: &str| std::path::PathBuf::from(d);
+    match c {
+        OvnCmd::Start { dir: d, listen } => {
+            let st = central::start(&dir(&d), listen).await?;
+            let mut text = format!(
+                "OVN central running in {} (Northbound pid {}, Southbound pid {}, ovn-northd pid {})\nNorthbound: {}\nSouthbound: {}",
+                st.dir.display(),
+                st.nb_server.unwrap_or(0),
+                st.sb_server.unwrap_or(0),
+                st.northd.unwrap_or(0),
+                st.nb,
+                st.sb
+            );
+            if let (Some(n), Some(s)) = (&st.nb_tcp, &st.sb_tcp) {
+                text.push_str(&format!("\non the network: {n}, {s}"));
+            }
+            Ok(Output {
+                text,
+                json: json!(st),
+                code: 0,
+            })
+        }
+        OvnCmd::Stop { dir: d } => {
+            let stopped = central::stop(&dir(&d))?;
+            let text = if stopped.is_empty() {
+                format!("no OVN central daemons were running in {d}")
+            } else {
+                stopped
+                    .iter()
+                    .map(|(n, p)| format!("stopped {n} (pid {p})"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(Output {
+                text,
+                json: json!({"stopped": stopped.iter().map(|(n, p)| json!({"daemon": n, "pid": p})).collect::<Vec<_>>()}),
+                code: 0,
+            })
+        }
+        OvnCmd::Status { dir: d } => {
+            let st = central::status(&dir(&d)).await;
+            let pid = |p: Option<i32>| p.map_or("not running".to_string(), |p| format!("pid {p}"));
+            Ok(Output {
+                text: format!(
+                    "{}: Northbound {}, Southbound {}, ovn-northd {}; Northbound {} at {}",
+                    st.dir.display(),
+                    pid(st.nb_server),
+                    pid(st.sb_server),
+                    pid(st.northd),
+                    if st.answers {
+                        "answers"
+                    } else {
+                        "does not answer"
+                    },
+                    st.nb
                 ),
                 json: json!(st),
                 code: 0,

@@ -103,6 +103,19 @@ pub(super) async fn run(
                 }
             };
             let p = lab::apply_topology(k, &t.desired, file, &mut progress).await?;
+            // an agent's OVN ports: bound and installed before it returns
+            if t.desired.owner.machine().is_some() && lab::machines::needs_chassis(&t.desired) {
+                let limit = std::time::Duration::from_secs(20);
+                lab::ovn::await_installed(k, &t.desired, limit)
+                    .await
+                    .map_err(|w| {
+                        CliError::Failed(format!(
+                            "ovn-controller did not install {} within {} s (see ovn-controller.log in this machine's Open vSwitch directory)",
+                            w.join(", "),
+                            limit.as_secs()
+                        ))
+                    })?;
+            }
             let mut text = changes_line(t.name.as_str(), p.steps.len(), ms());
             let mut json = plan_json("apply", Some(&t.name), &p, ms());
             let mut code = 0;

@@ -17,13 +17,14 @@ use crate::model::{
 /// The name of a simulated machine's end of the underlay.
 pub const UNDERLAY_IF: &str = "underlay";
 
-/// Whether some spanning switch of the lab is an OVS bridge.
+/// Whether some spanning switch of the lab is an OVS bridge, or the lab
+/// has OVN switches (geneve from each machine's Open vSwitch).
 fn ovs_spans(d: &Desired) -> bool {
     d.spans.keys().any(|sw| {
         d.switches
             .get(sw)
             .is_some_and(|s| s.backend == Backend::Ovs)
-    })
+    }) || d.switches.values().any(|s| s.backend == Backend::Ovn)
 }
 
 /// Whether the lab has kernel VXLAN devices: a Linux bridge span or a
@@ -76,7 +77,16 @@ pub fn needs_sandbox(p: &Desired) -> bool {
     let sim = m
         .and_then(|m| p.machines.get(&m))
         .is_some_and(|s| matches!(s.reach, Reach::Netns(_)));
-    sim && p.switches.values().any(|s| s.backend == Backend::Ovs)
+    sim && p
+        .switches
+        .values()
+        .any(|s| matches!(s.backend, Backend::Ovs | Backend::Ovn))
+}
+
+/// Whether an agent's part has OVN switches: its machine must be a
+/// chassis.
+pub fn needs_chassis(p: &Desired) -> bool {
+    p.switches.values().any(|s| s.backend == Backend::Ovn)
 }
 
 /// The simulated machines: name, namespace, VTEP.
@@ -129,6 +139,7 @@ pub fn resolve(d: &Desired) -> Desired {
 pub fn part(d: &Desired, m: &Owner) -> Desired {
     let mut p = Desired::new(d.owner.clone());
     p.machines = d.machines.clone();
+    p.ovn = d.ovn.clone();
     let here = |ns: &crate::model::names::NsName| d.placement.get(ns) == Some(m);
     for (ns, spec) in &d.namespaces {
         if here(ns) {

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod drift;
 pub mod machines;
+pub mod ovn;
 pub mod reach;
 pub mod spread;
 pub mod topology;

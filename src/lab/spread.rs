@@ -93,7 +93,7 @@ pub async fn gc_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<AgentRun>
             None,
         )
         .await;
-        if r.iter().all(|x| x.ok) && stop_sandbox(&dir).is_ok() {
+        if r.iter().all(|x| x.ok) && stop_sandbox(&dir).await.is_ok() {
             let _ = std::fs::remove_dir_all(dir);
         }
         runs.extend(r);
@@ -102,8 +102,10 @@ pub async fn gc_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<AgentRun>
 }
 
 /// Stop the Open vSwitch of the machine whose agent keeps its run state in
-/// `dir`, if it has one.
-fn stop_sandbox(dir: &std::path::Path) -> Result<(), LabError> {
+/// `dir`, if it has one (its ovn-controller first, asked to leave the
+/// Southbound database).
+async fn stop_sandbox(dir: &std::path::Path) -> Result<(), LabError> {
+    let _ = crate::effect::ovn::chassis::stop(&machine_sandbox(dir)).await;
     sandbox::stop(&machine_sandbox(dir))
         .map(|_| ())
         .map_err(|e| LabError::Machines(vec![format!("{}: {e}", dir.display())]))
@@ -327,6 +329,63 @@ fn failed(runs: &[AgentRun]) -> Result<(), LabError> {
     }
 }
 
+/// The Northbound part of `verb`, for a lab with OVN switches, as a run
+/// of its own ("ovn").
+async fn northbound(d: &Desired, verb: &str) -> Option<AgentRun> {
+    d.ovn.as_ref()?;
+    let machine: Owner = "ovn".parse().expect("valid name");
+    Some(match super::ovn::northbound(&resolve(d), verb).await {
+        Ok(output) => AgentRun {
+            machine,
+            ok: true,
+            output,
+            error: None,
+        },
+        Err(e) => AgentRun {
+            machine,
+            ok: false,
+            output: serde_json::Value::Null,
+            error: Some(e),
+        },
+    })
+}
+
+/// Each simulated machine whose VTEP is on an OVS bridge pings the others'
+/// VTEPs: Open vSwitch's userspace datapath drops a tunnel's first packet
+/// while it resolves the remote VTEP's Ethernet address (its own neighbour
+/// cache, filled only from ARP replies it sees), so without this a host's
+/// first ARP to another machine is lost (measured: the first echo after
+/// apply unanswered, every later one answered). One machine after the
+/// other, its kernel's neighbours flushed first: a machine that learned a
+/// peer from the peer's own request would not ask, and its Open vSwitch
+/// would never see a reply (seen: one of two peers left unknown).
+async fn warm_tunnels<S: Netlink>(sys: &S, d: &Desired) {
+    let sims: Vec<(Owner, crate::model::names::NsName, std::net::IpAddr)> = d
+        .machines
+        .iter()
+        .filter_map(|(m, s)| match &s.reach {
+            Reach::Netns(ns) if super::machines::phy_bridge(d, m).is_some() => {
+                Some((m.clone(), ns.clone(), s.vtep))
+            }
+            _ => None,
+        })
+        .collect();
+    for (m, ns, _) in &sims {
+        let pairs: Vec<_> = sims
+            .iter()
+            .filter(|(o, _, _)| o != m)
+            .map(|(_, _, vtep)| (ns.clone(), *vtep, std::time::Duration::ZERO))
+            .collect();
+        let loc = crate::model::names::Loc::Ns(ns.clone());
+        let _ = sys.flush_neighbours(&loc).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::effect::probe::ping_all(&pairs, std::time::Duration::from_secs(2))
+        })
+        .await;
+        sys.release(&loc);
+    }
+}
+
 /// Apply a lab over machines: the underlay here, then every machine's part.
 pub async fn apply<S: Netlink + Namespaces + OvsDb>(
     sys: &S,
@@ -352,8 +411,19 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
             .and_then(|_| std::fs::write(dir.join(MACHINE_FILE), what))
             .map_err(LabError::Register)?;
     }
-    let runs = on_parts(d, |_| true, "apply", &[]).await;
+    // the Northbound rows first: the ports bind as the machines make them
+    let nb: Vec<AgentRun> = northbound(d, "apply").await.into_iter().collect();
+    failed(&nb)?;
+    let mut runs = on_parts(d, |_| true, "apply", &[]).await;
     failed(&runs)?;
+    warm_tunnels(sys, d).await;
+    if !nb.is_empty() {
+        // every chassis has the whole logical network before apply returns
+        super::ovn::await_chassis(&resolve(d), std::time::Duration::from_secs(20))
+            .await
+            .map_err(|e| LabError::Machines(vec![format!("ovn: {e}")]))?;
+    }
+    runs.extend(nb);
     Ok((local, runs))
 }
 
@@ -369,6 +439,7 @@ pub async fn plan<S: Netlink + Namespaces + OvsDb>(
     // a simulated machine not made yet (or deleted): apply makes it first,
     // then its agent plans its part there
     let mut runs = on_parts(d, |s| !missing(s), "plan", &[]).await;
+    runs.extend(northbound(d, "plan").await);
     failed(&runs)?;
     runs.extend(missing_machines(d, "plan"));
     Ok((local, runs))
@@ -384,6 +455,7 @@ pub async fn status<S: Netlink + Namespaces + OvsDb>(
         None => Plan::default(),
     };
     let mut runs = on_parts(d, |s| !missing(s), "status", &[]).await;
+    runs.extend(northbound(d, "status").await);
     // a simulated machine whose namespace is gone has drifted as a whole
     runs.extend(missing_machines(d, "status"));
     // exit code 3 (drift) is an answer, not a failure
@@ -444,10 +516,14 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
     )
     .await;
     failed(&runs)?;
+    // the lab's Northbound rows once no machine binds to them
+    let mut runs = runs;
+    runs.extend(northbound(d, "destroy").await);
+    failed(&runs)?;
     // the simulated machines' own Open vSwitch, before their namespaces go
     // (a daemon inside keeps a deleted namespace alive)
     for m in d.machines.keys() {
-        stop_sandbox(&agent_run_dir(&d.owner, m))?;
+        stop_sandbox(&agent_run_dir(&d.owner, m)).await?;
     }
     let local = destroy_here(sys, &d.owner).await?;
     for m in d.machines.keys() {

@@ -16,6 +16,10 @@ use super::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest};
 pub enum Backend {
     Bridge,
     Ovs,
+    /// an OVN logical switch (`span = "ovn"`): a Logical_Switch in the
+    /// Northbound database; on each machine its ports are internal ports of
+    /// ovn-controller's integration bridge
+    Ovn,
 }
 
 impl fmt::Display for Backend {
@@ -23,6 +27,7 @@ impl fmt::Display for Backend {
         f.write_str(match self {
             Backend::Bridge => "bridge",
             Backend::Ovs => "ovs",
+            Backend::Ovn => "ovn",
         })
     }
 }
@@ -58,7 +63,11 @@ impl std::str::FromStr for Backend {
         match s {
             "bridge" => Ok(Backend::Bridge),
             "ovs" => Ok(Backend::Ovs),
-            _ => Err(InvalidInput::OneOf(s.to_string(), "\"bridge\", \"ovs\"")),
+            "ovn" => Ok(Backend::Ovn),
+            _ => Err(InvalidInput::OneOf(
+                s.to_string(),
+                "\"bridge\", \"ovs\", \"ovn\"",
+            )),
         }
     }
 }
@@ -247,6 +256,17 @@ pub struct Desired {
     pub xlinks: Vec<XLinkSpec>,
     /// a machine's part: its devices that are ports of its switches
     pub uplinks: Vec<UplinkSpec>,
+    /// the OVN central of a lab with OVN switches
+    pub ovn: Option<OvnSpec>,
+}
+
+/// Where a lab's OVN central is: its Northbound database (swctl writes
+/// there) and the Southbound one (each machine's ovn-controller reads
+/// there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OvnSpec {
+    pub nb: String,
+    pub sb: String,
 }
 
 impl Desired {
@@ -264,6 +284,7 @@ impl Desired {
             tunnels: Vec::new(),
             xlinks: Vec::new(),
             uplinks: Vec::new(),
+            ovn: None,
         }
     }
 

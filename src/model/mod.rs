@@ -1,5 +1,6 @@
 //! The data model: pure data, no I/O. What the user wants (`desired`), what
-//! the system has (`observed`, including the OVS rows in `ovs`), the
+//! the system has (`observed`, including the OVS rows in `ovs` and OVN's
+//! Northbound rows in `ovn`), the
 //! ownership marks swctl writes on everything it creates (`mark`), and the
 //! validated names and addresses everything is keyed by (`names`).
 //!
@@ -9,6 +10,7 @@ pub mod desired;
 pub mod mark;
 pub mod names;
 pub mod observed;
+pub mod ovn;
 pub mod ovs;
 
 pub use desired::*;

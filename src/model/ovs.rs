@@ -24,6 +24,8 @@ pub struct OvsIface {
     pub error: Option<String>,
     /// `options` (a tunnel's remote_ip, key, dst_port)
     pub options: BTreeMap<String, String>,
+    /// `external_ids` (an OVN port's iface-id, ovn-installed)
+    pub external_ids: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,6 +130,9 @@ pub enum OvsChange {
         mark: Mark,
         /// an internal port's Ethernet address (the Interface `mac` column)
         mac: Option<Mac>,
+        /// the OVN logical port it binds to (Interface
+        /// `external_ids:iface-id`)
+        iface_id: Option<String>,
     },
     /// `ovs-vsctl set Port PORT tag=N` / `ovs-vsctl clear Port PORT tag`
     SetTag {
@@ -221,6 +226,7 @@ impl std::fmt::Display for OvsChange {
                 internal,
                 tag,
                 mac,
+                iface_id,
                 ..
             } => {
                 write!(f, "add-port {bridge} {port}")?;
@@ -232,6 +238,9 @@ impl std::fmt::Display for OvsChange {
                     if let Some(m) = mac {
                         write!(f, " mac=\"{m}\"")?;
                     }
+                }
+                if let Some(id) = iface_id {
+                    write!(f, " -- set Interface {port} external_ids:iface-id={id}")?;
                 }
                 Ok(())
             }

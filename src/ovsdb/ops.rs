@@ -173,11 +173,20 @@ impl Op {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Txn {
     pub ops: Vec<(Op, Expect)>,
+    /// the database, when not Open_vSwitch (OVN_Northbound)
+    pub db: Option<&'static str>,
 }
 
 impl Txn {
     pub fn new() -> Txn {
         Txn::default()
+    }
+    /// A transaction on another database of the server.
+    pub fn for_db(db: &'static str) -> Txn {
+        Txn {
+            ops: vec![],
+            db: Some(db),
+        }
     }
     pub fn push(&mut self, op: Op, expect: Expect) -> usize {
         self.ops.push((op, expect));
@@ -188,7 +197,7 @@ impl Txn {
     }
     /// The `transact` params: `["Open_vSwitch", op, ...]`.
     pub fn params(&self) -> Value {
-        let mut v = vec![Value::from(DB)];
+        let mut v = vec![Value::from(self.db.unwrap_or(DB))];
         v.extend(self.ops.iter().map(|(o, _)| o.to_json()));
         Value::Array(v)
     }

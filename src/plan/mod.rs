@@ -19,6 +19,8 @@ mod bridge;
 mod links;
 mod namespaces;
 mod naming;
+mod ovn;
+pub mod ovn_nb;
 mod ovs;
 mod ovs_span;
 mod removals;
@@ -51,7 +53,7 @@ pub fn has_v6(addrs: &[Cidr]) -> bool {
 /// Every switch backend, in the order the planner consults them. A new
 /// backend is a new file implementing `Switch`, and one entry here.
 pub fn backends() -> &'static [&'static dyn Switch] {
-    static ALL: [&dyn Switch; 2] = [&bridge::LinuxBridge, &ovs::OpenVswitch];
+    static ALL: [&dyn Switch; 3] = [&bridge::LinuxBridge, &ovs::OpenVswitch, &ovn::Ovn];
     &ALL
 }
 

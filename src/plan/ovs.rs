@@ -41,9 +41,15 @@ fn datapath_of(cx: &Cx, sw: &IfName) -> String {
     st.map(|s| s.datapath.clone()).unwrap_or_default()
 }
 
-/// The OVS port swctl made for (ns, switch), by its external_ids.
-fn ovs_port_of<'o>(st: &'o OvsState, ns: &NsName, sw: &IfName) -> Option<&'o OvsPort> {
-    st.bridge(sw.as_str())?.ports.iter().find(|p| {
+/// The OVS port swctl made for (ns, switch) on `bridge`, by its
+/// external_ids.
+fn ovs_port_of<'o>(
+    st: &'o OvsState,
+    bridge: &IfName,
+    ns: &NsName,
+    sw: &IfName,
+) -> Option<&'o OvsPort> {
+    st.bridge(bridge.as_str())?.ports.iter().find(|p| {
         p.external_ids.get(K_NS).map(String::as_str) == Some(ns.as_str())
             && p.external_ids.get(K_SWITCH).map(String::as_str) == Some(sw.as_str())
     })
@@ -214,7 +220,13 @@ impl Switch for OpenVswitch {
                     ns: ns.clone(),
                     switch: name.clone(),
                 };
-                let desired = cx.d.ports.iter().any(|x| x.ns == ns && x.switch == name);
+                // the switch of the mark, not the bridge: on OVN's
+                // integration bridge a port belongs to a logical switch
+                let sw = p.external_ids.get(K_SWITCH).map(String::as_str);
+                let desired =
+                    cx.d.ports
+                        .iter()
+                        .any(|x| x.ns == ns && Some(x.switch.as_str()) == sw);
                 if cx.ns_deleted.contains(&ns) || (!desired && cx.in_scope(&key, &owner)) {
                     cx.names.release(&Loc::Host, &p.name);
                     cx.steps.push(Step::Ovs(OvsChange::DelPort {
@@ -237,168 +249,7 @@ impl Switch for OpenVswitch {
         _sw_loc: &Loc,
         via: Via,
     ) -> Result<(), PlanError> {
-        let st = state(cx, &p.switch)?;
-        // the server of the switch: where it is, or where it will be made
-        let db = match st.bridge(p.switch.as_str()) {
-            Some(b) => b.db.clone(),
-            None => {
-                cx.d.switches
-                    .get(&p.switch)
-                    .and_then(|s| s.ovsdb.clone())
-                    .unwrap_or_else(|| st.addr.clone())
-            }
-        };
-        let internal = via == Via::Internal;
-        let ns_loc = Loc::Ns(p.ns.clone());
-        let key = Key::Port {
-            ns: p.ns.clone(),
-            switch: p.switch.clone(),
-        };
-        let row = ovs_port_of(st, &p.ns, &p.switch).cloned();
-        let b = cx.o.loc(&ns_loc).and_then(|s| {
-            s.marked(|m| matches!(m, Mark::Port { ns, sw, side: Side::B, .. } if ns == &p.ns && sw == &p.switch))
-                .next()
-                .cloned()
-        });
-        let a_host = row.as_ref().and_then(|r| cx.o.host.link(&r.name).cloned());
-        if let Some(r) = &row {
-            let name_ok = |n: &str| p.ifname.as_ref().is_none_or(|w| w.as_str() == n);
-            // An internal port's device in the host namespace means
-            // ovs-vswitchd restarted and made a new one (the old device in
-            // the namespace is a dead tap now): drop the stale end and move
-            // the new device in under the same name.
-            let respawned = internal && r.internal() && a_host.is_some();
-            let stale: Option<IfName> = b.as_ref().and_then(|x| x.name.parse().ok());
-            if respawned && let Some(old) = &b {
-                cx.delete_link(&ns_loc, &old.name);
-            }
-            let b = if respawned { None } else { b.clone() };
-            if r.internal() == internal {
-                if let Some(b) = b.as_ref().filter(|b| name_ok(&b.name)) {
-                    if r.tag != p.vlan.map(i64::from) {
-                        cx.steps.push(Step::Ovs(OvsChange::SetTag {
-                            db: db.clone(),
-                            port: r.name.clone(),
-                            uuid: r.uuid.clone(),
-                            tag: p.vlan,
-                        }));
-                    }
-                    cx.ensure_up(&ns_loc, b);
-                    cx.ensure_mac(&ns_loc, b);
-                    cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
-                    if let Some(a) = a_host.as_ref().filter(|_| !internal) {
-                        cx.ensure_up(&Loc::Host, a);
-                        cx.ensure_mac(&Loc::Host, a);
-                        cx.ensure_mtu(&Loc::Host, &a.name, Some(a.mtu), p.mtu);
-                    }
-                    cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
-                    cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, &b.name));
-                    return Ok(());
-                }
-                // the internal port is back in the host namespace (ovs-vswitchd
-                // restarted and made its tap again): move it in again
-                if internal
-                    && b.is_none()
-                    && let Some(tap) = &a_host
-                {
-                    let want = match (&p.ifname, stale.filter(|_| respawned)) {
-                        (Some(n), _) => n.clone(),
-                        (None, Some(old)) => old,
-                        (None, None) => cx.names.free_eth(&ns_loc),
-                    };
-                    if !cx.names.taken(&ns_loc, want.as_str()) {
-                        cx.names.take(&ns_loc, want.as_str());
-                        cx.steps.push(Step::MoveLink {
-                            from: Loc::Host,
-                            dev: tap.name.clone(),
-                            ns: p.ns.clone(),
-                            name: want.clone(),
-                            mark: cx.port_mark(p, Side::B),
-                        });
-                        cx.ensure_mtu(&ns_loc, want.as_str(), None, p.mtu);
-                        cx.ensure_addrs(&ns_loc, want.as_str(), &[], &p.addrs);
-                        cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, want.as_str()));
-                        return Ok(());
-                    }
-                }
-            }
-            // wrong wiring, renamed, or half there: remove and make again
-            cx.steps.push(Step::Ovs(OvsChange::DelPort {
-                db: db.clone(),
-                bridge: p.switch.to_string(),
-                port: r.name.clone(),
-                uuid: r.uuid.clone(),
-            }));
-            if let Some(a) = &a_host {
-                cx.delete_link(&Loc::Host, &a.name);
-            }
-        }
-        if let Some(b) = &b {
-            cx.delete_link(&ns_loc, &b.name);
-        }
-        let (a_name, b_name) = cx.port_names(&Loc::Host, &ns_loc, p)?;
-        if internal {
-            cx.steps.push(Step::Ovs(OvsChange::AddPort {
-                db: db.clone(),
-                bridge: p.switch.to_string(),
-                port: a_name.to_string(),
-                internal: true,
-                tag: p.vlan,
-                mark: cx.port_mark(p, Side::A),
-                // the address the device has once moved in and renamed
-                mac: Some(cx.mac(&ns_loc, b_name.as_str())),
-            }));
-            cx.steps.push(Step::MoveLink {
-                from: Loc::Host,
-                dev: a_name.to_string(),
-                ns: p.ns.clone(),
-                name: b_name.clone(),
-                mark: cx.port_mark(p, Side::B),
-            });
-        } else {
-            cx.steps.push(Step::CreateVeth {
-                loc: Loc::Host,
-                name: a_name.clone(),
-                peer_loc: ns_loc.clone(),
-                peer: b_name.clone(),
-                master: None,
-                mark: cx.port_mark(p, Side::A),
-                peer_mark: cx.port_mark(p, Side::B),
-                mac: cx.mac(&Loc::Host, a_name.as_str()),
-                peer_mac: cx.mac(&ns_loc, b_name.as_str()),
-                ipv6: false, // a switch port
-                peer_ipv6: has_v6(&p.addrs),
-            });
-            cx.steps.push(Step::Ovs(OvsChange::AddPort {
-                db: db.clone(),
-                bridge: p.switch.to_string(),
-                port: a_name.to_string(),
-                internal: false,
-                tag: p.vlan,
-                mark: cx.port_mark(p, Side::A),
-                mac: None,
-            }));
-            // Measured here: on the userspace datapath, TCP through OVS and
-            // a veth fails until tx checksum offload is off on the
-            // namespace end (packets with partial checksums leave through
-            // ovs-vswitchd's AF_PACKET socket unfinished).
-            if datapath_of(cx, &p.switch) == "netdev" {
-                cx.steps.push(Step::TxCsumOff {
-                    ns: p.ns.clone(),
-                    dev: b_name.to_string(),
-                });
-            }
-            cx.ensure_mtu(&Loc::Host, a_name.as_str(), None, p.mtu);
-        }
-        cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
-        cx.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
-        cx.wired(
-            key,
-            via,
-            (&Loc::Host, a_name.as_str()),
-            (&ns_loc, b_name.as_str()),
-        );
-        Ok(())
+        plan_ovs_port(cx, p, &p.switch, via, None)
     }
 
     /// Not supported: a trunk end on an OVS bridge would need its own port
@@ -474,4 +325,181 @@ impl Switch for OpenVswitch {
             .links
             .retain(|l| !(l.mark.is_none() && gone_ports.contains(&l.name)));
     }
+}
+
+/// Port `p` as an OVS port of `bridge`: an internal port moved into the
+/// namespace, or a veth pair whose host end is the OVS port (`ovs-vsctl
+/// add-port BRIDGE DEV`); with `iface_id`, bound to that OVN logical port
+/// (`bridge` then is ovn-controller's integration bridge).
+pub(super) fn plan_ovs_port(
+    cx: &mut Cx,
+    p: &PortSpec,
+    bridge: &IfName,
+    via: Via,
+    iface_id: Option<String>,
+) -> Result<(), PlanError> {
+    let st = state(cx, bridge)?;
+    // the server of the switch: where it is, or where it will be made
+    let db = match st.bridge(bridge.as_str()) {
+        Some(b) => b.db.clone(),
+        None => {
+            cx.d.switches
+                .get(&p.switch)
+                .and_then(|s| s.ovsdb.clone())
+                .unwrap_or_else(|| st.addr.clone())
+        }
+    };
+    let internal = via == Via::Internal;
+    let ns_loc = Loc::Ns(p.ns.clone());
+    let key = Key::Port {
+        ns: p.ns.clone(),
+        switch: p.switch.clone(),
+    };
+    let row = ovs_port_of(st, bridge, &p.ns, &p.switch).cloned();
+    let b = cx.o.loc(&ns_loc).and_then(|s| {
+        s.marked(|m| matches!(m, Mark::Port { ns, sw, side: Side::B, .. } if ns == &p.ns && sw == &p.switch))
+            .next()
+            .cloned()
+    });
+    let a_host = row.as_ref().and_then(|r| cx.o.host.link(&r.name).cloned());
+    if let Some(r) = &row {
+        let name_ok = |n: &str| p.ifname.as_ref().is_none_or(|w| w.as_str() == n);
+        // An internal port's device in the host namespace means
+        // ovs-vswitchd restarted and made a new one (the old device in
+        // the namespace is a dead tap now): drop the stale end and move
+        // the new device in under the same name.
+        let respawned = internal && r.internal() && a_host.is_some();
+        let stale: Option<IfName> = b.as_ref().and_then(|x| x.name.parse().ok());
+        if respawned && let Some(old) = &b {
+            cx.delete_link(&ns_loc, &old.name);
+        }
+        let b = if respawned { None } else { b.clone() };
+        if r.internal() == internal {
+            if let Some(b) = b.as_ref().filter(|b| name_ok(&b.name)) {
+                if r.tag != p.vlan.map(i64::from) {
+                    cx.steps.push(Step::Ovs(OvsChange::SetTag {
+                        db: db.clone(),
+                        port: r.name.clone(),
+                        uuid: r.uuid.clone(),
+                        tag: p.vlan,
+                    }));
+                }
+                cx.ensure_up(&ns_loc, b);
+                cx.ensure_mac(&ns_loc, b);
+                cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
+                if let Some(a) = a_host.as_ref().filter(|_| !internal) {
+                    cx.ensure_up(&Loc::Host, a);
+                    cx.ensure_mac(&Loc::Host, a);
+                    cx.ensure_mtu(&Loc::Host, &a.name, Some(a.mtu), p.mtu);
+                }
+                cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
+                cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, &b.name));
+                return Ok(());
+            }
+            // the internal port is back in the host namespace (ovs-vswitchd
+            // restarted and made its tap again): move it in again
+            if internal
+                && b.is_none()
+                && let Some(tap) = &a_host
+            {
+                let want = match (&p.ifname, stale.filter(|_| respawned)) {
+                    (Some(n), _) => n.clone(),
+                    (None, Some(old)) => old,
+                    (None, None) => cx.names.free_eth(&ns_loc),
+                };
+                if !cx.names.taken(&ns_loc, want.as_str()) {
+                    cx.names.take(&ns_loc, want.as_str());
+                    cx.steps.push(Step::MoveLink {
+                        from: Loc::Host,
+                        dev: tap.name.clone(),
+                        ns: p.ns.clone(),
+                        name: want.clone(),
+                        mark: cx.port_mark(p, Side::B),
+                    });
+                    cx.ensure_mtu(&ns_loc, want.as_str(), None, p.mtu);
+                    cx.ensure_addrs(&ns_loc, want.as_str(), &[], &p.addrs);
+                    cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, want.as_str()));
+                    return Ok(());
+                }
+            }
+        }
+        // wrong wiring, renamed, or half there: remove and make again
+        cx.steps.push(Step::Ovs(OvsChange::DelPort {
+            db: db.clone(),
+            bridge: bridge.to_string(),
+            port: r.name.clone(),
+            uuid: r.uuid.clone(),
+        }));
+        if let Some(a) = &a_host {
+            cx.delete_link(&Loc::Host, &a.name);
+        }
+    }
+    if let Some(b) = &b {
+        cx.delete_link(&ns_loc, &b.name);
+    }
+    let (a_name, b_name) = cx.port_names(&Loc::Host, &ns_loc, p)?;
+    if internal {
+        cx.steps.push(Step::Ovs(OvsChange::AddPort {
+            db: db.clone(),
+            bridge: bridge.to_string(),
+            port: a_name.to_string(),
+            internal: true,
+            tag: p.vlan,
+            mark: cx.port_mark(p, Side::A),
+            // the address the device has once moved in and renamed
+            mac: Some(cx.mac(&ns_loc, b_name.as_str())),
+            iface_id: iface_id.clone(),
+        }));
+        cx.steps.push(Step::MoveLink {
+            from: Loc::Host,
+            dev: a_name.to_string(),
+            ns: p.ns.clone(),
+            name: b_name.clone(),
+            mark: cx.port_mark(p, Side::B),
+        });
+    } else {
+        cx.steps.push(Step::CreateVeth {
+            loc: Loc::Host,
+            name: a_name.clone(),
+            peer_loc: ns_loc.clone(),
+            peer: b_name.clone(),
+            master: None,
+            mark: cx.port_mark(p, Side::A),
+            peer_mark: cx.port_mark(p, Side::B),
+            mac: cx.mac(&Loc::Host, a_name.as_str()),
+            peer_mac: cx.mac(&ns_loc, b_name.as_str()),
+            ipv6: false, // a switch port
+            peer_ipv6: has_v6(&p.addrs),
+        });
+        cx.steps.push(Step::Ovs(OvsChange::AddPort {
+            db: db.clone(),
+            bridge: bridge.to_string(),
+            port: a_name.to_string(),
+            internal: false,
+            tag: p.vlan,
+            mark: cx.port_mark(p, Side::A),
+            mac: None,
+            iface_id: iface_id.clone(),
+        }));
+        // Measured here: on the userspace datapath, TCP through OVS and
+        // a veth fails until tx checksum offload is off on the
+        // namespace end (packets with partial checksums leave through
+        // ovs-vswitchd's AF_PACKET socket unfinished).
+        if datapath_of(cx, bridge) == "netdev" {
+            cx.steps.push(Step::TxCsumOff {
+                ns: p.ns.clone(),
+                dev: b_name.to_string(),
+            });
+        }
+        cx.ensure_mtu(&Loc::Host, a_name.as_str(), None, p.mtu);
+    }
+    cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
+    cx.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
+    cx.wired(
+        key,
+        via,
+        (&Loc::Host, a_name.as_str()),
+        (&ns_loc, b_name.as_str()),
+    );
+    Ok(())
 }

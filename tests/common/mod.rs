@@ -132,7 +132,7 @@ impl Lab {
                 {
                     continue;
                 }
-                for d in ["ovs-vswitchd", "ovsdb-server"] {
+                for d in ["ovn-controller", "ovs-vswitchd", "ovsdb-server"] {
                     let pidfile = e.path().join("ovs").join(format!("{d}.pid"));
                     let Ok(pid) = std::fs::read_to_string(pidfile) else {
                         continue;

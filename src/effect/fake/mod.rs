@@ -76,6 +76,7 @@ impl Fake {
             ofport: Some(1),
             error: None,
             options: Default::default(),
+            external_ids: Default::default(),
         }
     }
 

@@ -68,7 +68,15 @@ impl Ovs {
             ),
             (
                 "Interface",
-                vec!["_uuid", "name", "type", "ofport", "error", "options"],
+                vec![
+                    "_uuid",
+                    "name",
+                    "type",
+                    "ofport",
+                    "error",
+                    "options",
+                    "external_ids",
+                ],
             ),
         ] {
             t.push(
@@ -101,6 +109,7 @@ impl Ovs {
                         ofport: r.int("ofport"),
                         error: r.opt("error").and_then(|e| e.as_str()).map(String::from),
                         options: r.map("options"),
+                        external_ids: r.map("external_ids"),
                     },
                 ))
             })

@@ -57,16 +57,27 @@ pub fn address(dir: &Path) -> String {
 }
 
 fn pid_of(dir: &Path, daemon: &str) -> Option<i32> {
-    let s = std::fs::read_to_string(dir.join(format!("{daemon}.pid"))).ok()?;
+    pid_in(&dir.join(format!("{daemon}.pid")), daemon)
+}
+
+/// The pid in `pidfile`, if that process is alive and is `daemon`.
+pub(crate) fn pid_in(pidfile: &Path, daemon: &str) -> Option<i32> {
+    let s = std::fs::read_to_string(pidfile).ok()?;
     let pid: i32 = s.trim().parse().ok()?;
     // alive and really that daemon (pids are reused)
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     (comm.trim() == daemon).then_some(pid)
 }
 
-fn run(dir: &Path, prog: &str, args: &[String]) -> Result<(), SandboxError> {
+/// Run an Open vSwitch (or OVN) program with every directory it uses set to
+/// `dir`; its error output when it fails.
+pub(crate) fn run(dir: &Path, prog: &str, args: &[String]) -> Result<(), SandboxError> {
     let out = Command::new(prog)
         .args(args)
+        .env("OVN_RUNDIR", dir)
+        .env("OVN_LOGDIR", dir)
+        .env("OVN_DBDIR", dir)
+        .env("OVN_SYSCONFDIR", dir)
         .env("OVS_RUNDIR", dir)
         .env("OVS_LOGDIR", dir)
         .env("OVS_DBDIR", dir)
@@ -273,30 +284,48 @@ async fn record_version(c: &Client) {
 }
 
 /// Stop exactly the daemons whose pidfiles are in `dir` (SIGTERM, then
-/// SIGKILL after 5 s). Idempotent.
+/// SIGKILL after 5 s). Idempotent. (A machine's ovn-controller, when it
+/// has one, goes first: it talks to the others.)
 pub fn stop(dir: &Path) -> Result<Vec<(String, i32)>, SandboxError> {
+    stop_daemons(
+        dir,
+        &[
+            ("ovn-controller", "ovn-controller"),
+            ("ovs-vswitchd", "ovs-vswitchd"),
+            ("ovsdb-server", "ovsdb-server"),
+        ],
+    )
+}
+
+/// Stop the daemons of `dir`, each given as (pidfile stem, process name),
+/// in order: SIGTERM, SIGKILL after 5 s; the pidfile removed.
+pub(crate) fn stop_daemons(
+    dir: &Path,
+    daemons: &[(&str, &str)],
+) -> Result<Vec<(String, i32)>, SandboxError> {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let mut stopped = vec![];
-    for daemon in ["ovs-vswitchd", "ovsdb-server"] {
-        let Some(pid) = pid_of(dir, daemon) else {
+    for (stem, daemon) in daemons {
+        let pidfile = dir.join(format!("{stem}.pid"));
+        let Some(pid) = pid_in(&pidfile, daemon) else {
             continue;
         };
         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         let t = Instant::now();
-        while pid_of(dir, daemon).is_some() {
+        while pid_in(&pidfile, daemon).is_some() {
             if t.elapsed() > Duration::from_secs(5) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
             if t.elapsed() > Duration::from_secs(10) {
                 return Err(SandboxError::Failed(
-                    daemon.into(),
+                    daemon.to_string(),
                     format!("pid {pid} does not stop"),
                 ));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = std::fs::remove_file(dir.join(format!("{daemon}.pid")));
+        let _ = std::fs::remove_file(&pidfile);
         stopped.push((daemon.to_string(), pid));
     }
     Ok(stopped)

@@ -142,6 +142,7 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             tag,
             mark,
             mac,
+            iface_id,
             ..
         } => {
             let (iface, p) = (format!("i{i}"), format!("p{i}"));
@@ -151,6 +152,9 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                 if let Some(m) = mac {
                     irow["mac"] = json!(m.to_string());
                 }
+            }
+            if let Some(id) = iface_id {
+                irow["external_ids"] = smap(vec![("iface-id", id.as_str())]);
             }
             t.push(
                 Op::Insert {

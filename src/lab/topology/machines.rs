@@ -140,8 +140,12 @@ pub fn host_machine(
     }
 }
 
-/// A switch's `span` and `vni`.
-pub fn switch_span(r: &mut Reader, s: Table, path: &str) -> Option<(SpanSpec, Option<Pos>)> {
+/// A VXLAN span and where it is in the file.
+pub type Span = (SpanSpec, Option<Pos>);
+
+/// A switch's `span` and `vni`; and where `span = "ovn"` is, when it is
+/// (an OVN logical switch: no VXLAN of swctl's).
+pub fn switch_span(r: &mut Reader, s: Table, path: &str) -> (Option<Span>, Option<Option<Pos>>) {
     let sp = join(path, "span");
     let vp = join(path, "vni");
     let span = r.str(get(s, "span"), &sp);
@@ -154,21 +158,55 @@ pub fn switch_span(r: &mut Reader, s: Table, path: &str) -> Option<(SpanSpec, Op
         }
     });
     match span {
-        Some(("vxlan", at)) => Some((SpanSpec { vni }, at)),
+        Some(("vxlan", at)) => (Some((SpanSpec { vni }, at)), None),
         Some(("ovn", at)) => {
-            r.err(
-                &sp,
-                at,
-                "span = \"ovn\" is not supported yet; use \"vxlan\"",
-            );
-            None
+            if vni.is_some() {
+                r.err(
+                    &vp,
+                    at,
+                    "an OVN switch's tunnels are OVN's (geneve): no `vni`",
+                );
+            }
+            (None, Some(at))
         }
         Some((x, at)) => {
-            r.err(&sp, at, format!("{x:?}: expected \"vxlan\""));
-            None
+            r.err(&sp, at, format!("{x:?}: expected \"vxlan\" or \"ovn\""));
+            (None, None)
         }
-        None if vni.is_some() => Some((SpanSpec { vni }, None)),
-        None => None,
+        None if vni.is_some() => (Some((SpanSpec { vni }, None)), None),
+        None => (None, None),
+    }
+}
+
+/// `[ovn]`: the central of a lab with OVN switches (default: swctl's
+/// private one, `swctl ovn start`).
+pub fn read_ovn(r: &mut Reader, top: Table, d: &mut Desired) {
+    let t = get(top, "ovn");
+    let dir = std::path::Path::new(crate::effect::paths::OVN_DIR);
+    let mut spec = crate::model::OvnSpec {
+        nb: format!("unix:{}", dir.join("nb.sock").display()),
+        sb: format!("unix:{}", dir.join("sb.sock").display()),
+    };
+    if let Some(n) = t
+        && let Some(tt) = r.table(n, "ovn", &["nb", "sb"])
+    {
+        for (key, slot) in [("nb", &mut spec.nb), ("sb", &mut spec.sb)] {
+            let p = join("ovn", key);
+            if let Some((x, at)) = r.str(get(tt, key), &p) {
+                match crate::model::names::ovsdb_addr(x) {
+                    Ok(a) => *slot = a,
+                    Err(e) => r.err(&p, at, e.to_string()),
+                }
+            }
+        }
+    }
+    if d.switches
+        .values()
+        .any(|s| s.backend == crate::model::Backend::Ovn)
+    {
+        d.ovn = Some(spec);
+    } else if t.is_some() {
+        r.err("ovn", None, "[ovn] without a switch with span = \"ovn\"");
     }
 }
 
@@ -193,6 +231,13 @@ pub fn finish(
         for (sw, (_, at)) in spans {
             let m = "a span joins machines: this file has no [machines]";
             r.err(&join(&join("switches", sw.as_str()), "span"), at, m);
+        }
+        for (sw, spec) in &d.switches {
+            if spec.backend == crate::model::Backend::Ovn {
+                let p = join("switches", sw.as_str());
+                let m = "an OVN switch needs [machines] (each machine is a chassis)";
+                r.err(&p, at_of(&p), m);
+            }
         }
         return;
     }
@@ -222,6 +267,28 @@ pub fn finish(
         };
         d.placement.insert(ns, m);
     }
+    // a port on an OVN switch gets its name here, where every machine's
+    // agent and the coordinator see it alike: its Ethernet address is
+    // derived from it, and written into the Northbound database before the
+    // device exists (`eth` + its place among the host's ports, the name
+    // the planner would pick on a fresh host)
+    let ovn: Vec<bool> = d
+        .ports
+        .iter()
+        .map(|p| {
+            d.switches
+                .get(&p.switch)
+                .is_some_and(|s| s.backend == crate::model::Backend::Ovn)
+        })
+        .collect();
+    let mut seen: BTreeMap<NsName, usize> = BTreeMap::new();
+    for (p, is_ovn) in d.ports.iter_mut().zip(ovn) {
+        let k = seen.entry(p.ns.clone()).or_insert(0);
+        if is_ovn && p.ifname.is_none() {
+            p.ifname = format!("eth{k}").parse().ok();
+        }
+        *k += 1;
+    }
     let mut spanning = BTreeMap::new();
     for (sw, spec) in &d.switches {
         let many = d.machines_of(sw).len() > 1;
@@ -231,6 +298,16 @@ pub fn finish(
         }
         let p = join("switches", sw.as_str());
         let at = given.and_then(|g| g.1).or_else(|| at_of(&p));
+        if spec.backend == crate::model::Backend::Ovn {
+            if !spec.addrs.is_empty() {
+                r.err(
+                    &p,
+                    at,
+                    "an OVN switch has no address of its own; give the address to a host on it",
+                );
+            }
+            continue;
+        }
         if spec.ovsdb.is_some() {
             r.err(
                 &p,

@@ -16,7 +16,7 @@ use crate::model::{
 };
 
 const TOP: &[&str] = &[
-    "name", "backend", "machines", "switches", "hosts", "links", "trunks",
+    "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn",
 ];
 const SWITCH: &[&str] = &[
     "backend",
@@ -150,6 +150,10 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
                         let m = "an OVS bridge lives in Open vSwitch, not in a namespace";
                         v.r.err(&np, at, m);
                     }
+                    if backend == Backend::Ovn {
+                        let m = "an OVN logical switch lives in the Northbound database, not in a namespace";
+                        v.r.err(&np, at, m);
+                    }
                     if !hosts.contains(&ns) {
                         // the namespace only hosts the bridge: create it too
                         d.namespaces.insert(ns.clone(), NsSpec::default());
@@ -173,9 +177,19 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let datapath = ovs_only(&mut v, "datapath", names::datapath);
         let addrs = v.addrs(get(s, "address"), &join(&path, "address"));
         pos.insert(path.clone(), n.at);
-        if let (Some(n), Some(sp)) = (&name, machines::switch_span(&mut v.r, s, &path)) {
+        let (span, ovn) = machines::switch_span(&mut v.r, s, &path);
+        if let (Some(n), Some(sp)) = (&name, span) {
             spans.insert(n.clone(), sp);
         }
+        let backend = match ovn {
+            Some(at) if backend != Backend::Ovn && get(s, "backend").is_some() => {
+                let m = format!("span = \"ovn\" makes an OVN logical switch, not {backend}");
+                v.r.err(&join(&path, "span"), at, m);
+                backend
+            }
+            Some(_) => Backend::Ovn,
+            None => backend,
+        };
         if let Some(n) = name {
             d.switches.insert(
                 n,
@@ -392,6 +406,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
     machines::finish(&mut v.r, &mut d, given_machine, spans, &|p| {
         pos.get(p).copied().flatten()
     });
+    machines::read_ovn(&mut v.r, top, &mut d);
     match name {
         Some(name) if v.r.problems.is_empty() => {
             d.owner = name.clone();

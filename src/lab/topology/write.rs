@@ -23,11 +23,15 @@ pub fn to_toml(d: &Desired) -> String {
             Reach::Netns(ns) => writeln!(t, "netns = \"{ns}\""),
         };
     }
+    if let Some(o) = &d.ovn {
+        let _ = writeln!(t, "\n[ovn]\nnb = \"{}\"\nsb = \"{}\"", o.nb, o.sb);
+    }
     for (name, s) in &d.switches {
         let _ = writeln!(t, "\n[switches.{name}]");
         let backend = match s.backend {
             Backend::Bridge => "bridge",
             Backend::Ovs => "ovs",
+            Backend::Ovn => "ovn",
         };
         let _ = writeln!(t, "backend = \"{backend}\"");
         if !s.addrs.is_empty() {

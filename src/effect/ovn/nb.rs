@@ -1,0 +1,279 @@
+//! The Northbound database through swctl's own OVSDB client: its logical
+//! switches and ports as data (`NbState`), and planned changes applied in
+//! one checked transaction that also bumps `nb_cfg` (what `ovn-nbctl`
+//! does; `hv_cfg` then tells when every chassis has caught up).
+
+use serde_json::{Value, json};
+
+use crate::model::ovn::{NbChange, NbPort, NbState, NbSwitch};
+use crate::model::ovs::{K_NS, K_OWNER, K_ROLE, K_SWITCH};
+use crate::ovsdb::ops::{Expect, Op, Row, Txn, cond, named, set, smap, uuid};
+use crate::ovsdb::{Client, OvsdbError};
+
+use super::central::NB_DB;
+
+/// A connection to a Northbound database.
+pub struct Nb {
+    client: Client,
+}
+
+fn rows(r: &[Value], i: usize) -> Vec<Row> {
+    r[i]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(Row::from_value)
+        .collect()
+}
+
+/// A set-of-strings column.
+fn strings(r: &Row, col: &str) -> Vec<String> {
+    match r.0.get(col) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => a[1]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+impl Nb {
+    /// Connect to the Northbound database at `addr` (unix:PATH, tcp:H:P).
+    pub async fn connect(addr: &str) -> Result<Nb, OvsdbError> {
+        let client = Client::connect(addr).await?;
+        let dbs = client.list_dbs().await?;
+        if !dbs.iter().any(|d| d == NB_DB) {
+            return Err(OvsdbError::Schema(format!(
+                "the server at {addr} has no {NB_DB} database (it has {dbs:?}): is it OVN's Northbound? `swctl ovn start` starts a private one"
+            )));
+        }
+        Ok(Nb { client })
+    }
+
+    pub fn addr(&self) -> &str {
+        self.client.addr()
+    }
+
+    /// Every logical switch and its ports (`ovn-nbctl show`, as data).
+    pub async fn state(&self) -> Result<NbState, OvsdbError> {
+        let mut t = Txn::for_db(NB_DB);
+        for (table, cols) in [
+            (
+                "Logical_Switch",
+                vec!["_uuid", "name", "ports", "external_ids"],
+            ),
+            (
+                "Logical_Switch_Port",
+                vec![
+                    "_uuid",
+                    "name",
+                    "addresses",
+                    "port_security",
+                    "options",
+                    "external_ids",
+                    "up",
+                ],
+            ),
+        ] {
+            t.push(
+                Op::Select {
+                    table: table.into(),
+                    wh: vec![],
+                    columns: Some(cols.into_iter().map(String::from).collect()),
+                },
+                Expect::Any,
+            );
+        }
+        let r = self.client.transact(&t).await?;
+        let ports: std::collections::BTreeMap<String, NbPort> = rows(&r, 1)
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.uuid()?.to_string(),
+                    NbPort {
+                        uuid: p.uuid()?.to_string(),
+                        name: p.str("name")?.to_string(),
+                        addresses: strings(p, "addresses"),
+                        port_security: strings(p, "port_security"),
+                        options: p.map("options"),
+                        external_ids: p.map("external_ids"),
+                        up: p.opt("up").and_then(|v| v.as_bool()),
+                    },
+                ))
+            })
+            .collect();
+        let mut switches: Vec<NbSwitch> = rows(&r, 0)
+            .iter()
+            .filter_map(|s| {
+                let mut ps: Vec<NbPort> = s
+                    .uuids("ports")
+                    .iter()
+                    .filter_map(|u| ports.get(u).cloned())
+                    .collect();
+                ps.sort_by(|a, b| a.name.cmp(&b.name));
+                Some(NbSwitch {
+                    uuid: s.uuid()?.to_string(),
+                    name: s.str("name").unwrap_or("").to_string(),
+                    external_ids: s.map("external_ids"),
+                    ports: ps,
+                })
+            })
+            .collect();
+        switches.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
+        Ok(NbState {
+            addr: self.client.addr().to_string(),
+            switches,
+        })
+    }
+
+    /// All `changes` in one transaction, `nb_cfg += 1` with them.
+    pub async fn apply(&self, changes: &[NbChange]) -> Result<(), OvsdbError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut t = Txn::for_db(NB_DB);
+        t.push(
+            Op::Comment(format!("swctl: {} change(s)", changes.len())),
+            Expect::Any,
+        );
+        for (i, c) in changes.iter().enumerate() {
+            build(&mut t, i, c, changes);
+        }
+        t.push(
+            Op::Mutate {
+                table: "NB_Global".into(),
+                wh: vec![],
+                mutations: vec![json!(["nb_cfg", "+=", 1])],
+            },
+            Expect::Count(1),
+        );
+        self.client.transact(&t).await?;
+        Ok(())
+    }
+}
+
+/// The named uuid of the switch `AddSwitch` makes for `name` in this
+/// transaction.
+fn new_switch(changes: &[NbChange], name: &str) -> Option<String> {
+    changes.iter().enumerate().find_map(|(i, c)| match c {
+        NbChange::AddSwitch { name: n, .. } if n == name => Some(format!("ls{i}")),
+        _ => None,
+    })
+}
+
+/// The operations of one change (`i` keeps named uuids apart).
+fn build(t: &mut Txn, i: usize, c: &NbChange, all: &[NbChange]) {
+    let lsp_row = |address: &str, security: &str, chassis: &str| {
+        json!({
+            "addresses": set(vec![json!(address)]),
+            "port_security": set(vec![json!(security)]),
+            "options": smap(vec![("requested-chassis", chassis)]),
+        })
+    };
+    match c {
+        NbChange::AddSwitch { name, owner } => {
+            t.push(
+                Op::Insert {
+                    table: "Logical_Switch".into(),
+                    row: json!({
+                        "name": name,
+                        "external_ids": smap(vec![
+                            (K_OWNER, owner.as_str()),
+                            (K_ROLE, "switch"),
+                            (K_SWITCH, name.as_str()),
+                        ]),
+                    }),
+                    uuid_name: Some(format!("ls{i}")),
+                },
+                Expect::Any,
+            );
+        }
+        NbChange::DelSwitch { uuid: u, .. } => {
+            t.push(
+                Op::Delete {
+                    table: "Logical_Switch".into(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
+                },
+                Expect::Count(1),
+            );
+        }
+        NbChange::AddPort {
+            switch,
+            switch_uuid,
+            name,
+            address,
+            security,
+            chassis,
+            owner,
+            ns,
+        } => {
+            let mut row = lsp_row(address, security, chassis);
+            row["name"] = json!(name);
+            row["external_ids"] = smap(vec![
+                (K_OWNER, owner.as_str()),
+                (K_ROLE, "port"),
+                (K_NS, ns.as_str()),
+                (K_SWITCH, switch.as_str()),
+            ]);
+            t.push(
+                Op::Insert {
+                    table: "Logical_Switch_Port".into(),
+                    row,
+                    uuid_name: Some(format!("lsp{i}")),
+                },
+                Expect::Any,
+            );
+            let target = match (switch_uuid, new_switch(all, switch)) {
+                (Some(u), _) => uuid(u),
+                (None, Some(n)) => named(&n),
+                (None, None) => json!(["named-uuid", "missing"]),
+            };
+            t.push(
+                Op::Mutate {
+                    table: "Logical_Switch".into(),
+                    wh: vec![cond("_uuid", "==", target)],
+                    mutations: vec![json!([
+                        "ports",
+                        "insert",
+                        set(vec![named(&format!("lsp{i}"))])
+                    ])],
+                },
+                Expect::Count(1),
+            );
+        }
+        NbChange::SetPort {
+            uuid: u,
+            address,
+            security,
+            chassis,
+            ..
+        } => {
+            t.push(
+                Op::Update {
+                    table: "Logical_Switch_Port".into(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
+                    row: lsp_row(address, security, chassis),
+                },
+                Expect::Count(1),
+            );
+        }
+        NbChange::DelPort {
+            switch_uuid,
+            uuid: u,
+            ..
+        } => {
+            // the port row goes once no switch refers to it (not a root table)
+            t.push(
+                Op::Mutate {
+                    table: "Logical_Switch".into(),
+                    wh: vec![cond("_uuid", "==", uuid(switch_uuid))],
+                    mutations: vec![json!(["ports", "delete", set(vec![uuid(u)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! A lab's OVN switches, run from the coordinator and the machines'
+//! agents: the coordinator brings the Northbound rows to what the file says
+//! (`plan::ovn_nb`, one transaction); each simulated machine's agent makes
+//! its Open vSwitch a chassis of the lab's central (ovn-controller started
+//! in the machine's namespace) before its part is applied, and afterwards
+//! waits until ovn-controller has installed every port of the part
+//! (`external_ids:ovn-installed`): traffic that starts earlier loses its
+//! first ARP (measured: 1 s, the kernel's retry).
+
+use std::time::{Duration, Instant};
+
+use crate::effect::OvsDb;
+use crate::effect::ovn::{chassis, nb::Nb};
+use crate::effect::ovs::sandbox;
+use crate::model::names::Owner;
+use crate::model::ovn::{chassis_name, lsp_name};
+use crate::model::{Backend, Desired, Reach};
+use crate::plan::ovn_nb::plan_nb;
+
+/// The Northbound part of `verb` (apply, plan, status, destroy) for lab
+/// `d` (whole, resolved): what changes (applied for apply and destroy), as
+/// an agent's output would say it.
+pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, String> {
+    let Some(ovn) = &d.ovn else {
+        return Err("the lab has no OVN switch".into());
+    };
+    let nb = Nb::connect(&ovn.nb)
+        .await
+        .map_err(|e| format!("the Northbound database at {}: {e}", ovn.nb))?;
+    let st = nb.state().await.map_err(|e| e.to_string())?;
+    let want = if verb == "destroy" {
+        Desired::new(d.owner.clone())
+    } else {
+        d.clone()
+    };
+    let changes = plan_nb(&want, &st);
+    if matches!(verb, "apply" | "destroy") {
+        nb.apply(&changes).await.map_err(|e| e.to_string())?;
+    }
+    let steps: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+    Ok(serde_json::json!({
+        "command": verb,
+        "changes": steps.len(),
+        "steps": steps,
+        "in_sync": steps.is_empty(),
+        "drift": if verb == "status" {
+            serde_json::json!({"differs": steps, "missing": [], "leaked": []})
+        } else {
+            serde_json::json!({})
+        },
+    }))
+}
+
+/// Make this machine (an agent's part `p`) a chassis of the lab's central:
+/// its Open vSwitch (the simulated machine's own, in `dir`) configured and
+/// ovn-controller started here, in the machine's namespace.
+pub async fn make_chassis(p: &Desired, dir: &std::path::Path) -> Result<(), String> {
+    let (Some(ovn), Some(m)) = (&p.ovn, p.owner.machine()) else {
+        return Ok(());
+    };
+    let m: Owner = m.parse().map_err(|e| format!("{e}"))?;
+    let Some(spec) = p.machines.get(&m) else {
+        return Ok(());
+    };
+    if !matches!(spec.reach, Reach::Netns(_)) {
+        // a real machine is a chassis of its own making (its ovn-controller
+        // and settings are its administrator's): the plan says when not
+        return Ok(());
+    }
+    let client = crate::ovsdb::Client::connect(&sandbox::address(dir))
+        .await
+        .map_err(|e| e.to_string())?;
+    let cfg = chassis::ChassisConfig {
+        system_id: chassis_name(p.owner.lab(), &m),
+        remote: ovn.sb.clone(),
+        encap_ip: spec.vtep,
+        datapath: if crate::effect::ovs::datapath::kernel_datapath() {
+            "system".into()
+        } else {
+            "netdev".into()
+        },
+    };
+    chassis::configure(&client, &cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    chassis::start(dir, &client)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Wait until ovn-controller has installed every OVN port of part `p` on
+/// this machine (its Interface's `external_ids:ovn-installed=true`); the
+/// ports still waiting when `limit` is up, otherwise.
+pub async fn await_installed<S: OvsDb>(
+    sys: &S,
+    p: &Desired,
+    limit: Duration,
+) -> Result<(), Vec<String>> {
+    let ids: Vec<String> = p
+        .ports
+        .iter()
+        .filter(|x| {
+            p.switches
+                .get(&x.switch)
+                .is_some_and(|s| s.backend == Backend::Ovn)
+        })
+        .map(|x| lsp_name(p.owner.lab(), &x.ns, &x.switch))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let t = Instant::now();
+    loop {
+        let st = sys.ovs_state().await.ok().and_then(|r| r.ok());
+        let waiting: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                !st.as_ref().is_some_and(|st| {
+                    st.bridges
+                        .iter()
+                        .flat_map(|b| b.ports.iter())
+                        .flat_map(|p| p.ifaces.iter())
+                        .any(|i| {
+                            i.external_ids.get("iface-id") == Some(id)
+                                && i.external_ids.get("ovn-installed").map(String::as_str)
+                                    == Some("true")
+                        })
+                })
+            })
+            .cloned()
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if t.elapsed() > limit {
+            return Err(waiting);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// After every machine's part: wait until each chassis of the lab has
+/// caught up with the Northbound database as it is now (`nb_cfg` bumped,
+/// then each of the lab's chassis' `Chassis_Private.nb_cfg` in the
+/// Southbound database at least that: what `ovn-nbctl --wait=hv` waits
+/// for, but only for this lab's chassis, so that a chassis of another lab
+/// that is down does not hold this one). Then a host's first ARP to
+/// another machine is answered.
+pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
+    use crate::ovsdb::ops::{Expect, Op, Txn};
+    let Some(ovn) = &d.ovn else { return Ok(()) };
+    let nb = crate::ovsdb::Client::connect(&ovn.nb)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut t = Txn::for_db(crate::effect::ovn::central::NB_DB);
+    t.push(
+        Op::Mutate {
+            table: "NB_Global".into(),
+            wh: vec![],
+            mutations: vec![serde_json::json!(["nb_cfg", "+=", 1])],
+        },
+        Expect::Count(1),
+    );
+    let sel = t.push(
+        Op::Select {
+            table: "NB_Global".into(),
+            wh: vec![],
+            columns: Some(vec!["nb_cfg".into()]),
+        },
+        Expect::Any,
+    );
+    let r = nb.transact(&t).await.map_err(|e| e.to_string())?;
+    let want = r[sel]["rows"][0]["nb_cfg"].as_i64().unwrap_or(0);
+    // the chassis of machines with OVN ports
+    let names: Vec<String> = d
+        .ports
+        .iter()
+        .filter(|p| {
+            d.switches
+                .get(&p.switch)
+                .is_some_and(|s| s.backend == Backend::Ovn)
+        })
+        .filter_map(|p| d.placement.get(&p.ns))
+        .map(|m| chassis_name(d.owner.lab(), m))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let sb = crate::ovsdb::Client::connect(&ovn.sb)
+        .await
+        .map_err(|e| format!("the Southbound database at {}: {e}", ovn.sb))?;
+    let t0 = Instant::now();
+    loop {
+        let mut t = Txn::for_db("OVN_Southbound");
+        t.push(
+            Op::Select {
+                table: "Chassis_Private".into(),
+                wh: vec![],
+                columns: Some(vec!["name".into(), "nb_cfg".into()]),
+            },
+            Expect::Any,
+        );
+        let r = sb.transact(&t).await.map_err(|e| e.to_string())?;
+        let rows = r[0]["rows"].as_array().cloned().unwrap_or_default();
+        let behind: Vec<String> = names
+            .iter()
+            .filter(|n| {
+                !rows.iter().any(|x| {
+                    x["name"].as_str() == Some(n.as_str())
+                        && x["nb_cfg"].as_i64().is_some_and(|c| c >= want)
+                })
+            })
+            .cloned()
+            .collect();
+        if behind.is_empty() {
+            return Ok(());
+        }
+        if t0.elapsed() > limit {
+            return Err(format!(
+                "OVN chassis {} did not catch up with the Northbound database within {} s",
+                behind.join(", "),
+                limit.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

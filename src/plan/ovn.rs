@@ -1,0 +1,178 @@
+//! The OVN backend on a machine: a logical switch lives in the Northbound
+//! database (written by the coordinator, `ovn_nb`); here its ports are
+//! internal ports of ovn-controller's integration bridge, each bound to
+//! its logical port by `external_ids:iface-id` and moved into its host's
+//! namespace, made and repaired like any OVS port (`ovs::plan_ovs_port`).
+
+use super::switch::{Switch, SwitchInfo};
+use super::{Cx, PlanError, Step};
+use crate::model::names::{IfName, Loc};
+use crate::model::ovn::lsp_name;
+use crate::model::{Backend, Observed, PortSpec, SwitchSpec, TunnelSpec, Via};
+
+/// The integration bridge ovn-controller makes (its `ovn-bridge`).
+pub const INTEGRATION_BRIDGE: &str = "br-int";
+
+pub struct Ovn;
+
+impl Ovn {
+    fn bridge() -> IfName {
+        INTEGRATION_BRIDGE.parse().expect("valid name")
+    }
+
+    fn no_chassis(sw: &IfName, why: &str) -> PlanError {
+        PlanError::Unavailable {
+            switch: sw.clone(),
+            backend: Backend::Ovn,
+            why: why.into(),
+        }
+    }
+}
+
+impl Switch for Ovn {
+    fn backend(&self) -> Backend {
+        Backend::Ovn
+    }
+
+    fn wirings(&self) -> &'static [Via] {
+        &[Via::Internal]
+    }
+
+    fn has_vlans(&self) -> bool {
+        false
+    }
+
+    fn max_ports(&self) -> Option<usize> {
+        None
+    }
+
+    fn describe(&self, _loc: &Loc) -> String {
+        "an OVN logical switch".into()
+    }
+
+    /// None on a machine: the switch is a Northbound row.
+    fn switches(&self, _o: &Observed) -> Vec<SwitchInfo> {
+        vec![]
+    }
+
+    fn locate(&self, _o: &Observed, _name: &str) -> Option<Loc> {
+        None
+    }
+
+    /// Nothing to make here; the machine must be a chassis (its
+    /// ovn-controller has made the integration bridge).
+    fn plan_switch(&self, cx: &mut Cx, name: &IfName, _spec: &SwitchSpec) -> Result<(), PlanError> {
+        let Some(st) = cx.o.ovs.as_ref() else {
+            return Err(Self::no_chassis(
+                name,
+                &cx.o
+                    .ovs_missing
+                    .clone()
+                    .unwrap_or_else(|| "no Open vSwitch".into()),
+            ));
+        };
+        let Some(br) = st.bridge(INTEGRATION_BRIDGE) else {
+            return Err(Self::no_chassis(
+                name,
+                "this machine is not an OVN chassis: no integration bridge br-int (ovn-controller is not running)",
+            ));
+        };
+        // geneve from the userspace datapath leaves only through an OVS
+        // bridge holding the VTEP, as VXLAN does (`ovs_span`)
+        let machine = cx.d.owner.machine().and_then(|m| m.parse().ok());
+        let Some(spec) = machine.and_then(|m| cx.d.machines.get(&m)) else {
+            return Ok(());
+        };
+        if br.datapath_type != "netdev" {
+            return Ok(());
+        }
+        let vtep = spec.vtep;
+        let on =
+            cx.o.host
+                .links
+                .iter()
+                .find(|l| l.addrs.iter().any(|c| c.addr == vtep));
+        let ok = match on {
+            Some(l) => st.bridge(&l.name).is_some(),
+            None => {
+                cx.d.switches
+                    .values()
+                    .any(|s| s.backend == Backend::Ovs && s.addrs.iter().any(|c| c.addr == vtep))
+            }
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(PlanError::VtepNotOnOvs {
+            switch: name.clone(),
+            vtep,
+            on: on.map_or("on no device of this machine".into(), |l| {
+                format!("on {}, not on an OVS bridge", l.name)
+            }),
+        })
+    }
+
+    fn delete_switch(&self, _cx: &mut Cx, _sw: &SwitchInfo) {}
+
+    /// The OVS backend removes swctl's ports on every bridge, br-int's too.
+    fn remove_ports(&self, _cx: &mut Cx) {}
+
+    /// An internal port of br-int bound to the host's logical port.
+    fn plan_port(
+        &self,
+        cx: &mut Cx,
+        p: &PortSpec,
+        _sw_loc: &Loc,
+        _via: Via,
+    ) -> Result<(), PlanError> {
+        let id = lsp_name(cx.d.owner.lab(), &p.ns, &p.switch);
+        super::ovs::plan_ovs_port(cx, p, &Self::bridge(), Via::Internal, Some(id))
+    }
+
+    fn plan_trunk_end(
+        &self,
+        _cx: &mut Cx,
+        sw: &IfName,
+        _sw_loc: &Loc,
+        _dev: &str,
+        _attached: bool,
+    ) -> Result<(), PlanError> {
+        Err(PlanError::BadSwitch {
+            switch: sw.clone(),
+            backend: Backend::Ovn,
+            why: "trunks join Linux bridges only; an OVN logical switch takes any number of ports"
+                .into(),
+        })
+    }
+
+    fn plan_uplink(
+        &self,
+        _cx: &mut Cx,
+        sw: &IfName,
+        _sw_loc: &Loc,
+        _dev: &IfName,
+    ) -> Result<(), PlanError> {
+        Err(PlanError::BadSwitch {
+            switch: sw.clone(),
+            backend: Backend::Ovn,
+            why: "an OVN logical switch has no uplink of swctl's".into(),
+        })
+    }
+
+    /// OVN carries its switches between chassis itself (geneve).
+    fn plan_tunnel(
+        &self,
+        _cx: &mut Cx,
+        t: &TunnelSpec,
+        _sw_loc: &Loc,
+        _mtu: Option<u32>,
+    ) -> Result<(), PlanError> {
+        Err(PlanError::BadSwitch {
+            switch: t.switch.clone(),
+            backend: Backend::Ovn,
+            why: "OVN carries its logical switches between machines itself".into(),
+        })
+    }
+
+    fn forget_removed(&self, _after: &mut Observed, _steps: &[Step]) {}
+}

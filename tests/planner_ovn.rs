@@ -1,0 +1,196 @@
+//! The Northbound planner without root: a lab's OVN switches and ports as
+//! Northbound changes, converged, changed, torn down; someone else's rows
+//! (even of the same name) untouched; a forwarding host's port security
+//! without addresses.
+
+use std::collections::BTreeMap;
+
+use swctl::lab::topology::parse;
+use swctl::model::ovn::{NbChange, NbPort, NbState, NbSwitch};
+use swctl::model::*;
+use swctl::plan::ovn_nb::plan_nb;
+
+const LAB: &str = r#"
+name = "lo"
+[machines.m1]
+vtep = "198.18.240.1"
+netns = "lom1"
+[machines.m2]
+vtep = "198.18.240.2"
+netns = "lom2"
+[switches.ls1]
+span = "ovn"
+[hosts.a]
+machine = "m1"
+[[hosts.a.ports]]
+switch = "ls1"
+ip = "198.18.90.1/24"
+[hosts.b]
+machine = "m2"
+forward = true
+[[hosts.b.ports]]
+switch = "ls1"
+ip = "198.18.90.2/24"
+"#;
+
+/// The Northbound state after `changes` (what the database would hold).
+fn after(mut st: NbState, changes: &[NbChange]) -> NbState {
+    let mut n = 0;
+    let mut id = || {
+        n += 1;
+        format!("u{n}")
+    };
+    for c in changes {
+        match c {
+            NbChange::AddSwitch { name, owner } => st.switches.push(NbSwitch {
+                uuid: id(),
+                name: name.clone(),
+                external_ids: BTreeMap::from([
+                    ("swctl-owner".into(), owner.to_string()),
+                    ("swctl-switch".into(), name.clone()),
+                ]),
+                ports: vec![],
+            }),
+            NbChange::DelSwitch { uuid, .. } => st.switches.retain(|s| &s.uuid != uuid),
+            NbChange::AddPort {
+                switch,
+                switch_uuid,
+                name,
+                address,
+                security,
+                chassis,
+                ..
+            } => {
+                let u = id();
+                // None: the switch made in this transaction (the last one)
+                let s = st
+                    .switches
+                    .iter_mut()
+                    .rev()
+                    .find(|s| match switch_uuid {
+                        Some(x) => &s.uuid == x,
+                        None => &s.name == switch,
+                    })
+                    .unwrap();
+                s.ports.push(NbPort {
+                    uuid: u,
+                    name: name.clone(),
+                    addresses: vec![address.clone()],
+                    port_security: vec![security.clone()],
+                    options: BTreeMap::from([("requested-chassis".into(), chassis.clone())]),
+                    external_ids: BTreeMap::new(),
+                    up: None,
+                });
+            }
+            NbChange::DelPort { uuid, .. } => {
+                for s in st.switches.iter_mut() {
+                    s.ports.retain(|p| &p.uuid != uuid);
+                }
+            }
+            NbChange::SetPort { .. } => unreachable!("not in these tests"),
+        }
+    }
+    st
+}
+
+#[test]
+fn a_labs_ovn_switch_and_ports_converge_and_go() {
+    let d = parse(LAB, false, "lo.toml").unwrap().desired;
+    // someone else's logical switch of the same name
+    let foreign = NbSwitch {
+        uuid: "f1".into(),
+        name: "ls1".into(),
+        external_ids: BTreeMap::new(),
+        ports: vec![],
+    };
+    let st = NbState {
+        addr: "unix:nb".into(),
+        switches: vec![foreign.clone()],
+    };
+    let c = plan_nb(&d, &st);
+    let text: Vec<String> = c.iter().map(|c| c.to_string()).collect();
+    assert_eq!(c.len(), 3, "{text:#?}");
+    assert!(text[0].starts_with("ovn-nbctl ls-add ls1"), "{text:#?}");
+    // a: "MAC IP" in both, bound to m1's chassis; its MAC the one the
+    // machine's agent gives eth0
+    let mac = swctl::model::ovn::port_mac(
+        &"lo+m1".parse().unwrap(),
+        &"a".parse().unwrap(),
+        &"eth0".parse().unwrap(),
+    );
+    let want_a = format!("{mac} 198.18.90.1");
+    assert!(
+        text[1].contains(&format!("lsp-add ls1 lo.a.ls1 -- lsp-set-addresses lo.a.ls1 \"{want_a}\" -- lsp-set-port-security lo.a.ls1 \"{want_a}\""))
+            && text[1].ends_with("requested-chassis=lo+m1"),
+        "{text:#?}"
+    );
+    // b forwards: port security by MAC only
+    let NbChange::AddPort {
+        address, security, ..
+    } = &c[2]
+    else {
+        panic!("{c:?}")
+    };
+    assert!(address.ends_with(" 198.18.90.2"));
+    assert_eq!(security.split_whitespace().count(), 1, "{security}");
+    // converged
+    let st = after(st, &c);
+    assert!(plan_nb(&d, &st).is_empty());
+    // a host leaves the file: its port goes, nothing else
+    let mut d2 = d.clone();
+    d2.ports.retain(|p| p.ns.as_str() != "b");
+    d2.namespaces.retain(|n, _| n.as_str() != "b");
+    let c2 = plan_nb(&d2, &st);
+    assert!(
+        matches!(&c2[..], [NbChange::DelPort { name, .. }] if name == "lo.b.ls1"),
+        "{c2:?}"
+    );
+    // teardown: the lab's switch only; the foreign one of the same name stays
+    let gone = plan_nb(&Desired::new(d.owner.clone()), &st);
+    assert!(
+        matches!(&gone[..], [NbChange::DelSwitch { uuid, .. }] if uuid != "f1"),
+        "{gone:?}"
+    );
+    let st = after(st, &gone);
+    assert_eq!(st.switches, vec![foreign]);
+}
+
+#[test]
+fn ovn_switches_are_refused_where_they_cannot_work() {
+    for (bad, want) in [
+        (
+            "name = \"x\"\n[switches.s]\nspan = \"ovn\"\n",
+            "an OVN switch needs [machines]",
+        ),
+        (
+            &*LAB.replace("span = \"ovn\"", "span = \"ovn\"\nvni = 5"),
+            "no `vni`",
+        ),
+        (
+            &*LAB.replace(
+                "span = \"ovn\"",
+                "span = \"ovn\"\naddress = \"198.18.90.9/24\"",
+            ),
+            "an OVN switch has no address",
+        ),
+        (
+            &*LAB.replace("span = \"ovn\"", "span = \"ovn\"\nbackend = \"ovs\""),
+            "span = \"ovn\" makes an OVN logical switch",
+        ),
+        (&*format!("{LAB}[ovn]\nnb = \"nowhere\"\n"), "ovn.nb"),
+    ] {
+        let Err(e) = parse(bad, false, "t") else {
+            panic!("accepted: {bad}")
+        };
+        let text = e.to_string();
+        let all = match e {
+            swctl::lab::topology::TopologyError::Invalid { problems, .. } => problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => text,
+        };
+        assert!(all.contains(want), "{want:?} not in {all}");
+    }
+}
