@@ -242,7 +242,9 @@ fn main() {
         Wiring::Bridge => "one Linux bridge, veth",
         Wiring::OvsVeth => "one OVS bridge, veth",
         Wiring::OvsInternal => "one OVS bridge, internal port",
-        Wiring::Veth | Wiring::BridgeVxlan | Wiring::OvsVxlan => unreachable!("refused above"),
+        Wiring::Veth | Wiring::BridgeVxlan | Wiring::OvsVxlan | Wiring::Ovn => {
+            unreachable!("refused above")
+        }
     };
     println!("\n{n} namespaces on {what} + address each; median of {repeat}");
     println!(

@@ -66,6 +66,7 @@ fn bench_json_is_complete_and_sane() {
         "ovs-internal",
         "bridge-vxlan",
         "ovs-vxlan",
+        "ovn",
     ] {
         assert!(
             wirings.iter().any(|x| x == w) || skipped.iter().any(|x| x == w),
@@ -78,10 +79,10 @@ fn bench_json_is_complete_and_sane() {
             "a skip without a reason: {s}"
         );
     }
-    // with the sandbox running, all six are measured (bridge-vxlan and
-    // ovs-vxlan: two simulated machines, each with its own Open vSwitch
-    // for the latter)
-    assert_eq!(wirings.len(), 6, "{v}");
+    // with the sandbox running, all seven are measured (bridge-vxlan,
+    // ovs-vxlan, ovn: two simulated machines, each with its own Open
+    // vSwitch for the last two, a private central for ovn)
+    assert_eq!(wirings.len(), 7, "{v}");
     let samples = v["samples"].as_array().unwrap();
     assert_eq!(samples.len(), wirings.len() * 2);
     for s in samples {
@@ -144,6 +145,14 @@ fn bench_json_is_complete_and_sane() {
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("ovs-internal"));
     assert!(chart.contains("bridge-vxlan") && chart.contains("ovs-vxlan"));
+    assert!(
+        chart.contains(">ovn<") || chart.contains("ovn"),
+        "ovn in the chart"
+    );
+    assert!(
+        !std::path::Path::new("/run/swctl/bench-ovn").exists(),
+        "the bench's OVN central left behind"
+    );
     let _ = std::fs::remove_file(&svg);
     // nothing left behind
     let left: Vec<String> = sh(&["ip", "netns", "list"])

@@ -45,16 +45,20 @@ pub enum Wiring {
     /// an OVS bridge spanning two simulated machines over VXLAN (each
     /// machine's own Open vSwitch, hosts by internal ports, alternating)
     OvsVxlan,
+    /// an OVN logical switch across two simulated machines (geneve; each
+    /// machine a chassis; a private central for the bench)
+    Ovn,
 }
 
 impl Wiring {
-    pub const ALL: [Wiring; 6] = [
+    pub const ALL: [Wiring; 7] = [
         Wiring::Veth,
         Wiring::Bridge,
         Wiring::OvsVeth,
         Wiring::OvsInternal,
         Wiring::BridgeVxlan,
         Wiring::OvsVxlan,
+        Wiring::Ovn,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -65,6 +69,7 @@ impl Wiring {
             Wiring::OvsInternal => "ovs-internal",
             Wiring::BridgeVxlan => "bridge-vxlan",
             Wiring::OvsVxlan => "ovs-vxlan",
+            Wiring::Ovn => "ovn",
         }
     }
 
@@ -80,7 +85,7 @@ impl Wiring {
 
     /// Whether the lab spans two simulated machines.
     pub fn spans(&self) -> bool {
-        matches!(self, Wiring::BridgeVxlan | Wiring::OvsVxlan)
+        matches!(self, Wiring::BridgeVxlan | Wiring::OvsVxlan | Wiring::Ovn)
     }
 }
 
@@ -178,6 +183,8 @@ pub(crate) fn fail(e: impl std::fmt::Display) -> BenchError {
 }
 
 const OWNER: &str = "swctl-bench";
+/// The OVN central the `ovn` wiring runs against (the bench's own).
+pub const OVN_DIR: &str = "/run/swctl/bench-ovn";
 
 /// The bench's i-th namespace (unique per process).
 pub fn host(i: usize) -> NsName {
@@ -242,6 +249,14 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
         for i in 0..n {
             d.placement.insert(host(i), ms[i % 2].clone());
         }
+    }
+    if w == Wiring::Ovn {
+        let dir = std::path::Path::new(OVN_DIR);
+        d.ovn = Some(crate::model::OvnSpec {
+            nb: crate::effect::ovn::central::nb_address(dir),
+            sb: crate::effect::ovn::central::sb_address(dir),
+        });
+    } else if w.spans() {
         d.spans
             .insert(switch_name(), crate::model::SpanSpec { vni: None });
     }
@@ -281,10 +296,10 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                 d.switches.insert(
                     sw(k),
                     SwitchSpec {
-                        backend: if matches!(w, Wiring::Bridge | Wiring::BridgeVxlan) {
-                            Backend::Bridge
-                        } else {
-                            Backend::Ovs
+                        backend: match w {
+                            Wiring::Bridge | Wiring::BridgeVxlan => Backend::Bridge,
+                            Wiring::Ovn => Backend::Ovn,
+                            _ => Backend::Ovs,
                         },
                         loc: Loc::Host,
                         addrs: vec![],
@@ -307,7 +322,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     ifname: Some("eth0".parse().expect("valid")),
                     addrs: vec![addr(i)],
                     via: match w {
-                        Wiring::OvsInternal | Wiring::OvsVxlan => Via::Internal,
+                        Wiring::OvsInternal | Wiring::OvsVxlan | Wiring::Ovn => Via::Internal,
                         _ => Via::Veth,
                     },
                     vlan: None,
@@ -464,7 +479,7 @@ pub async fn measure(
         let cores = (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64 * ncores() as f64;
         s.gbps_k = Some(g);
         s.cpu_cores = Some(cores);
-        if w.needs_ovs() || w == Wiring::OvsVxlan {
+        if w.needs_ovs() || matches!(w, Wiring::OvsVxlan | Wiring::Ovn) {
             // SAFETY: sysconf has no preconditions
             let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
             if let (Some(a0), Some(a1)) = (v0, vswitchd_jiffies()) {
@@ -477,7 +492,8 @@ pub async fn measure(
     let t = Instant::now();
     teardown(k).await?;
     s.teardown_s = t.elapsed().as_secs_f64();
-    if o.compare_shell {
+    // (no hand-typed reference for OVN)
+    if o.compare_shell && w != Wiring::Ovn {
         progress(&format!(
             "round {round} {}: the same with ip/ovs-vsctl",
             w.name()

@@ -29,7 +29,8 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
                 "{v} add-br {br} -- set Bridge {br} datapath_type=netdev fail_mode=standalone"
             );
         }
-        Wiring::Veth => {}
+        // no hand-typed reference for OVN (`measure` does not ask for one)
+        Wiring::Veth | Wiring::Ovn => {}
         Wiring::BridgeVxlan => {
             // two machines by hand: an underlay namespace with a bridge, a
             // namespace per machine with its VTEP, a bridge and a vxlan
@@ -93,6 +94,7 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
         let _ = writeln!(up, "ip netns add {h}\nip -n {h} link set lo up");
         let p = format!("r{}-{i}", std::process::id() % 10000);
         match w {
+            Wiring::Ovn => {}
             Wiring::Veth => {
                 if i % 2 == 1 {
                     let prev = host(i - 1);
@@ -177,7 +179,7 @@ pub fn shell_reference(w: Wiring, n: usize, db: &str) -> (String, String) {
         Wiring::OvsVeth | Wiring::OvsInternal => {
             let _ = writeln!(down, "{v} del-br {br}");
         }
-        Wiring::Veth => {}
+        Wiring::Veth | Wiring::Ovn => {}
         Wiring::BridgeVxlan => {
             let _ = writeln!(
                 down,

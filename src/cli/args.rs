@@ -149,7 +149,7 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// wirings to compare [default: all this machine can run]: veth,bridge,ovs-veth,ovs-internal,bridge-vxlan,ovs-vxlan (the last two span two simulated machines)
+    /// wirings to compare [default: all this machine can run]: veth,bridge,ovs-veth,ovs-internal,bridge-vxlan,ovs-vxlan,ovn (the last three span two simulated machines)
     #[arg(long, value_delimiter = ',')]
     pub wiring: Vec<String>,
     /// namespaces for the setup/ready/teardown figures

@@ -87,6 +87,14 @@ pub(super) async fn run(
             report.skipped.push((w.name().to_string(), why.into()));
             continue;
         }
+        if w == Wiring::Ovn && !std::path::Path::new("/usr/share/ovn/ovn-nb.ovsschema").exists() {
+            let why = "OVN is not installed (Debian: ovn-central, ovn-host)";
+            if explicit {
+                return Err(CliError::Failed(format!("--wiring ovn: {why}")));
+            }
+            report.skipped.push((w.name().to_string(), why.into()));
+            continue;
+        }
         wirings.push(w);
     }
     if !a.scale.is_empty() {
@@ -121,6 +129,11 @@ pub(super) async fn run(
             eprint!("\r\x1b[2K{m}");
         }
     };
+    // the ovn wiring's own central, for the whole run
+    let ovn_dir = std::path::Path::new(bench::OVN_DIR);
+    if opts.wirings.contains(&Wiring::Ovn) {
+        crate::effect::ovn::central::start(ovn_dir, None).await?;
+    }
     let mut result = Ok(());
     'rounds: for round in 0..opts.repeat {
         for w in &opts.wirings {
@@ -146,6 +159,10 @@ pub(super) async fn run(
     }
     // whatever happened, leave nothing behind
     let cleanup = bench::teardown(k).await;
+    if opts.wirings.contains(&Wiring::Ovn) {
+        let _ = crate::effect::ovn::central::stop(ovn_dir);
+        let _ = std::fs::remove_dir_all(ovn_dir);
+    }
     result?;
     cleanup?;
     bench::summarize(&mut report);

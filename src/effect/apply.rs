@@ -278,9 +278,55 @@ pub async fn apply_with<S: Netlink + Namespaces + OvsDb>(
         }
     }
     if failures.is_empty() {
+        await_running(sys, plan).await;
         Ok(done)
     } else {
         Err(ApplyError { done, failures })
+    }
+}
+
+/// Until the veth pairs made are operationally up (at most a second): the
+/// end brought up first gets its queueing discipline only later, from the
+/// kernel's link-watch work, and until then drops what it is given to send
+/// (seen: a host pinged within a few ms of apply lost its first ARP reply,
+/// 1 run in 10; after this wait, none in 30). One end is asked: the kernel
+/// takes both ends of a pair in the same pass.
+async fn await_running<S: Netlink>(sys: &S, plan: &Plan) {
+    let mut left: Vec<(&Loc, &str)> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::CreateVeth { loc, name, .. } => Some((loc, name.as_str())),
+            _ => None,
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    while !left.is_empty() && tokio::time::Instant::now() < deadline {
+        let res = join_all(left.iter().map(|(l, n)| sys.running(l, n))).await;
+        // a device gone meanwhile is not waited for
+        left = left
+            .into_iter()
+            .zip(res)
+            .filter(|(_, r)| matches!(r, Ok(false)))
+            .map(|(x, _)| x)
+            .collect();
+        if !left.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+    if !left.is_empty() {
+        tracing::debug!(devices = left.len(), "veth ends not running after 1 s");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &plan.steps {
+        if let Step::CreateVeth {
+            loc: l @ Loc::Ns(_),
+            ..
+        } = s
+            && seen.insert(l.clone())
+        {
+            sys.release(l);
+        }
     }
 }
 

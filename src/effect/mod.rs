@@ -165,6 +165,9 @@ pub trait Netlink {
     async fn add_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
     /// `ip route del DEST via GW`
     async fn del_route(&self, loc: &Loc, dest: &RouteDest, via: &IpAddr) -> Result<(), NlError>;
+    /// `ip link show NAME`: whether the device is operationally up (its
+    /// queueing discipline attached: it sends what it is given)
+    async fn running(&self, loc: &Loc, name: &str) -> Result<bool, NlError>;
     /// `ip link show NAME`: whether the device is there (a cheap look-up
     /// where a dump would list every device of the namespace)
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError>;

@@ -90,6 +90,9 @@ impl Netlink for System {
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
         self.kernel.has_link(loc, name).await
     }
+    async fn running(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
+        self.kernel.running(loc, name).await
+    }
     async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
         self.kernel.dump_links(loc).await
     }

@@ -218,11 +218,19 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
             return Err(LabError::Machines(bad));
         }
     }
+    let nb_dead =
+        if crate::effect::paths::run_dir() == std::path::Path::new(crate::effect::paths::RUN_DIR) {
+            ovn::gc_northbound(&live)
+                .await
+                .map_err(|e| LabError::Machines(vec![format!("ovn: {e}")]))?
+        } else {
+            vec![]
+        };
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
     prune_run_state(&o);
     // a machine's part of a lab over machines (LAB+MACHINE) is its agent's
     // to remove, never a leftover here
-    let dead: Vec<Owner> = owners(&o)
+    let mut dead: Vec<Owner> = owners(&o)
         .into_iter()
         .filter(|ow| ow.as_str() != "cli" && !live.contains(ow) && ow.machine().is_none())
         .collect();
@@ -233,5 +241,10 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
     }
     all.steps.sort_by_key(Step::phase);
     apply_with(sys, &all, true, &mut |_, _| {}).await?;
+    for o in nb_dead {
+        if !dead.contains(&o) {
+            dead.push(o);
+        }
+    }
     Ok((dead, all))
 }

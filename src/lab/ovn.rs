@@ -224,3 +224,27 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The Northbound rows of labs that are no longer applied, in swctl's own
+/// central (a lab's `[ovn]` elsewhere is known only while it is applied):
+/// removed, lab by lab, by their marks. The labs they were of.
+pub async fn gc_northbound(live: &std::collections::BTreeSet<Owner>) -> Result<Vec<Owner>, String> {
+    let dir = std::path::Path::new(crate::effect::paths::OVN_DIR);
+    let addr = crate::effect::ovn::central::nb_address(dir);
+    // no central here: nothing of OVN to collect
+    let Ok(nb) = Nb::connect(&addr).await else {
+        return Ok(vec![]);
+    };
+    let st = nb.state().await.map_err(|e| e.to_string())?;
+    let dead: std::collections::BTreeSet<Owner> = st
+        .switches
+        .iter()
+        .filter_map(|s| s.owner())
+        .filter(|o| !live.contains(o) && o.machine().is_none())
+        .collect();
+    for o in &dead {
+        let changes = plan_nb(&Desired::new(o.clone()), &st);
+        nb.apply(&changes).await.map_err(|e| e.to_string())?;
+    }
+    Ok(dead.into_iter().collect())
+}

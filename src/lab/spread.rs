@@ -377,11 +377,30 @@ async fn warm_tunnels<S: Netlink>(sys: &S, d: &Desired) {
             .map(|(_, _, vtep)| (ns.clone(), *vtep, std::time::Duration::ZERO))
             .collect();
         let loc = crate::model::names::Loc::Ns(ns.clone());
-        let _ = sys.flush_neighbours(&loc).await;
-        let _ = tokio::task::spawn_blocking(move || {
-            crate::effect::probe::ping_all(&pairs, std::time::Duration::from_secs(2))
-        })
-        .await;
+        // a few tries: on a busy box a first echo can go unanswered
+        let mut left = pairs;
+        for _ in 0..3 {
+            if left.is_empty() {
+                break;
+            }
+            let _ = sys.flush_neighbours(&loc).await;
+            let try_these = left.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                crate::effect::probe::ping_all(&try_these, std::time::Duration::from_secs(2))
+            })
+            .await
+            .unwrap_or_default();
+            left = left
+                .into_iter()
+                .zip(
+                    res.into_iter()
+                        .map(|r| r.is_ok())
+                        .chain(std::iter::repeat(false)),
+                )
+                .filter(|(_, ok)| !ok)
+                .map(|(p, _)| p)
+                .collect();
+        }
         sys.release(&loc);
     }
 }

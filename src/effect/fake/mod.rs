@@ -474,6 +474,15 @@ impl Netlink for Fake {
         Ok(0)
     }
 
+    /// The fake's devices are running once they are up.
+    async fn running(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
+        let sys = self.sys.lock().unwrap();
+        Ok(sys
+            .loc(loc)
+            .and_then(|st| st.link(name))
+            .is_some_and(|l| l.up))
+    }
+
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
         let sys = self.sys.lock().unwrap();
         Ok(sys.loc(loc).is_some_and(|st| st.link(name).is_some()))

@@ -486,6 +486,10 @@ impl Netlink for Kernel {
         Ok(self.parse_dump(loc, links, vec![], vec![]))
     }
 
+    async fn running(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
+        self.oper_running(loc, name).await
+    }
+
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
         let mut q = LinkMessage::default();
         q.attributes.push(LinkAttribute::IfName(name.into()));

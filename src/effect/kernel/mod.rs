@@ -169,6 +169,27 @@ impl Kernel {
         Err(NlError::NoDevice(op()))
     }
 
+    /// Whether device `name` is operationally up (`ip link show` says
+    /// `state UP` or `UNKNOWN`): the kernel has also attached its queueing
+    /// discipline by then. A veth end brought up before its peer gets
+    /// both later, from the kernel's link-watch work, and drops what it is
+    /// given to send until then (seen: a host's first ARP reply lost when
+    /// it was pinged within a few ms of apply).
+    pub(super) async fn oper_running(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
+        use netlink_packet_route::link::State;
+        let mut q = LinkMessage::default();
+        q.attributes.push(LinkAttribute::IfName(name.into()));
+        let op = || format!("ip {}link show {name}", loc.ip_n());
+        let resp = self
+            .request(loc, RouteNetlinkMessage::GetLink(q), 0, op)
+            .await?;
+        Ok(resp.iter().any(|m| {
+            matches!(m, RouteNetlinkMessage::NewLink(l) if l.attributes.iter().any(|a| {
+                matches!(a, LinkAttribute::OperState(State::Up | State::Unknown))
+            }))
+        }))
+    }
+
     pub(super) fn ns_fd(&self, loc: &Loc) -> Result<File, NlError> {
         match loc {
             Loc::Host => self
