@@ -1,9 +1,10 @@
 //! OVN as the distributed switch, for real: a private OVN central (`swctl
 //! ovn start --dir`), three simulated machines each made a chassis by its
-//! agent (its own Open vSwitch and ovn-controller in its namespace), two
-//! logical switches across them (`span = "ovn"`) and a gateway host
-//! between them. Ping at once after apply (every port installed, every
-//! chassis caught up), TTL 63 through the gateway, TCP with a checksummed
+//! agent (its own Open vSwitch and ovn-controller in its namespace), three
+//! logical switches across them (`span = "ovn"`), a gateway host between
+//! two of them and an OVN logical router (`[routers.r1]`) between two.
+//! Ping at once after apply (every port installed, every chassis caught
+//! up), TTL 63 through the gateway and through the router, TCP with a checksummed
 //! transfer; re-apply changes nothing; a host's port deleted by hand is
 //! bound again by one apply; a logical switch made by hand with ovn-nbctl
 //! survives destroy; destroy leaves no Northbound row of the lab, no
@@ -72,6 +73,16 @@ fn lab_file(p: &str, c: &Central) -> String {
         ));
     }
     t.push_str("[switches.ls1]\nspan = \"ovn\"\n[switches.ls2]\nspan = \"ovn\"\n");
+    // a third switch, joined to the first by an OVN logical router
+    t.push_str(
+        "[switches.ls3]\nspan = \"ovn\"\n[routers.r1]\n\
+         [[routers.r1.ports]]\nswitch = \"ls1\"\nip = \"198.18.86.253/24\"\n\
+         [[routers.r1.ports]]\nswitch = \"ls3\"\nip = \"198.18.88.254/24\"\n",
+    );
+    t.push_str(&format!(
+        "[hosts.{p}f]\nmachine = \"m3\"\nroutes = [{{ to = \"default\", via = \"198.18.88.254\" }}]\n\
+         [[hosts.{p}f.ports]]\nswitch = \"ls3\"\nip = \"198.18.88.6/24\"\n"
+    ));
     t.push_str(&format!(
         "[hosts.{p}g]\nmachine = \"m1\"\nforward = true\n\
          [[hosts.{p}g.ports]]\nswitch = \"ls1\"\nip = \"198.18.86.254/24\"\n\
@@ -84,8 +95,13 @@ fn lab_file(p: &str, c: &Central) -> String {
         ("d", "m2", "ls2", 87, 4),
         ("e", "m3", "ls2", 87, 5),
     ] {
+        let extra = if h == "a" {
+            ", { to = \"198.18.88.0/24\", via = \"198.18.86.253\" }"
+        } else {
+            ""
+        };
         t.push_str(&format!(
-            "[hosts.{p}{h}]\nmachine = \"{m}\"\nroutes = [{{ to = \"default\", via = \"198.18.{net}.254\" }}]\n\
+            "[hosts.{p}{h}]\nmachine = \"{m}\"\nroutes = [{{ to = \"default\", via = \"198.18.{net}.254\" }}{extra}]\n\
              [[hosts.{p}{h}.ports]]\nswitch = \"{sw}\"\nip = \"198.18.{net}.{a}/24\"\n"
         ));
     }
@@ -107,6 +123,21 @@ fn ovn_switches_across_three_simulated_machines() {
     assert!(ping_once(&b, "198.18.86.3"), "b -> c (m2 -> m3)");
     let out = ping(Some(&b), "198.18.87.5").unwrap();
     assert!(out.contains("ttl=63"), "{out}");
+    // through the OVN logical router, m1 -> m3, at once
+    let out = ping(Some(&a), "198.18.88.6").unwrap();
+    assert!(out.contains("ttl=63"), "through the router: {out}");
+    let routers = central.nbctl(&["--bare", "--columns=name", "list", "Logical_Router"]);
+    assert_eq!(routers.trim(), "r1", "{routers}");
+    let nets = central.nbctl(&[
+        "--bare",
+        "--columns=networks",
+        "list",
+        "Logical_Router_Port",
+    ]);
+    assert!(
+        nets.contains("198.18.86.253/24") && nets.contains("198.18.88.254/24"),
+        "{nets}"
+    );
     // the Northbound rows: two switches marked with the lab, one port per
     // host port, its address the device's own (the oracle: ovn-nbctl, ip)
     let switches = central.nbctl(&[
@@ -118,7 +149,7 @@ fn ovn_switches_across_three_simulated_machines() {
     ]);
     let mut names: Vec<&str> = switches.split_whitespace().collect();
     names.sort();
-    assert_eq!(names, ["ls1", "ls2"], "{switches}");
+    assert_eq!(names, ["ls1", "ls2", "ls3"], "{switches}");
     for (h, sw, ip) in [("a", "ls1", "198.18.86.1"), ("e", "ls2", "198.18.87.5")] {
         let lsp = format!("{p}.{p}{h}.{sw}");
         let addr = central.nbctl(&["lsp-get-addresses", &lsp]);
@@ -180,6 +211,8 @@ fn ovn_switches_across_three_simulated_machines() {
     assert!(!left.contains("swctl"), "{left}");
     let chassis = central.sbctl(&["--bare", "--columns=name", "list", "Chassis"]);
     assert!(!chassis.contains(&p), "chassis left: {chassis}");
+    let routers = central.nbctl(&["--bare", "--columns=name", "list", "Logical_Router"]);
+    assert!(routers.trim().is_empty(), "router left: {routers}");
     assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
     let out = sh(&["pgrep", "-af", &format!("/run/swctl/machines/{p}+")]);
     let text = String::from_utf8_lossy(&out.stdout);

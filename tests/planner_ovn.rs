@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use swctl::lab::topology::parse;
-use swctl::model::ovn::{NbChange, NbPort, NbState, NbSwitch};
+use swctl::model::ovn::{NbChange, NbPort, NbRouter, NbRouterPort, NbState, NbSwitch};
 use swctl::model::*;
 use swctl::plan::ovn_nb::plan_nb;
 
@@ -87,7 +87,54 @@ fn after(mut st: NbState, changes: &[NbChange]) -> NbState {
                     s.ports.retain(|p| &p.uuid != uuid);
                 }
             }
-            NbChange::SetPort { .. } => unreachable!("not in these tests"),
+            NbChange::AddRouter { name, owner, ports } => {
+                let mut rports = vec![];
+                for p in ports {
+                    rports.push(NbRouterPort {
+                        uuid: id(),
+                        name: p.lrp.clone(),
+                        mac: p.mac.clone(),
+                        networks: p.networks.clone(),
+                    });
+                    let u = id();
+                    let s = st
+                        .switches
+                        .iter_mut()
+                        .rev()
+                        .find(|s| match &p.switch_uuid {
+                            Some(x) => &s.uuid == x,
+                            None => s.name == p.switch,
+                        })
+                        .unwrap();
+                    s.ports.push(NbPort {
+                        uuid: u,
+                        name: p.lsp.clone(),
+                        addresses: vec!["router".into()],
+                        port_security: vec![],
+                        options: BTreeMap::new(),
+                        external_ids: BTreeMap::from([("swctl-role".into(), "router-port".into())]),
+                        up: None,
+                    });
+                }
+                st.routers.push(NbRouter {
+                    uuid: id(),
+                    name: name.clone(),
+                    external_ids: BTreeMap::from([
+                        ("swctl-owner".into(), owner.to_string()),
+                        ("swctl-router".into(), name.clone()),
+                    ]),
+                    ports: rports,
+                });
+            }
+            NbChange::DelRouter { uuid, lsps, .. } => {
+                st.routers.retain(|r| &r.uuid != uuid);
+                for (_, l) in lsps {
+                    for s in st.switches.iter_mut() {
+                        s.ports.retain(|p| &p.uuid != l);
+                    }
+                }
+            }
+            _ => unreachable!("not in these tests"),
         }
     }
     st
@@ -106,6 +153,7 @@ fn a_labs_ovn_switch_and_ports_converge_and_go() {
     let st = NbState {
         addr: "unix:nb".into(),
         switches: vec![foreign.clone()],
+        routers: vec![],
     };
     let c = plan_nb(&d, &st);
     let text: Vec<String> = c.iter().map(|c| c.to_string()).collect();
@@ -193,4 +241,53 @@ fn ovn_switches_are_refused_where_they_cannot_work() {
         };
         assert!(all.contains(want), "{want:?} not in {all}");
     }
+}
+
+#[test]
+fn an_ovn_router_is_made_after_its_switches_and_remade_when_it_changes() {
+    let text = format!(
+        "{LAB}[switches.ls2]\nspan = \"ovn\"\n[routers.r1]\n[[routers.r1.ports]]\nswitch = \"ls1\"\nip = \"198.18.90.254/24\"\n[[routers.r1.ports]]\nswitch = \"ls2\"\nip = \"198.18.93.254/24\"\n"
+    );
+    let d = parse(&text, false, "lo.toml").unwrap().desired;
+    let st = NbState::default();
+    let c = plan_nb(&d, &st);
+    let kinds: Vec<&str> = c
+        .iter()
+        .map(|c| match c {
+            NbChange::AddSwitch { .. } => "ls",
+            NbChange::AddPort { .. } => "lsp",
+            NbChange::AddRouter { .. } => "lr",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["ls", "lsp", "lsp", "ls", "lr"], "{c:#?}");
+    let text0 = c[4].to_string();
+    assert!(
+        text0.starts_with("ovn-nbctl lr-add r1 -- lrp-add r1 lo/r1.ls1 ")
+            && text0.contains(
+                "198.18.90.254/24 -- lsp-add ls1 lo/r1.ls1-ls -- lsp-set-type lo/r1.ls1-ls router"
+            ),
+        "{text0}"
+    );
+    let st = after(st, &c);
+    assert!(plan_nb(&d, &st).is_empty(), "{:#?}", plan_nb(&d, &st));
+    // an address changes: the router is made again, its old switch ports go
+    let mut d2 = d.clone();
+    d2.routers.values_mut().next().unwrap().ports[1].addrs =
+        vec!["198.18.93.1/24".parse().unwrap()];
+    let c2 = plan_nb(&d2, &st);
+    assert!(
+        matches!(&c2[..], [NbChange::DelRouter { lsps, .. }, NbChange::AddRouter { .. }] if lsps.len() == 2),
+        "{c2:#?}"
+    );
+    let st2 = after(st.clone(), &c2);
+    assert!(plan_nb(&d2, &st2).is_empty());
+    // teardown: the router before the switches
+    let gone = plan_nb(&Desired::new(d.owner.clone()), &st);
+    assert!(
+        matches!(gone.first(), Some(NbChange::DelRouter { .. })),
+        "{gone:#?}"
+    );
+    let st = after(st, &gone);
+    assert!(st.switches.is_empty() && st.routers.is_empty());
 }

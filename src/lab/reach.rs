@@ -35,6 +35,9 @@ pub struct Net {
     by_addr: HashMap<IpAddr, usize>,
     /// location -> its interfaces
     at: HashMap<Loc, Vec<usize>>,
+    /// nodes with no kernel of their own (OVN logical routers): they
+    /// forward, answer, never probe, and keep no neighbour table of ours
+    virt: std::collections::HashSet<Loc>,
 }
 
 /// One neighbour entry a packet needs: `at` resolves `addr`.
@@ -93,6 +96,25 @@ impl Net {
                 });
             }
         }
+        // OVN logical routers: a forwarding node with a port on each switch
+        let mut virt = std::collections::HashSet::new();
+        for (name, r) in &d.routers {
+            let Ok(ns) = format!("router:{name}").parse::<NsName>() else {
+                continue;
+            };
+            let loc = Loc::Ns(ns);
+            for p in &r.ports {
+                let g = seg_of(&p.switch);
+                ifaces.push(Iface {
+                    loc: loc.clone(),
+                    seg: format!("switch {g}"),
+                    switch: Some(g),
+                    cidrs: p.addrs.clone(),
+                    owner: format!("router {name}"),
+                });
+            }
+            virt.insert(loc);
+        }
         let mut by_addr = HashMap::new();
         let mut at: HashMap<Loc, Vec<usize>> = HashMap::new();
         for (i, f) in ifaces.iter().enumerate() {
@@ -106,17 +128,21 @@ impl Net {
             .iter()
             .map(|(n, s)| (Loc::Ns(n.clone()), s.routes.clone()))
             .collect();
-        let forward = d
+        let mut forward: HashMap<Loc, bool> = d
             .namespaces
             .iter()
             .map(|(n, s)| (Loc::Ns(n.clone()), s.forward == Some(true)))
             .collect();
+        for v in &virt {
+            forward.insert(v.clone(), true);
+        }
         Net {
             ifaces,
             routes,
             forward,
             by_addr,
             at,
+            virt,
         }
     }
 
@@ -201,7 +227,9 @@ impl Net {
                 .owner_of(&nh)
                 .filter(|f| &f.seg == seg)
                 .ok_or_else(|| format!("nothing on {seg} has {nh}"))?;
-            neigh.push((cur.clone(), nh));
+            if !self.virt.contains(&cur) {
+                neigh.push((cur.clone(), nh));
+            }
             cur = next.loc.clone();
         }
         Err("routing loop".into())
@@ -230,7 +258,7 @@ impl Net {
         let mut v: Vec<NsName> = self
             .ifaces
             .iter()
-            .filter(|f| !f.cidrs.is_empty())
+            .filter(|f| !f.cidrs.is_empty() && !self.virt.contains(&f.loc))
             .filter_map(|f| f.loc.ns().cloned())
             .collect();
         v.sort();

@@ -258,6 +258,22 @@ pub struct Desired {
     pub uplinks: Vec<UplinkSpec>,
     /// the OVN central of a lab with OVN switches
     pub ovn: Option<OvnSpec>,
+    /// OVN logical routers between the lab's OVN switches
+    pub routers: BTreeMap<IfName, RouterSpec>,
+}
+
+/// An OVN logical router: one port on each switch it joins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RouterSpec {
+    pub ports: Vec<RouterPortSpec>,
+}
+
+/// A router's port on an OVN switch, with its addresses (the hosts'
+/// gateway there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouterPortSpec {
+    pub switch: IfName,
+    pub addrs: Vec<Cidr>,
 }
 
 /// Where a lab's OVN central is: its Northbound database (swctl writes
@@ -285,6 +301,7 @@ impl Desired {
             xlinks: Vec::new(),
             uplinks: Vec::new(),
             ovn: None,
+            routers: BTreeMap::new(),
         }
     }
 

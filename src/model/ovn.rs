@@ -42,11 +42,57 @@ impl NbSwitch {
     }
 }
 
+/// A Logical_Router_Port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NbRouterPort {
+    pub uuid: String,
+    pub name: String,
+    pub mac: String,
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NbRouter {
+    pub uuid: String,
+    pub name: String,
+    pub external_ids: BTreeMap<String, String>,
+    pub ports: Vec<NbRouterPort>,
+}
+
+impl NbRouter {
+    pub fn owner(&self) -> Option<Owner> {
+        self.external_ids.get(K_OWNER).and_then(|o| o.parse().ok())
+    }
+    /// The router of the topology it stands for (swctl's rows).
+    pub fn router(&self) -> Option<&str> {
+        self.external_ids.get(K_ROUTER).map(String::as_str)
+    }
+}
+
+/// The key of a router's name in swctl's marks.
+pub const K_ROUTER: &str = "swctl-router";
+
 /// What a Northbound database holds, as far as swctl cares.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NbState {
     pub addr: String,
     pub switches: Vec<NbSwitch>,
+    pub routers: Vec<NbRouter>,
+}
+
+/// A router port to make: the router's side and its switch's side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewRouterPort {
+    /// the Logical_Router_Port
+    pub lrp: String,
+    pub mac: String,
+    /// "IP/PREFIX"
+    pub networks: Vec<String>,
+    pub switch: String,
+    /// the switch's row; None: made in the same transaction
+    pub switch_uuid: Option<String>,
+    /// the switch's Logical_Switch_Port of type router
+    pub lsp: String,
 }
 
 impl NbState {
@@ -99,6 +145,21 @@ pub enum NbChange {
         uuid: String,
         name: String,
     },
+    /// `ovn-nbctl lr-add R -- lrp-add R LRP MAC NET.. -- lsp-add SW LSP --
+    /// lsp-set-type LSP router -- lsp-set-addresses LSP router --
+    /// lsp-set-options LSP router-port=LRP` for each port
+    AddRouter {
+        name: String,
+        owner: Owner,
+        ports: Vec<NewRouterPort>,
+    },
+    /// `ovn-nbctl lr-del R` and its switches' router ports
+    DelRouter {
+        uuid: String,
+        name: String,
+        /// (switch row, port row) of each of its switch-side ports
+        lsps: Vec<(String, String)>,
+    },
 }
 
 impl std::fmt::Display for NbChange {
@@ -131,6 +192,26 @@ impl std::fmt::Display for NbChange {
                 "ovn-nbctl lsp-set-addresses {name} \"{address}\" -- lsp-set-port-security {name} \"{security}\" -- set Logical_Switch_Port {name} options:requested-chassis={chassis}"
             ),
             NbChange::DelPort { name, .. } => write!(f, "ovn-nbctl lsp-del {name}"),
+            NbChange::AddRouter { name, ports, .. } => {
+                write!(f, "ovn-nbctl lr-add {name}")?;
+                for p in ports {
+                    write!(
+                        f,
+                        " -- lrp-add {name} {} {} {} -- lsp-add {} {} -- lsp-set-type {} router -- lsp-set-addresses {} router -- lsp-set-options {} router-port={}",
+                        p.lrp,
+                        p.mac,
+                        p.networks.join(" "),
+                        p.switch,
+                        p.lsp,
+                        p.lsp,
+                        p.lsp,
+                        p.lsp,
+                        p.lrp
+                    )?;
+                }
+                Ok(())
+            }
+            NbChange::DelRouter { name, .. } => write!(f, "ovn-nbctl lr-del {name}"),
         }
     }
 }
@@ -161,3 +242,17 @@ pub fn port_mac(part_owner: &Owner, ns: &NsName, dev: &IfName) -> Mac {
 
 /// Keys of NB rows swctl writes besides the owner.
 pub const K_NB_NS: &str = K_NS;
+
+/// The router port of `router` on `sw` (Logical_Router_Port), and its
+/// switch-side twin (`-ls`); `/` keeps them apart from hosts' ports (a
+/// namespace name has none).
+pub fn lrp_name(lab: &str, router: &IfName, sw: &IfName) -> (String, String) {
+    let lrp = format!("{lab}/{router}.{sw}");
+    let lsp = format!("{lrp}-ls");
+    (lrp, lsp)
+}
+
+/// A router port's Ethernet address.
+pub fn lrp_mac(lab: &str, router: &IfName, sw: &IfName) -> Mac {
+    Mac::stable(&["ovn-router", lab, router.as_str(), sw.as_str()])
+}

@@ -5,8 +5,10 @@
 //! else made, even of the same name, is never touched.
 
 use crate::model::names::{IfName, Owner};
-use crate::model::ovn::{NbChange, NbState, chassis_name, lsp_name, port_mac};
-use crate::model::{Backend, Desired, PortSpec};
+use crate::model::ovn::{
+    NbChange, NbRouter, NbState, NewRouterPort, chassis_name, lrp_mac, lrp_name, lsp_name, port_mac,
+};
+use crate::model::{Backend, Desired, PortSpec, RouterSpec};
 
 /// The `addresses` (and `port_security`) of a host's port: "MAC IP..".
 pub fn port_address(d: &Desired, p: &PortSpec) -> Option<String> {
@@ -26,6 +28,27 @@ pub fn port_address(d: &Desired, p: &PortSpec) -> Option<String> {
 pub fn plan_nb(d: &Desired, nb: &NbState) -> Vec<NbChange> {
     let lab: &Owner = &d.owner;
     let mut out = vec![];
+    // routers that differ go first (their switch-side ports with them),
+    // before any switch does; made again at the end
+    let mut keep_routers = vec![];
+    for r in nb
+        .routers
+        .iter()
+        .filter(|r| r.owner().as_ref() == Some(lab))
+    {
+        let spec = r
+            .router()
+            .and_then(|n| n.parse::<IfName>().ok())
+            .and_then(|n| d.routers.get(&n).map(|s| (n, s)));
+        match spec {
+            Some((n, s)) if router_fits(d, nb, r, &n, s) => keep_routers.push(n),
+            _ => out.push(NbChange::DelRouter {
+                uuid: r.uuid.clone(),
+                name: r.name.clone(),
+                lsps: router_lsps(nb, r),
+            }),
+        }
+    }
     // switches of the lab that are no longer OVN switches of the file
     for s in nb
         .switches
@@ -104,8 +127,24 @@ pub fn plan_nb(d: &Desired, nb: &NbState) -> Vec<NbChange> {
                 }
             }
         }
+        // routers' ports are the routers' business
+        for (rn, r) in &d.routers {
+            if r.ports.iter().any(|p| &p.switch == sw) {
+                names.push(lrp_name(lab.as_str(), rn, sw).1);
+            }
+        }
         if let Some(s) = have {
-            for r in s.ports.iter().filter(|r| !names.contains(&r.name)) {
+            let routers_port = |r: &crate::model::ovn::NbPort| {
+                r.external_ids
+                    .get(crate::model::ovs::K_ROLE)
+                    .map(String::as_str)
+                    == Some("router-port")
+            };
+            for r in s
+                .ports
+                .iter()
+                .filter(|r| !names.contains(&r.name) && !routers_port(r))
+            {
                 out.push(NbChange::DelPort {
                     switch_uuid: s.uuid.clone(),
                     uuid: r.uuid.clone(),
@@ -114,5 +153,66 @@ pub fn plan_nb(d: &Desired, nb: &NbState) -> Vec<NbChange> {
             }
         }
     }
+    for (rn, spec) in &d.routers {
+        if keep_routers.contains(rn) {
+            continue;
+        }
+        let ports = spec
+            .ports
+            .iter()
+            .map(|p| {
+                let (lrp, lsp) = lrp_name(lab.as_str(), rn, &p.switch);
+                NewRouterPort {
+                    lrp,
+                    mac: lrp_mac(lab.as_str(), rn, &p.switch).to_string(),
+                    networks: p.addrs.iter().map(|c| c.to_string()).collect(),
+                    switch: p.switch.to_string(),
+                    switch_uuid: nb.switch_of(lab, p.switch.as_str()).map(|s| s.uuid.clone()),
+                    lsp,
+                }
+            })
+            .collect();
+        out.push(NbChange::AddRouter {
+            name: rn.to_string(),
+            owner: lab.clone(),
+            ports,
+        });
+    }
     out
+}
+
+/// Whether router row `r` is router `n` of the file: the same ports
+/// (name, address, networks) and each one's switch-side port in place.
+fn router_fits(d: &Desired, nb: &NbState, r: &NbRouter, n: &IfName, s: &RouterSpec) -> bool {
+    let lab = d.owner.as_str();
+    r.ports.len() == s.ports.len()
+        && s.ports.iter().all(|p| {
+            let (lrp, lsp) = lrp_name(lab, n, &p.switch);
+            let mut want: Vec<String> = p.addrs.iter().map(|c| c.to_string()).collect();
+            want.sort();
+            let row = r.ports.iter().find(|x| x.name == lrp);
+            let nets_ok = row.is_some_and(|x| {
+                let mut have = x.networks.clone();
+                have.sort();
+                have == want && x.mac == lrp_mac(lab, n, &p.switch).to_string()
+            });
+            let lsp_ok = nb
+                .switch_of(&d.owner, p.switch.as_str())
+                .is_some_and(|sw| sw.ports.iter().any(|x| x.name == lsp));
+            nets_ok && lsp_ok
+        })
+}
+
+/// The switch-side ports of router row `r`: (switch row, port row).
+fn router_lsps(nb: &NbState, r: &NbRouter) -> Vec<(String, String)> {
+    let names: Vec<String> = r.ports.iter().map(|p| format!("{}-ls", p.name)).collect();
+    nb.switches
+        .iter()
+        .flat_map(|s| {
+            s.ports
+                .iter()
+                .filter(|p| names.contains(&p.name))
+                .map(|p| (s.uuid.clone(), p.uuid.clone()))
+        })
+        .collect()
 }

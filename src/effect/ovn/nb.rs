@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::ovn::{NbChange, NbPort, NbState, NbSwitch};
+use crate::model::ovn::{K_ROUTER, NbChange, NbPort, NbRouter, NbRouterPort, NbState, NbSwitch};
 use crate::model::ovs::{K_NS, K_OWNER, K_ROLE, K_SWITCH};
 use crate::ovsdb::ops::{Expect, Op, Row, Txn, cond, named, set, smap, uuid};
 use crate::ovsdb::{Client, OvsdbError};
@@ -77,6 +77,14 @@ impl Nb {
                     "up",
                 ],
             ),
+            (
+                "Logical_Router",
+                vec!["_uuid", "name", "ports", "external_ids"],
+            ),
+            (
+                "Logical_Router_Port",
+                vec!["_uuid", "name", "mac", "networks"],
+            ),
         ] {
             t.push(
                 Op::Select {
@@ -123,9 +131,42 @@ impl Nb {
             })
             .collect();
         switches.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
+        let lrps: std::collections::BTreeMap<String, NbRouterPort> = rows(&r, 3)
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.uuid()?.to_string(),
+                    NbRouterPort {
+                        uuid: p.uuid()?.to_string(),
+                        name: p.str("name")?.to_string(),
+                        mac: p.str("mac").unwrap_or("").to_string(),
+                        networks: strings(p, "networks"),
+                    },
+                ))
+            })
+            .collect();
+        let mut routers: Vec<NbRouter> = rows(&r, 2)
+            .iter()
+            .filter_map(|x| {
+                let mut ps: Vec<NbRouterPort> = x
+                    .uuids("ports")
+                    .iter()
+                    .filter_map(|u| lrps.get(u).cloned())
+                    .collect();
+                ps.sort_by(|a, b| a.name.cmp(&b.name));
+                Some(NbRouter {
+                    uuid: x.uuid()?.to_string(),
+                    name: x.str("name").unwrap_or("").to_string(),
+                    external_ids: x.map("external_ids"),
+                    ports: ps,
+                })
+            })
+            .collect();
+        routers.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
         Ok(NbState {
             addr: self.client.addr().to_string(),
             switches,
+            routers,
         })
     }
 
@@ -256,6 +297,89 @@ fn build(t: &mut Txn, i: usize, c: &NbChange, all: &[NbChange]) {
                     table: "Logical_Switch_Port".into(),
                     wh: vec![cond("_uuid", "==", uuid(u))],
                     row: lsp_row(address, security, chassis),
+                },
+                Expect::Count(1),
+            );
+        }
+        NbChange::AddRouter { name, owner, ports } => {
+            let mut lrps = vec![];
+            for (k, p) in ports.iter().enumerate() {
+                let lrp = format!("lrp{i}x{k}");
+                let nets: Vec<Value> = p.networks.iter().map(|n| json!(n)).collect();
+                t.push(
+                    Op::Insert {
+                        table: "Logical_Router_Port".into(),
+                        row: json!({"name": p.lrp, "mac": p.mac, "networks": set(nets)}),
+                        uuid_name: Some(lrp.clone()),
+                    },
+                    Expect::Any,
+                );
+                lrps.push(named(&lrp));
+                let lsp = format!("rlsp{i}x{k}");
+                t.push(
+                    Op::Insert {
+                        table: "Logical_Switch_Port".into(),
+                        row: json!({
+                            "name": p.lsp,
+                            "type": "router",
+                            "addresses": set(vec![json!("router")]),
+                            "options": smap(vec![("router-port", p.lrp.as_str())]),
+                            "external_ids": smap(vec![
+                                (K_OWNER, owner.as_str()),
+                                (K_ROLE, "router-port"),
+                                (K_ROUTER, name.as_str()),
+                            ]),
+                        }),
+                        uuid_name: Some(lsp.clone()),
+                    },
+                    Expect::Any,
+                );
+                let target = match (&p.switch_uuid, new_switch(all, &p.switch)) {
+                    (Some(u), _) => uuid(u),
+                    (None, Some(n)) => named(&n),
+                    (None, None) => json!(["named-uuid", "missing"]),
+                };
+                t.push(
+                    Op::Mutate {
+                        table: "Logical_Switch".into(),
+                        wh: vec![cond("_uuid", "==", target)],
+                        mutations: vec![json!(["ports", "insert", set(vec![named(&lsp)])])],
+                    },
+                    Expect::Count(1),
+                );
+            }
+            t.push(
+                Op::Insert {
+                    table: "Logical_Router".into(),
+                    row: json!({
+                        "name": name,
+                        "ports": set(lrps),
+                        "external_ids": smap(vec![
+                            (K_OWNER, owner.as_str()),
+                            (K_ROLE, "router"),
+                            (K_ROUTER, name.as_str()),
+                        ]),
+                    }),
+                    uuid_name: None,
+                },
+                Expect::Any,
+            );
+        }
+        NbChange::DelRouter { uuid: u, lsps, .. } => {
+            for (sw, lsp) in lsps {
+                t.push(
+                    Op::Mutate {
+                        table: "Logical_Switch".into(),
+                        wh: vec![cond("_uuid", "==", uuid(sw))],
+                        mutations: vec![json!(["ports", "delete", set(vec![uuid(lsp)])])],
+                    },
+                    Expect::Count(1),
+                );
+            }
+            t.push(
+                Op::Delete {
+                    table: "Logical_Router".into(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
                 },
                 Expect::Count(1),
             );

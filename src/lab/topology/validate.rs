@@ -16,8 +16,10 @@ use crate::model::{
 };
 
 const TOP: &[&str] = &[
-    "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn",
+    "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn", "routers",
 ];
+const ROUTER: &[&str] = &["ports"];
+const ROUTER_PORT: &[&str] = &["switch", "ip"];
 const SWITCH: &[&str] = &[
     "backend",
     "address",
@@ -406,6 +408,55 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
     machines::finish(&mut v.r, &mut d, given_machine, spans, &|p| {
         pos.get(p).copied().flatten()
     });
+    // OVN logical routers: ports on the lab's OVN switches
+    for (rname, n) in v.r.entries(get(top, "routers"), "routers") {
+        let path = join("routers", rname);
+        let name: Option<IfName> = v.parse(rname, &path, n.at);
+        let Some(rt) = v.r.table(n, &path, ROUTER) else {
+            continue;
+        };
+        let mut spec = crate::model::RouterSpec::default();
+        let pp = join(&path, "ports");
+        for (i, pn) in v.r.array(get(rt, "ports"), &pp).iter().enumerate() {
+            let ip = format!("{pp}[{i}]");
+            let Some(t) = v.r.table(pn, &ip, ROUTER_PORT) else {
+                continue;
+            };
+            let sp = join(&ip, "switch");
+            let Some((sw, at)) = v.r.str(get(t, "switch"), &sp) else {
+                v.r.err(&ip, pn.at, "a router port names its `switch`");
+                continue;
+            };
+            let Some(sw) = v.parse::<IfName>(sw, &sp, at) else {
+                continue;
+            };
+            match d.switches.get(&sw) {
+                Some(s) if s.backend == Backend::Ovn => {}
+                Some(_) => {
+                    v.r.err(&sp, at, format!("{sw} is not an OVN switch (span = \"ovn\"): a router joins OVN switches"));
+                    continue;
+                }
+                None => {
+                    v.r.err(&sp, at, format!("no switch {sw} in [switches]"));
+                    continue;
+                }
+            }
+            if spec.ports.iter().any(|p| p.switch == sw) {
+                v.r.err(&sp, at, format!("the router has a port on {sw} already"));
+                continue;
+            }
+            let addrs = v.addrs(get(t, "ip"), &join(&ip, "ip"));
+            if addrs.is_empty() {
+                v.r.err(&ip, pn.at, "a router port needs an address (`ip`)");
+                continue;
+            }
+            spec.ports
+                .push(crate::model::RouterPortSpec { switch: sw, addrs });
+        }
+        if let Some(n) = name {
+            d.routers.insert(n, spec);
+        }
+    }
     machines::read_ovn(&mut v.r, top, &mut d);
     match name {
         Some(name) if v.r.problems.is_empty() => {

@@ -53,6 +53,17 @@ pub fn to_toml(d: &Desired) -> String {
             }
         }
     }
+    for (name, r) in &d.routers {
+        let _ = writeln!(t, "\n[routers.{name}]");
+        for p in &r.ports {
+            let _ = writeln!(
+                t,
+                "[[routers.{name}.ports]]\nswitch = \"{}\"\nip = {}",
+                p.switch,
+                list(&p.addrs)
+            );
+        }
+    }
     for (ns, spec) in &d.namespaces {
         let _ = writeln!(t, "\n[hosts.{ns}]");
         if let Some(m) = d.placement.get(ns) {
