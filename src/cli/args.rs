@@ -84,6 +84,12 @@ pub enum Cmd {
     /// swctl's private OVN central (Northbound, Southbound, ovn-northd)
     #[command(subcommand)]
     Ovn(OvnCmd),
+    /// Serve swctl's JSON-RPC 2.0 API on a Unix socket (mode 0600) until killed
+    Serve {
+        /// the socket
+        #[arg(long, default_value = crate::effect::paths::API_SOCKET)]
+        socket: String,
+    },
     /// What `apply FILE` would do, step by step, changing nothing
     Plan {
         /// the topology file (`-`: standard input)

@@ -10,6 +10,7 @@ pub mod error;
 mod imperative;
 mod render;
 mod sandbox;
+mod serve;
 mod show;
 mod topo;
 
@@ -60,6 +61,7 @@ enum Job {
     Show,
     Sandbox(SandboxCmd),
     Ovn(OvnCmd),
+    Serve(String),
 }
 
 impl From<ChangeJob> for Job {
@@ -80,6 +82,7 @@ impl Job {
             Cmd::Show => Job::Show,
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
             Cmd::Ovn(c) => Job::Ovn(c.clone()),
+            Cmd::Serve { socket } => Job::Serve(socket.clone()),
             Cmd::Bench(b) => bench::job(b)?,
             _ => unreachable!("every command is handled above"),
         })
@@ -89,7 +92,12 @@ impl Job {
         match self {
             Job::Change(_) => true,
             Job::Topo(c, ..) => matches!(c, TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc),
-            Job::NsList | Job::SwitchList | Job::Show | Job::Sandbox(_) | Job::Ovn(_) => false,
+            Job::NsList
+            | Job::SwitchList
+            | Job::Show
+            | Job::Sandbox(_)
+            | Job::Ovn(_)
+            | Job::Serve(_) => false,
             // a scale run's children take the lock themselves
             Job::Bench(b, _) => b.scale.is_empty(),
         }
@@ -122,7 +130,7 @@ impl Job {
         match self {
             Job::Change(c) => c.ovs,
             Job::SwitchList | Job::Show => true,
-            Job::NsList | Job::Sandbox(_) | Job::Ovn(_) => false,
+            Job::NsList | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(_) => false,
             Job::Topo(..) | Job::Bench(..) => true,
         }
     }
@@ -169,6 +177,7 @@ impl Job {
             }
             Job::Sandbox(c) => sandbox::run(c).await,
             Job::Ovn(c) => sandbox::run_ovn(c).await,
+            Job::Serve(socket) => serve::serve(Path::new(&socket)).await,
             Job::Topo(cmd, topo, file) => topo::run(&k, cmd, topo.map(|t| *t), &file).await,
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,

@@ -44,6 +44,8 @@ pub fn topology_dir() -> PathBuf {
 }
 /// the default directory of `swctl ovs start`
 pub const SANDBOX_DIR: &str = "/run/swctl/ovs";
+/// the default socket of `swctl serve` (the JSON-RPC API)
+pub const API_SOCKET: &str = "/run/swctl/api.sock";
 /// the default directory of `swctl ovn start` (the OVN central)
 pub const OVN_DIR: &str = "/run/swctl/ovn";
 /// a simulated machine's own Open vSwitch, in its agent's run-state

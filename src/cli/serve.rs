@@ -1,0 +1,231 @@
+//! `swctl serve`: swctl's JSON-RPC 2.0 API (jsonrpsee) over HTTP on a Unix
+//! socket (mode 0600: root only; no TCP). Every method runs the command
+//! the CLI would run, in this process, through the same code and the same
+//! lock: its result is the CLI's `--json` output, its error the CLI's error
+//! as data (-32602 when the request is wrong: bad params, an invalid
+//! topology with every problem and its place; -32000 when running it
+//! failed).
+//!
+//! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan` and
+//! `lab.apply` (`{"topology": {...}}` or `{"file": PATH}`, apply takes
+//! `"check": true` too), `lab.status`, `lab.check`, `lab.destroy`
+//! (`{"name": LAB}`).
+
+use std::path::{Path, PathBuf};
+
+use jsonrpsee::RpcModule;
+use jsonrpsee::server::{Server, serve_with_graceful_shutdown, stop_channel};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use serde_json::{Value, json};
+
+use super::{Cli, CliError, Output};
+use clap::Parser;
+
+/// JSON-RPC's code for invalid params.
+const BAD_PARAMS: i32 = -32602;
+/// swctl's code for a command that failed while running.
+const FAILED: i32 = -32000;
+
+fn bad(msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(BAD_PARAMS, msg.into(), None::<()>)
+}
+
+/// Run `swctl --json ARGS` here, on a blocking thread (the CLI's own
+/// runtime and lock): the CLI's JSON, or its error as a JSON-RPC error.
+async fn cli(args: Vec<String>) -> Result<Value, ErrorObjectOwned> {
+    let res = tokio::task::spawn_blocking(move || {
+        let mut argv = vec!["swctl".to_string(), "--json".to_string()];
+        argv.extend(args);
+        let c = Cli::try_parse_from(&argv).map_err(|e| bad(e.to_string()))?;
+        Ok::<_, ErrorObjectOwned>(super::run(&c))
+    })
+    .await
+    .map_err(|e| ErrorObjectOwned::owned(FAILED, e.to_string(), None::<()>))??;
+    match res {
+        Ok(Output { mut json, code, .. }) => {
+            if code != 0 && json.is_object() {
+                json["exit_code"] = json!(code);
+            }
+            Ok(json)
+        }
+        Err(e) => Err(error_object(&e)),
+    }
+}
+
+/// A CLI error as a JSON-RPC error: the CLI's JSON error as `data`.
+fn error_object(e: &CliError) -> ErrorObjectOwned {
+    let data = e.to_json();
+    let code = if e.exit_code() == 2 {
+        BAD_PARAMS
+    } else {
+        FAILED
+    };
+    let msg = data["error"].as_str().unwrap_or("failed").to_string();
+    ErrorObjectOwned::owned(code, msg, Some(data))
+}
+
+fn object(p: &Params) -> Result<serde_json::Map<String, Value>, ErrorObjectOwned> {
+    match p.parse::<Value>() {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Null) => Ok(Default::default()),
+        _ => Err(bad("params must be an object")),
+    }
+}
+
+/// Where a topology given as JSON is kept while its lab exists (its
+/// record names the file, as for a file applied from the CLI).
+fn api_dir() -> PathBuf {
+    crate::effect::paths::run_dir().join("api")
+}
+
+/// The file of `{"file": PATH}` or `{"topology": {...}}` (written under
+/// /run/swctl/api as NAME.json).
+fn topology_file(p: &serde_json::Map<String, Value>) -> Result<String, ErrorObjectOwned> {
+    match (p.get("file"), p.get("topology")) {
+        (Some(Value::String(f)), None) => Ok(f.clone()),
+        (None, Some(t @ Value::Object(o))) => {
+            let name = o
+                .get("name")
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| bad("the topology has no \"name\""))?;
+            let owner: crate::model::names::Owner = name
+                .parse()
+                .map_err(|e: crate::model::names::InvalidInput| bad(e.to_string()))?;
+            std::fs::create_dir_all(api_dir()).map_err(|e| bad(e.to_string()))?;
+            let path = api_dir().join(format!("{owner}.json"));
+            std::fs::write(&path, t.to_string()).map_err(|e| bad(e.to_string()))?;
+            Ok(path.display().to_string())
+        }
+        _ => Err(bad(
+            "give either \"file\" (a path) or \"topology\" (an object)",
+        )),
+    }
+}
+
+/// `{"name": LAB}`: the lab and the file it was applied from.
+fn lab_of(p: &serde_json::Map<String, Value>) -> Result<(String, String), ErrorObjectOwned> {
+    let name = p
+        .get("name")
+        .and_then(|n| n.as_str())
+        .ok_or_else(|| bad("give the lab's \"name\""))?;
+    let owner: crate::model::names::Owner = name
+        .parse()
+        .map_err(|e: crate::model::names::InvalidInput| bad(e.to_string()))?;
+    let rec = crate::effect::paths::topology_dir().join(owner.as_str());
+    let file =
+        std::fs::read_to_string(&rec).map_err(|_| bad(format!("no lab {owner} is applied")))?;
+    Ok((owner.to_string(), file.trim().to_string()))
+}
+
+/// The applied labs: name and file.
+fn labs() -> Value {
+    let mut v: Vec<Value> = std::fs::read_dir(crate::effect::paths::topology_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let file = std::fs::read_to_string(e.path()).unwrap_or_default();
+            json!({"name": e.file_name().to_string_lossy(), "file": file.trim()})
+        })
+        .collect();
+    v.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    json!({"labs": v})
+}
+
+fn version() -> Value {
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "kernel": nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        "ovs_datapath": if crate::effect::ovs::datapath::kernel_datapath() { "system" } else { "netdev" },
+    })
+}
+
+fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(());
+    m.register_method("swctl.version", |_, _, _| {
+        Ok::<_, ErrorObjectOwned>(version())
+    })?;
+    m.register_method("labs.list", |_, _, _| Ok::<_, ErrorObjectOwned>(labs()))?;
+    m.register_async_method(
+        "show",
+        |_, _, _| async move { cli(vec!["show".into()]).await },
+    )?;
+    for (method, verb) in [("lab.plan", "plan"), ("lab.apply", "apply")] {
+        m.register_async_method(method, move |p, _, _| async move {
+            let p = object(&p)?;
+            let file = topology_file(&p)?;
+            let mut args = vec![verb.to_string(), file.clone()];
+            if verb == "apply" && p.get("check") == Some(&Value::Bool(true)) {
+                args.push("--check".into());
+            }
+            let out = cli(args).await;
+            // a topology written here stays only while its lab is applied
+            if p.contains_key("topology") {
+                let applied = |f: &str| {
+                    std::fs::read_dir(crate::effect::paths::topology_dir())
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|x| x.trim() == f))
+                };
+                if !applied(&file) {
+                    let _ = std::fs::remove_file(&file);
+                }
+            }
+            out
+        })?;
+    }
+    for (method, verb) in [("lab.status", "status"), ("lab.check", "check")] {
+        m.register_async_method(method, move |p, _, _| async move {
+            let (_, file) = lab_of(&object(&p)?)?;
+            cli(vec![verb.to_string(), file]).await
+        })?;
+    }
+    m.register_async_method("lab.destroy", |p, _, _| async move {
+        let (name, _) = lab_of(&object(&p)?)?;
+        let out = cli(vec!["destroy".into(), "--name".into(), name.clone()]).await?;
+        let _ = std::fs::remove_file(api_dir().join(format!("{name}.json")));
+        Ok::<_, ErrorObjectOwned>(out)
+    })?;
+    Ok(m)
+}
+
+/// Serve until killed.
+pub(super) async fn serve(socket: &Path) -> Result<Output, CliError> {
+    let fail = |what: &str, e: std::io::Error| {
+        CliError::Failed(format!("{what} {}: {e}", socket.display()))
+    };
+    if tokio::net::UnixStream::connect(socket).await.is_ok() {
+        return Err(CliError::Failed(format!(
+            "another swctl serves on {} already",
+            socket.display()
+        )));
+    }
+    // a socket file nobody listens on is a leftover
+    let _ = std::fs::remove_file(socket);
+    if let Some(d) = socket.parent() {
+        std::fs::create_dir_all(d).map_err(|e| fail("cannot make the directory of", e))?;
+    }
+    let listener =
+        tokio::net::UnixListener::bind(socket).map_err(|e| fail("cannot listen on", e))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| fail("cannot restrict", e))?;
+    let methods = module().map_err(|e| CliError::Failed(e.to_string()))?;
+    eprintln!("swctl: serving JSON-RPC 2.0 on {}", socket.display());
+    let (stop, _handle) = stop_channel();
+    let builder = Server::builder().to_service_builder();
+    loop {
+        let (sock, _) = listener
+            .accept()
+            .await
+            .map_err(|e| fail("cannot accept on", e))?;
+        let svc = builder.clone().build(methods.clone(), stop.clone());
+        let stopped = stop.clone().shutdown();
+        tokio::spawn(async move {
+            let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
+        });
+    }
+}

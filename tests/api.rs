@@ -1,0 +1,138 @@
+//! `swctl serve`, with a client not written in Rust: curl over the Unix
+//! socket (HTTP POST, JSON-RPC 2.0). The socket's mode; swctl.version;
+//! lab.apply with a topology as JSON, then labs.list, lab.status,
+//! lab.check, a ping between the lab's hosts; an invalid topology: -32602
+//! with every problem and its place, nothing changed; a CLI apply of
+//! another lab while the server runs; lab.destroy leaves nothing. Requires
+//! root and curl.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+struct Server {
+    child: std::process::Child,
+    socket: String,
+}
+
+impl Server {
+    fn start(lab: &Lab) -> Server {
+        let socket = format!("/run/swctl/api-test-{}.sock", lab.p);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_swctl"))
+            .args(["serve", "--socket", &socket])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start swctl serve");
+        let t = std::time::Instant::now();
+        while !std::path::Path::new(&socket).exists() && t.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Server { child, socket }
+    }
+
+    /// One JSON-RPC call with curl; the whole answer.
+    fn call(&self, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let out = sh(&[
+            "curl",
+            "-s",
+            "--max-time",
+            "30",
+            "--unix-socket",
+            &self.socket,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body.to_string(),
+            "http://localhost/",
+        ]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{method}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+#[test]
+fn the_json_rpc_api_over_a_unix_socket() {
+    let lab = Lab::new("ap");
+    let p = lab.p.clone();
+    let srv = Server::start(&lab);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&srv.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the socket is root's only");
+    let v = srv.call("swctl.version", json!({}));
+    assert!(v["result"]["version"].is_string(), "{v}");
+    // a lab as JSON
+    let (a, b) = (lab.name("a"), lab.name("b"));
+    let topo = json!({
+        "name": p,
+        "switches": {"s1": {}},
+        "hosts": {
+            a.clone(): {"ports": [{"switch": "s1", "ip": "198.18.98.1/24"}]},
+            b.clone(): {"ports": [{"switch": "s1", "ip": "198.18.98.2/24"}]},
+        },
+    });
+    let v = srv.call("lab.apply", json!({"topology": topo}));
+    assert!(v["result"]["changes"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(
+        ping_once(&a, "198.18.98.2"),
+        "the lab made over the API works"
+    );
+    let v = srv.call("labs.list", json!({}));
+    let names: Vec<&str> = v["result"]["labs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    assert!(names.contains(&p.as_str()), "{v}");
+    let v = srv.call("lab.status", json!({"name": p}));
+    assert_eq!(v["result"]["in_sync"], true, "{v}");
+    let v = srv.call("lab.apply", json!({"topology": topo}));
+    assert_eq!(v["result"]["changes"], 0, "re-apply: {v}");
+    let v = srv.call("lab.check", json!({"name": p}));
+    assert_eq!(v["result"]["failed"], 0, "{v}");
+    // drift by hand: status says so, with the CLI's exit code
+    sh(&["ip", "-n", &b, "addr", "flush", "dev", "eth0"]);
+    let v = srv.call("lab.status", json!({"name": p}));
+    assert_eq!(v["result"]["in_sync"], false, "{v}");
+    assert_eq!(v["result"]["exit_code"], 3, "{v}");
+    // bad params: every problem with its place, nothing made
+    let bad = json!({"name": format!("{p}x"), "hosts": {"x/y": {}, format!("{p}c"): {"ports": [{"switch": "nope"}]}}});
+    let v = srv.call("lab.apply", json!({"topology": bad}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let problems = v["error"]["data"]["problems"].as_array().unwrap();
+    assert!(problems.len() >= 2, "{v}");
+    assert!(problems.iter().all(|x| x["path"].is_string()), "{v}");
+    assert!(
+        !lab.namespaces().iter().any(|n| n.ends_with('c')),
+        "bad input made something"
+    );
+    let v = srv.call("lab.apply", json!({"file": 3}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let v = srv.call("lab.status", json!({"name": "nolab"}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let v = srv.call("no.such.method", json!({}));
+    assert_eq!(v["error"]["code"], -32601, "{v}");
+    // the CLI works beside the server (the same lock, taken per change)
+    let g = write(
+        &lab,
+        "cli2.toml",
+        &format!("name = \"{p}cli\"\n[hosts.{p}d]\n"),
+    );
+    lab.ok(&["apply", &g]);
+    lab.ok(&["destroy", &g]);
+    // destroy over the API: nothing left
+    let v = srv.call("lab.destroy", json!({"name": p}));
+    assert!(v["result"]["changes"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
+    assert!(!std::path::Path::new(&format!("/run/swctl/api/{p}.json")).exists());
+}
