@@ -3,8 +3,9 @@
 //! lab.apply with a topology as JSON, then labs.list, lab.status,
 //! lab.check, a ping between the lab's hosts; an invalid topology: -32602
 //! with every problem and its place, nothing changed; a CLI apply of
-//! another lab while the server runs; lab.destroy leaves nothing. Requires
-//! root and curl.
+//! another lab while the server runs; the imperative operations (ns.add,
+//! switch.add, attach, route.add, forward, detach, switch.del, ns.del) and
+//! their bad params; lab.destroy leaves nothing. Requires root and curl.
 
 mod common;
 
@@ -130,6 +131,33 @@ fn the_json_rpc_api_over_a_unix_socket() {
     );
     lab.ok(&["apply", &g]);
     lab.ok(&["destroy", &g]);
+    // the imperative operations, with the CLI's arguments as named params
+    let (x, y, br) = (lab.name("x"), lab.name("y"), lab.name("br"));
+    let ok = |v: Value| assert!(v["result"]["changes"].as_u64().unwrap_or(0) > 0, "{v}");
+    ok(srv.call("ns.add", json!({"names": [x, y]})));
+    ok(srv.call("switch.add", json!({"name": br, "backend": "bridge"})));
+    ok(srv.call(
+        "attach",
+        json!({"ns": x, "switch": br, "ip": "198.18.97.1/24"}),
+    ));
+    ok(srv.call(
+        "attach",
+        json!({"ns": y, "switch": br, "ip": ["198.18.97.2/24"]}),
+    ));
+    assert!(ping_once(&x, "198.18.97.2"), "attached over the API");
+    ok(srv.call(
+        "route.add",
+        json!({"ns": x, "dest": "198.18.120.0/24", "via": "198.18.97.2"}),
+    ));
+    ok(srv.call("forward", json!({"ns": y, "state": true})));
+    let v = srv.call("attach", json!({"ns": x, "switch": br, "colour": "red"}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let v = srv.call("detach", json!({"ns": x}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    ok(srv.call("detach", json!({"ns": y, "switch": br})));
+    ok(srv.call("switch.del", json!({"name": br})));
+    ok(srv.call("ns.del", json!({"names": [x, y]})));
+    assert!(!lab.namespaces().contains(&x), "{:?}", lab.namespaces());
     // destroy over the API: nothing left
     let v = srv.call("lab.destroy", json!({"name": p}));
     assert!(v["result"]["changes"].as_u64().unwrap_or(0) > 0, "{v}");

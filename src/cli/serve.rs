@@ -9,7 +9,8 @@
 //! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan` and
 //! `lab.apply` (`{"topology": {...}}` or `{"file": PATH}`, apply takes
 //! `"check": true` too), `lab.status`, `lab.check`, `lab.destroy`
-//! (`{"name": LAB}`).
+//! (`{"name": LAB}`), and the imperative operations (`ns.add`, `attach`,
+//! `route.add`, …) with the CLI's arguments as named params.
 
 use std::path::{Path, PathBuf};
 
@@ -142,8 +143,133 @@ fn version() -> Value {
     })
 }
 
+/// An imperative operation: its method, the CLI's words, its positional
+/// params in order, its flag params (param, flag).
+type Imperative = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// The imperative operations, as the CLI's commands with named params.
+const IMPERATIVE: &[Imperative] = &[
+    ("ns.add", &["ns", "add"], &["names"], &[]),
+    ("ns.del", &["ns", "del"], &["names"], &[]),
+    (
+        "switch.add",
+        &["switch", "add"],
+        &["name"],
+        &[
+            ("netns", "--netns"),
+            ("ip", "--ip"),
+            ("datapath", "--datapath"),
+            ("ovsdb", "--ovsdb"),
+        ],
+    ),
+    ("switch.del", &["switch", "del"], &["names"], &[]),
+    (
+        "attach",
+        &["attach"],
+        &["ns", "switch"],
+        &[
+            ("ip", "--ip"),
+            ("ifname", "--ifname"),
+            ("via", "--via"),
+            ("vlan", "--vlan"),
+            ("mtu", "--mtu"),
+        ],
+    ),
+    ("detach", &["detach"], &["ns", "switch"], &[]),
+    (
+        "link",
+        &["link"],
+        &["a", "b"],
+        &[
+            ("ip_a", "--ip-a"),
+            ("ip_b", "--ip-b"),
+            ("ifname_a", "--ifname-a"),
+            ("ifname_b", "--ifname-b"),
+            ("mtu", "--mtu"),
+        ],
+    ),
+    ("unlink", &["unlink"], &["a", "b"], &[]),
+    ("route.add", &["route", "add"], &["ns", "dest", "via"], &[]),
+    ("route.del", &["route", "del"], &["ns", "dest", "via"], &[]),
+    ("forward", &["forward"], &["ns", "state"], &[]),
+];
+
+/// A param's value(s) as the CLI's words (a list gives several).
+fn words(v: &Value, key: &str) -> Result<Vec<String>, ErrorObjectOwned> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Number(n) => Ok(vec![n.to_string()]),
+        Value::Bool(b) => Ok(vec![if *b { "on" } else { "off" }.to_string()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| words(x, key).map(|mut w| w.remove(0)))
+            .collect(),
+        _ => Err(bad(format!(
+            "\"{key}\": expected a string, a number or a list"
+        ))),
+    }
+}
+
+/// The CLI's argument list of imperative operation `op` with params `p`
+/// (`backend`: the CLI's `--backend`).
+fn imperative_args(
+    op: &Imperative,
+    p: &serde_json::Map<String, Value>,
+) -> Result<Vec<String>, ErrorObjectOwned> {
+    let (_, cmd, positional, flags) = op;
+    for k in p.keys() {
+        let known = k == "backend"
+            || positional.contains(&k.as_str())
+            || flags.iter().any(|(f, _)| f == k)
+            || (k == "name" && positional.contains(&"names"));
+        if !known {
+            return Err(bad(format!("unknown param \"{k}\"")));
+        }
+    }
+    let mut args = vec![];
+    if let Some(b) = p.get("backend") {
+        args.push("--backend".to_string());
+        args.extend(words(b, "backend")?);
+    }
+    args.extend(cmd.iter().map(|w| w.to_string()));
+    for key in positional.iter() {
+        let v = p
+            .get(*key)
+            .or_else(|| (*key == "names").then(|| p.get("name")).flatten());
+        match v {
+            Some(v) => {
+                if *key == "via" {
+                    args.push("via".into());
+                }
+                args.extend(words(v, key)?);
+            }
+            None => return Err(bad(format!("missing param \"{key}\""))),
+        }
+    }
+    for (key, flag) in flags.iter() {
+        if let Some(v) = p.get(*key) {
+            for w in words(v, key)? {
+                args.push(flag.to_string());
+                args.push(w);
+            }
+        }
+    }
+    Ok(args)
+}
+
 fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::new(());
+    for op in IMPERATIVE {
+        m.register_async_method(op.0, move |p, _, _| async move {
+            let args = imperative_args(op, &object(&p)?)?;
+            cli(args).await
+        })?;
+    }
     m.register_method("swctl.version", |_, _, _| {
         Ok::<_, ErrorObjectOwned>(version())
     })?;
