@@ -13,12 +13,7 @@ use common::*;
 
 fn lab_file(p: &str) -> String {
     let mut t = format!("name = \"{p}\"\n");
-    for (i, m) in ["m1", "m2", "m3"].iter().enumerate() {
-        t.push_str(&format!(
-            "[machines.{m}]\nvtep = \"198.18.251.{}\"\nnetns = \"{p}{m}\"\n",
-            i + 1
-        ));
-    }
+    t.push_str(&three_machines(p, 251));
     t.push_str("[switches.s1]\nbackend = \"bridge\"\n[switches.s2]\nbackend = \"bridge\"\n");
     t.push_str(&format!(
         "[hosts.{p}g]\nmachine = \"m1\"\nforward = true\n\

@@ -66,12 +66,7 @@ fn lab_file(p: &str, c: &Central) -> String {
         c.nb(),
         c.sb()
     );
-    for (i, m) in ["m1", "m2", "m3"].iter().enumerate() {
-        t.push_str(&format!(
-            "[machines.{m}]\nvtep = \"198.18.247.{}\"\nnetns = \"{p}{m}\"\n",
-            i + 1
-        ));
-    }
+    t.push_str(&three_machines(p, 247));
     t.push_str("[switches.ls1]\nspan = \"ovn\"\n[switches.ls2]\nspan = \"ovn\"\n");
     // a third switch, joined to the first by an OVN logical router
     t.push_str(

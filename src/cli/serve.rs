@@ -112,24 +112,17 @@ fn lab_of(p: &serde_json::Map<String, Value>) -> Result<(String, String), ErrorO
     let owner: crate::model::names::Owner = name
         .parse()
         .map_err(|e: crate::model::names::InvalidInput| bad(e.to_string()))?;
-    let rec = crate::effect::paths::topology_dir().join(owner.as_str());
-    let file =
-        std::fs::read_to_string(&rec).map_err(|_| bad(format!("no lab {owner} is applied")))?;
-    Ok((owner.to_string(), file.trim().to_string()))
+    let file = crate::lab::registered_file(&owner)
+        .ok_or_else(|| bad(format!("no lab {owner} is applied")))?;
+    Ok((owner.to_string(), file))
 }
 
 /// The applied labs: name and file.
 fn labs() -> Value {
-    let mut v: Vec<Value> = std::fs::read_dir(crate::effect::paths::topology_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            let file = std::fs::read_to_string(e.path()).unwrap_or_default();
-            json!({"name": e.file_name().to_string_lossy(), "file": file.trim()})
-        })
+    let v: Vec<Value> = crate::lab::registered()
+        .iter()
+        .map(|o| json!({"name": o, "file": crate::lab::registered_file(o).unwrap_or_default()}))
         .collect();
-    v.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     json!({"labs": v})
 }
 
@@ -289,14 +282,10 @@ fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
             let out = cli(args).await;
             // a topology written here stays only while its lab is applied
             if p.contains_key("topology") {
-                let applied = |f: &str| {
-                    std::fs::read_dir(crate::effect::paths::topology_dir())
-                        .into_iter()
-                        .flatten()
-                        .flatten()
-                        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|x| x.trim() == f))
-                };
-                if !applied(&file) {
+                let applied = crate::lab::registered()
+                    .iter()
+                    .any(|o| crate::lab::registered_file(o).as_deref() == Some(file.as_str()));
+                if !applied {
                     let _ = std::fs::remove_file(&file);
                 }
             }

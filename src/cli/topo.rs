@@ -279,9 +279,8 @@ async fn spread_check(
 /// The topology a lab was applied from, when its file is still readable
 /// (how `destroy --name` finds a lab's machines).
 fn registered_topology(name: &Owner) -> Option<Topology> {
-    let file =
-        std::fs::read_to_string(crate::effect::paths::topology_dir().join(name.as_str())).ok()?;
-    crate::lab::topology::load(std::path::Path::new(file.trim())).ok()
+    let file = crate::lab::registered_file(name)?;
+    crate::lab::topology::load(std::path::Path::new(&file)).ok()
 }
 
 /// `apply`, `plan`, `status`, `destroy` of a lab over machines.

@@ -92,15 +92,11 @@ pub fn needs_chassis(p: &Desired) -> bool {
 /// How many machines of the lab run on this box (the simulated ones; at
 /// least this one): what shares its kernel's tables.
 pub fn sharing_this_box(d: &Desired) -> usize {
-    d.machines
-        .values()
-        .filter(|m| matches!(m.reach, Reach::Netns(_)))
-        .count()
-        .max(1)
+    simulated(d).len().max(1)
 }
 
 /// The simulated machines: name, namespace, VTEP.
-fn simulated(d: &Desired) -> Vec<(&Owner, &NsName, std::net::IpAddr)> {
+pub fn simulated(d: &Desired) -> Vec<(&Owner, &NsName, std::net::IpAddr)> {
     d.machines
         .iter()
         .filter_map(|(n, m)| match &m.reach {

@@ -29,6 +29,12 @@ pub fn register(name: &Owner, file: &str) -> std::io::Result<()> {
     std::fs::write(topology_dir().join(name.as_str()), format!("{file}\n"))
 }
 
+/// The file topology `name` was applied from, while it is applied.
+pub fn registered_file(name: &Owner) -> Option<String> {
+    let f = std::fs::read_to_string(topology_dir().join(name.as_str())).ok()?;
+    Some(f.trim().to_string())
+}
+
 pub fn unregister(name: &Owner) {
     let _ = std::fs::remove_file(topology_dir().join(name.as_str()));
 }

@@ -51,6 +51,15 @@ pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, St
     }))
 }
 
+/// The ports of `d` on its OVN switches.
+fn ovn_ports(d: &Desired) -> impl Iterator<Item = &crate::model::PortSpec> {
+    d.ports.iter().filter(|p| {
+        d.switches
+            .get(&p.switch)
+            .is_some_and(|s| s.backend == Backend::Ovn)
+    })
+}
+
 /// Make this machine (an agent's part `p`) a chassis of the lab's central:
 /// its Open vSwitch (the simulated machine's own, in `dir`) configured and
 /// ovn-controller started here, in the machine's namespace.
@@ -96,14 +105,7 @@ pub async fn await_installed<S: OvsDb>(
     p: &Desired,
     limit: Duration,
 ) -> Result<(), Vec<String>> {
-    let ids: Vec<String> = p
-        .ports
-        .iter()
-        .filter(|x| {
-            p.switches
-                .get(&x.switch)
-                .is_some_and(|s| s.backend == Backend::Ovn)
-        })
+    let ids: Vec<String> = ovn_ports(p)
         .map(|x| lsp_name(p.owner.lab(), &x.ns, &x.switch))
         .collect();
     if ids.is_empty() {
@@ -172,14 +174,7 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
     let r = nb.transact(&t).await.map_err(|e| e.to_string())?;
     let want = r[sel]["rows"][0]["nb_cfg"].as_i64().unwrap_or(0);
     // the chassis of machines with OVN ports
-    let names: Vec<String> = d
-        .ports
-        .iter()
-        .filter(|p| {
-            d.switches
-                .get(&p.switch)
-                .is_some_and(|s| s.backend == Backend::Ovn)
-        })
+    let names: Vec<String> = ovn_ports(d)
         .filter_map(|p| d.placement.get(&p.ns))
         .map(|m| chassis_name(d.owner.lab(), m))
         .collect::<std::collections::BTreeSet<_>>()

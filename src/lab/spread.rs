@@ -360,23 +360,17 @@ async fn northbound(d: &Desired, verb: &str) -> Option<AgentRun> {
 /// peer from the peer's own request would not ask, and its Open vSwitch
 /// would never see a reply (seen: one of two peers left unknown).
 async fn warm_tunnels<S: Netlink>(sys: &S, d: &Desired) {
-    let sims: Vec<(Owner, crate::model::names::NsName, std::net::IpAddr)> = d
-        .machines
-        .iter()
-        .filter_map(|(m, s)| match &s.reach {
-            Reach::Netns(ns) if super::machines::phy_bridge(d, m).is_some() => {
-                Some((m.clone(), ns.clone(), s.vtep))
-            }
-            _ => None,
-        })
+    let sims: Vec<_> = super::machines::simulated(d)
+        .into_iter()
+        .filter(|(m, _, _)| super::machines::phy_bridge(d, m).is_some())
         .collect();
     for (m, ns, _) in &sims {
         let pairs: Vec<_> = sims
             .iter()
             .filter(|(o, _, _)| o != m)
-            .map(|(_, _, vtep)| (ns.clone(), *vtep, std::time::Duration::ZERO))
+            .map(|(_, _, vtep)| ((*ns).clone(), *vtep, std::time::Duration::ZERO))
             .collect();
-        let loc = crate::model::names::Loc::Ns(ns.clone());
+        let loc = crate::model::names::Loc::Ns((*ns).clone());
         // a few tries: on a busy box a first echo can go unanswered
         let mut left = pairs;
         for _ in 0..3 {

@@ -301,6 +301,13 @@ impl Row {
             .map(String::from)
             .collect()
     }
+    /// A set-of-strings column.
+    pub fn strings(&self, col: &str) -> Vec<String> {
+        atoms(self.0.get(col))
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    }
     /// A string→string map column.
     pub fn map(&self, col: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
@@ -326,6 +333,16 @@ fn uuid_of(v: &Value) -> Option<&str> {
 }
 
 /// The atoms of a set column (a bare atom is a set of one).
+/// The rows of the select at index `i` of a transaction's results.
+pub fn rows(result: &[Value], i: usize) -> Vec<Row> {
+    result[i]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(Row::from_value)
+        .collect()
+}
+
 fn atoms(v: Option<&Value>) -> Vec<Value> {
     match v {
         Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => {

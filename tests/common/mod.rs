@@ -540,3 +540,16 @@ pub fn ping_df(ns: &str, addr: &str, size: &str) -> bool {
     .status
     .success()
 }
+
+/// The `[machines]` of a lab over three simulated machines m1..m3, named
+/// `{p}m1`.., their VTEPs 198.18.`net`.1..3.
+pub fn three_machines(p: &str, net: u8) -> String {
+    let mut t = String::new();
+    for (i, m) in ["m1", "m2", "m3"].iter().enumerate() {
+        t.push_str(&format!(
+            "[machines.{m}]\nvtep = \"198.18.{net}.{}\"\nnetns = \"{p}{m}\"\n",
+            i + 1
+        ));
+    }
+    t
+}

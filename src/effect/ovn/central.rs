@@ -7,13 +7,11 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use serde_json::json;
-
-use crate::effect::ovs::sandbox::{SandboxError, pid_in, run, stop_daemons};
+use crate::effect::ovs::sandbox::{
+    SandboxError, init_root, pid_in, run, stop_daemons, wait_answers,
+};
 use crate::ovsdb::Client;
-use crate::ovsdb::ops::{Expect, Op, Row, Txn};
 
 /// The default directory of `swctl ovn start`.
 pub const DEFAULT_DIR: &str = crate::effect::paths::OVN_DIR;
@@ -134,9 +132,19 @@ pub async fn start(dir: &Path, listen: Option<IpAddr>) -> Result<Status, Sandbox
     }
     start_db(dir, "nb", 6641, listen)?;
     start_db(dir, "sb", 6642, listen)?;
-    let nb = wait_for(&nb_address(dir), dir, "ovsdb-nb.log").await?;
-    wait_for(&sb_address(dir), dir, "ovsdb-sb.log").await?;
-    init_nb(&nb).await?;
+    let nb = wait_answers(
+        &nb_address(dir),
+        &nb_address(dir),
+        &dir.join("ovsdb-nb.log"),
+    )
+    .await?;
+    wait_answers(
+        &sb_address(dir),
+        &sb_address(dir),
+        &dir.join("ovsdb-sb.log"),
+    )
+    .await?;
+    init_root(&nb, Some(NB_DB), "NB_Global").await?;
     if pid_in(&dir.join("ovn-northd.pid"), "ovn-northd").is_none() {
         let d = |f: &str| dir.join(f).display().to_string();
         run(
@@ -153,54 +161,6 @@ pub async fn start(dir: &Path, listen: Option<IpAddr>) -> Result<Status, Sandbox
         )?;
     }
     Ok(status(dir).await)
-}
-
-async fn wait_for(addr: &str, dir: &Path, log: &str) -> Result<Client, SandboxError> {
-    let t = Instant::now();
-    loop {
-        if let Ok(c) = Client::connect(addr).await
-            && c.echo().await.is_ok()
-        {
-            return Ok(c);
-        }
-        if t.elapsed() > Duration::from_secs(10) {
-            return Err(SandboxError::NotReady {
-                what: addr.into(),
-                secs: 10,
-                log: dir.join(log).display().to_string(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// `ovn-nbctl init`: the NB_Global row, if there is none.
-async fn init_nb(c: &Client) -> Result<(), SandboxError> {
-    let mut t = Txn::for_db(NB_DB);
-    t.push(
-        Op::Select {
-            table: "NB_Global".into(),
-            wh: vec![],
-            columns: Some(vec!["_uuid".into()]),
-        },
-        Expect::Any,
-    );
-    let r = c.transact(&t).await?;
-    let rows = r[0]["rows"].as_array().cloned().unwrap_or_default();
-    if rows.iter().map(Row::from_value).any(|r| r.uuid().is_some()) {
-        return Ok(());
-    }
-    let mut t = Txn::for_db(NB_DB);
-    t.push(
-        Op::Insert {
-            table: "NB_Global".into(),
-            row: json!({}),
-            uuid_name: None,
-        },
-        Expect::Any,
-    );
-    c.transact(&t).await?;
-    Ok(())
 }
 
 /// Stop the central's daemons (ovn-northd first). Idempotent; the

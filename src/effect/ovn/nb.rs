@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::model::ovn::{K_ROUTER, NbChange, NbPort, NbRouter, NbRouterPort, NbState, NbSwitch};
 use crate::model::ovs::{K_NS, K_OWNER, K_ROLE, K_SWITCH};
-use crate::ovsdb::ops::{Expect, Op, Row, Txn, cond, named, set, smap, uuid};
+use crate::ovsdb::ops::{Expect, Op, Txn, cond, named, rows, set, smap, uuid};
 use crate::ovsdb::{Client, OvsdbError};
 
 use super::central::NB_DB;
@@ -15,29 +15,6 @@ use super::central::NB_DB;
 /// A connection to a Northbound database.
 pub struct Nb {
     client: Client,
-}
-
-fn rows(r: &[Value], i: usize) -> Vec<Row> {
-    r[i]["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(Row::from_value)
-        .collect()
-}
-
-/// A set-of-strings column.
-fn strings(r: &Row, col: &str) -> Vec<String> {
-    match r.0.get(col) {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => a[1]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        _ => vec![],
-    }
 }
 
 impl Nb {
@@ -104,8 +81,8 @@ impl Nb {
                     NbPort {
                         uuid: p.uuid()?.to_string(),
                         name: p.str("name")?.to_string(),
-                        addresses: strings(p, "addresses"),
-                        port_security: strings(p, "port_security"),
+                        addresses: p.strings("addresses"),
+                        port_security: p.strings("port_security"),
                         options: p.map("options"),
                         external_ids: p.map("external_ids"),
                         up: p.opt("up").and_then(|v| v.as_bool()),
@@ -140,7 +117,7 @@ impl Nb {
                         uuid: p.uuid()?.to_string(),
                         name: p.str("name")?.to_string(),
                         mac: p.str("mac").unwrap_or("").to_string(),
-                        networks: strings(p, "networks"),
+                        networks: p.strings("networks"),
                     },
                 ))
             })

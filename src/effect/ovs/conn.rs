@@ -12,7 +12,7 @@ use serde_json::json;
 use super::datapath::kernel_datapath;
 use super::txn::{build, max_cur_cfg, next_cfg_of, push_next_cfg};
 use crate::model::ovs::{OvsBridge, OvsChange, OvsIface, OvsPort, OvsState};
-use crate::ovsdb::ops::{Expect, Op, Row, Txn};
+use crate::ovsdb::ops::{Expect, Op, Row, Txn, rows};
 use crate::ovsdb::{Client, OvsdbError, schema};
 
 /// The OVS backend on one OVSDB server.
@@ -89,15 +89,7 @@ impl Ovs {
             );
         }
         let r = self.client.transact(&t).await?;
-        let rows = |i: usize| -> Vec<Row> {
-            r[i]["rows"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(Row::from_value)
-                .collect()
-        };
-        let ifaces: BTreeMap<String, OvsIface> = rows(2)
+        let ifaces: BTreeMap<String, OvsIface> = rows(&r, 2)
             .iter()
             .filter_map(|r| {
                 Some((
@@ -114,7 +106,7 @@ impl Ovs {
                 ))
             })
             .collect();
-        let ports: BTreeMap<String, OvsPort> = rows(1)
+        let ports: BTreeMap<String, OvsPort> = rows(&r, 1)
             .iter()
             .filter_map(|r| {
                 Some((
@@ -134,7 +126,7 @@ impl Ovs {
                 ))
             })
             .collect();
-        let mut bridges: Vec<OvsBridge> = rows(0)
+        let mut bridges: Vec<OvsBridge> = rows(&r, 0)
             .iter()
             .filter_map(|r| {
                 let mut ps: Vec<OvsPort> = r

@@ -180,8 +180,8 @@ pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
             ],
         )?;
     }
-    let client = wait_for_server(dir).await?;
-    init_root(&client).await?;
+    let client = wait_answers(&address(dir), "ovsdb-server", &dir.join("ovsdb-server.log")).await?;
+    init_root(&client, None, "Open_vSwitch").await?;
     record_version(&client).await;
     if pid_of(dir, "ovs-vswitchd").is_none() {
         run(
@@ -208,31 +208,43 @@ pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
     Ok(status(dir).await)
 }
 
-async fn wait_for_server(dir: &Path) -> Result<Client, SandboxError> {
+/// Connect to the OVSDB server at `addr` once it answers an echo (10 s at
+/// most; `what` and `log` say which server and where to look otherwise).
+pub(crate) async fn wait_answers(
+    addr: &str,
+    what: &str,
+    log: &Path,
+) -> Result<Client, SandboxError> {
     let t = Instant::now();
     loop {
-        if let Ok(c) = Client::connect(&address(dir)).await
+        if let Ok(c) = Client::connect(addr).await
             && c.echo().await.is_ok()
         {
             return Ok(c);
         }
         if t.elapsed() > Duration::from_secs(10) {
             return Err(SandboxError::NotReady {
-                what: "ovsdb-server".into(),
+                what: what.into(),
                 secs: 10,
-                log: dir.join("ovsdb-server.log").display().to_string(),
+                log: log.display().to_string(),
             });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// `ovs-vsctl init`: make sure the Open_vSwitch root row exists.
-async fn init_root(c: &Client) -> Result<(), OvsdbError> {
-    let mut t = Txn::new();
+/// `ovs-vsctl init` (`ovn-nbctl init` with `db` and `table` NB_Global):
+/// make sure the database's root row exists.
+pub(crate) async fn init_root(
+    c: &Client,
+    db: Option<&'static str>,
+    table: &str,
+) -> Result<(), OvsdbError> {
+    let txn = || db.map_or_else(Txn::new, Txn::for_db);
+    let mut t = txn();
     t.push(
         Op::Select {
-            table: "Open_vSwitch".into(),
+            table: table.into(),
             wh: vec![],
             columns: Some(vec!["_uuid".into()]),
         },
@@ -243,10 +255,10 @@ async fn init_root(c: &Client) -> Result<(), OvsdbError> {
     if rows.iter().map(Row::from_value).any(|r| r.uuid().is_some()) {
         return Ok(());
     }
-    let mut t = Txn::new();
+    let mut t = txn();
     t.push(
         Op::Insert {
-            table: "Open_vSwitch".into(),
+            table: table.into(),
             row: json!({}),
             uuid_name: None,
         },

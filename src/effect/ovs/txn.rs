@@ -145,7 +145,6 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             iface_id,
             ..
         } => {
-            let (iface, p) = (format!("i{i}"), format!("p{i}"));
             let mut irow = json!({"name": port});
             if *internal {
                 irow["type"] = json!("internal");
@@ -156,39 +155,14 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             if let Some(id) = iface_id {
                 irow["external_ids"] = smap(vec![("iface-id", id.as_str())]);
             }
-            t.push(
-                Op::Insert {
-                    table: "Interface".into(),
-                    row: irow,
-                    uuid_name: Some(iface.clone()),
-                },
-                Expect::Any,
-            );
             let (ns, sw) = mark.port_ids();
             let mut prow = json!({
-                "name": port,
-                "interfaces": named(&iface),
                 "external_ids": ids(mark.owner(), "port", &[(K_NS, &ns), (K_SWITCH, &sw)]),
             });
             if let Some(tag) = tag {
                 prow["tag"] = json!(tag);
             }
-            t.push(
-                Op::Insert {
-                    table: "Port".into(),
-                    row: prow,
-                    uuid_name: Some(p.clone()),
-                },
-                Expect::Any,
-            );
-            t.push(
-                Op::Mutate {
-                    table: "Bridge".into(),
-                    wh: vec![cond("name", "==", json!(bridge))],
-                    mutations: vec![json!(["ports", "insert", set(vec![named(&p)])])],
-                },
-                Expect::Count(1),
-            );
+            add_port(t, i, bridge, port, irow, prow);
         }
         OvsChange::AddTunnel {
             bridge,
