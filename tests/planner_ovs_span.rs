@@ -107,6 +107,9 @@ fn an_ovs_span_gets_a_protected_vxlan_port_per_remote_and_the_vtep_on_an_ovs_bri
         has("add-br phy -- set Bridge phy datapath_type=netdev");
         has("add-port phy underlay");
         has("set Interface phy mtu_request=1600");
+        // the kernel must not answer ARP for the VTEP on the uplink (it sees
+        // the uplink's frames beside OVS's AF_PACKET socket)
+        has("sysctl -w net.ipv4.conf.underlay.arp_ignore=8");
         has("ip addr add 198.18.200.1/24 dev phy");
         for r in ["198.18.200.2", "198.18.200.3"] {
             has("protected=true -- set Interface vx-");

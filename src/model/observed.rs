@@ -36,6 +36,9 @@ pub struct LinkObs {
     /// a vxlan device's identifier and local address
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vxlan: Option<VxlanObs>,
+    /// the device's IPv4 `arp_ignore` (None: no IPv4 configuration)
+    #[serde(skip)]
+    pub arp_ignore: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -153,6 +153,24 @@ pub(super) fn plan_uplink(
             owner: cx.d.owner.clone(),
         }));
     }
+    // Why: on the userspace datapath OVS reads its ports through AF_PACKET,
+    // which taps frames rather than taking them: the kernel's own stack
+    // still sees every ARP request arriving at the uplink and, with the
+    // default arp_ignore=0, answers for the VTEP (an address of the
+    // bridge's interface) with the uplink's MAC. Two answers race at the
+    // asking machine; when the uplink's wins, its OVS sends the tunnel to a
+    // MAC the VTEP's bridge does not own, and the remote drops it (seen: the
+    // first ping across machines after apply lost 1 in 12-24 applies on a
+    // busy box, `dpctl/dump-flows` showing tnl_push to the remote uplink's
+    // MAC). arp_ignore=8: the uplink answers for no address; on the kernel
+    // datapath the stack never sees the port's frames, so it changes nothing.
+    if l.arp_ignore.is_some_and(|v| v != 8) {
+        cx.steps.push(Step::SetSysctl {
+            loc: crate::model::names::Loc::Host,
+            key: format!("net/ipv4/conf/{dev}/arp_ignore"),
+            value: "8".into(),
+        });
+    }
     let own = o.host.link(sw.as_str()).map(|b| b.mtu);
     if own != Some(l.mtu) {
         cx.steps.push(Step::Ovs(OvsChange::SetMtu {

@@ -127,6 +127,7 @@ impl Fake {
             mac: None,
             group: 0,
             vxlan: None,
+            arp_ignore: Some(0),
         }
     }
 
@@ -563,6 +564,17 @@ impl Namespaces for Fake {
 
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         self.record(format!("{loc}: sysctl -w {key}={value}"))?;
+        if let Some(dev) = key
+            .strip_prefix("net/ipv4/conf/")
+            .and_then(|k| k.strip_suffix("/arp_ignore"))
+        {
+            let v = value.parse().map_err(|_| err(key.into(), libc::EINVAL))?;
+            self.with_loc(loc, key, |st| {
+                let l = st.links.iter_mut().find(|l| l.name == dev);
+                l.ok_or_else(|| err(key.into(), libc::ENOENT))?.arp_ignore = Some(v);
+                Ok(())
+            })?;
+        }
         self.sysctls
             .lock()
             .unwrap()

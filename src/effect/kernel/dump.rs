@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::AddressAttribute;
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo};
+use netlink_packet_route::link::{AfSpecInet, AfSpecUnspec, LinkAttribute, LinkFlags, LinkInfo};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 
 use super::Kernel;
@@ -42,6 +42,7 @@ pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)>
         mac: None,
         group: 0,
         vxlan: None,
+        arp_ignore: None,
     };
     let mut master = None;
     for a in l.attributes {
@@ -65,6 +66,17 @@ pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)>
                 }
                 if o.kind.as_deref() == Some("vxlan") {
                     o.vxlan = super::vxlan::vxlan_obs(&infos);
+                }
+            }
+            LinkAttribute::AfSpecUnspec(specs) => {
+                for sp in specs {
+                    if let AfSpecUnspec::Inet(v) = sp {
+                        for x in v {
+                            if let AfSpecInet::DevConf(c) = x {
+                                o.arp_ignore = Some(c.arp_ignore);
+                            }
+                        }
+                    }
                 }
             }
             _ => {}
