@@ -13,6 +13,8 @@ for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# the API tests' WebSocket client (tests/ws_client.py) runs on Debian's python3
+/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps.sh: missing ${need[*]}; run as root to install them" >&2

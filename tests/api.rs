@@ -9,57 +9,9 @@
 
 mod common;
 
+use common::serve::Server;
 use common::*;
 use serde_json::{Value, json};
-
-struct Server {
-    child: std::process::Child,
-    socket: String,
-}
-
-impl Server {
-    fn start(lab: &Lab) -> Server {
-        let socket = format!("/run/swctl/api-test-{}.sock", lab.p);
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_swctl"))
-            .args(["serve", "--socket", &socket])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start swctl serve");
-        let t = std::time::Instant::now();
-        while !std::path::Path::new(&socket).exists() && t.elapsed().as_secs() < 10 {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        Server { child, socket }
-    }
-
-    /// One JSON-RPC call with curl; the whole answer.
-    fn call(&self, method: &str, params: Value) -> Value {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let out = sh(&[
-            "curl",
-            "-s",
-            "--max-time",
-            "30",
-            "--unix-socket",
-            &self.socket,
-            "-H",
-            "content-type: application/json",
-            "-d",
-            &body.to_string(),
-            "http://localhost/",
-        ]);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("{method}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
 
 #[test]
 fn the_json_rpc_api_over_a_unix_socket() {

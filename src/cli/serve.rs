@@ -14,9 +14,10 @@
 
 use std::path::{Path, PathBuf};
 
-use jsonrpsee::RpcModule;
+use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::server::{Server, serve_with_graceful_shutdown, stop_channel};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
 use serde_json::{Value, json};
 
 use super::{Cli, CliError, Output};
@@ -255,8 +256,79 @@ fn imperative_args(
     Ok(args)
 }
 
+/// `lab.watch {"name"}`: a subscription (WebSocket) to the lab's events:
+/// first `{"event": "watching", ...}` (what is watched), then each drift
+/// (`lab::watch`) and each apply/destroy run in this server, as
+/// `lab.event` notifications, until `lab.unwatch` or the client goes.
+async fn watch_lab(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+) -> SubscriptionResult {
+    let lab = object(&params)
+        .and_then(|p| lab_of(&p))
+        .and_then(|(_, file)| {
+            crate::lab::topology::load(Path::new(&file)).map_err(|e| bad(e.to_string()))
+        });
+    let t = match lab {
+        Ok(t) => t,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let owner = t.desired.owner.clone();
+    let targets = crate::lab::watch::targets(&t.desired);
+    let mut progress = crate::lab::events::subscribe();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    // in place before the client hears its subscription id
+    let _tasks = crate::lab::watch::watch(owner.clone(), targets.clone(), tx).await;
+    let sink = pending.accept().await?;
+    let hello = json!({
+        "event": "watching", "lab": owner,
+        "netns": targets.own.iter().chain(targets.shared.iter().flatten()).collect::<Vec<_>>(),
+        "host": targets.shared.contains(&None),
+        "ovsdb": targets.ovsdbs,
+    });
+    sink.send(SubscriptionMessage::from_json(&hello)?).await?;
+    loop {
+        let v = tokio::select! {
+            v = rx.recv() => match v {
+                Some(v) => v,
+                None => break,
+            },
+            e = progress.recv() => match e {
+                Ok(e) if e.lab == owner.as_str() => {
+                    let mut b = e.body;
+                    b["lab"] = json!(owner);
+                    b
+                }
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    json!({"event": "lagged", "lab": owner, "missed": n})
+                }
+                Err(_) => break,
+            },
+            _ = sink.closed() => break,
+        };
+        if sink
+            .send(SubscriptionMessage::from_json(&v)?)
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::new(());
+    m.register_subscription(
+        "lab.watch",
+        "lab.event",
+        "lab.unwatch",
+        |p, pending, _, _| watch_lab(p, pending),
+    )?;
     for op in IMPERATIVE {
         m.register_async_method(op.0, move |p, _, _| async move {
             let args = imperative_args(op, &object(&p)?)?;

@@ -62,6 +62,37 @@ pub(super) async fn run(
     topo: Option<Topology>,
     file: &str,
 ) -> Result<Output, CliError> {
+    // an apply's or a destroy's progress, for watchers in this process
+    // (`swctl serve`'s lab.watch)
+    let watched = match (&cmd, &topo) {
+        (TopoCmd::Apply(_), Some(t)) => Some(("apply", t.desired.owner.clone())),
+        (TopoCmd::Destroy(n), _) => Some(("destroy", n.clone())),
+        _ => None,
+    };
+    let Some((verb, lab)) = watched else {
+        return run_cmd(k, cmd, topo, file).await;
+    };
+    let t0 = Instant::now();
+    lab::events::emit(&lab, json!({"event": verb, "phase": "started"}));
+    let res = run_cmd(k, cmd, topo, file).await;
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    lab::events::emit(
+        &lab,
+        match &res {
+            Ok(o) => json!({"event": verb, "phase": "finished", "ms": ms,
+                "changes": o.json["changes"], "exit_code": o.code}),
+            Err(e) => json!({"event": verb, "phase": "failed", "ms": ms, "error": e.to_json()}),
+        },
+    );
+    res
+}
+
+async fn run_cmd(
+    k: &System,
+    cmd: TopoCmd,
+    topo: Option<Topology>,
+    file: &str,
+) -> Result<Output, CliError> {
     let t0 = Instant::now();
     let ms = move || t0.elapsed().as_secs_f64() * 1000.0;
     // a lab over machines, run from here: fan out to the machines' agents
@@ -94,7 +125,15 @@ pub(super) async fn run(
         TopoCmd::Apply(then_check) => {
             let t = topo.expect("loaded");
             let tty = std::io::stderr().is_terminal();
+            let owner = t.desired.owner.clone();
+            let mut said = 0;
             let mut progress = |done: usize, total: usize| {
+                // at most ~20 progress events an apply
+                if done == total || done >= said + total.div_ceil(20) {
+                    said = done;
+                    let ev = json!({"event": "apply", "phase": "progress", "done": done, "total": total});
+                    lab::events::emit(&owner, ev);
+                }
                 if tty && total >= 20 {
                     eprint!("\rswctl: applying {}: {done}/{total} steps", t.name);
                     if done >= total {

@@ -6,11 +6,13 @@
 
 pub mod check;
 pub mod drift;
+pub mod events;
 pub mod machines;
 pub mod ovn;
 pub mod reach;
 pub mod spread;
 pub mod topology;
+pub mod watch;
 
 use std::collections::BTreeSet;
 

@@ -425,11 +425,19 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
             .map_err(LabError::Register)?;
     }
     // the Northbound rows first: the ports bind as the machines make them
+    let step = |what: &str, runs: &[AgentRun]| {
+        let ev = serde_json::json!({"event": "apply", "phase": "progress", "step": what,
+            "machines": runs.iter().map(|r| serde_json::json!({"machine": r.machine, "changes": r.output["changes"]})).collect::<Vec<_>>()});
+        super::events::emit(&d.owner, ev);
+    };
+    step("underlay", &[]);
     let nb: Vec<AgentRun> = northbound(d, "apply").await.into_iter().collect();
     failed(&nb)?;
     let mut runs = on_parts(d, |_| true, "apply", &[]).await;
     failed(&runs)?;
+    step("machines", &runs);
     warm_tunnels(sys, d).await;
+    step("tunnels", &[]);
     if !nb.is_empty() {
         // every chassis has the whole logical network before apply returns
         super::ovn::await_chassis(&resolve(d), std::time::Duration::from_secs(20))

@@ -254,6 +254,11 @@ impl Client {
         Ok(())
     }
 
+    /// Whether the connection is gone (the server closed it, or failed).
+    pub fn is_closed(&self) -> bool {
+        self.closed.lock().expect("lock").is_some()
+    }
+
     /// `monitor DB ID REQUESTS`: the initial rows; later changes arrive
     /// through `next_update`.
     pub async fn monitor(&self, id: &str, requests: Value) -> Result<Value, OvsdbError> {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Cx, PlanError, Step};
 use crate::model::names::{IfName, Loc, derived_ifname};
-use crate::model::{Observed, PortSpec};
+use crate::model::{Mark, Observed, PortSpec, Side};
 
 /// Interface names already taken or planned, per location.
 #[derive(Default)]
@@ -86,6 +86,7 @@ impl Cx<'_> {
     ) -> Result<(IfName, IfName), PlanError> {
         let a_name = derived_ifname(p.ns.as_str(), &[p.ns.as_str(), p.switch.as_str()]);
         self.clear_leftover(sw_loc, a_name.as_str());
+        self.clear_orphan_port(sw_loc, ns_loc, &a_name, p);
         if self.names.taken(sw_loc, a_name.as_str()) {
             return Err(PlanError::NameTaken {
                 name: a_name.to_string(),
@@ -135,6 +136,30 @@ impl Cx<'_> {
                         mark: m.clone(),
                     });
                 }
+            }
+        }
+    }
+
+    /// The switch end of this very port (its mark says so) while the port is
+    /// being made: the switch lost it (`ovs-vsctl del-port` by hand) and the
+    /// pair is an orphan. It goes, and its namespace end with it (a veth
+    /// takes its peer along), so the port is made whole again.
+    fn clear_orphan_port(&mut self, sw_loc: &Loc, ns_loc: &Loc, a_name: &IfName, p: &PortSpec) {
+        let o = self.o;
+        let this_port = |m: &Option<Mark>, side: Side| {
+            matches!(m, Some(Mark::Port { owner, ns, sw, side: s })
+                if *owner == self.d.owner && *ns == p.ns && *sw == p.switch && *s == side)
+        };
+        let Some(l) = o.loc(sw_loc).and_then(|st| st.link(a_name.as_str())) else {
+            return;
+        };
+        if l.kind.as_deref() != Some("veth") || !this_port(&l.mark, Side::A) {
+            return;
+        }
+        self.delete_link(sw_loc, a_name.as_str());
+        if let Some(st) = o.loc(ns_loc) {
+            for peer in st.links.iter().filter(|x| this_port(&x.mark, Side::B)) {
+                self.names.release(ns_loc, &peer.name);
             }
         }
     }

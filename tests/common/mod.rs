@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod serve;
+
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// One test's sandbox: every namespace and link it makes starts with `p`.

@@ -564,15 +564,13 @@ impl Namespaces for Fake {
 
     fn set_sysctl(&self, loc: &Loc, key: &str, value: &str) -> Result<(), NlError> {
         self.record(format!("{loc}: sysctl -w {key}={value}"))?;
-        if let Some(dev) = key
-            .strip_prefix("net/ipv4/conf/")
-            .and_then(|k| k.strip_suffix("/arp_ignore"))
-        {
+        let dev = key.strip_prefix("net/ipv4/conf/");
+        if let Some(dev) = dev.and_then(|k| k.strip_suffix("/arp_ignore")) {
             let v = value.parse().map_err(|_| err(key.into(), libc::EINVAL))?;
             self.with_loc(loc, key, |st| {
                 let l = st.links.iter_mut().find(|l| l.name == dev);
-                l.ok_or_else(|| err(key.into(), libc::ENOENT))?.arp_ignore = Some(v);
-                Ok(())
+                l.map(|l| l.arp_ignore = Some(v))
+                    .ok_or(err(key.into(), libc::ENOENT))
             })?;
         }
         self.sysctls

@@ -9,6 +9,7 @@
 
 mod dump;
 pub mod ethtool;
+pub mod events;
 mod links;
 pub mod netns;
 mod vxlan;

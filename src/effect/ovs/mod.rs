@@ -6,6 +6,7 @@
 
 pub mod conn;
 pub mod datapath;
+pub mod events;
 pub mod sandbox;
 pub mod txn;
 

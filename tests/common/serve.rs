@@ -1,0 +1,149 @@
+//! `swctl serve` for the tests, and its clients not written in Rust: curl
+//! (HTTP POST over the Unix socket) and tests/ws_client.py (Python's
+//! `websockets`, a WebSocket over the same socket).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use super::{Lab, sh};
+
+pub struct Server {
+    child: Child,
+    pub socket: String,
+}
+
+impl Server {
+    /// `swctl serve --socket /run/swctl/api-test-P.sock` with the lab's
+    /// environment (its OVSDB).
+    pub fn start(lab: &Lab) -> Server {
+        let socket = format!("/run/swctl/api-test-{}.sock", lab.p);
+        let child = Command::new(env!("CARGO_BIN_EXE_swctl"))
+            .args(["serve", "--socket", &socket])
+            .envs(lab.env.iter().map(|(k, v)| (k, v)))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start swctl serve");
+        let t = std::time::Instant::now();
+        while !std::path::Path::new(&socket).exists() && t.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Server { child, socket }
+    }
+
+    /// One JSON-RPC call with curl; the whole answer.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let out = sh(&[
+            "curl",
+            "-s",
+            "--max-time",
+            "30",
+            "--unix-socket",
+            &self.socket,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body.to_string(),
+            "http://localhost/",
+        ]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{method}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// tests/ws_client.py connected to a server: requests and notifications
+/// over one WebSocket.
+pub struct WsClient {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl WsClient {
+    pub fn connect(srv: &Server) -> WsClient {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ws_client.py");
+        let mut child = Command::new("timeout")
+            .args(["300", "/usr/bin/python3", script, &srv.socket])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run tests/ws_client.py");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        WsClient {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn line(&mut self, cmd: &str) -> Value {
+        writeln!(self.stdin, "{cmd}").expect("write to the client");
+        let mut l = String::new();
+        self.stdout.read_line(&mut l).expect("read the client");
+        serde_json::from_str(&l).unwrap_or_else(|_| panic!("{cmd}: the client said {l:?}"))
+    }
+
+    /// A request over the WebSocket; its answer.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.line(&format!("call {method} {params}"))
+    }
+
+    /// A request sent, its answer not awaited (returns once it is sent).
+    pub fn send(&mut self, method: &str, params: Value) {
+        let v = self.line(&format!("send {method} {params}"));
+        assert!(v["sent"].is_number(), "{v}");
+    }
+
+    /// The next notification's `result`, waiting at most `secs`; None
+    /// when none came.
+    pub fn next(&mut self, secs: f64) -> Option<Value> {
+        let v = self.line(&format!("next {secs}"));
+        if v["timeout"] == true {
+            return None;
+        }
+        let mut r = v["params"]["result"].clone();
+        r["received_ms"] = v["received_ms"].clone();
+        Some(r)
+    }
+
+    /// Notifications until one `matches` (within `secs` of each other);
+    /// the one that did, and those before it.
+    pub fn until(
+        &mut self,
+        secs: f64,
+        matches: impl Fn(&Value) -> bool,
+    ) -> (Option<Value>, Vec<Value>) {
+        let mut seen = vec![];
+        while let Some(v) = self.next(secs) {
+            if matches(&v) {
+                return (Some(v), seen);
+            }
+            seen.push(v);
+        }
+        (None, seen)
+    }
+
+    /// Kill the client (a client that goes away mid-request).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WsClient {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        self.kill();
+    }
+}
