@@ -1,5 +1,6 @@
 //! `swctl serve`, with a client not written in Rust: curl over the Unix
-//! socket (HTTP POST, JSON-RPC 2.0). The socket's mode; swctl.version;
+//! socket (HTTP POST, JSON-RPC 2.0), and over TCP with `--listen`. The
+//! socket's mode; swctl.version;
 //! lab.apply with a topology as JSON, then labs.list, lab.status,
 //! lab.check, a ping between the lab's hosts; an invalid topology: -32602
 //! with every problem and its place, nothing changed; a CLI apply of
@@ -17,20 +18,42 @@ use serde_json::{Value, json};
 fn the_json_rpc_api_over_a_unix_socket() {
     let lab = Lab::new("ap");
     let p = lab.p.clone();
-    let srv = Server::start(&lab);
+    // TCP only when asked (loopback here)
+    let port = 20000 + std::process::id() % 20000;
+    let listen = format!("127.0.0.1:{port}");
+    let srv = Server::start_with(&lab, &["--listen", &listen]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"swctl.version"}"#;
+    let out = sh(&[
+        "curl",
+        "-s",
+        "--max-time",
+        "10",
+        "--retry",
+        "5",
+        "--retry-connrefused",
+        "--retry-delay",
+        "0",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        body,
+        &format!("http://{listen}/"),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(v["result"]["version"].is_string(), "over TCP: {v}");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&srv.socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the socket is root's only");
     let v = srv.call("swctl.version", json!({}));
     assert!(v["result"]["version"].is_string(), "{v}");
     // a lab as JSON
-    let (a, b) = (lab.name("a"), lab.name("b"));
+    let (a, b, s1) = (lab.name("a"), lab.name("b"), lab.name("s1"));
     let topo = json!({
         "name": p,
-        "switches": {"s1": {}},
+        "switches": {s1.clone(): {}},
         "hosts": {
-            a.clone(): {"ports": [{"switch": "s1", "ip": "198.18.98.1/24"}]},
-            b.clone(): {"ports": [{"switch": "s1", "ip": "198.18.98.2/24"}]},
+            a.clone(): {"ports": [{"switch": s1, "ip": "198.18.98.1/24"}]},
+            b.clone(): {"ports": [{"switch": s1, "ip": "198.18.98.2/24"}]},
         },
     });
     let v = srv.call("lab.apply", json!({"topology": topo}));

@@ -89,6 +89,10 @@ pub enum Cmd {
         /// the socket
         #[arg(long, default_value = crate::effect::paths::API_SOCKET)]
         socket: String,
+        /// also serve on TCP at this address (HOST:PORT; no authentication:
+        /// whoever reaches it can change the system, so keep it on loopback)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// What `apply FILE` would do, step by step, changing nothing
     Plan {

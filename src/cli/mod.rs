@@ -61,7 +61,7 @@ enum Job {
     Show,
     Sandbox(SandboxCmd),
     Ovn(OvnCmd),
-    Serve(String),
+    Serve(String, Option<std::net::SocketAddr>),
 }
 
 impl From<ChangeJob> for Job {
@@ -82,7 +82,7 @@ impl Job {
             Cmd::Show => Job::Show,
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
             Cmd::Ovn(c) => Job::Ovn(c.clone()),
-            Cmd::Serve { socket } => Job::Serve(socket.clone()),
+            Cmd::Serve { socket, listen } => Job::Serve(socket.clone(), *listen),
             Cmd::Bench(b) => bench::job(b)?,
             _ => unreachable!("every command is handled above"),
         })
@@ -97,7 +97,7 @@ impl Job {
             | Job::Show
             | Job::Sandbox(_)
             | Job::Ovn(_)
-            | Job::Serve(_) => false,
+            | Job::Serve(..) => false,
             // a scale run's children take the lock themselves
             Job::Bench(b, _) => b.scale.is_empty(),
         }
@@ -130,7 +130,7 @@ impl Job {
         match self {
             Job::Change(c) => c.ovs,
             Job::SwitchList | Job::Show => true,
-            Job::NsList | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(_) => false,
+            Job::NsList | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => false,
             Job::Topo(..) | Job::Bench(..) => true,
         }
     }
@@ -177,7 +177,7 @@ impl Job {
             }
             Job::Sandbox(c) => sandbox::run(c).await,
             Job::Ovn(c) => sandbox::run_ovn(c).await,
-            Job::Serve(socket) => serve::serve(Path::new(&socket)).await,
+            Job::Serve(socket, listen) => serve::serve(Path::new(&socket), listen).await,
             Job::Topo(cmd, topo, file) => topo::run(&k, cmd, topo.map(|t| *t), &file).await,
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,

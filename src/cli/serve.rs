@@ -1,5 +1,6 @@
-//! `swctl serve`: swctl's JSON-RPC 2.0 API (jsonrpsee) over HTTP on a Unix
-//! socket (mode 0600: root only; no TCP). Every method runs the command
+//! `swctl serve`: swctl's JSON-RPC 2.0 API (jsonrpsee) over HTTP POST and
+//! WebSocket on one Unix socket (mode 0600: root only), and on TCP only
+//! with `--listen ADDR`. Every method runs the command
 //! the CLI would run, in this process, through the same code and the same
 //! lock: its result is the CLI's `--json` output, its error the CLI's error
 //! as data (-32602 when the request is wrong: bad params, an invalid
@@ -10,7 +11,9 @@
 //! `lab.apply` (`{"topology": {...}}` or `{"file": PATH}`, apply takes
 //! `"check": true` too), `lab.status`, `lab.check`, `lab.destroy`
 //! (`{"name": LAB}`), and the imperative operations (`ns.add`, `attach`,
-//! `route.add`, …) with the CLI's arguments as named params.
+//! `route.add`, …) with the CLI's arguments as named params; over a
+//! WebSocket the subscription `lab.watch` / `lab.unwatch` (`lab.event`
+//! notifications: drift, apply progress).
 
 use std::path::{Path, PathBuf};
 
@@ -379,8 +382,12 @@ fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     Ok(m)
 }
 
-/// Serve until killed.
-pub(super) async fn serve(socket: &Path) -> Result<Output, CliError> {
+/// Serve until killed: on the Unix socket, and on TCP at `listen` when
+/// given.
+pub(super) async fn serve(
+    socket: &Path,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<Output, CliError> {
     let fail = |what: &str, e: std::io::Error| {
         CliError::Failed(format!("{what} {}: {e}", socket.display()))
     };
@@ -402,17 +409,36 @@ pub(super) async fn serve(socket: &Path) -> Result<Output, CliError> {
         .map_err(|e| fail("cannot restrict", e))?;
     let methods = module().map_err(|e| CliError::Failed(e.to_string()))?;
     eprintln!("swctl: serving JSON-RPC 2.0 on {}", socket.display());
+    let tcp = match listen {
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| CliError::Failed(format!("cannot listen on {a}: {e}")))?;
+            eprintln!(
+                "swctl: and on TCP {a} (no authentication: anyone who reaches it can change this system)"
+            );
+            Some(l)
+        }
+        None => None,
+    };
     let (stop, _handle) = stop_channel();
     let builder = Server::builder().to_service_builder();
     loop {
-        let (sock, _) = listener
-            .accept()
-            .await
-            .map_err(|e| fail("cannot accept on", e))?;
         let svc = builder.clone().build(methods.clone(), stop.clone());
         let stopped = stop.clone().shutdown();
-        tokio::spawn(async move {
-            let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
-        });
+        tokio::select! {
+            a = listener.accept() => {
+                let (sock, _) = a.map_err(|e| fail("cannot accept on", e))?;
+                tokio::spawn(async move {
+                    let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
+                });
+            }
+            a = async { tcp.as_ref().expect("only polled with TCP").accept().await }, if tcp.is_some() => {
+                let Ok((sock, _)) = a else { continue };
+                tokio::spawn(async move {
+                    let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
+                });
+            }
+        }
     }
 }

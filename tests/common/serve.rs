@@ -18,9 +18,15 @@ impl Server {
     /// `swctl serve --socket /run/swctl/api-test-P.sock` with the lab's
     /// environment (its OVSDB).
     pub fn start(lab: &Lab) -> Server {
+        Server::start_with(lab, &[])
+    }
+
+    /// The same with more arguments (`--listen ADDR`).
+    pub fn start_with(lab: &Lab, more: &[&str]) -> Server {
         let socket = format!("/run/swctl/api-test-{}.sock", lab.p);
         let child = Command::new(env!("CARGO_BIN_EXE_swctl"))
             .args(["serve", "--socket", &socket])
+            .args(more)
             .envs(lab.env.iter().map(|(k, v)| (k, v)))
             .stderr(Stdio::null())
             .spawn()
