@@ -63,11 +63,24 @@ fn main() {
         let _ =
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("SWCTL_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
+    // SWCTL_LOG (a tracing filter) wins over -v
+    let filter = match std::env::var("SWCTL_LOG") {
+        Ok(f) => tracing_subscriber::EnvFilter::new(f),
+        Err(_) => tracing_subscriber::EnvFilter::new(match cli.verbose {
+            0 => "warn",
+            1 => "warn,swctl=info",
+            2 => "warn,swctl=debug",
+            _ => "trace",
+        }),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(cli.verbose >= 2)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     if let Cmd::Ns(NsCmd::Exec { name, cmd }) = &cli.cmd {
         let e: CliError = match name.parse::<swctl::model::names::NsName>() {
             Err(e) => e.into(),
@@ -90,7 +103,7 @@ fn main() {
         Ok(out) => {
             if cli.json {
                 println!("{}", out.json);
-            } else if !out.text.is_empty() {
+            } else if !out.text.is_empty() && !cli.quiet {
                 println!("{}", out.text);
             }
             if out.code != 0 {

@@ -23,6 +23,12 @@ pub struct Cli {
     /// Let an imperative command change or remove what an applied topology owns
     #[arg(long, global = true)]
     pub force: bool,
+    /// Print nothing on success (errors still go to stderr; --json output stays)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log to stderr: -v each change as its ip/ovs-vsctl command, -vv each phase and OVSDB exchange, -vvv everything [$SWCTL_LOG, a tracing filter, wins]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -142,6 +148,16 @@ pub enum Cmd {
     },
     /// Remove leftovers of topologies that are no longer applied
     Gc,
+    /// Print a shell completion script (bash: `swctl completions bash > /etc/bash_completion.d/swctl`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (swctl.1 and one per subcommand) into a directory
+    Man {
+        #[arg(long)]
+        dir: String,
+    },
     /// Compare the ways to connect namespaces (and a bridge across two simulated machines): setup, latency, throughput, CPU
     Bench(BenchArgs),
 }

@@ -27,6 +27,9 @@ pub enum CliError {
     /// the command ran and failed for a reason of its own
     #[error("{0}")]
     Failed(String),
+    /// what the command names does not exist (a lab, a namespace)
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Bench(#[from] crate::bench::BenchError),
     #[error(

@@ -6,6 +6,7 @@
 
 pub mod args;
 mod bench;
+mod docs;
 pub mod error;
 mod imperative;
 mod render;
@@ -31,6 +32,9 @@ use topo::TopoCmd;
 /// Run a parsed command (everything but `ns exec`, which `main` handles
 /// before any thread exists).
 pub fn run(cli: &Cli) -> Result<Output, CliError> {
+    if let Some(out) = docs::run(cli) {
+        return out;
+    }
     // Validate first: no root needed to be told an argument is wrong.
     let job = Job::from_cli(cli)?;
     if !nix::unistd::geteuid().is_root() {

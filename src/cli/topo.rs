@@ -222,7 +222,21 @@ async fn run_cmd(
             })
         }
         TopoCmd::Destroy(name) => {
+            // by name (no file): a name that is neither applied nor owns
+            // anything is a typo, said as such
+            let known = !file.is_empty() || lab::registered().contains(&name);
             let p = lab::destroy(k, &name).await?;
+            if p.is_empty() && !known {
+                let labs: Vec<String> = lab::registered().iter().map(|o| o.to_string()).collect();
+                return Err(CliError::NotFound(format!(
+                    "no lab {name}: nothing is applied or owned under that name ({})",
+                    if labs.is_empty() {
+                        "no lab is applied".to_string()
+                    } else {
+                        format!("applied: {}", labs.join(", "))
+                    }
+                )));
+            }
             let text = if p.is_empty() {
                 format!("{name}: nothing to remove")
             } else {

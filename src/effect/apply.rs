@@ -260,12 +260,21 @@ pub async fn apply_with<S: Netlink + Namespaces + OvsDb>(
         );
         for (s, r) in others.iter().zip(results) {
             match r {
-                Ok(()) => done += 1,
+                Ok(()) => {
+                    // `swctl -v`: each change as its ip/ovs-vsctl command
+                    tracing::info!("{s}");
+                    done += 1
+                }
                 Err(e) => failures.push((s.to_string(), e.into())),
             }
         }
         match ovs_res {
-            Ok(()) => done += changes.len(),
+            Ok(()) => {
+                for c in &changes {
+                    tracing::info!("{c}");
+                }
+                done += changes.len()
+            }
             Err(e) => failures.push((transaction_text(&changes), e.into())),
         }
         for (n, _) in last_use.iter().filter(|(_, k)| **k < end) {

@@ -1,0 +1,143 @@
+//! The everyday tools around the core, on the real binary: completions
+//! (bash completes for real), manual pages, -q and -v, `destroy --name` of
+//! a lab that does not exist, `labs`, `gc --dry-run`, the rough edges of
+//! the imperative commands, `ns exec` of a missing namespace, the formats a
+//! topology file may have, read-only commands without root. Those that
+//! change the system need root.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn swctl(args: &[&str]) -> std::process::Output {
+    Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_swctl"))
+        .args(args)
+        .env("SWCTL_BACKEND", "bridge")
+        .env_remove("SWCTL_LOG")
+        .output()
+        .expect("run swctl")
+}
+
+/// swctl run as user nobody (setpriv), with no capabilities.
+fn swctl_unprivileged(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_swctl"))
+        .args(args)
+        .output()
+        .expect("run swctl as nobody")
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn completions_complete_in_bash_and_exist_for_zsh_and_fish() {
+    let out = swctl(&["completions", "bash"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let script = std::env::temp_dir().join(format!("swctl-compl-{}.bash", std::process::id()));
+    std::fs::write(&script, &out.stdout).unwrap();
+    // what bash offers after `swctl ap` and after `swctl ns `
+    let run = |words: &str, cword: usize| {
+        let cmd = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; _swctl swctl; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let o = Command::new("bash").args(["-c", &cmd]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let got = run("swctl ap", 1);
+    assert!(got.split_whitespace().any(|w| w == "apply"), "{got:?}");
+    let got = run("swctl ns ''", 2);
+    for w in ["add", "del", "list", "exec"] {
+        assert!(got.split_whitespace().any(|x| x == w), "{w}: {got:?}");
+    }
+    let _ = std::fs::remove_file(&script);
+    for sh in ["zsh", "fish"] {
+        let out = swctl(&["completions", sh]);
+        assert!(out.status.success(), "{sh}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("apply"),
+            "{sh}"
+        );
+    }
+    // no root needed
+    let out = swctl_unprivileged(&["completions", "bash"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn manual_pages_one_per_subcommand() {
+    let dir = std::env::temp_dir().join(format!("swctl-man-{}", std::process::id()));
+    let out = swctl(&["--json", "man", "--dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages: Vec<&str> = v["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    for p in [
+        "swctl.1",
+        "swctl-apply.1",
+        "swctl-ns-add.1",
+        "swctl-attach.1",
+        "swctl-serve.1",
+    ] {
+        assert!(pages.contains(&p), "{p} not in {pages:?}");
+        let body = std::fs::read_to_string(dir.join(p)).unwrap();
+        assert!(body.starts_with(".ie") || body.contains(".TH"), "{p}");
+    }
+    let attach = std::fs::read_to_string(dir.join("swctl-attach.1")).unwrap();
+    assert!(
+        attach.contains("\\-\\-via") || attach.contains("--via"),
+        "{attach}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn quiet_verbose_and_a_lab_that_does_not_exist() {
+    let lab = Lab::new("tq");
+    let p = lab.p.clone();
+    let f = write(
+        &lab,
+        "lab.toml",
+        &format!(
+            "name = \"{p}\"\n[switches.{p}s]\nbackend = \"bridge\"\n[hosts.{p}a]\n[[hosts.{p}a.ports]]\nswitch = \"{p}s\"\nip = \"198.18.94.1/24\"\n"
+        ),
+    );
+    // -v: each change as its ip command, on stderr
+    let out = swctl(&["-v", "apply", &f]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("ip netns add {p}a")), "{err}");
+    assert!(err.contains("addr add 198.18.94.1/24"), "{err}");
+    // -q: nothing on success
+    let out = swctl(&["-q", "apply", &f]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        text(&out)
+    );
+    // a typo of a lab's name: said, with the labs that exist, exit 1
+    let out = swctl(&["destroy", "--name", &format!("{p}typo")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains(&format!("no lab {p}typo")), "{t}");
+    assert!(t.contains(p.as_str()), "lists the applied labs: {t}");
+    let out = swctl(&["destroy", "--name", &p]);
+    assert!(out.status.success(), "{}", text(&out));
+}
