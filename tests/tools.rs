@@ -141,3 +141,57 @@ fn quiet_verbose_and_a_lab_that_does_not_exist() {
     let out = swctl(&["destroy", "--name", &p]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn labs_lists_the_applied_labs_and_read_only_commands_run_without_root() {
+    let lab = Lab::new("tl");
+    let p = lab.p.clone();
+    let f = write(
+        &lab,
+        "lab.toml",
+        &format!(
+            "name = \"{p}\"\n[switches.{p}s]\nbackend = \"bridge\"\n[hosts.{p}a]\n[[hosts.{p}a.ports]]\nswitch = \"{p}s\"\nip = \"198.18.93.1/24\"\n[hosts.{p}b]\n[[hosts.{p}b.ports]]\nswitch = \"{p}s\"\nip = \"198.18.93.2/24\"\n"
+        ),
+    );
+    lab.ok(&["apply", &f]);
+    let row = |v: &Value| -> Value {
+        v["labs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == p.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{p} not in {v}"))
+    };
+    let out = swctl(&["--json", "labs"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r = row(&serde_json::from_slice(&out.stdout).unwrap());
+    assert_eq!(r["hosts"], 2, "{r}");
+    assert_eq!(r["switches"], 1, "{r}");
+    assert_eq!(r["in_sync"], true, "{r}");
+    assert_eq!(r["file"], f.as_str(), "{r}");
+    sh(&["ip", "-n", &lab.name("a"), "addr", "flush", "dev", "eth0"]);
+    let out = swctl(&["labs"]);
+    let t = text(&out);
+    let line = t.lines().find(|l| l.starts_with(p.as_str())).unwrap_or("");
+    assert!(line.contains("drift"), "{t}");
+    // without root: what the kernel shows anyone, said to be partial
+    let out = swctl_unprivileged(&["--json", "labs"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r = row(&serde_json::from_slice(&out.stdout).unwrap());
+    assert_eq!(r["hosts"], 2, "{r}");
+    assert!(r["in_sync"].is_null(), "{r}");
+    let out = swctl_unprivileged(&["ns", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains(&lab.name("a")) && t.contains("not root"), "{t}");
+    let out = swctl_unprivileged(&["switch", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("{p}s")), "{}", text(&out));
+    let out = swctl_unprivileged(&["show"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // a change without root: refused, exit 2
+    let out = swctl_unprivileged(&["ns", "add", &lab.name("x")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    lab.ok(&["destroy", &f]);
+}

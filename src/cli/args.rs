@@ -84,6 +84,8 @@ pub enum Cmd {
     Forward { ns: String, state: OnOff },
     /// Every namespace, switch, port and address swctl manages
     Show,
+    /// The applied labs: hosts, switches, machines, in sync or not, file
+    Labs,
     /// The embedded Open vSwitch sandbox (a private ovsdb-server and ovs-vswitchd)
     #[command(subcommand)]
     Ovs(SandboxCmd),

@@ -9,6 +9,7 @@ mod bench;
 mod docs;
 pub mod error;
 mod imperative;
+mod labs;
 mod render;
 mod sandbox;
 mod serve;
@@ -37,7 +38,9 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
     }
     // Validate first: no root needed to be told an argument is wrong.
     let job = Job::from_cli(cli)?;
-    if !nix::unistd::geteuid().is_root() {
+    // reading what the kernel shows anyone needs no root (the host's own
+    // devices, the names in /run/netns, the labs' records)
+    if !nix::unistd::geteuid().is_root() && !job.reads_only() {
         return Err(CliError::NotRoot);
     }
     // changes are serialized across swctl processes
@@ -63,6 +66,7 @@ enum Job {
     NsList,
     SwitchList,
     Show,
+    Labs,
     Sandbox(SandboxCmd),
     Ovn(OvnCmd),
     Serve(String, Option<std::net::SocketAddr>),
@@ -84,12 +88,18 @@ impl Job {
         }
         Ok(match &cli.cmd {
             Cmd::Show => Job::Show,
+            Cmd::Labs => Job::Labs,
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
             Cmd::Ovn(c) => Job::Ovn(c.clone()),
             Cmd::Serve { socket, listen } => Job::Serve(socket.clone(), *listen),
             Cmd::Bench(b) => bench::job(b)?,
             _ => unreachable!("every command is handled above"),
         })
+    }
+
+    /// Read-only commands that run without root too (showing less).
+    fn reads_only(&self) -> bool {
+        matches!(self, Job::NsList | Job::SwitchList | Job::Show | Job::Labs)
     }
 
     fn changes(&self) -> bool {
@@ -99,6 +109,7 @@ impl Job {
             Job::NsList
             | Job::SwitchList
             | Job::Show
+            | Job::Labs
             | Job::Sandbox(_)
             | Job::Ovn(_)
             | Job::Serve(..) => false,
@@ -133,7 +144,7 @@ impl Job {
     fn needs_ovs(&self) -> bool {
         match self {
             Job::Change(c) => c.ovs,
-            Job::SwitchList | Job::Show => true,
+            Job::SwitchList | Job::Show | Job::Labs => true,
             Job::NsList | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => false,
             Job::Topo(..) | Job::Bench(..) => true,
         }
@@ -162,23 +173,26 @@ impl Job {
             Servers::none("not needed")
         };
         let k = System::new(ovs).map_err(|e| CliError::Observe(e.into()))?;
+        let root = nix::unistd::geteuid().is_root();
+        // without root: the host's namespace only (entering others needs it)
         let everything = Scan {
-            all_owned: true,
+            all_owned: root,
             ..Default::default()
         };
         match self {
             Job::NsList => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                show::ns_list(&o)
+                Ok(show::unprivileged_note(show::ns_list(&o)?, root))
             }
             Job::SwitchList => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                Ok(show::switch_list(&o))
+                Ok(show::unprivileged_note(show::switch_list(&o), root))
             }
             Job::Show => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                Ok(show::show(&o))
+                Ok(show::unprivileged_note(show::show(&o), root))
             }
+            Job::Labs => Ok(labs::labs(root.then_some(&k)).await),
             Job::Sandbox(c) => sandbox::run(c).await,
             Job::Ovn(c) => sandbox::run_ovn(c).await,
             Job::Serve(socket, listen) => serve::serve(Path::new(&socket), listen).await,

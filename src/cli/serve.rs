@@ -121,15 +121,6 @@ fn lab_of(p: &serde_json::Map<String, Value>) -> Result<(String, String), ErrorO
     Ok((owner.to_string(), file))
 }
 
-/// The applied labs: name and file.
-fn labs() -> Value {
-    let v: Vec<Value> = crate::lab::registered()
-        .iter()
-        .map(|o| json!({"name": o, "file": crate::lab::registered_file(o).unwrap_or_default()}))
-        .collect();
-    json!({"labs": v})
-}
-
 fn version() -> Value {
     json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -341,7 +332,9 @@ fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     m.register_method("swctl.version", |_, _, _| {
         Ok::<_, ErrorObjectOwned>(version())
     })?;
-    m.register_method("labs.list", |_, _, _| Ok::<_, ErrorObjectOwned>(labs()))?;
+    m.register_async_method("labs.list", |_, _, _| async move {
+        cli(vec!["labs".into()]).await
+    })?;
     m.register_async_method(
         "show",
         |_, _, _| async move { cli(vec!["show".into()]).await },

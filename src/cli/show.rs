@@ -128,3 +128,17 @@ pub(super) fn ns_list(o: &Observed) -> Result<Output, CliError> {
         code: 0,
     })
 }
+
+/// Without root only the host's namespace is read: said after the output
+/// (and as `"partial"` in the JSON).
+pub(super) fn unprivileged_note(mut out: Output, root: bool) -> Output {
+    if !root {
+        let note = "(not root: only the host's namespace was read; what is inside the other namespaces, and their owners, needs root)";
+        if !out.text.is_empty() {
+            out.text.push('\n');
+        }
+        out.text.push_str(note);
+        out.json["partial"] = json!(note);
+    }
+    out
+}
