@@ -181,6 +181,9 @@ fn two_labs_over_simulated_machines_keep_to_their_own() {
     // gc removes it on every machine, by the machines' agents, and nothing
     // of the first
     std::fs::remove_file(format!("/run/swctl/topologies/{}", l2.p)).unwrap();
+    let out = l1.ok(&["gc", "--dry-run"]);
+    assert!(out.contains(&format!("{}+m1", l2.p)), "{out}");
+    assert!(!l2.namespaces().is_empty(), "a dry run removed something");
     let out = l1.ok(&["gc"]);
     assert!(out.contains(l2.p.as_str()), "{out}");
     assert!(l2.namespaces().is_empty(), "{:?}", l2.namespaces());

@@ -328,6 +328,27 @@ fn gc_removes_leftovers_of_topologies_that_are_gone() {
     let f = write_file(&lab, "lab.toml", &lab_toml(&lab, "bridge", 57));
     lab.ok(&["apply", &f]);
     std::fs::remove_file(format!("/run/swctl/topologies/{}", lab.p)).unwrap();
+    // --dry-run: says what would go (each step), removes nothing
+    let before = lab.namespaces();
+    let v = lab.json(&["gc", "--dry-run"]);
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert!(
+        v["removed_owners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == lab.p.as_str()),
+        "{v}"
+    );
+    assert!(
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["command"].as_str().is_some_and(|t| t.contains("ip netns del"))),
+        "{v}"
+    );
+    assert_eq!(lab.namespaces(), before, "a dry run removed something");
     let v = lab.json(&["gc"]);
     assert!(
         v["removed_owners"]

@@ -148,8 +148,12 @@ pub enum Cmd {
         #[command(flatten)]
         probe: CheckArgs,
     },
-    /// Remove leftovers of topologies that are no longer applied
-    Gc,
+    /// Remove leftovers of topologies that are no longer applied, and say what went
+    Gc {
+        /// only say what would be removed
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print a shell completion script (bash: `swctl completions bash > /etc/bash_completion.d/swctl`)
     Completions {
         #[arg(value_enum)]

@@ -105,7 +105,10 @@ impl Job {
     fn changes(&self) -> bool {
         match self {
             Job::Change(_) => true,
-            Job::Topo(c, ..) => matches!(c, TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc),
+            Job::Topo(c, ..) => matches!(
+                c,
+                TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc(false)
+            ),
             Job::NsList
             | Job::SwitchList
             | Job::Show

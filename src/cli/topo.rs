@@ -24,7 +24,8 @@ pub enum TopoCmd {
     /// probes from every host, or (an agent) from this machine's hosts only
     Check(CheckArgs, Option<Owner>),
     Destroy(Owner),
-    Gc,
+    /// dry run or not
+    Gc(bool),
 }
 
 /// The topology of `file` (`-`: standard input); with `machine`, only
@@ -103,7 +104,7 @@ async fn run_cmd(
         (_, t) => t,
     };
     if let Some(t) = topo.as_ref().filter(|t| spread(t))
-        && !matches!(cmd, TopoCmd::Check(_, Some(_)) | TopoCmd::Gc)
+        && !matches!(cmd, TopoCmd::Check(_, Some(_)) | TopoCmd::Gc(_))
     {
         return run_spread(k, cmd, t, file, ms).await;
     }
@@ -224,7 +225,10 @@ async fn run_cmd(
         TopoCmd::Destroy(name) => {
             // by name (no file): a name that is neither applied nor owns
             // anything is a typo, said as such
-            let known = !file.is_empty() || lab::registered().contains(&name);
+            // (an agent's destroy of its part stays quiet: its coordinator
+            // asks every machine, whatever each has)
+            let known =
+                !file.is_empty() || name.machine().is_some() || lab::registered().contains(&name);
             let p = lab::destroy(k, &name).await?;
             if p.is_empty() && !known {
                 let labs: Vec<String> = lab::registered().iter().map(|o| o.to_string()).collect();
@@ -248,19 +252,25 @@ async fn run_cmd(
                 code: 0,
             })
         }
-        TopoCmd::Gc => {
-            let (dead, p) = lab::gc(k).await?;
-            let text = if dead.is_empty() {
+        TopoCmd::Gc(dry_run) => {
+            let (dead, p) = lab::gc(k, dry_run).await?;
+            let verb = if dry_run { "would remove" } else { "removed" };
+            let mut text = if dead.is_empty() && p.is_empty() {
                 "gc: no leftovers".into()
             } else {
                 format!(
-                    "gc: removed leftovers of {} ({} steps)",
+                    "gc: {verb} leftovers of {} ({} steps here)",
                     join(&dead),
                     p.steps.len()
                 )
             };
+            if !p.is_empty() {
+                text.push('\n');
+                text.push_str(&steps_text(&p));
+            }
             let mut json = plan_json("gc", None, &p, ms());
             json["removed_owners"] = json!(dead);
+            json["dry_run"] = json!(dry_run);
             Ok(Output {
                 text,
                 json,
@@ -476,7 +486,7 @@ pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
                 ));
             }
         },
-        Cmd::Gc => Job::Topo(TopoCmd::Gc, None, String::new()),
+        Cmd::Gc { dry_run } => Job::Topo(TopoCmd::Gc(*dry_run), None, String::new()),
         _ => return Ok(None),
     }))
 }

@@ -205,18 +205,26 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
 /// a destroy that could not finish), and namespace registry entries whose
 /// namespace is gone. Objects of imperative commands (owner `cli`) are the
 /// user's and stay.
-pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>, Plan), LabError> {
+///
+/// With `dry_run` nothing is removed: the owners and the plan say what
+/// would be.
+pub async fn gc<S: Netlink + Namespaces + OvsDb>(
+    sys: &S,
+    dry_run: bool,
+) -> Result<(Vec<Owner>, Plan), LabError> {
     let scan = Scan {
         all_owned: true,
         links_only: true,
         ..Default::default()
     };
     let live = registered();
+    let mut gone_parts = vec![];
     // parts of labs over machines that are gone, by their agents first (the
     // machines' namespaces, owned by the lab itself, go below); an agent's
     // own gc (another run-state directory) has no machines of its own
     if crate::effect::paths::run_dir() == std::path::Path::new(crate::effect::paths::RUN_DIR) {
-        let runs = spread::gc_parts(&live).await;
+        let (parts, runs) = spread::gc_parts(&live, dry_run).await;
+        gone_parts = parts;
         let bad: Vec<String> = runs
             .iter()
             .filter(|r| !r.ok)
@@ -228,14 +236,16 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
     }
     let nb_dead =
         if crate::effect::paths::run_dir() == std::path::Path::new(crate::effect::paths::RUN_DIR) {
-            ovn::gc_northbound(&live)
+            ovn::gc_northbound(&live, dry_run)
                 .await
                 .map_err(|e| LabError::Machines(vec![format!("ovn: {e}")]))?
         } else {
             vec![]
         };
     let o = observe(sys, &scan).await.map_err(LabError::Observe)?;
-    prune_run_state(&o);
+    if !dry_run {
+        prune_run_state(&o);
+    }
     // a machine's part of a lab over machines (LAB+MACHINE) is its agent's
     // to remove, never a leftover here
     let mut dead: Vec<Owner> = owners(&o)
@@ -248,8 +258,10 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(sys: &S) -> Result<(Vec<Owner>,
         all.steps.extend(p.steps);
     }
     all.steps.sort_by_key(Step::phase);
-    apply_with(sys, &all, true, &mut |_, _| {}).await?;
-    for o in nb_dead {
+    if !dry_run {
+        apply_with(sys, &all, true, &mut |_, _| {}).await?;
+    }
+    for o in nb_dead.into_iter().chain(gone_parts) {
         if !dead.contains(&o) {
             dead.push(o);
         }

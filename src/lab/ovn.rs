@@ -223,7 +223,10 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
 /// The Northbound rows of labs that are no longer applied, in swctl's own
 /// central (a lab's `[ovn]` elsewhere is known only while it is applied):
 /// removed, lab by lab, by their marks. The labs they were of.
-pub async fn gc_northbound(live: &std::collections::BTreeSet<Owner>) -> Result<Vec<Owner>, String> {
+pub async fn gc_northbound(
+    live: &std::collections::BTreeSet<Owner>,
+    dry_run: bool,
+) -> Result<Vec<Owner>, String> {
     let dir = std::path::Path::new(crate::effect::paths::OVN_DIR);
     let addr = crate::effect::ovn::central::nb_address(dir);
     // no central here: nothing of OVN to collect
@@ -237,7 +240,7 @@ pub async fn gc_northbound(live: &std::collections::BTreeSet<Owner>) -> Result<V
         .filter_map(|s| s.owner())
         .filter(|o| !live.contains(o) && o.machine().is_none())
         .collect();
-    for o in &dead {
+    for o in dead.iter().filter(|_| !dry_run) {
         let changes = plan_nb(&Desired::new(o.clone()), &st);
         nb.apply(&changes).await.map_err(|e| e.to_string())?;
     }

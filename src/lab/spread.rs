@@ -43,7 +43,46 @@ const MACHINE_FILE: &str = "machine";
 /// here (simulated, or this one), removed by their agents: what `gc` finds
 /// of a lab over machines. (A machine reached over SSH keeps its run state
 /// there; its leftovers are for `swctl gc` on it.)
-pub async fn gc_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<AgentRun> {
+/// With `dry_run`, nothing is removed: the parts are only named.
+pub async fn gc_parts(
+    live: &std::collections::BTreeSet<Owner>,
+    dry_run: bool,
+) -> (Vec<Owner>, Vec<AgentRun>) {
+    let found = dead_parts(live);
+    let names = found
+        .iter()
+        .flat_map(|(_, one)| one.machines.keys().map(|m| one.owner.for_machine(m)))
+        .collect();
+    if dry_run {
+        return (names, vec![]);
+    }
+    let mut runs = vec![];
+    for (dir, one) in found {
+        let owner = one.owner.clone();
+        let r = agents(
+            &one,
+            |_| true,
+            |m| {
+                vec![
+                    "destroy".into(),
+                    "--name".into(),
+                    owner.for_machine(m).to_string(),
+                ]
+            },
+            None,
+        )
+        .await;
+        if r.iter().all(|x| x.ok) && stop_sandbox(&dir).await.is_ok() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        runs.extend(r);
+    }
+    (names, runs)
+}
+
+/// The run-state directories of parts of labs no longer applied, each with
+/// its part as a lab of one machine (for its agent).
+fn dead_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<(std::path::PathBuf, Desired)> {
     let root = std::path::Path::new(crate::effect::paths::RUN_DIR).join("machines");
     let mut found = vec![];
     for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
@@ -77,28 +116,7 @@ pub async fn gc_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<AgentRun>
         );
         found.push((e.path(), one));
     }
-    let mut runs = vec![];
-    for (dir, one) in found {
-        let owner = one.owner.clone();
-        let r = agents(
-            &one,
-            |_| true,
-            |m| {
-                vec![
-                    "destroy".into(),
-                    "--name".into(),
-                    owner.for_machine(m).to_string(),
-                ]
-            },
-            None,
-        )
-        .await;
-        if r.iter().all(|x| x.ok) && stop_sandbox(&dir).await.is_ok() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        runs.extend(r);
-    }
-    runs
+    found
 }
 
 /// Stop the Open vSwitch of the machine whose agent keeps its run state in
