@@ -88,8 +88,13 @@ fn main() {
             Ok(n) => swctl::effect::kernel::netns::exec(&n, cmd).into(),
         };
         report_error(&e, cli.json);
-        // 127/126 like a shell when the command cannot be run
+        // 127/126 like a shell when the command cannot be run; 255 like
+        // `ip netns exec` when the namespace cannot be entered
         std::process::exit(match &e {
+            CliError::Ns(
+                swctl::effect::kernel::netns::NsError::NotFound(_)
+                | swctl::effect::kernel::netns::NsError::Enter(..),
+            ) => 255,
             CliError::Ns(swctl::effect::kernel::netns::NsError::Exec(_, _, io))
                 if io.kind() == std::io::ErrorKind::NotFound =>
             {

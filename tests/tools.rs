@@ -195,3 +195,98 @@ fn labs_lists_the_applied_labs_and_read_only_commands_run_without_root() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     lab.ok(&["destroy", &f]);
 }
+
+#[test]
+fn second_addresses_are_refused_or_replaced_and_switch_del_names_its_ports() {
+    let lab = Lab::new("tr");
+    let (a, b, sw) = (lab.name("a"), lab.name("b"), lab.name("sw"));
+    lab.ok(&["ns", "add", &a, &b]);
+    lab.ok(&["switch", "add", &sw]);
+    lab.ok(&["attach", &a, &sw, "--ip", "198.18.92.1/24"]);
+    // another address for the same end: refused, nothing changed
+    let out = lab.swctl(&["attach", &a, &sw, "--ip", "198.18.92.5/24"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--replace"), "{}", text(&out));
+    let addrs = |ns: &str| -> Vec<String> {
+        ip_addrs(Some(ns))
+            .into_iter()
+            .filter(|(_, c)| c.starts_with("198.18."))
+            .map(|(_, c)| c)
+            .collect()
+    };
+    assert_eq!(addrs(&a), vec!["198.18.92.1/24"]);
+    // --replace: the new one in its place
+    lab.ok(&["attach", &a, &sw, "--ip", "198.18.92.5/24", "--replace"]);
+    assert_eq!(addrs(&a), vec!["198.18.92.5/24"]);
+    // the same again: nothing to change
+    assert!(
+        lab.ok(&["attach", &a, &sw, "--ip", "198.18.92.5/24"])
+            .contains("nothing to change")
+    );
+    // a link to itself (S3's looped pair): made, and said to be one
+    let out = lab.ok(&["link", &a, &a]);
+    assert!(out.contains(&format!("both in {a}")), "{out}");
+    lab.ok(&["unlink", &a, &a]);
+    // a link's end: the same rules
+    lab.ok(&[
+        "link",
+        &a,
+        &b,
+        "--ip-a",
+        "198.18.91.1/30",
+        "--ip-b",
+        "198.18.91.2/30",
+    ]);
+    let out = lab.swctl(&["link", &a, &b, "--ip-a", "198.18.91.5/30"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    lab.ok(&[
+        "link",
+        &a,
+        &b,
+        "--ip-a",
+        "198.18.91.5/30",
+        "--ip-b",
+        "198.18.91.6/30",
+        "--replace",
+    ]);
+    assert!(ping_once(&a, "198.18.91.6"), "the replaced link works");
+    // switch del says which ports went with it
+    lab.ok(&["attach", &b, &sw]);
+    let out = lab.ok(&["switch", "del", &sw]);
+    assert!(out.contains("removed ports:"), "{out}");
+    assert!(
+        out.contains(&format!("({a})")) && out.contains(&format!("({b})")),
+        "{out}"
+    );
+    lab.ok(&["ns", "del", &a, &b]);
+}
+
+#[test]
+fn exit_codes_like_ip_and_systemctl() {
+    // ns exec of a namespace that does not exist: 255, like ip netns exec
+    let out = swctl(&["ns", "exec", "zzz-no-such-ns", "--", "true"]);
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    // ovs status of a sandbox that does not run: 3; of $SWCTL_OVSDB's
+    // server: that one
+    let out = swctl(&["ovs", "status", "--dir", "/nonexistent/swctl-ovs"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_swctl"))
+        .args(["ovs", "status"])
+        .env("SWCTL_OVSDB", "tcp:127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("tcp:127.0.0.1:1"), "{}", text(&out));
+    let db = ovs_sandbox();
+    let out = Command::new(env!("CARGO_BIN_EXE_swctl"))
+        .args(["ovs", "status"])
+        .env("SWCTL_OVSDB", &db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(db.trim_start_matches("unix:")),
+        "{}",
+        text(&out)
+    );
+}

@@ -341,11 +341,9 @@ fn gc_removes_leftovers_of_topologies_that_are_gone() {
         "{v}"
     );
     assert!(
-        v["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["command"].as_str().is_some_and(|t| t.contains("ip netns del"))),
+        v["steps"].as_array().unwrap().iter().any(|s| s["command"]
+            .as_str()
+            .is_some_and(|t| t.contains("ip netns del"))),
         "{v}"
     );
     assert_eq!(lab.namespaces(), before, "a dry run removed something");

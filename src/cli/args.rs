@@ -224,10 +224,10 @@ pub enum SandboxCmd {
         #[arg(long, default_value = SANDBOX_DIR)]
         dir: String,
     },
-    /// Whether the sandbox runs and answers
+    /// Whether the sandbox runs and answers (exit code 3 when not) [default: the server of $SWCTL_OVSDB, else the sandbox in /run/swctl/ovs]
     Status {
-        #[arg(long, default_value = SANDBOX_DIR)]
-        dir: String,
+        #[arg(long)]
+        dir: Option<String>,
     },
 }
 
@@ -248,7 +248,7 @@ pub enum OvnCmd {
         #[arg(long, default_value = crate::effect::ovn::central::DEFAULT_DIR)]
         dir: String,
     },
-    /// Whether the central runs and answers
+    /// Whether the central runs and answers (exit code 3 when not)
     Status {
         #[arg(long, default_value = crate::effect::ovn::central::DEFAULT_DIR)]
         dir: String,
@@ -337,6 +337,9 @@ pub struct AttachArgs {
     /// MTU of the port's devices (68-65535)
     #[arg(long)]
     pub mtu: Option<u32>,
+    /// already attached with other addresses: put --ip in their place (without it, refused)
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Args, Debug)]
@@ -354,6 +357,9 @@ pub struct LinkArgs {
     /// MTU of both ends (68-65535)
     #[arg(long)]
     pub mtu: Option<u32>,
+    /// already linked with other addresses: put --ip-a/--ip-b in their place (without it, refused)
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Subcommand, Debug)]

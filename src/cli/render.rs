@@ -84,6 +84,11 @@ pub(super) fn wiring_line(w: &Wiring) -> String {
             "{ns} attached to {switch} via {via}: {} ({}, port of {switch}) <-> {} (in {ns})",
             w.a_dev, w.a_loc, w.b_dev
         ),
+        // S3: both ends in one namespace, on purpose or by a typo: said
+        _ if w.a_loc == w.b_loc => format!(
+            "link via {via}: {} <-> {}, both in {}: a pair looped in one namespace (accept_local=1 and rp_filter=0 on both, so they answer each other)",
+            w.a_dev, w.b_dev, w.a_loc
+        ),
         _ => format!(
             "link via {via}: {} (in {}) <-> {} (in {})",
             w.a_dev, w.a_loc, w.b_dev, w.b_loc

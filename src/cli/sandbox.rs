@@ -9,9 +9,21 @@ use crate::effect::ovs::sandbox;
 
 pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
     let (what, dir) = match &c {
-        SandboxCmd::Start { dir } => ("start", dir),
-        SandboxCmd::Stop { dir } => ("stop", dir),
-        SandboxCmd::Status { dir } => ("status", dir),
+        SandboxCmd::Start { dir } => ("start", dir.clone()),
+        SandboxCmd::Stop { dir } => ("stop", dir.clone()),
+        SandboxCmd::Status { dir: Some(d) } => ("status", d.clone()),
+        SandboxCmd::Status { dir: None } => match std::env::var("SWCTL_OVSDB") {
+            // the server swctl would use: its directory when it is a socket
+            // file (the daemons' pid files beside it), else just whether
+            // it answers
+            Ok(a) => match a.strip_prefix("unix:").map(std::path::Path::new) {
+                Some(p) if p.file_name().is_some_and(|f| f == "db.sock") => {
+                    ("status", p.parent().unwrap_or(p).display().to_string())
+                }
+                _ => return Ok(remote_status(&a).await),
+            },
+            Err(_) => ("status", crate::effect::paths::SANDBOX_DIR.to_string()),
+        },
     };
     let dir = std::path::PathBuf::from(dir);
     match what {
@@ -64,10 +76,35 @@ pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
                     },
                     st.address
                 ),
+                code: if st.answers && st.ovs_vswitchd.is_some() {
+                    0
+                } else {
+                    3
+                },
                 json: json!(st),
-                code: 0,
             })
         }
+    }
+}
+
+/// `ovs status` of an OVSDB server given by address ($SWCTL_OVSDB) that is
+/// not a sandbox's socket: whether it answers (exit code 3 when not).
+async fn remote_status(addr: &str) -> Output {
+    let answers = match crate::ovsdb::Client::connect(addr).await {
+        Ok(c) => c.echo().await.is_ok(),
+        Err(_) => false,
+    };
+    Output {
+        text: format!(
+            "OVSDB {} at {addr} ($SWCTL_OVSDB)",
+            if answers {
+                "answers"
+            } else {
+                "does not answer"
+            }
+        ),
+        json: json!({"address": addr, "answers": answers}),
+        code: if answers { 0 } else { 3 },
     }
 }
 
@@ -129,8 +166,12 @@ pub(super) async fn run_ovn(c: OvnCmd) -> Result<Output, CliError> {
                     },
                     st.nb
                 ),
+                code: if st.answers && st.northd.is_some() {
+                    0
+                } else {
+                    3
+                },
                 json: json!(st),
-                code: 0,
             })
         }
     }

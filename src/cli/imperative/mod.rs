@@ -17,9 +17,10 @@ use crate::effect::observe::{Scan, observe, prune_run_state};
 use crate::effect::system::System;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::names::{IfName, Loc, NsName, Owner};
+use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
 use crate::model::{Backend, Desired, Key, Observed};
 use crate::plan::switch::{all_switches, find_switch};
+use crate::plan::{Plan, Step};
 use crate::plan::{PlanError, Scope, plan};
 
 /// The backend for a new switch, and why it was chosen.
@@ -67,6 +68,8 @@ pub(super) struct ChangeJob {
     pub(super) backend_reason: Option<String>,
     /// change what a topology owns all the same (`--force`)
     pub(super) force: bool,
+    /// attach/link: Some(--replace) (addresses on ends that exist already)
+    pub(super) replace: Option<bool>,
 }
 
 impl ChangeJob {
@@ -83,11 +86,16 @@ impl ChangeJob {
             ovs: false,
             backend_reason: None,
             force: false,
+            replace: None,
         }
     }
     fn teardown(mut self, must_exist: Vec<Key>) -> ChangeJob {
         self.keep_going = true;
         self.must_exist = must_exist;
+        self
+    }
+    fn replacing(mut self, replace: bool) -> ChangeJob {
+        self.replace = Some(replace);
         self
     }
     fn with_ovs(mut self, check: Option<(IfName, Backend)>) -> ChangeJob {
@@ -146,13 +154,104 @@ async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> 
             "switch {sw} (in {loc}) is on the {have} backend, but --backend {want} was given"
         )));
     }
-    let p = plan(&job.desired, &o, &job.scope)?;
+    let mut p = plan(&job.desired, &o, &job.scope)?;
     if !p.is_empty() && !job.force {
         guard(&o, &job)?;
     }
+    if let Some(replace) = job.replace {
+        other_addrs(&o, &mut p, &job, replace)?;
+    }
+    let removed = ports_going(&o, &job);
     apply(k, &p, job.keep_going).await?;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(change_output(&job.what, &p, ms))
+    let mut out = change_output(&job.what, &p, ms);
+    if !removed.is_empty() {
+        out.text = format!("removed ports: {}\n{}", removed.join(", "), out.text);
+        out.json["removed_ports"] = json!(removed);
+    }
+    Ok(out)
+}
+
+/// A second `attach`/`link` with addresses for an end that has others:
+/// refused (it would silently add a second address), or with `--replace`
+/// the others go (`ip addr del`) and the new ones take their place.
+fn other_addrs(o: &Observed, p: &mut Plan, job: &ChangeJob, replace: bool) -> Result<(), CliError> {
+    let d = &job.desired;
+    let mine: BTreeSet<Cidr> = d
+        .ports
+        .iter()
+        .flat_map(|x| x.addrs.iter())
+        .chain(
+            d.links
+                .iter()
+                .flat_map(|l| l.a_addrs.iter().chain(&l.b_addrs)),
+        )
+        .copied()
+        .collect();
+    let mut dels = vec![];
+    for s in &p.steps {
+        let Step::AddAddr { loc, dev, .. } = s else {
+            continue;
+        };
+        let Some(l) = o.loc(loc).and_then(|st| st.link(dev)) else {
+            continue;
+        };
+        for c in l
+            .addrs
+            .iter()
+            .filter(|c| !is_link_local(c) && !mine.contains(c))
+        {
+            let del = Step::DelAddr {
+                loc: loc.clone(),
+                dev: dev.clone(),
+                cidr: *c,
+            };
+            if !dels.contains(&del) {
+                dels.push(del);
+            }
+        }
+    }
+    if dels.is_empty() {
+        return Ok(());
+    }
+    if !replace {
+        let have: Vec<String> = dels
+            .iter()
+            .map(|s| match s {
+                Step::DelAddr { loc, dev, cidr } => format!("{cidr} on {dev} (in {loc})"),
+                _ => unreachable!(),
+            })
+            .collect();
+        return Err(CliError::Refused(format!(
+            "{}: the end exists already with {}; the new address would be added beside it. Give --replace to put the new address in its place, or add one with `ip -n NS addr add`",
+            job.what,
+            have.join(", ")
+        )));
+    }
+    p.steps.extend(dels);
+    p.steps.sort_by_key(Step::phase);
+    Ok(())
+}
+
+/// `switch del`: the ports that go with the switches (named, with their
+/// namespaces, so the user sees what went).
+fn ports_going(o: &Observed, job: &ChangeJob) -> Vec<String> {
+    let Scope::Objects(keys) = &job.scope else {
+        return vec![];
+    };
+    all_switches(o)
+        .iter()
+        .filter(|s| {
+            keys.iter()
+                .any(|k| matches!(k, Key::Switch { name } if name.as_str() == s.name))
+        })
+        .flat_map(|s| {
+            s.ports.iter().map(|p| match &p.ns {
+                Some(n) => format!("{} ({n})", p.dev),
+                None => p.dev.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The objects a command changes or removes: the namespaces and switches
@@ -333,4 +432,9 @@ pub(super) async fn run(k: &System, mut job: ChangeJob) -> Result<Output, CliErr
     out.json["backend"] = json!(backend);
     out.json["backend_reason"] = json!(why);
     Ok(out)
+}
+
+/// An IPv6 link-local address: the kernel's own, never swctl's.
+fn is_link_local(c: &Cidr) -> bool {
+    matches!(c.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
 }

@@ -174,6 +174,7 @@ pub(super) fn attach(a: &AttachArgs, explicit: Option<Backend>) -> Result<Job, C
     Ok(
         ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
             .with_ovs(explicit.map(|b| (switch.clone(), b)))
+            .replacing(a.replace)
             .into(),
     )
 }
@@ -220,7 +221,11 @@ pub(super) fn link(l: &LinkArgs) -> Result<Job, CliError> {
         b_addrs,
         mtu: check_mtu(l.mtu)?,
     });
-    Ok(ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan).into())
+    Ok(
+        ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan)
+            .replacing(l.replace)
+            .into(),
+    )
 }
 
 pub(super) fn unlink(a: &str, b: &str) -> Result<Job, CliError> {
