@@ -290,3 +290,109 @@ fn exit_codes_like_ip_and_systemctl() {
         text(&out)
     );
 }
+
+#[test]
+fn show_status_and_check_say_it_plainly() {
+    let lab = Lab::ovs("ts");
+    let p = lab.p.clone();
+    let (a, b, c) = (lab.name("a"), lab.name("b"), lab.name("c"));
+    let f = write(
+        &lab,
+        "lab.toml",
+        &format!(
+            "name = \"{p}\"\n[switches.{p}o]\nbackend = \"ovs\"\n[switches.{p}l]\nbackend = \"bridge\"\n\
+             [hosts.{a}]\n[[hosts.{a}.ports]]\nswitch = \"{p}o\"\nip = \"198.18.88.1/24\"\nvia = \"internal\"\nvlan = 10\n\
+             [hosts.{b}]\n[[hosts.{b}.ports]]\nswitch = \"{p}o\"\nip = \"198.18.88.2/24\"\nvia = \"veth\"\nvlan = 10\n\
+             [hosts.{c}]\n[[hosts.{c}.ports]]\nswitch = \"{p}l\"\nip = \"198.18.87.1/24\"\n"
+        ),
+    );
+    lab.ok(&["apply", &f]);
+    // show NAME: a switch with its ports' wiring, VLAN and datapath; an
+    // OVS bridge without address is not called down
+    let out = lab.ok(&["show", &format!("{p}o")]);
+    let sw = out
+        .lines()
+        .find(|l| l.starts_with(&format!("switch {p}o ")))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(sw.contains("datapath="), "{sw}");
+    assert!(!sw.contains(" down"), "{sw}");
+    assert!(
+        out.lines().any(|l| l.contains(&format!("-> {a}"))
+            && l.contains("internal")
+            && l.contains("vlan 10")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&format!("-> {b}")) && l.contains("veth") && l.contains("vlan 10")),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("namespace {c}")), "filtered: {out}");
+    // show LAB: all of it; show of nothing: exit 1
+    let out = lab.ok(&["show", &p]);
+    assert!(
+        out.contains(&format!("namespace {c}")) && out.contains(&format!("switch {p}l")),
+        "{out}"
+    );
+    let out = lab.swctl(&["show", &format!("{p}nothing")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // switch list: sorted
+    let out = lab.ok(&["switch", "list"]);
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "{out}");
+    // status: findings in words, the fix apart
+    sh(&["ip", "-n", &c, "addr", "flush", "dev", "eth0"]);
+    let out = lab.swctl(&["status", &f]);
+    assert_eq!(out.status.code(), Some(3));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("differs  eth0 ({c}) lacks address 198.18.87.1/24")),
+        "{t}"
+    );
+    assert!(t.contains(&format!("repair: swctl apply {f}")), "{t}");
+    assert!(
+        !t.lines()
+            .any(|l| l.contains("differs") && l.contains("ip -n")),
+        "{t}"
+    );
+    lab.ok(&["apply", &f]);
+    // check: columns as wide as their cells; times to the microsecond
+    let out = lab.ok(&["check", &f]);
+    let header = out.lines().next().unwrap();
+    let col = header.find("because").unwrap();
+    let summary = format!("{p}:");
+    for l in out
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(p.as_str()) && !l.starts_with(&summary))
+    {
+        assert_eq!(&l[col - 2..col], "  ", "a column overflowed:\n{out}");
+    }
+    let v = lab.json(&["check", &f]);
+    for pr in v["pairs"].as_array().unwrap() {
+        if let Some(ms) = pr["rtt_ms"].as_f64() {
+            let s = ms.to_string();
+            assert!(s.split('.').nth(1).is_none_or(|d| d.len() <= 3), "{s}");
+        }
+    }
+    lab.ok(&["destroy", &f]);
+}
+
+#[test]
+fn a_yaml_file_is_told_which_formats_are_read() {
+    let f = std::env::temp_dir().join(format!("swctl-{}.yaml", std::process::id()));
+    std::fs::write(&f, "name: x\nhosts:\n  h1: {}\n").unwrap();
+    let out = swctl(&["plan", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("TOML") && t.contains("JSON") && t.contains("YAML"),
+        "{t}"
+    );
+    let _ = std::fs::remove_file(&f);
+}

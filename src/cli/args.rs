@@ -82,8 +82,8 @@ pub enum Cmd {
     Route(RouteCmd),
     /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)
     Forward { ns: String, state: OnOff },
-    /// Every namespace, switch, port and address swctl manages
-    Show,
+    /// Every namespace, switch, port and address swctl manages (or only what NAME is: a namespace, a switch, a lab)
+    Show { name: Option<String> },
     /// The applied labs: hosts, switches, machines, in sync or not, file
     Labs,
     /// The embedded Open vSwitch sandbox (a private ovsdb-server and ovs-vswitchd)

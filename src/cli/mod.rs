@@ -6,6 +6,7 @@
 
 pub mod args;
 mod bench;
+mod checks;
 mod docs;
 pub mod error;
 mod imperative;
@@ -65,7 +66,7 @@ enum Job {
     Bench(BenchArgs, Vec<crate::bench::Wiring>),
     NsList,
     SwitchList,
-    Show,
+    Show(Option<String>),
     Labs,
     Sandbox(SandboxCmd),
     Ovn(OvnCmd),
@@ -87,7 +88,7 @@ impl Job {
             return Ok(j);
         }
         Ok(match &cli.cmd {
-            Cmd::Show => Job::Show,
+            Cmd::Show { name } => Job::Show(name.clone()),
             Cmd::Labs => Job::Labs,
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
             Cmd::Ovn(c) => Job::Ovn(c.clone()),
@@ -99,7 +100,10 @@ impl Job {
 
     /// Read-only commands that run without root too (showing less).
     fn reads_only(&self) -> bool {
-        matches!(self, Job::NsList | Job::SwitchList | Job::Show | Job::Labs)
+        matches!(
+            self,
+            Job::NsList | Job::SwitchList | Job::Show(_) | Job::Labs
+        )
     }
 
     fn changes(&self) -> bool {
@@ -111,7 +115,7 @@ impl Job {
             ),
             Job::NsList
             | Job::SwitchList
-            | Job::Show
+            | Job::Show(_)
             | Job::Labs
             | Job::Sandbox(_)
             | Job::Ovn(_)
@@ -147,7 +151,7 @@ impl Job {
     fn needs_ovs(&self) -> bool {
         match self {
             Job::Change(c) => c.ovs,
-            Job::SwitchList | Job::Show | Job::Labs => true,
+            Job::SwitchList | Job::Show(_) | Job::Labs => true,
             Job::NsList | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => false,
             Job::Topo(..) | Job::Bench(..) => true,
         }
@@ -191,9 +195,12 @@ impl Job {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
                 Ok(show::unprivileged_note(show::switch_list(&o), root))
             }
-            Job::Show => {
+            Job::Show(name) => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                Ok(show::unprivileged_note(show::show(&o), root))
+                Ok(show::unprivileged_note(
+                    show::show(&o, name.as_deref())?,
+                    root,
+                ))
             }
             Job::Labs => Ok(labs::labs(root.then_some(&k)).await),
             Job::Sandbox(c) => sandbox::run(c).await,

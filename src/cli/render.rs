@@ -98,19 +98,47 @@ pub(super) fn wiring_line(w: &Wiring) -> String {
 
 pub(super) fn switch_line(s: &SwitchInfo) -> String {
     let addrs = join(&s.addrs);
+    // an OVS bridge forwards whatever its own interface's state: that
+    // state is said only when the interface carries addresses
+    let state = match (&s.datapath, s.up) {
+        (Some(_), _) if addrs.is_empty() => String::new(),
+        (Some(_), true) => " iface up".into(),
+        (Some(_), false) => " iface down".into(),
+        (None, true) => " up".into(),
+        (None, false) => " down".into(),
+    };
     format!(
-        "{}  backend={} in={} owner={} {} ports={}{}",
+        "{}  backend={}{} in={} owner={}{} ports={}{}",
         s.name,
         s.backend,
+        s.datapath
+            .as_ref()
+            .map_or(String::new(), |d| format!(" datapath={d}")),
         s.loc,
         s.owner.as_ref().map_or("-".to_string(), |o| o.to_string()),
-        if s.up { "up" } else { "down" },
+        state,
         s.ports.len(),
         if addrs.is_empty() {
             String::new()
         } else {
             format!(" addr {addrs}")
         }
+    )
+}
+
+/// A port of a switch, for `show`: its device, where it leads, its wiring
+/// and VLAN.
+pub(super) fn port_line(p: &crate::plan::switch::PortInfo) -> String {
+    let to = match (&p.ns, &p.trunk) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(t)) => format!("switch {t}"),
+        (None, None) => "-".into(),
+    };
+    format!(
+        "port {} -> {to}  {}{}",
+        p.dev,
+        p.wiring,
+        p.vlan.map_or(String::new(), |v| format!(" vlan {v}"))
     )
 }
 
@@ -128,4 +156,32 @@ pub(super) fn steps_text(p: &Plan) -> String {
         .map(|(i, s)| format!("{:>4}. {s}", i + 1))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Rows under a header, each column as wide as its widest cell (the last
+/// one unpadded).
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<width$}  ", width = w[i]));
+            }
+        }
+        l.trim_end().to_string()
+    };
+    let mut out = vec![line(header.to_vec())];
+    for r in rows {
+        out.push(line(r.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
 }

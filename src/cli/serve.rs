@@ -335,10 +335,13 @@ fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     m.register_async_method("labs.list", |_, _, _| async move {
         cli(vec!["labs".into()]).await
     })?;
-    m.register_async_method(
-        "show",
-        |_, _, _| async move { cli(vec!["show".into()]).await },
-    )?;
+    m.register_async_method("show", |p, _, _| async move {
+        let mut args = vec!["show".to_string()];
+        if let Some(n) = object(&p)?.get("name").and_then(|n| n.as_str()) {
+            args.push(n.to_string());
+        }
+        cli(args).await
+    })?;
     for (method, verb) in [("lab.plan", "plan"), ("lab.apply", "apply")] {
         m.register_async_method(method, move |p, _, _| async move {
             let p = object(&p)?;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::render::{join, switch_line};
+use super::render::{join, port_line, switch_line};
 use super::{CliError, Output};
 use crate::effect::kernel::netns;
 use crate::model::Observed;
@@ -20,12 +20,33 @@ struct ShowNs {
     routes: Vec<crate::model::RouteObs>,
 }
 
-pub(super) fn show(o: &Observed) -> Output {
-    let switches = owned_switches(o);
+/// `swctl show [NAME]`: everything swctl manages, or what NAME is (a
+/// namespace, a switch, a lab): a namespace with its devices and routes, a
+/// switch with its ports and those ports' namespaces, a lab with all its
+/// own.
+pub(super) fn show(o: &Observed, name: Option<&str>) -> Result<Output, CliError> {
+    let is = |x: &str| name.is_none_or(|n| n == x);
+    let lab_of = |owner: &str| owner.split('+').next().unwrap_or(owner).to_string();
+    let switches: Vec<SwitchInfo> = owned_switches(o)
+        .into_iter()
+        .filter(|s| {
+            is(&s.name)
+                || s.owner.as_ref().is_some_and(|w| is(&lab_of(w.as_str())))
+                || s.ports
+                    .iter()
+                    .any(|p| p.ns.as_ref().is_some_and(|n| is(n.as_str())))
+        })
+        .collect();
     let mut text = String::new();
     let mut nss = Vec::new();
     for (n, obs) in &o.namespaces {
         let Some(owner) = &obs.owner else { continue };
+        let via_switch = switches.iter().any(|s| {
+            name.is_some_and(|f| s.name == f) && s.ports.iter().any(|p| p.ns.as_ref() == Some(n))
+        });
+        if !(is(n.as_str()) || is(&lab_of(owner.as_str())) || via_switch) {
+            continue;
+        }
         text.push_str(&format!("namespace {n} (owner {owner})\n"));
         for l in &obs.state.links {
             let what = match &l.mark {
@@ -60,20 +81,33 @@ pub(super) fn show(o: &Observed) -> Output {
     for s in &switches {
         text.push_str(&format!("switch {}\n", switch_line(s)));
         for p in &s.ports {
-            text.push_str(&format!(
-                "  port {} -> {}\n",
-                p.dev,
-                p.ns.as_ref().map_or("-".to_string(), |n| n.to_string())
-            ));
+            text.push_str(&format!("  {}\n", port_line(p)));
         }
     }
     let host_links: Vec<_> = o
         .host
         .links
         .iter()
-        .filter(|l| matches!(l.mark, Some(crate::model::Mark::Link { .. })))
+        .filter(|l| match &l.mark {
+            Some(m @ crate::model::Mark::Link { a, b, .. }) => {
+                name.is_none()
+                    || is(&lab_of(m.owner().as_str()))
+                    || is(&a.to_string())
+                    || is(&b.to_string())
+            }
+            _ => false,
+        })
         .cloned()
         .collect();
+    if let Some(n) = name
+        && nss.is_empty()
+        && switches.is_empty()
+        && host_links.is_empty()
+    {
+        return Err(CliError::NotFound(format!(
+            "nothing of swctl's is named {n}: no namespace, switch or lab"
+        )));
+    }
     for l in &host_links {
         text.push_str(&format!(
             "host link {} {} {}\n",
@@ -82,24 +116,30 @@ pub(super) fn show(o: &Observed) -> Output {
             join(&l.addrs)
         ));
     }
-    Output {
+    Ok(Output {
         text: text.trim_end().to_string(),
         json: json!({"namespaces": nss, "switches": switches, "host_links": host_links}),
         code: 0,
-    }
+    })
 }
 
 /// Every switch swctl made, on every backend.
 fn owned_switches(o: &Observed) -> Vec<SwitchInfo> {
-    all_switches(o)
+    sorted(all_switches(o))
         .into_iter()
         .filter(|s| s.owner.is_some())
         .collect()
 }
 
+/// Switches by name, then where they are.
+fn sorted(mut v: Vec<SwitchInfo>) -> Vec<SwitchInfo> {
+    v.sort_by(|a, b| (&a.name, a.loc.to_string()).cmp(&(&b.name, b.loc.to_string())));
+    v
+}
+
 /// `swctl switch list`: every switch, swctl's and others'.
 pub(super) fn switch_list(o: &Observed) -> Output {
-    let sw = all_switches(o);
+    let sw = sorted(all_switches(o));
     Output {
         text: sw.iter().map(switch_line).collect::<Vec<_>>().join("\n"),
         json: json!({ "switches": sw }),

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::args::{CheckArgs, Cmd};
 use std::io::IsTerminal;
 
+use super::checks::{check, spread_check};
 use super::render::{changes_line, join, plan_json, steps_text};
 use super::{CliError, Job, Output};
 use crate::effect::system::System;
@@ -196,6 +197,14 @@ async fn run_cmd(
                     text.push_str(&format!("\n  {what:<8} {x}"));
                 }
             }
+            // the fix apart from the findings: one command, its steps in plan
+            if !p.is_empty() {
+                let f = if file.is_empty() { "FILE" } else { file };
+                text.push_str(&format!(
+                    "\nrepair: swctl apply {f}  ({} steps; `swctl plan {f}` lists them)",
+                    p.steps.len()
+                ));
+            }
             let mut json = plan_json("status", Some(&t.name), &p, ms());
             json["in_sync"] = json!(d.in_sync);
             json["drift"] = json!(d);
@@ -280,65 +289,6 @@ async fn run_cmd(
     }
 }
 
-/// `check` of a lab over machines: the agents' pairs, merged.
-async fn spread_check(
-    t: &Topology,
-    c: &CheckArgs,
-    ms: impl Fn() -> f64,
-) -> Result<Output, CliError> {
-    let (pairs, failed, runs) = lab::spread::check(&t.desired, c.timeout, c.full).await?;
-    let mut text = String::new();
-    for p in pairs
-        .iter()
-        .filter(|p| p["ok"] == false || pairs.len() <= 40)
-    {
-        let result = if p["ok"] == true {
-            "ok".to_string()
-        } else {
-            format!("FAIL {}", p["error"].as_str().unwrap_or(""))
-        };
-        text.push_str(&format!(
-            "{:<16} {:<36} {:<30} {}\n",
-            p["from"].as_str().unwrap_or(""),
-            format!(
-                "{} ({})",
-                p["to"].as_str().unwrap_or(""),
-                p["owner"].as_str().unwrap_or("")
-            ),
-            p["why"].as_str().unwrap_or(""),
-            result
-        ));
-    }
-    for r in &runs {
-        text.push_str(&format!(
-            "  {}: {} probes from its hosts, {} failed\n",
-            r.machine,
-            r.output["pairs"].as_array().map_or(0, |a| a.len()),
-            r.output["failed"].as_u64().unwrap_or(0)
-        ));
-    }
-    text.push_str(&format!(
-        "{}: {} probes on {} machines, {failed} failed, {:.0} ms",
-        t.name,
-        pairs.len(),
-        runs.len(),
-        ms()
-    ));
-    let json = json!({
-        "command": "check",
-        "topology": t.name,
-        "pairs": pairs,
-        "failed": failed,
-        "machines": runs,
-        "elapsed_ms": ms(),
-    });
-    Ok(Output {
-        text,
-        json,
-        code: if failed == 0 { 0 } else { 1 },
-    })
-}
-
 /// The topology a lab was applied from, when its file is still readable
 /// (how `destroy --name` finds a lab's machines).
 fn registered_topology(name: &Owner) -> Option<Topology> {
@@ -413,6 +363,9 @@ async fn run_spread(
                 text.push_str(&format!("\n    {kind:<8} {x}"));
             }
         }
+    }
+    if verb == "status" && !in_sync {
+        text.push_str(&format!("\nrepair: swctl apply {file}"));
     }
     let mut json = plan_json(verb, Some(&t.name), &local, ms());
     json["changes"] = json!(total);
@@ -498,97 +451,4 @@ fn check_args(c: &CheckArgs) -> Result<CheckArgs, CliError> {
         ));
     }
     Ok(*c)
-}
-
-/// Probe the lab; the text, the JSON and the number of failures.
-async fn check(
-    k: &System,
-    t: &Topology,
-    c: CheckArgs,
-    from: Option<&std::collections::BTreeSet<crate::model::names::NsName>>,
-    ms: impl Fn() -> f64,
-) -> Result<(String, serde_json::Value, usize), CliError> {
-    let mut limit = lab::check::neighbour_limit();
-    let mut plan = lab::check::plan_check(&t.desired, c.full, limit);
-    if let Some(hosts) = from {
-        // the kernel's neighbour table is one for the whole box: the agents
-        // of the machines simulated here (probing at once) share it
-        // (seen: 20 machines' agents, each within its own budget,
-        // overflowed it together — "neighbor table overflow!" — and lost
-        // 60-80 % of their probes)
-        limit /= lab::machines::sharing_this_box(&t.desired).max(1);
-        plan = plan.only_from(hosts, limit);
-    }
-    let res = lab::check::run(k, &plan, std::time::Duration::from_secs_f64(c.timeout))
-        .await
-        .map_err(|e| CliError::Observe(e.into()))?;
-    let failed = res.iter().filter(|r| !r.ok).count();
-    // every probe when few, else the failures only
-    let shown: Vec<_> = res.iter().filter(|r| res.len() <= 40 || !r.ok).collect();
-    let mut text = String::new();
-    if !shown.is_empty() {
-        text.push_str(&format!(
-            "{:<16} {:<36} {:<30} {:<8} {}",
-            "from", "to", "because", "expect", "result"
-        ));
-    }
-    for r in &shown {
-        let to = format!("{} ({})", r.probe.to, r.probe.owner);
-        let expect = match r.probe.expect {
-            lab::check::Expect::Reach => "reach",
-            lab::check::Expect::Isolated => "isolated",
-        };
-        let again = if r.retried { " (2nd try)" } else { "" };
-        let result = match (r.ok, &r.rtt_ms, &r.error) {
-            (true, Some(ms), _) => format!("ok {ms:.2} ms{again}"),
-            (true, None, _) => "ok (no answer)".into(),
-            (false, _, Some(e)) => format!("FAIL {e}{again}"),
-            (false, _, None) => "FAIL".into(),
-        };
-        text.push_str(&format!(
-            "\n{:<16} {to:<36} {:<30} {expect:<8} {result}",
-            r.probe.from, r.probe.why
-        ));
-    }
-    if !plan.impossible.is_empty() {
-        text.push_str(&format!(
-            "\ncannot work by design ({} pair{}; one shown per pair of segments):",
-            plan.impossible_total,
-            if plan.impossible_total == 1 { "" } else { "s" }
-        ));
-        for i in &plan.impossible {
-            text.push_str(&format!(
-                "\n  {} -> {} ({}) by {}: {}",
-                i.from, i.to, i.owner, i.why, i.because
-            ));
-        }
-    }
-    if let Some(r) = &plan.reduced {
-        text.push_str(&format!("\nnote: {r}"));
-    }
-    let isolated = res
-        .iter()
-        .filter(|r| r.probe.expect == lab::check::Expect::Isolated)
-        .count();
-    text.push_str(&format!(
-        "\n{}: {} probes ({} must reach, {isolated} isolated) in {} wave{}, {failed} failed, {:.0} ms",
-        t.name,
-        res.len(),
-        res.len() - isolated,
-        plan.waves.len(),
-        if plan.waves.len() == 1 { "" } else { "s" },
-        ms()
-    ));
-    let json = json!({
-        "command": "check",
-        "topology": t.name,
-        "pairs": res,
-        "failed": failed,
-        "waves": plan.waves.len(),
-        "impossible": plan.impossible,
-        "impossible_total": plan.impossible_total,
-        "reduced": plan.reduced,
-        "elapsed_ms": ms(),
-    });
-    Ok((text.trim_start_matches('\n').to_string(), json, failed))
 }

@@ -363,7 +363,7 @@ pub async fn run<S: Netlink>(
                 (Expect::Isolated, Err(_)) => (true, None),
             };
             out.push(Outcome {
-                rtt_ms: r.as_ref().ok().map(|d| d.as_secs_f64() * 1000.0),
+                rtt_ms: r.as_ref().ok().map(|d| ms3(*d)),
                 probe: p,
                 ok,
                 error,
@@ -394,7 +394,7 @@ pub async fn run<S: Netlink>(
             if let Ok(d) = r {
                 o.ok = true;
                 o.error = None;
-                o.rtt_ms = Some(d.as_secs_f64() * 1000.0);
+                o.rtt_ms = Some(ms3(d));
             }
         }
     }
@@ -445,4 +445,10 @@ async fn flush_all<S: Netlink>(sys: &S, locs: &[&Loc]) -> Result<(), NlError> {
         }
     }
     Ok(())
+}
+
+/// A duration in milliseconds to the microsecond (`0.171`, not
+/// `0.17141399999999998`).
+fn ms3(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::plan::Plan;
+use crate::plan::Step;
 use crate::plan::step::Meaning;
 
 /// Drift between a topology and the system.
@@ -13,7 +14,7 @@ pub struct Drift {
     pub in_sync: bool,
     /// what the file has and the system lacks
     pub missing: Vec<String>,
-    /// what exists but differs (addresses, routes, state, wiring)
+    /// what exists but differs (addresses, routes, state, wiring), in words
     pub differs: Vec<String>,
     /// what the topology owns on the system but the file no longer has
     pub leaked: Vec<String>,
@@ -26,13 +27,25 @@ pub fn drift(p: &Plan) -> Drift {
         in_sync: p.is_empty(),
         ..Default::default()
     };
+    // what is inside a namespace the plan makes comes with it: listed once,
+    // as the missing namespace
+    let made: Vec<&crate::model::names::NsName> = p
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::CreateNs { ns, .. } => Some(ns),
+            _ => None,
+        })
+        .collect();
     for s in &p.steps {
         let text = s.to_string();
         match s.meaning() {
             Meaning::Creates(what) => d.missing.push(what),
             Meaning::Removes(what) => d.leaked.push(what),
-            Meaning::Changes => d.differs.push(text.clone()),
-            Meaning::Waits => {}
+            Meaning::Changes(Some(what)) if !s.namespaces().iter().any(|n| made.contains(n)) => {
+                d.differs.push(what)
+            }
+            Meaning::Changes(_) | Meaning::Waits => {}
         }
         d.steps.push(text);
     }

@@ -61,11 +61,18 @@ impl Switch for LinuxBridge {
                             }
                             _ => (None, None, None),
                         };
+                        let wiring = if trunk.is_some() {
+                            "trunk".to_string()
+                        } else {
+                            p.kind.clone().unwrap_or_else(|| "-".into())
+                        };
                         PortInfo {
                             dev: p.name.clone(),
                             ns,
                             owner,
                             trunk,
+                            wiring,
+                            vlan: None,
                         }
                     })
                     .collect();
@@ -77,6 +84,7 @@ impl Switch for LinuxBridge {
                     up: l.up,
                     addrs: l.addrs.clone(),
                     ports,
+                    datapath: None,
                 });
             }
         }

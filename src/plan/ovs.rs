@@ -99,8 +99,18 @@ impl Switch for OpenVswitch {
                             ns: p.ns(),
                             owner: p.owner(),
                             trunk: None,
+                            wiring: match (p.role(), p.ifaces.first().map(|i| i.kind.as_str())) {
+                                (Some("uplink"), _) => "uplink".into(),
+                                (_, Some("") | Some("system") | None) if p.ns().is_some() => {
+                                    "veth".into()
+                                }
+                                (_, Some("") | None) => "system".into(),
+                                (_, Some(k)) => k.to_string(),
+                            },
+                            vlan: p.tag.and_then(|t| u16::try_from(t).ok()),
                         })
                         .collect(),
+                    datapath: Some(b.datapath_type.clone()),
                 }
             })
             .collect()

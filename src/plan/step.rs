@@ -169,8 +169,9 @@ pub enum Meaning {
     Creates(String),
     /// removes an object the desired state does not have (named)
     Removes(String),
-    /// fixes something that differs
-    Changes,
+    /// fixes something that differs (what differs, in words; None: it
+    /// only follows from another step, as an announcement does)
+    Changes(Option<String>),
     /// waits for the kernel, changes nothing itself
     Waits,
 }
@@ -214,8 +215,49 @@ impl Step {
                 Removes(format!("OVS port {port} on {bridge}"))
             }
             Step::AwaitGone { .. } => Waits,
-            _ => Changes,
+            _ => Changes(self.differs()),
         }
+    }
+
+    /// What differs on the system, in words, for a step that changes an
+    /// object that exists (`status` lists these; the commands are `plan`'s).
+    fn differs(&self) -> Option<String> {
+        Some(match self {
+            Step::DelRoute { ns, dest, via } => {
+                format!("route {dest} via {via} in {ns} is not in the file")
+            }
+            Step::DelAddr { loc, dev, cidr } => {
+                format!("address {cidr} on {dev} ({loc}) is not in the file")
+            }
+            Step::AddFdb { loc, dev, dst } => {
+                format!("{dev} ({loc}) does not flood to {dst}")
+            }
+            Step::DelFdb { loc, dev, dst } => {
+                format!("{dev} ({loc}) floods to {dst}, no machine of its switch now")
+            }
+            Step::SetMaster { loc, dev, master } => {
+                format!("{dev} ({loc}) is not a port of {master}")
+            }
+            Step::SetUp { loc, dev } => format!("{dev} ({loc}) is down"),
+            Step::SetMtu { loc, dev, mtu } => format!("{dev} ({loc}) has not MTU {mtu}"),
+            Step::SetMac { loc, dev, mac } => {
+                format!("{dev} ({loc}) lost its stable address {mac}")
+            }
+            Step::AddAddr { loc, dev, cidr } => format!("{dev} ({loc}) lacks address {cidr}"),
+            Step::SetForward { ns, on } => {
+                format!("forwarding in {ns} is {}", if *on { "off" } else { "on" })
+            }
+            Step::SetSysctl { loc, key, value } => {
+                format!("{} is not {value} ({loc})", key.replace('/', "."))
+            }
+            Step::AddRoute { ns, dest, via } => format!("{ns} lacks route {dest} via {via}"),
+            Step::SetMark { loc, dev, .. } => format!("{dev} ({loc}) lacks swctl's mark"),
+            Step::TxCsumOff { ns, dev } => {
+                format!("{dev} ({ns}) has tx checksum offload on")
+            }
+            Step::Announce { .. } => return None,
+            other => other.to_string(),
+        })
     }
 
     /// The namespaces whose netlink socket the step uses (the host's is

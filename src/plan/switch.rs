@@ -26,6 +26,12 @@ pub struct PortInfo {
     /// a trunk end to another switch (named)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trunk: Option<IfName>,
+    /// what the port is: "veth", "internal", "vxlan", "trunk", "uplink",
+    /// or the device's kind
+    pub wiring: String,
+    /// access VLAN (OVS `tag`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
 }
 
 /// A switch of some backend, as observed.
@@ -36,9 +42,13 @@ pub struct SwitchInfo {
     pub loc: Loc,
     /// None: not created by swctl (swctl still lists and attaches to it)
     pub owner: Option<Owner>,
+    /// the bridge's own interface is up (an OVS bridge forwards either way)
     pub up: bool,
     pub addrs: Vec<Cidr>,
     pub ports: Vec<PortInfo>,
+    /// an OVS bridge's datapath type ("system", "netdev")
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datapath: Option<String>,
 }
 
 /// One switch backend, for the planner. Every method is pure: it reads the

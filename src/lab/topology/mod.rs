@@ -21,6 +21,10 @@ pub use tree::Problem;
 pub enum TopologyError {
     #[error("cannot read {0}: {1}")]
     Read(String, String),
+    #[error(
+        "{0}: swctl reads topology files in TOML (.toml, or any other name) and JSON (.json), not {1}; convert it (for YAML: `yq -o json . {0} > lab.json`)"
+    )]
+    Format(String, &'static str),
     #[error("{file}: {} problem{}:\n  {}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, .problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n  "))]
     Invalid {
         file: String,
@@ -40,7 +44,17 @@ pub fn load(path: &Path) -> Result<Topology, TopologyError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| TopologyError::Read(file.clone(), e.to_string()))?;
-    let json = path.extension().is_some_and(|e| e == "json");
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let other = match ext.to_ascii_lowercase().as_str() {
+        "yaml" | "yml" => Some("YAML"),
+        "xml" => Some("XML"),
+        "ini" => Some("INI"),
+        _ => None,
+    };
+    if let Some(f) = other {
+        return Err(TopologyError::Format(file, f));
+    }
+    let json = ext.eq_ignore_ascii_case("json");
     parse(&text, json, &file)
 }
 
