@@ -396,3 +396,66 @@ fn a_yaml_file_is_told_which_formats_are_read() {
     );
     let _ = std::fs::remove_file(&f);
 }
+
+#[test]
+fn ns_attach_adopts_a_process_namespace_and_ns_del_only_forgets_it() {
+    let lab = Lab::new("ta");
+    let (c, h, sw) = (lab.name("c"), lab.name("h"), lab.name("sw"));
+    // a "container": a process in a network namespace of its own
+    let mut child = Command::new("unshare")
+        .args(["-n", "sleep", "120"])
+        .spawn()
+        .expect("unshare -n sleep");
+    let pid = child.id().to_string();
+    let t = std::time::Instant::now();
+    while std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+        == std::fs::read_link("/proc/self/ns/net").ok()
+        && t.elapsed().as_secs() < 5
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    lab.ok(&["ns", "attach", &c, &pid]);
+    assert!(
+        lab.ok(&["ns", "attach", &c, &pid])
+            .contains("nothing to change")
+    );
+    assert!(
+        lab.ok(&["ns", "list"])
+            .contains(&format!("{c}  (adopted from process {pid})"))
+    );
+    // it attaches to a switch like any namespace, and passes traffic
+    lab.ok(&["ns", "add", &h]);
+    lab.ok(&["switch", "add", &sw]);
+    lab.ok(&["attach", &c, &sw, "--ip", "198.18.84.1/24"]);
+    lab.ok(&["attach", &h, &sw, "--ip", "198.18.84.2/24"]);
+    assert!(
+        ping_once(&h, "198.18.84.1"),
+        "the adopted namespace answers"
+    );
+    // another process's namespace under a taken name: refused
+    let out = lab.swctl(&["ns", "attach", &h, &pid]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // ns del: the name and swctl's port go; the process and its namespace stay
+    lab.ok(&["ns", "del", &c]);
+    assert!(!std::path::Path::new(&format!("/run/netns/{c}")).exists());
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the process was touched"
+    );
+    let inside = sh(&["nsenter", "-t", &pid, "-n", "ip", "-o", "link"]);
+    let inside = String::from_utf8_lossy(&inside.stdout).to_string();
+    assert!(
+        inside.contains("lo") && !inside.contains("eth0"),
+        "{inside}"
+    );
+    assert!(
+        !ip_links(None).iter().any(|l| l["ifname"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(c.as_str()))),
+        "the port's switch end is left"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    lab.ok(&["switch", "del", &sw]);
+    lab.ok(&["ns", "del", &h]);
+}

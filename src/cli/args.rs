@@ -284,6 +284,8 @@ pub enum NsCmd {
     },
     /// List namespaces (all of /run/netns; swctl's are marked)
     List,
+    /// Name the network namespace of a running process (a container, `unshare -n`), like `ip netns attach`; `ns del` later only forgets it
+    Attach { name: String, pid: u32 },
     /// Run a command inside a namespace; its exit code is swctl's
     Exec {
         name: String,

@@ -65,6 +65,8 @@ enum Job {
     /// `swctl bench`, with the wirings asked for (empty: all)
     Bench(BenchArgs, Vec<crate::bench::Wiring>),
     NsList,
+    /// `ns attach NAME PID`
+    NsAttach(crate::model::names::NsName, u32),
     SwitchList,
     Show(Option<String>),
     Labs,
@@ -108,7 +110,7 @@ impl Job {
 
     fn changes(&self) -> bool {
         match self {
-            Job::Change(_) => true,
+            Job::Change(_) | Job::NsAttach(..) => true,
             Job::Topo(c, ..) => matches!(
                 c,
                 TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc(false)
@@ -152,7 +154,9 @@ impl Job {
         match self {
             Job::Change(c) => c.ovs,
             Job::SwitchList | Job::Show(_) | Job::Labs => true,
-            Job::NsList | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => false,
+            Job::NsList | Job::NsAttach(..) | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => {
+                false
+            }
             Job::Topo(..) | Job::Bench(..) => true,
         }
     }
@@ -203,6 +207,23 @@ impl Job {
                 ))
             }
             Job::Labs => Ok(labs::labs(root.then_some(&k)).await),
+            Job::NsAttach(name, pid) => {
+                let made = crate::effect::kernel::adopt::attach(&name, pid)?;
+                let text = if made {
+                    format!(
+                        "ns attach {name} {pid}: the network namespace of process {pid} is {name} (/run/netns/{name}); `swctl ns del {name}` only forgets it"
+                    )
+                } else {
+                    format!(
+                        "ns attach {name} {pid}: nothing to change ({name} is that namespace already)"
+                    )
+                };
+                Ok(Output {
+                    text,
+                    json: serde_json::json!({"command": "ns attach", "name": name, "pid": pid, "changes": made as u8}),
+                    code: 0,
+                })
+            }
             Job::Sandbox(c) => sandbox::run(c).await,
             Job::Ovn(c) => sandbox::run_ovn(c).await,
             Job::Serve(socket, listen) => serve::serve(Path::new(&socket), listen).await,

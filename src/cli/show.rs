@@ -154,13 +154,14 @@ pub(super) fn ns_list(o: &Observed) -> Result<Output, CliError> {
     let mut arr = Vec::new();
     for n in netns::list()? {
         let owner = o.namespaces.get(&n).and_then(|x| x.owner.clone());
-        lines.push(match &owner {
-            Some(o) => format!("{n}  (swctl, owner {o})"),
-            None => n.to_string(),
+        let adopted = o.namespaces.get(&n).and_then(|x| x.adopted);
+        lines.push(match (&owner, adopted) {
+            (Some(o), _) => format!("{n}  (swctl, owner {o})"),
+            (None, Some(pid)) => format!("{n}  (adopted from process {pid})"),
+            (None, None) => n.to_string(),
         });
-        arr.push(
-            json!({"name": n, "swctl": owner.is_some(), "owner": owner.map(|o| o.to_string())}),
-        );
+        arr.push(json!({"name": n, "swctl": owner.is_some(),
+            "owner": owner.map(|o| o.to_string()), "adopted_from": adopted}));
     }
     Ok(Output {
         text: lines.join("\n"),

@@ -127,7 +127,19 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
         {
             continue;
         }
-        o.namespaces.insert(n, NsObs { owner, state });
+        let adopted = if owner.is_none() {
+            super::kernel::adopt::adopted(&n)
+        } else {
+            None
+        };
+        o.namespaces.insert(
+            n,
+            NsObs {
+                owner,
+                state,
+                adopted,
+            },
+        );
     }
     Ok(o)
 }

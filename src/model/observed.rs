@@ -95,6 +95,10 @@ pub struct NsObs {
     /// who created it, from swctl's registry; None: not swctl's
     pub owner: Option<Owner>,
     pub state: LocObs,
+    /// adopted by `swctl ns attach` from this process (a namespace swctl
+    /// did not create, that `ns del` only forgets)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<u32>,
 }
 
 /// What the system has: the host namespace and every namespace that was

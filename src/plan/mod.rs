@@ -214,6 +214,9 @@ pub struct Cx<'a> {
     ns_exist: BTreeSet<NsName>,
     /// namespaces this plan deletes: nothing inside them needs removing
     pub ns_deleted: BTreeSet<NsName>,
+    /// adopted namespaces whose names go (they live on: what swctl put in
+    /// them is removed one by one)
+    pub ns_forgotten: BTreeSet<NsName>,
     /// switches that live in a namespace this plan deletes (their ports'
     /// switch ends go with it)
     pub switches_in_deleted: BTreeSet<IfName>,
@@ -351,6 +354,7 @@ impl<'a> Cx<'a> {
             names: Names::from_observed(o),
             ns_exist: o.namespaces.keys().cloned().collect(),
             ns_deleted: BTreeSet::new(),
+            ns_forgotten: BTreeSet::new(),
             switches_in_deleted: BTreeSet::new(),
             dead_switches: BTreeSet::new(),
         }

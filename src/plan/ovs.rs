@@ -237,7 +237,8 @@ impl Switch for OpenVswitch {
                     cx.d.ports
                         .iter()
                         .any(|x| x.ns == ns && Some(x.switch.as_str()) == sw);
-                if cx.ns_deleted.contains(&ns) || (!desired && cx.in_scope(&key, &owner)) {
+                let gone = cx.ns_deleted.contains(&ns) || cx.ns_forgotten.contains(&ns);
+                if gone || (!desired && cx.in_scope(&key, &owner)) {
                     cx.names.release(&Loc::Host, &p.name);
                     cx.steps.push(Step::Ovs(OvsChange::DelPort {
                         db: b.db.clone(),

@@ -24,7 +24,14 @@ impl Cx<'_> {
                     && let Some(obs) = o.namespaces.get(ns)
                     && obs.owner.is_none()
                 {
-                    return Err(PlanError::NotOwned(ns.clone()));
+                    if obs.adopted.is_none() {
+                        return Err(PlanError::NotOwned(ns.clone()));
+                    }
+                    // adopted (`ns attach`): the name goes (`ip netns del`
+                    // only unmounts it), the namespace stays with its
+                    // processes, so swctl's ports into it go one by one
+                    self.ns_forgotten.insert(ns.clone());
+                    self.steps.push(Step::DeleteNs { ns: ns.clone() });
                 }
             }
         }
@@ -111,6 +118,7 @@ impl Cx<'_> {
                         };
                         let remove = dead_switches.contains(sw)
                             || self.ns_deleted.contains(ns)
+                            || self.ns_forgotten.contains(ns)
                             || (!desired && self.in_scope(&key, owner));
                         (remove, peer_gone)
                     }
@@ -126,8 +134,13 @@ impl Cx<'_> {
                             Side::A => deleted(b),
                             Side::B => deleted(a),
                         };
-                        let remove =
-                            deleted(a) || deleted(b) || (!desired && self.in_scope(&key, owner));
+                        let forgotten =
+                            |x: &Loc| x.ns().is_some_and(|n| self.ns_forgotten.contains(n));
+                        let remove = deleted(a)
+                            || deleted(b)
+                            || forgotten(a)
+                            || forgotten(b)
+                            || (!desired && self.in_scope(&key, owner));
                         (remove, peer_gone)
                     }
                     Mark::Tunnel { owner, sw } => {

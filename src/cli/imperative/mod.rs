@@ -112,6 +112,7 @@ pub(super) fn job(cli: &Cli) -> Result<Option<Job>, CliError> {
         Cmd::Ns(NsCmd::Add { names }) => parse::ns_add(names)?,
         Cmd::Ns(NsCmd::Del { names }) => parse::ns_del(names)?,
         Cmd::Ns(NsCmd::List) => Job::NsList,
+        Cmd::Ns(NsCmd::Attach { name, pid }) => Job::NsAttach(name.parse()?, *pid),
         Cmd::Ns(NsCmd::Exec { .. }) => {
             return Err(CliError::Usage("`ns exec` is run by main".into()));
         }

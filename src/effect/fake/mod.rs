@@ -516,14 +516,10 @@ impl Namespaces for Fake {
             }
             let mut st = LocObs::default();
             // marked and up, as netns::create_many makes it
-            let mut lo = self.new_link(
-                "lo",
-                "loopback",
-                &Mark::Ns {
-                    owner: owner.clone(),
-                }
-                .to_alias(),
-            );
+            let mark = Mark::Ns {
+                owner: owner.clone(),
+            };
+            let mut lo = self.new_link("lo", "loopback", &mark.to_alias());
             lo.kind = None;
             st.links.push(lo);
             st.forward = Some(false);
@@ -532,6 +528,7 @@ impl Namespaces for Fake {
                 NsObs {
                     owner: Some(owner.clone()),
                     state: st,
+                    adopted: None,
                 },
             );
             out.push(Ok(()));

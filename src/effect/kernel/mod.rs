@@ -7,6 +7,7 @@
 //! are parsed in `dump`; SIOCETHTOOL in `ethtool`; named namespaces in
 //! `netns`.
 
+pub mod adopt;
 mod dump;
 pub mod ethtool;
 pub mod events;

@@ -129,7 +129,7 @@ pub fn open(name: &NsName) -> Result<File, NsError> {
 /// directory onto itself first when it is not a mount point (what
 /// iproute2's netns_add does, so namespaces made by either tool propagate
 /// to the other's mount namespaces).
-fn prepare_run_dir() -> Result<(), NsError> {
+pub(super) fn prepare_run_dir() -> Result<(), NsError> {
     fs::create_dir_all(NETNS_RUN_DIR).map_err(|e| NsError::PrepareRunDir("mkdir", e))?;
     let shared = || {
         mount(
@@ -296,6 +296,9 @@ pub fn delete(name: &NsName) -> Result<(), NsError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(fail("remove the mount point file", e)),
     }
+    // an adopted namespace's name went: the adoption is over (the
+    // namespace lives on with its processes)
+    super::adopt::forget(name);
     match fs::remove_file(registry_path(name)) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
