@@ -459,3 +459,106 @@ fn ns_attach_adopts_a_process_namespace_and_ns_del_only_forgets_it() {
     lab.ok(&["switch", "del", &sw]);
     lab.ok(&["ns", "del", &h]);
 }
+
+/// A lab of `n` hosts over three switches, two gateways and a direct link.
+fn big_lab(p: &str, n: usize) -> String {
+    let mut t = format!(
+        "name = \"{p}\"\n[switches.{p}s1]\nbackend = \"bridge\"\n[switches.{p}s2]\nbackend = \"ovs\"\n[switches.{p}s3]\nbackend = \"ovs\"\n"
+    );
+    for i in 1..=n {
+        let (sw, net) = match i % 3 {
+            0 => ("s1", 1),
+            1 => ("s2", 2),
+            _ => ("s3", 3),
+        };
+        let extra = if i % 4 == 0 && sw != "s1" {
+            "vlan = 10\n"
+        } else {
+            ""
+        };
+        t.push_str(&format!(
+            "[hosts.{p}h{i}]\n[[hosts.{p}h{i}.ports]]\nswitch = \"{p}{sw}\"\nip = \"198.18.{net}.{i}/24\"\n{extra}"
+        ));
+    }
+    for (g, a, b) in [("g1", "s1", "s2"), ("g2", "s2", "s3")] {
+        t.push_str(&format!(
+            "[hosts.{p}{g}]\nforward = true\n[[hosts.{p}{g}.ports]]\nswitch = \"{p}{a}\"\n[[hosts.{p}{g}.ports]]\nswitch = \"{p}{b}\"\n"
+        ));
+    }
+    t.push_str(&format!(
+        "[[links]]\na = \"{p}h1\"\nb = \"{p}h2\"\na_ip = \"198.18.9.1/30\"\nb_ip = \"198.18.9.2/30\"\n"
+    ));
+    t
+}
+
+#[test]
+fn graph_draws_a_lab_as_dot_mermaid_and_svg() {
+    let p = format!("tg{}", std::process::id() % 100000);
+    let f = std::env::temp_dir().join(format!("{p}-big.toml"));
+    std::fs::write(&f, big_lab(&p, 48)).unwrap();
+    let f = f.to_str().unwrap();
+    // dot: every host and switch, the backends, edges with addresses and VLANs
+    let out = swctl(&["graph", f, "--format", "dot"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dot = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(dot.starts_with(&format!("graph \"{p}\"")), "{dot}");
+    for i in 1..=48 {
+        assert!(
+            dot.contains(&format!("\"{p}h{i}\" -- \"{p}s")),
+            "h{i}: {dot}"
+        );
+    }
+    assert!(dot.contains("vlan 10") && dot.contains("\\novs") && dot.contains("\\nbridge"));
+    assert!(dot.contains("(gateway)") && dot.contains("198.18.9.1/30"));
+    // mermaid
+    let out = swctl(&["graph", f, "--format", "mermaid"]);
+    let mm = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(mm.starts_with("graph LR"), "{mm}");
+    assert!(
+        mm.contains(&format!("n_{p}h7")) && mm.contains("(ovs)"),
+        "{mm}"
+    );
+    // svg: well-formed, every host drawn once, no two boxes overlapping
+    let out = swctl(&["graph", f, "--format", "svg"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let svg = String::from_utf8_lossy(&out.stdout).to_string();
+    let check = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as E; E.fromstring(sys.stdin.read())",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(svg.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(check.success(), "not well-formed XML");
+    for i in 1..=48 {
+        assert_eq!(svg.matches(&format!(">{p}h{i} ")).count(), 1, "h{i}");
+    }
+    let num = |s: &str, k: &str| -> f64 {
+        let at = s.find(&format!(" {k}=\"")).unwrap() + k.len() + 3;
+        s[at..at + s[at..].find('"').unwrap()].parse().unwrap()
+    };
+    let boxes: Vec<(f64, f64, f64, f64)> = svg
+        .split("<rect ")
+        .skip(1)
+        .filter(|r| r.contains("rx=\"8\""))
+        .map(|r| (num(r, "x"), num(r, "y"), num(r, "width"), num(r, "height")))
+        .collect();
+    assert_eq!(boxes.len(), 50, "48 hosts and 2 gateways");
+    for (i, a) in boxes.iter().enumerate() {
+        for b in &boxes[i + 1..] {
+            let apart =
+                a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0 || a.1 + a.3 <= b.1 || b.1 + b.3 <= a.1;
+            assert!(apart, "boxes overlap: {a:?} {b:?}");
+        }
+    }
+    // --name of a lab that is not applied: said
+    let out = swctl(&["graph", "--name", &format!("{p}none")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let _ = std::fs::remove_file(f);
+}

@@ -154,6 +154,16 @@ pub enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Draw a lab: hosts, switches (with backend), ports (wiring, VLAN, addresses), links, gateways, machines
+    Graph {
+        /// the topology file
+        file: Option<String>,
+        /// an applied lab, by name (its file)
+        #[arg(long, conflicts_with = "file")]
+        name: Option<String>,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: super::graph::GraphFormat,
+    },
     /// Print a shell completion script (bash: `swctl completions bash > /etc/bash_completion.d/swctl`)
     Completions {
         #[arg(value_enum)]

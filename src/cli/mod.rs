@@ -9,6 +9,7 @@ mod bench;
 mod checks;
 mod docs;
 pub mod error;
+mod graph;
 mod imperative;
 mod labs;
 mod render;
@@ -36,6 +37,9 @@ use topo::TopoCmd;
 pub fn run(cli: &Cli) -> Result<Output, CliError> {
     if let Some(out) = docs::run(cli) {
         return out;
+    }
+    if let Cmd::Graph { file, name, format } = &cli.cmd {
+        return graph::run(file.as_deref(), name.as_deref(), *format);
     }
     // Validate first: no root needed to be told an argument is wrong.
     let job = Job::from_cli(cli)?;

@@ -7,6 +7,8 @@
 pub mod check;
 pub mod drift;
 pub mod events;
+pub mod graph;
+pub mod graph_svg;
 pub mod machines;
 pub mod ovn;
 pub mod reach;
