@@ -30,7 +30,6 @@ pub struct PortInfo {
     /// or the device's kind
     pub wiring: String,
     /// access VLAN (OVS `tag`)
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
 }
 
@@ -46,8 +45,8 @@ pub struct SwitchInfo {
     pub up: bool,
     pub addrs: Vec<Cidr>,
     pub ports: Vec<PortInfo>,
-    /// an OVS bridge's datapath type ("system", "netdev")
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// an OVS bridge's datapath type ("system", "netdev"); null for the
+    /// others (the same keys on every backend)
     pub datapath: Option<String>,
 }
 
