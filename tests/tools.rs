@@ -562,3 +562,76 @@ fn graph_draws_a_lab_as_dot_mermaid_and_svg() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let _ = std::fs::remove_file(f);
 }
+
+#[test]
+fn export_turns_imperative_objects_into_a_lab_that_changes_nothing() {
+    let lab = Lab::ovs("te");
+    let (a, b, c) = (lab.name("a"), lab.name("b"), lab.name("c"));
+    let (br, ov) = (lab.name("br"), lab.name("ov"));
+    let as_name = lab.name("lab");
+    lab.ok(&["ns", "add", &a, &b, &c]);
+    lab.ok(&["--backend", "bridge", "switch", "add", &br]);
+    lab.ok(&["--backend", "ovs", "switch", "add", &ov]);
+    lab.ok(&["attach", &a, &br, "--ip", "198.18.83.1/24"]);
+    lab.ok(&["attach", &b, &br, "--ip", "198.18.83.2/24", "--mtu", "1400"]);
+    lab.ok(&["attach", &b, &ov, "--ip", "198.18.82.2/24", "--vlan", "5"]);
+    lab.ok(&[
+        "attach",
+        &c,
+        &ov,
+        "--ip",
+        "198.18.82.3/24",
+        "--via",
+        "veth",
+        "--vlan",
+        "5",
+    ]);
+    lab.ok(&[
+        "link",
+        &a,
+        &c,
+        "--ip-a",
+        "198.18.81.1/30",
+        "--ip-b",
+        "198.18.81.2/30",
+    ]);
+    lab.ok(&["route", "add", &a, "198.18.82.0/24", "via", "198.18.83.2"]);
+    lab.ok(&["route", "add", &c, "198.18.83.0/24", "via", "198.18.82.2"]);
+    lab.ok(&["forward", &b, "on"]);
+    assert!(ping_once(&a, "198.18.82.3"), "through b");
+    // the imperative objects as a file (only this test's: tests run in
+    // parallel, and their objects are imperative too)
+    let out = lab.swctl(&["export", "--as", &as_name, &a, &b, &c, &br, &ov]);
+    assert!(out.status.success(), "{}", text(&out));
+    let toml = String::from_utf8_lossy(&out.stdout).to_string();
+    for want in [
+        format!("name = \"{as_name}\""),
+        "forward = true".into(),
+        "vlan = 5".into(),
+        "mtu = 1400".into(),
+        "198.18.81.2/30".into(),
+        "via = \"198.18.83.2\"".into(),
+    ] {
+        assert!(toml.contains(&want), "{want}: {toml}");
+    }
+    let f = write(&lab, "exported.toml", &toml);
+    // applied with --adopt: the objects change hands, nothing else changes
+    let v = lab.json(&["apply", "--adopt", &f]);
+    assert!(v["adopted"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert_eq!(v["changes"], 0, "{v}");
+    assert!(ping_once(&a, "198.18.82.3"), "still through b, at once");
+    assert!(lab.ok(&["apply", &f]).contains("nothing to change"));
+    let db = lab.ovsdb.clone().unwrap();
+    let ids = vsctl_ok(&db, &["--columns=external_ids", "list", "Bridge", &ov]);
+    assert!(ids.contains(&format!("swctl-owner={as_name}")), "{ids}");
+    // a lab's own export applies as nothing to change
+    let out = lab.swctl(&["export", "--name", &as_name]);
+    assert!(out.status.success(), "{}", text(&out));
+    let g = write(&lab, "again.toml", &String::from_utf8_lossy(&out.stdout));
+    assert!(lab.ok(&["plan", &g]).contains("nothing to change"));
+    // nothing of these is imperative any more; destroy takes everything
+    let out = lab.swctl(&["export", "--as", &lab.name("x"), &a, &b, &c, &br, &ov]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    lab.ok(&["destroy", &f]);
+    assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
+}

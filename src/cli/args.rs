@@ -122,6 +122,9 @@ pub enum Cmd {
         check: bool,
         #[command(flatten)]
         probe: CheckArgs,
+        /// first take over what imperative commands made and the file describes (a file from `swctl export`)
+        #[arg(long)]
+        adopt: bool,
     },
     /// Remove everything a topology owns, and nothing else
     Destroy {
@@ -163,6 +166,18 @@ pub enum Cmd {
         name: Option<String>,
         #[arg(long, value_enum, default_value = "dot")]
         format: super::graph::GraphFormat,
+    },
+    /// A lab as a topology file (--name), or what the imperative commands made (applied with `apply --adopt`, it changes nothing)
+    Export {
+        /// an applied lab
+        #[arg(long)]
+        name: Option<String>,
+        /// the name of the lab the imperative objects become
+        #[arg(long = "as", default_value = "lab", conflicts_with = "name")]
+        as_name: String,
+        /// only these namespaces and switches (and the ports and links among them) [default: all]
+        #[arg(conflicts_with = "name")]
+        only: Vec<String>,
     },
     /// Print a shell completion script (bash: `swctl completions bash > /etc/bash_completion.d/swctl`)
     Completions {

@@ -74,6 +74,8 @@ enum Job {
     SwitchList,
     Show(Option<String>),
     Labs,
+    /// `export --name LAB` / `export --as NAME`
+    Export(Option<String>, String, Vec<String>),
     Sandbox(SandboxCmd),
     Ovn(OvnCmd),
     Serve(String, Option<std::net::SocketAddr>),
@@ -96,6 +98,11 @@ impl Job {
         Ok(match &cli.cmd {
             Cmd::Show { name } => Job::Show(name.clone()),
             Cmd::Labs => Job::Labs,
+            Cmd::Export {
+                name,
+                as_name,
+                only,
+            } => Job::Export(name.clone(), as_name.clone(), only.clone()),
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
             Cmd::Ovn(c) => Job::Ovn(c.clone()),
             Cmd::Serve { socket, listen } => Job::Serve(socket.clone(), *listen),
@@ -117,12 +124,13 @@ impl Job {
             Job::Change(_) | Job::NsAttach(..) => true,
             Job::Topo(c, ..) => matches!(
                 c,
-                TopoCmd::Apply(_) | TopoCmd::Destroy(_) | TopoCmd::Gc(false)
+                TopoCmd::Apply(..) | TopoCmd::Destroy(_) | TopoCmd::Gc(false)
             ),
             Job::NsList
             | Job::SwitchList
             | Job::Show(_)
             | Job::Labs
+            | Job::Export(..)
             | Job::Sandbox(_)
             | Job::Ovn(_)
             | Job::Serve(..) => false,
@@ -157,7 +165,7 @@ impl Job {
     fn needs_ovs(&self) -> bool {
         match self {
             Job::Change(c) => c.ovs,
-            Job::SwitchList | Job::Show(_) | Job::Labs => true,
+            Job::SwitchList | Job::Show(_) | Job::Labs | Job::Export(..) => true,
             Job::NsList | Job::NsAttach(..) | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => {
                 false
             }
@@ -168,7 +176,7 @@ impl Job {
     async fn run(self) -> Result<Output, CliError> {
         // a simulated machine's agent about to apply OVS switches: the
         // machine's own Open vSwitch first (this process is in its namespace)
-        if let Job::Topo(TopoCmd::Apply(_), Some(t), _) = &self
+        if let Job::Topo(TopoCmd::Apply(..), Some(t), _) = &self
             && crate::lab::machines::needs_sandbox(&t.desired)
         {
             let dir = crate::effect::paths::machine_sandbox(crate::effect::paths::run_dir());
@@ -211,6 +219,44 @@ impl Job {
                 ))
             }
             Job::Labs => Ok(labs::labs(root.then_some(&k)).await),
+            Job::Export(name, as_name, only) => {
+                let d = match name {
+                    Some(n) => {
+                        let owner: crate::model::names::Owner = n.parse()?;
+                        let file = crate::lab::registered_file(&owner).ok_or_else(|| {
+                            CliError::NotFound(format!(
+                                "no lab {owner} is applied (`swctl labs` lists them)"
+                            ))
+                        })?;
+                        crate::lab::topology::load(Path::new(&file))?.desired
+                    }
+                    None => {
+                        let mut o = observe(&k, &everything).await.map_err(CliError::Observe)?;
+                        // forwarding is read only where asked: in the imperative ones
+                        for (n, x) in o.namespaces.iter_mut() {
+                            if x.owner == Some(crate::model::names::Owner::cli()) {
+                                x.state.forward = crate::effect::Namespaces::forward(&k, n).ok();
+                            }
+                        }
+                        let mut d = crate::lab::export::imperative(&o, as_name.parse()?);
+                        if !only.is_empty() {
+                            crate::lab::export::keep_only(&mut d, &only);
+                        }
+                        if d.namespaces.is_empty() && d.switches.is_empty() && d.links.is_empty() {
+                            return Err(CliError::NotFound(
+                                "nothing made by imperative commands to export (`swctl export --name LAB` exports a lab)".into(),
+                            ));
+                        }
+                        d
+                    }
+                };
+                let text = crate::lab::topology::write::to_toml(&d);
+                Ok(Output {
+                    json: serde_json::json!({"command": "export", "name": d.owner, "toml": text}),
+                    text: text.trim_end().to_string(),
+                    code: 0,
+                })
+            }
             Job::NsAttach(name, pid) => {
                 let made = crate::effect::kernel::adopt::attach(&name, pid)?;
                 let text = if made {

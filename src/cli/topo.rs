@@ -19,8 +19,9 @@ use crate::model::names::Owner;
 #[derive(Debug, Clone)]
 pub enum TopoCmd {
     Plan,
-    /// with the check to run afterwards
-    Apply(Option<CheckArgs>),
+    /// with the check to run afterwards; adopting the imperative
+    /// commands' objects the file describes first (`--adopt`)
+    Apply(Option<CheckArgs>, bool),
     Status,
     /// probes from every host, or (an agent) from this machine's hosts only
     Check(CheckArgs, Option<Owner>),
@@ -67,7 +68,7 @@ pub(super) async fn run(
     // an apply's or a destroy's progress, for watchers in this process
     // (`swctl serve`'s lab.watch)
     let watched = match (&cmd, &topo) {
-        (TopoCmd::Apply(_), Some(t)) => Some(("apply", t.desired.owner.clone())),
+        (TopoCmd::Apply(..), Some(t)) => Some(("apply", t.desired.owner.clone())),
         (TopoCmd::Destroy(n), _) => Some(("destroy", n.clone())),
         _ => None,
     };
@@ -124,7 +125,7 @@ async fn run_cmd(
                 code: 0,
             })
         }
-        TopoCmd::Apply(then_check) => {
+        TopoCmd::Apply(then_check, adopt) => {
             let t = topo.expect("loaded");
             let tty = std::io::stderr().is_terminal();
             let owner = t.desired.owner.clone();
@@ -143,6 +144,11 @@ async fn run_cmd(
                     }
                 }
             };
+            let adopted = if adopt {
+                lab::export::adopt(k, &t.desired).await?
+            } else {
+                0
+            };
             let p = lab::apply_topology(k, &t.desired, file, &mut progress).await?;
             // an agent's OVN ports: bound and installed before it returns
             if t.desired.owner.machine().is_some() && lab::machines::needs_chassis(&t.desired) {
@@ -159,6 +165,13 @@ async fn run_cmd(
             }
             let mut text = changes_line(t.name.as_str(), p.steps.len(), ms());
             let mut json = plan_json("apply", Some(&t.name), &p, ms());
+            if adopt {
+                text = format!(
+                    "{}: took over {adopted} marks of objects made by imperative commands\n{text}",
+                    t.name
+                );
+                json["adopted"] = json!(adopted);
+            }
             let mut code = 0;
             if let Some(c) = then_check {
                 let (ct, cj, failed) = check(k, &t, c, None, ms).await?;
@@ -309,7 +322,7 @@ async fn run_spread(
         return spread_check(t, c, ms).await;
     }
     let (verb, res) = match &cmd {
-        TopoCmd::Apply(_) => ("apply", spread::apply(k, &t.desired, file).await?),
+        TopoCmd::Apply(..) => ("apply", spread::apply(k, &t.desired, file).await?),
         TopoCmd::Status => ("status", spread::status(k, &t.desired).await?),
         TopoCmd::Destroy(_) => ("destroy", spread::destroy(k, &t.desired).await?),
         _ => ("plan", spread::plan(k, &t.desired).await?),
@@ -374,7 +387,7 @@ async fn run_spread(
         json["in_sync"] = json!(in_sync);
     }
     let mut code = if verb == "status" && !in_sync { 3 } else { 0 };
-    if let TopoCmd::Apply(Some(c)) = &cmd {
+    if let TopoCmd::Apply(Some(c), _) = &cmd {
         let chk = spread_check(t, c, &ms).await?;
         text.push('\n');
         text.push_str(&chk.text);
@@ -398,10 +411,11 @@ pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
             machine,
             check,
             probe,
+            adopt,
         } => {
             let c = check_args(probe)?;
             Job::Topo(
-                TopoCmd::Apply(check.then_some(c)),
+                TopoCmd::Apply(check.then_some(c), *adopt),
                 Some(Box::new(load_part(file, machine.as_deref())?)),
                 file.clone(),
             )

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod drift;
 pub mod events;
+pub mod export;
 pub mod graph;
 pub mod graph_svg;
 pub mod machines;

@@ -69,6 +69,20 @@ pub const MARK_PREFIX: &str = "swctl:1";
 pub const LINK_GROUP: u32 = 0x7377;
 
 impl Mark {
+    /// The same mark for another owner (a lab adopting the object).
+    pub fn with_owner(&self, to: Owner) -> Mark {
+        let mut m = self.clone();
+        match &mut m {
+            Mark::Ns { owner }
+            | Mark::Switch { owner }
+            | Mark::Port { owner, .. }
+            | Mark::Link { owner, .. }
+            | Mark::Tunnel { owner, .. }
+            | Mark::Trunk { owner, .. } => *owner = to,
+        }
+        m
+    }
+
     pub fn owner(&self) -> &Owner {
         match self {
             Mark::Ns { owner }

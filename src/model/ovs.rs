@@ -134,6 +134,16 @@ pub enum OvsChange {
         /// `external_ids:iface-id`)
         iface_id: Option<String>,
     },
+    /// `ovs-vsctl set TABLE NAME external_ids:swctl-owner=OWNER`: a row
+    /// handed to another owner (`apply --adopt`)
+    SetOwner {
+        db: String,
+        /// "Bridge" or "Port"
+        table: String,
+        uuid: String,
+        name: String,
+        owner: Owner,
+    },
     /// `ovs-vsctl set Port PORT tag=N` / `ovs-vsctl clear Port PORT tag`
     SetTag {
         db: String,
@@ -195,6 +205,7 @@ impl OvsChange {
             | OvsChange::AddTunnel { db, .. }
             | OvsChange::AddUplink { db, .. }
             | OvsChange::SetMtu { db, .. }
+            | OvsChange::SetOwner { db, .. }
             | OvsChange::DelPort { db, .. } => db,
         }
     }
@@ -262,6 +273,9 @@ impl std::fmt::Display for OvsChange {
             OvsChange::SetMtu { iface, mtu, .. } => {
                 write!(f, "set Interface {iface} mtu_request={mtu}")
             }
+            OvsChange::SetOwner {
+                table, name, owner, ..
+            } => write!(f, "set {table} {name} external_ids:{K_OWNER}={owner}"),
         }
     }
 }

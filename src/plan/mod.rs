@@ -430,7 +430,12 @@ impl<'a> Cx<'a> {
     pub fn ensure_mac(&mut self, loc: &Loc, l: &LinkObs) {
         let Some(m) = &l.mark else { return };
         let want = Mac::stable(&[m.owner().as_str(), &loc.to_string(), &l.name]);
-        if l.mac.is_some_and(|have| have != want) {
+        // a device a lab adopted from the imperative commands (`apply
+        // --adopt`) keeps the address it was made with
+        let made_by_cli = Mac::stable(&["cli", &loc.to_string(), &l.name]);
+        if l.mac
+            .is_some_and(|have| have != want && have != made_by_cli)
+        {
             self.steps.push(Step::SetMac {
                 loc: loc.clone(),
                 dev: l.name.clone(),

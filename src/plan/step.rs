@@ -316,7 +316,8 @@ impl Step {
                 | OvsChange::SetTag { .. }
                 | OvsChange::AddTunnel { .. }
                 | OvsChange::AddUplink { .. }
-                | OvsChange::SetMtu { .. },
+                | OvsChange::SetMtu { .. }
+                | OvsChange::SetOwner { .. },
             ) => 7,
             Step::MoveLink { .. } | Step::TxCsumOff { .. } => 8,
             Step::SetMaster { .. }

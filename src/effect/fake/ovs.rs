@@ -170,6 +170,17 @@ impl OvsDb for Fake {
                 OvsChange::SetMtu { iface, mtu, .. } => {
                     set_mtu.push((iface.clone(), *mtu));
                 }
+                OvsChange::SetOwner { uuid, owner, .. } => {
+                    let k = crate::model::ovs::K_OWNER.to_string();
+                    for b in st.bridges.iter_mut() {
+                        if &b.uuid == uuid {
+                            b.external_ids.insert(k.clone(), owner.to_string());
+                        }
+                        for p in b.ports.iter_mut().filter(|p| &p.uuid == uuid) {
+                            p.external_ids.insert(k.clone(), owner.to_string());
+                        }
+                    }
+                }
                 OvsChange::DelPort { bridge, port, .. } => {
                     if let Some(b) = st.bridges.iter_mut().find(|b| &b.name == bridge) {
                         if b.ports.iter().any(|p| &p.name == port && p.internal()) {

@@ -201,6 +201,25 @@ pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             });
             add_port(t, i, bridge, port, json!({ "name": port }), prow);
         }
+        OvsChange::SetOwner {
+            table,
+            uuid: u,
+            owner,
+            ..
+        } => {
+            // delete, then insert: a map insert keeps an existing key's value
+            t.push(
+                Op::Mutate {
+                    table: table.clone(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
+                    mutations: vec![
+                        json!(["external_ids", "delete", set(vec![json!(K_OWNER)])]),
+                        json!(["external_ids", "insert", smap([(K_OWNER, owner.as_str())])]),
+                    ],
+                },
+                Expect::Count(1),
+            );
+        }
         OvsChange::SetMtu { iface, mtu, .. } => {
             t.push(
                 Op::Update {

@@ -1,0 +1,262 @@
+//! `swctl export`: a lab, or what the imperative commands made, as a
+//! topology file. A lab's is its desired state written back; the
+//! imperative objects' is read off the system (namespaces, their gateway
+//! routes and forwarding, switches, ports with the namespace end's name,
+//! addresses, wiring, VLAN and MTU, direct links, trunks: everything whose
+//! mark says `cli`). Applied with `apply --adopt`, that file takes those
+//! objects over (`adoption`: their marks rewritten for the lab) and then
+//! changes nothing else.
+
+use crate::model::names::{Cidr, IfName, Loc, Owner};
+use crate::model::ovs::OvsChange;
+use crate::model::{
+    Backend, Desired, LinkObs, LinkSpec, Mark, NsSpec, Observed, PortSpec, RouteSpec, Side,
+    SwitchSpec, TrunkSpec, Via,
+};
+use crate::plan::Step;
+use crate::plan::switch::all_switches;
+
+fn global(v: &[Cidr]) -> Vec<Cidr> {
+    v.iter()
+        .filter(
+            |c| !matches!(c.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80),
+        )
+        .copied()
+        .collect()
+}
+
+/// MTU worth writing down: not the kernel's default.
+fn mtu(l: &LinkObs) -> Option<u32> {
+    (l.mtu != 1500).then_some(l.mtu)
+}
+
+/// What the imperative commands made (owner `cli`), as a lab named `name`.
+pub fn imperative(o: &Observed, name: Owner) -> Desired {
+    let cli = Owner::cli();
+    let mine = |m: &Option<Mark>| m.as_ref().is_some_and(|m| m.owner() == &cli);
+    let mut d = Desired::new(name);
+    for (n, obs) in &o.namespaces {
+        if obs.owner.as_ref() != Some(&cli) {
+            continue;
+        }
+        let routes = obs
+            .state
+            .routes
+            .iter()
+            .filter_map(|r| {
+                Some(RouteSpec {
+                    dest: r.dest,
+                    via: r.via?,
+                })
+            })
+            .collect();
+        d.namespaces.insert(
+            n.clone(),
+            NsSpec {
+                forward: (obs.state.forward == Some(true)).then_some(true),
+                routes,
+            },
+        );
+    }
+    let st = o.ovs.as_ref();
+    for s in all_switches(o) {
+        if s.owner.as_ref() != Some(&cli) {
+            continue;
+        }
+        let Ok(sw) = s.name.parse::<IfName>() else {
+            continue;
+        };
+        let ovsdb = st
+            .and_then(|st| st.bridge(&s.name).map(|b| (b.db.clone(), st.addr.clone())))
+            .and_then(|(db, default)| (db != default).then_some(db));
+        d.switches.insert(
+            sw.clone(),
+            SwitchSpec {
+                backend: s.backend,
+                loc: s.loc.clone(),
+                addrs: global(&s.addrs),
+                datapath: None,
+                ovsdb,
+            },
+        );
+        for p in s.ports.iter().filter(|p| p.owner.as_ref() == Some(&cli)) {
+            let Some(ns) = &p.ns else { continue };
+            let end = o.namespaces.get(ns).and_then(|x| {
+                x.state
+                    .marked(|m| {
+                        matches!(m, Mark::Port { ns: n, sw: w, side: Side::B, .. } if n == ns && *w == sw)
+                    })
+                    .next()
+            });
+            let Some(end) = end else { continue };
+            d.ports.push(PortSpec {
+                ns: ns.clone(),
+                switch: sw.clone(),
+                ifname: end.name.parse().ok(),
+                addrs: global(&end.addrs),
+                via: match (s.backend, p.wiring.as_str()) {
+                    (Backend::Ovs, "internal") => Via::Internal,
+                    (Backend::Ovs, _) => Via::Veth,
+                    _ => Via::Auto,
+                },
+                vlan: p.vlan,
+                mtu: mtu(end),
+            });
+        }
+    }
+    // direct links and trunks, from their A ends (and the B end found by mark)
+    for (loc, st) in o.locs() {
+        for l in &st.links {
+            if !mine(&l.mark) {
+                continue;
+            }
+            match &l.mark {
+                Some(Mark::Link {
+                    a,
+                    b,
+                    side: Side::A,
+                    ..
+                }) if a == &loc => {
+                    let peer = o.loc(b).and_then(|x| {
+                        x.marked(|m| matches!(m, Mark::Link { a: x, b: y, side: Side::B, .. } if x == a && y == b))
+                            .next()
+                    });
+                    d.links.push(LinkSpec {
+                        a: a.clone(),
+                        b: b.clone(),
+                        a_ifname: l.name.parse().ok(),
+                        b_ifname: peer.and_then(|p| p.name.parse().ok()),
+                        a_addrs: global(&l.addrs),
+                        b_addrs: peer.map(|p| global(&p.addrs)).unwrap_or_default(),
+                        mtu: mtu(l),
+                    });
+                }
+                Some(Mark::Trunk {
+                    a,
+                    b,
+                    side: Side::A,
+                    ..
+                }) => d.trunks.push(TrunkSpec {
+                    a: a.clone(),
+                    b: b.clone(),
+                    mtu: mtu(l),
+                }),
+                _ => {}
+            }
+        }
+    }
+    d
+}
+
+/// The steps that hand what `from` owns and `d` describes to `d`'s owner:
+/// each mark rewritten (`ip link set DEV alias ...`), each OVS row's
+/// `external_ids:swctl-owner` set. Nothing else changes.
+pub fn adoption(d: &Desired, o: &Observed, from: &Owner) -> Vec<Step> {
+    let to = &d.owner;
+    let mut steps = vec![];
+    let retag = |m: &Mark| -> Option<Mark> {
+        if m.owner() != from {
+            return None;
+        }
+        let wanted = match m {
+            Mark::Ns { .. } | Mark::Tunnel { .. } => false,
+            Mark::Switch { .. } => true,
+            Mark::Port { ns, sw, .. } => d.ports.iter().any(|p| &p.ns == ns && &p.switch == sw),
+            Mark::Link { a, b, .. } => d.links.iter().any(|l| &l.a == a && &l.b == b),
+            Mark::Trunk { a, b, .. } => d.trunks.iter().any(|t| &t.a == a && &t.b == b),
+        };
+        wanted.then(|| m.with_owner(to.clone()))
+    };
+    for (loc, st) in o.locs() {
+        for l in &st.links {
+            let Some(m) = &l.mark else { continue };
+            let new = match m {
+                // a namespace's mark on its `lo`
+                Mark::Ns { owner } if owner == from => {
+                    let keep = matches!(&loc, Loc::Ns(n) if d.namespaces.contains_key(n));
+                    keep.then(|| Mark::Ns { owner: to.clone() })
+                }
+                Mark::Switch { .. } => {
+                    retag(m).filter(|_| d.switches.keys().any(|s| s.as_str() == l.name))
+                }
+                _ => retag(m),
+            };
+            if let Some(mark) = new {
+                steps.push(Step::SetMark {
+                    loc: loc.clone(),
+                    dev: l.name.clone(),
+                    mark,
+                });
+            }
+        }
+    }
+    if let Some(st) = &o.ovs {
+        for b in &st.bridges {
+            if b.owner().as_ref() == Some(from) && d.switches.keys().any(|s| s.as_str() == b.name) {
+                steps.push(Step::Ovs(OvsChange::SetOwner {
+                    db: b.db.clone(),
+                    table: "Bridge".into(),
+                    uuid: b.uuid.clone(),
+                    name: b.name.clone(),
+                    owner: to.clone(),
+                }));
+            }
+            for p in &b.ports {
+                let ours = p.owner().as_ref() == Some(from)
+                    && p.ns().is_some_and(|ns| {
+                        d.ports
+                            .iter()
+                            .any(|x| x.ns == ns && x.switch.as_str() == b.name)
+                    });
+                if ours {
+                    steps.push(Step::Ovs(OvsChange::SetOwner {
+                        db: b.db.clone(),
+                        table: "Port".into(),
+                        uuid: p.uuid.clone(),
+                        name: p.name.clone(),
+                        owner: to.clone(),
+                    }));
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// `apply --adopt`: hand the imperative commands' objects that `d`
+/// describes to `d`'s owner (marks rewritten, nothing else). How many.
+pub async fn adopt<S>(sys: &S, d: &Desired) -> Result<usize, super::LabError>
+where
+    S: crate::effect::Netlink + crate::effect::Namespaces + crate::effect::OvsDb,
+{
+    let mut scan = super::scan_for(d);
+    scan.all_owned = true;
+    let o = crate::effect::observe::observe(sys, &scan)
+        .await
+        .map_err(super::LabError::Observe)?;
+    let steps = adoption(d, &o, &Owner::cli());
+    let n = steps.len();
+    let plan = crate::plan::Plan {
+        steps,
+        ..Default::default()
+    };
+    crate::effect::apply::apply_with(sys, &plan, false, &mut |_, _| {}).await?;
+    Ok(n)
+}
+
+/// Keep only the namespaces and switches named in `names`, and the ports,
+/// links and trunks among them.
+pub fn keep_only(d: &mut Desired, names: &[String]) {
+    let kept = |s: &str| names.iter().any(|n| n == s);
+    d.namespaces.retain(|n, _| kept(n.as_str()));
+    d.switches.retain(|n, _| kept(n.as_str()));
+    let at = |l: &Loc| match l {
+        Loc::Host => true,
+        Loc::Ns(n) => kept(n.as_str()),
+    };
+    d.ports
+        .retain(|p| kept(p.ns.as_str()) && kept(p.switch.as_str()));
+    d.links.retain(|l| at(&l.a) && at(&l.b));
+    d.trunks
+        .retain(|t| kept(t.a.as_str()) && kept(t.b.as_str()));
+}
