@@ -14,13 +14,7 @@ use common::*;
 use serde_json::Value;
 
 fn swctl(args: &[&str]) -> std::process::Output {
-    Command::new("timeout")
-        .arg("60")
-        .arg(env!("CARGO_BIN_EXE_swctl"))
-        .args(args)
-        .env("SWCTL_BACKEND", "bridge")
-        .output()
-        .expect("run swctl")
+    swctl_bare(args)
 }
 
 fn json_of(out: &std::process::Output) -> Value {

@@ -13,14 +13,7 @@ use common::*;
 use serde_json::Value;
 
 fn swctl(args: &[&str]) -> std::process::Output {
-    Command::new("timeout")
-        .arg("60")
-        .arg(env!("CARGO_BIN_EXE_swctl"))
-        .args(args)
-        .env("SWCTL_BACKEND", "bridge")
-        .env_remove("SWCTL_LOG")
-        .output()
-        .expect("run swctl")
+    swctl_bare(args)
 }
 
 /// swctl run as user nobody (setpriv), with no capabilities.
@@ -31,14 +24,6 @@ fn swctl_unprivileged(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("run swctl as nobody")
-}
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -114,9 +99,7 @@ fn quiet_verbose_and_a_lab_that_does_not_exist() {
     let f = write(
         &lab,
         "lab.toml",
-        &format!(
-            "name = \"{p}\"\n[switches.{p}s]\nbackend = \"bridge\"\n[hosts.{p}a]\n[[hosts.{p}a.ports]]\nswitch = \"{p}s\"\nip = \"198.18.94.1/24\"\n"
-        ),
+        &one_bridge_lab(&p, &[("a", "198.18.94.1/24")]),
     );
     // -v: each change as its ip command, on stderr
     let out = swctl(&["-v", "apply", &f]);
@@ -149,9 +132,7 @@ fn labs_lists_the_applied_labs_and_read_only_commands_run_without_root() {
     let f = write(
         &lab,
         "lab.toml",
-        &format!(
-            "name = \"{p}\"\n[switches.{p}s]\nbackend = \"bridge\"\n[hosts.{p}a]\n[[hosts.{p}a.ports]]\nswitch = \"{p}s\"\nip = \"198.18.93.1/24\"\n[hosts.{p}b]\n[[hosts.{p}b.ports]]\nswitch = \"{p}s\"\nip = \"198.18.93.2/24\"\n"
-        ),
+        &one_bridge_lab(&p, &[("a", "198.18.93.1/24"), ("b", "198.18.93.2/24")]),
     );
     lab.ok(&["apply", &f]);
     let row = |v: &Value| -> Value {

@@ -330,16 +330,13 @@ fn gc_removes_leftovers_of_topologies_that_are_gone() {
     std::fs::remove_file(format!("/run/swctl/topologies/{}", lab.p)).unwrap();
     // --dry-run: says what would go (each step), removes nothing
     let before = lab.namespaces();
+    let names_it = |v: &serde_json::Value| {
+        let owners = v["removed_owners"].as_array().unwrap();
+        assert!(owners.iter().any(|o| o == lab.p.as_str()), "{v}");
+    };
     let v = lab.json(&["gc", "--dry-run"]);
     assert_eq!(v["dry_run"], true, "{v}");
-    assert!(
-        v["removed_owners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o == lab.p.as_str()),
-        "{v}"
-    );
+    names_it(&v);
     assert!(
         v["steps"].as_array().unwrap().iter().any(|s| s["command"]
             .as_str()
@@ -347,15 +344,7 @@ fn gc_removes_leftovers_of_topologies_that_are_gone() {
         "{v}"
     );
     assert_eq!(lab.namespaces(), before, "a dry run removed something");
-    let v = lab.json(&["gc"]);
-    assert!(
-        v["removed_owners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o == lab.p.as_str()),
-        "{v}"
-    );
+    names_it(&lab.json(&["gc"]));
     assert_clean(&lab);
 }
 

@@ -555,3 +555,37 @@ pub fn three_machines(p: &str, net: u8) -> String {
     }
     t
 }
+
+/// The swctl binary with `args` (bridge backend, no SWCTL_LOG), at most
+/// 60 s; outside any lab's environment.
+pub fn swctl_bare(args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_swctl"))
+        .args(args)
+        .env("SWCTL_BACKEND", "bridge")
+        .env_remove("SWCTL_LOG")
+        .output()
+        .expect("run swctl")
+}
+
+/// What a command printed, both streams.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A lab file `p` with one Linux bridge `{p}s` and a host `{p}NAME` on it
+/// per (NAME, CIDR).
+pub fn one_bridge_lab(p: &str, hosts: &[(&str, &str)]) -> String {
+    let mut t = format!("name = \"{p}\"\n[switches.{p}s]\nbackend = \"bridge\"\n");
+    for (h, ip) in hosts {
+        t.push_str(&format!(
+            "[hosts.{p}{h}]\n[[hosts.{p}{h}.ports]]\nswitch = \"{p}s\"\nip = \"{ip}\"\n"
+        ));
+    }
+    t
+}
