@@ -616,3 +616,32 @@ fn export_turns_imperative_objects_into_a_lab_that_changes_nothing() {
     lab.ok(&["destroy", &f]);
     assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
 }
+
+#[test]
+fn a_lab_applied_by_a_relative_path_is_found_from_anywhere() {
+    let lab = Lab::new("tp");
+    let p = lab.p.clone();
+    let f = write(
+        &lab,
+        "rel.toml",
+        &one_bridge_lab(&p, &[("a", "198.18.80.1/24")]),
+    );
+    let path = std::path::Path::new(&f);
+    let out = Command::new(env!("CARGO_BIN_EXE_swctl"))
+        .args(["apply", path.file_name().unwrap().to_str().unwrap()])
+        .current_dir(path.parent().unwrap())
+        .env("SWCTL_BACKEND", "bridge")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let rec = std::fs::read_to_string(format!("/run/swctl/topologies/{p}")).unwrap();
+    assert_eq!(rec.trim(), f, "recorded by its absolute path");
+    // from another directory: graph --name and destroy --name find it
+    let out = Command::new(env!("CARGO_BIN_EXE_swctl"))
+        .args(["graph", "--name", &p])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    lab.ok(&["destroy", "--name", &p]);
+}

@@ -28,9 +28,17 @@ use crate::model::{Desired, Observed};
 use crate::plan::switch::all_switches;
 use crate::plan::{Plan, PlanError, Scope, Step, plan};
 
-/// Record that topology `name` is applied (from `file`).
+/// Record that topology `name` is applied (from `file`), by the file's
+/// absolute path: `destroy --name`, `labs`, `graph --name` and the API's
+/// server read it from other working directories (seen: a lab applied as
+/// `swctl apply lab.toml` could not be watched by the server).
 pub fn register(name: &Owner, file: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(topology_dir())?;
+    let path = std::path::Path::new(file);
+    let file = match std::path::absolute(path) {
+        Ok(p) if file != "-" && !path.is_absolute() => p.display().to_string(),
+        _ => file.to_string(),
+    };
     std::fs::write(topology_dir().join(name.as_str()), format!("{file}\n"))
 }
 
