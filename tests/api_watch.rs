@@ -9,7 +9,10 @@
 //! apply over it reports started, progress and finished to the watcher and
 //! repairs (ping at once); a second client that goes away mid-apply while a
 //! CLI apply of the same lab waits for the lock: the lab is whole after;
-//! check; destroy (its events); unwatch. Requires root, OVS, python3-websockets.
+//! check; destroy (its events); unwatch. Over simulated machines: a
+//! machine's OVSDB and namespaces are watched, its ovsdb-server killed is
+//! heard, said by status, restarted on its database by one apply.
+//! Requires root, OVS, python3-websockets.
 
 mod common;
 
@@ -175,4 +178,86 @@ fn watching_a_lab_over_a_websocket() {
     assert_eq!(v["result"], true, "{v}");
     assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
     assert!(vsctl_ok(&db, &["list-br"]).lines().all(|l| l != s2));
+}
+
+/// A lab over simulated machines: every machine's namespace and its own
+/// Open vSwitch are watched too (a tunnel port deleted in one machine's
+/// OVSDB, a host's namespace deleted, a machine's ovsdb-server killed).
+#[test]
+fn watching_a_lab_over_simulated_machines() {
+    let lab = Lab::new("am");
+    let p = lab.p.clone();
+    let srv = Server::start(&lab);
+    let (a, b) = (lab.name("a"), lab.name("b"));
+    let mut t = format!("name = \"{p}\"\n");
+    t.push_str(&three_machines(&p, 249));
+    t.push_str("[switches.s1]\nbackend = \"ovs\"\n");
+    for (h, m, ip) in [(&a, "m1", "198.18.79.1/24"), (&b, "m2", "198.18.79.2/24")] {
+        t.push_str(&format!(
+            "[hosts.{h}]\nmachine = \"{m}\"\n[[hosts.{h}.ports]]\nswitch = \"s1\"\nip = \"{ip}\"\n"
+        ));
+    }
+    let f = write(&lab, "machines.toml", &t);
+    lab.ok(&["apply", &f]);
+    let mut ws = WsClient::connect(&srv);
+    let v = ws.call("lab.watch", json!({"name": p}));
+    assert!(v["result"].is_number() || v["result"].is_string(), "{v}");
+    let hello = ws.next(5.0).expect("the first event");
+    let m2db = format!("unix:/run/swctl/machines/{p}+m2/ovs/db.sock");
+    assert!(
+        hello["ovsdb"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == &m2db),
+        "{hello}"
+    );
+    assert!(
+        hello["netns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == &format!("{p}m1")),
+        "{hello}"
+    );
+    let ports = vsctl_ok(&m2db, &["list-ports", "s1"]);
+    let tunnel = ports
+        .lines()
+        .find(|l| l.starts_with("vx-"))
+        .unwrap()
+        .to_string();
+    vsctl_ok(&m2db, &["del-port", "s1", &tunnel]);
+    let e = heard(&mut ws, "tunnel port deleted", |v| {
+        drift(v, "port", "removed")
+    });
+    assert_eq!(e["ovsdb"], m2db.as_str(), "{e}");
+    assert_eq!(e["name"], tunnel.as_str(), "{e}");
+    sh(&["ip", "netns", "del", &a]);
+    let e = heard(&mut ws, "host namespace deleted", |v| {
+        drift(v, "namespace", "removed")
+    });
+    assert_eq!(e["netns"], a.as_str(), "{e}");
+    let pid = std::fs::read_to_string(format!("/run/swctl/machines/{p}+m2/ovs/ovsdb-server.pid"))
+        .unwrap();
+    sh(&["kill", "-9", pid.trim()]);
+    let e = heard(&mut ws, "ovsdb-server killed", |v| {
+        drift(v, "ovsdb", "removed")
+    });
+    assert_eq!(e["ovsdb"], m2db.as_str(), "{e}");
+    // status says so (the killed daemon is a zombie here: not running),
+    // and one apply restarts it on its database (not afresh)
+    let st = lab.swctl(&["status", &f]);
+    assert_eq!(st.status.code(), Some(3), "{}", text(&st));
+    assert!(
+        text(&st).contains("ovsdb-server of this machine (not running)"),
+        "{}",
+        text(&st)
+    );
+    lab.ok(&["apply", &f]);
+    assert!(
+        vsctl_ok(&m2db, &["list-ports", "s1"]).contains(b.as_str()),
+        "m2's database kept its ports"
+    );
+    assert!(ping_once(&a, "198.18.79.2"), "repaired across machines");
+    lab.ok(&["destroy", &f]);
 }

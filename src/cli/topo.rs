@@ -184,17 +184,26 @@ async fn run_cmd(
         }
         TopoCmd::Status => {
             let t = topo.expect("loaded");
-            let (_, p) = lab::plan_for(k, &t.desired).await?;
-            let mut d = lab::drift::drift(&p);
             // a simulated machine's own Open vSwitch, not running: its rows
-            // still say all is there (and its internal ports' taps linger)
-            if lab::machines::needs_sandbox(&t.desired) {
+            // still say all is there (and its internal ports' taps linger),
+            // or, its ovsdb-server gone, nothing can be planned: either way
+            // the daemons are the drift
+            let down = if lab::machines::needs_sandbox(&t.desired) {
                 let dir = crate::effect::paths::machine_sandbox(crate::effect::paths::run_dir());
-                for daemon in crate::effect::ovs::sandbox::not_running_here(&dir) {
-                    d.in_sync = false;
-                    d.missing
-                        .push(format!("{daemon} of this machine (not running)"));
-                }
+                crate::effect::ovs::sandbox::not_running_here(&dir)
+            } else {
+                vec![]
+            };
+            let p = match lab::plan_for(k, &t.desired).await {
+                Ok((_, p)) => p,
+                Err(_) if !down.is_empty() => crate::plan::Plan::default(),
+                Err(e) => return Err(e.into()),
+            };
+            let mut d = lab::drift::drift(&p);
+            for daemon in down {
+                d.in_sync = false;
+                d.missing
+                    .push(format!("{daemon} of this machine (not running)"));
             }
             let mut text = format!(
                 "{}: {}",

@@ -66,7 +66,19 @@ pub(crate) fn pid_in(pidfile: &Path, daemon: &str) -> Option<i32> {
     let pid: i32 = s.trim().parse().ok()?;
     // alive and really that daemon (pids are reused)
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    (comm.trim() == daemon).then_some(pid)
+    if comm.trim() != daemon {
+        return None;
+    }
+    // a daemon killed by hand stays a zombie where nothing reaps orphans (a
+    // container's init): it is not running (seen: a machine's ovsdb-server
+    // killed -9 was taken for a live one in another namespace, and its
+    // Open vSwitch started afresh with an empty database)
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+    match state.and_then(|r| r.chars().next()) {
+        Some('Z') | Some('X') => None,
+        _ => Some(pid),
+    }
 }
 
 /// Run an Open vSwitch (or OVN) program with every directory it uses set to
@@ -139,9 +151,11 @@ pub fn not_running_here(dir: &Path) -> Vec<&'static str> {
 /// described devices that are gone with the old namespace.
 pub async fn start_here(dir: &Path) -> Result<Status, SandboxError> {
     let here = netns_of("self");
-    let elsewhere = ["ovsdb-server", "ovs-vswitchd"]
-        .iter()
-        .any(|d| pid_of(dir, d).is_some_and(|pid| netns_of(&pid.to_string()) != here));
+    // (a namespace that cannot be read is not another one)
+    let elsewhere = ["ovsdb-server", "ovs-vswitchd"].iter().any(|d| {
+        pid_of(dir, d)
+            .is_some_and(|pid| netns_of(&pid.to_string()).is_some_and(|ns| Some(ns) != here))
+    });
     if elsewhere {
         tracing::info!(
             "{}: its daemons run in another network namespace; starting afresh",
