@@ -103,8 +103,16 @@ pub fn conflicts(d: &Desired, o: &Observed) -> Vec<String> {
         }
     }
     let switches = all_switches(o);
+    // another lab's machine part lives, for that lab, on another machine:
+    // its switches are only seen here because the machine is simulated on
+    // this box (seen: a local lab's `s1` refused for a switch `s1` inside
+    // another lab's simulated machine)
+    let elsewhere = |ow: &Owner| ow.machine().is_some() && ow.lab() != d.owner.lab();
     for name in d.switches.keys() {
-        for sw in switches.iter().filter(|s| s.name == name.as_str()) {
+        for sw in switches
+            .iter()
+            .filter(|s| s.name == name.as_str() && !s.owner.as_ref().is_some_and(elsewhere))
+        {
             let what = format!("switch {name} ({} in {})", sw.backend, sw.loc);
             match &sw.owner {
                 Some(ow) if ow == &d.owner => {}
@@ -278,4 +286,64 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(
         }
     }
     Ok((dead, all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::names::Loc;
+    use crate::model::{Backend, LinkObs, Mark, NsObs, SwitchSpec};
+
+    fn with_bridge_in(ns: &str, owner: &str) -> Observed {
+        let mut o = Observed::default();
+        let mut st = crate::model::LocObs::default();
+        let mark = Mark::Switch {
+            owner: owner.parse().unwrap(),
+        };
+        st.links.push(LinkObs {
+            name: "s1".into(),
+            index: 2,
+            kind: Some("bridge".into()),
+            alias: Some(mark.to_alias()),
+            mark: Some(mark),
+            master: None,
+            up: true,
+            mtu: 1500,
+            addrs: vec![],
+            mac: None,
+            group: 0,
+            vxlan: None,
+            arp_ignore: Some(0),
+        });
+        o.namespaces.insert(
+            ns.parse().unwrap(),
+            NsObs {
+                owner: Some(owner.parse().unwrap()),
+                state: st,
+                adopted: None,
+            },
+        );
+        o
+    }
+
+    #[test]
+    fn another_labs_simulated_machine_is_another_machine() {
+        let mut d = Desired::new("mine".parse().unwrap());
+        d.switches.insert(
+            "s1".parse().unwrap(),
+            SwitchSpec {
+                backend: Backend::Bridge,
+                loc: Loc::Host,
+                addrs: vec![],
+                datapath: None,
+                ovsdb: None,
+            },
+        );
+        // a switch s1 of lab `other` on its simulated machine m1: not ours to mind
+        assert!(conflicts(&d, &with_bridge_in("otherm1", "other+m1")).is_empty());
+        // a switch s1 of lab `other` on this machine: a collision
+        let c = conflicts(&d, &with_bridge_in("otherns", "other"));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert!(c[0].contains("belongs to topology other"), "{c:?}");
+    }
 }
