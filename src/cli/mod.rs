@@ -176,10 +176,16 @@ impl Job {
     async fn run(self) -> Result<Output, CliError> {
         // a simulated machine's agent about to apply OVS switches: the
         // machine's own Open vSwitch first (this process is in its namespace)
+        let mut restarted = vec![];
         if let Job::Topo(TopoCmd::Apply(..), Some(t), _) = &self
             && crate::lab::machines::needs_sandbox(&t.desired)
         {
             let dir = crate::effect::paths::machine_sandbox(crate::effect::paths::run_dir());
+            // daemons of a machine that had its Open vSwitch already: said
+            // when this apply starts them again (it is not a plan step)
+            if dir.join("conf.db").exists() {
+                restarted = crate::effect::ovs::sandbox::not_running_here(&dir);
+            }
             crate::effect::ovs::sandbox::start_here(&dir).await?;
             if crate::lab::machines::needs_chassis(&t.desired) {
                 crate::lab::ovn::make_chassis(&t.desired, &dir)
@@ -277,7 +283,14 @@ impl Job {
             Job::Sandbox(c) => sandbox::run(c).await,
             Job::Ovn(c) => sandbox::run_ovn(c).await,
             Job::Serve(socket, listen) => serve::serve(Path::new(&socket), listen).await,
-            Job::Topo(cmd, topo, file) => topo::run(&k, cmd, topo.map(|t| *t), &file).await,
+            Job::Topo(cmd, topo, file) => {
+                let mut out = topo::run(&k, cmd, topo.map(|t| *t), &file).await?;
+                if !restarted.is_empty() {
+                    out.text = format!("restarted {}\n{}", restarted.join(", "), out.text);
+                    out.json["restarted"] = serde_json::json!(restarted);
+                }
+                Ok(out)
+            }
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,
         }

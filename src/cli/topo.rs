@@ -376,6 +376,18 @@ async fn run_spread(
             "status" => "in sync".to_string(),
             _ => format!("{} changes", changes(&r.output)),
         };
+        // an agent that started its machine's Open vSwitch again says so
+        let restarted: Vec<&str> = r.output["restarted"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str())
+            .collect();
+        let what = if restarted.is_empty() {
+            what
+        } else {
+            format!("{what} (restarted {})", restarted.join(", "))
+        };
         text.push_str(&format!("\n  {}: {what}", r.machine));
         if let Some(m) = r.output["missing"].as_str() {
             text.push_str(&format!("\n    missing  {m}"));
