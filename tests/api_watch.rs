@@ -253,7 +253,12 @@ fn watching_a_lab_over_simulated_machines() {
         "{}",
         text(&st)
     );
-    lab.ok(&["apply", &f]);
+    let out = lab.ok(&["apply", &f]);
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("m2:") && l.ends_with("(restarted ovsdb-server)")),
+        "{out}"
+    );
     assert!(
         vsctl_ok(&m2db, &["list-ports", "s1"]).contains(b.as_str()),
         "m2's database kept its ports"
