@@ -292,7 +292,7 @@ pub async fn gc<S: Netlink + Namespaces + OvsDb>(
 mod tests {
     use super::*;
     use crate::model::names::Loc;
-    use crate::model::{Backend, LinkObs, Mark, NsObs, SwitchSpec};
+    use crate::model::{Backend, Mark, NsObs, SwitchSpec};
 
     fn with_bridge_in(ns: &str, owner: &str) -> Observed {
         let mut o = Observed::default();
@@ -300,21 +300,9 @@ mod tests {
         let mark = Mark::Switch {
             owner: owner.parse().unwrap(),
         };
-        st.links.push(LinkObs {
-            name: "s1".into(),
-            index: 2,
-            kind: Some("bridge".into()),
-            alias: Some(mark.to_alias()),
-            mark: Some(mark),
-            master: None,
-            up: true,
-            mtu: 1500,
-            addrs: vec![],
-            mac: None,
-            group: 0,
-            vxlan: None,
-            arp_ignore: Some(0),
-        });
+        let mut l = crate::effect::fake::Fake::new().new_link("s1", "bridge", &mark.to_alias());
+        l.mark = Some(mark);
+        st.links.push(l);
         o.namespaces.insert(
             ns.parse().unwrap(),
             NsObs {
