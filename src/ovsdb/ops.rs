@@ -301,6 +301,15 @@ impl Row {
             .map(String::from)
             .collect()
     }
+    /// The rows a set-of-uuids column refers to, looked up by uuid among
+    /// the rows of the other table read in the same transaction (a port's
+    /// interfaces, a bridge's ports); references not found are skipped.
+    pub fn refs<T: Clone>(&self, col: &str, by_uuid: &BTreeMap<String, T>) -> Vec<T> {
+        self.uuids(col)
+            .iter()
+            .filter_map(|u| by_uuid.get(u).cloned())
+            .collect()
+    }
     /// A set-of-strings column.
     pub fn strings(&self, col: &str) -> Vec<String> {
         atoms(self.0.get(col))

@@ -93,11 +93,7 @@ impl Nb {
         let mut switches: Vec<NbSwitch> = rows(&r, 0)
             .iter()
             .filter_map(|s| {
-                let mut ps: Vec<NbPort> = s
-                    .uuids("ports")
-                    .iter()
-                    .filter_map(|u| ports.get(u).cloned())
-                    .collect();
+                let mut ps: Vec<NbPort> = s.refs("ports", &ports);
                 ps.sort_by(|a, b| a.name.cmp(&b.name));
                 Some(NbSwitch {
                     uuid: s.uuid()?.to_string(),
@@ -125,11 +121,7 @@ impl Nb {
         let mut routers: Vec<NbRouter> = rows(&r, 2)
             .iter()
             .filter_map(|x| {
-                let mut ps: Vec<NbRouterPort> = x
-                    .uuids("ports")
-                    .iter()
-                    .filter_map(|u| lrps.get(u).cloned())
-                    .collect();
+                let mut ps: Vec<NbRouterPort> = x.refs("ports", &lrps);
                 ps.sort_by(|a, b| a.name.cmp(&b.name));
                 Some(NbRouter {
                     uuid: x.uuid()?.to_string(),

@@ -117,11 +117,7 @@ impl Ovs {
                         tag: r.int("tag"),
                         protected: r.opt("protected").and_then(|v| v.as_bool()) == Some(true),
                         external_ids: r.map("external_ids"),
-                        ifaces: r
-                            .uuids("interfaces")
-                            .iter()
-                            .filter_map(|u| ifaces.get(u).cloned())
-                            .collect(),
+                        ifaces: r.refs("interfaces", &ifaces),
                     },
                 ))
             })
@@ -129,11 +125,7 @@ impl Ovs {
         let mut bridges: Vec<OvsBridge> = rows(&r, 0)
             .iter()
             .filter_map(|r| {
-                let mut ps: Vec<OvsPort> = r
-                    .uuids("ports")
-                    .iter()
-                    .filter_map(|u| ports.get(u).cloned())
-                    .collect();
+                let mut ps: Vec<OvsPort> = r.refs("ports", &ports);
                 ps.sort_by(|a, b| a.name.cmp(&b.name));
                 Some(OvsBridge {
                     db: self.client.addr().to_string(),
