@@ -17,12 +17,7 @@ use crate::plan::Step;
 use crate::plan::switch::all_switches;
 
 fn global(v: &[Cidr]) -> Vec<Cidr> {
-    v.iter()
-        .filter(
-            |c| !matches!(c.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80),
-        )
-        .copied()
-        .collect()
+    v.iter().filter(|c| !c.is_link_local()).copied().collect()
 }
 
 /// MTU worth writing down: not the kernel's default.

@@ -95,7 +95,10 @@ fn kernel_json(lab: &Owner, ns: Option<&NsName>, e: &KernelEvent) -> Value {
 
 /// An IPv6 link-local address comes and goes with every device: noise.
 fn noise(e: &KernelEvent) -> bool {
-    e.object == "address" && e.detail.starts_with("fe80:")
+    e.object == "address"
+        && e.detail
+            .parse::<crate::model::names::Cidr>()
+            .is_ok_and(|c| c.is_link_local())
 }
 
 /// Watch namespace `ns` (None: the host's) while it exists; `own`: every
@@ -365,5 +368,28 @@ async fn names_loop(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(detail: &str) -> KernelEvent {
+        KernelEvent {
+            object: "address",
+            change: "added",
+            dev: "eth0".into(),
+            alias: None,
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn link_local_addresses_are_noise_others_are_not() {
+        assert!(noise(&addr("fe80::40ed:daff:fec1:84/64")));
+        assert!(noise(&addr("febf::1/64")));
+        assert!(!noise(&addr("198.18.0.1/24")));
+        assert!(!noise(&addr("2001:db8::1/64")));
     }
 }

@@ -309,6 +309,10 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// An IPv6 link-local address (fe80::/10): the kernel's own, never swctl's.
+    pub fn is_link_local(&self) -> bool {
+        matches!(self.addr, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
+    }
     pub fn max_prefix(addr: &IpAddr) -> u8 {
         if addr.is_ipv4() { 32 } else { 128 }
     }

@@ -4,7 +4,6 @@
 //! the observation as it will be once the removals ran.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
 use super::links::spec_a_end;
 use super::switch::all_switches;
@@ -260,9 +259,7 @@ impl Cx<'_> {
                     continue;
                 };
                 for a in &l.addrs {
-                    let link_local =
-                        matches!(a.addr, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80);
-                    if !link_local && !want.contains(a) {
+                    if !a.is_link_local() && !want.contains(a) {
                         self.steps.push(Step::DelAddr {
                             loc: loc.clone(),
                             dev: l.name.clone(),

@@ -200,7 +200,7 @@ fn other_addrs(o: &Observed, p: &mut Plan, job: &ChangeJob, replace: bool) -> Re
         for c in l
             .addrs
             .iter()
-            .filter(|c| !is_link_local(c) && !mine.contains(c))
+            .filter(|c| !c.is_link_local() && !mine.contains(c))
         {
             let del = Step::DelAddr {
                 loc: loc.clone(),
@@ -433,9 +433,4 @@ pub(super) async fn run(k: &System, mut job: ChangeJob) -> Result<Output, CliErr
     out.json["backend"] = json!(backend);
     out.json["backend_reason"] = json!(why);
     Ok(out)
-}
-
-/// An IPv6 link-local address: the kernel's own, never swctl's.
-fn is_link_local(c: &Cidr) -> bool {
-    matches!(c.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
 }
