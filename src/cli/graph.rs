@@ -25,14 +25,7 @@ pub(super) fn run(
 ) -> Result<Output, CliError> {
     let path = match (file, name) {
         (Some(f), None) => f.to_string(),
-        (None, Some(n)) => {
-            let owner: crate::model::names::Owner = n.parse()?;
-            crate::lab::registered_file(&owner).ok_or_else(|| {
-                CliError::NotFound(format!(
-                    "no lab {owner} is applied (`swctl labs` lists them)"
-                ))
-            })?
-        }
+        (None, Some(n)) => super::export::applied_file(n)?,
         _ => {
             return Err(CliError::Usage(
                 "graph needs a topology FILE or --name LAB".into(),

@@ -9,6 +9,7 @@ mod bench;
 mod checks;
 mod docs;
 pub mod error;
+mod export;
 mod graph;
 mod imperative;
 mod labs;
@@ -38,8 +39,13 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
     if let Some(out) = docs::run(cli) {
         return out;
     }
-    if let Cmd::Graph { file, name, format } = &cli.cmd {
-        return graph::run(file.as_deref(), name.as_deref(), *format);
+    // what reads a lab's file only: no job, no root
+    match &cli.cmd {
+        Cmd::Graph { file, name, format } => {
+            return graph::run(file.as_deref(), name.as_deref(), *format);
+        }
+        Cmd::Export { name: Some(n), .. } => return export::lab(n),
+        _ => {}
     }
     // Validate first: no root needed to be told an argument is wrong.
     let job = Job::from_cli(cli)?;
@@ -74,8 +80,8 @@ enum Job {
     SwitchList,
     Show(Option<String>),
     Labs,
-    /// `export --name LAB` / `export --as NAME`
-    Export(Option<String>, String, Vec<String>),
+    /// `export [--as NAME] [NS|SWITCH...]` (a lab's, `--name`, needs no job)
+    Export(String, Vec<String>),
     Sandbox(SandboxCmd),
     Ovn(OvnCmd),
     Serve(String, Option<std::net::SocketAddr>),
@@ -98,11 +104,7 @@ impl Job {
         Ok(match &cli.cmd {
             Cmd::Show { name } => Job::Show(name.clone()),
             Cmd::Labs => Job::Labs,
-            Cmd::Export {
-                name,
-                as_name,
-                only,
-            } => Job::Export(name.clone(), as_name.clone(), only.clone()),
+            Cmd::Export { as_name, only, .. } => Job::Export(as_name.clone(), only.clone()),
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),
             Cmd::Ovn(c) => Job::Ovn(c.clone()),
             Cmd::Serve { socket, listen } => Job::Serve(socket.clone(), *listen),
@@ -225,43 +227,8 @@ impl Job {
                 ))
             }
             Job::Labs => Ok(labs::labs(root.then_some(&k)).await),
-            Job::Export(name, as_name, only) => {
-                let d = match name {
-                    Some(n) => {
-                        let owner: crate::model::names::Owner = n.parse()?;
-                        let file = crate::lab::registered_file(&owner).ok_or_else(|| {
-                            CliError::NotFound(format!(
-                                "no lab {owner} is applied (`swctl labs` lists them)"
-                            ))
-                        })?;
-                        crate::lab::topology::load(Path::new(&file))?.desired
-                    }
-                    None => {
-                        let mut o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                        // forwarding is read only where asked: in the imperative ones
-                        for (n, x) in o.namespaces.iter_mut() {
-                            if x.owner == Some(crate::model::names::Owner::cli()) {
-                                x.state.forward = crate::effect::Namespaces::forward(&k, n).ok();
-                            }
-                        }
-                        let mut d = crate::lab::export::imperative(&o, as_name.parse()?);
-                        if !only.is_empty() {
-                            crate::lab::export::keep_only(&mut d, &only);
-                        }
-                        if d.namespaces.is_empty() && d.switches.is_empty() && d.links.is_empty() {
-                            return Err(CliError::NotFound(
-                                "nothing made by imperative commands to export (`swctl export --name LAB` exports a lab)".into(),
-                            ));
-                        }
-                        d
-                    }
-                };
-                let text = crate::lab::topology::write::to_toml(&d);
-                Ok(Output {
-                    json: serde_json::json!({"command": "export", "name": d.owner, "toml": text}),
-                    text: text.trim_end().to_string(),
-                    code: 0,
-                })
+            Job::Export(as_name, only) => {
+                export::imperative(&k, &everything, &as_name, &only).await
             }
             Job::NsAttach(name, pid) => {
                 let made = crate::effect::kernel::adopt::attach(&name, pid)?;
