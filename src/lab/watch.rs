@@ -190,7 +190,7 @@ async fn watch_ovsdb(lab: Owner, addr: String, tx: mpsc::Sender<Value>) {
         let mut m = match OvsMonitor::open(&addr).await {
             Ok(m) => m,
             Err(e) => {
-                if up != Some(false) && up.is_some() {
+                if up == Some(true) {
                     let _ = tx
                         .send(json!({"event": "drift", "lab": lab, "object": "ovsdb",
                             "change": "removed", "ovsdb": addr, "detail": e.to_string(),
