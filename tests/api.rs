@@ -1,5 +1,6 @@
 //! `swctl serve`, with a client not written in Rust: curl over the Unix
-//! socket (HTTP POST, JSON-RPC 2.0), and over TCP with `--listen`. The
+//! socket (HTTP POST, JSON-RPC 2.0), and over TCP with `--listen` (only
+//! with the bearer token; no file of the server's read over TCP). The
 //! socket's mode; swctl.version;
 //! lab.apply with a topology as JSON, then labs.list, lab.status,
 //! lab.check, a ping between the lab's hosts; an invalid topology: -32602
@@ -22,25 +23,59 @@ fn the_json_rpc_api_over_a_unix_socket() {
     let port = 20000 + std::process::id() % 20000;
     let listen = format!("127.0.0.1:{port}");
     let srv = Server::start_with(&lab, &["--listen", &listen]);
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"swctl.version"}"#;
-    let out = sh(&[
-        "curl",
-        "-s",
-        "--max-time",
-        "10",
-        "--retry",
-        "5",
-        "--retry-connrefused",
-        "--retry-delay",
-        "0",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        body,
-        &format!("http://{listen}/"),
-    ]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    // over TCP: the bearer token `serve` made (mode 0600, beside the
+    // socket), and topologies inline only
+    let tcp = |body: &str, token: Option<&str>| -> (String, Value) {
+        let auth = format!("authorization: Bearer {}", token.unwrap_or(""));
+        let mut args = vec![
+            "curl",
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "--max-time",
+            "10",
+            "--retry",
+            "5",
+            "--retry-connrefused",
+            "--retry-delay",
+            "0",
+            "-H",
+            "content-type: application/json",
+        ];
+        if token.is_some() {
+            args.extend(["-H", &auth]);
+        }
+        let url = format!("http://{listen}/");
+        args.extend(["-d", body, &url]);
+        let out = String::from_utf8_lossy(&sh(&args).stdout).to_string();
+        let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+        (
+            code.to_string(),
+            serde_json::from_str(body).unwrap_or_default(),
+        )
+    };
+    let version = r#"{"jsonrpc":"2.0","id":1,"method":"swctl.version"}"#;
+    let (code, _) = tcp(version, None);
+    assert_eq!(code, "401", "over TCP without the token");
+    let (code, _) = tcp(version, Some("not-the-token"));
+    assert_eq!(code, "401", "over TCP with another token");
+    let token_file = srv.socket.replace(".sock", ".token");
+    let token = std::fs::read_to_string(&token_file).expect("serve --listen writes its token");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the token is root's only");
+    }
+    let (code, v) = tcp(version, Some(token.trim()));
+    assert_eq!(code, "200");
     assert!(v["result"]["version"].is_string(), "over TCP: {v}");
+    // no file of the server's is read over TCP (its lines would answer)
+    let shadow = r#"{"jsonrpc":"2.0","id":1,"method":"lab.plan","params":{"file":"/etc/shadow"}}"#;
+    let (_, v) = tcp(shadow, Some(token.trim()));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("over TCP only"), "{v}");
+    assert!(v["error"]["data"].is_null(), "nothing of the file: {v}");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&srv.socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the socket is root's only");
@@ -125,6 +160,20 @@ fn the_json_rpc_api_over_a_unix_socket() {
         json!({"ns": x, "dest": "198.18.120.0/24", "via": "198.18.97.2"}),
     ));
     ok(srv.call("forward", json!({"ns": y, "state": true})));
+    // every CLI option exists over the API under the same name
+    let v = srv.call(
+        "attach",
+        json!({"ns": y, "switch": br, "ip": "198.18.97.3/24"}),
+    );
+    assert_eq!(
+        v["error"]["code"], -32602,
+        "another address without replace: {v}"
+    );
+    ok(srv.call(
+        "attach",
+        json!({"ns": y, "switch": br, "ip": "198.18.97.3/24", "replace": true}),
+    ));
+    assert!(ping_once(&x, "198.18.97.3"), "replaced over the API");
     let v = srv.call("attach", json!({"ns": x, "switch": br, "colour": "red"}));
     assert_eq!(v["error"]["code"], -32602, "{v}");
     let v = srv.call("detach", json!({"ns": x}));

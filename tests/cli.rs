@@ -204,3 +204,53 @@ fn a_runtime_failure_exits_1() {
         "{v}"
     );
 }
+
+#[test]
+fn backend_and_force_are_options_where_they_mean_something() {
+    let help = |args: &[&str]| {
+        let out = swctl(args);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    for cmd in [
+        &["show", "--help"][..],
+        &["ns", "list", "--help"],
+        &["labs", "--help"],
+        &["plan", "--help"],
+        &["ns", "add", "--help"],
+        &["--help"],
+    ] {
+        let h = help(cmd);
+        assert!(h.contains("Usage"), "{cmd:?}: {h}");
+        assert!(!h.contains("--backend"), "{cmd:?} shows --backend:\n{h}");
+        assert!(!h.contains("--force"), "{cmd:?} shows --force:\n{h}");
+    }
+    for cmd in [
+        &["attach", "--help"][..],
+        &["switch", "add", "--help"],
+        &["detach", "--help"],
+    ] {
+        let h = help(cmd);
+        assert!(
+            h.contains("--backend") && h.contains("--force"),
+            "{cmd:?}:\n{h}"
+        );
+    }
+    for cmd in [
+        &["route", "add", "--help"][..],
+        &["ns", "del", "--help"],
+        &["unlink", "--help"],
+    ] {
+        let h = help(cmd);
+        assert!(
+            h.contains("--force") && !h.contains("--backend"),
+            "{cmd:?}:\n{h}"
+        );
+    }
+    // before the subcommand (the older spelling): taken where it means
+    // something, refused (exit 2, nothing done) where it does not
+    let out = swctl(&["--backend", "ovs", "ns", "add", "zzbf"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--backend means nothing for ns add"));
+    let out = swctl(&["--force", "show"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -195,6 +195,15 @@ fn hang_up_timeout_and_nothing_listening() {
             .unwrap();
         assert!(matches!(e, OvsdbError::NotListening { .. }), "{e}");
         assert!(e.to_string().contains("swctl ovs start"), "{e}");
+        // a Northbound database that does not answer points to OVN's central
+        let e = swctl::effect::ovn::nb::Nb::connect(&format!("unix:{}", path.display()))
+            .await
+            .err()
+            .unwrap();
+        let text = e.to_string();
+        assert!(text.contains("no OVN Northbound database"), "{text}");
+        assert!(text.contains("swctl ovn start"), "{text}");
+        assert!(!text.contains("swctl ovs start"), "{text}");
         assert!(matches!(
             Client::connect("bogus:1").await.err().unwrap(),
             OvsdbError::BadAddress(_)

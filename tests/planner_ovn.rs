@@ -222,8 +222,8 @@ fn ovn_switches_are_refused_where_they_cannot_work() {
             "an OVN switch has no address",
         ),
         (
-            &*LAB.replace("span = \"ovn\"", "span = \"ovn\"\nbackend = \"ovs\""),
-            "span = \"ovn\" makes an OVN logical switch",
+            &*LAB.replace("span = \"ovn\"", "span = \"ovn\"\nbackend = \"bridge\""),
+            "span = \"ovn\" makes an OVN logical switch (on Open vSwitch), not a bridge switch",
         ),
         (&*format!("{LAB}[ovn]\nnb = \"nowhere\"\n"), "ovn.nb"),
     ] {
@@ -241,6 +241,15 @@ fn ovn_switches_are_refused_where_they_cannot_work() {
         };
         assert!(all.contains(want), "{want:?} not in {all}");
     }
+}
+
+#[test]
+fn backend_ovs_with_span_ovn_is_an_ovn_switch() {
+    // OVN's logical switches run on Open vSwitch: saying so is no conflict
+    let text = LAB.replace("span = \"ovn\"", "span = \"ovn\"\nbackend = \"ovs\"");
+    let d = parse(&text, false, "t").unwrap().desired;
+    let sw = d.switches.values().next().unwrap();
+    assert_eq!(sw.backend, swctl::model::Backend::Ovn);
 }
 
 #[test]

@@ -2,10 +2,11 @@
 //! and their help. Values are parsed into swctl's types elsewhere
 //! (`imperative`, `topo`, `bench`), never here.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::effect::paths::SANDBOX_DIR;
-use crate::model::Backend;
+use crate::lab::request::change::{self, Change};
+use crate::lab::request::{BackendChoice, lab};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -17,11 +18,11 @@ pub struct Cli {
     /// Print machine-readable JSON (also for errors)
     #[arg(long, global = true)]
     pub json: bool,
-    /// Switch backend for `switch add` [default: $SWCTL_BACKEND, else ovs when an OVSDB server answers, else bridge]
-    #[arg(long, global = true, value_enum)]
-    pub backend: Option<BackendArg>,
-    /// Let an imperative command change or remove what an applied topology owns
-    #[arg(long, global = true)]
+    /// (also after the subcommand, where it means something) the switch backend
+    #[arg(long, value_enum, hide = true)]
+    pub backend: Option<BackendChoice>,
+    /// (also after the subcommand, where it means something) change what an applied topology owns
+    #[arg(long, hide = true)]
     pub force: bool,
     /// Print nothing on success (errors still go to stderr; --json output stays)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
@@ -33,57 +34,29 @@ pub struct Cli {
     pub cmd: Cmd,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum BackendArg {
-    Bridge,
-    Ovs,
-}
-
-impl From<BackendArg> for Backend {
-    fn from(b: BackendArg) -> Backend {
-        match b {
-            BackendArg::Bridge => Backend::Bridge,
-            BackendArg::Ovs => Backend::Ovs,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ViaArg {
-    Auto,
-    Veth,
-    Internal,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum OnOff {
-    On,
-    Off,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Named network namespaces (`ip netns`)
     #[command(subcommand)]
     Ns(NsCmd),
-    /// Switches (Linux bridges; OVS bridges with --backend ovs)
+    /// Switches (Linux bridges, Open vSwitch bridges)
     #[command(subcommand)]
     Switch(SwitchCmd),
     /// Attach a namespace to a switch (a veth pair, or an OVS internal port)
-    Attach(AttachArgs),
+    Attach(change::Attach),
     /// Detach a namespace from a switch (removes both ends of the wiring)
-    Detach { ns: String, switch: String },
+    Detach(change::Detach),
     /// A direct veth pair between two namespaces (`host`: the host's own)
-    Link(LinkArgs),
+    Link(change::Link),
     /// Remove the direct link between two namespaces
-    Unlink { a: String, b: String },
+    Unlink(change::Unlink),
     /// Static routes inside a namespace
     #[command(subcommand)]
     Route(RouteCmd),
     /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)
-    Forward { ns: String, state: OnOff },
+    Forward(change::Forward),
     /// Every namespace, switch, port and address swctl manages (or only what NAME is: a namespace, a switch, a lab)
-    Show { name: Option<String> },
+    Show(lab::Show),
     /// The applied labs: hosts, switches, machines, in sync or not, file
     Labs,
     /// The embedded Open vSwitch sandbox (a private ovsdb-server and ovs-vswitchd)
@@ -103,54 +76,15 @@ pub enum Cmd {
         listen: Option<std::net::SocketAddr>,
     },
     /// What `apply FILE` would do, step by step, changing nothing
-    Plan {
-        /// the topology file (`-`: standard input)
-        file: String,
-        /// only this machine's part of a lab over machines (what its agent runs)
-        #[arg(long)]
-        machine: Option<String>,
-    },
+    Plan(lab::Plan),
     /// Make the system match a topology file (a second apply changes nothing)
-    Apply {
-        /// the topology file (`-`: standard input)
-        file: String,
-        /// only this machine's part of a lab over machines (what its agent runs)
-        #[arg(long)]
-        machine: Option<String>,
-        /// then check the lab with real packets (exit code 1 when it fails)
-        #[arg(long)]
-        check: bool,
-        #[command(flatten)]
-        probe: CheckArgs,
-        /// first take over what imperative commands made and the file describes (a file from `swctl export`)
-        #[arg(long)]
-        adopt: bool,
-    },
+    Apply(lab::Apply),
     /// Remove everything a topology owns, and nothing else
-    Destroy {
-        file: Option<String>,
-        /// the topology's name, without its file
-        #[arg(long, conflicts_with = "file")]
-        name: Option<String>,
-    },
+    Destroy(lab::Destroy),
     /// Drift between a topology file and the system (exit code 3 when they differ)
-    Status {
-        /// the topology file (`-`: standard input)
-        file: String,
-        /// only this machine's part of a lab over machines (what its agent runs)
-        #[arg(long)]
-        machine: Option<String>,
-    },
+    Status(lab::Status),
     /// Connectivity of a topology with real packets between its namespaces
-    Check {
-        /// the topology file (`-`: standard input)
-        file: String,
-        /// only the probes from this machine's hosts (what its agent runs)
-        #[arg(long)]
-        machine: Option<String>,
-        #[command(flatten)]
-        probe: CheckArgs,
-    },
+    Check(lab::Check),
     /// Remove leftovers of topologies that are no longer applied, and say what went
     Gc {
         /// only say what would be removed
@@ -194,13 +128,11 @@ pub enum Cmd {
 }
 
 /// How `check` (and `apply --check`) probes.
-#[derive(Args, Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct CheckArgs {
     /// seconds each wave of probes may take
-    #[arg(long, default_value_t = 3.0)]
     pub timeout: f64,
     /// probe every pair, not a ring per segment, in a big lab
-    #[arg(long)]
     pub full: bool,
 }
 
@@ -280,37 +212,16 @@ pub enum OvnCmd {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum DatapathArg {
-    System,
-    Netdev,
-}
-
-impl DatapathArg {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DatapathArg::System => "system",
-            DatapathArg::Netdev => "netdev",
-        }
-    }
-}
-
 #[derive(Subcommand, Debug)]
 pub enum NsCmd {
     /// Create namespaces (existing swctl namespaces are fine), with `lo` up
-    Add {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Add(change::NsAdd),
     /// Delete namespaces swctl created, with everything inside and every port leading to them
-    Del {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Del(change::NsDel),
     /// List namespaces (all of /run/netns; swctl's are marked)
     List,
     /// Name the network namespace of a running process (a container, `unshare -n`), like `ip netns attach`; `ns del` later only forgets it
-    Attach { name: String, pid: u32 },
+    Attach(change::NsAttach),
     /// Run a command inside a namespace; its exit code is swctl's
     Exec {
         name: String,
@@ -322,86 +233,38 @@ pub enum NsCmd {
 #[derive(Subcommand, Debug)]
 pub enum SwitchCmd {
     /// Create a switch (up, STP off)
-    Add {
-        name: String,
-        /// Put the bridge inside this namespace instead of the host's
-        #[arg(long)]
-        netns: Option<String>,
-        /// Address on the switch device itself (repeatable)
-        #[arg(long = "ip")]
-        ips: Vec<String>,
-        /// OVS only: force the datapath [default: system when the openvswitch kernel module works, else netdev]
-        #[arg(long, value_enum)]
-        datapath: Option<DatapathArg>,
-        /// OVS only: the OVSDB server for this switch (unix:PATH or tcp:HOST:PORT) [default: $SWCTL_OVSDB, swctl's sandbox, the system's]
-        #[arg(long)]
-        ovsdb: Option<String>,
-    },
+    Add(change::SwitchAdd),
     /// Delete switches swctl created, and the ports swctl made on them
-    Del {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Del(change::SwitchDel),
     /// List switches (swctl's and others' bridges)
     List,
-}
-
-#[derive(Args, Debug)]
-pub struct AttachArgs {
-    pub ns: String,
-    pub switch: String,
-    /// Address for the namespace end (repeatable; IPv4 or IPv6 CIDR)
-    #[arg(long = "ip")]
-    pub ips: Vec<String>,
-    /// Interface name inside the namespace [default: first free ethN]
-    #[arg(long)]
-    pub ifname: Option<String>,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub via: ViaArg,
-    /// access VLAN of the port (OVS switches)
-    #[arg(long)]
-    pub vlan: Option<u16>,
-    /// MTU of the port's devices (68-65535)
-    #[arg(long)]
-    pub mtu: Option<u32>,
-    /// already attached with other addresses: put --ip in their place (without it, refused)
-    #[arg(long)]
-    pub replace: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct LinkArgs {
-    pub a: String,
-    pub b: String,
-    #[arg(long = "ip-a")]
-    pub ip_a: Vec<String>,
-    #[arg(long = "ip-b")]
-    pub ip_b: Vec<String>,
-    #[arg(long = "ifname-a")]
-    pub ifname_a: Option<String>,
-    #[arg(long = "ifname-b")]
-    pub ifname_b: Option<String>,
-    /// MTU of both ends (68-65535)
-    #[arg(long)]
-    pub mtu: Option<u32>,
-    /// already linked with other addresses: put --ip-a/--ip-b in their place (without it, refused)
-    #[arg(long)]
-    pub replace: bool,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum RouteCmd {
     /// `swctl route add NS DEST via GW` (DEST: `default` or a network)
-    Add(RouteArgs),
+    Add(change::Route),
     /// `swctl route del NS DEST via GW`
-    Del(RouteArgs),
+    Del(change::Route),
 }
 
-#[derive(Args, Debug)]
-pub struct RouteArgs {
-    pub ns: String,
-    pub dest: String,
-    /// the word `via`
-    pub via: String,
-    pub gw: String,
+impl Cmd {
+    /// The imperative change this command is, if it is one.
+    pub fn change(&self) -> Option<Change> {
+        Some(match self {
+            Cmd::Ns(NsCmd::Add(r)) => Change::NsAdd(r.clone()),
+            Cmd::Ns(NsCmd::Del(r)) => Change::NsDel(r.clone()),
+            Cmd::Ns(NsCmd::Attach(r)) => Change::NsAttach(r.clone()),
+            Cmd::Switch(SwitchCmd::Add(r)) => Change::SwitchAdd(r.clone()),
+            Cmd::Switch(SwitchCmd::Del(r)) => Change::SwitchDel(r.clone()),
+            Cmd::Attach(r) => Change::Attach(r.clone()),
+            Cmd::Detach(r) => Change::Detach(r.clone()),
+            Cmd::Link(r) => Change::Link(r.clone()),
+            Cmd::Unlink(r) => Change::Unlink(r.clone()),
+            Cmd::Route(RouteCmd::Add(r)) => Change::RouteAdd(r.clone()),
+            Cmd::Route(RouteCmd::Del(r)) => Change::RouteDel(r.clone()),
+            Cmd::Forward(r) => Change::Forward(r.clone()),
+            _ => return None,
+        })
+    }
 }

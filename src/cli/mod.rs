@@ -48,7 +48,41 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
         _ => {}
     }
     // Validate first: no root needed to be told an argument is wrong.
-    let job = Job::from_cli(cli)?;
+    let job = match with_globals(cli)? {
+        Some(c) => imperative::job(&c)?,
+        None => Job::from_cmd(&cli.cmd)?,
+    };
+    execute(job)
+}
+
+/// The imperative change of `cli`, with `--backend`/`--force` given before
+/// the subcommand folded in (refused where they mean nothing).
+fn with_globals(cli: &Cli) -> Result<Option<crate::lab::request::Change>, CliError> {
+    let mut change = cli.cmd.change();
+    let what = change
+        .as_ref()
+        .map(|c| c.method().replace('.', " "))
+        .unwrap_or_else(|| "this command".into());
+    if let Some(b) = cli.backend
+        && !change.as_mut().is_some_and(|c| c.set_backend(b))
+    {
+        return Err(CliError::Usage(format!(
+            "--backend means nothing for {}: it goes with switch add/del, attach, detach",
+            what
+        )));
+    }
+    if cli.force && !change.as_mut().is_some_and(|c| c.set_force()) {
+        return Err(CliError::Usage(format!(
+            "--force means nothing for {}: it goes with the commands that change what a lab owns",
+            what
+        )));
+    }
+    Ok(change)
+}
+
+/// Run a validated job: root checked, the lock taken when it changes
+/// anything, on a runtime of its own.
+fn execute(job: Job) -> Result<Output, CliError> {
     // reading what the kernel shows anyone needs no root (the host's own
     // devices, the names in /run/netns, the labs' records)
     if !nix::unistd::geteuid().is_root() && !job.reads_only() {
@@ -94,15 +128,18 @@ impl From<ChangeJob> for Job {
 }
 
 impl Job {
-    fn from_cli(cli: &Cli) -> Result<Job, CliError> {
-        if let Some(j) = imperative::job(cli)? {
+    /// The job of a command that is no imperative change.
+    fn from_cmd(cmd: &Cmd) -> Result<Job, CliError> {
+        if let Some(j) = topo::job(cmd)? {
             return Ok(j);
         }
-        if let Some(j) = topo::job(&cli.cmd)? {
-            return Ok(j);
-        }
-        Ok(match &cli.cmd {
-            Cmd::Show { name } => Job::Show(name.clone()),
+        Ok(match cmd {
+            Cmd::Ns(NsCmd::List) => Job::NsList,
+            Cmd::Switch(args::SwitchCmd::List) => Job::SwitchList,
+            Cmd::Ns(NsCmd::Exec { .. }) => {
+                return Err(CliError::Usage("`ns exec` is run by main".into()));
+            }
+            Cmd::Show(r) => Job::Show(r.name.clone()),
             Cmd::Labs => Job::Labs,
             Cmd::Export { as_name, only, .. } => Job::Export(as_name.clone(), only.clone()),
             Cmd::Ovs(c) => Job::Sandbox(c.clone()),

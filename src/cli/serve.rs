@@ -1,51 +1,65 @@
 //! `swctl serve`: swctl's JSON-RPC 2.0 API (jsonrpsee) over HTTP POST and
 //! WebSocket on one Unix socket (mode 0600: root only), and on TCP only
-//! with `--listen ADDR`. Every method runs the command
-//! the CLI would run, in this process, through the same code and the same
-//! lock: its result is the CLI's `--json` output, its error the CLI's error
-//! as data (-32602 when the request is wrong: bad params, an invalid
-//! topology with every problem and its place; -32000 when running it
-//! failed).
+//! with `--listen ADDR`, where every request must carry the bearer token
+//! `serve` made (`Authorization: Bearer TOKEN`, the token in a file of mode
+//! 0600 beside the socket) and a topology is taken inline only (never a
+//! file of the server's: `lab.plan {"file": "/etc/shadow"}` would answer
+//! with that file's lines).
 //!
-//! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan` and
-//! `lab.apply` (`{"topology": {...}}` or `{"file": PATH}`, apply takes
-//! `"check": true` too), `lab.status`, `lab.check`, `lab.destroy`
-//! (`{"name": LAB}`), and the imperative operations (`ns.add`, `attach`,
-//! `route.add`, …) with the CLI's arguments as named params; over a
+//! Every method's params deserialize straight into the request type the
+//! CLI's subcommand holds (`lab::request`: same names, unknown params
+//! refused), and run through the same job as the CLI, in this process,
+//! with the same lock: its result is the CLI's `--json` output, its error
+//! the CLI's error as data (-32602 when the request is wrong: bad params,
+//! an invalid topology with every problem and its place; -32000 when
+//! running it failed).
+//!
+//! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan`, `lab.apply`,
+//! `lab.status`, `lab.check`, `lab.destroy`, and every imperative change
+//! (`Change::METHODS`: `ns.add`, `attach`, `route.add`, …); over a
 //! WebSocket the subscription `lab.watch` / `lab.unwatch` (`lab.event`
 //! notifications: drift, apply progress).
 
-use std::path::{Path, PathBuf};
+mod auth;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::server::{Server, serve_with_graceful_shutdown, stop_channel};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Cli, CliError, Output};
-use clap::Parser;
+use super::args::Cmd;
+use super::{CliError, Job, Output};
+use crate::lab::request::lab::{Apply, Check, Destroy, Plan, Show, SourceError, Status, Watch};
+use crate::lab::request::{Change, lab::inline_dir};
 
 /// JSON-RPC's code for invalid params.
 const BAD_PARAMS: i32 = -32602;
 /// swctl's code for a command that failed while running.
 const FAILED: i32 = -32000;
 
-fn bad(msg: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(BAD_PARAMS, msg.into(), None::<()>)
+fn bad(msg: impl ToString) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(BAD_PARAMS, msg.to_string(), None::<()>)
 }
 
-/// Run `swctl --json ARGS` here, on a blocking thread (the CLI's own
-/// runtime and lock): the CLI's JSON, or its error as a JSON-RPC error.
-async fn cli(args: Vec<String>) -> Result<Value, ErrorObjectOwned> {
-    let res = tokio::task::spawn_blocking(move || {
-        let mut argv = vec!["swctl".to_string(), "--json".to_string()];
-        argv.extend(args);
-        let c = Cli::try_parse_from(&argv).map_err(|e| bad(e.to_string()))?;
-        Ok::<_, ErrorObjectOwned>(super::run(&c))
-    })
-    .await
-    .map_err(|e| ErrorObjectOwned::owned(FAILED, e.to_string(), None::<()>))??;
+/// What a method knows of its connection.
+struct Ctx {
+    /// over TCP: a topology inline only, no file of the server's
+    tcp: bool,
+}
+
+/// Build a job and run it on a blocking thread (the CLI's own runtime and
+/// lock): the CLI's JSON, or its error as a JSON-RPC error.
+async fn run(
+    job: impl FnOnce() -> Result<Job, CliError> + Send + 'static,
+) -> Result<Value, ErrorObjectOwned> {
+    let res = tokio::task::spawn_blocking(move || job().and_then(super::execute))
+        .await
+        .map_err(|e| ErrorObjectOwned::owned(FAILED, e.to_string(), None::<()>))?;
     match res {
         Ok(Output { mut json, code, .. }) => {
             if code != 0 && json.is_object() {
@@ -69,56 +83,26 @@ fn error_object(e: &CliError) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, msg, Some(data))
 }
 
-fn object(p: &Params) -> Result<serde_json::Map<String, Value>, ErrorObjectOwned> {
+/// The params as an object (none: `{}`).
+fn object(p: &Params) -> Result<Value, ErrorObjectOwned> {
     match p.parse::<Value>() {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(Value::Null) => Ok(Default::default()),
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(Value::Null) => Ok(json!({})),
         _ => Err(bad("params must be an object")),
     }
 }
 
-/// Where a topology given as JSON is kept while its lab exists (its
-/// record names the file, as for a file applied from the CLI).
-fn api_dir() -> PathBuf {
-    crate::effect::paths::run_dir().join("api")
+/// The params as request `T` (unknown params refused).
+fn request<T: DeserializeOwned>(p: &Params) -> Result<T, ErrorObjectOwned> {
+    serde_json::from_value(object(p)?).map_err(bad)
 }
 
-/// The file of `{"file": PATH}` or `{"topology": {...}}` (written under
-/// /run/swctl/api as NAME.json).
-fn topology_file(p: &serde_json::Map<String, Value>) -> Result<String, ErrorObjectOwned> {
-    match (p.get("file"), p.get("topology")) {
-        (Some(Value::String(f)), None) => Ok(f.clone()),
-        (None, Some(t @ Value::Object(o))) => {
-            let name = o
-                .get("name")
-                .and_then(|n| n.as_str())
-                .ok_or_else(|| bad("the topology has no \"name\""))?;
-            let owner: crate::model::names::Owner = name
-                .parse()
-                .map_err(|e: crate::model::names::InvalidInput| bad(e.to_string()))?;
-            std::fs::create_dir_all(api_dir()).map_err(|e| bad(e.to_string()))?;
-            let path = api_dir().join(format!("{owner}.json"));
-            std::fs::write(&path, t.to_string()).map_err(|e| bad(e.to_string()))?;
-            Ok(path.display().to_string())
-        }
-        _ => Err(bad(
-            "give either \"file\" (a path) or \"topology\" (an object)",
-        )),
+/// Over TCP, a file of the server's is never read.
+fn no_file_over_tcp(ctx: &Ctx, file: &Option<String>) -> Result<(), ErrorObjectOwned> {
+    if ctx.tcp && file.is_some() {
+        return Err(bad(SourceError::FileOverTcp));
     }
-}
-
-/// `{"name": LAB}`: the lab and the file it was applied from.
-fn lab_of(p: &serde_json::Map<String, Value>) -> Result<(String, String), ErrorObjectOwned> {
-    let name = p
-        .get("name")
-        .and_then(|n| n.as_str())
-        .ok_or_else(|| bad("give the lab's \"name\""))?;
-    let owner: crate::model::names::Owner = name
-        .parse()
-        .map_err(|e: crate::model::names::InvalidInput| bad(e.to_string()))?;
-    let file = crate::lab::registered_file(&owner)
-        .ok_or_else(|| bad(format!("no lab {owner} is applied")))?;
-    Ok((owner.to_string(), file))
+    Ok(())
 }
 
 fn version() -> Value {
@@ -131,123 +115,13 @@ fn version() -> Value {
     })
 }
 
-/// An imperative operation: its method, the CLI's words, its positional
-/// params in order, its flag params (param, flag).
-type Imperative = (
-    &'static str,
-    &'static [&'static str],
-    &'static [&'static str],
-    &'static [(&'static str, &'static str)],
-);
-
-/// The imperative operations, as the CLI's commands with named params.
-const IMPERATIVE: &[Imperative] = &[
-    ("ns.add", &["ns", "add"], &["names"], &[]),
-    ("ns.del", &["ns", "del"], &["names"], &[]),
-    (
-        "switch.add",
-        &["switch", "add"],
-        &["name"],
-        &[
-            ("netns", "--netns"),
-            ("ip", "--ip"),
-            ("datapath", "--datapath"),
-            ("ovsdb", "--ovsdb"),
-        ],
-    ),
-    ("switch.del", &["switch", "del"], &["names"], &[]),
-    (
-        "attach",
-        &["attach"],
-        &["ns", "switch"],
-        &[
-            ("ip", "--ip"),
-            ("ifname", "--ifname"),
-            ("via", "--via"),
-            ("vlan", "--vlan"),
-            ("mtu", "--mtu"),
-        ],
-    ),
-    ("detach", &["detach"], &["ns", "switch"], &[]),
-    (
-        "link",
-        &["link"],
-        &["a", "b"],
-        &[
-            ("ip_a", "--ip-a"),
-            ("ip_b", "--ip-b"),
-            ("ifname_a", "--ifname-a"),
-            ("ifname_b", "--ifname-b"),
-            ("mtu", "--mtu"),
-        ],
-    ),
-    ("unlink", &["unlink"], &["a", "b"], &[]),
-    ("route.add", &["route", "add"], &["ns", "dest", "via"], &[]),
-    ("route.del", &["route", "del"], &["ns", "dest", "via"], &[]),
-    ("forward", &["forward"], &["ns", "state"], &[]),
-];
-
-/// A param's value(s) as the CLI's words (a list gives several).
-fn words(v: &Value, key: &str) -> Result<Vec<String>, ErrorObjectOwned> {
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Number(n) => Ok(vec![n.to_string()]),
-        Value::Bool(b) => Ok(vec![if *b { "on" } else { "off" }.to_string()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| words(x, key).map(|mut w| w.remove(0)))
-            .collect(),
-        _ => Err(bad(format!(
-            "\"{key}\": expected a string, a number or a list"
-        ))),
-    }
-}
-
-/// The CLI's argument list of imperative operation `op` with params `p`
-/// (`backend`: the CLI's `--backend`).
-fn imperative_args(
-    op: &Imperative,
-    p: &serde_json::Map<String, Value>,
-) -> Result<Vec<String>, ErrorObjectOwned> {
-    let (_, cmd, positional, flags) = op;
-    for k in p.keys() {
-        let known = k == "backend"
-            || positional.contains(&k.as_str())
-            || flags.iter().any(|(f, _)| f == k)
-            || (k == "name" && positional.contains(&"names"));
-        if !known {
-            return Err(bad(format!("unknown param \"{k}\"")));
-        }
-    }
-    let mut args = vec![];
-    if let Some(b) = p.get("backend") {
-        args.push("--backend".to_string());
-        args.extend(words(b, "backend")?);
-    }
-    args.extend(cmd.iter().map(|w| w.to_string()));
-    for key in positional.iter() {
-        let v = p
-            .get(*key)
-            .or_else(|| (*key == "names").then(|| p.get("name")).flatten());
-        match v {
-            Some(v) => {
-                if *key == "via" {
-                    args.push("via".into());
-                }
-                args.extend(words(v, key)?);
-            }
-            None => return Err(bad(format!("missing param \"{key}\""))),
-        }
-    }
-    for (key, flag) in flags.iter() {
-        if let Some(v) = p.get(*key) {
-            for w in words(v, key)? {
-                args.push(flag.to_string());
-                args.push(w);
-            }
-        }
-    }
-    Ok(args)
+/// Whether lab `name`'s record names the file `path` (an inline topology
+/// stays only while its lab is applied).
+fn applied_from(path: &Path) -> bool {
+    let p = path.display().to_string();
+    crate::lab::registered()
+        .iter()
+        .any(|o| crate::lab::registered_file(o).as_deref() == Some(p.as_str()))
 }
 
 /// `lab.watch {"name"}`: a subscription (WebSocket) to the lab's events:
@@ -258,11 +132,9 @@ async fn watch_lab(
     params: Params<'static>,
     pending: PendingSubscriptionSink,
 ) -> SubscriptionResult {
-    let lab = object(&params)
-        .and_then(|p| lab_of(&p))
-        .and_then(|(_, file)| {
-            crate::lab::topology::load(Path::new(&file)).map_err(|e| bad(e.to_string()))
-        });
+    let lab = request::<Watch>(&params)
+        .and_then(|w| crate::lab::request::lab::resolve(None, Some(&w.name), None).map_err(bad))
+        .and_then(|file| crate::lab::topology::load(Path::new(&file)).map_err(bad));
     let t = match lab {
         Ok(t) => t,
         Err(e) => {
@@ -315,71 +187,109 @@ async fn watch_lab(
     Ok(())
 }
 
-fn module() -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
-    let mut m = RpcModule::new(());
+/// Register `method`: its params as request `T`, run as the job `job`
+/// makes of it.
+fn method<T: DeserializeOwned + Send + 'static>(
+    m: &mut RpcModule<Ctx>,
+    name: &'static str,
+    job: fn(&Ctx, T) -> Result<Job, ErrorObjectOwned>,
+) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_async_method(name, move |p, ctx, _| async move {
+        let j = job(&ctx, request::<T>(&p)?)?;
+        run(move || Ok(j)).await
+    })?;
+    Ok(())
+}
+
+/// A topology command's job (its file loaded and validated).
+fn topo(cmd: Cmd) -> Result<Job, ErrorObjectOwned> {
+    Job::from_cmd(&cmd).map_err(|e| error_object(&e))
+}
+
+fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(ctx);
     m.register_subscription(
         "lab.watch",
         "lab.event",
         "lab.unwatch",
         |p, pending, _, _| watch_lab(p, pending),
     )?;
-    for op in IMPERATIVE {
-        m.register_async_method(op.0, move |p, _, _| async move {
-            let args = imperative_args(op, &object(&p)?)?;
-            cli(args).await
+    for name in Change::METHODS {
+        m.register_async_method(name, move |p, _, _| async move {
+            let c = Change::from_params(name, object(&p)?).map_err(bad)?;
+            run(move || super::imperative::job(&c)).await
         })?;
     }
     m.register_method("swctl.version", |_, _, _| {
         Ok::<_, ErrorObjectOwned>(version())
     })?;
-    m.register_async_method("labs.list", |_, _, _| async move {
-        cli(vec!["labs".into()]).await
+    m.register_async_method(
+        "labs.list",
+        |_, _, _| async move { run(|| Ok(Job::Labs)).await },
+    )?;
+    method(&mut m, "show", |_, r: Show| Ok(Job::Show(r.name)))?;
+    method(&mut m, "lab.status", |c, r: Status| {
+        no_file_over_tcp(c, &r.file)?;
+        topo(Cmd::Status(r))
     })?;
-    m.register_async_method("show", |p, _, _| async move {
-        let mut args = vec!["show".to_string()];
-        if let Some(n) = object(&p)?.get("name").and_then(|n| n.as_str()) {
-            args.push(n.to_string());
+    method(&mut m, "lab.check", |c, r: Check| {
+        no_file_over_tcp(c, &r.file)?;
+        topo(Cmd::Check(r))
+    })?;
+    method(&mut m, "lab.plan", |c, mut r: Plan| {
+        no_file_over_tcp(c, &r.file)?;
+        let kept = inline(&mut r.topology)?;
+        r.file = kept.clone().or(r.file);
+        // the job has read the file: a plan's own goes at once
+        let j = topo(Cmd::Plan(r));
+        forget_unapplied(kept.as_deref());
+        j
+    })?;
+    m.register_async_method("lab.apply", |p, ctx, _| async move {
+        let mut r: Apply = request(&p)?;
+        no_file_over_tcp(&ctx, &r.file)?;
+        let kept = inline(&mut r.topology)?;
+        r.file = kept.clone().or(r.file);
+        let out = run(move || Job::from_cmd(&Cmd::Apply(r))).await;
+        // a topology given inline stays only while its lab is applied
+        forget_unapplied(kept.as_deref());
+        out
+    })?;
+    m.register_async_method("lab.destroy", |p, ctx, _| async move {
+        let r: Destroy = request(&p)?;
+        no_file_over_tcp(&ctx, &r.file)?;
+        let name = r.name.clone();
+        let out = run(move || Job::from_cmd(&Cmd::Destroy(r))).await?;
+        if let Some(n) = name {
+            let _ = std::fs::remove_file(inline_dir().join(format!("{n}.json")));
         }
-        cli(args).await
-    })?;
-    for (method, verb) in [("lab.plan", "plan"), ("lab.apply", "apply")] {
-        m.register_async_method(method, move |p, _, _| async move {
-            let p = object(&p)?;
-            let file = topology_file(&p)?;
-            let mut args = vec![verb.to_string(), file.clone()];
-            if verb == "apply" && p.get("check") == Some(&Value::Bool(true)) {
-                args.push("--check".into());
-            }
-            let out = cli(args).await;
-            // a topology written here stays only while its lab is applied
-            if p.contains_key("topology") {
-                let applied = crate::lab::registered()
-                    .iter()
-                    .any(|o| crate::lab::registered_file(o).as_deref() == Some(file.as_str()));
-                if !applied {
-                    let _ = std::fs::remove_file(&file);
-                }
-            }
-            out
-        })?;
-    }
-    for (method, verb) in [("lab.status", "status"), ("lab.check", "check")] {
-        m.register_async_method(method, move |p, _, _| async move {
-            let (_, file) = lab_of(&object(&p)?)?;
-            cli(vec![verb.to_string(), file]).await
-        })?;
-    }
-    m.register_async_method("lab.destroy", |p, _, _| async move {
-        let (name, _) = lab_of(&object(&p)?)?;
-        let out = cli(vec!["destroy".into(), "--name".into(), name.clone()]).await?;
-        let _ = std::fs::remove_file(api_dir().join(format!("{name}.json")));
         Ok::<_, ErrorObjectOwned>(out)
     })?;
     Ok(m)
 }
 
+/// A topology given inline, kept as a file (its path); None without one.
+fn inline(topology: &mut Option<Value>) -> Result<Option<String>, ErrorObjectOwned> {
+    match topology.take() {
+        Some(t) => crate::lab::request::lab::resolve(None, None, Some(&t))
+            .map(Some)
+            .map_err(bad),
+        None => Ok(None),
+    }
+}
+
+/// Remove an inline topology's file unless its lab is applied from it.
+fn forget_unapplied(file: Option<&str>) {
+    if let Some(f) = file.map(Path::new)
+        && f.starts_with(inline_dir())
+        && !applied_from(f)
+    {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
 /// Serve until killed: on the Unix socket, and on TCP at `listen` when
-/// given.
+/// given (with a bearer token).
 pub(super) async fn serve(
     socket: &Path,
     listen: Option<std::net::SocketAddr>,
@@ -403,34 +313,47 @@ pub(super) async fn serve(
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| fail("cannot restrict", e))?;
-    let methods = module().map_err(|e| CliError::Failed(e.to_string()))?;
+    let unix_methods = module(Ctx { tcp: false }).map_err(|e| CliError::Failed(e.to_string()))?;
+    let tcp_methods = module(Ctx { tcp: true }).map_err(|e| CliError::Failed(e.to_string()))?;
     eprintln!("swctl: serving JSON-RPC 2.0 on {}", socket.display());
     let tcp = match listen {
         Some(a) => {
+            let token_file = socket.with_extension("token");
+            let token: Arc<str> = auth::make_token(&token_file)
+                .map_err(|e| {
+                    fail(
+                        &format!("cannot write the token {} for", token_file.display()),
+                        e,
+                    )
+                })?
+                .into();
             let l = tokio::net::TcpListener::bind(a)
                 .await
                 .map_err(|e| CliError::Failed(format!("cannot listen on {a}: {e}")))?;
             eprintln!(
-                "swctl: and on TCP {a} (no authentication: anyone who reaches it can change this system)"
+                "swctl: and on TCP {a}: every request needs `Authorization: Bearer TOKEN`, the token in {} (mode 0600); topologies inline only",
+                token_file.display()
             );
-            Some(l)
+            Some((l, token))
         }
         None => None,
     };
     let (stop, _handle) = stop_channel();
     let builder = Server::builder().to_service_builder();
     loop {
-        let svc = builder.clone().build(methods.clone(), stop.clone());
         let stopped = stop.clone().shutdown();
         tokio::select! {
             a = listener.accept() => {
                 let (sock, _) = a.map_err(|e| fail("cannot accept on", e))?;
+                let svc = builder.clone().build(unix_methods.clone(), stop.clone());
                 tokio::spawn(async move {
                     let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
                 });
             }
-            a = async { tcp.as_ref().expect("only polled with TCP").accept().await }, if tcp.is_some() => {
+            a = async { tcp.as_ref().expect("only polled with TCP").0.accept().await }, if tcp.is_some() => {
                 let Ok((sock, _)) = a else { continue };
+                let token = tcp.as_ref().expect("TCP").1.clone();
+                let svc = auth::Bearer::new(builder.clone().build(tcp_methods.clone(), stop.clone()), token);
                 tokio::spawn(async move {
                     let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
                 });

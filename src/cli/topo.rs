@@ -418,47 +418,58 @@ async fn run_spread(
     Ok(Output { text, json, code })
 }
 
+/// The file of a request's lab (its `file`, an applied lab's `name`, an
+/// inline `topology`).
+fn source(
+    file: &Option<String>,
+    name: &Option<String>,
+    topology: Option<&serde_json::Value>,
+) -> Result<String, CliError> {
+    lab::request::lab::resolve(file.as_deref(), name.as_deref(), topology)
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
 /// The topology command `cmd` names, with its file validated; None for the
 /// others.
 pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
     Ok(Some(match cmd {
-        Cmd::Plan { file, machine } => Job::Topo(
-            TopoCmd::Plan,
-            Some(Box::new(load_part(file, machine.as_deref())?)),
-            file.clone(),
-        ),
-        Cmd::Apply {
-            file,
-            machine,
-            check,
-            probe,
-            adopt,
-        } => {
-            let c = check_args(probe)?;
+        Cmd::Plan(r) => {
+            let file = source(&r.file, &r.name, r.topology.as_ref())?;
             Job::Topo(
-                TopoCmd::Apply(check.then_some(c), *adopt),
-                Some(Box::new(load_part(file, machine.as_deref())?)),
-                file.clone(),
+                TopoCmd::Plan,
+                Some(Box::new(load_part(&file, r.machine.as_deref())?)),
+                file,
             )
         }
-        Cmd::Status { file, machine } => Job::Topo(
-            TopoCmd::Status,
-            Some(Box::new(load_part(file, machine.as_deref())?)),
-            file.clone(),
-        ),
-        Cmd::Check {
-            file,
-            machine,
-            probe,
-        } => Job::Topo(
-            TopoCmd::Check(
-                check_args(probe)?,
-                machine.as_deref().map(str::parse).transpose()?,
-            ),
-            Some(Box::new(load(file)?)),
-            file.clone(),
-        ),
-        Cmd::Destroy { file, name } => match (file, name) {
+        Cmd::Apply(r) => {
+            let c = check_args(r.timeout, r.full)?;
+            let file = source(&r.file, &r.name, r.topology.as_ref())?;
+            Job::Topo(
+                TopoCmd::Apply(r.check.then_some(c), r.adopt),
+                Some(Box::new(load_part(&file, r.machine.as_deref())?)),
+                file,
+            )
+        }
+        Cmd::Status(r) => {
+            let file = source(&r.file, &r.name, None)?;
+            Job::Topo(
+                TopoCmd::Status,
+                Some(Box::new(load_part(&file, r.machine.as_deref())?)),
+                file,
+            )
+        }
+        Cmd::Check(r) => {
+            let file = source(&r.file, &r.name, None)?;
+            Job::Topo(
+                TopoCmd::Check(
+                    check_args(r.timeout, r.full)?,
+                    r.machine.as_deref().map(str::parse).transpose()?,
+                ),
+                Some(Box::new(load(&file)?)),
+                file,
+            )
+        }
+        Cmd::Destroy(r) => match (&r.file, &r.name) {
             (Some(f), None) => {
                 let t = load(f)?;
                 Job::Topo(
@@ -479,11 +490,11 @@ pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
     }))
 }
 
-fn check_args(c: &CheckArgs) -> Result<CheckArgs, CliError> {
-    if !(c.timeout > 0.0 && c.timeout <= 600.0) {
+fn check_args(timeout: f64, full: bool) -> Result<CheckArgs, CliError> {
+    if !(timeout > 0.0 && timeout <= 600.0) {
         return Err(CliError::Usage(
             "--timeout must be between 0 and 600 seconds".into(),
         ));
     }
-    Ok(*c)
+    Ok(CheckArgs { timeout, full })
 }

@@ -13,6 +13,7 @@ pub mod graph_svg;
 pub mod machines;
 pub mod ovn;
 pub mod reach;
+pub mod request;
 pub mod spread;
 pub mod topology;
 pub mod watch;

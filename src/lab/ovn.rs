@@ -151,7 +151,7 @@ pub async fn await_installed<S: OvsDb>(
 pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
     use crate::ovsdb::ops::{Expect, Op, Txn};
     let Some(ovn) = &d.ovn else { return Ok(()) };
-    let nb = crate::ovsdb::Client::connect(&ovn.nb)
+    let nb = crate::ovsdb::Client::connect_to(&ovn.nb, crate::ovsdb::Server::Northbound)
         .await
         .map_err(|e| e.to_string())?;
     let mut t = Txn::for_db(crate::effect::ovn::central::NB_DB);
@@ -180,7 +180,7 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let sb = crate::ovsdb::Client::connect(&ovn.sb)
+    let sb = crate::ovsdb::Client::connect_to(&ovn.sb, crate::ovsdb::Server::Southbound)
         .await
         .map_err(|e| format!("the Southbound database at {}: {e}", ovn.sb))?;
     let t0 = Instant::now();

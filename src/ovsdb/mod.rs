@@ -29,11 +29,10 @@ pub const DB: &str = "Open_vSwitch";
 pub enum OvsdbError {
     #[error("{0:?} is not an OVSDB address (expected unix:PATH or tcp:HOST:PORT)")]
     BadAddress(String),
-    #[error(
-        "no OVSDB server is listening at {addr} (is Open vSwitch running? `swctl ovs start` starts a private one)"
-    )]
+    #[error("no {} is listening at {addr} ({})", .server.what(), .server.hint())]
     NotListening {
         addr: String,
+        server: Server,
         #[source]
         source: io::Error,
     },
@@ -99,12 +98,50 @@ pub struct Client {
     pub timeout: Duration,
 }
 
+/// Which OVSDB server a connection is for: what a failure to reach it
+/// tells the user to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// Open vSwitch's database (ovs-vswitchd's)
+    OpenVswitch,
+    /// OVN's Northbound database
+    Northbound,
+    /// OVN's Southbound database
+    Southbound,
+}
+
+impl Server {
+    fn what(self) -> &'static str {
+        match self {
+            Server::OpenVswitch => "OVSDB server",
+            Server::Northbound => "OVN Northbound database",
+            Server::Southbound => "OVN Southbound database",
+        }
+    }
+    fn hint(self) -> &'static str {
+        match self {
+            Server::OpenVswitch => {
+                "is Open vSwitch running? `swctl ovs start` starts a private one"
+            }
+            Server::Northbound | Server::Southbound => {
+                "is the OVN central running? `swctl ovn start` starts a private one; the lab's `[ovn]` names the addresses in use"
+            }
+        }
+    }
+}
+
 /// Default time a request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Client {
     /// Connect to `unix:PATH` or `tcp:HOST:PORT` (what ovs-vsctl's --db takes).
     pub async fn connect(addr: &str) -> Result<Client, OvsdbError> {
+        Client::connect_to(addr, Server::OpenVswitch).await
+    }
+
+    /// Connect to the `server` database at `addr`: a failure says how to
+    /// start that one.
+    pub async fn connect_to(addr: &str, server: Server) -> Result<Client, OvsdbError> {
         let fail = |source: io::Error| {
             if matches!(
                 source.kind(),
@@ -112,6 +149,7 @@ impl Client {
             ) {
                 OvsdbError::NotListening {
                     addr: addr.to_string(),
+                    server,
                     source,
                 }
             } else {

@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::args::{BackendArg, Cli, Cmd, NsCmd, SwitchCmd};
 use super::render::change_output;
 use super::{CliError, Job, Output};
 use crate::effect::apply::apply;
 use crate::effect::observe::{Scan, observe, prune_run_state};
 use crate::effect::system::System;
+use crate::lab::request::{BackendChoice, Change};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
@@ -25,7 +25,7 @@ use crate::plan::{PlanError, Scope, plan};
 
 /// The backend for a new switch, and why it was chosen.
 async fn choose_backend(
-    arg: Option<BackendArg>,
+    arg: Option<BackendChoice>,
     k: &System,
 ) -> Result<(Backend, String), CliError> {
     if let Some(b) = arg {
@@ -61,7 +61,7 @@ pub(super) struct ChangeJob {
     /// expected switch kind from an explicit --backend
     pub(super) backend_check: Option<(IfName, Backend)>,
     /// `switch add`: pick the backend at run time (it may ask OVSDB)
-    pub(super) pick_backend: Option<Option<BackendArg>>,
+    pub(super) pick_backend: Option<Option<BackendChoice>>,
     /// talk to OVSDB (commands that may involve an OVS switch)
     pub(super) ovs: bool,
     /// why the backend was picked, when not by the usual rules
@@ -105,38 +105,26 @@ impl ChangeJob {
     }
 }
 
-/// The imperative command `cli` names, validated; None for the others.
-pub(super) fn job(cli: &Cli) -> Result<Option<Job>, CliError> {
-    let explicit = cli.backend.map(Backend::from);
-    let mut job = match &cli.cmd {
-        Cmd::Ns(NsCmd::Add { names }) => parse::ns_add(names)?,
-        Cmd::Ns(NsCmd::Del { names }) => parse::ns_del(names)?,
-        Cmd::Ns(NsCmd::List) => Job::NsList,
-        Cmd::Ns(NsCmd::Attach { name, pid }) => Job::NsAttach(name.parse()?, *pid),
-        Cmd::Ns(NsCmd::Exec { .. }) => {
-            return Err(CliError::Usage("`ns exec` is run by main".into()));
-        }
-        Cmd::Switch(SwitchCmd::Add {
-            name,
-            netns,
-            ips,
-            datapath,
-            ovsdb,
-        }) => parse::switch_add(cli, name, netns, ips, datapath, ovsdb)?,
-        Cmd::Switch(SwitchCmd::Del { names }) => parse::switch_del(names, explicit)?,
-        Cmd::Switch(SwitchCmd::List) => Job::SwitchList,
-        Cmd::Attach(a) => parse::attach(a, explicit)?,
-        Cmd::Detach { ns, switch } => parse::detach(ns, switch, explicit)?,
-        Cmd::Link(l) => parse::link(l)?,
-        Cmd::Unlink { a, b } => parse::unlink(a, b)?,
-        Cmd::Route(rc) => parse::route(rc)?,
-        Cmd::Forward { ns, state } => parse::forward(ns, state)?,
-        _ => return Ok(None),
+/// The imperative change `c`, validated into a job.
+pub(super) fn job(c: &Change) -> Result<Job, CliError> {
+    let mut job = match c {
+        Change::NsAdd(r) => parse::ns_add(r)?,
+        Change::NsDel(r) => parse::ns_del(r)?,
+        Change::NsAttach(r) => Job::NsAttach(r.name.parse()?, r.pid),
+        Change::SwitchAdd(r) => parse::switch_add(r)?,
+        Change::SwitchDel(r) => parse::switch_del(r)?,
+        Change::Attach(r) => parse::attach(r)?,
+        Change::Detach(r) => parse::detach(r)?,
+        Change::Link(r) => parse::link(r)?,
+        Change::Unlink(r) => parse::unlink(r)?,
+        Change::RouteAdd(r) => parse::route(r, true)?,
+        Change::RouteDel(r) => parse::route(r, false)?,
+        Change::Forward(r) => parse::forward(r)?,
     };
-    if let Job::Change(c) = &mut job {
-        c.force = cli.force;
+    if let Job::Change(j) = &mut job {
+        j.force = c.force();
     }
-    Ok(Some(job))
+    Ok(job)
 }
 
 async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> {

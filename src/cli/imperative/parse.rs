@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use super::ChangeJob;
-use crate::cli::args::{
-    AttachArgs, BackendArg, Cli, DatapathArg, LinkArgs, OnOff, RouteCmd, ViaArg,
-};
 use crate::cli::render::join;
 use crate::cli::{CliError, Job};
 use crate::effect::observe::Scan;
+use crate::lab::request::change::{
+    Attach, Detach, Forward, Link, NsAdd, NsDel, Route, SwitchAdd, SwitchDel, Unlink,
+};
+use crate::lab::request::{BackendChoice, OnOff};
 use crate::model::names::{
     self, Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, parse_ip,
 };
@@ -48,10 +49,10 @@ fn check_vlan(v: Option<u16>) -> Result<Option<u16>, CliError> {
     Ok(v.map(|x| names::vlan(x.into())).transpose()?)
 }
 
-pub(super) fn ns_add(names: &[String]) -> Result<Job, CliError> {
+pub(super) fn ns_add(r: &NsAdd) -> Result<Job, CliError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let names: Vec<NsName> = parse_all(names)?;
+    let names: Vec<NsName> = parse_all(&r.names)?;
     unique(&names, "namespace")?;
     for n in &names {
         d.namespaces.insert(n.clone(), NsSpec::default());
@@ -60,10 +61,10 @@ pub(super) fn ns_add(names: &[String]) -> Result<Job, CliError> {
     Ok(ChangeJob::new(format!("ns add {}", join(&names)), d, Scope::Nothing, scan).into())
 }
 
-pub(super) fn ns_del(names: &[String]) -> Result<Job, CliError> {
+pub(super) fn ns_del(r: &NsDel) -> Result<Job, CliError> {
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let names: Vec<NsName> = parse_all(names)?;
+    let names: Vec<NsName> = parse_all(&r.names)?;
     unique(&names, "namespace")?;
     scan.all_owned = true;
     scan.namespaces.extend(names.iter().cloned());
@@ -77,25 +78,18 @@ pub(super) fn ns_del(names: &[String]) -> Result<Job, CliError> {
     )
 }
 
-pub(super) fn switch_add(
-    cli: &Cli,
-    name: &str,
-    netns: &Option<String>,
-    ips: &[String],
-    datapath: &Option<DatapathArg>,
-    ovsdb: &Option<String>,
-) -> Result<Job, CliError> {
+pub(super) fn switch_add(r: &SwitchAdd) -> Result<Job, CliError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let name: IfName = name.parse()?;
-    if let Some(db) = ovsdb {
+    let name: IfName = r.name.parse()?;
+    if let Some(db) = &r.ovsdb {
         names::ovsdb_addr(db)?;
     }
-    let loc = match netns {
+    let loc = match &r.netns {
         Some(n) => Loc::Ns(n.parse()?),
         None => Loc::Host,
     };
-    let addrs: Vec<Cidr> = parse_all(ips)?;
+    let addrs: Vec<Cidr> = parse_all(&r.ip)?;
     unique(&addrs, "address")?;
     if let Loc::Ns(n) = &loc {
         scan.namespaces.insert(n.clone());
@@ -108,25 +102,26 @@ pub(super) fn switch_add(
             backend: Backend::Bridge,
             loc,
             addrs,
-            datapath: datapath.map(|d| d.as_str().to_string()),
-            ovsdb: ovsdb.clone(),
+            datapath: r.datapath.map(|d| d.as_str().to_string()),
+            ovsdb: r.ovsdb.clone(),
         },
     );
     let mut job =
         ChangeJob::new(format!("switch add {name}"), d, Scope::Nothing, scan).with_ovs(None);
     // an OVSDB server named for the switch means OVS
-    job.pick_backend = Some(cli.backend);
-    if cli.backend.is_none() && ovsdb.is_some() {
-        job.pick_backend = Some(Some(BackendArg::Ovs));
+    job.pick_backend = Some(r.backend);
+    if r.backend.is_none() && r.ovsdb.is_some() {
+        job.pick_backend = Some(Some(BackendChoice::Ovs));
         job.backend_reason = Some("--ovsdb".into());
     }
     Ok(job.into())
 }
 
-pub(super) fn switch_del(names: &[String], explicit: Option<Backend>) -> Result<Job, CliError> {
+pub(super) fn switch_del(r: &SwitchDel) -> Result<Job, CliError> {
+    let explicit = r.backend.map(Backend::from);
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let names: Vec<IfName> = parse_all(names)?;
+    let names: Vec<IfName> = parse_all(&r.names)?;
     unique(&names, "switch")?;
     scan.all_owned = true;
     let keys: Vec<Key> = names
@@ -142,12 +137,13 @@ pub(super) fn switch_del(names: &[String], explicit: Option<Backend>) -> Result<
     )
 }
 
-pub(super) fn attach(a: &AttachArgs, explicit: Option<Backend>) -> Result<Job, CliError> {
+pub(super) fn attach(a: &Attach) -> Result<Job, CliError> {
+    let explicit = a.backend.map(Backend::from);
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let ns: NsName = a.ns.parse()?;
     let switch: IfName = a.switch.parse()?;
-    let addrs: Vec<Cidr> = parse_all(&a.ips)?;
+    let addrs: Vec<Cidr> = parse_all(&a.ip)?;
     unique(&addrs, "address")?;
     let ifname = a.ifname.as_deref().map(IfName::from_str).transpose()?;
     if ifname.as_ref().is_some_and(|n| n.as_str() == "lo") {
@@ -155,11 +151,7 @@ pub(super) fn attach(a: &AttachArgs, explicit: Option<Backend>) -> Result<Job, C
             "`lo` is the namespace's loopback; choose another --ifname".into(),
         ));
     }
-    let via = match a.via {
-        ViaArg::Auto => Via::Auto,
-        ViaArg::Veth => Via::Veth,
-        ViaArg::Internal => Via::Internal,
-    };
+    let via = Via::from(a.via);
     scan.switch = Some(switch.clone());
     scan.namespaces.insert(ns.clone());
     d.ports.push(PortSpec {
@@ -179,11 +171,12 @@ pub(super) fn attach(a: &AttachArgs, explicit: Option<Backend>) -> Result<Job, C
     )
 }
 
-pub(super) fn detach(ns: &str, switch: &str, explicit: Option<Backend>) -> Result<Job, CliError> {
+pub(super) fn detach(r: &Detach) -> Result<Job, CliError> {
+    let explicit = r.backend.map(Backend::from);
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let ns: NsName = ns.parse()?;
-    let switch: IfName = switch.parse()?;
+    let ns: NsName = r.ns.parse()?;
+    let switch: IfName = r.switch.parse()?;
     scan.switch = Some(switch.clone());
     scan.namespaces.insert(ns.clone());
     let key = Key::Port {
@@ -199,7 +192,7 @@ pub(super) fn detach(ns: &str, switch: &str, explicit: Option<Backend>) -> Resul
     )
 }
 
-pub(super) fn link(l: &LinkArgs) -> Result<Job, CliError> {
+pub(super) fn link(l: &Link) -> Result<Job, CliError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let a: Loc = l.a.parse()?;
@@ -228,11 +221,11 @@ pub(super) fn link(l: &LinkArgs) -> Result<Job, CliError> {
     )
 }
 
-pub(super) fn unlink(a: &str, b: &str) -> Result<Job, CliError> {
+pub(super) fn unlink(r: &Unlink) -> Result<Job, CliError> {
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let a: Loc = a.parse()?;
-    let b: Loc = b.parse()?;
+    let a: Loc = r.a.parse()?;
+    let b: Loc = r.b.parse()?;
     locs_to_scan(&mut scan, &[&a, &b]);
     let key = Key::link(&a, &b);
     let scope = Scope::Objects([key.clone()].into());
@@ -241,17 +234,13 @@ pub(super) fn unlink(a: &str, b: &str) -> Result<Job, CliError> {
         .into())
 }
 
-pub(super) fn route(rc: &RouteCmd) -> Result<Job, CliError> {
+pub(super) fn route(r: &Route, add: bool) -> Result<Job, CliError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let (r, add) = match rc {
-        RouteCmd::Add(r) => (r, true),
-        RouteCmd::Del(r) => (r, false),
-    };
-    if r.via != "via" {
+    if r.word != "via" {
         return Err(CliError::Usage(format!(
             "expected `via` after the destination, found {:?}: swctl route add|del NS DEST via GATEWAY",
-            r.via
+            r.word
         )));
     }
     let ns: NsName = r.ns.parse()?;
@@ -294,11 +283,11 @@ pub(super) fn route(rc: &RouteCmd) -> Result<Job, CliError> {
     }
 }
 
-pub(super) fn forward(ns: &str, state: &OnOff) -> Result<Job, CliError> {
+pub(super) fn forward(r: &Forward) -> Result<Job, CliError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
-    let ns: NsName = ns.parse()?;
-    let on = *state == OnOff::On;
+    let ns: NsName = r.ns.parse()?;
+    let on = r.state == OnOff::On;
     scan.namespaces.insert(ns.clone());
     scan.forward.insert(ns.clone());
     d.namespaces.insert(

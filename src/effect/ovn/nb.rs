@@ -20,7 +20,7 @@ pub struct Nb {
 impl Nb {
     /// Connect to the Northbound database at `addr` (unix:PATH, tcp:H:P).
     pub async fn connect(addr: &str) -> Result<Nb, OvsdbError> {
-        let client = Client::connect(addr).await?;
+        let client = Client::connect_to(addr, crate::ovsdb::Server::Northbound).await?;
         let dbs = client.list_dbs().await?;
         if !dbs.iter().any(|d| d == NB_DB) {
             return Err(OvsdbError::Schema(format!(

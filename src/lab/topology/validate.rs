@@ -184,8 +184,11 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             spans.insert(n.clone(), sp);
         }
         let backend = match ovn {
-            Some(at) if backend != Backend::Ovn && get(s, "backend").is_some() => {
-                let m = format!("span = \"ovn\" makes an OVN logical switch, not {backend}");
+            // OVN's logical switches run on Open vSwitch: "ovs" says the same
+            Some(at) if backend == Backend::Bridge && get(s, "backend").is_some() => {
+                let m = format!(
+                    "span = \"ovn\" makes an OVN logical switch (on Open vSwitch), not a {backend} switch"
+                );
                 v.r.err(&join(&path, "span"), at, m);
                 backend
             }
