@@ -215,3 +215,50 @@ fn ovn_switches_across_three_simulated_machines() {
     assert!(daemons.is_empty(), "daemons left: {daemons:?}");
     let _ = e;
 }
+
+#[test]
+fn a_lab_whose_central_is_gone_for_good_is_destroyed_as_far_as_it_can_be() {
+    let lab = Lab::new("og");
+    let p = lab.p.clone();
+    let central = Central::start(&lab);
+    let f = write(&lab, "ovn.toml", &lab_file(&p, &central));
+    lab.ok(&["apply", &f]);
+    assert!(ping_once(&lab.name("a"), "198.18.86.2"), "a -> b");
+    // the central gone for good: daemons stopped, databases removed
+    lab.ok(&["ovn", "stop", "--dir", &central.dir]);
+    let _ = std::fs::remove_dir_all(&central.dir);
+    let labs = |lab: &Lab| {
+        let v = lab.json(&["labs"]);
+        v["labs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["name"].as_str().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    let out = lab.swctl(&["destroy", "--name", &p]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not reached: ovn"), "{text}");
+    assert!(text.contains("swctl ovn start"), "{text}");
+    assert!(text.contains("--forget"), "{text}");
+    // every part that answered is gone: the machines, their hosts, daemons
+    assert!(lab.namespaces().is_empty(), "{:?}", lab.namespaces());
+    let out = sh(&["pgrep", "-af", &format!("/run/swctl/machines/{p}+")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let daemons: Vec<&str> = text.lines().filter(|l| !l.contains("pgrep")).collect();
+    assert!(daemons.is_empty(), "daemons left: {daemons:?}");
+    assert!(labs(&lab).contains(&p), "still recorded without --forget");
+    // --forget: the record goes, saying what may remain where
+    let v = lab.json(&["destroy", "--name", &p, "--forget"]);
+    assert_eq!(v["forgotten"], true, "{v}");
+    let u = &v["unreached"][0];
+    assert_eq!(u["part"], "ovn", "{v}");
+    assert!(
+        u["may_remain"].as_str().unwrap().contains(&central.nb()),
+        "{v}"
+    );
+    assert!(!labs(&lab).contains(&p), "forgotten");
+    let out = lab.swctl(&["destroy", "--name", &p]);
+    assert_eq!(out.status.code(), Some(1), "no lab of that name any more");
+}

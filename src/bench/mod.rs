@@ -378,9 +378,15 @@ pub async fn teardown(k: &System) -> Result<(), BenchError> {
         for ns in k.list_ns().unwrap_or_default() {
             k.kernel.forget(&Loc::Ns(ns));
         }
-        crate::lab::spread::destroy(k, &lab(Wiring::BridgeVxlan, 2))
+        let d = crate::lab::spread::destroy(k, &lab(Wiring::BridgeVxlan, 2), false)
             .await
             .map_err(|e| fail(format!("removing the lab over machines failed: {e}")))?;
+        if let Some(u) = d.unreached.first() {
+            return Err(fail(format!(
+                "removing the lab over machines: {} not reached: {}",
+                u.part, u.error
+            )));
+        }
     }
     let o = observe(k, &everything()).await.map_err(fail)?;
     let p = plan(

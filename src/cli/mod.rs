@@ -163,7 +163,7 @@ impl Job {
             Job::Change(_) | Job::NsAttach(..) => true,
             Job::Topo(c, ..) => matches!(
                 c,
-                TopoCmd::Apply(..) | TopoCmd::Destroy(_) | TopoCmd::Gc(false)
+                TopoCmd::Apply(..) | TopoCmd::Destroy(..) | TopoCmd::Gc(false)
             ),
             Job::NsList
             | Job::SwitchList

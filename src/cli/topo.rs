@@ -25,7 +25,8 @@ pub enum TopoCmd {
     Status,
     /// probes from every host, or (an agent) from this machine's hosts only
     Check(CheckArgs, Option<Owner>),
-    Destroy(Owner),
+    /// with `--forget`: the record of parts that cannot be reached dropped
+    Destroy(Owner, bool),
     /// dry run or not
     Gc(bool),
 }
@@ -69,7 +70,7 @@ pub(super) async fn run(
     // (`swctl serve`'s lab.watch)
     let watched = match (&cmd, &topo) {
         (TopoCmd::Apply(..), Some(t)) => Some(("apply", t.desired.owner.clone())),
-        (TopoCmd::Destroy(n), _) => Some(("destroy", n.clone())),
+        (TopoCmd::Destroy(n, _), _) => Some(("destroy", n.clone())),
         _ => None,
     };
     let Some((verb, lab)) = watched else {
@@ -102,7 +103,7 @@ async fn run_cmd(
     let spread =
         |t: &Topology| !t.desired.machines.is_empty() && t.desired.owner.machine().is_none();
     let topo = match (&cmd, topo) {
-        (TopoCmd::Destroy(name), None) => registered_topology(name),
+        (TopoCmd::Destroy(name, _), None) => registered_topology(name),
         (_, t) => t,
     };
     if let Some(t) = topo.as_ref().filter(|t| spread(t))
@@ -253,7 +254,7 @@ async fn run_cmd(
                 code: if failed == 0 { 0 } else { 1 },
             })
         }
-        TopoCmd::Destroy(name) => {
+        TopoCmd::Destroy(name, _) => {
             // by name (no file): a name that is neither applied nor owns
             // anything is a typo, said as such
             // (an agent's destroy of its part stays quiet: its coordinator
@@ -318,6 +319,27 @@ fn registered_topology(name: &Owner) -> Option<Topology> {
     crate::lab::topology::load(std::path::Path::new(&file)).ok()
 }
 
+/// What a destroy could not reach, and what may remain there; without
+/// `--forget` how to finish.
+fn unreached_text(lab: &Owner, parts: &[crate::lab::spread::Unreached], forgotten: bool) -> String {
+    let mut text = String::new();
+    for u in parts {
+        text.push_str(&format!("\n  not reached: {}: {}", u.part, u.error));
+        let verb = if forgotten { "may remain" } else { "remains" };
+        text.push_str(&format!("\n    {verb} {}", u.may_remain));
+    }
+    if forgotten {
+        text.push_str(&format!(
+            "\n{lab}: forgotten (--forget): what was reached is removed, the rest is no longer recorded"
+        ));
+    } else {
+        text.push_str(&format!(
+            "\n{lab}: still recorded: `swctl destroy --name {lab}` again once they answer, or add --forget to drop what cannot be reached"
+        ));
+    }
+    text
+}
+
 /// `apply`, `plan`, `status`, `destroy` of a lab over machines.
 async fn run_spread(
     k: &System,
@@ -330,10 +352,15 @@ async fn run_spread(
     if let TopoCmd::Check(c, None) = &cmd {
         return spread_check(t, c, ms).await;
     }
+    let mut unreached = None;
     let (verb, res) = match &cmd {
         TopoCmd::Apply(..) => ("apply", spread::apply(k, &t.desired, file).await?),
         TopoCmd::Status => ("status", spread::status(k, &t.desired).await?),
-        TopoCmd::Destroy(_) => ("destroy", spread::destroy(k, &t.desired).await?),
+        TopoCmd::Destroy(_, forget) => {
+            let d = spread::destroy(k, &t.desired, *forget).await?;
+            unreached = Some((d.unreached, d.forgotten));
+            ("destroy", (d.local, d.runs))
+        }
         _ => ("plan", spread::plan(k, &t.desired).await?),
     };
     let (local, runs) = res;
@@ -408,6 +435,15 @@ async fn run_spread(
         json["in_sync"] = json!(in_sync);
     }
     let mut code = if verb == "status" && !in_sync { 3 } else { 0 };
+    if let Some((parts, forgotten)) = unreached.filter(|(p, _)| !p.is_empty()) {
+        text.push_str(&unreached_text(&t.name, &parts, forgotten));
+        json["unreached"] = json!(parts);
+        json["forgotten"] = json!(forgotten);
+        // not reached and not let go: the lab is not gone (exit 1)
+        if !forgotten {
+            code = 1;
+        }
+    }
     if let TopoCmd::Apply(Some(c), _) = &cmd {
         let chk = spread_check(t, c, &ms).await?;
         text.push('\n');
@@ -473,12 +509,14 @@ pub(super) fn job(cmd: &Cmd) -> Result<Option<Job>, CliError> {
             (Some(f), None) => {
                 let t = load(f)?;
                 Job::Topo(
-                    TopoCmd::Destroy(t.name.clone()),
+                    TopoCmd::Destroy(t.name.clone(), r.forget),
                     Some(Box::new(t)),
                     f.clone(),
                 )
             }
-            (None, Some(n)) => Job::Topo(TopoCmd::Destroy(n.parse()?), None, String::new()),
+            (None, Some(n)) => {
+                Job::Topo(TopoCmd::Destroy(n.parse()?, r.forget), None, String::new())
+            }
             _ => {
                 return Err(CliError::Usage(
                     "destroy needs a topology FILE or --name NAME".into(),

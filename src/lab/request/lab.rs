@@ -189,6 +189,12 @@ pub struct Destroy {
     #[arg(long, conflicts_with = "file")]
     #[serde(default)]
     pub name: Option<String>,
+    /// parts that cannot be reached (a machine, an OVN central gone for
+    /// good): remove the rest and drop the lab's record all the same,
+    /// saying what may remain where
+    #[arg(long)]
+    #[serde(default)]
+    pub forget: bool,
 }
 
 /// `show [NAME]`
