@@ -579,10 +579,11 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
         .collect();
     // a part not reached keeps the lab recorded (a later destroy --name
     // finds it), unless the user lets it go
-    if !unreached.is_empty() && !forget {
-        if let Some(f) = file {
-            register(&d.owner, &f).map_err(LabError::Register)?;
-        }
+    if !unreached.is_empty()
+        && !forget
+        && let Some(f) = file
+    {
+        register(&d.owner, &f).map_err(LabError::Register)?;
     }
     Ok(Destroyed {
         local,
