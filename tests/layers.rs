@@ -1,6 +1,8 @@
 //! The shape of the source tree, checked: every layer uses only the layers
 //! below it (so there is no import cycle between them), no two modules
-//! inside a layer use each other in a loop, every file says what it owns
+//! inside a layer use each other in a loop, nor do two files anywhere
+//! (`effect::kernel::dump` -> `vxlan` -> `links` -> `dump` was one), every
+//! file says what it owns
 //! (`//!`), and no file is longer than 600 lines. Reads src/ as text; runs
 //! anywhere.
 
@@ -224,4 +226,61 @@ fn every_file_says_what_it_owns_and_is_short() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn no_import_cycle_between_files() {
+    // every module at its full path (a file each), a parent and the
+    // children it declares being one unit only through `mod` lines, which
+    // are not uses
+    let (src, all, known) = sources();
+    let mut g: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for f in &all {
+        let m = module_of(&src, f);
+        if m.is_empty() || m[0] == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let edges = g.entry(m.clone()).or_default();
+        for u in uses(&m, &known, &text, usize::MAX) {
+            // a use of an ancestor's item (`super::X`, `crate::lab::X`) is
+            // a use of the ancestor's own file; a use of its own children
+            // is what a parent is for
+            let own_child = u.starts_with(&m);
+            let ancestor = m.starts_with(&u);
+            if !own_child && !ancestor && known.contains(&u) {
+                edges.insert(u);
+            }
+        }
+    }
+    let mut cycles = Vec::new();
+    for a in g.keys() {
+        for b in g.get(a).into_iter().flatten() {
+            // a path back from b to a
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![(b.clone(), vec![a.clone(), b.clone()])];
+            while let Some((n, path)) = todo.pop() {
+                if &n == a {
+                    let names: Vec<String> = path.iter().map(|p| p.join("::")).collect();
+                    cycles.push(names.join(" -> "));
+                    break;
+                }
+                if !seen.insert(n.clone()) {
+                    continue;
+                }
+                for m in g.get(&n).into_iter().flatten() {
+                    let mut p = path.clone();
+                    p.push(m.clone());
+                    todo.push((m.clone(), p));
+                }
+            }
+        }
+    }
+    cycles.sort();
+    cycles.dedup();
+    assert!(
+        cycles.is_empty(),
+        "import cycles between files:\n{}",
+        cycles.join("\n")
+    );
 }

@@ -7,14 +7,16 @@ use std::net::IpAddr;
 
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::AddressAttribute;
-use netlink_packet_route::link::{AfSpecInet, AfSpecUnspec, LinkAttribute, LinkFlags, LinkInfo};
+use netlink_packet_route::link::{
+    AfSpecInet, AfSpecUnspec, InfoData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
+};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 
 use super::Kernel;
 use crate::effect::paths::read_pending;
 use crate::model::names::Mac;
 use crate::model::names::{Cidr, Loc, RouteDest};
-use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, RouteObs};
+use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, RouteObs, VxlanObs};
 
 fn from_route_addr(a: &RouteAddress) -> Option<IpAddr> {
     match a {
@@ -65,7 +67,7 @@ pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)>
                     }
                 }
                 if o.kind.as_deref() == Some("vxlan") {
-                    o.vxlan = super::vxlan::vxlan_obs(&infos);
+                    o.vxlan = vxlan_obs(&infos);
                 }
             }
             LinkAttribute::AfSpecUnspec(specs) => {
@@ -204,4 +206,30 @@ impl Kernel {
         }
         out
     }
+}
+
+/// A vxlan device's identifier and local address, from its link info.
+fn vxlan_obs(infos: &[LinkInfo]) -> Option<VxlanObs> {
+    let mut vni = None;
+    let mut local = None;
+    let mut remote = None;
+    for i in infos {
+        if let LinkInfo::Data(InfoData::Vxlan(v)) = i {
+            for x in v {
+                match x {
+                    InfoVxlan::Id(id) => vni = Some(*id),
+                    InfoVxlan::Local(a) => local = Some(IpAddr::V4(*a)),
+                    InfoVxlan::Local6(a) => local = Some(IpAddr::V6(*a)),
+                    InfoVxlan::Group(a) => remote = Some(IpAddr::V4(*a)),
+                    InfoVxlan::Group6(a) => remote = Some(IpAddr::V6(*a)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Some(VxlanObs {
+        vni: vni?,
+        local,
+        remote,
+    })
 }

@@ -232,7 +232,15 @@ impl Namespaces for Kernel {
         self.forget_all(&locs);
         netns::delete_many(names)
             .into_iter()
-            .map(|r| r.map_err(NlError::Namespace))
+            .zip(names)
+            .map(|(r, n)| {
+                // an adopted namespace's name went: the adoption is over
+                // (the namespace lives on with its processes)
+                if r.is_ok() {
+                    adopt::forget(n);
+                }
+                r.map_err(NlError::Namespace)
+            })
             .collect()
     }
 

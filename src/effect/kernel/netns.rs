@@ -296,9 +296,6 @@ pub fn delete(name: &NsName) -> Result<(), NsError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(fail("remove the mount point file", e)),
     }
-    // an adopted namespace's name went: the adoption is over (the
-    // namespace lives on with its processes)
-    super::adopt::forget(name);
     match fs::remove_file(registry_path(name)) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -21,7 +21,7 @@ use crate::effect::paths::write_pending;
 use crate::effect::{LinkChange, Netlink, NewLink, NlError, Vxlan};
 
 use crate::model::names::Loc;
-use crate::model::{FdbObs, LINK_GROUP, VXLAN_PORT, VxlanObs};
+use crate::model::{FdbObs, LINK_GROUP, VXLAN_PORT};
 
 impl Kernel {
     pub(super) async fn add_vxlan_impl(
@@ -192,30 +192,4 @@ impl Kernel {
             .await?;
         Ok(rows)
     }
-}
-
-/// A vxlan device's identifier and local address, from its link info.
-pub(super) fn vxlan_obs(infos: &[LinkInfo]) -> Option<VxlanObs> {
-    let mut vni = None;
-    let mut local = None;
-    let mut remote = None;
-    for i in infos {
-        if let LinkInfo::Data(InfoData::Vxlan(v)) = i {
-            for x in v {
-                match x {
-                    InfoVxlan::Id(id) => vni = Some(*id),
-                    InfoVxlan::Local(a) => local = Some(IpAddr::V4(*a)),
-                    InfoVxlan::Local6(a) => local = Some(IpAddr::V6(*a)),
-                    InfoVxlan::Group(a) => remote = Some(IpAddr::V4(*a)),
-                    InfoVxlan::Group6(a) => remote = Some(IpAddr::V6(*a)),
-                    _ => {}
-                }
-            }
-        }
-    }
-    Some(VxlanObs {
-        vni: vni?,
-        local,
-        remote,
-    })
 }
