@@ -7,7 +7,8 @@ use serde_json::Value;
 /// The schema swctl was built and tested against (Open vSwitch 3.1, schema 8.3.1).
 pub const PINNED: &str = include_str!("../../ovs-schema/vswitch.ovsschema");
 
-/// Every table and column swctl uses.
+/// Every table and column swctl uses (tested against every column the
+/// transaction builders write: `effect::ovs::txn`'s tests).
 pub const USED: &[(&str, &[&str])] = &[
     (
         "Open_vSwitch",
@@ -28,6 +29,7 @@ pub const USED: &[(&str, &[&str])] = &[
             "fail_mode",
             "datapath_type",
             "external_ids",
+            "other_config",
         ],
     ),
     (
@@ -44,6 +46,7 @@ pub const USED: &[(&str, &[&str])] = &[
             "external_ids",
             "options",
             "mtu_request",
+            "mac",
         ],
     ),
 ];
