@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::plan::switch::DataPlane;
+
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, derived_ifname, stable_hash};
 use crate::model::{
     Backend, Desired, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec, UplinkSpec,
@@ -17,38 +19,42 @@ use crate::model::{
 /// The name of a simulated machine's end of the underlay.
 pub const UNDERLAY_IF: &str = "underlay";
 
+/// What forwards switch `s`'s frames (asked of its backend).
+fn data_plane(s: &SwitchSpec) -> DataPlane {
+    crate::plan::backend(s.backend).rules().data_plane
+}
+
+/// Whether the data plane of switch `sw` of the lab is `dp`.
+fn switch_on(d: &Desired, sw: &IfName, dp: DataPlane) -> bool {
+    d.switches.get(sw).is_some_and(|s| data_plane(s) == dp)
+}
+
 /// Whether some spanning switch of the lab is an OVS bridge, or the lab
 /// has OVN switches (geneve from each machine's Open vSwitch).
 fn ovs_spans(d: &Desired) -> bool {
-    d.spans.keys().any(|sw| {
-        d.switches
-            .get(sw)
-            .is_some_and(|s| s.backend == Backend::Ovs)
-    }) || d.switches.values().any(|s| s.backend == Backend::Ovn)
+    d.spans
+        .keys()
+        .any(|sw| switch_on(d, sw, DataPlane::OpenVswitch))
+        || d.switches
+            .values()
+            .any(|s| data_plane(s) == DataPlane::OvnChassis)
 }
 
 /// Whether the lab has kernel VXLAN devices: a Linux bridge span or a
 /// direct link between hosts on two machines.
 fn kernel_vxlan(d: &Desired) -> bool {
     let machine_of = |loc: &Loc| loc.ns().and_then(|n| d.placement.get(n));
-    d.spans.keys().any(|sw| {
-        d.switches
-            .get(sw)
-            .is_some_and(|s| s.backend == Backend::Bridge)
-    }) || d.links.iter().any(|l| {
-        let (a, b) = (machine_of(&l.a), machine_of(&l.b));
-        a.is_some() && b.is_some() && a != b
-    })
+    d.spans.keys().any(|sw| switch_on(d, sw, DataPlane::Kernel))
+        || d.links.iter().any(|l| {
+            let (a, b) = (machine_of(&l.a), machine_of(&l.b));
+            a.is_some() && b.is_some() && a != b
+        })
 }
 
 /// The UDP port of switch `sw`'s tunnels: 4789, but for an OVS span in a
 /// lab that also has kernel VXLAN (see `VXLAN_PORT_OVS_BESIDE_KERNEL`).
 pub fn span_port(d: &Desired, sw: &IfName) -> u16 {
-    let ovs = d
-        .switches
-        .get(sw)
-        .is_some_and(|s| s.backend == Backend::Ovs);
-    if ovs && kernel_vxlan(d) {
+    if switch_on(d, sw, DataPlane::OpenVswitch) && kernel_vxlan(d) {
         VXLAN_PORT_OVS_BESIDE_KERNEL
     } else {
         VXLAN_PORT
@@ -80,13 +86,15 @@ pub fn needs_sandbox(p: &Desired) -> bool {
     sim && p
         .switches
         .values()
-        .any(|s| matches!(s.backend, Backend::Ovs | Backend::Ovn))
+        .any(|s| data_plane(s).uses_open_vswitch())
 }
 
 /// Whether an agent's part has OVN switches: its machine must be a
 /// chassis.
 pub fn needs_chassis(p: &Desired) -> bool {
-    p.switches.values().any(|s| s.backend == Backend::Ovn)
+    p.switches
+        .values()
+        .any(|s| data_plane(s) == DataPlane::OvnChassis)
 }
 
 /// How many machines of the lab run on this box (the simulated ones; at

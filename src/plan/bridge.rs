@@ -4,7 +4,7 @@
 //! BR`) and whose other end is born inside the namespace. No VLANs (this
 //! kernel has no bridge VLAN filtering).
 
-use super::switch::{PortInfo, Switch, SwitchInfo};
+use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo};
 use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{IfName, Loc, derived_ifname};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
@@ -20,8 +20,17 @@ impl Switch for LinuxBridge {
         &[Via::Veth]
     }
 
-    fn has_vlans(&self) -> bool {
-        false
+    fn rules(&self) -> &'static Rules {
+        &Rules {
+            no_namespace: None,
+            no_vlans: Some(
+                "Linux bridge VLAN filtering is not driven by swctl yet; use an OVS switch",
+            ),
+            no_trunks: None,
+            no_tunnels: None,
+            options: &[],
+            data_plane: DataPlane::Kernel,
+        }
     }
 
     /// The kernel numbers bridge ports 1..BR_MAX_PORTS-1 (BR_MAX_PORTS is

@@ -4,11 +4,11 @@
 //! its logical port by `external_ids:iface-id` and moved into its host's
 //! namespace, made and repaired like any OVS port (`ovs::plan_ovs_port`).
 
-use super::switch::{Switch, SwitchInfo};
+use super::switch::{DataPlane, Rules, Switch, SwitchInfo};
 use super::{Cx, PlanError, Step};
 use crate::model::names::{IfName, Loc};
 use crate::model::ovn::lsp_name;
-use crate::model::{Backend, Observed, PortSpec, SwitchSpec, TunnelSpec, Via};
+use crate::model::{Backend, Observed, PortSpec, SwitchSpec, Via};
 
 /// The integration bridge ovn-controller makes (its `ovn-bridge`).
 pub const INTEGRATION_BRIDGE: &str = "br-int";
@@ -38,8 +38,19 @@ impl Switch for Ovn {
         &[Via::Internal]
     }
 
-    fn has_vlans(&self) -> bool {
-        false
+    fn rules(&self) -> &'static Rules {
+        &Rules {
+            no_namespace: Some(
+                "an OVN logical switch lives in the Northbound database, not in a namespace",
+            ),
+            no_vlans: Some("an OVN logical switch's ports carry no access VLAN of swctl's"),
+            no_trunks: Some(
+                "trunks join Linux bridges only; an OVN logical switch takes any number of ports",
+            ),
+            no_tunnels: Some("OVN carries its logical switches between machines itself"),
+            options: &[],
+            data_plane: DataPlane::OvnChassis,
+        }
     }
 
     fn max_ports(&self) -> Option<usize> {
@@ -127,51 +138,6 @@ impl Switch for Ovn {
     ) -> Result<(), PlanError> {
         let id = lsp_name(cx.d.owner.lab(), &p.ns, &p.switch);
         super::ovs::plan_ovs_port(cx, p, &Self::bridge(), Via::Internal, Some(id))
-    }
-
-    fn plan_trunk_end(
-        &self,
-        _cx: &mut Cx,
-        sw: &IfName,
-        _sw_loc: &Loc,
-        _dev: &str,
-        _attached: bool,
-    ) -> Result<(), PlanError> {
-        Err(PlanError::BadSwitch {
-            switch: sw.clone(),
-            backend: Backend::Ovn,
-            why: "trunks join Linux bridges only; an OVN logical switch takes any number of ports"
-                .into(),
-        })
-    }
-
-    fn plan_uplink(
-        &self,
-        _cx: &mut Cx,
-        sw: &IfName,
-        _sw_loc: &Loc,
-        _dev: &IfName,
-    ) -> Result<(), PlanError> {
-        Err(PlanError::BadSwitch {
-            switch: sw.clone(),
-            backend: Backend::Ovn,
-            why: "an OVN logical switch has no uplink of swctl's".into(),
-        })
-    }
-
-    /// OVN carries its switches between chassis itself (geneve).
-    fn plan_tunnel(
-        &self,
-        _cx: &mut Cx,
-        t: &TunnelSpec,
-        _sw_loc: &Loc,
-        _mtu: Option<u32>,
-    ) -> Result<(), PlanError> {
-        Err(PlanError::BadSwitch {
-            switch: t.switch.clone(),
-            backend: Backend::Ovn,
-            why: "OVN carries its logical switches between machines itself".into(),
-        })
     }
 
     fn forget_removed(&self, _after: &mut Observed, _steps: &[Step]) {}

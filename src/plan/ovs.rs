@@ -8,9 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use super::switch::{PortInfo, Switch, SwitchInfo};
+use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption};
 use super::{Cx, PlanError, Step, has_v6};
-use crate::model::names::{IfName, Loc, NsName};
+use crate::model::names::{self, IfName, Loc, NsName};
 use crate::model::ovs::{K_NS, K_SWITCH, OvsChange, OvsPort, OvsState};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
 
@@ -64,8 +64,30 @@ impl Switch for OpenVswitch {
         &[Via::Internal, Via::Veth]
     }
 
-    fn has_vlans(&self) -> bool {
-        true
+    fn rules(&self) -> &'static Rules {
+        &Rules {
+            no_namespace: Some("an OVS bridge lives in Open vSwitch, not in a namespace"),
+            no_vlans: None,
+            // a trunk end on an OVS bridge would need its own port records
+            // and, on the userspace datapath, checksum handling for every
+            // host behind the other switch; OVS has no port limit like the
+            // Linux bridge's 1023, so one bridge does instead
+            no_trunks: Some(
+                "trunks join Linux bridges only; an OVS bridge takes any number of ports, so put the hosts on one OVS bridge",
+            ),
+            no_tunnels: None,
+            options: &[
+                SwitchOption {
+                    key: "datapath",
+                    check: names::datapath,
+                },
+                SwitchOption {
+                    key: "ovsdb",
+                    check: names::ovsdb_addr,
+                },
+            ],
+            data_plane: DataPlane::OpenVswitch,
+        }
     }
 
     /// OpenFlow port numbers go to 65279; no lab gets near that.
@@ -129,10 +151,8 @@ impl Switch for OpenVswitch {
             backend: Backend::Ovs,
             why: why.into(),
         };
-        if spec.loc != Loc::Host {
-            return Err(bad(
-                "an OVS bridge lives in Open vSwitch, not inside a namespace (drop --netns)",
-            ));
+        if let (Loc::Ns(_), Some(why)) = (&spec.loc, self.rules().no_namespace) {
+            return Err(bad(&format!("{why} (drop --netns)")));
         }
         let st = state(cx, name)?;
         let dp = match &spec.datapath {
@@ -261,25 +281,6 @@ impl Switch for OpenVswitch {
         via: Via,
     ) -> Result<(), PlanError> {
         plan_ovs_port(cx, p, &p.switch, via, None)
-    }
-
-    /// Not supported: a trunk end on an OVS bridge would need its own port
-    /// records and, on the userspace datapath, checksum handling for every
-    /// host behind the other switch. OVS bridges of one lab can instead be
-    /// one bridge (OVS has no port limit like the Linux bridge's 1023).
-    fn plan_trunk_end(
-        &self,
-        _cx: &mut Cx,
-        sw: &IfName,
-        _sw_loc: &Loc,
-        _dev: &str,
-        _attached: bool,
-    ) -> Result<(), PlanError> {
-        Err(PlanError::BadSwitch {
-            switch: sw.clone(),
-            backend: Backend::Ovs,
-            why: "trunks join Linux bridges only; an OVS bridge takes any number of ports, so put the hosts on one OVS bridge".into(),
-        })
     }
 
     /// A `vxlan` port per remote machine, protected (`ovs_span`).

@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::{Cx, PlanError, Step, backends};
-use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
+use crate::model::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner};
 use crate::model::{Backend, Observed, PortSpec, SwitchSpec, TunnelSpec, Via};
 
 /// A port of a switch, as `swctl switch list` / `show` report it.
@@ -50,17 +50,62 @@ pub struct SwitchInfo {
     pub datapath: Option<String>,
 }
 
+/// A switch option a backend takes in a topology file (`datapath`,
+/// `ovsdb` on OVS), with its check (the value in canonical form, or why
+/// not).
+pub struct SwitchOption {
+    pub key: &'static str,
+    pub check: fn(&str) -> Result<String, InvalidInput>,
+}
+
+/// What forwards a backend's frames on a machine, and so what the machine
+/// needs and how the switch crosses machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataPlane {
+    /// the kernel (a Linux bridge; kernel VXLAN across machines)
+    Kernel,
+    /// Open vSwitch on the machine (OVS VXLAN ports across machines)
+    OpenVswitch,
+    /// Open vSwitch made an OVN chassis by ovn-controller (OVN's geneve)
+    OvnChassis,
+}
+
+impl DataPlane {
+    /// Whether the machine needs its own Open vSwitch.
+    pub fn uses_open_vswitch(self) -> bool {
+        matches!(self, DataPlane::OpenVswitch | DataPlane::OvnChassis)
+    }
+}
+
+/// What a backend allows, as data: the topology validator and the planner
+/// both ask this, so no rule is written twice. `None`: allowed; otherwise
+/// why not, in the user's words.
+pub struct Rules {
+    /// a switch inside a namespace (`namespace`, `--netns`)
+    pub no_namespace: Option<&'static str>,
+    /// access VLANs on its ports
+    pub no_vlans: Option<&'static str>,
+    /// an end of a trunk (a veth pair joining two switches)
+    pub no_trunks: Option<&'static str>,
+    /// carried to other machines by swctl's own tunnels (and an uplink)
+    pub no_tunnels: Option<&'static str>,
+    /// the backend's own switch options
+    pub options: &'static [SwitchOption],
+    /// what forwards its frames
+    pub data_plane: DataPlane,
+}
+
 /// One switch backend, for the planner. Every method is pure: it reads the
 /// observation in `cx` and pushes steps onto it.
 pub trait Switch: Sync {
     fn backend(&self) -> Backend;
 
+    /// What this backend allows (see `Rules`).
+    fn rules(&self) -> &'static Rules;
+
     /// The wirings this backend attaches namespaces with; `auto` picks the
     /// first.
     fn wirings(&self) -> &'static [Via];
-
-    /// Whether ports can carry an access VLAN.
-    fn has_vlans(&self) -> bool;
 
     /// The most ports one switch can take, when the backend has a limit
     /// the planner must check before anything is made.
@@ -98,15 +143,18 @@ pub trait Switch: Sync {
 
     /// Steps that make device `dev` (a trunk end in `sw_loc`, made or
     /// about to be made) a port of switch `sw` carrying every VLAN;
-    /// `attached`: it already is. An error when the backend has no trunks.
+    /// `attached`: it already is. Only asked of a backend whose rules allow
+    /// trunks; the others refuse with their rule's words.
     fn plan_trunk_end(
         &self,
-        cx: &mut Cx,
+        _cx: &mut Cx,
         sw: &IfName,
-        sw_loc: &Loc,
-        dev: &str,
-        attached: bool,
-    ) -> Result<(), PlanError>;
+        _sw_loc: &Loc,
+        _dev: &str,
+        _attached: bool,
+    ) -> Result<(), PlanError> {
+        Err(self.refused(sw, self.rules().no_trunks))
+    }
 
     /// Steps that make device `dev`, which exists in `sw_loc` and is not
     /// swctl's to make or delete (a machine's underlay), a port of switch
@@ -114,11 +162,13 @@ pub trait Switch: Sync {
     /// carries tunnel packets).
     fn plan_uplink(
         &self,
-        cx: &mut Cx,
+        _cx: &mut Cx,
         sw: &IfName,
-        sw_loc: &Loc,
-        dev: &IfName,
-    ) -> Result<(), PlanError>;
+        _sw_loc: &Loc,
+        _dev: &IfName,
+    ) -> Result<(), PlanError> {
+        Err(self.refused(sw, self.rules().no_tunnels))
+    }
 
     /// Steps that carry switch `t.switch` (in `sw_loc`) to the other
     /// machines of the lab: a tunnel to each remote VTEP; `mtu` is what the
@@ -126,11 +176,22 @@ pub trait Switch: Sync {
     /// when the backend cannot span machines.
     fn plan_tunnel(
         &self,
-        cx: &mut Cx,
+        _cx: &mut Cx,
         t: &TunnelSpec,
-        sw_loc: &Loc,
-        mtu: Option<u32>,
-    ) -> Result<(), PlanError>;
+        _sw_loc: &Loc,
+        _mtu: Option<u32>,
+    ) -> Result<(), PlanError> {
+        Err(self.refused(&t.switch, self.rules().no_tunnels))
+    }
+
+    /// The error of a step this backend's rules do not allow.
+    fn refused(&self, sw: &IfName, why: Option<&'static str>) -> PlanError {
+        PlanError::BadSwitch {
+            switch: sw.clone(),
+            backend: self.backend(),
+            why: why.unwrap_or("not supported by this backend").into(),
+        }
+    }
 
     /// The observation after `steps` ran, as far as this backend's own state
     /// goes (the planner already dropped deleted namespaces and links).

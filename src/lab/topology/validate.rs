@@ -8,27 +8,31 @@ use std::net::IpAddr;
 
 use super::machines;
 use super::tree::{Node, Pos, Problem, Reader, get, join};
-use crate::model::names::{
-    self, Cidr, IfName, Loc, NsName, Owner, RouteDest, ovsdb_addr, parse_ip,
-};
+use crate::model::names::{self, Cidr, IfName, Loc, NsName, Owner, RouteDest, parse_ip};
 use crate::model::{
     Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec, Via,
 };
+use crate::plan::switch::SwitchOption;
+use crate::plan::{backend as plan_backend, backends};
 
 const TOP: &[&str] = &[
     "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn", "routers",
 ];
 const ROUTER: &[&str] = &["ports"];
 const ROUTER_PORT: &[&str] = &["switch", "ip"];
-const SWITCH: &[&str] = &[
-    "backend",
-    "address",
-    "namespace",
-    "datapath",
-    "ovsdb",
-    "span",
-    "vni",
-];
+/// A switch's own keys; each backend adds its options (`Rules::options`).
+const SWITCH: &[&str] = &["backend", "address", "namespace", "span", "vni"];
+
+/// Every switch option of every backend, once each.
+fn all_options() -> Vec<&'static SwitchOption> {
+    let mut v: Vec<&'static SwitchOption> = vec![];
+    for o in backends().iter().flat_map(|b| b.rules().options) {
+        if !v.iter().any(|x| x.key == o.key) {
+            v.push(o);
+        }
+    }
+    v
+}
 const HOST: &[&str] = &["machine", "forward", "routes", "ports"];
 const ROUTE: &[&str] = &["to", "via"];
 const PORT: &[&str] = &["switch", "ip", "via", "ifname", "vlan", "mtu"];
@@ -132,10 +136,16 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         }
     }
     let switches_t = v.r.entries(get(top, "switches"), "switches");
+    let options = all_options();
+    let switch_keys: Vec<&str> = SWITCH
+        .iter()
+        .copied()
+        .chain(options.iter().map(|o| o.key))
+        .collect();
     for (sname, n) in switches_t {
         let path = join("switches", sname);
         let name: Option<IfName> = v.parse(sname, &path, n.at);
-        let Some(s) = v.r.table(n, &path, SWITCH) else {
+        let Some(s) = v.r.table(n, &path, &switch_keys) else {
             continue;
         };
         let bp = join(&path, "backend");
@@ -144,18 +154,12 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             None => default_backend,
         };
         let np = join(&path, "namespace");
+        let mut ns_at = None;
         let loc = match v.r.str(get(s, "namespace"), &np) {
             None => Loc::Host,
             Some((ns, at)) => match v.parse::<NsName>(ns, &np, at) {
                 Some(ns) => {
-                    if backend == Backend::Ovs {
-                        let m = "an OVS bridge lives in Open vSwitch, not in a namespace";
-                        v.r.err(&np, at, m);
-                    }
-                    if backend == Backend::Ovn {
-                        let m = "an OVN logical switch lives in the Northbound database, not in a namespace";
-                        v.r.err(&np, at, m);
-                    }
+                    ns_at = Some(at);
                     if !hosts.contains(&ns) {
                         // the namespace only hosts the bridge: create it too
                         d.namespaces.insert(ns.clone(), NsSpec::default());
@@ -165,18 +169,6 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
                 None => Loc::Host,
             },
         };
-        let ovs_only =
-            |v: &mut V, key: &str, check: fn(&str) -> Result<String, names::InvalidInput>| {
-                let p = join(&path, key);
-                let (x, at) = v.r.str(get(s, key), &p)?;
-                if backend != Backend::Ovs {
-                    v.r.err(&p, at, format!("only an OVS switch has {key}"));
-                    return None;
-                }
-                check(x).map_err(|e| v.r.err(&p, at, e.to_string())).ok()
-            };
-        let ovsdb = ovs_only(&mut v, "ovsdb", ovsdb_addr);
-        let datapath = ovs_only(&mut v, "datapath", names::datapath);
         let addrs = v.addrs(get(s, "address"), &join(&path, "address"));
         pos.insert(path.clone(), n.at);
         let (span, ovn) = machines::switch_span(&mut v.r, s, &path);
@@ -195,6 +187,35 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             Some(_) => Backend::Ovn,
             None => backend,
         };
+        // what the backend allows, asked of the backend
+        let rules = plan_backend(backend).rules();
+        if let (Some(at), Some(why)) = (ns_at, rules.no_namespace) {
+            v.r.err(&np, at, why);
+        }
+        let mut opts = BTreeMap::new();
+        for o in &options {
+            let p = join(&path, o.key);
+            let Some((x, at)) = v.r.str(get(s, o.key), &p) else {
+                continue;
+            };
+            if !rules.options.iter().any(|m| m.key == o.key) {
+                let who: Vec<String> = backends()
+                    .iter()
+                    .filter(|b| b.rules().options.iter().any(|m| m.key == o.key))
+                    .map(|b| b.describe(&Loc::Host))
+                    .collect();
+                let m = format!("only {} has {}", who.join(" or "), o.key);
+                v.r.err(&p, at, m);
+                continue;
+            }
+            match (o.check)(x) {
+                Ok(x) => {
+                    opts.insert(o.key, x);
+                }
+                Err(e) => v.r.err(&p, at, e.to_string()),
+            }
+        }
+        let (datapath, ovsdb) = (opts.remove("datapath"), opts.remove("ovsdb"));
         if let Some(n) = name {
             d.switches.insert(
                 n,
@@ -281,8 +302,17 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             let via = match v.r.str(get(pt, "via"), &vp) {
                 Some((s, at)) => {
                     let via = v.parse::<Via>(s, &vp, at).unwrap_or_default();
-                    if via == Via::Internal && sw_backend == Some(Backend::Bridge) {
-                        v.r.err(&vp, at, "an internal port exists only on an OVS switch");
+                    if let Some(b) = sw_backend.map(plan_backend)
+                        && via != Via::Auto
+                        && !b.wirings().contains(&via)
+                    {
+                        let ways: Vec<String> = b.wirings().iter().map(|w| w.to_string()).collect();
+                        let m = format!(
+                            "a {} switch has no {via} ports; it attaches by {}",
+                            b.backend(),
+                            ways.join(", ")
+                        );
+                        v.r.err(&vp, at, m);
                     }
                     via
                 }
@@ -298,10 +328,11 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             }
             let vlp = join(&p, "vlan");
             let vlan = v.r.int(get(pt, "vlan"), &vlp).and_then(|(x, at)| {
-                let id = names::vlan(x).map_err(|e| v.r.err(&vlp, at, e.to_string())).ok()?;
-                if sw_backend == Some(Backend::Bridge) {
-                    let m = "access VLANs need the OVS backend (Linux bridge VLAN filtering is not supported by swctl yet)";
-                    v.r.err(&vlp, at, m);
+                let id = names::vlan(x)
+                    .map_err(|e| v.r.err(&vlp, at, e.to_string()))
+                    .ok()?;
+                if let Some(why) = sw_backend.and_then(|b| plan_backend(b).rules().no_vlans) {
+                    v.r.err(&vlp, at, format!("no access VLANs here: {why}"));
                 }
                 Some(id)
             });
@@ -375,9 +406,8 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
                 v.r.err(&p, at, format!("no switch {s:?} in [switches]"));
                 return None;
             };
-            if spec.backend != Backend::Bridge {
-                let m = "trunks join Linux bridges (backend = \"bridge\"); an OVS bridge takes any number of ports";
-                v.r.err(&p, at, m);
+            if let Some(why) = plan_backend(spec.backend).rules().no_trunks {
+                v.r.err(&p, at, why);
                 return None;
             }
             s.parse().ok()
