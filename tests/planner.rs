@@ -46,8 +46,7 @@ fn s4(owner: &str) -> Desired {
             backend: Backend::Bridge,
             loc: Loc::Host,
             addrs: vec![cidr("198.18.0.254/24")],
-            datapath: None,
-            ovsdb: None,
+            ..Default::default()
         },
     );
     for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
@@ -496,8 +495,7 @@ fn teardown_never_touches_foreign_objects() {
                 backend: Backend::Bridge,
                 loc: Loc::Host,
                 addrs: vec![],
-                datapath: None,
-                ovsdb: None,
+                ..Default::default()
             },
         )]
         .into();
@@ -633,8 +631,7 @@ fn explicit_ifname_clash_is_refused() {
                 backend: Backend::Bridge,
                 loc: Loc::Host,
                 addrs: vec![],
-                datapath: None,
-                ovsdb: None,
+                ..Default::default()
             },
         );
         d2.ports.push(PortSpec {
@@ -745,8 +742,7 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                 } else {
                     vec![]
                 },
-                datapath: None,
-                ovsdb: None,
+                ..Default::default()
             },
         );
     }
@@ -984,8 +980,7 @@ fn trunks_count_against_the_bridge_port_limit() {
                 backend: Backend::Bridge,
                 loc: Loc::Host,
                 addrs: vec![],
-                datapath: None,
-                ovsdb: None,
+                ..Default::default()
             },
         );
     }

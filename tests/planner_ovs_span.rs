@@ -32,8 +32,7 @@ fn ovs_switch(addrs: Vec<Cidr>) -> SwitchSpec {
         backend: Backend::Ovs,
         loc: Loc::Host,
         addrs,
-        datapath: None,
-        ovsdb: None,
+        ..Default::default()
     }
 }
 

@@ -303,8 +303,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                         },
                         loc: Loc::Host,
                         addrs: vec![],
-                        datapath: None,
-                        ovsdb: None,
+                        ..Default::default()
                     },
                 );
                 if k > 0 {

@@ -237,8 +237,7 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
                 backend: Backend::Ovs,
                 loc: Loc::Host,
                 addrs: vec![Cidr { addr: vtep, prefix }],
-                datapath: None,
-                ovsdb: None,
+                ..Default::default()
             },
         );
         p.uplinks.push(UplinkSpec {
@@ -304,8 +303,7 @@ pub fn underlay(d: &Desired) -> Result<Option<Desired>, String> {
             backend: Backend::Bridge,
             loc: Loc::Ns(uns),
             addrs: vec![],
-            datapath: None,
-            ovsdb: None,
+            ..Default::default()
         },
     );
     for (m, ns, vtep) in sims {

@@ -324,8 +324,7 @@ mod tests {
                 backend: Backend::Bridge,
                 loc: Loc::Host,
                 addrs: vec![],
-                datapath: None,
-                ovsdb: None,
+                ..Default::default()
             },
         );
         // a switch s1 of lab `other` on its simulated machine m1: not ours to mind

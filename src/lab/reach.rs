@@ -314,8 +314,7 @@ mod tests {
                     backend: b,
                     loc: Loc::Host,
                     addrs: vec![],
-                    datapath: None,
-                    ovsdb: None,
+                    ..Default::default()
                 },
             );
         }

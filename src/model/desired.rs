@@ -11,9 +11,10 @@ use serde::Serialize;
 use super::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest};
 
 /// The switch implementations swctl drives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
+    #[default]
     Bridge,
     Ovs,
     /// an OVN logical switch (`span = "ovn"`): a Logical_Switch in the
@@ -97,7 +98,7 @@ pub struct NsSpec {
     pub routes: Vec<RouteSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct SwitchSpec {
     pub backend: Backend,
     /// where the switch device lives (bridge backend only)

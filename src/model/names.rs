@@ -144,8 +144,9 @@ impl Serialize for NsName {
 }
 
 /// Where a device lives: the host's own namespace or a named one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Loc {
+    #[default]
     Host,
     Ns(NsName),
 }

@@ -80,10 +80,14 @@ impl Switch for OpenVswitch {
                 SwitchOption {
                     key: "datapath",
                     check: names::datapath,
+                    get: |s| s.datapath.as_deref(),
+                    set: |s, v| s.datapath = Some(v),
                 },
                 SwitchOption {
                     key: "ovsdb",
                     check: names::ovsdb_addr,
+                    get: |s| s.ovsdb.as_deref(),
+                    set: |s, v| s.ovsdb = Some(v),
                 },
             ],
             data_plane: DataPlane::OpenVswitch,

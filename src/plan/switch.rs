@@ -51,11 +51,25 @@ pub struct SwitchInfo {
 }
 
 /// A switch option a backend takes in a topology file (`datapath`,
-/// `ovsdb` on OVS), with its check (the value in canonical form, or why
-/// not).
+/// `ovsdb` on OVS): its key, its check (the value in canonical form, or why
+/// not), and where it lives in a `SwitchSpec` (the validator sets it, the
+/// file writer gets it: neither names an option).
 pub struct SwitchOption {
     pub key: &'static str,
     pub check: fn(&str) -> Result<String, InvalidInput>,
+    pub get: fn(&SwitchSpec) -> Option<&str>,
+    pub set: fn(&mut SwitchSpec, String),
+}
+
+/// Every switch option of every backend, once each.
+pub fn all_options() -> Vec<&'static SwitchOption> {
+    let mut v: Vec<&'static SwitchOption> = vec![];
+    for o in backends().iter().flat_map(|b| b.rules().options) {
+        if !v.iter().any(|x| x.key == o.key) {
+            v.push(o);
+        }
+    }
+    v
 }
 
 /// What forwards a backend's frames on a machine, and so what the machine

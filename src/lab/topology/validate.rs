@@ -12,7 +12,7 @@ use crate::model::names::{self, Cidr, IfName, Loc, NsName, Owner, RouteDest, par
 use crate::model::{
     Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec, Via,
 };
-use crate::plan::switch::SwitchOption;
+use crate::plan::switch::all_options;
 use crate::plan::{backend as plan_backend, backends};
 
 const TOP: &[&str] = &[
@@ -23,16 +23,6 @@ const ROUTER_PORT: &[&str] = &["switch", "ip"];
 /// A switch's own keys; each backend adds its options (`Rules::options`).
 const SWITCH: &[&str] = &["backend", "address", "namespace", "span", "vni"];
 
-/// Every switch option of every backend, once each.
-fn all_options() -> Vec<&'static SwitchOption> {
-    let mut v: Vec<&'static SwitchOption> = vec![];
-    for o in backends().iter().flat_map(|b| b.rules().options) {
-        if !v.iter().any(|x| x.key == o.key) {
-            v.push(o);
-        }
-    }
-    v
-}
 const HOST: &[&str] = &["machine", "forward", "routes", "ports"];
 const ROUTE: &[&str] = &["to", "via"];
 const PORT: &[&str] = &["switch", "ip", "via", "ifname", "vlan", "mtu"];
@@ -192,7 +182,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         if let (Some(at), Some(why)) = (ns_at, rules.no_namespace) {
             v.r.err(&np, at, why);
         }
-        let mut opts = BTreeMap::new();
+        let mut opts = vec![];
         for o in &options {
             let p = join(&path, o.key);
             let Some((x, at)) = v.r.str(get(s, o.key), &p) else {
@@ -209,24 +199,22 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
                 continue;
             }
             match (o.check)(x) {
-                Ok(x) => {
-                    opts.insert(o.key, x);
-                }
+                Ok(x) => opts.push((o.set, x)),
                 Err(e) => v.r.err(&p, at, e.to_string()),
             }
         }
-        let (datapath, ovsdb) = (opts.remove("datapath"), opts.remove("ovsdb"));
         if let Some(n) = name {
-            d.switches.insert(
-                n,
-                SwitchSpec {
-                    backend,
-                    loc,
-                    addrs,
-                    datapath,
-                    ovsdb,
-                },
-            );
+            let mut spec = SwitchSpec {
+                backend,
+                loc,
+                addrs,
+                ..Default::default()
+            };
+            // each option where its backend keeps it
+            for (set, x) in opts {
+                set(&mut spec, x);
+            }
+            d.switches.insert(n, spec);
         }
     }
     for (hname, n) in hosts_t {

@@ -40,11 +40,11 @@ pub fn to_toml(d: &Desired) -> String {
         if let Some(n) = s.loc.ns() {
             let _ = writeln!(t, "namespace = \"{n}\"");
         }
-        if let Some(dp) = &s.datapath {
-            let _ = writeln!(t, "datapath = \"{dp}\"");
-        }
-        if let Some(db) = &s.ovsdb {
-            let _ = writeln!(t, "ovsdb = \"{db}\"");
+        // each backend's options, as they are kept (`Rules::options`)
+        for o in crate::plan::switch::all_options() {
+            if let Some(x) = (o.get)(s) {
+                let _ = writeln!(t, "{} = \"{x}\"", o.key);
+            }
         }
         if let Some(sp) = d.spans.get(name) {
             let _ = writeln!(t, "span = \"vxlan\"");
@@ -138,6 +138,8 @@ name = "lab"
 [switches.sw0]
 backend = "ovs"
 address = ["198.18.0.254/24"]
+datapath = "netdev"
+ovsdb = "unix:/run/other/db.sock"
 [switches.br1]
 backend = "bridge"
 namespace = "core"
@@ -170,6 +172,9 @@ b = "br1"
 mtu = 1400
 "#;
         let d = parse(text, false, "t").unwrap().desired;
+        let sw0 = &d.switches[&"sw0".parse().unwrap()];
+        assert_eq!(sw0.datapath.as_deref(), Some("netdev"));
+        assert_eq!(sw0.ovsdb.as_deref(), Some("unix:/run/other/db.sock"));
         let again = parse(&to_toml(&d), false, "w").unwrap().desired;
         assert_eq!(d, again);
     }
