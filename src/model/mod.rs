@@ -7,6 +7,7 @@
 //! Every other layer depends on this one; it depends on nothing of swctl's.
 
 pub mod desired;
+pub mod end;
 pub mod mark;
 pub mod names;
 pub mod observed;
@@ -14,5 +15,6 @@ pub mod ovn;
 pub mod ovs;
 
 pub use desired::*;
+pub use end::End;
 pub use mark::*;
 pub use observed::*;

@@ -7,7 +7,7 @@
 use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo};
 use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{IfName, Loc, derived_ifname};
-use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
+use crate::model::{Backend, End, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
 
 pub struct LinuxBridge;
 
@@ -119,7 +119,7 @@ impl Switch for LinuxBridge {
                 if l.mark.as_ref().is_some_and(|m| m.owner() == &cx.d.owner) {
                     cx.ensure_mac(&spec.loc, l);
                 }
-                cx.ensure_addrs(&spec.loc, name.as_str(), &l.addrs, &spec.addrs);
+                cx.ensure_end(&spec.loc, name.as_str(), Some(l), spec.own_end());
             }
             Some(l) => {
                 return Err(PlanError::NotABridge(
@@ -146,7 +146,7 @@ impl Switch for LinuxBridge {
                     },
                     mac: cx.mac(&spec.loc, name.as_str()),
                 });
-                cx.ensure_addrs(&spec.loc, name.as_str(), &[], &spec.addrs);
+                cx.ensure_end(&spec.loc, name.as_str(), None, spec.own_end());
             }
         }
         Ok(())
@@ -198,9 +198,8 @@ impl Switch for LinuxBridge {
             cx.ensure_up(&ns_loc, b);
             cx.ensure_mac(sw_loc, a);
             cx.ensure_mac(&ns_loc, b);
-            cx.ensure_mtu(sw_loc, &a.name, Some(a.mtu), p.mtu);
-            cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
-            cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
+            cx.ensure_end(sw_loc, &a.name, Some(a), p.switch_end());
+            cx.ensure_end(&ns_loc, &b.name, Some(b), p.host_end());
             cx.wired(key, via, (sw_loc, &a.name), (&ns_loc, &b.name));
             return Ok(());
         }
@@ -224,9 +223,8 @@ impl Switch for LinuxBridge {
             ipv6: false, // a switch port
             peer_ipv6: has_v6(&p.addrs),
         });
-        cx.ensure_mtu(sw_loc, a_name.as_str(), None, p.mtu);
-        cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
-        cx.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
+        cx.ensure_end(sw_loc, a_name.as_str(), None, p.switch_end());
+        cx.ensure_end(&ns_loc, b_name.as_str(), None, p.host_end());
         cx.wired(
             key,
             via,
@@ -308,7 +306,7 @@ impl Switch for LinuxBridge {
                     });
                 }
                 cx.ensure_up(sw_loc, l);
-                cx.ensure_mtu(sw_loc, &l.name, Some(l.mtu), mtu);
+                cx.ensure_end(sw_loc, &l.name, Some(l), End::bare(mtu));
                 entries = st
                     .map(|st| {
                         st.fdb

@@ -32,10 +32,8 @@ impl Cx<'_> {
                 self.ensure_up(&s.b, eb);
                 self.ensure_mac(&s.a, ea);
                 self.ensure_mac(&s.b, eb);
-                self.ensure_mtu(&s.a, &ea.name, Some(ea.mtu), s.mtu);
-                self.ensure_mtu(&s.b, &eb.name, Some(eb.mtu), s.mtu);
-                self.ensure_addrs(&s.a, &ea.name, &ea.addrs, &s.a_addrs);
-                self.ensure_addrs(&s.b, &eb.name, &eb.addrs, &s.b_addrs);
+                self.ensure_end(&s.a, &ea.name, Some(ea), s.a_end());
+                self.ensure_end(&s.b, &eb.name, Some(eb), s.b_end());
                 self.wiring.push(Wiring {
                     key,
                     via: Via::Veth,
@@ -90,10 +88,8 @@ impl Cx<'_> {
                 ipv6: has_v6(&s.a_addrs),
                 peer_ipv6: has_v6(&s.b_addrs),
             });
-            self.ensure_mtu(&s.a, a_name.as_str(), None, s.mtu);
-            self.ensure_mtu(&s.b, b_name.as_str(), None, s.mtu);
-            self.ensure_addrs(&s.a, a_name.as_str(), &[], &s.a_addrs);
-            self.ensure_addrs(&s.b, b_name.as_str(), &[], &s.b_addrs);
+            self.ensure_end(&s.a, a_name.as_str(), None, s.a_end());
+            self.ensure_end(&s.b, b_name.as_str(), None, s.b_end());
             if s.a == s.b {
                 // Two ends in one namespace do not answer each other's ARP:
                 // the reply has a local source address and comes back over

@@ -16,6 +16,7 @@
 //! phase boundary, and the next plan (from a fresh observation) finishes it.
 
 mod bridge;
+mod ends;
 mod error;
 mod links;
 mod namespaces;
@@ -301,28 +302,6 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// `ip addr add` for each wanted address the device lacks, each then
-    /// announced to the neighbours (a re-added address may be cached with a
-    /// stale or failed entry by them).
-    pub fn ensure_addrs(&mut self, loc: &Loc, dev: &str, have: &[Cidr], want: &[Cidr]) {
-        let mut added = Vec::new();
-        for c in want.iter().filter(|c| !have.contains(c)) {
-            self.steps.push(Step::AddAddr {
-                loc: loc.clone(),
-                dev: dev.to_string(),
-                cidr: *c,
-            });
-            added.push(c.addr);
-        }
-        if !added.is_empty() {
-            self.steps.push(Step::Announce {
-                loc: loc.clone(),
-                dev: dev.to_string(),
-                addrs: added,
-            });
-        }
-    }
-
     /// The stable Ethernet address of device `dev` in `loc` that this
     /// plan's owner makes.
     pub fn mac(&self, loc: &Loc, dev: &str) -> Mac {
@@ -344,19 +323,6 @@ impl<'a> Cx<'a> {
                 loc: loc.clone(),
                 dev: l.name.clone(),
                 mac: want,
-            });
-        }
-    }
-
-    /// `have`: the observed MTU, None for a device this plan creates.
-    pub fn ensure_mtu(&mut self, loc: &Loc, dev: &str, have: Option<u32>, want: Option<u32>) {
-        if let Some(m) = want
-            && have != Some(m)
-        {
-            self.steps.push(Step::SetMtu {
-                loc: loc.clone(),
-                dev: dev.to_string(),
-                mtu: m,
             });
         }
     }

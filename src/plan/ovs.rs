@@ -174,7 +174,7 @@ impl Switch for OpenVswitch {
                 && let Some(l) = o.host.link(name.as_str())
             {
                 cx.ensure_up(&Loc::Host, l);
-                cx.ensure_addrs(&Loc::Host, name.as_str(), &l.addrs, &spec.addrs);
+                cx.ensure_end(&Loc::Host, name.as_str(), Some(l), spec.own_end());
             }
             return Ok(());
         }
@@ -199,7 +199,7 @@ impl Switch for OpenVswitch {
                 loc: Loc::Host,
                 dev: name.to_string(),
             });
-            cx.ensure_addrs(&Loc::Host, name.as_str(), &[], &spec.addrs);
+            cx.ensure_end(&Loc::Host, name.as_str(), None, spec.own_end());
         }
         Ok(())
     }
@@ -402,13 +402,12 @@ pub(super) fn plan_ovs_port(
                 }
                 cx.ensure_up(&ns_loc, b);
                 cx.ensure_mac(&ns_loc, b);
-                cx.ensure_mtu(&ns_loc, &b.name, Some(b.mtu), p.mtu);
+                cx.ensure_end(&ns_loc, &b.name, Some(b), p.host_end());
                 if let Some(a) = a_host.as_ref().filter(|_| !internal) {
                     cx.ensure_up(&Loc::Host, a);
                     cx.ensure_mac(&Loc::Host, a);
-                    cx.ensure_mtu(&Loc::Host, &a.name, Some(a.mtu), p.mtu);
+                    cx.ensure_end(&Loc::Host, &a.name, Some(a), p.switch_end());
                 }
-                cx.ensure_addrs(&ns_loc, &b.name, &b.addrs, &p.addrs);
                 cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, &b.name));
                 return Ok(());
             }
@@ -432,8 +431,7 @@ pub(super) fn plan_ovs_port(
                         name: want.clone(),
                         mark: cx.port_mark(p, Side::B),
                     });
-                    cx.ensure_mtu(&ns_loc, want.as_str(), None, p.mtu);
-                    cx.ensure_addrs(&ns_loc, want.as_str(), &[], &p.addrs);
+                    cx.ensure_end(&ns_loc, want.as_str(), None, p.host_end());
                     cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, want.as_str()));
                     return Ok(());
                 }
@@ -507,10 +505,9 @@ pub(super) fn plan_ovs_port(
                 dev: b_name.to_string(),
             });
         }
-        cx.ensure_mtu(&Loc::Host, a_name.as_str(), None, p.mtu);
+        cx.ensure_end(&Loc::Host, a_name.as_str(), None, p.switch_end());
     }
-    cx.ensure_mtu(&ns_loc, b_name.as_str(), None, p.mtu);
-    cx.ensure_addrs(&ns_loc, b_name.as_str(), &[], &p.addrs);
+    cx.ensure_end(&ns_loc, b_name.as_str(), None, p.host_end());
     cx.wired(
         key,
         via,

@@ -74,7 +74,7 @@ impl Cx<'_> {
                     )?;
                     self.ensure_up(loc, e);
                     self.ensure_mac(loc, e);
-                    self.ensure_mtu(loc, &e.name, Some(e.mtu), t.mtu);
+                    self.ensure_end(loc, &e.name, Some(e), t.end());
                 }
                 self.wired(key.clone(), Via::Veth, (&la, &ea.name), (&lb, &eb.name));
                 continue;
@@ -124,8 +124,8 @@ impl Cx<'_> {
             });
             ba.plan_trunk_end(self, &t.a, &la, na.as_str(), false)?;
             bb.plan_trunk_end(self, &t.b, &lb, nb.as_str(), false)?;
-            self.ensure_mtu(&la, na.as_str(), None, t.mtu);
-            self.ensure_mtu(&lb, nb.as_str(), None, t.mtu);
+            self.ensure_end(&la, na.as_str(), None, t.end());
+            self.ensure_end(&lb, nb.as_str(), None, t.end());
             self.wired(
                 key.clone(),
                 Via::Veth,

@@ -5,7 +5,7 @@
 
 use super::{Cx, PlanError, Step};
 use crate::model::names::Loc;
-use crate::model::{Desired, Key, Mark, Observed, Side, VXLAN_OVERHEAD};
+use crate::model::{Desired, End, Key, Mark, Observed, Side, VXLAN_OVERHEAD};
 
 /// The MTU a spanning switch's tunnel gets on this machine: the VTEP
 /// device's less VXLAN's 50 bytes, at most 1500 (a bigger underlay leaves
@@ -61,10 +61,10 @@ impl Cx<'_> {
         let (d, o) = (self.d, self.o);
         for x in &d.xlinks {
             let l = &x.link;
-            let (here, there, want, addrs) = if x.here_a {
-                (&l.a, &l.b, &l.a_ifname, &l.a_addrs)
+            let (here, there, want) = if x.here_a {
+                (&l.a, &l.b, &l.a_ifname)
             } else {
-                (&l.b, &l.a, &l.b_ifname, &l.b_addrs)
+                (&l.b, &l.a, &l.b_ifname)
             };
             if !self.loc_exists(here) {
                 return Err(PlanError::UnknownNamespace(
@@ -80,7 +80,8 @@ impl Cx<'_> {
                 })
             });
             let tmtu = tunnel_mtu(d, o, &x.local).ok_or(PlanError::NoVtepLink(x.local))?;
-            let mtu = Some(l.mtu.map_or(tmtu, |m| m.min(tmtu)));
+            let end = x.here_end(tmtu);
+            let mtu = end.mtu;
             let right = |e: &crate::model::LinkObs| {
                 e.vxlan.is_some_and(|v| {
                     v.vni == x.vni && v.local == Some(x.local) && v.remote == Some(x.remote)
@@ -89,8 +90,7 @@ impl Cx<'_> {
             if let Some(e) = have.filter(|e| right(e)) {
                 self.ensure_up(here, e);
                 self.ensure_mac(here, e);
-                self.ensure_mtu(here, &e.name, Some(e.mtu), mtu);
-                self.ensure_addrs(here, &e.name, &e.addrs, addrs);
+                self.ensure_end(here, &e.name, Some(e), end);
                 continue;
             }
             if let Some(e) = have {
@@ -115,7 +115,8 @@ impl Cx<'_> {
                 },
                 mac: self.mac(here, name.as_str()),
             });
-            self.ensure_addrs(here, name.as_str(), &[], addrs);
+            // the MTU went with the device (`CreateVxlan`)
+            self.ensure_end(here, name.as_str(), None, End { mtu: None, ..end });
         }
         Ok(())
     }

@@ -1,0 +1,123 @@
+//! One end of a device swctl makes — a host's side of a port, a switch's
+//! side, an end of a direct link, of a trunk, of a link across machines, a
+//! switch's own interface, a tunnel device — and the attributes it must
+//! have, described once (`End`). Every kind of end describes itself with
+//! one function here, and the planner makes any end match its `End` with
+//! one function (`plan::ends`). A new attribute (a queueing discipline,
+//! say) is a field of `End`, a line in each description below (the
+//! compiler points to every one) and its steps in `plan::ends`.
+
+use super::names::Cidr;
+use super::{LinkSpec, PortSpec, SwitchSpec, TrunkSpec, XLinkSpec};
+
+/// What one end of a device must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct End<'a> {
+    /// addresses on it (`ip addr add`); others are pruned elsewhere
+    pub addrs: &'a [Cidr],
+    /// its MTU; None: whatever the kernel gave it
+    pub mtu: Option<u32>,
+}
+
+impl End<'static> {
+    /// An end that carries no address of its own (a switch's side of a
+    /// port, a trunk's end, a tunnel device), of MTU `mtu`.
+    pub fn bare(mtu: Option<u32>) -> End<'static> {
+        End { addrs: &[], mtu }
+    }
+}
+
+impl PortSpec {
+    /// The end inside the host's namespace.
+    pub fn host_end(&self) -> End<'_> {
+        End {
+            addrs: &self.addrs,
+            mtu: self.mtu,
+        }
+    }
+
+    /// The end on the switch's side.
+    pub fn switch_end(&self) -> End<'static> {
+        End::bare(self.mtu)
+    }
+}
+
+impl LinkSpec {
+    /// The end in `a`.
+    pub fn a_end(&self) -> End<'_> {
+        End {
+            addrs: &self.a_addrs,
+            mtu: self.mtu,
+        }
+    }
+
+    /// The end in `b`.
+    pub fn b_end(&self) -> End<'_> {
+        End {
+            addrs: &self.b_addrs,
+            mtu: self.mtu,
+        }
+    }
+}
+
+impl XLinkSpec {
+    /// This machine's end of a link to a host on another machine, whose
+    /// tunnel leaves `tunnel_mtu` for the frames (the link's own MTU, when
+    /// smaller, wins).
+    pub fn here_end(&self, tunnel_mtu: u32) -> End<'_> {
+        let e = if self.here_a {
+            self.link.a_end()
+        } else {
+            self.link.b_end()
+        };
+        End {
+            mtu: Some(e.mtu.map_or(tunnel_mtu, |m| m.min(tunnel_mtu))),
+            ..e
+        }
+    }
+}
+
+impl TrunkSpec {
+    /// Either end (both are alike).
+    pub fn end(&self) -> End<'static> {
+        End::bare(self.mtu)
+    }
+}
+
+impl SwitchSpec {
+    /// The switch's own interface (the bridge device, an OVS bridge's
+    /// internal interface).
+    pub fn own_end(&self) -> End<'_> {
+        End {
+            addrs: &self.addrs,
+            mtu: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_end_says_its_attributes() {
+        let c: Cidr = "198.18.0.1/24".parse().unwrap();
+        let l = LinkSpec {
+            a: crate::model::names::Loc::Host,
+            b: crate::model::names::Loc::Host,
+            a_ifname: None,
+            b_ifname: None,
+            a_addrs: vec![c],
+            b_addrs: vec![],
+            mtu: Some(9000),
+        };
+        assert_eq!(
+            l.a_end(),
+            End {
+                addrs: &[c],
+                mtu: Some(9000)
+            }
+        );
+        assert_eq!(l.b_end(), End::bare(Some(9000)));
+    }
+}
