@@ -229,9 +229,7 @@ impl Job {
             if crate::lab::machines::needs_chassis(&t.desired) {
                 crate::lab::ovn::make_chassis(&t.desired, &dir)
                     .await
-                    .map_err(|e| {
-                        CliError::Failed(format!("cannot make this machine an OVN chassis: {e}"))
-                    })?;
+                    .map_err(|e| CliError::Failed(e.to_string()))?;
             }
         }
         let ovs = if self.needs_ovs() {

@@ -11,23 +11,45 @@ use std::time::{Duration, Instant};
 
 use crate::effect::OvsDb;
 use crate::effect::ovn::{chassis, nb::Nb};
-use crate::effect::ovs::sandbox;
+use crate::effect::ovs::sandbox::{self, SandboxError};
 use crate::model::names::Owner;
 use crate::model::ovn::{chassis_name, lsp_name};
 use crate::model::{Backend, Desired, Reach};
+use crate::ovsdb::OvsdbError;
 use crate::plan::ovn_nb::plan_nb;
+
+/// Why a lab's OVN part failed, in the user's words.
+#[derive(Debug, thiserror::Error)]
+pub enum OvnError {
+    #[error("the lab has no OVN switch")]
+    NoOvn,
+    #[error("the Northbound database at {addr}: {error}")]
+    Northbound { addr: String, error: OvsdbError },
+    #[error("the Southbound database at {addr}: {error}")]
+    Southbound { addr: String, error: OvsdbError },
+    #[error("this machine's Open vSwitch: {0}")]
+    LocalOvs(OvsdbError),
+    #[error("cannot make this machine an OVN chassis: {0}")]
+    Chassis(SandboxError),
+    #[error("OVN chassis {} did not catch up with the Northbound database within {secs} s", .behind.join(", "))]
+    Behind { behind: Vec<String>, secs: u64 },
+    #[error(transparent)]
+    Name(#[from] crate::model::names::InvalidInput),
+}
 
 /// The Northbound part of `verb` (apply, plan, status, destroy) for lab
 /// `d` (whole, resolved): what changes (applied for apply and destroy), as
 /// an agent's output would say it.
-pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, String> {
+pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, OvnError> {
     let Some(ovn) = &d.ovn else {
-        return Err("the lab has no OVN switch".into());
+        return Err(OvnError::NoOvn);
     };
-    let nb = Nb::connect(&ovn.nb)
-        .await
-        .map_err(|e| format!("the Northbound database at {}: {e}", ovn.nb))?;
-    let st = nb.state().await.map_err(|e| e.to_string())?;
+    let at_nb = |error| OvnError::Northbound {
+        addr: ovn.nb.clone(),
+        error,
+    };
+    let nb = Nb::connect(&ovn.nb).await.map_err(at_nb)?;
+    let st = nb.state().await.map_err(at_nb)?;
     let want = if verb == "destroy" {
         Desired::new(d.owner.clone())
     } else {
@@ -35,7 +57,7 @@ pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, St
     };
     let changes = plan_nb(&want, &st);
     if matches!(verb, "apply" | "destroy") {
-        nb.apply(&changes).await.map_err(|e| e.to_string())?;
+        nb.apply(&changes).await.map_err(at_nb)?;
     }
     let steps: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
     Ok(serde_json::json!({
@@ -63,11 +85,11 @@ fn ovn_ports(d: &Desired) -> impl Iterator<Item = &crate::model::PortSpec> {
 /// Make this machine (an agent's part `p`) a chassis of the lab's central:
 /// its Open vSwitch (the simulated machine's own, in `dir`) configured and
 /// ovn-controller started here, in the machine's namespace.
-pub async fn make_chassis(p: &Desired, dir: &std::path::Path) -> Result<(), String> {
+pub async fn make_chassis(p: &Desired, dir: &std::path::Path) -> Result<(), OvnError> {
     let (Some(ovn), Some(m)) = (&p.ovn, p.owner.machine()) else {
         return Ok(());
     };
-    let m: Owner = m.parse().map_err(|e| format!("{e}"))?;
+    let m: Owner = m.parse()?;
     let Some(spec) = p.machines.get(&m) else {
         return Ok(());
     };
@@ -78,7 +100,7 @@ pub async fn make_chassis(p: &Desired, dir: &std::path::Path) -> Result<(), Stri
     }
     let client = crate::ovsdb::Client::connect(&sandbox::address(dir))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(OvnError::LocalOvs)?;
     let cfg = chassis::ChassisConfig {
         system_id: chassis_name(p.owner.lab(), &m),
         remote: ovn.sb.clone(),
@@ -91,10 +113,10 @@ pub async fn make_chassis(p: &Desired, dir: &std::path::Path) -> Result<(), Stri
     };
     chassis::configure(&client, &cfg)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(OvnError::Chassis)?;
     chassis::start(dir, &client)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(OvnError::Chassis)
 }
 
 /// Wait until ovn-controller has installed every OVN port of part `p` on
@@ -148,12 +170,20 @@ pub async fn await_installed<S: OvsDb>(
 /// for, but only for this lab's chassis, so that a chassis of another lab
 /// that is down does not hold this one). Then a host's first ARP to
 /// another machine is answered.
-pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
+pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), OvnError> {
     use crate::ovsdb::ops::{Expect, Op, Txn};
     let Some(ovn) = &d.ovn else { return Ok(()) };
+    let at_nb = |error| OvnError::Northbound {
+        addr: ovn.nb.clone(),
+        error,
+    };
+    let at_sb = |error| OvnError::Southbound {
+        addr: ovn.sb.clone(),
+        error,
+    };
     let nb = crate::ovsdb::Client::connect_to(&ovn.nb, crate::ovsdb::Server::Northbound)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(at_nb)?;
     let mut t = Txn::for_db(crate::effect::ovn::central::NB_DB);
     t.push(
         Op::Mutate {
@@ -171,7 +201,7 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
         },
         Expect::Any,
     );
-    let r = nb.transact(&t).await.map_err(|e| e.to_string())?;
+    let r = nb.transact(&t).await.map_err(at_nb)?;
     let want = r[sel]["rows"][0]["nb_cfg"].as_i64().unwrap_or(0);
     // the chassis of machines with OVN ports
     let names: Vec<String> = ovn_ports(d)
@@ -182,7 +212,7 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
         .collect();
     let sb = crate::ovsdb::Client::connect_to(&ovn.sb, crate::ovsdb::Server::Southbound)
         .await
-        .map_err(|e| format!("the Southbound database at {}: {e}", ovn.sb))?;
+        .map_err(at_sb)?;
     let t0 = Instant::now();
     loop {
         let mut t = Txn::for_db("OVN_Southbound");
@@ -194,7 +224,7 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
             },
             Expect::Any,
         );
-        let r = sb.transact(&t).await.map_err(|e| e.to_string())?;
+        let r = sb.transact(&t).await.map_err(at_sb)?;
         let rows = r[0]["rows"].as_array().cloned().unwrap_or_default();
         let behind: Vec<String> = names
             .iter()
@@ -210,11 +240,10 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
             return Ok(());
         }
         if t0.elapsed() > limit {
-            return Err(format!(
-                "OVN chassis {} did not catch up with the Northbound database within {} s",
-                behind.join(", "),
-                limit.as_secs()
-            ));
+            return Err(OvnError::Behind {
+                behind,
+                secs: limit.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -226,14 +255,18 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), String> {
 pub async fn gc_northbound(
     live: &std::collections::BTreeSet<Owner>,
     dry_run: bool,
-) -> Result<Vec<Owner>, String> {
+) -> Result<Vec<Owner>, OvnError> {
     let dir = std::path::Path::new(crate::effect::paths::OVN_DIR);
     let addr = crate::effect::ovn::central::nb_address(dir);
     // no central here: nothing of OVN to collect
     let Ok(nb) = Nb::connect(&addr).await else {
         return Ok(vec![]);
     };
-    let st = nb.state().await.map_err(|e| e.to_string())?;
+    let at_nb = |error| OvnError::Northbound {
+        addr: addr.clone(),
+        error,
+    };
+    let st = nb.state().await.map_err(at_nb)?;
     let dead: std::collections::BTreeSet<Owner> = st
         .switches
         .iter()
@@ -242,7 +275,7 @@ pub async fn gc_northbound(
         .collect();
     for o in dead.iter().filter(|_| !dry_run) {
         let changes = plan_nb(&Desired::new(o.clone()), &st);
-        nb.apply(&changes).await.map_err(|e| e.to_string())?;
+        nb.apply(&changes).await.map_err(at_nb)?;
     }
     Ok(dead.into_iter().collect())
 }

@@ -51,21 +51,32 @@ pub const USED: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// What a server's schema lacks of what swctl uses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaMismatch {
+    #[error("the database is {0:?}, not Open_vSwitch")]
+    NotOpenVswitch(String),
+    #[error("table {0} is missing")]
+    Table(&'static str),
+    #[error("column {0}.{1} is missing")]
+    Column(&'static str, &'static str),
+}
+
 /// Whether `schema` (a `get_schema` answer or the pinned file) has every
 /// table and column swctl uses; the first one missing otherwise.
-pub fn check(schema: &Value) -> Result<(), String> {
+pub fn check(schema: &Value) -> Result<(), SchemaMismatch> {
     let name = schema.get("name").and_then(|n| n.as_str()).unwrap_or("?");
     if name != "Open_vSwitch" {
-        return Err(format!("the database is {name:?}, not Open_vSwitch"));
+        return Err(SchemaMismatch::NotOpenVswitch(name.to_string()));
     }
     for (table, cols) in USED {
         let t = schema
             .get("tables")
             .and_then(|t| t.get(*table))
-            .ok_or_else(|| format!("table {table} is missing"))?;
+            .ok_or(SchemaMismatch::Table(table))?;
         for c in *cols {
             if t.get("columns").and_then(|cs| cs.get(*c)).is_none() {
-                return Err(format!("column {table}.{c} is missing"));
+                return Err(SchemaMismatch::Column(table, c));
             }
         }
     }
@@ -96,6 +107,8 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("ofport");
-        assert_eq!(check(&v), Err("column Interface.ofport is missing".into()));
+        let e = check(&v).unwrap_err();
+        assert_eq!(e, SchemaMismatch::Column("Interface", "ofport"));
+        assert_eq!(e.to_string(), "column Interface.ofport is missing");
     }
 }

@@ -43,7 +43,7 @@ impl Ovs {
             )));
         }
         let s = client.get_schema(crate::ovsdb::DB).await?;
-        schema::check(&s).map_err(OvsdbError::Schema)?;
+        schema::check(&s).map_err(|e| OvsdbError::Schema(e.to_string()))?;
         Ok(Ovs { client })
     }
 

@@ -141,9 +141,25 @@ pub fn agent_run_dir(lab: &Owner, m: &Owner) -> std::path::PathBuf {
         .join(lab.for_machine(m).as_str())
 }
 
+/// Why a machine's agent could not run (its `AgentRun.error`, in words).
+#[derive(Debug, thiserror::Error)]
+enum AgentError {
+    #[error("cannot find swctl itself: {0}")]
+    OwnExe(std::io::Error),
+    #[error("cannot start: {0}")]
+    Start(std::io::Error),
+    #[error("{0}")]
+    Wait(std::io::Error),
+}
+
 /// The command that runs `swctl --json ARGS` on machine `m`.
-fn agent(lab: &Owner, m: &Owner, spec: &MachineSpec, args: &[String]) -> Result<Command, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find swctl itself: {e}"))?;
+fn agent(
+    lab: &Owner,
+    m: &Owner,
+    spec: &MachineSpec,
+    args: &[String],
+) -> Result<Command, AgentError> {
+    let exe = std::env::current_exe().map_err(AgentError::OwnExe)?;
     let mut c = match &spec.reach {
         Reach::Ssh(dest) => {
             // $SWCTL_SSH: the ssh command and its options (`ssh -F CONFIG`),
@@ -284,7 +300,7 @@ fn run_agents_on(
             c.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
-            let mut child = c.spawn().map_err(|e| format!("cannot start: {e}"))?;
+            let mut child = c.spawn().map_err(AgentError::Start)?;
             if let Some(mut stdin) = child.stdin.take() {
                 let _ = stdin.write_all(input.unwrap_or_default().as_bytes());
             }
@@ -295,13 +311,13 @@ fn run_agents_on(
     running
         .into_iter()
         .map(|(machine, started)| {
-            let out = started.and_then(|c| c.wait_with_output().map_err(|e| e.to_string()));
+            let out = started.and_then(|c| c.wait_with_output().map_err(AgentError::Wait));
             match out {
                 Err(e) => AgentRun {
                     machine,
                     ok: false,
                     output: serde_json::Value::Null,
-                    error: Some(e),
+                    error: Some(e.to_string()),
                 },
                 Ok(o) => {
                     let output: serde_json::Value =
@@ -367,7 +383,7 @@ async fn northbound(d: &Desired, verb: &str) -> Option<AgentRun> {
             machine,
             ok: false,
             output: serde_json::Value::Null,
-            error: Some(e),
+            error: Some(e.to_string()),
         },
     })
 }
