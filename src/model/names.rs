@@ -25,6 +25,8 @@ pub enum InvalidInput {
     NamespaceBadChar(String),
     #[error("interface name is empty")]
     EmptyIfName,
+    #[error("{0:?} is not an Ethernet address (six hex bytes joined by ':')")]
+    BadMac(String),
     #[error("interface name {0:?} is too long ({1} bytes, the kernel allows at most 15)")]
     IfNameTooLong(String, usize),
     #[error(
@@ -455,6 +457,22 @@ impl Mac {
         let b = stable_hash(&more).to_be_bytes();
         // bit 1 of the first byte: locally administered; bit 0: unicast
         Mac([(a[0] & 0xfc) | 0x02, a[1], a[2], a[3], b[0], b[1]])
+    }
+}
+
+impl FromStr for Mac {
+    type Err = InvalidInput;
+    /// `02:a0:00:00:00:01`, as `ip link` and OVSDB write it.
+    fn from_str(s: &str) -> Result<Mac, InvalidInput> {
+        let bytes: Vec<u8> = s
+            .split(':')
+            .map(|b| u8::from_str_radix(b, 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| InvalidInput::BadMac(s.into()))?;
+        let b: [u8; 6] = bytes
+            .try_into()
+            .map_err(|_| InvalidInput::BadMac(s.into()))?;
+        Ok(Mac(b))
     }
 }
 

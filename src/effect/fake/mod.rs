@@ -10,11 +10,13 @@ use std::sync::Mutex;
 
 use crate::effect::{LinkChange, Namespaces, Netlink, NewLink, NlError};
 use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
-use crate::model::ovs::{OvsIface, OvsState};
 use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
 
 mod ovs;
+pub mod ovsdb;
 mod vxlan;
+
+pub use ovs::FakeOvs;
 
 /// One end of a veth pair: (namespace, device name).
 type End = (Loc, String);
@@ -28,9 +30,8 @@ pub struct Fake {
     next_index: Mutex<u32>,
     /// fail the n-th call (0-based) with EPERM, to test partial applies
     pub fail_at: Mutex<Option<usize>>,
-    /// a simulated OVSDB server; None: "no OVSDB server answers"
-    pub ovs: Mutex<Option<OvsState>>,
-    next_uuid: Mutex<u32>,
+    /// simulated OVSDB servers; None: "no OVSDB server answers"
+    pub ovs: Mutex<Option<FakeOvs>>,
     /// sysctls written (by location and key); net.core.netdev_max_backlog
     /// reads 1000 until written, as on a fresh kernel
     sysctls: Mutex<std::collections::HashMap<(Loc, String), String>>,
@@ -54,30 +55,8 @@ impl Fake {
     /// A fake with a simulated OVSDB server whose bridges get `datapath`.
     pub fn with_ovs(datapath: &str) -> Fake {
         let f = Fake::new();
-        *f.ovs.lock().unwrap() = Some(OvsState {
-            addr: "unix:/fake/db.sock".into(),
-            bridges: vec![],
-            datapath: datapath.into(),
-        });
+        *f.ovs.lock().unwrap() = Some(FakeOvs::new("unix:/fake/db.sock", datapath));
         f
-    }
-
-    pub(crate) fn uuid(&self) -> String {
-        let mut u = self.next_uuid.lock().unwrap();
-        *u += 1;
-        format!("00000000-0000-0000-0000-{:012}", *u)
-    }
-
-    pub(crate) fn iface(&self, name: &str, kind: &str) -> OvsIface {
-        OvsIface {
-            uuid: self.uuid(),
-            name: name.into(),
-            kind: kind.into(),
-            ofport: Some(1),
-            error: None,
-            options: Default::default(),
-            external_ids: Default::default(),
-        }
     }
 
     pub fn calls(&self) -> Vec<String> {

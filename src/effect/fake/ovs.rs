@@ -1,24 +1,95 @@
-//! The fake's simulated OVSDB server: bridges and ports as rows with
-//! external_ids, internal ports appearing as `tun` devices in the host
-//! namespace (as ovs-vswitchd's userspace datapath makes them), one
-//! recorded "transaction" per batch.
+//! The fake's Open vSwitch: an in-memory OVSDB server per address
+//! (`ovsdb::MemDb`) that executes the very transactions the real effect
+//! sends (`effect::ovs::txn::build`, one per server and batch) and is read
+//! back by the real reader (`effect::ovs::read`); and what ovs-vswitchd
+//! does with its rows on the userspace datapath: an internal interface
+//! appears as a `tun` device in the host namespace (with its `mac`, or the
+//! bridge's `other_config:hwaddr`) and goes with its row; `mtu_request`
+//! sets the device's MTU.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Fake;
+use super::ovsdb::MemDb;
 use crate::effect::OvsDb;
-use crate::model::names::Loc;
-use crate::model::ovs::{K_NS, K_OWNER, K_ROLE, K_SWITCH, OvsBridge, OvsChange, OvsPort, OvsState};
+use crate::effect::ovs::{read, txn};
+use crate::model::names::{Loc, Mac};
+use crate::model::ovs::{OvsChange, OvsState};
 use crate::ovsdb::OvsdbError;
+use crate::ovsdb::ops::{Expect, Op, Row, Txn};
+
+/// The fake's OVSDB servers.
+#[derive(Debug, Clone)]
+pub struct FakeOvs {
+    /// the default server's address
+    pub addr: String,
+    /// the datapath its bridges report as the host's
+    pub datapath: String,
+    /// each server's database, by address (one appears with the first
+    /// change sent to it, as a server named for a switch)
+    pub dbs: BTreeMap<String, MemDb>,
+}
+
+impl FakeOvs {
+    pub fn new(addr: &str, datapath: &str) -> FakeOvs {
+        FakeOvs {
+            addr: addr.into(),
+            datapath: datapath.into(),
+            dbs: [(addr.to_string(), MemDb::new())].into(),
+        }
+    }
+}
+
+/// The internal interfaces of a database, with the MAC each device gets.
+fn internal_ifaces(db: &MemDb) -> BTreeMap<String, Option<Mac>> {
+    let hwaddr: BTreeMap<String, String> = db
+        .rows("Bridge")
+        .into_iter()
+        .map(|r| Row(r.clone()))
+        .filter_map(|r| {
+            Some((
+                r.str("name")?.to_string(),
+                r.map("other_config").get("hwaddr")?.clone(),
+            ))
+        })
+        .collect();
+    db.rows("Interface")
+        .into_iter()
+        .map(|r| Row(r.clone()))
+        .filter(|r| r.str("type") == Some("internal"))
+        .filter_map(|r| {
+            let name = r.str("name")?.to_string();
+            let mac = r
+                .opt("mac")
+                .and_then(|m| m.as_str())
+                .or(hwaddr.get(&name).map(String::as_str))
+                .and_then(|m| m.parse().ok());
+            Some((name, mac))
+        })
+        .collect()
+}
 
 impl OvsDb for Fake {
     async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError> {
-        Ok(self
-            .ovs
-            .lock()
-            .unwrap()
-            .clone()
-            .ok_or_else(|| "no OVSDB server answers (fake)".to_string()))
+        let Some(ovs) = self.ovs.lock().unwrap().clone() else {
+            return Ok(Err("no OVSDB server answers (fake)".to_string()));
+        };
+        let mut bridges = vec![];
+        for (addr, db) in &ovs.dbs {
+            let mut db = db.clone();
+            let q = read::query();
+            let r = q.check(&db.transact(&q))?;
+            bridges.extend(read::bridges(&r, addr));
+        }
+        bridges.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Ok(OvsState {
+            addr: ovs.addr,
+            bridges,
+            datapath: ovs.datapath,
+        }))
     }
 
+    /// One transaction per server, as `ovs::Servers` sends them.
     async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError> {
         let op = format!(
             "ovsdb transact: {}",
@@ -28,229 +99,59 @@ impl OvsDb for Fake {
                 .collect::<Vec<_>>()
                 .join(" -- ")
         );
-        self.record(op.clone()).map_err(|e| OvsdbError::Commit {
+        self.record(op).map_err(|e| OvsdbError::Commit {
             error: e.to_string(),
             details: None,
         })?;
-        let mut guard = self.ovs.lock().unwrap();
-        let st = guard
-            .as_mut()
-            .ok_or_else(|| OvsdbError::Schema("no fake OVSDB".into()))?;
-        let mut new_host_links = vec![];
-        let mut gone_host_links = vec![];
-        let mut set_mtu = vec![];
-        for c in changes {
-            match c {
-                OvsChange::AddBridge {
-                    db,
-                    name,
-                    datapath_type,
-                    owner,
-                    hwaddr,
-                } => {
-                    if st.bridge(name).is_some() {
-                        return Err(OvsdbError::Commit {
-                            error: "constraint violation".into(),
-                            details: Some(format!("bridge {name} exists")),
-                        });
-                    }
-                    let port = OvsPort {
-                        tag: None,
-                        protected: false,
-                        uuid: self.uuid(),
-                        name: name.clone(),
-                        external_ids: Default::default(),
-                        ifaces: vec![self.iface(name, "internal")],
-                    };
-                    st.bridges.push(OvsBridge {
-                        db: db.clone(),
-                        uuid: self.uuid(),
-                        name: name.clone(),
-                        datapath_type: datapath_type.clone(),
-                        external_ids: [
-                            (K_OWNER.to_string(), owner.to_string()),
-                            (K_ROLE.to_string(), "switch".into()),
-                        ]
-                        .into(),
-                        ports: vec![port],
-                    });
-                    new_host_links.push((name.clone(), Some(*hwaddr)));
-                }
-                OvsChange::DelBridge { name, .. } => {
-                    if let Some(b) = st.bridges.iter().find(|b| &b.name == name) {
-                        for p in &b.ports {
-                            if p.internal() {
-                                gone_host_links.push(p.name.clone());
-                            }
-                        }
-                    }
-                    st.bridges.retain(|b| &b.name != name);
-                }
-                OvsChange::SetTag { uuid, tag, .. } => {
-                    let p = st
-                        .bridges
-                        .iter_mut()
-                        .flat_map(|b| b.ports.iter_mut())
-                        .find(|p| &p.uuid == uuid)
-                        .ok_or_else(|| OvsdbError::Count {
-                            op: "update Port".into(),
-                            expected: "1".into(),
-                            got: 0,
-                        })?;
-                    p.tag = tag.map(i64::from);
-                }
-                OvsChange::AddPort {
-                    bridge,
-                    port,
-                    internal,
-                    tag,
-                    mark,
-                    mac,
-                    ..
-                } => {
-                    let (ns, sw) = mark.port_ids();
-                    let ifc = self.iface(port, if *internal { "internal" } else { "" });
-                    let p = OvsPort {
-                        tag: tag.map(i64::from),
-                        protected: false,
-                        uuid: self.uuid(),
-                        name: port.clone(),
-                        external_ids: [
-                            (K_OWNER.to_string(), mark.owner().to_string()),
-                            (K_ROLE.to_string(), "port".into()),
-                            (K_NS.to_string(), ns),
-                            (K_SWITCH.to_string(), sw),
-                        ]
-                        .into(),
-                        ifaces: vec![ifc],
-                    };
-                    let b = st
-                        .bridges
-                        .iter_mut()
-                        .find(|b| &b.name == bridge)
-                        .ok_or_else(|| OvsdbError::Count {
-                            op: format!("mutate Bridge {bridge}"),
-                            expected: "1".into(),
-                            got: 0,
-                        })?;
-                    b.ports.push(p);
-                    if *internal {
-                        new_host_links.push((port.clone(), *mac));
-                    }
-                }
-                OvsChange::AddTunnel {
-                    bridge,
-                    port,
-                    remote,
-                    key,
-                    dst_port,
-                    owner,
-                    ..
-                } => {
-                    let mut ifc = self.iface(port, "vxlan");
-                    ifc.options = [
-                        ("remote_ip".to_string(), remote.to_string()),
-                        ("key".to_string(), key.to_string()),
-                        ("dst_port".to_string(), dst_port.to_string()),
-                    ]
-                    .into();
-                    let p = self.role_port(port, ifc, owner, "tunnel", bridge, true);
-                    push_port(st, bridge, p)?;
-                }
-                OvsChange::AddUplink {
-                    bridge,
-                    port,
-                    owner,
-                    ..
-                } => {
-                    let ifc = self.iface(port, "");
-                    let p = self.role_port(port, ifc, owner, "uplink", bridge, false);
-                    push_port(st, bridge, p)?;
-                }
-                OvsChange::SetMtu { iface, mtu, .. } => {
-                    set_mtu.push((iface.clone(), *mtu));
-                }
-                OvsChange::SetOwner { uuid, owner, .. } => {
-                    let k = crate::model::ovs::K_OWNER.to_string();
-                    for b in st.bridges.iter_mut() {
-                        if &b.uuid == uuid {
-                            b.external_ids.insert(k.clone(), owner.to_string());
-                        }
-                        for p in b.ports.iter_mut().filter(|p| &p.uuid == uuid) {
-                            p.external_ids.insert(k.clone(), owner.to_string());
-                        }
-                    }
-                }
-                OvsChange::DelPort { bridge, port, .. } => {
-                    if let Some(b) = st.bridges.iter_mut().find(|b| &b.name == bridge) {
-                        if b.ports.iter().any(|p| &p.name == port && p.internal()) {
-                            gone_host_links.push(port.clone());
-                        }
-                        b.ports.retain(|p| &p.name != port);
-                    }
-                }
+        let servers: BTreeSet<&str> = changes.iter().map(|c| c.db()).collect();
+        for addr in servers {
+            let mut t = Txn::new();
+            t.push(
+                Op::Comment(format!("swctl: {} change(s)", changes.len())),
+                Expect::Any,
+            );
+            for (i, c) in changes.iter().filter(|c| c.db() == addr).enumerate() {
+                txn::build(&mut t, i, c);
             }
-        }
-        drop(guard);
-        for n in gone_host_links {
-            self.remove_link(&Loc::Host, &n);
-        }
-        for (n, mac) in new_host_links {
-            let mut l = self.new_link(&n, "tun", "");
-            l.mac = mac;
-            l.alias = None;
-            l.mark = None;
-            l.up = false;
-            self.sys.lock().unwrap().host.links.push(l);
-        }
-        let mut sys = self.sys.lock().unwrap();
-        for (n, mtu) in set_mtu {
-            if let Some(l) = sys.host.links.iter_mut().find(|l| l.name == n) {
-                l.mtu = mtu;
+            txn::push_next_cfg(&mut t);
+            let (before, after, mtus) = {
+                let mut guard = self.ovs.lock().unwrap();
+                let ovs = guard
+                    .as_mut()
+                    .ok_or_else(|| OvsdbError::Schema("no fake OVSDB".into()))?;
+                let db = ovs.dbs.entry(addr.to_string()).or_default();
+                let before = internal_ifaces(db);
+                let answer = db.transact(&t);
+                t.check(&answer)?;
+                db.vswitchd();
+                let mtus: Vec<(String, u32)> = db
+                    .rows("Interface")
+                    .into_iter()
+                    .map(|r| Row(r.clone()))
+                    .filter_map(|r| {
+                        Some((r.str("name")?.to_string(), r.int("mtu_request")? as u32))
+                    })
+                    .collect();
+                (before, internal_ifaces(db), mtus)
+            };
+            for name in before.keys().filter(|n| !after.contains_key(*n)) {
+                self.remove_link(&Loc::Host, name);
+            }
+            for (name, mac) in after.iter().filter(|(n, _)| !before.contains_key(*n)) {
+                let mut l = self.new_link(name, "tun", "");
+                l.mac = *mac;
+                l.alias = None;
+                l.mark = None;
+                l.up = false;
+                self.sys.lock().unwrap().host.links.push(l);
+            }
+            let mut sys = self.sys.lock().unwrap();
+            for (n, mtu) in mtus {
+                if let Some(l) = sys.host.links.iter_mut().find(|l| l.name == n) {
+                    l.mtu = mtu;
+                }
             }
         }
         Ok(())
     }
-}
-
-impl Fake {
-    /// A Port row of a tunnel or uplink, as swctl writes it.
-    fn role_port(
-        &self,
-        name: &str,
-        ifc: crate::model::ovs::OvsIface,
-        owner: &crate::model::names::Owner,
-        role: &str,
-        bridge: &str,
-        protected: bool,
-    ) -> OvsPort {
-        OvsPort {
-            tag: None,
-            protected,
-            uuid: self.uuid(),
-            name: name.to_string(),
-            external_ids: [
-                (K_OWNER.to_string(), owner.to_string()),
-                (K_ROLE.to_string(), role.to_string()),
-                (K_SWITCH.to_string(), bridge.to_string()),
-            ]
-            .into(),
-            ifaces: vec![ifc],
-        }
-    }
-}
-
-/// `ports += P` on bridge `bridge`, which must exist.
-fn push_port(st: &mut OvsState, bridge: &str, p: OvsPort) -> Result<(), OvsdbError> {
-    let b = st
-        .bridges
-        .iter_mut()
-        .find(|b| b.name == bridge)
-        .ok_or_else(|| OvsdbError::Count {
-            op: format!("mutate Bridge {bridge}"),
-            expected: "1".into(),
-            got: 0,
-        })?;
-    b.ports.push(p);
-    Ok(())
 }

@@ -4,15 +4,14 @@
 //! until ovs-vswitchd has applied it, and read back each new interface's
 //! `ofport` and `error`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::datapath::kernel_datapath;
 use super::txn::{build, max_cur_cfg, next_cfg_of, push_next_cfg};
-use crate::model::ovs::{OvsBridge, OvsChange, OvsIface, OvsPort, OvsState};
-use crate::ovsdb::ops::{Expect, Op, Row, Txn, rows};
+use crate::model::ovs::{OvsChange, OvsState};
+use crate::ovsdb::ops::{Expect, Op, Row, Txn};
 use crate::ovsdb::{Client, OvsdbError, schema};
 
 /// The OVS backend on one OVSDB server.
@@ -47,100 +46,13 @@ impl Ovs {
         Ok(Ovs { client })
     }
 
-    /// `ovs-vsctl show`, as data: one transaction of three selects.
+    /// `ovs-vsctl show`, as data: one transaction of three selects
+    /// (`read`).
     pub async fn state(&self) -> Result<OvsState, OvsdbError> {
-        let mut t = Txn::new();
-        for (table, cols) in [
-            (
-                "Bridge",
-                vec!["_uuid", "name", "ports", "datapath_type", "external_ids"],
-            ),
-            (
-                "Port",
-                vec![
-                    "_uuid",
-                    "name",
-                    "interfaces",
-                    "external_ids",
-                    "tag",
-                    "protected",
-                ],
-            ),
-            (
-                "Interface",
-                vec![
-                    "_uuid",
-                    "name",
-                    "type",
-                    "ofport",
-                    "error",
-                    "options",
-                    "external_ids",
-                ],
-            ),
-        ] {
-            t.push(
-                Op::Select {
-                    table: table.into(),
-                    wh: vec![],
-                    columns: Some(cols.into_iter().map(String::from).collect()),
-                },
-                Expect::Any,
-            );
-        }
-        let r = self.client.transact(&t).await?;
-        let ifaces: BTreeMap<String, OvsIface> = rows(&r, 2)
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    r.uuid()?.to_string(),
-                    OvsIface {
-                        uuid: r.uuid()?.to_string(),
-                        name: r.str("name")?.to_string(),
-                        kind: r.str("type").unwrap_or("").to_string(),
-                        ofport: r.int("ofport"),
-                        error: r.opt("error").and_then(|e| e.as_str()).map(String::from),
-                        options: r.map("options"),
-                        external_ids: r.map("external_ids"),
-                    },
-                ))
-            })
-            .collect();
-        let ports: BTreeMap<String, OvsPort> = rows(&r, 1)
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    r.uuid()?.to_string(),
-                    OvsPort {
-                        uuid: r.uuid()?.to_string(),
-                        name: r.str("name")?.to_string(),
-                        tag: r.int("tag"),
-                        protected: r.opt("protected").and_then(|v| v.as_bool()) == Some(true),
-                        external_ids: r.map("external_ids"),
-                        ifaces: r.refs("interfaces", &ifaces),
-                    },
-                ))
-            })
-            .collect();
-        let mut bridges: Vec<OvsBridge> = rows(&r, 0)
-            .iter()
-            .filter_map(|r| {
-                let mut ps: Vec<OvsPort> = r.refs("ports", &ports);
-                ps.sort_by(|a, b| a.name.cmp(&b.name));
-                Some(OvsBridge {
-                    db: self.client.addr().to_string(),
-                    uuid: r.uuid()?.to_string(),
-                    name: r.str("name")?.to_string(),
-                    datapath_type: r.str("datapath_type").unwrap_or("").to_string(),
-                    external_ids: r.map("external_ids"),
-                    ports: ps,
-                })
-            })
-            .collect();
-        bridges.sort_by(|a, b| a.name.cmp(&b.name));
+        let r = self.client.transact(&super::read::query()).await?;
         Ok(OvsState {
             addr: self.client.addr().to_string(),
-            bridges,
+            bridges: super::read::bridges(&r, self.client.addr()),
             datapath: if kernel_datapath() {
                 "system".into()
             } else {

@@ -7,6 +7,7 @@
 pub mod conn;
 pub mod datapath;
 pub mod events;
+pub mod read;
 pub mod sandbox;
 pub mod txn;
 

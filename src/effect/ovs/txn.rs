@@ -24,7 +24,7 @@ pub(super) fn max_cur_cfg(v: &Value) -> Option<i64> {
 }
 
 /// Add `next_cfg += 1` and a select of it; returns the select's index.
-pub(super) fn push_next_cfg(t: &mut Txn) -> usize {
+pub fn push_next_cfg(t: &mut Txn) -> usize {
     t.push(
         Op::Mutate {
             table: "Open_vSwitch".into(),
@@ -60,7 +60,7 @@ fn ids(owner: &Owner, role: &str, extra: &[(&str, &str)]) -> Value {
 
 /// The operations of one change, as ovs-vsctl would send them (`i`
 /// keeps the named uuids of different changes apart).
-pub(super) fn build(t: &mut Txn, i: usize, c: &OvsChange) {
+pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
     match c {
         OvsChange::AddBridge {
             name,

@@ -1,0 +1,582 @@
+//! An in-memory OVSDB server for the fake, as libovsdb's test server is for
+//! its users: it executes the very transactions swctl sends a real one
+//! (`effect::ovs::txn::build`: insert with named uuids, select, update,
+//! mutate of sets, maps and integers, delete, comment, wait), with the
+//! server's rules taken from the pinned schema — unique indexes (a second
+//! bridge, port or interface of a name is a "constraint violation"),
+//! references that must lead to a row ("referential integrity violation"),
+//! and rows of non-root tables collected once nothing refers to them (a
+//! Port goes with its bridge's `ports -= `). A transaction applies whole or
+//! not at all, and its answer is the server's (results, then an error).
+//! What ovs-vswitchd does after a commit (`cur_cfg` catches up, an
+//! `ofport` for each new interface) is `vswitchd`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::ovsdb::ops::{Op, Txn};
+use crate::ovsdb::schema::PINNED;
+
+type Rows = BTreeMap<String, Map<String, Value>>;
+
+/// One database (Open_vSwitch) of an in-memory server.
+#[derive(Debug, Clone)]
+pub struct MemDb {
+    tables: BTreeMap<String, Rows>,
+    next: u64,
+}
+
+/// A failed operation: the server's `error` and `details`.
+struct OpError(&'static str, String);
+
+/// The schema's rules swctl's transactions meet: root tables, unique
+/// indexes.
+struct Rules {
+    roots: BTreeSet<String>,
+    indexes: BTreeMap<String, Vec<Vec<String>>>,
+}
+
+/// The rules, read from the pinned schema once.
+fn rules() -> &'static Rules {
+    static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    RULES.get_or_init(read_rules)
+}
+
+fn read_rules() -> Rules {
+    let s: Value = serde_json::from_str(PINNED).expect("the pinned schema is JSON");
+    let mut r = Rules {
+        roots: BTreeSet::new(),
+        indexes: BTreeMap::new(),
+    };
+    for (t, v) in s["tables"].as_object().into_iter().flatten() {
+        if v["isRoot"] == true {
+            r.roots.insert(t.clone());
+        }
+        if let Some(ix) = v["indexes"].as_array() {
+            let cols = ix
+                .iter()
+                .map(|i| {
+                    i.as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.as_str().map(String::from))
+                        .collect()
+                })
+                .collect();
+            r.indexes.insert(t.clone(), cols);
+        }
+    }
+    r
+}
+
+/// The atoms of a set column (`["set", [..]]` or one atom).
+fn atoms(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => {
+            a[1].as_array().cloned().unwrap_or_default()
+        }
+        Some(v) => vec![v.clone()],
+        None => vec![],
+    }
+}
+
+/// The pairs of a map column.
+fn pairs(v: Option<&Value>) -> Vec<(Value, Value)> {
+    match v {
+        Some(Value::Array(a)) if a.len() == 2 && a[0] == "map" => a[1]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|kv| (kv[0].clone(), kv[1].clone()))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn is_map(v: &Value) -> bool {
+    matches!(v, Value::Array(a) if a.len() == 2 && a[0] == "map")
+}
+
+/// Every uuid a value refers to.
+fn refs(v: &Value, out: &mut BTreeSet<String>) {
+    if let Value::Array(a) = v {
+        if a.len() == 2 && a[0] == "uuid" {
+            if let Some(u) = a[1].as_str() {
+                out.insert(u.to_string());
+            }
+            return;
+        }
+        for x in a {
+            refs(x, out);
+        }
+    }
+}
+
+/// `["named-uuid", N]` replaced by the uuid the transaction gave N.
+fn resolve(v: &Value, named: &BTreeMap<String, String>) -> Result<Value, OpError> {
+    Ok(match v {
+        Value::Array(a) if a.len() == 2 && a[0] == "named-uuid" => {
+            let n = a[1].as_str().unwrap_or("");
+            let u = named
+                .get(n)
+                .ok_or_else(|| OpError("syntax error", format!("no named-uuid {n}")))?;
+            json!(["uuid", u])
+        }
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| resolve(x, named))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| Ok((k.clone(), resolve(x, named)?)))
+                .collect::<Result<_, OpError>>()?,
+        ),
+        v => v.clone(),
+    })
+}
+
+impl Default for MemDb {
+    fn default() -> MemDb {
+        MemDb::new()
+    }
+}
+
+impl MemDb {
+    /// A database with its root row (as `ovsdb-tool create` then
+    /// `ovs-vsctl init` leave it).
+    pub fn new() -> MemDb {
+        let mut db = MemDb {
+            tables: BTreeMap::new(),
+            next: 0,
+        };
+        let u = db.uuid();
+        let mut root = Map::new();
+        root.insert("bridges".into(), json!(["set", []]));
+        root.insert("next_cfg".into(), json!(0));
+        root.insert("cur_cfg".into(), json!(0));
+        root.insert("_uuid".into(), json!(["uuid", u]));
+        db.tables
+            .entry("Open_vSwitch".into())
+            .or_default()
+            .insert(u, root);
+        db
+    }
+
+    fn uuid(&mut self) -> String {
+        self.next += 1;
+        format!("0000abcd-0000-0000-0000-{:012}", self.next)
+    }
+
+    /// The rows of `table` matching every condition of `wh`.
+    fn matching(&self, table: &str, wh: &[Value]) -> Vec<String> {
+        let Some(rows) = self.tables.get(table) else {
+            return vec![];
+        };
+        rows.iter()
+            .filter(|(_, row)| {
+                wh.iter().all(|c| {
+                    let (col, f, want) = (c[0].as_str().unwrap_or(""), &c[1], &c[2]);
+                    let have = row.get(col).cloned().unwrap_or(Value::Null);
+                    let same = atoms(Some(&have)) == atoms(Some(want));
+                    if f == "!=" { !same } else { same }
+                })
+            })
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
+    /// Execute transaction `t` as ovsdb-server does: whole or not at all;
+    /// the answer a server sends.
+    pub fn transact(&mut self, t: &Txn) -> Value {
+        let mut work = self.clone();
+        let mut results = vec![];
+        match work.run(t, &mut results) {
+            Ok(()) => {
+                *self = work;
+                Value::Array(results)
+            }
+            Err(OpError(error, details)) => {
+                results.push(json!({"error": error, "details": details}));
+                Value::Array(results)
+            }
+        }
+    }
+
+    fn run(&mut self, t: &Txn, results: &mut Vec<Value>) -> Result<(), OpError> {
+        // named uuids first: a row may refer to one inserted later
+        let mut named = BTreeMap::new();
+        for (op, _) in &t.ops {
+            if let Op::Insert {
+                uuid_name: Some(n), ..
+            } = op
+            {
+                let u = self.uuid();
+                named.insert(n.clone(), u);
+            }
+        }
+        for (op, _) in &t.ops {
+            let r = self.op(op, &named)?;
+            results.push(r);
+        }
+        self.commit()
+    }
+
+    fn op(&mut self, op: &Op, named: &BTreeMap<String, String>) -> Result<Value, OpError> {
+        Ok(match op {
+            Op::Comment(_) => json!({}),
+            Op::Wait { .. } => json!({}),
+            Op::Insert {
+                table,
+                row,
+                uuid_name,
+            } => {
+                let u = match uuid_name {
+                    Some(n) => named[n].clone(),
+                    None => self.uuid(),
+                };
+                let mut r = resolve(row, named)?
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                r.insert("_uuid".into(), json!(["uuid", u]));
+                self.tables
+                    .entry(table.clone())
+                    .or_default()
+                    .insert(u.clone(), r);
+                json!({"uuid": ["uuid", u]})
+            }
+            Op::Select { table, wh, columns } => {
+                let wh = resolve(&json!(wh), named)?;
+                let rows: Vec<Value> = self
+                    .matching(table, wh.as_array().unwrap())
+                    .iter()
+                    .map(|u| {
+                        let row = &self.tables[table][u];
+                        let mut out = Map::new();
+                        for (k, v) in row {
+                            if columns.as_ref().is_none_or(|c| c.contains(k)) {
+                                out.insert(k.clone(), v.clone());
+                            }
+                        }
+                        Value::Object(out)
+                    })
+                    .collect();
+                json!({ "rows": rows })
+            }
+            Op::Update { table, wh, row } => {
+                let wh = resolve(&json!(wh), named)?;
+                let row = resolve(row, named)?;
+                let hit = self.matching(table, wh.as_array().unwrap());
+                for u in &hit {
+                    let r = self.tables.get_mut(table).unwrap().get_mut(u).unwrap();
+                    for (k, v) in row.as_object().into_iter().flatten() {
+                        r.insert(k.clone(), v.clone());
+                    }
+                }
+                json!({ "count": hit.len() })
+            }
+            Op::Mutate {
+                table,
+                wh,
+                mutations,
+            } => {
+                let wh = resolve(&json!(wh), named)?;
+                let hit = self.matching(table, wh.as_array().unwrap());
+                for u in &hit {
+                    let r = self.tables.get_mut(table).unwrap().get_mut(u).unwrap();
+                    for m in mutations {
+                        let m = resolve(m, named)?;
+                        let col = m[0].as_str().unwrap_or("").to_string();
+                        mutate(r, &col, m[1].as_str().unwrap_or(""), &m[2])?;
+                    }
+                }
+                json!({ "count": hit.len() })
+            }
+            Op::Delete { table, wh } => {
+                let wh = resolve(&json!(wh), named)?;
+                let hit = self.matching(table, wh.as_array().unwrap());
+                for u in &hit {
+                    self.tables.get_mut(table).unwrap().remove(u);
+                }
+                json!({ "count": hit.len() })
+            }
+        })
+    }
+
+    /// The server's checks at commit: rows of non-root tables nothing
+    /// refers to are collected, then every reference must lead to a row
+    /// and every index must be unique.
+    fn commit(&mut self) -> Result<(), OpError> {
+        let rules = rules();
+        loop {
+            let mut used = BTreeSet::new();
+            for rows in self.tables.values() {
+                for (u, row) in rows {
+                    for (k, v) in row {
+                        if k != "_uuid" {
+                            refs(v, &mut used);
+                        }
+                    }
+                    let _ = u;
+                }
+            }
+            let mut gone = false;
+            for (t, rows) in self.tables.iter_mut() {
+                if rules.roots.contains(t) {
+                    continue;
+                }
+                let before = rows.len();
+                rows.retain(|u, _| used.contains(u));
+                gone |= rows.len() != before;
+            }
+            if !gone {
+                let all: BTreeSet<&String> = self.tables.values().flat_map(|r| r.keys()).collect();
+                if let Some(u) = used.iter().find(|u| !all.contains(u)) {
+                    return Err(OpError(
+                        "referential integrity violation",
+                        format!("a row refers to {u}, which does not exist"),
+                    ));
+                }
+                break;
+            }
+        }
+        for (t, ixs) in &rules.indexes {
+            let Some(rows) = self.tables.get(t) else {
+                continue;
+            };
+            for ix in ixs {
+                let mut seen = BTreeSet::new();
+                for row in rows.values() {
+                    let key: Vec<String> = ix
+                        .iter()
+                        .map(|c| row.get(c).map(|v| v.to_string()).unwrap_or_default())
+                        .collect();
+                    if !seen.insert(key.clone()) {
+                        return Err(OpError(
+                            "constraint violation",
+                            format!(
+                                "Transaction causes multiple rows in \"{t}\" table to have identical values ({}) for index on column \"{}\"",
+                                key.join(", "),
+                                ix.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What ovs-vswitchd does once a transaction is committed: it reaches
+    /// `next_cfg` and gives every new interface an OpenFlow port.
+    pub fn vswitchd(&mut self) {
+        for root in self
+            .tables
+            .entry("Open_vSwitch".into())
+            .or_default()
+            .values_mut()
+        {
+            let n = root.get("next_cfg").cloned().unwrap_or(json!(0));
+            root.insert("cur_cfg".into(), n);
+        }
+        let ifaces = self.tables.entry("Interface".into()).or_default();
+        let mut next = ifaces
+            .values()
+            .filter_map(|r| r.get("ofport").and_then(|v| v.as_i64()))
+            .max()
+            .unwrap_or(0);
+        for r in ifaces.values_mut() {
+            if r.get("ofport").and_then(|v| v.as_i64()).is_none() {
+                next += 1;
+                r.insert("ofport".into(), json!(next));
+            }
+        }
+    }
+
+    /// The rows of `table` (for the fake's own bookkeeping).
+    pub fn rows(&self, table: &str) -> Vec<&Map<String, Value>> {
+        self.tables
+            .get(table)
+            .map(|r| r.values().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// One mutation of column `col` of row `r`.
+fn mutate(r: &mut Map<String, Value>, col: &str, f: &str, v: &Value) -> Result<(), OpError> {
+    let cur = r.get(col).cloned();
+    let new = match f {
+        "+=" | "-=" => {
+            let (a, b) = (
+                cur.and_then(|c| c.as_i64()).unwrap_or(0),
+                v.as_i64().unwrap_or(0),
+            );
+            json!(if f == "+=" { a + b } else { a - b })
+        }
+        "insert" if is_map(v) || cur.as_ref().is_some_and(is_map) => {
+            let mut have = pairs(cur.as_ref());
+            for (k, x) in pairs(Some(v)) {
+                // a map insert keeps an existing key's value
+                if !have.iter().any(|(hk, _)| *hk == k) {
+                    have.push((k, x));
+                }
+            }
+            json!([
+                "map",
+                have.into_iter()
+                    .map(|(k, x)| json!([k, x]))
+                    .collect::<Vec<_>>()
+            ])
+        }
+        "delete" if cur.as_ref().is_some_and(is_map) => {
+            let keys: Vec<Value> = if is_map(v) {
+                pairs(Some(v)).into_iter().map(|(k, _)| k).collect()
+            } else {
+                atoms(Some(v))
+            };
+            let have: Vec<Value> = pairs(cur.as_ref())
+                .into_iter()
+                .filter(|(k, _)| !keys.contains(k))
+                .map(|(k, x)| json!([k, x]))
+                .collect();
+            json!(["map", have])
+        }
+        "insert" => {
+            let mut have = atoms(cur.as_ref());
+            for x in atoms(Some(v)) {
+                if !have.contains(&x) {
+                    have.push(x);
+                }
+            }
+            json!(["set", have])
+        }
+        "delete" => {
+            let gone = atoms(Some(v));
+            let have: Vec<Value> = atoms(cur.as_ref())
+                .into_iter()
+                .filter(|x| !gone.contains(x))
+                .collect();
+            json!(["set", have])
+        }
+        other => {
+            return Err(OpError(
+                "domain error",
+                format!("mutator {other} is not supported here"),
+            ));
+        }
+    };
+    r.insert(col.to_string(), new);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::names::{Mac, Owner};
+    use crate::model::ovs::OvsChange;
+    use crate::ovsdb::ops::Row;
+
+    fn bridge(name: &str) -> OvsChange {
+        OvsChange::AddBridge {
+            db: "unix:x".into(),
+            name: name.into(),
+            datapath_type: "netdev".into(),
+            owner: "lab".parse::<Owner>().unwrap(),
+            hwaddr: Mac([2, 0, 0, 0, 0, 1]),
+        }
+    }
+
+    fn run(db: &mut MemDb, changes: &[OvsChange]) -> Result<Vec<Value>, crate::ovsdb::OvsdbError> {
+        let mut t = Txn::new();
+        for (i, c) in changes.iter().enumerate() {
+            crate::effect::ovs::txn::build(&mut t, i, c);
+        }
+        let r = db.transact(&t);
+        t.check(&r)
+    }
+
+    #[test]
+    fn a_second_bridge_of_a_name_is_a_constraint_violation_and_changes_nothing() {
+        let mut db = MemDb::new();
+        run(&mut db, &[bridge("br0")]).unwrap();
+        let before = db.rows("Bridge").len();
+        let e = run(&mut db, &[bridge("br1"), bridge("br0")]).unwrap_err();
+        assert!(e.to_string().contains("constraint violation"), "{e}");
+        assert_eq!(db.rows("Bridge").len(), before, "all or nothing");
+        assert_eq!(db.rows("Interface").len(), 1);
+    }
+
+    #[test]
+    fn a_deleted_bridge_takes_its_ports_and_interfaces_with_it() {
+        let mut db = MemDb::new();
+        run(&mut db, &[bridge("br0")]).unwrap();
+        let uuid = Row(db.rows("Bridge")[0].clone())
+            .uuid()
+            .unwrap()
+            .to_string();
+        run(
+            &mut db,
+            &[OvsChange::DelBridge {
+                db: "unix:x".into(),
+                name: "br0".into(),
+                uuid,
+                ports: 1,
+            }],
+        )
+        .unwrap();
+        for t in ["Bridge", "Port", "Interface"] {
+            assert!(db.rows(t).is_empty(), "{t} left");
+        }
+    }
+
+    #[test]
+    fn a_port_on_a_missing_bridge_counts_zero_rows() {
+        let mut db = MemDb::new();
+        let e = run(
+            &mut db,
+            &[OvsChange::AddUplink {
+                db: "unix:x".into(),
+                bridge: "nope".into(),
+                port: "u".into(),
+                owner: "lab".parse().unwrap(),
+            }],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, crate::ovsdb::OvsdbError::Count { got: 0, .. }),
+            "{e}"
+        );
+        assert!(db.rows("Port").is_empty(), "rolled back");
+    }
+
+    #[test]
+    fn a_reference_to_no_row_is_refused() {
+        let mut db = MemDb::new();
+        let mut t = Txn::new();
+        t.push(
+            Op::Insert {
+                table: "Bridge".into(),
+                row: json!({"name": "b", "ports": ["uuid", "0000abcd-0000-0000-0000-000000000099"]}),
+                uuid_name: Some("b".into()),
+            },
+            crate::ovsdb::ops::Expect::Any,
+        );
+        t.push(
+            Op::Mutate {
+                table: "Open_vSwitch".into(),
+                wh: vec![],
+                mutations: vec![json!(["bridges", "insert", ["named-uuid", "b"]])],
+            },
+            crate::ovsdb::ops::Expect::Count(1),
+        );
+        let r = db.transact(&t);
+        let e = t.check(&r).unwrap_err();
+        assert!(
+            e.to_string().contains("referential integrity violation"),
+            "{e}"
+        );
+        assert!(db.rows("Bridge").is_empty(), "rolled back");
+    }
+}

@@ -1,0 +1,110 @@
+//! Reading an Open_vSwitch database into `OvsState` (`ovs-vsctl show`, as
+//! data): the one transaction of three selects, and its answer parsed —
+//! pure, so the fake's in-memory server is read by the very same code as a
+//! real one.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::model::ovs::{OvsBridge, OvsIface, OvsPort};
+use crate::ovsdb::ops::{Expect, Op, Txn, rows};
+
+/// The selects of Bridge, Port and Interface, with the columns swctl reads.
+pub fn query() -> Txn {
+    let mut t = Txn::new();
+    for (table, cols) in [
+        (
+            "Bridge",
+            vec!["_uuid", "name", "ports", "datapath_type", "external_ids"],
+        ),
+        (
+            "Port",
+            vec![
+                "_uuid",
+                "name",
+                "interfaces",
+                "external_ids",
+                "tag",
+                "protected",
+            ],
+        ),
+        (
+            "Interface",
+            vec![
+                "_uuid",
+                "name",
+                "type",
+                "ofport",
+                "error",
+                "options",
+                "external_ids",
+            ],
+        ),
+    ] {
+        t.push(
+            Op::Select {
+                table: table.into(),
+                wh: vec![],
+                columns: Some(cols.into_iter().map(String::from).collect()),
+            },
+            Expect::Any,
+        );
+    }
+    t
+}
+
+/// The bridges (with their ports and interfaces) in the answer `r` to
+/// `query()` from the server at `addr`, sorted by name.
+pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
+    let ifaces: BTreeMap<String, OvsIface> = rows(r, 2)
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.uuid()?.to_string(),
+                OvsIface {
+                    uuid: r.uuid()?.to_string(),
+                    name: r.str("name")?.to_string(),
+                    kind: r.str("type").unwrap_or("").to_string(),
+                    ofport: r.int("ofport"),
+                    error: r.opt("error").and_then(|e| e.as_str()).map(String::from),
+                    options: r.map("options"),
+                    external_ids: r.map("external_ids"),
+                },
+            ))
+        })
+        .collect();
+    let ports: BTreeMap<String, OvsPort> = rows(r, 1)
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.uuid()?.to_string(),
+                OvsPort {
+                    uuid: r.uuid()?.to_string(),
+                    name: r.str("name")?.to_string(),
+                    tag: r.int("tag"),
+                    protected: r.opt("protected").and_then(|v| v.as_bool()) == Some(true),
+                    external_ids: r.map("external_ids"),
+                    ifaces: r.refs("interfaces", &ifaces),
+                },
+            ))
+        })
+        .collect();
+    let mut bridges: Vec<OvsBridge> = rows(r, 0)
+        .iter()
+        .filter_map(|r| {
+            let mut ps: Vec<OvsPort> = r.refs("ports", &ports);
+            ps.sort_by(|a, b| a.name.cmp(&b.name));
+            Some(OvsBridge {
+                db: addr.to_string(),
+                uuid: r.uuid()?.to_string(),
+                name: r.str("name")?.to_string(),
+                datapath_type: r.str("datapath_type").unwrap_or("").to_string(),
+                external_ids: r.map("external_ids"),
+                ports: ps,
+            })
+        })
+        .collect();
+    bridges.sort_by(|a, b| a.name.cmp(&b.name));
+    bridges
+}
