@@ -5,7 +5,7 @@
 
 use futures::future::join_all;
 
-use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb, StepError, Vxlan};
+use super::{Effects, LinkChange, Namespaces, Netlink, NewLink, NlError, StepError, Vxlan};
 use crate::model::names::{Loc, NsName};
 use crate::model::ovs::OvsChange;
 use crate::plan::{Plan, Step};
@@ -194,7 +194,7 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
 
 /// Execute a plan phase by phase. With `keep_going` (teardown), later phases
 /// run even when a step failed, and every failure is reported.
-pub async fn apply<S: Netlink + Namespaces + OvsDb>(
+pub async fn apply<S: Effects>(
     sys: &S,
     plan: &Plan,
     keep_going: bool,
@@ -203,7 +203,7 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
 }
 
 /// `apply`, calling `progress(done, total)` after each phase.
-pub async fn apply_with<S: Netlink + Namespaces + OvsDb>(
+pub async fn apply_with<S: Effects>(
     sys: &S,
     plan: &Plan,
     keep_going: bool,

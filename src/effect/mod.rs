@@ -134,6 +134,13 @@ pub struct LinkChange {
     pub no_link_local: bool,
 }
 
+/// Every effect at once: what a use case that observes, plans and applies
+/// needs of the system (the real one, `System`; the simulated one,
+/// `fake::Fake`). One bound instead of three.
+pub trait Effects: Netlink + Namespaces + OvsDb {}
+
+impl<T: Netlink + Namespaces + OvsDb> Effects for T {}
+
 /// Link, address and route operations in one namespace (`ip -n NS ...`).
 #[allow(async_fn_in_trait)]
 pub trait Netlink {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Namespaces, Netlink, NlError, OvsDb, StepError};
+use super::{Effects, Namespaces, Netlink, NlError, StepError};
 use crate::model::names::{IfName, Loc, NsName, Owner};
 use crate::model::{Mark, NsObs, Observed};
 
@@ -32,10 +32,7 @@ pub struct Scan {
 
 /// Dump the host namespace and the namespaces asked for, concurrently.
 /// A few dumps per namespace, never one query per object.
-pub async fn observe<S: Netlink + Namespaces + OvsDb>(
-    sys: &S,
-    scan: &Scan,
-) -> Result<Observed, StepError> {
+pub async fn observe<S: Effects>(sys: &S, scan: &Scan) -> Result<Observed, StepError> {
     let mut o = observe_once(sys, scan).await?;
     match sys.ovs_state().await? {
         Ok(st) => o.ovs = Some(st),

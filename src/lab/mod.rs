@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use crate::effect::apply::{ApplyError, apply_with};
 use crate::effect::observe::{Scan, observe, prune_run_state};
 use crate::effect::paths::topology_dir;
-use crate::effect::{Namespaces, Netlink, OvsDb, StepError};
+use crate::effect::{Effects, StepError};
 use crate::model::names::Owner;
 use crate::model::{Desired, Observed};
 use crate::plan::switch::all_switches;
@@ -169,10 +169,7 @@ pub enum LabError {
 }
 
 /// The plan that makes the system match `d`.
-pub async fn plan_for<S: Netlink + Namespaces + OvsDb>(
-    sys: &S,
-    d: &Desired,
-) -> Result<(Observed, Plan), LabError> {
+pub async fn plan_for<S: Effects>(sys: &S, d: &Desired) -> Result<(Observed, Plan), LabError> {
     let o = observe(sys, &scan_for(d))
         .await
         .map_err(LabError::Observe)?;
@@ -185,7 +182,7 @@ pub async fn plan_for<S: Netlink + Namespaces + OvsDb>(
 }
 
 /// Make the system match `d`; returns the plan that was applied.
-pub async fn apply_topology<S: Netlink + Namespaces + OvsDb>(
+pub async fn apply_topology<S: Effects>(
     sys: &S,
     d: &Desired,
     file: &str,
@@ -202,10 +199,7 @@ pub async fn apply_topology<S: Netlink + Namespaces + OvsDb>(
 
 /// Remove everything `name` owns, and nothing else; keep going past
 /// failures and report them all.
-pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
-    sys: &S,
-    name: &Owner,
-) -> Result<Plan, LabError> {
+pub async fn destroy<S: Effects>(sys: &S, name: &Owner) -> Result<Plan, LabError> {
     // a teardown plan reads devices and marks, not addresses or routes
     let scan = Scan {
         all_owned: true,
@@ -228,10 +222,7 @@ pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
 ///
 /// With `dry_run` nothing is removed: the owners and the plan say what
 /// would be.
-pub async fn gc<S: Netlink + Namespaces + OvsDb>(
-    sys: &S,
-    dry_run: bool,
-) -> Result<(Vec<Owner>, Plan), LabError> {
+pub async fn gc<S: Effects>(sys: &S, dry_run: bool) -> Result<(Vec<Owner>, Plan), LabError> {
     let scan = Scan {
         all_owned: true,
         links_only: true,

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{AgentRun, agent_run_dir, agents, destroy_here, northbound, register, stop_sandbox};
-use crate::effect::{Namespaces, Netlink, OvsDb};
+use crate::effect::Effects;
 use crate::lab::LabError;
 use crate::model::names::Owner;
 use crate::model::{Desired, Reach};
@@ -14,7 +14,7 @@ use crate::plan::Plan;
 
 /// Remove a lab over machines: every machine's part, then the underlay and
 /// the simulated machines here.
-pub async fn destroy<S: Netlink + Namespaces + OvsDb>(
+pub async fn destroy<S: Effects>(
     sys: &S,
     d: &Desired,
     forget: bool,

@@ -22,7 +22,7 @@ use super::topology::write::to_toml;
 use super::{LabError, apply_topology, destroy as destroy_here, plan_for, register};
 use crate::effect::ovs::sandbox;
 use crate::effect::paths::machine_sandbox;
-use crate::effect::{Namespaces, Netlink, OvsDb};
+use crate::effect::{Effects, Netlink};
 use crate::model::names::Owner;
 use crate::model::{Desired, MachineSpec, Reach};
 use crate::plan::Plan;
@@ -438,7 +438,7 @@ async fn warm_tunnels<S: Netlink>(sys: &S, d: &Desired) {
 }
 
 /// Apply a lab over machines: the underlay here, then every machine's part.
-pub async fn apply<S: Netlink + Namespaces + OvsDb>(
+pub async fn apply<S: Effects>(
     sys: &S,
     d: &Desired,
     file: &str,
@@ -487,10 +487,7 @@ pub async fn apply<S: Netlink + Namespaces + OvsDb>(
 }
 
 /// What `apply` would do on every machine, and for the underlay here.
-pub async fn plan<S: Netlink + Namespaces + OvsDb>(
-    sys: &S,
-    d: &Desired,
-) -> Result<(Plan, Vec<AgentRun>), LabError> {
+pub async fn plan<S: Effects>(sys: &S, d: &Desired) -> Result<(Plan, Vec<AgentRun>), LabError> {
     let local = match underlay(d).map_err(LabError::Underlay)? {
         Some(u) => plan_for(sys, &u).await?.1,
         None => Plan::default(),
@@ -505,10 +502,7 @@ pub async fn plan<S: Netlink + Namespaces + OvsDb>(
 }
 
 /// Drift on every machine, and of the underlay here.
-pub async fn status<S: Netlink + Namespaces + OvsDb>(
-    sys: &S,
-    d: &Desired,
-) -> Result<(Plan, Vec<AgentRun>), LabError> {
+pub async fn status<S: Effects>(sys: &S, d: &Desired) -> Result<(Plan, Vec<AgentRun>), LabError> {
     let local = match underlay(d).map_err(LabError::Underlay)? {
         Some(u) => plan_for(sys, &u).await?.1,
         None => Plan::default(),
