@@ -300,3 +300,56 @@ fn an_ovn_router_is_made_after_its_switches_and_remade_when_it_changes() {
     let st = after(st, &gone);
     assert!(st.switches.is_empty() && st.routers.is_empty());
 }
+
+/// The coordinator's Northbound part through the `Northbound` effect, on the
+/// fake's in-memory OVN_Northbound: the very transaction the real effect
+/// sends, executed under the NB schema's rules, read back by the real
+/// reader.
+#[test]
+fn the_northbound_part_runs_through_the_northbound_effect() {
+    use swctl::effect::Northbound;
+    use swctl::effect::fake::Fake;
+    use swctl::lab::ovn::northbound;
+    let d = swctl::lab::machines::resolve(&parse(LAB, false, "lo.toml").unwrap().desired);
+    let nb = d.ovn.as_ref().unwrap().nb.clone();
+    let f = Fake::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // no database there: said as such
+        let e = northbound(&f, &d, "apply").await.unwrap_err().to_string();
+        assert!(e.contains("swctl ovn start"), "{e}");
+        f.add_northbound(&nb);
+        let v = northbound(&f, &d, "plan").await.unwrap();
+        assert!(v["changes"].as_u64().unwrap() > 0, "{v}");
+        assert!(
+            f.nb_state(&nb).await.unwrap().switches.is_empty(),
+            "a plan changes nothing"
+        );
+        northbound(&f, &d, "apply").await.unwrap();
+        let st = f.nb_state(&nb).await.unwrap();
+        assert_eq!(st.switches.len(), 1, "{st:?}");
+        let ports = &st.switches[0].ports;
+        assert_eq!(ports.len(), 2, "{st:?}");
+        assert!(
+            ports
+                .iter()
+                .any(|p| p.addresses.iter().any(|a| a.ends_with(" 198.18.90.1"))),
+            "{ports:?}"
+        );
+        let v = northbound(&f, &d, "status").await.unwrap();
+        assert_eq!(v["in_sync"], true, "{v}");
+        let v = northbound(&f, &d, "apply").await.unwrap();
+        assert_eq!(v["changes"], 0, "converged: {v}");
+        northbound(&f, &d, "destroy").await.unwrap();
+        let st = f.nb_state(&nb).await.unwrap();
+        assert!(st.switches.is_empty() && st.routers.is_empty(), "{st:?}");
+        assert!(
+            f.calls().iter().all(|c| c.starts_with("ovn-nbctl --db=")),
+            "{:?}",
+            f.calls()
+        );
+    });
+}

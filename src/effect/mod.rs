@@ -24,6 +24,7 @@ use std::net::IpAddr;
 
 use crate::model::LocObs;
 use crate::model::names::{Cidr, Loc, Mac, NsName, Owner, RouteDest};
+use crate::model::ovn::{NbChange, NbState};
 use crate::model::ovs::{OvsChange, OvsState};
 use crate::ovsdb::OvsdbError;
 
@@ -137,9 +138,9 @@ pub struct LinkChange {
 /// Every effect at once: what a use case that observes, plans and applies
 /// needs of the system (the real one, `System`; the simulated one,
 /// `fake::Fake`). One bound instead of three.
-pub trait Effects: Netlink + Namespaces + OvsDb {}
+pub trait Effects: Netlink + Namespaces + OvsDb + Northbound {}
 
-impl<T: Netlink + Namespaces + OvsDb> Effects for T {}
+impl<T: Netlink + Namespaces + OvsDb + Northbound> Effects for T {}
 
 /// Link, address and route operations in one namespace (`ip -n NS ...`).
 #[allow(async_fn_in_trait)]
@@ -248,4 +249,16 @@ pub trait OvsDb {
     /// Ok(Err(why)) when no OVSDB server is reachable.
     async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError>;
     async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError>;
+}
+
+/// OVN's Northbound database at an address (`ovn-nbctl --db=ADDR`): read
+/// its logical switches and routers, apply a batch of changes in one
+/// transaction (`ovn::nb::apply_txn`). `System` talks to the real server,
+/// the fake to an in-memory one that executes the same transaction.
+#[allow(async_fn_in_trait)]
+pub trait Northbound {
+    /// `ovn-nbctl --db=ADDR show`, as data
+    async fn nb_state(&self, addr: &str) -> Result<NbState, OvsdbError>;
+    /// `ovn-nbctl --db=ADDR ls-add … -- lsp-add … -- …` in one transaction
+    async fn nb_apply(&self, addr: &str, changes: &[NbChange]) -> Result<(), OvsdbError>;
 }

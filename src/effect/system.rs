@@ -7,9 +7,10 @@ use std::net::IpAddr;
 
 use super::kernel::Kernel;
 use super::ovs::Servers;
-use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, OvsDb, Vxlan};
+use super::{LinkChange, Namespaces, Netlink, NewLink, NlError, Northbound, OvsDb, Vxlan};
 use crate::model::LocObs;
 use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
+use crate::model::ovn::{NbChange, NbState};
 use crate::model::ovs::{OvsChange, OvsState};
 use crate::ovsdb::OvsdbError;
 
@@ -125,6 +126,20 @@ impl Namespaces for System {
     }
     fn sysctl(&self, loc: &Loc, key: &str) -> Result<String, NlError> {
         self.kernel.sysctl(loc, key)
+    }
+}
+
+/// A connection per call: the coordinator reaches a lab's Northbound a
+/// few times per command.
+impl Northbound for System {
+    async fn nb_state(&self, addr: &str) -> Result<NbState, OvsdbError> {
+        super::ovn::nb::Nb::connect(addr).await?.state().await
+    }
+    async fn nb_apply(&self, addr: &str, changes: &[NbChange]) -> Result<(), OvsdbError> {
+        super::ovn::nb::Nb::connect(addr)
+            .await?
+            .apply(changes)
+            .await
     }
 }
 

@@ -220,10 +220,10 @@ pub fn adoption(d: &Desired, o: &Observed, from: &Owner) -> Vec<Step> {
 
 /// `apply --adopt`: hand the imperative commands' objects that `d`
 /// describes to `d`'s owner (marks rewritten, nothing else). How many.
-pub async fn adopt<S>(sys: &S, d: &Desired) -> Result<usize, super::LabError>
-where
-    S: crate::effect::Netlink + crate::effect::Namespaces + crate::effect::OvsDb,
-{
+pub async fn adopt<S: crate::effect::Effects>(
+    sys: &S,
+    d: &Desired,
+) -> Result<usize, super::LabError> {
     let mut scan = super::scan_for(d);
     scan.all_owned = true;
     let o = crate::effect::observe::observe(sys, &scan)

@@ -9,9 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::effect::OvsDb;
 use crate::effect::ovn::{chassis, nb::Nb};
 use crate::effect::ovs::sandbox::{self, SandboxError};
+use crate::effect::{Northbound, OvsDb};
 use crate::model::names::Owner;
 use crate::model::ovn::{chassis_name, lsp_name};
 use crate::model::{Backend, Desired, Reach};
@@ -40,7 +40,11 @@ pub enum OvnError {
 /// The Northbound part of `verb` (apply, plan, status, destroy) for lab
 /// `d` (whole, resolved): what changes (applied for apply and destroy), as
 /// an agent's output would say it.
-pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, OvnError> {
+pub async fn northbound<S: Northbound>(
+    sys: &S,
+    d: &Desired,
+    verb: &str,
+) -> Result<serde_json::Value, OvnError> {
     let Some(ovn) = &d.ovn else {
         return Err(OvnError::NoOvn);
     };
@@ -48,8 +52,7 @@ pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, Ov
         addr: ovn.nb.clone(),
         error,
     };
-    let nb = Nb::connect(&ovn.nb).await.map_err(at_nb)?;
-    let st = nb.state().await.map_err(at_nb)?;
+    let st = sys.nb_state(&ovn.nb).await.map_err(at_nb)?;
     let want = if verb == "destroy" {
         Desired::new(d.owner.clone())
     } else {
@@ -57,7 +60,7 @@ pub async fn northbound(d: &Desired, verb: &str) -> Result<serde_json::Value, Ov
     };
     let changes = plan_nb(&want, &st);
     if matches!(verb, "apply" | "destroy") {
-        nb.apply(&changes).await.map_err(at_nb)?;
+        sys.nb_apply(&ovn.nb, &changes).await.map_err(at_nb)?;
     }
     let steps: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
     Ok(serde_json::json!({

@@ -1,5 +1,5 @@
-//! A recording fake of the effect traits (`Netlink`, `Namespaces`, and
-//! `OvsDb` in `ovs`): it keeps
+//! A recording fake of the effect traits (`Netlink`, `Namespaces`; `OvsDb`
+//! in `ovs`, `Northbound` in `ovn`): it keeps
 //! a simulated system in an `Observed`, answers dumps from it, enforces the
 //! kernel rules that matter to the planner (names unique per namespace, a
 //! veth pair dies whole, devices die with their namespace) and records every
@@ -12,6 +12,7 @@ use crate::effect::{LinkChange, Namespaces, Netlink, NewLink, NlError};
 use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
 use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
 
+mod ovn;
 mod ovs;
 pub mod ovsdb;
 mod vxlan;
@@ -32,6 +33,8 @@ pub struct Fake {
     pub fail_at: Mutex<Option<usize>>,
     /// simulated OVSDB servers; None: "no OVSDB server answers"
     pub ovs: Mutex<Option<FakeOvs>>,
+    /// simulated OVN Northbound databases, by address
+    pub nb: Mutex<std::collections::BTreeMap<String, ovsdb::MemDb>>,
     /// sysctls written (by location and key); net.core.netdev_max_backlog
     /// reads 1000 until written, as on a fresh kernel
     sysctls: Mutex<std::collections::HashMap<(Loc, String), String>>,

@@ -1,6 +1,7 @@
 //! An in-memory OVSDB server for the fake, as libovsdb's test server is for
 //! its users: it executes the very transactions swctl sends a real one
-//! (`effect::ovs::txn::build`: insert with named uuids, select, update,
+//! (Open_vSwitch's from `effect::ovs::txn::build`, OVN_Northbound's from
+//! `effect::ovn::nb`: insert with named uuids, select, update,
 //! mutate of sets, maps and integers, delete, comment, wait), with the
 //! server's rules taken from the pinned schema — unique indexes (a second
 //! bridge, port or interface of a name is a "constraint violation"),
@@ -18,13 +19,18 @@ use serde_json::{Map, Value, json};
 use crate::ovsdb::ops::{Op, Txn};
 use crate::ovsdb::schema::PINNED;
 
+/// OVN's Northbound schema as OVN 23.03 ships it (schema 7.0.0), pinned
+/// like the Open_vSwitch one: the fake's Northbound keeps its rules.
+pub const NB_SCHEMA: &str = include_str!("../../../ovs-schema/ovn-nb.ovsschema");
+
 type Rows = BTreeMap<String, Map<String, Value>>;
 
-/// One database (Open_vSwitch) of an in-memory server.
+/// One database of an in-memory server.
 #[derive(Debug, Clone)]
 pub struct MemDb {
     tables: BTreeMap<String, Rows>,
     next: u64,
+    rules: &'static Rules,
 }
 
 /// A failed operation: the server's `error` and `details`.
@@ -32,19 +38,26 @@ struct OpError(&'static str, String);
 
 /// The schema's rules swctl's transactions meet: root tables, unique
 /// indexes.
+#[derive(Debug)]
 struct Rules {
     roots: BTreeSet<String>,
     indexes: BTreeMap<String, Vec<Vec<String>>>,
 }
 
-/// The rules, read from the pinned schema once.
-fn rules() -> &'static Rules {
-    static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
-    RULES.get_or_init(read_rules)
+/// The rules of Open_vSwitch and of OVN_Northbound, each read from its
+/// pinned schema once.
+fn rules(northbound: bool) -> &'static Rules {
+    static OVS: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    static NB: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    if northbound {
+        NB.get_or_init(|| read_rules(NB_SCHEMA))
+    } else {
+        OVS.get_or_init(|| read_rules(PINNED))
+    }
 }
 
-fn read_rules() -> Rules {
-    let s: Value = serde_json::from_str(PINNED).expect("the pinned schema is JSON");
+fn read_rules(schema: &str) -> Rules {
+    let s: Value = serde_json::from_str(schema).expect("a pinned schema is JSON");
     let mut r = Rules {
         roots: BTreeSet::new(),
         indexes: BTreeMap::new(),
@@ -144,23 +157,32 @@ impl Default for MemDb {
 }
 
 impl MemDb {
-    /// A database with its root row (as `ovsdb-tool create` then
-    /// `ovs-vsctl init` leave it).
+    /// An Open_vSwitch database with its root row (as `ovsdb-tool create`
+    /// then `ovs-vsctl init` leave it).
     pub fn new() -> MemDb {
+        MemDb::with_root(
+            rules(false),
+            "Open_vSwitch",
+            json!({"bridges": ["set", []], "next_cfg": 0, "cur_cfg": 0}),
+        )
+    }
+
+    /// An OVN_Northbound database with its NB_Global row (as
+    /// `ovn-nbctl init` leaves it).
+    pub fn northbound() -> MemDb {
+        MemDb::with_root(rules(true), "NB_Global", json!({"nb_cfg": 0}))
+    }
+
+    fn with_root(rules: &'static Rules, table: &str, row: Value) -> MemDb {
         let mut db = MemDb {
             tables: BTreeMap::new(),
             next: 0,
+            rules,
         };
         let u = db.uuid();
-        let mut root = Map::new();
-        root.insert("bridges".into(), json!(["set", []]));
-        root.insert("next_cfg".into(), json!(0));
-        root.insert("cur_cfg".into(), json!(0));
+        let mut root = row.as_object().cloned().unwrap_or_default();
         root.insert("_uuid".into(), json!(["uuid", u]));
-        db.tables
-            .entry("Open_vSwitch".into())
-            .or_default()
-            .insert(u, root);
+        db.tables.entry(table.into()).or_default().insert(u, root);
         db
     }
 
@@ -309,7 +331,7 @@ impl MemDb {
     /// refers to are collected, then every reference must lead to a row
     /// and every index must be unique.
     fn commit(&mut self) -> Result<(), OpError> {
-        let rules = rules();
+        let rules = self.rules;
         loop {
             let mut used = BTreeSet::new();
             for rows in self.tables.values() {
@@ -472,111 +494,5 @@ fn mutate(r: &mut Map<String, Value>, col: &str, f: &str, v: &Value) -> Result<(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::names::{Mac, Owner};
-    use crate::model::ovs::OvsChange;
-    use crate::ovsdb::ops::Row;
-
-    fn bridge(name: &str) -> OvsChange {
-        OvsChange::AddBridge {
-            db: "unix:x".into(),
-            name: name.into(),
-            datapath_type: "netdev".into(),
-            owner: "lab".parse::<Owner>().unwrap(),
-            hwaddr: Mac([2, 0, 0, 0, 0, 1]),
-        }
-    }
-
-    fn run(db: &mut MemDb, changes: &[OvsChange]) -> Result<Vec<Value>, crate::ovsdb::OvsdbError> {
-        let mut t = Txn::new();
-        for (i, c) in changes.iter().enumerate() {
-            crate::effect::ovs::txn::build(&mut t, i, c);
-        }
-        let r = db.transact(&t);
-        t.check(&r)
-    }
-
-    #[test]
-    fn a_second_bridge_of_a_name_is_a_constraint_violation_and_changes_nothing() {
-        let mut db = MemDb::new();
-        run(&mut db, &[bridge("br0")]).unwrap();
-        let before = db.rows("Bridge").len();
-        let e = run(&mut db, &[bridge("br1"), bridge("br0")]).unwrap_err();
-        assert!(e.to_string().contains("constraint violation"), "{e}");
-        assert_eq!(db.rows("Bridge").len(), before, "all or nothing");
-        assert_eq!(db.rows("Interface").len(), 1);
-    }
-
-    #[test]
-    fn a_deleted_bridge_takes_its_ports_and_interfaces_with_it() {
-        let mut db = MemDb::new();
-        run(&mut db, &[bridge("br0")]).unwrap();
-        let uuid = Row(db.rows("Bridge")[0].clone())
-            .uuid()
-            .unwrap()
-            .to_string();
-        run(
-            &mut db,
-            &[OvsChange::DelBridge {
-                db: "unix:x".into(),
-                name: "br0".into(),
-                uuid,
-                ports: 1,
-            }],
-        )
-        .unwrap();
-        for t in ["Bridge", "Port", "Interface"] {
-            assert!(db.rows(t).is_empty(), "{t} left");
-        }
-    }
-
-    #[test]
-    fn a_port_on_a_missing_bridge_counts_zero_rows() {
-        let mut db = MemDb::new();
-        let e = run(
-            &mut db,
-            &[OvsChange::AddUplink {
-                db: "unix:x".into(),
-                bridge: "nope".into(),
-                port: "u".into(),
-                owner: "lab".parse().unwrap(),
-            }],
-        )
-        .unwrap_err();
-        assert!(
-            matches!(e, crate::ovsdb::OvsdbError::Count { got: 0, .. }),
-            "{e}"
-        );
-        assert!(db.rows("Port").is_empty(), "rolled back");
-    }
-
-    #[test]
-    fn a_reference_to_no_row_is_refused() {
-        let mut db = MemDb::new();
-        let mut t = Txn::new();
-        t.push(
-            Op::Insert {
-                table: "Bridge".into(),
-                row: json!({"name": "b", "ports": ["uuid", "0000abcd-0000-0000-0000-000000000099"]}),
-                uuid_name: Some("b".into()),
-            },
-            crate::ovsdb::ops::Expect::Any,
-        );
-        t.push(
-            Op::Mutate {
-                table: "Open_vSwitch".into(),
-                wh: vec![],
-                mutations: vec![json!(["bridges", "insert", ["named-uuid", "b"]])],
-            },
-            crate::ovsdb::ops::Expect::Count(1),
-        );
-        let r = db.transact(&t);
-        let e = t.check(&r).unwrap_err();
-        assert!(
-            e.to_string().contains("referential integrity violation"),
-            "{e}"
-        );
-        assert!(db.rows("Bridge").is_empty(), "rolled back");
-    }
-}
+#[path = "ovsdb_tests.rs"]
+mod tests;

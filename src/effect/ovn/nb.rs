@@ -34,109 +34,11 @@ impl Nb {
         self.client.addr()
     }
 
-    /// Every logical switch and its ports (`ovn-nbctl show`, as data).
+    /// Every logical switch and router with its ports (`ovn-nbctl show`,
+    /// as data).
     pub async fn state(&self) -> Result<NbState, OvsdbError> {
-        let mut t = Txn::for_db(NB_DB);
-        for (table, cols) in [
-            (
-                "Logical_Switch",
-                vec!["_uuid", "name", "ports", "external_ids"],
-            ),
-            (
-                "Logical_Switch_Port",
-                vec![
-                    "_uuid",
-                    "name",
-                    "addresses",
-                    "port_security",
-                    "options",
-                    "external_ids",
-                    "up",
-                ],
-            ),
-            (
-                "Logical_Router",
-                vec!["_uuid", "name", "ports", "external_ids"],
-            ),
-            (
-                "Logical_Router_Port",
-                vec!["_uuid", "name", "mac", "networks"],
-            ),
-        ] {
-            t.push(
-                Op::Select {
-                    table: table.into(),
-                    wh: vec![],
-                    columns: Some(cols.into_iter().map(String::from).collect()),
-                },
-                Expect::Any,
-            );
-        }
-        let r = self.client.transact(&t).await?;
-        let ports: std::collections::BTreeMap<String, NbPort> = rows(&r, 1)
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.uuid()?.to_string(),
-                    NbPort {
-                        uuid: p.uuid()?.to_string(),
-                        name: p.str("name")?.to_string(),
-                        addresses: p.strings("addresses"),
-                        port_security: p.strings("port_security"),
-                        options: p.map("options"),
-                        external_ids: p.map("external_ids"),
-                        up: p.opt("up").and_then(|v| v.as_bool()),
-                    },
-                ))
-            })
-            .collect();
-        let mut switches: Vec<NbSwitch> = rows(&r, 0)
-            .iter()
-            .filter_map(|s| {
-                let mut ps: Vec<NbPort> = s.refs("ports", &ports);
-                ps.sort_by(|a, b| a.name.cmp(&b.name));
-                Some(NbSwitch {
-                    uuid: s.uuid()?.to_string(),
-                    name: s.str("name").unwrap_or("").to_string(),
-                    external_ids: s.map("external_ids"),
-                    ports: ps,
-                })
-            })
-            .collect();
-        switches.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
-        let lrps: std::collections::BTreeMap<String, NbRouterPort> = rows(&r, 3)
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.uuid()?.to_string(),
-                    NbRouterPort {
-                        uuid: p.uuid()?.to_string(),
-                        name: p.str("name")?.to_string(),
-                        mac: p.str("mac").unwrap_or("").to_string(),
-                        networks: p.strings("networks"),
-                    },
-                ))
-            })
-            .collect();
-        let mut routers: Vec<NbRouter> = rows(&r, 2)
-            .iter()
-            .filter_map(|x| {
-                let mut ps: Vec<NbRouterPort> = x.refs("ports", &lrps);
-                ps.sort_by(|a, b| a.name.cmp(&b.name));
-                Some(NbRouter {
-                    uuid: x.uuid()?.to_string(),
-                    name: x.str("name").unwrap_or("").to_string(),
-                    external_ids: x.map("external_ids"),
-                    ports: ps,
-                })
-            })
-            .collect();
-        routers.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
-        Ok(NbState {
-            addr: self.client.addr().to_string(),
-            switches,
-            routers,
-        })
+        let r = self.client.transact(&state_query()).await?;
+        Ok(state_of(&r, self.client.addr()))
     }
 
     /// All `changes` in one transaction, `nb_cfg += 1` with them.
@@ -144,25 +46,140 @@ impl Nb {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut t = Txn::for_db(NB_DB);
-        t.push(
-            Op::Comment(format!("swctl: {} change(s)", changes.len())),
-            Expect::Any,
-        );
-        for (i, c) in changes.iter().enumerate() {
-            build(&mut t, i, c, changes);
-        }
-        t.push(
-            Op::Mutate {
-                table: "NB_Global".into(),
-                wh: vec![],
-                mutations: vec![json!(["nb_cfg", "+=", 1])],
-            },
-            Expect::Count(1),
-        );
-        self.client.transact(&t).await?;
+        self.client.transact(&apply_txn(changes)).await?;
         Ok(())
     }
+}
+
+/// The selects `Nb::state` sends.
+pub fn state_query() -> Txn {
+    let mut t = Txn::for_db(NB_DB);
+    for (table, cols) in [
+        (
+            "Logical_Switch",
+            vec!["_uuid", "name", "ports", "external_ids"],
+        ),
+        (
+            "Logical_Switch_Port",
+            vec![
+                "_uuid",
+                "name",
+                "addresses",
+                "port_security",
+                "options",
+                "external_ids",
+                "up",
+            ],
+        ),
+        (
+            "Logical_Router",
+            vec!["_uuid", "name", "ports", "external_ids"],
+        ),
+        (
+            "Logical_Router_Port",
+            vec!["_uuid", "name", "mac", "networks"],
+        ),
+    ] {
+        t.push(
+            Op::Select {
+                table: table.into(),
+                wh: vec![],
+                columns: Some(cols.into_iter().map(String::from).collect()),
+            },
+            Expect::Any,
+        );
+    }
+    t
+}
+
+/// The Northbound state in the answer `r` to `state_query()` from the
+/// server at `addr` (pure: the fake's in-memory server is read the same way).
+pub fn state_of(r: &[Value], addr: &str) -> NbState {
+    let ports: std::collections::BTreeMap<String, NbPort> = rows(r, 1)
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.uuid()?.to_string(),
+                NbPort {
+                    uuid: p.uuid()?.to_string(),
+                    name: p.str("name")?.to_string(),
+                    addresses: p.strings("addresses"),
+                    port_security: p.strings("port_security"),
+                    options: p.map("options"),
+                    external_ids: p.map("external_ids"),
+                    up: p.opt("up").and_then(|v| v.as_bool()),
+                },
+            ))
+        })
+        .collect();
+    let mut switches: Vec<NbSwitch> = rows(r, 0)
+        .iter()
+        .filter_map(|s| {
+            let mut ps: Vec<NbPort> = s.refs("ports", &ports);
+            ps.sort_by(|a, b| a.name.cmp(&b.name));
+            Some(NbSwitch {
+                uuid: s.uuid()?.to_string(),
+                name: s.str("name").unwrap_or("").to_string(),
+                external_ids: s.map("external_ids"),
+                ports: ps,
+            })
+        })
+        .collect();
+    switches.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
+    let lrps: std::collections::BTreeMap<String, NbRouterPort> = rows(r, 3)
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.uuid()?.to_string(),
+                NbRouterPort {
+                    uuid: p.uuid()?.to_string(),
+                    name: p.str("name")?.to_string(),
+                    mac: p.str("mac").unwrap_or("").to_string(),
+                    networks: p.strings("networks"),
+                },
+            ))
+        })
+        .collect();
+    let mut routers: Vec<NbRouter> = rows(r, 2)
+        .iter()
+        .filter_map(|x| {
+            let mut ps: Vec<NbRouterPort> = x.refs("ports", &lrps);
+            ps.sort_by(|a, b| a.name.cmp(&b.name));
+            Some(NbRouter {
+                uuid: x.uuid()?.to_string(),
+                name: x.str("name").unwrap_or("").to_string(),
+                external_ids: x.map("external_ids"),
+                ports: ps,
+            })
+        })
+        .collect();
+    routers.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
+    NbState {
+        addr: addr.to_string(),
+        switches,
+        routers,
+    }
+}
+
+/// The one transaction of `changes` (and `nb_cfg += 1`).
+pub fn apply_txn(changes: &[NbChange]) -> Txn {
+    let mut t = Txn::for_db(NB_DB);
+    t.push(
+        Op::Comment(format!("swctl: {} change(s)", changes.len())),
+        Expect::Any,
+    );
+    for (i, c) in changes.iter().enumerate() {
+        build(&mut t, i, c, changes);
+    }
+    t.push(
+        Op::Mutate {
+            table: "NB_Global".into(),
+            wh: vec![],
+            mutations: vec![json!(["nb_cfg", "+=", 1])],
+        },
+        Expect::Count(1),
+    );
+    t
 }
 
 /// The named uuid of the switch `AddSwitch` makes for `name` in this

@@ -35,7 +35,7 @@ pub async fn destroy<S: Effects>(
     .await;
     // the lab's Northbound rows (no machine binds to them any more), even
     // when a machine could not be reached: every part that answers goes
-    runs.extend(northbound(d, "destroy").await);
+    runs.extend(northbound(sys, d, "destroy").await);
     // the simulated machines' own Open vSwitch, before their namespaces go
     // (a daemon inside keeps a deleted namespace alive)
     for m in d.machines.keys() {

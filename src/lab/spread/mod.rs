@@ -369,10 +369,10 @@ fn failed(runs: &[AgentRun]) -> Result<(), LabError> {
 
 /// The Northbound part of `verb`, for a lab with OVN switches, as a run
 /// of its own ("ovn").
-async fn northbound(d: &Desired, verb: &str) -> Option<AgentRun> {
+async fn northbound<S: Effects>(sys: &S, d: &Desired, verb: &str) -> Option<AgentRun> {
     d.ovn.as_ref()?;
     let machine: Owner = "ovn".parse().expect("valid name");
-    Some(match super::ovn::northbound(&resolve(d), verb).await {
+    Some(match super::ovn::northbound(sys, &resolve(d), verb).await {
         Ok(output) => AgentRun {
             machine,
             ok: true,
@@ -469,7 +469,7 @@ pub async fn apply<S: Effects>(
         super::events::emit(&d.owner, ev);
     };
     step("underlay", &[]);
-    let nb: Vec<AgentRun> = northbound(d, "apply").await.into_iter().collect();
+    let nb: Vec<AgentRun> = northbound(sys, d, "apply").await.into_iter().collect();
     failed(&nb)?;
     let mut runs = on_parts(d, |_| true, "apply", &[]).await;
     failed(&runs)?;
@@ -495,7 +495,7 @@ pub async fn plan<S: Effects>(sys: &S, d: &Desired) -> Result<(Plan, Vec<AgentRu
     // a simulated machine not made yet (or deleted): apply makes it first,
     // then its agent plans its part there
     let mut runs = on_parts(d, |s| !missing(s), "plan", &[]).await;
-    runs.extend(northbound(d, "plan").await);
+    runs.extend(northbound(sys, d, "plan").await);
     failed(&runs)?;
     runs.extend(missing_machines(d, "plan"));
     Ok((local, runs))
@@ -508,7 +508,7 @@ pub async fn status<S: Effects>(sys: &S, d: &Desired) -> Result<(Plan, Vec<Agent
         None => Plan::default(),
     };
     let mut runs = on_parts(d, |s| !missing(s), "status", &[]).await;
-    runs.extend(northbound(d, "status").await);
+    runs.extend(northbound(sys, d, "status").await);
     // a simulated machine whose namespace is gone has drifted as a whole
     runs.extend(missing_machines(d, "status"));
     // exit code 3 (drift) is an answer, not a failure
