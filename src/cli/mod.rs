@@ -28,9 +28,9 @@ pub use render::Output;
 use crate::effect::observe::{Scan, observe};
 use crate::effect::ovs::Servers;
 use crate::effect::system::System;
+use crate::lab::change::ChangeJob;
 use crate::lab::topology::Topology;
 use args::{BenchArgs, OvnCmd, SandboxCmd};
-use imperative::ChangeJob;
 use topo::TopoCmd;
 
 /// Run a parsed command (everything but `ns exec`, which `main` handles

@@ -1,19 +1,19 @@
-//! The imperative commands (`ns`, `switch`, `attach`, `detach`, `link`,
-//! `unlink`, `route`, `forward`): each validated into a desired state and a
-//! scope for the planner, then observed, planned and applied like a
-//! topology. `parse` validates the arguments of each.
+//! The imperative changes (`ns add/del`, `switch add/del`, `attach`,
+//! `detach`, `link`, `unlink`, `route add/del`, `forward`) as use cases:
+//! a request (`lab::request::Change`) validated into a desired state and a
+//! scope for the planner (`parse`), then observed, guarded (what a lab
+//! owns), planned and applied like a topology; the answer a typed
+//! `ChangeReport`. The CLI and the API render it; nothing here prints.
 
 mod parse;
 
 use std::time::Instant;
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::render::change_output;
-use super::{CliError, Job, Output};
-use crate::effect::apply::apply;
+use crate::effect::Effects;
+use crate::effect::apply::{ApplyError, apply};
 use crate::effect::observe::{Scan, observe, prune_run_state};
-use crate::effect::system::System;
 use crate::lab::request::{BackendChoice, Change};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,24 +23,67 @@ use crate::plan::switch::{all_switches, find_switch};
 use crate::plan::{Plan, Step};
 use crate::plan::{PlanError, Scope, plan};
 
+/// Why an imperative change was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// a value refused by its rules
+    #[error(transparent)]
+    Invalid(#[from] crate::model::names::InvalidInput),
+    /// arguments that do not make sense together, or out of range
+    #[error("{0}")]
+    Usage(String),
+    /// the change would alter what an applied lab owns
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot make a plan")]
+    Plan(#[from] PlanError),
+    #[error("cannot read the system state")]
+    Observe(#[source] crate::effect::StepError),
+    #[error("cannot apply the plan")]
+    Apply(#[from] ApplyError),
+    #[error("cannot read the OVSDB state")]
+    Ovs(#[from] crate::ovsdb::OvsdbError),
+}
+
+/// What an imperative change did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeReport {
+    /// the command, in the CLI's words (`attach h1 br0`)
+    pub what: String,
+    /// the steps run (with each port's or link's wiring)
+    pub plan: Plan,
+    pub ms: f64,
+    /// `switch del`: the ports that went with the switches
+    pub removed_ports: Vec<String>,
+    /// `switch add`: the backend chosen, and why
+    pub backend: Option<(Backend, String)>,
+}
+
+/// A request validated: an imperative change, or `ns attach` (which
+/// adopts a process's namespace, no plan).
+pub enum Validated {
+    Change(Box<ChangeJob>),
+    NsAttach(NsName, u32),
+}
+
 /// The backend for a new switch, and why it was chosen.
-async fn choose_backend(
+async fn choose_backend<S: Effects>(
     arg: Option<BackendChoice>,
-    k: &System,
-) -> Result<(Backend, String), CliError> {
+    k: &S,
+) -> Result<(Backend, String), ChangeError> {
     if let Some(b) = arg {
         return Ok((b.into(), "--backend".into()));
     }
     if let Ok(s) = std::env::var("SWCTL_BACKEND") {
         let b: Backend = s
             .parse()
-            .map_err(|e| CliError::Usage(format!("$SWCTL_BACKEND: {e}")))?;
+            .map_err(|e| ChangeError::Usage(format!("$SWCTL_BACKEND: {e}")))?;
         return Ok((b, "$SWCTL_BACKEND".into()));
     }
-    match &k.ovs.default {
-        Ok(o) => Ok((
+    match k.ovs_state().await? {
+        Ok(st) => Ok((
             Backend::Ovs,
-            format!("an OVSDB server answers at {}", o.client.addr()),
+            format!("an OVSDB server answers at {}", st.addr),
         )),
         Err(_) => Ok((Backend::Bridge, "no OVSDB server answers".into())),
     }
@@ -48,32 +91,32 @@ async fn choose_backend(
 
 /// A validated command that changes the system: (desired, scope) for the
 /// planner, and what to observe.
-pub(super) struct ChangeJob {
-    pub(super) what: String,
-    pub(super) desired: Desired,
-    pub(super) scope: Scope,
-    pub(super) scan: Scan,
+pub struct ChangeJob {
+    pub what: String,
+    pub desired: Desired,
+    pub scope: Scope,
+    pub scan: Scan,
     /// teardown-like: keep going past failures, report them all
-    pub(super) keep_going: bool,
+    pub keep_going: bool,
     /// names that must exist for the command to make sense (del of a
     /// missing object is an error, as with `ip`)
-    pub(super) must_exist: Vec<Key>,
+    pub must_exist: Vec<Key>,
     /// expected switch kind from an explicit --backend
-    pub(super) backend_check: Option<(IfName, Backend)>,
+    pub backend_check: Option<(IfName, Backend)>,
     /// `switch add`: pick the backend at run time (it may ask OVSDB)
-    pub(super) pick_backend: Option<Option<BackendChoice>>,
+    pub pick_backend: Option<Option<BackendChoice>>,
     /// talk to OVSDB (commands that may involve an OVS switch)
-    pub(super) ovs: bool,
+    pub ovs: bool,
     /// why the backend was picked, when not by the usual rules
-    pub(super) backend_reason: Option<String>,
+    pub backend_reason: Option<String>,
     /// change what a topology owns all the same (`--force`)
-    pub(super) force: bool,
+    pub force: bool,
     /// attach/link: Some(--replace) (addresses on ends that exist already)
-    pub(super) replace: Option<bool>,
+    pub replace: Option<bool>,
 }
 
 impl ChangeJob {
-    pub(super) fn new(what: String, desired: Desired, scope: Scope, scan: Scan) -> ChangeJob {
+    pub fn new(what: String, desired: Desired, scope: Scope, scan: Scan) -> ChangeJob {
         ChangeJob {
             what,
             desired,
@@ -105,12 +148,12 @@ impl ChangeJob {
     }
 }
 
-/// The imperative change `c`, validated into a job.
-pub(super) fn job(c: &Change) -> Result<Job, CliError> {
+/// The imperative change `c`, validated (nothing touched).
+pub fn validate(c: &Change) -> Result<Validated, ChangeError> {
     let mut job = match c {
         Change::NsAdd(r) => parse::ns_add(r)?,
         Change::NsDel(r) => parse::ns_del(r)?,
-        Change::NsAttach(r) => Job::NsAttach(r.name.parse()?, r.pid),
+        Change::NsAttach(r) => return Ok(Validated::NsAttach(r.name.parse()?, r.pid)),
         Change::SwitchAdd(r) => parse::switch_add(r)?,
         Change::SwitchDel(r) => parse::switch_del(r)?,
         Change::Attach(r) => parse::attach(r)?,
@@ -121,25 +164,23 @@ pub(super) fn job(c: &Change) -> Result<Job, CliError> {
         Change::RouteDel(r) => parse::route(r, false)?,
         Change::Forward(r) => parse::forward(r)?,
     };
-    if let Job::Change(j) = &mut job {
-        j.force = c.force();
-    }
-    Ok(job)
+    job.force = c.force();
+    Ok(Validated::Change(Box::new(job)))
 }
 
-async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> {
+async fn run_change<S: Effects>(k: &S, mut job: ChangeJob) -> Result<ChangeReport, ChangeError> {
     for ns in job.desired.namespaces.keys() {
         job.scan.namespaces.insert(ns.clone());
     }
     let t0 = Instant::now();
-    let o = observe(k, &job.scan).await.map_err(CliError::Observe)?;
+    let o = observe(k, &job.scan).await.map_err(ChangeError::Observe)?;
     prune_run_state(&o);
     check_exists(&o, &job.must_exist)?;
     if let Some((sw, want)) = &job.backend_check
         && let Some((have, loc)) = find_switch(&o, sw.as_str())
         && *want != have
     {
-        return Err(CliError::Usage(format!(
+        return Err(ChangeError::Usage(format!(
             "switch {sw} (in {loc}) is on the {have} backend, but --backend {want} was given"
         )));
     }
@@ -153,18 +194,24 @@ async fn run_change(k: &System, mut job: ChangeJob) -> Result<Output, CliError> 
     let removed = ports_going(&o, &job);
     apply(k, &p, job.keep_going).await?;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let mut out = change_output(&job.what, &p, ms);
-    if !removed.is_empty() {
-        out.text = format!("removed ports: {}\n{}", removed.join(", "), out.text);
-        out.json["removed_ports"] = json!(removed);
-    }
-    Ok(out)
+    Ok(ChangeReport {
+        what: job.what,
+        plan: p,
+        ms,
+        removed_ports: removed,
+        backend: None,
+    })
 }
 
 /// A second `attach`/`link` with addresses for an end that has others:
 /// refused (it would silently add a second address), or with `--replace`
 /// the others go (`ip addr del`) and the new ones take their place.
-fn other_addrs(o: &Observed, p: &mut Plan, job: &ChangeJob, replace: bool) -> Result<(), CliError> {
+fn other_addrs(
+    o: &Observed,
+    p: &mut Plan,
+    job: &ChangeJob,
+    replace: bool,
+) -> Result<(), ChangeError> {
     let d = &job.desired;
     let mine: BTreeSet<Cidr> = d
         .ports
@@ -211,7 +258,7 @@ fn other_addrs(o: &Observed, p: &mut Plan, job: &ChangeJob, replace: bool) -> Re
                 _ => unreachable!(),
             })
             .collect();
-        return Err(CliError::Refused(format!(
+        return Err(ChangeError::Refused(format!(
             "{}: the end exists already with {}; the new address would be added beside it. Give --replace to put the new address in its place, or add one with `ip -n NS addr add`",
             job.what,
             have.join(", ")
@@ -292,7 +339,7 @@ fn touched(job: &ChangeJob) -> (BTreeSet<NsName>, BTreeSet<IfName>) {
 /// An imperative command leaves what an applied topology owns alone: the
 /// next `apply` would silently undo it, or it would break the lab. Refused
 /// (naming the topology and the way out) unless `--force`.
-fn guard(o: &Observed, job: &ChangeJob) -> Result<(), CliError> {
+fn guard(o: &Observed, job: &ChangeJob) -> Result<(), ChangeError> {
     let cli = Owner::cli();
     let (nss, sws) = touched(job);
     let mut why = Vec::new();
@@ -343,7 +390,7 @@ fn guard(o: &Observed, job: &ChangeJob) -> Result<(), CliError> {
         .map(|t| format!("`swctl destroy --name {t}`"))
         .collect::<Vec<_>>()
         .join(" or ");
-    Err(CliError::Refused(format!(
+    Err(ChangeError::Refused(format!(
         "{}: {}; change the topology's file and `swctl apply` it, or remove the lab with {hint} (--force does it anyway; the next apply may undo it)",
         job.what,
         lines.join(", ")
@@ -351,7 +398,7 @@ fn guard(o: &Observed, job: &ChangeJob) -> Result<(), CliError> {
 }
 
 /// A `del` of something that does not exist is an error, as with `ip`.
-fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
+fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), ChangeError> {
     for k in keys {
         let ok = match k {
             Key::Ns { ns } => o.namespaces.contains_key(ns),
@@ -405,7 +452,7 @@ fn check_exists(o: &Observed, keys: &[Key]) -> Result<(), CliError> {
 }
 
 /// Run an imperative command; `switch add` picks its backend first.
-pub(super) async fn run(k: &System, mut job: ChangeJob) -> Result<Output, CliError> {
+pub async fn run<S: Effects>(k: &S, mut job: ChangeJob) -> Result<ChangeReport, ChangeError> {
     let Some(arg) = job.pick_backend else {
         return run_change(k, job).await;
     };
@@ -416,9 +463,7 @@ pub(super) async fn run(k: &System, mut job: ChangeJob) -> Result<Output, CliErr
     for s in job.desired.switches.values_mut() {
         s.backend = backend;
     }
-    let mut out = run_change(k, job).await?;
-    out.text = format!("backend: {backend} ({why})\n{}", out.text);
-    out.json["backend"] = json!(backend);
-    out.json["backend_reason"] = json!(why);
-    Ok(out)
+    let mut report = run_change(k, job).await?;
+    report.backend = Some((backend, why));
+    Ok(report)
 }

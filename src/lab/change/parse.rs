@@ -5,9 +5,7 @@
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-use super::ChangeJob;
-use crate::cli::render::join;
-use crate::cli::{CliError, Job};
+use super::{ChangeError, ChangeJob};
 use crate::effect::observe::Scan;
 use crate::lab::request::change::{
     Attach, Detach, Forward, Link, NsAdd, NsDel, Route, SwitchAdd, SwitchDel, Unlink,
@@ -19,15 +17,23 @@ use crate::model::names::{
 use crate::model::{Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via};
 use crate::plan::Scope;
 
+/// `a b c`
+fn join<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn parse_all<T: FromStr<Err = InvalidInput>>(v: &[String]) -> Result<Vec<T>, InvalidInput> {
     v.iter().map(|s| s.parse()).collect()
 }
 
-fn unique<T: Ord + Clone + std::fmt::Display>(v: &[T], what: &str) -> Result<(), CliError> {
+fn unique<T: Ord + Clone + std::fmt::Display>(v: &[T], what: &str) -> Result<(), ChangeError> {
     let mut seen = BTreeSet::new();
     for x in v {
         if !seen.insert(x.clone()) {
-            return Err(CliError::Usage(format!("{what} {x} is given twice")));
+            return Err(ChangeError::Usage(format!("{what} {x} is given twice")));
         }
     }
     Ok(())
@@ -41,15 +47,15 @@ fn locs_to_scan(scan: &mut Scan, locs: &[&Loc]) {
     }
 }
 
-fn check_mtu(m: Option<u32>) -> Result<Option<u32>, CliError> {
+fn check_mtu(m: Option<u32>) -> Result<Option<u32>, ChangeError> {
     Ok(m.map(|v| names::mtu(v.into())).transpose()?)
 }
 
-fn check_vlan(v: Option<u16>) -> Result<Option<u16>, CliError> {
+fn check_vlan(v: Option<u16>) -> Result<Option<u16>, ChangeError> {
     Ok(v.map(|x| names::vlan(x.into())).transpose()?)
 }
 
-pub(super) fn ns_add(r: &NsAdd) -> Result<Job, CliError> {
+pub(super) fn ns_add(r: &NsAdd) -> Result<ChangeJob, ChangeError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let names: Vec<NsName> = parse_all(&r.names)?;
@@ -58,10 +64,15 @@ pub(super) fn ns_add(r: &NsAdd) -> Result<Job, CliError> {
         d.namespaces.insert(n.clone(), NsSpec::default());
         scan.namespaces.insert(n.clone());
     }
-    Ok(ChangeJob::new(format!("ns add {}", join(&names)), d, Scope::Nothing, scan).into())
+    Ok(ChangeJob::new(
+        format!("ns add {}", join(&names)),
+        d,
+        Scope::Nothing,
+        scan,
+    ))
 }
 
-pub(super) fn ns_del(r: &NsDel) -> Result<Job, CliError> {
+pub(super) fn ns_del(r: &NsDel) -> Result<ChangeJob, ChangeError> {
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let names: Vec<NsName> = parse_all(&r.names)?;
@@ -73,12 +84,11 @@ pub(super) fn ns_del(r: &NsDel) -> Result<Job, CliError> {
     Ok(
         ChangeJob::new(format!("ns del {}", join(&names)), d, scope, scan)
             .teardown(keys)
-            .with_ovs(None)
-            .into(),
+            .with_ovs(None),
     )
 }
 
-pub(super) fn switch_add(r: &SwitchAdd) -> Result<Job, CliError> {
+pub(super) fn switch_add(r: &SwitchAdd) -> Result<ChangeJob, ChangeError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let name: IfName = r.name.parse()?;
@@ -114,10 +124,10 @@ pub(super) fn switch_add(r: &SwitchAdd) -> Result<Job, CliError> {
         job.pick_backend = Some(Some(BackendChoice::Ovs));
         job.backend_reason = Some("--ovsdb".into());
     }
-    Ok(job.into())
+    Ok(job)
 }
 
-pub(super) fn switch_del(r: &SwitchDel) -> Result<Job, CliError> {
+pub(super) fn switch_del(r: &SwitchDel) -> Result<ChangeJob, ChangeError> {
     let explicit = r.backend.map(Backend::from);
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
@@ -132,12 +142,11 @@ pub(super) fn switch_del(r: &SwitchDel) -> Result<Job, CliError> {
     Ok(
         ChangeJob::new(format!("switch del {}", join(&names)), d, scope, scan)
             .teardown(keys)
-            .with_ovs(explicit.map(|b| (names[0].clone(), b)))
-            .into(),
+            .with_ovs(explicit.map(|b| (names[0].clone(), b))),
     )
 }
 
-pub(super) fn attach(a: &Attach) -> Result<Job, CliError> {
+pub(super) fn attach(a: &Attach) -> Result<ChangeJob, ChangeError> {
     let explicit = a.backend.map(Backend::from);
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
@@ -147,7 +156,7 @@ pub(super) fn attach(a: &Attach) -> Result<Job, CliError> {
     unique(&addrs, "address")?;
     let ifname = a.ifname.as_deref().map(IfName::from_str).transpose()?;
     if ifname.as_ref().is_some_and(|n| n.as_str() == "lo") {
-        return Err(CliError::Usage(
+        return Err(ChangeError::Usage(
             "`lo` is the namespace's loopback; choose another --ifname".into(),
         ));
     }
@@ -166,12 +175,11 @@ pub(super) fn attach(a: &Attach) -> Result<Job, CliError> {
     Ok(
         ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
             .with_ovs(explicit.map(|b| (switch.clone(), b)))
-            .replacing(a.replace)
-            .into(),
+            .replacing(a.replace),
     )
 }
 
-pub(super) fn detach(r: &Detach) -> Result<Job, CliError> {
+pub(super) fn detach(r: &Detach) -> Result<ChangeJob, ChangeError> {
     let explicit = r.backend.map(Backend::from);
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
@@ -187,12 +195,11 @@ pub(super) fn detach(r: &Detach) -> Result<Job, CliError> {
     Ok(
         ChangeJob::new(format!("detach {ns} {switch}"), d, scope, scan)
             .teardown(vec![key])
-            .with_ovs(explicit.map(|b| (switch.clone(), b)))
-            .into(),
+            .with_ovs(explicit.map(|b| (switch.clone(), b))),
     )
 }
 
-pub(super) fn link(l: &Link) -> Result<Job, CliError> {
+pub(super) fn link(l: &Link) -> Result<ChangeJob, ChangeError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let a: Loc = l.a.parse()?;
@@ -214,14 +221,10 @@ pub(super) fn link(l: &Link) -> Result<Job, CliError> {
         b_addrs,
         mtu: check_mtu(l.mtu)?,
     });
-    Ok(
-        ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan)
-            .replacing(l.replace)
-            .into(),
-    )
+    Ok(ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan).replacing(l.replace))
 }
 
-pub(super) fn unlink(r: &Unlink) -> Result<Job, CliError> {
+pub(super) fn unlink(r: &Unlink) -> Result<ChangeJob, ChangeError> {
     let d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let a: Loc = r.a.parse()?;
@@ -229,16 +232,14 @@ pub(super) fn unlink(r: &Unlink) -> Result<Job, CliError> {
     locs_to_scan(&mut scan, &[&a, &b]);
     let key = Key::link(&a, &b);
     let scope = Scope::Objects([key.clone()].into());
-    Ok(ChangeJob::new(format!("unlink {a} {b}"), d, scope, scan)
-        .teardown(vec![key])
-        .into())
+    Ok(ChangeJob::new(format!("unlink {a} {b}"), d, scope, scan).teardown(vec![key]))
 }
 
-pub(super) fn route(r: &Route, add: bool) -> Result<Job, CliError> {
+pub(super) fn route(r: &Route, add: bool) -> Result<ChangeJob, ChangeError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     if r.word != "via" {
-        return Err(CliError::Usage(format!(
+        return Err(ChangeError::Usage(format!(
             "expected `via` after the destination, found {:?}: swctl route add|del NS DEST via GATEWAY",
             r.word
         )));
@@ -249,7 +250,7 @@ pub(super) fn route(r: &Route, add: bool) -> Result<Job, CliError> {
     if let RouteDest::Net(c) = dest
         && c.addr.is_ipv4() != via.is_ipv4()
     {
-        return Err(CliError::Usage(format!(
+        return Err(ChangeError::Usage(format!(
             "{dest} and gateway {via} are of different IP families"
         )));
     }
@@ -269,7 +270,7 @@ pub(super) fn route(r: &Route, add: bool) -> Result<Job, CliError> {
             scan,
         );
         job.must_exist = vec![Key::Ns { ns }];
-        Ok(job.into())
+        Ok(job)
     } else {
         let key = Key::Route {
             ns: ns.clone(),
@@ -279,11 +280,11 @@ pub(super) fn route(r: &Route, add: bool) -> Result<Job, CliError> {
         let scope = Scope::Objects([key.clone()].into());
         let mut job = ChangeJob::new(format!("route del {ns} {dest} via {via}"), d, scope, scan);
         job.must_exist = vec![Key::Ns { ns }, key];
-        Ok(job.into())
+        Ok(job)
     }
 }
 
-pub(super) fn forward(r: &Forward) -> Result<Job, CliError> {
+pub(super) fn forward(r: &Forward) -> Result<ChangeJob, ChangeError> {
     let mut d = Desired::new(Owner::cli());
     let mut scan = Scan::default();
     let ns: NsName = r.ns.parse()?;
@@ -300,5 +301,5 @@ pub(super) fn forward(r: &Forward) -> Result<Job, CliError> {
     let what = format!("forward {ns} {}", if on { "on" } else { "off" });
     let mut job = ChangeJob::new(what, d, Scope::Nothing, scan);
     job.must_exist = vec![Key::Ns { ns }];
-    Ok(job.into())
+    Ok(job)
 }
