@@ -188,6 +188,21 @@ impl Txn {
             db: Some(db),
         }
     }
+    /// One select of every row of each table, with its columns (what
+    /// `ovs-vsctl show` and `ovn-nbctl show` read).
+    pub fn select_all(&mut self, tables: &[(&str, &[&str])]) {
+        for (table, cols) in tables {
+            self.push(
+                Op::Select {
+                    table: table.to_string(),
+                    wh: vec![],
+                    columns: Some(cols.iter().map(|c| c.to_string()).collect()),
+                },
+                Expect::Any,
+            );
+        }
+    }
+
     pub fn push(&mut self, op: Op, expect: Expect) -> usize {
         self.ops.push((op, expect));
         self.ops.len() - 1
@@ -352,7 +367,8 @@ pub fn rows(result: &[Value], i: usize) -> Vec<Row> {
         .collect()
 }
 
-fn atoms(v: Option<&Value>) -> Vec<Value> {
+/// The atoms of a set column (`["set", [..]]` or one atom).
+pub fn atoms(v: Option<&Value>) -> Vec<Value> {
     match v {
         Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => {
             a[1].as_array().cloned().unwrap_or_default()

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use crate::ovsdb::ops::{Op, Txn};
+use crate::ovsdb::ops::{Op, Txn, atoms};
 use crate::ovsdb::schema::PINNED;
 
 /// OVN's Northbound schema as OVN 23.03 ships it (schema 7.0.0), pinned
@@ -81,17 +81,6 @@ fn read_rules(schema: &str) -> Rules {
         }
     }
     r
-}
-
-/// The atoms of a set column (`["set", [..]]` or one atom).
-fn atoms(v: Option<&Value>) -> Vec<Value> {
-    match v {
-        Some(Value::Array(a)) if a.len() == 2 && a[0] == "set" => {
-            a[1].as_array().cloned().unwrap_or_default()
-        }
-        Some(v) => vec![v.clone()],
-        None => vec![],
-    }
 }
 
 /// The pairs of a map column.

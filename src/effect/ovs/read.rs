@@ -8,19 +8,19 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::ovs::{OvsBridge, OvsIface, OvsPort};
-use crate::ovsdb::ops::{Expect, Op, Txn, rows};
+use crate::ovsdb::ops::{Txn, rows};
 
 /// The selects of Bridge, Port and Interface, with the columns swctl reads.
 pub fn query() -> Txn {
     let mut t = Txn::new();
-    for (table, cols) in [
+    t.select_all(&[
         (
             "Bridge",
-            vec!["_uuid", "name", "ports", "datapath_type", "external_ids"],
+            &["_uuid", "name", "ports", "datapath_type", "external_ids"],
         ),
         (
             "Port",
-            vec![
+            &[
                 "_uuid",
                 "name",
                 "interfaces",
@@ -31,7 +31,7 @@ pub fn query() -> Txn {
         ),
         (
             "Interface",
-            vec![
+            &[
                 "_uuid",
                 "name",
                 "type",
@@ -41,16 +41,7 @@ pub fn query() -> Txn {
                 "external_ids",
             ],
         ),
-    ] {
-        t.push(
-            Op::Select {
-                table: table.into(),
-                wh: vec![],
-                columns: Some(cols.into_iter().map(String::from).collect()),
-            },
-            Expect::Any,
-        );
-    }
+    ]);
     t
 }
 
