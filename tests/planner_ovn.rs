@@ -328,7 +328,19 @@ fn the_northbound_part_runs_through_the_northbound_effect() {
             f.nb_state(&nb).await.unwrap().switches.is_empty(),
             "a plan changes nothing"
         );
-        northbound(&f, &d, "apply").await.unwrap();
+        // drift in words, from the steps' meanings
+        let v = northbound(&f, &d, "status").await.unwrap();
+        assert_eq!(v["in_sync"], false, "{v}");
+        let missing = v["drift"]["missing"].to_string();
+        assert!(missing.contains("OVN logical switch ls1"), "{v}");
+        let v = northbound(&f, &d, "apply").await.unwrap();
+        assert!(
+            v["steps"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("ovn-nbctl --db="),
+            "{v}"
+        );
         let st = f.nb_state(&nb).await.unwrap();
         assert_eq!(st.switches.len(), 1, "{st:?}");
         let ports = &st.switches[0].ports;

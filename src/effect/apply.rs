@@ -7,6 +7,7 @@ use futures::future::join_all;
 
 use super::{Effects, LinkChange, Namespaces, Netlink, NewLink, NlError, StepError, Vxlan};
 use crate::model::names::{Loc, NsName};
+use crate::model::ovn::NbChange;
 use crate::model::ovs::OvsChange;
 use crate::plan::{Plan, Step};
 
@@ -188,7 +189,9 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             )
             .await
         }
-        Step::Ovs(_) => unreachable!("OVS changes are applied per phase in one transaction"),
+        Step::Ovs(_) | Step::Nb { .. } => {
+            unreachable!("OVSDB changes are applied per phase in one transaction")
+        }
     }
 }
 
@@ -237,9 +240,16 @@ pub async fn apply_with<S: Effects>(
                 _ => None,
             })
             .collect();
+        // and all Northbound changes of the phase: one per database
+        let mut nb: std::collections::BTreeMap<&str, Vec<NbChange>> = Default::default();
+        for s in steps {
+            if let Step::Nb { nb: addr, change } = s {
+                nb.entry(addr).or_default().push(change.clone());
+            }
+        }
         let others: Vec<&Step> = steps
             .iter()
-            .filter(|s| !matches!(s, Step::Ovs(_)))
+            .filter(|s| !matches!(s, Step::Ovs(_) | Step::Nb { .. }))
             .collect();
         let ovs = async {
             if changes.is_empty() {
@@ -266,6 +276,23 @@ pub async fn apply_with<S: Effects>(
                     done += 1
                 }
                 Err(e) => failures.push((s.to_string(), e.into())),
+            }
+        }
+        for (addr, changes) in &nb {
+            match sys.nb_apply(addr, changes).await {
+                Ok(()) => {
+                    for c in changes {
+                        tracing::info!("{c}");
+                    }
+                    done += changes.len()
+                }
+                Err(e) => failures.push((
+                    format!(
+                        "one Northbound transaction at {addr} of {} change(s)",
+                        changes.len()
+                    ),
+                    e.into(),
+                )),
             }
         }
         match ovs_res {

@@ -9,14 +9,16 @@
 
 use std::time::{Duration, Instant};
 
+use crate::effect::apply::apply;
 use crate::effect::ovn::{chassis, nb::Nb};
 use crate::effect::ovs::sandbox::{self, SandboxError};
-use crate::effect::{Northbound, OvsDb};
+use crate::effect::{Effects, OvsDb};
 use crate::model::names::Owner;
 use crate::model::ovn::{chassis_name, lsp_name};
 use crate::model::{Backend, Desired, Reach};
 use crate::ovsdb::OvsdbError;
 use crate::plan::ovn_nb::plan_nb;
+use crate::plan::{Plan, Step};
 
 /// Why a lab's OVN part failed, in the user's words.
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +37,14 @@ pub enum OvnError {
     Behind { behind: Vec<String>, secs: u64 },
     #[error(transparent)]
     Name(#[from] crate::model::names::InvalidInput),
+    #[error("the Northbound changes failed: {0}")]
+    Apply(#[from] crate::effect::apply::ApplyError),
 }
 
 /// The Northbound part of `verb` (apply, plan, status, destroy) for lab
 /// `d` (whole, resolved): what changes (applied for apply and destroy), as
 /// an agent's output would say it.
-pub async fn northbound<S: Northbound>(
+pub async fn northbound<S: Effects>(
     sys: &S,
     d: &Desired,
     verb: &str,
@@ -58,18 +62,30 @@ pub async fn northbound<S: Northbound>(
     } else {
         d.clone()
     };
-    let changes = plan_nb(&want, &st);
+    // the changes as steps of a plan, run by the one executor (one
+    // Northbound transaction, as ovn-nbctl sends a batch)
+    let plan = Plan {
+        steps: plan_nb(&want, &st)
+            .into_iter()
+            .map(|change| Step::Nb {
+                nb: ovn.nb.clone(),
+                change,
+            })
+            .collect(),
+        ..Default::default()
+    };
     if matches!(verb, "apply" | "destroy") {
-        sys.nb_apply(&ovn.nb, &changes).await.map_err(at_nb)?;
+        apply(sys, &plan, false).await?;
     }
-    let steps: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+    let drift = super::drift::drift(&plan);
+    let steps: Vec<String> = plan.steps.iter().map(|c| c.to_string()).collect();
     Ok(serde_json::json!({
         "command": verb,
         "changes": steps.len(),
         "steps": steps,
-        "in_sync": steps.is_empty(),
+        "in_sync": drift.in_sync,
         "drift": if verb == "status" {
-            serde_json::json!({"differs": steps, "missing": [], "leaked": []})
+            serde_json::json!({"differs": drift.differs, "missing": drift.missing, "leaked": drift.leaked})
         } else {
             serde_json::json!({})
         },

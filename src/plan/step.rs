@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::model::names::{Cidr, IfName, Loc, Mac, NsName, Owner, RouteDest};
+use crate::model::ovn::NbChange;
 use crate::model::ovs::OvsChange;
 use crate::model::{LINK_GROUP, Mark, VXLAN_PORT};
 
@@ -140,6 +141,12 @@ pub enum Step {
     },
     /// an OVSDB change; all of one phase go in one transaction
     Ovs(OvsChange),
+    /// a change of OVN's Northbound database at `nb`; all of one phase go
+    /// in one transaction
+    Nb {
+        nb: String,
+        change: NbChange,
+    },
     /// move a device (an OVS internal port) into a namespace, renaming it
     MoveLink {
         from: Loc,
@@ -174,6 +181,22 @@ pub enum Meaning {
     Changes(Option<String>),
     /// waits for the kernel, changes nothing itself
     Waits,
+}
+
+/// What a Northbound change means for its rows (every change named).
+fn nb_meaning(c: &NbChange) -> Meaning {
+    use Meaning::*;
+    match c {
+        NbChange::AddSwitch { name, .. } => Creates(format!("OVN logical switch {name}")),
+        NbChange::AddPort { name, .. } => Creates(format!("OVN logical port {name}")),
+        NbChange::AddRouter { name, .. } => Creates(format!("OVN logical router {name}")),
+        NbChange::DelSwitch { name, .. } => Removes(format!("OVN logical switch {name}")),
+        NbChange::DelPort { name, .. } => Removes(format!("OVN logical port {name}")),
+        NbChange::DelRouter { name, .. } => Removes(format!("OVN logical router {name}")),
+        NbChange::SetPort { name, .. } => Changes(Some(format!(
+            "OVN logical port {name} has other addresses or another chassis"
+        ))),
+    }
 }
 
 /// What an OVSDB change means for its row (every change named).
@@ -235,6 +258,7 @@ impl Step {
             Step::DeleteLink { loc, dev } => Removes(format!("link {dev} in {loc}")),
             Step::AwaitGone { .. } => Waits,
             Step::Ovs(c) => ovs_meaning(c),
+            Step::Nb { change, .. } => nb_meaning(change),
             Step::DelRoute { ns, dest, via } => {
                 differs(format!("route {dest} via {via} in {ns} is not in the file"))
             }
@@ -309,7 +333,7 @@ impl Step {
             | Step::AddAddr { loc, .. }
             | Step::SetSysctl { loc, .. }
             | Step::SetMark { loc, .. } => ns(loc).into_iter().collect(),
-            Step::Ovs(_) => vec![],
+            Step::Ovs(_) | Step::Nb { .. } => vec![],
         }
     }
 
@@ -336,6 +360,9 @@ impl Step {
                 | OvsChange::SetMtu { .. }
                 | OvsChange::SetOwner { .. },
             ) => 7,
+            // one transaction, as `ovn-nbctl` sends a batch: a port may
+            // name a switch made in the same one
+            Step::Nb { .. } => 7,
             Step::MoveLink { .. } | Step::TxCsumOff { .. } => 8,
             Step::SetMaster { .. }
             | Step::SetUp { .. }
@@ -475,6 +502,13 @@ impl fmt::Display for Step {
             }
             Step::AddRoute { ns, dest, via } => write!(f, "ip -n {ns} route add {dest} via {via}"),
             Step::Ovs(c) => c.fmt(f),
+            Step::Nb { nb, change } => {
+                let c = change.to_string();
+                match c.strip_prefix("ovn-nbctl ") {
+                    Some(rest) => write!(f, "ovn-nbctl --db={nb} {rest}"),
+                    None => f.write_str(&c),
+                }
+            }
             Step::MoveLink {
                 from,
                 dev,
