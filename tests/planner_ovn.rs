@@ -3,11 +3,13 @@
 //! (even of the same name) untouched; a forwarding host's port security
 //! without addresses.
 
-use std::collections::BTreeMap;
-
+use serde_json::json;
+use swctl::effect::fake::ovsdb::MemDb;
+use swctl::effect::ovn::nb::{apply_txn, state_of, state_query};
 use swctl::lab::topology::parse;
-use swctl::model::ovn::{NbChange, NbPort, NbRouter, NbRouterPort, NbState, NbSwitch};
+use swctl::model::ovn::{NbChange, NbState};
 use swctl::model::*;
+use swctl::ovsdb::ops::{Expect, Op, Txn};
 use swctl::plan::ovn_nb::plan_nb;
 
 const LAB: &str = r#"
@@ -33,128 +35,34 @@ switch = "ls1"
 ip = "198.18.90.2/24"
 "#;
 
-/// The Northbound state after `changes` (what the database would hold).
-fn after(mut st: NbState, changes: &[NbChange]) -> NbState {
-    let mut n = 0;
-    let mut id = || {
-        n += 1;
-        format!("u{n}")
-    };
-    for c in changes {
-        match c {
-            NbChange::AddSwitch { name, owner } => st.switches.push(NbSwitch {
-                uuid: id(),
-                name: name.clone(),
-                external_ids: BTreeMap::from([
-                    ("swctl-owner".into(), owner.to_string()),
-                    ("swctl-switch".into(), name.clone()),
-                ]),
-                ports: vec![],
-            }),
-            NbChange::DelSwitch { uuid, .. } => st.switches.retain(|s| &s.uuid != uuid),
-            NbChange::AddPort {
-                switch,
-                switch_uuid,
-                name,
-                address,
-                security,
-                chassis,
-                ..
-            } => {
-                let u = id();
-                // None: the switch made in this transaction (the last one)
-                let s = st
-                    .switches
-                    .iter_mut()
-                    .rev()
-                    .find(|s| match switch_uuid {
-                        Some(x) => &s.uuid == x,
-                        None => &s.name == switch,
-                    })
-                    .unwrap();
-                s.ports.push(NbPort {
-                    uuid: u,
-                    name: name.clone(),
-                    addresses: vec![address.clone()],
-                    port_security: vec![security.clone()],
-                    options: BTreeMap::from([("requested-chassis".into(), chassis.clone())]),
-                    external_ids: BTreeMap::new(),
-                    up: None,
-                });
-            }
-            NbChange::DelPort { uuid, .. } => {
-                for s in st.switches.iter_mut() {
-                    s.ports.retain(|p| &p.uuid != uuid);
-                }
-            }
-            NbChange::AddRouter { name, owner, ports } => {
-                let mut rports = vec![];
-                for p in ports {
-                    rports.push(NbRouterPort {
-                        uuid: id(),
-                        name: p.lrp.clone(),
-                        mac: p.mac.clone(),
-                        networks: p.networks.clone(),
-                    });
-                    let u = id();
-                    let s = st
-                        .switches
-                        .iter_mut()
-                        .rev()
-                        .find(|s| match &p.switch_uuid {
-                            Some(x) => &s.uuid == x,
-                            None => s.name == p.switch,
-                        })
-                        .unwrap();
-                    s.ports.push(NbPort {
-                        uuid: u,
-                        name: p.lsp.clone(),
-                        addresses: vec!["router".into()],
-                        port_security: vec![],
-                        options: BTreeMap::new(),
-                        external_ids: BTreeMap::from([("swctl-role".into(), "router-port".into())]),
-                        up: None,
-                    });
-                }
-                st.routers.push(NbRouter {
-                    uuid: id(),
-                    name: name.clone(),
-                    external_ids: BTreeMap::from([
-                        ("swctl-owner".into(), owner.to_string()),
-                        ("swctl-router".into(), name.clone()),
-                    ]),
-                    ports: rports,
-                });
-            }
-            NbChange::DelRouter { uuid, lsps, .. } => {
-                st.routers.retain(|r| &r.uuid != uuid);
-                for (_, l) in lsps {
-                    for s in st.switches.iter_mut() {
-                        s.ports.retain(|p| &p.uuid != l);
-                    }
-                }
-            }
-            _ => unreachable!("not in these tests"),
-        }
-    }
-    st
+/// The Northbound state after `changes`: the very transaction the real
+/// effect sends, executed by the fake's in-memory OVN_Northbound (under the
+/// NB schema's rules), read back by the real reader — no second
+/// interpretation of a change here.
+fn after(db: &mut MemDb, changes: &[NbChange]) -> NbState {
+    let t = apply_txn(changes);
+    t.check(&db.transact(&t)).unwrap();
+    let q = state_query();
+    state_of(&q.check(&db.transact(&q)).unwrap(), "unix:nb")
 }
 
 #[test]
 fn a_labs_ovn_switch_and_ports_converge_and_go() {
     let d = parse(LAB, false, "lo.toml").unwrap().desired;
-    // someone else's logical switch of the same name
-    let foreign = NbSwitch {
-        uuid: "f1".into(),
-        name: "ls1".into(),
-        external_ids: BTreeMap::new(),
-        ports: vec![],
-    };
-    let st = NbState {
-        addr: "unix:nb".into(),
-        switches: vec![foreign.clone()],
-        routers: vec![],
-    };
+    // someone else's logical switch of the same name (`ovn-nbctl create`)
+    let mut db = MemDb::northbound();
+    let mut t = Txn::for_db("OVN_Northbound");
+    t.push(
+        Op::Insert {
+            table: "Logical_Switch".into(),
+            row: json!({"name": "ls1"}),
+            uuid_name: None,
+        },
+        Expect::Any,
+    );
+    t.check(&db.transact(&t)).unwrap();
+    let st = after(&mut db, &[]);
+    let foreign = st.switches[0].clone();
     let c = plan_nb(&d, &st);
     let text: Vec<String> = c.iter().map(|c| c.to_string()).collect();
     assert_eq!(c.len(), 3, "{text:#?}");
@@ -182,7 +90,7 @@ fn a_labs_ovn_switch_and_ports_converge_and_go() {
     assert!(address.ends_with(" 198.18.90.2"));
     assert_eq!(security.split_whitespace().count(), 1, "{security}");
     // converged
-    let st = after(st, &c);
+    let st = after(&mut db, &c);
     assert!(plan_nb(&d, &st).is_empty());
     // a host leaves the file: its port goes, nothing else
     let mut d2 = d.clone();
@@ -196,10 +104,10 @@ fn a_labs_ovn_switch_and_ports_converge_and_go() {
     // teardown: the lab's switch only; the foreign one of the same name stays
     let gone = plan_nb(&Desired::new(d.owner.clone()), &st);
     assert!(
-        matches!(&gone[..], [NbChange::DelSwitch { uuid, .. }] if uuid != "f1"),
+        matches!(&gone[..], [NbChange::DelSwitch { uuid, .. }] if *uuid != foreign.uuid),
         "{gone:?}"
     );
-    let st = after(st, &gone);
+    let st = after(&mut db, &gone);
     assert_eq!(st.switches, vec![foreign]);
 }
 
@@ -258,7 +166,8 @@ fn an_ovn_router_is_made_after_its_switches_and_remade_when_it_changes() {
         "{LAB}[switches.ls2]\nspan = \"ovn\"\n[routers.r1]\n[[routers.r1.ports]]\nswitch = \"ls1\"\nip = \"198.18.90.254/24\"\n[[routers.r1.ports]]\nswitch = \"ls2\"\nip = \"198.18.93.254/24\"\n"
     );
     let d = parse(&text, false, "lo.toml").unwrap().desired;
-    let st = NbState::default();
+    let mut db = MemDb::northbound();
+    let st = after(&mut db, &[]);
     let c = plan_nb(&d, &st);
     let kinds: Vec<&str> = c
         .iter()
@@ -278,7 +187,7 @@ fn an_ovn_router_is_made_after_its_switches_and_remade_when_it_changes() {
             ),
         "{text0}"
     );
-    let st = after(st, &c);
+    let st = after(&mut db, &c);
     assert!(plan_nb(&d, &st).is_empty(), "{:#?}", plan_nb(&d, &st));
     // an address changes: the router is made again, its old switch ports go
     let mut d2 = d.clone();
@@ -289,7 +198,7 @@ fn an_ovn_router_is_made_after_its_switches_and_remade_when_it_changes() {
         matches!(&c2[..], [NbChange::DelRouter { lsps, .. }, NbChange::AddRouter { .. }] if lsps.len() == 2),
         "{c2:#?}"
     );
-    let st2 = after(st.clone(), &c2);
+    let st2 = after(&mut db.clone(), &c2);
     assert!(plan_nb(&d2, &st2).is_empty());
     // teardown: the router before the switches
     let gone = plan_nb(&Desired::new(d.owner.clone()), &st);
@@ -297,7 +206,7 @@ fn an_ovn_router_is_made_after_its_switches_and_remade_when_it_changes() {
         matches!(gone.first(), Some(NbChange::DelRouter { .. })),
         "{gone:#?}"
     );
-    let st = after(st, &gone);
+    let st = after(&mut db, &gone);
     assert!(st.switches.is_empty() && st.routers.is_empty());
 }
 
