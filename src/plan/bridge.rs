@@ -4,39 +4,16 @@
 //! BR`) and whose other end is born inside the namespace. No VLANs (this
 //! kernel has no bridge VLAN filtering).
 
-use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo};
+use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchReader};
 use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{IfName, Loc, derived_ifname};
 use crate::model::{Backend, End, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
 
 pub struct LinuxBridge;
 
-impl Switch for LinuxBridge {
+impl SwitchReader for LinuxBridge {
     fn backend(&self) -> Backend {
         Backend::Bridge
-    }
-
-    fn wirings(&self) -> &'static [Via] {
-        &[Via::Veth]
-    }
-
-    fn rules(&self) -> &'static Rules {
-        &Rules {
-            no_namespace: None,
-            no_vlans: Some(
-                "Linux bridge VLAN filtering is not driven by swctl yet; use an OVS switch",
-            ),
-            no_trunks: None,
-            no_tunnels: None,
-            options: &[],
-            data_plane: DataPlane::Kernel,
-        }
-    }
-
-    /// The kernel numbers bridge ports 1..BR_MAX_PORTS-1 (BR_MAX_PORTS is
-    /// 1024); the 1024th enslave fails with EXFULL ("Exchange full").
-    fn max_ports(&self) -> Option<usize> {
-        Some(1023)
     }
 
     fn describe(&self, loc: &Loc) -> String {
@@ -103,6 +80,31 @@ impl Switch for LinuxBridge {
     fn locate(&self, o: &Observed, name: &str) -> Option<Loc> {
         o.find_bridge(name).map(|(loc, _)| loc)
     }
+}
+
+impl Switch for LinuxBridge {
+    fn wirings(&self) -> &'static [Via] {
+        &[Via::Veth]
+    }
+
+    fn rules(&self) -> &'static Rules {
+        &Rules {
+            no_namespace: None,
+            no_vlans: Some(
+                "Linux bridge VLAN filtering is not driven by swctl yet; use an OVS switch",
+            ),
+            no_trunks: None,
+            no_tunnels: None,
+            options: &[],
+            data_plane: DataPlane::Kernel,
+        }
+    }
+
+    /// The kernel numbers bridge ports 1..BR_MAX_PORTS-1 (BR_MAX_PORTS is
+    /// 1024); the 1024th enslave fails with EXFULL ("Exchange full").
+    fn max_ports(&self) -> Option<usize> {
+        Some(1023)
+    }
 
     /// `ip link add NAME type bridge stp_state 0 && ip link set NAME up`,
     /// addresses on it; or up/addresses repaired on the one that exists.
@@ -156,10 +158,6 @@ impl Switch for LinuxBridge {
     fn delete_switch(&self, cx: &mut Cx, sw: &SwitchInfo) {
         cx.delete_link(&sw.loc, &sw.name);
     }
-
-    /// Nothing of its own: a bridge port is the veth pair, which the
-    /// planner removes by its marks.
-    fn remove_ports(&self, _cx: &mut Cx) {}
 
     /// A veth pair, its switch end enslaved (`ip link add A master SW type
     /// veth peer name B netns NS`); kept and repaired when both marked ends
@@ -355,7 +353,4 @@ impl Switch for LinuxBridge {
         }
         Ok(())
     }
-
-    /// A bridge is a link: the planner already dropped deleted links.
-    fn forget_removed(&self, _after: &mut Observed, _steps: &[Step]) {}
 }

@@ -4,8 +4,8 @@
 //! its logical port by `external_ids:iface-id` and moved into its host's
 //! namespace, made and repaired like any OVS port (`ovs::plan_ovs_port`).
 
-use super::switch::{DataPlane, Rules, Switch, SwitchInfo};
-use super::{Cx, PlanError, Step};
+use super::switch::{DataPlane, Rules, Switch, SwitchInfo, SwitchReader};
+use super::{Cx, PlanError};
 use crate::model::names::{IfName, Loc};
 use crate::model::ovn::lsp_name;
 use crate::model::{Backend, Observed, PortSpec, SwitchSpec, Via};
@@ -29,11 +29,26 @@ impl Ovn {
     }
 }
 
-impl Switch for Ovn {
+impl SwitchReader for Ovn {
     fn backend(&self) -> Backend {
         Backend::Ovn
     }
 
+    fn describe(&self, _loc: &Loc) -> String {
+        "an OVN logical switch".into()
+    }
+
+    /// None on a machine: the switch is a Northbound row.
+    fn switches(&self, _o: &Observed) -> Vec<SwitchInfo> {
+        vec![]
+    }
+
+    fn locate(&self, _o: &Observed, _name: &str) -> Option<Loc> {
+        None
+    }
+}
+
+impl Switch for Ovn {
     fn wirings(&self) -> &'static [Via] {
         &[Via::Internal]
     }
@@ -54,19 +69,6 @@ impl Switch for Ovn {
     }
 
     fn max_ports(&self) -> Option<usize> {
-        None
-    }
-
-    fn describe(&self, _loc: &Loc) -> String {
-        "an OVN logical switch".into()
-    }
-
-    /// None on a machine: the switch is a Northbound row.
-    fn switches(&self, _o: &Observed) -> Vec<SwitchInfo> {
-        vec![]
-    }
-
-    fn locate(&self, _o: &Observed, _name: &str) -> Option<Loc> {
         None
     }
 
@@ -123,11 +125,6 @@ impl Switch for Ovn {
         })
     }
 
-    fn delete_switch(&self, _cx: &mut Cx, _sw: &SwitchInfo) {}
-
-    /// The OVS backend removes swctl's ports on every bridge, br-int's too.
-    fn remove_ports(&self, _cx: &mut Cx) {}
-
     /// An internal port of br-int bound to the host's logical port.
     fn plan_port(
         &self,
@@ -139,6 +136,4 @@ impl Switch for Ovn {
         let id = lsp_name(cx.d.owner.lab(), &p.ns, &p.switch);
         super::ovs::plan_ovs_port(cx, p, &Self::bridge(), Via::Internal, Some(id))
     }
-
-    fn forget_removed(&self, _after: &mut Observed, _steps: &[Step]) {}
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption};
+use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption, SwitchReader};
 use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{self, IfName, Loc, NsName};
 use crate::model::ovs::{K_NS, K_SWITCH, OvsChange, OvsPort, OvsState};
@@ -55,48 +55,9 @@ fn ovs_port_of<'o>(
     })
 }
 
-impl Switch for OpenVswitch {
+impl SwitchReader for OpenVswitch {
     fn backend(&self) -> Backend {
         Backend::Ovs
-    }
-
-    fn wirings(&self) -> &'static [Via] {
-        &[Via::Internal, Via::Veth]
-    }
-
-    fn rules(&self) -> &'static Rules {
-        &Rules {
-            no_namespace: Some("an OVS bridge lives in Open vSwitch, not in a namespace"),
-            no_vlans: None,
-            // a trunk end on an OVS bridge would need its own port records
-            // and, on the userspace datapath, checksum handling for every
-            // host behind the other switch; OVS has no port limit like the
-            // Linux bridge's 1023, so one bridge does instead
-            no_trunks: Some(
-                "trunks join Linux bridges only; an OVS bridge takes any number of ports, so put the hosts on one OVS bridge",
-            ),
-            no_tunnels: None,
-            options: &[
-                SwitchOption {
-                    key: "datapath",
-                    check: names::datapath,
-                    get: |s| s.datapath.as_deref(),
-                    set: |s, v| s.datapath = Some(v),
-                },
-                SwitchOption {
-                    key: "ovsdb",
-                    check: names::ovsdb_addr,
-                    get: |s| s.ovsdb.as_deref(),
-                    set: |s, v| s.ovsdb = Some(v),
-                },
-            ],
-            data_plane: DataPlane::OpenVswitch,
-        }
-    }
-
-    /// OpenFlow port numbers go to 65279; no lab gets near that.
-    fn max_ports(&self) -> Option<usize> {
-        None
     }
 
     fn describe(&self, _loc: &Loc) -> String {
@@ -144,6 +105,47 @@ impl Switch for OpenVswitch {
 
     fn locate(&self, o: &Observed, name: &str) -> Option<Loc> {
         o.ovs.as_ref()?.bridge(name).map(|_| Loc::Host)
+    }
+}
+
+impl Switch for OpenVswitch {
+    fn wirings(&self) -> &'static [Via] {
+        &[Via::Internal, Via::Veth]
+    }
+
+    fn rules(&self) -> &'static Rules {
+        &Rules {
+            no_namespace: Some("an OVS bridge lives in Open vSwitch, not in a namespace"),
+            no_vlans: None,
+            // a trunk end on an OVS bridge would need its own port records
+            // and, on the userspace datapath, checksum handling for every
+            // host behind the other switch; OVS has no port limit like the
+            // Linux bridge's 1023, so one bridge does instead
+            no_trunks: Some(
+                "trunks join Linux bridges only; an OVS bridge takes any number of ports, so put the hosts on one OVS bridge",
+            ),
+            no_tunnels: None,
+            options: &[
+                SwitchOption {
+                    key: "datapath",
+                    check: names::datapath,
+                    get: |s| s.datapath.as_deref(),
+                    set: |s, v| s.datapath = Some(v),
+                },
+                SwitchOption {
+                    key: "ovsdb",
+                    check: names::ovsdb_addr,
+                    get: |s| s.ovsdb.as_deref(),
+                    set: |s, v| s.ovsdb = Some(v),
+                },
+            ],
+            data_plane: DataPlane::OpenVswitch,
+        }
+    }
+
+    /// OpenFlow port numbers go to 65279; no lab gets near that.
+    fn max_ports(&self) -> Option<usize> {
+        None
     }
 
     /// `ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=DP

@@ -5,9 +5,10 @@
 //! planner diffs desired against observed and calls these; it never looks
 //! at a backend's own rows or devices.
 //!
-//! Backends: `bridge::LinuxBridge` (rtnetlink steps) and `ovs::OpenVswitch`
-//! (OVSDB changes). Adding one is a new file implementing this trait and
-//! one line in `plan::backends()`.
+//! Backends: `bridge::LinuxBridge` (rtnetlink steps), `ovs::OpenVswitch`
+//! (OVSDB changes) and `ovn::Ovn` (a chassis's ports). Adding one is a new
+//! file implementing `SwitchReader` (what reads its switches) and `Switch`
+//! (its rules and steps), and one line in `plan::backends()`.
 
 use serde::Serialize;
 
@@ -109,21 +110,10 @@ pub struct Rules {
     pub data_plane: DataPlane,
 }
 
-/// One switch backend, for the planner. Every method is pure: it reads the
-/// observation in `cx` and pushes steps onto it.
-pub trait Switch: Sync {
+/// What reads a backend's switches in an observation (`show`, `switch
+/// list`, the planner finding a switch by name). Pure.
+pub trait SwitchReader: Sync {
     fn backend(&self) -> Backend;
-
-    /// What this backend allows (see `Rules`).
-    fn rules(&self) -> &'static Rules;
-
-    /// The wirings this backend attaches namespaces with; `auto` picks the
-    /// first.
-    fn wirings(&self) -> &'static [Via];
-
-    /// The most ports one switch can take, when the backend has a limit
-    /// the planner must check before anything is made.
-    fn max_ports(&self) -> Option<usize>;
 
     /// How a switch of this backend in `loc` is called in messages
     /// ("a Linux bridge in h1", "an OVS bridge").
@@ -135,19 +125,39 @@ pub trait Switch: Sync {
     /// Where switch `name` of this backend is, when it exists (cheap: no
     /// port list).
     fn locate(&self, o: &Observed, name: &str) -> Option<Loc>;
+}
+
+/// One switch backend, for the planner: what it allows and the steps that
+/// make its switches and ports. Every method is pure: it reads the
+/// observation in `cx` and pushes steps onto it. What a backend has no
+/// part in (trunk ends, swctl's tunnels, records of its own to remove) has
+/// a default: refused in the words of its rules, or nothing to do.
+pub trait Switch: SwitchReader {
+    /// What this backend allows (see `Rules`).
+    fn rules(&self) -> &'static Rules;
+
+    /// The wirings this backend attaches namespaces with; `auto` picks the
+    /// first.
+    fn wirings(&self) -> &'static [Via];
+
+    /// The most ports one switch can take, when the backend has a limit
+    /// the planner must check before anything is made.
+    fn max_ports(&self) -> Option<usize>;
 
     /// Steps that make switch `name` exist as `spec` (create it, or repair
     /// what differs on the one that exists).
     fn plan_switch(&self, cx: &mut Cx, name: &IfName, spec: &SwitchSpec) -> Result<(), PlanError>;
 
-    /// Steps that delete a switch swctl made (its ports go with it).
-    fn delete_switch(&self, cx: &mut Cx, sw: &SwitchInfo);
+    /// Steps that delete a switch swctl made (its ports go with it); none
+    /// for a backend whose switches are not on the machine (OVN's are
+    /// Northbound rows, removed by the coordinator's steps).
+    fn delete_switch(&self, _cx: &mut Cx, _sw: &SwitchInfo) {}
 
     /// Steps that remove the backend's own records of ports that go: those
     /// whose namespace is deleted, or that are in scope and not desired.
     /// (The veth ends and moved devices swctl marked are removed by the
     /// planner itself, whatever the backend.)
-    fn remove_ports(&self, cx: &mut Cx);
+    fn remove_ports(&self, _cx: &mut Cx) {}
 
     /// Steps that make port `p` exist on its switch (in `sw_loc`) with
     /// wiring `via` (never `auto`): add it, repair it (up, MTU, VLAN,
@@ -209,7 +219,7 @@ pub trait Switch: Sync {
 
     /// The observation after `steps` ran, as far as this backend's own state
     /// goes (the planner already dropped deleted namespaces and links).
-    fn forget_removed(&self, after: &mut Observed, steps: &[Step]);
+    fn forget_removed(&self, _after: &mut Observed, _steps: &[Step]) {}
 }
 
 /// Find a switch by name on any backend.
