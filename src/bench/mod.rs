@@ -343,7 +343,7 @@ fn everything() -> Scan {
 async fn converge(k: &System, d: &Desired) -> Result<(), BenchError> {
     if !d.machines.is_empty() {
         // the coordinator: underlay here, each machine's part by its agent
-        crate::lab::spread::apply(k, d, "swctl-bench")
+        crate::lab::spread::apply(k, d, "swctl-bench", &crate::lab::events::Events::none())
             .await
             .map_err(|e| fail(format!("building the lab over machines failed: {e}")))?;
         return Ok(());

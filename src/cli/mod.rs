@@ -52,7 +52,7 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
         Some(c) => imperative::job(&c)?,
         None => Job::from_cmd(&cli.cmd)?,
     };
-    execute(job)
+    execute(job, &crate::lab::events::Events::none())
 }
 
 /// The imperative change of `cli`, with `--backend`/`--force` given before
@@ -82,7 +82,9 @@ fn with_globals(cli: &Cli) -> Result<Option<crate::lab::request::Change>, CliErr
 
 /// Run a validated job: root checked, the lock taken when it changes
 /// anything, on a runtime of its own.
-fn execute(job: Job) -> Result<Output, CliError> {
+/// `events`: where an apply's or destroy's progress goes (`Events::none()`
+/// for the CLI; a server's channel for `swctl serve`).
+fn execute(job: Job, events: &crate::lab::events::Events) -> Result<Output, CliError> {
     // reading what the kernel shows anyone needs no root (the host's own
     // devices, the names in /run/netns, the labs' records)
     if !nix::unistd::geteuid().is_root() && !job.reads_only() {
@@ -98,7 +100,7 @@ fn execute(job: Job) -> Result<Output, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
-    rt.block_on(job.run())
+    rt.block_on(job.run(events))
 }
 
 /// A validated command, ready to run.
@@ -212,7 +214,7 @@ impl Job {
         }
     }
 
-    async fn run(self) -> Result<Output, CliError> {
+    async fn run(self, events: &crate::lab::events::Events) -> Result<Output, CliError> {
         // a simulated machine's agent about to apply OVS switches: the
         // machine's own Open vSwitch first (this process is in its namespace)
         let mut restarted = vec![];
@@ -286,7 +288,7 @@ impl Job {
             Job::Ovn(c) => sandbox::run_ovn(c).await,
             Job::Serve(socket, listen) => serve::serve(Path::new(&socket), listen).await,
             Job::Topo(cmd, topo, file) => {
-                let mut out = topo::run(&k, cmd, topo.map(|t| *t), &file).await?;
+                let mut out = topo::run(&k, cmd, topo.map(|t| *t), &file, events).await?;
                 if !restarted.is_empty() {
                     out.text = format!("restarted {}\n{}", restarted.join(", "), out.text);
                     out.json["restarted"] = serde_json::json!(restarted);

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 
 use super::args::Cmd;
 use super::{CliError, Job, Output};
+use crate::lab::events::Events;
 use crate::lab::request::lab::{Apply, Check, Destroy, Plan, Show, SourceError, Status, Watch};
 use crate::lab::request::{Change, lab::inline_dir};
 
@@ -50,14 +51,19 @@ fn bad(msg: impl ToString) -> ErrorObjectOwned {
 struct Ctx {
     /// over TCP: a topology inline only, no file of the server's
     tcp: bool,
+    /// the server's events: every apply and destroy it runs reports here,
+    /// every `lab.watch` listens here (one channel for both sockets)
+    events: Events,
 }
 
 /// Build a job and run it on a blocking thread (the CLI's own runtime and
 /// lock): the CLI's JSON, or its error as a JSON-RPC error.
 async fn run(
+    ctx: &Ctx,
     job: impl FnOnce() -> Result<Job, CliError> + Send + 'static,
 ) -> Result<Value, ErrorObjectOwned> {
-    let res = tokio::task::spawn_blocking(move || job().and_then(super::execute))
+    let events = ctx.events.clone();
+    let res = tokio::task::spawn_blocking(move || job().and_then(|j| super::execute(j, &events)))
         .await
         .map_err(|e| ErrorObjectOwned::owned(FAILED, e.to_string(), None::<()>))?;
     match res {
@@ -131,6 +137,7 @@ fn applied_from(path: &Path) -> bool {
 async fn watch_lab(
     params: Params<'static>,
     pending: PendingSubscriptionSink,
+    events: Events,
 ) -> SubscriptionResult {
     let lab = request::<Watch>(&params)
         .and_then(|w| crate::lab::request::lab::resolve(None, Some(&w.name), None).map_err(bad))
@@ -144,7 +151,7 @@ async fn watch_lab(
     };
     let owner = t.desired.owner.clone();
     let targets = crate::lab::watch::targets(&t.desired);
-    let mut progress = crate::lab::events::subscribe();
+    let mut progress = events.subscribe();
     let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
     // in place before the client hears its subscription id
     let _tasks = crate::lab::watch::watch(owner.clone(), targets.clone(), tx).await;
@@ -196,7 +203,7 @@ fn method<T: DeserializeOwned + Send + 'static>(
 ) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     m.register_async_method(name, move |p, ctx, _| async move {
         let j = job(&ctx, request::<T>(&p)?)?;
-        run(move || Ok(j)).await
+        run(&ctx, move || Ok(j)).await
     })?;
     Ok(())
 }
@@ -212,21 +219,20 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         "lab.watch",
         "lab.event",
         "lab.unwatch",
-        |p, pending, _, _| watch_lab(p, pending),
+        |p, pending, ctx, _| watch_lab(p, pending, ctx.events.clone()),
     )?;
     for name in Change::METHODS {
-        m.register_async_method(name, move |p, _, _| async move {
+        m.register_async_method(name, move |p, ctx, _| async move {
             let c = Change::from_params(name, object(&p)?).map_err(bad)?;
-            run(move || super::imperative::job(&c)).await
+            run(&ctx, move || super::imperative::job(&c)).await
         })?;
     }
     m.register_method("swctl.version", |_, _, _| {
         Ok::<_, ErrorObjectOwned>(version())
     })?;
-    m.register_async_method(
-        "labs.list",
-        |_, _, _| async move { run(|| Ok(Job::Labs)).await },
-    )?;
+    m.register_async_method("labs.list", |_, ctx, _| async move {
+        run(&ctx, || Ok(Job::Labs)).await
+    })?;
     method(&mut m, "show", |_, r: Show| Ok(Job::Show(r.name)))?;
     method(&mut m, "lab.status", |c, r: Status| {
         no_file_over_tcp(c, &r.file)?;
@@ -250,7 +256,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         no_file_over_tcp(&ctx, &r.file)?;
         let kept = inline(&mut r.topology)?;
         r.file = kept.clone().or(r.file);
-        let out = run(move || Job::from_cmd(&Cmd::Apply(r))).await;
+        let out = run(&ctx, move || Job::from_cmd(&Cmd::Apply(r))).await;
         // a topology given inline stays only while its lab is applied
         forget_unapplied(kept.as_deref());
         out
@@ -259,7 +265,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         let r: Destroy = request(&p)?;
         no_file_over_tcp(&ctx, &r.file)?;
         let name = r.name.clone();
-        let out = run(move || Job::from_cmd(&Cmd::Destroy(r))).await?;
+        let out = run(&ctx, move || Job::from_cmd(&Cmd::Destroy(r))).await?;
         if let Some(n) = name {
             let _ = std::fs::remove_file(inline_dir().join(format!("{n}.json")));
         }
@@ -313,8 +319,14 @@ pub(super) async fn serve(
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| fail("cannot restrict", e))?;
-    let unix_methods = module(Ctx { tcp: false }).map_err(|e| CliError::Failed(e.to_string()))?;
-    let tcp_methods = module(Ctx { tcp: true }).map_err(|e| CliError::Failed(e.to_string()))?;
+    let events = Events::channel();
+    let unix_methods = module(Ctx {
+        tcp: false,
+        events: events.clone(),
+    })
+    .map_err(|e| CliError::Failed(e.to_string()))?;
+    let tcp_methods =
+        module(Ctx { tcp: true, events }).map_err(|e| CliError::Failed(e.to_string()))?;
     eprintln!("swctl: serving JSON-RPC 2.0 on {}", socket.display());
     let tcp = match listen {
         Some(a) => {

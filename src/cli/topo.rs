@@ -65,22 +65,23 @@ pub(super) async fn run(
     cmd: TopoCmd,
     topo: Option<Topology>,
     file: &str,
+    events: &lab::events::Events,
 ) -> Result<Output, CliError> {
-    // an apply's or a destroy's progress, for watchers in this process
-    // (`swctl serve`'s lab.watch)
+    // an apply's or a destroy's progress, for whoever the caller lets
+    // listen (`swctl serve`'s lab.watch)
     let watched = match (&cmd, &topo) {
         (TopoCmd::Apply(..), Some(t)) => Some(("apply", t.desired.owner.clone())),
         (TopoCmd::Destroy(n, _), _) => Some(("destroy", n.clone())),
         _ => None,
     };
     let Some((verb, lab)) = watched else {
-        return run_cmd(k, cmd, topo, file).await;
+        return run_cmd(k, cmd, topo, file, events).await;
     };
     let t0 = Instant::now();
-    lab::events::emit(&lab, json!({"event": verb, "phase": "started"}));
-    let res = run_cmd(k, cmd, topo, file).await;
+    events.emit(&lab, json!({"event": verb, "phase": "started"}));
+    let res = run_cmd(k, cmd, topo, file, events).await;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    lab::events::emit(
+    events.emit(
         &lab,
         match &res {
             Ok(o) => json!({"event": verb, "phase": "finished", "ms": ms,
@@ -96,6 +97,7 @@ async fn run_cmd(
     cmd: TopoCmd,
     topo: Option<Topology>,
     file: &str,
+    events: &lab::events::Events,
 ) -> Result<Output, CliError> {
     let t0 = Instant::now();
     let ms = move || t0.elapsed().as_secs_f64() * 1000.0;
@@ -109,7 +111,7 @@ async fn run_cmd(
     if let Some(t) = topo.as_ref().filter(|t| spread(t))
         && !matches!(cmd, TopoCmd::Check(_, Some(_)) | TopoCmd::Gc(_))
     {
-        return run_spread(k, cmd, t, file, ms).await;
+        return run_spread(k, cmd, t, file, ms, events).await;
     }
     match cmd {
         TopoCmd::Plan => {
@@ -136,7 +138,7 @@ async fn run_cmd(
                 if done == total || done >= said + total.div_ceil(20) {
                     said = done;
                     let ev = json!({"event": "apply", "phase": "progress", "done": done, "total": total});
-                    lab::events::emit(&owner, ev);
+                    events.emit(&owner, ev);
                 }
                 if tty && total >= 20 {
                     eprint!("\rswctl: applying {}: {done}/{total} steps", t.name);
@@ -347,6 +349,7 @@ async fn run_spread(
     t: &Topology,
     file: &str,
     ms: impl Fn() -> f64,
+    events: &lab::events::Events,
 ) -> Result<Output, CliError> {
     use crate::lab::spread;
     if let TopoCmd::Check(c, None) = &cmd {
@@ -354,7 +357,7 @@ async fn run_spread(
     }
     let mut unreached = None;
     let (verb, res) = match &cmd {
-        TopoCmd::Apply(..) => ("apply", spread::apply(k, &t.desired, file).await?),
+        TopoCmd::Apply(..) => ("apply", spread::apply(k, &t.desired, file, events).await?),
         TopoCmd::Status => ("status", spread::status(k, &t.desired).await?),
         TopoCmd::Destroy(_, forget) => {
             let d = spread::destroy(k, &t.desired, *forget).await?;

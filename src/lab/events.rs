@@ -1,9 +1,7 @@
-//! The progress of the applies and destroys this process runs, for whoever
-//! listens in it (`swctl serve`'s `lab.watch` relays it to its clients): a
-//! process-wide broadcast channel. With nobody listening (a CLI run) an
-//! event costs a check and is dropped.
-
-use std::sync::OnceLock;
+//! The progress of the applies and destroys a caller runs, for whoever
+//! listens (`swctl serve`'s `lab.watch` relays it to its clients): a handle
+//! the caller passes in (`Events`), a broadcast channel it owns. The CLI
+//! passes `Events::none()`: an event then costs a check and is dropped.
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -18,23 +16,58 @@ pub struct LabEvent {
     pub body: Value,
 }
 
-fn channel() -> &'static broadcast::Sender<LabEvent> {
-    static C: OnceLock<broadcast::Sender<LabEvent>> = OnceLock::new();
-    C.get_or_init(|| broadcast::channel(4096).0)
+/// Where a run's events go: nowhere, or a channel its owner listens on.
+#[derive(Debug, Clone, Default)]
+pub struct Events(Option<broadcast::Sender<LabEvent>>);
+
+impl Events {
+    /// Events nobody hears (a CLI run).
+    pub fn none() -> Events {
+        Events(None)
+    }
+
+    /// A channel of events (a server's: every run it makes reports here).
+    pub fn channel() -> Events {
+        Events(Some(broadcast::channel(4096).0))
+    }
+
+    /// Hear the events from now on (none ever, for `Events::none()`).
+    pub fn subscribe(&self) -> broadcast::Receiver<LabEvent> {
+        match &self.0 {
+            Some(c) => c.subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// Tell the listeners, if any.
+    pub fn emit(&self, lab: &Owner, body: Value) {
+        if let Some(c) = &self.0
+            && c.receiver_count() > 0
+        {
+            let _ = c.send(LabEvent {
+                lab: lab.lab().to_string(),
+                body,
+            });
+        }
+    }
 }
 
-/// Hear the events from now on.
-pub fn subscribe() -> broadcast::Receiver<LabEvent> {
-    channel().subscribe()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
 
-/// Tell the listeners, if any.
-pub fn emit(lab: &Owner, body: Value) {
-    let c = channel();
-    if c.receiver_count() > 0 {
-        let _ = c.send(LabEvent {
-            lab: lab.lab().to_string(),
-            body,
-        });
+    #[test]
+    fn events_reach_only_the_listeners_of_their_channel() {
+        let lab: Owner = "l1".parse().unwrap();
+        let a = Events::channel();
+        let b = Events::channel();
+        let mut ra = a.subscribe();
+        let mut rb = b.subscribe();
+        a.emit(&lab, json!({"event": "apply"}));
+        assert_eq!(ra.try_recv().unwrap().lab, "l1");
+        assert!(rb.try_recv().is_err(), "another channel hears nothing");
+        Events::none().emit(&lab, json!({}));
+        assert!(Events::none().subscribe().try_recv().is_err());
     }
 }

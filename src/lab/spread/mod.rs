@@ -442,6 +442,7 @@ pub async fn apply<S: Effects>(
     sys: &S,
     d: &Desired,
     file: &str,
+    events: &super::events::Events,
 ) -> Result<(Plan, Vec<AgentRun>), LabError> {
     let local = match underlay(d).map_err(LabError::Underlay)? {
         Some(u) => apply_topology(sys, &u, file, &mut |_, _| {}).await?,
@@ -466,7 +467,7 @@ pub async fn apply<S: Effects>(
     let step = |what: &str, runs: &[AgentRun]| {
         let ev = serde_json::json!({"event": "apply", "phase": "progress", "step": what,
             "machines": runs.iter().map(|r| serde_json::json!({"machine": r.machine, "changes": r.output["changes"]})).collect::<Vec<_>>()});
-        super::events::emit(&d.owner, ev);
+        events.emit(&d.owner, ev);
     };
     step("underlay", &[]);
     let nb: Vec<AgentRun> = northbound(sys, d, "apply").await.into_iter().collect();
