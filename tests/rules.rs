@@ -54,6 +54,12 @@ fn the_validator_says_each_backends_own_rule() {
     // options a backend does not declare are unknown keys
     let all = problems("name = \"r\"\n[switches.s]\ncolour = \"red\"\n");
     assert!(all.contains("colour"), "{all}");
+    // an option's value comes as the file gives it: a type is checked too
+    let all = problems("name = \"r\"\n[switches.s]\nbackend = \"ovs\"\ndatapath = 5\n");
+    assert!(
+        all.contains("switches.s.datapath") && all.contains("expected a string, found 5"),
+        "{all}"
+    );
     // an OVS option is checked by the OVS backend's own check
     let all = problems("name = \"r\"\n[switches.s]\nbackend = \"ovs\"\novsdb = \"nowhere\"\n");
     assert!(all.contains("switches.s.ovsdb"), "{all}");

@@ -25,6 +25,11 @@ pub enum InvalidInput {
     NamespaceBadChar(String),
     #[error("interface name is empty")]
     EmptyIfName,
+    #[error("expected {expected}, found {found}")]
+    OptionType {
+        expected: &'static str,
+        found: String,
+    },
     #[error("interface name {0:?} is too long ({1} bytes, the kernel allows at most 15)")]
     IfNameTooLong(String, usize),
     #[error(

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption, SwitchReader};
+use super::switch::{
+    DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption, SwitchReader, as_string, string,
+};
 use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{self, IfName, Loc, NsName};
 use crate::model::ovs::{K_NS, K_SWITCH, OvsChange, OvsPort, OvsState};
@@ -128,15 +130,15 @@ impl Switch for OpenVswitch {
             options: &[
                 SwitchOption {
                     key: "datapath",
-                    check: names::datapath,
-                    get: |s| s.datapath.as_deref(),
-                    set: |s, v| s.datapath = Some(v),
+                    check: |v| string(v, names::datapath),
+                    get: |s| s.datapath.clone().map(Into::into),
+                    set: |s, v| s.datapath = Some(as_string(v)),
                 },
                 SwitchOption {
                     key: "ovsdb",
-                    check: names::ovsdb_addr,
-                    get: |s| s.ovsdb.as_deref(),
-                    set: |s, v| s.ovsdb = Some(v),
+                    check: |v| string(v, names::ovsdb_addr),
+                    get: |s| s.ovsdb.clone().map(Into::into),
+                    set: |s, v| s.ovsdb = Some(as_string(v)),
                 },
             ],
             data_plane: DataPlane::OpenVswitch,

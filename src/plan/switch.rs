@@ -11,6 +11,7 @@
 //! (its rules and steps), and one line in `plan::backends()`.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{Cx, PlanError, Step, backends};
 use crate::model::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner};
@@ -52,14 +53,38 @@ pub struct SwitchInfo {
 }
 
 /// A switch option a backend takes in a topology file (`datapath`,
-/// `ovsdb` on OVS): its key, its check (the value in canonical form, or why
-/// not), and where it lives in a `SwitchSpec` (the validator sets it, the
-/// file writer gets it: neither names an option).
+/// `ovsdb` on OVS): its key, its check of the value as the file gives it
+/// (any JSON/TOML value: a string, a boolean, a number, a list), answering
+/// the value in canonical form or why not, and where it lives in a
+/// `SwitchSpec` (the validator sets it, the file writer gets it: neither
+/// names an option).
 pub struct SwitchOption {
     pub key: &'static str,
-    pub check: fn(&str) -> Result<String, InvalidInput>,
-    pub get: fn(&SwitchSpec) -> Option<&str>,
-    pub set: fn(&mut SwitchSpec, String),
+    pub check: fn(&Value) -> Result<Value, InvalidInput>,
+    pub get: fn(&SwitchSpec) -> Option<Value>,
+    pub set: fn(&mut SwitchSpec, Value),
+}
+
+/// A string option checked by `rule` (`check: |v| string(v, names::datapath)`).
+pub fn string(
+    v: &Value,
+    rule: fn(&str) -> Result<String, InvalidInput>,
+) -> Result<Value, InvalidInput> {
+    match v {
+        Value::String(s) => rule(s).map(Value::String),
+        other => Err(InvalidInput::OptionType {
+            expected: "a string",
+            found: other.to_string(),
+        }),
+    }
+}
+
+/// The string a string option was set to.
+pub fn as_string(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
 }
 
 /// Every switch option of every backend, once each.

@@ -57,6 +57,20 @@ pub struct Node {
 }
 
 impl Node {
+    /// The value as JSON (what a backend's switch option checks: the same
+    /// for a TOML and a JSON file).
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.v {
+            Value::Str(s) => s.clone().into(),
+            Value::Int(i) => (*i).into(),
+            Value::Float(f) => (*f).into(),
+            Value::Bool(b) => (*b).into(),
+            Value::Array(a) => a.iter().map(Node::to_json).collect(),
+            Value::Table(t) => t.iter().map(|(k, n)| (k.clone(), n.to_json())).collect(),
+            Value::Other => serde_json::Value::Null,
+        }
+    }
+
     fn type_name(&self) -> &'static str {
         match &self.v {
             Value::Str(_) => "a string",

@@ -185,9 +185,10 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let mut opts = vec![];
         for o in &options {
             let p = join(&path, o.key);
-            let Some((x, at)) = v.r.str(get(s, o.key), &p) else {
+            let Some(node) = get(s, o.key) else {
                 continue;
             };
+            let (x, at) = (node.to_json(), node.at);
             if !rules.options.iter().any(|m| m.key == o.key) {
                 let who: Vec<String> = backends()
                     .iter()
@@ -198,7 +199,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
                 v.r.err(&p, at, m);
                 continue;
             }
-            match (o.check)(x) {
+            match (o.check)(&x) {
                 Ok(x) => opts.push((o.set, x)),
                 Err(e) => v.r.err(&p, at, e.to_string()),
             }

@@ -42,8 +42,9 @@ pub fn to_toml(d: &Desired) -> String {
         }
         // each backend's options, as they are kept (`Rules::options`)
         for o in crate::plan::switch::all_options() {
+            // a JSON string, number, boolean or list is TOML as written
             if let Some(x) = (o.get)(s) {
-                let _ = writeln!(t, "{} = \"{x}\"", o.key);
+                let _ = writeln!(t, "{} = {x}", o.key);
             }
         }
         if let Some(sp) = d.spans.get(name) {
