@@ -248,7 +248,7 @@ pub async fn gc<S: Effects>(sys: &S, dry_run: bool) -> Result<(Vec<Owner>, Plan)
     }
     let nb_dead =
         if crate::effect::paths::run_dir() == std::path::Path::new(crate::effect::paths::RUN_DIR) {
-            ovn::gc_northbound(&live, dry_run)
+            ovn::gc_northbound(sys, &live, dry_run)
                 .await
                 .map_err(|e| LabError::Machines(vec![format!("ovn: {e}")]))?
         } else {

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::effect::apply::apply;
-use crate::effect::ovn::{chassis, nb::Nb};
+use crate::effect::ovn::chassis;
 use crate::effect::ovs::sandbox::{self, SandboxError};
 use crate::effect::{Effects, OvsDb};
 use crate::model::names::Owner;
@@ -62,18 +62,7 @@ pub async fn northbound<S: Effects>(
     } else {
         d.clone()
     };
-    // the changes as steps of a plan, run by the one executor (one
-    // Northbound transaction, as ovn-nbctl sends a batch)
-    let plan = Plan {
-        steps: plan_nb(&want, &st)
-            .into_iter()
-            .map(|change| Step::Nb {
-                nb: ovn.nb.clone(),
-                change,
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let plan = nb_plan(&ovn.nb, plan_nb(&want, &st));
     if matches!(verb, "apply" | "destroy") {
         apply(sys, &plan, false).await?;
     }
@@ -90,6 +79,21 @@ pub async fn northbound<S: Effects>(
             serde_json::json!({})
         },
     }))
+}
+
+/// Northbound `changes` at `nb` as the steps of a plan, run by the one
+/// executor (one Northbound transaction, as ovn-nbctl sends a batch).
+fn nb_plan(nb: &str, changes: Vec<crate::model::ovn::NbChange>) -> Plan {
+    Plan {
+        steps: changes
+            .into_iter()
+            .map(|change| Step::Nb {
+                nb: nb.to_string(),
+                change,
+            })
+            .collect(),
+        ..Default::default()
+    }
 }
 
 /// The ports of `d` on its OVN switches.
@@ -271,30 +275,35 @@ pub async fn await_chassis(d: &Desired, limit: Duration) -> Result<(), OvnError>
 /// The Northbound rows of labs that are no longer applied, in swctl's own
 /// central (a lab's `[ovn]` elsewhere is known only while it is applied):
 /// removed, lab by lab, by their marks. The labs they were of.
-pub async fn gc_northbound(
+pub async fn gc_northbound<S: Effects>(
+    sys: &S,
     live: &std::collections::BTreeSet<Owner>,
     dry_run: bool,
 ) -> Result<Vec<Owner>, OvnError> {
     let dir = std::path::Path::new(crate::effect::paths::OVN_DIR);
     let addr = crate::effect::ovn::central::nb_address(dir);
-    // no central here: nothing of OVN to collect
-    let Ok(nb) = Nb::connect(&addr).await else {
-        return Ok(vec![]);
+    let st = match sys.nb_state(&addr).await {
+        Ok(st) => st,
+        // no central here (or not a Northbound one): nothing to collect
+        Err(
+            OvsdbError::NotListening { .. } | OvsdbError::Connect { .. } | OvsdbError::Schema(_),
+        ) => {
+            return Ok(vec![]);
+        }
+        Err(error) => return Err(OvnError::Northbound { addr, error }),
     };
-    let at_nb = |error| OvnError::Northbound {
-        addr: addr.clone(),
-        error,
-    };
-    let st = nb.state().await.map_err(at_nb)?;
     let dead: std::collections::BTreeSet<Owner> = st
         .switches
         .iter()
         .filter_map(|s| s.owner())
         .filter(|o| !live.contains(o) && o.machine().is_none())
         .collect();
-    for o in dead.iter().filter(|_| !dry_run) {
-        let changes = plan_nb(&Desired::new(o.clone()), &st);
-        nb.apply(&changes).await.map_err(at_nb)?;
+    if !dry_run {
+        let changes = dead
+            .iter()
+            .flat_map(|o| plan_nb(&Desired::new(o.clone()), &st))
+            .collect();
+        apply(sys, &nb_plan(&addr, changes), false).await?;
     }
     Ok(dead.into_iter().collect())
 }
