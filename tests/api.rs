@@ -129,6 +129,9 @@ fn the_json_rpc_api_over_a_unix_socket() {
     );
     let v = srv.call("lab.apply", json!({"file": 3}));
     assert_eq!(v["error"]["code"], -32602, "{v}");
+    // a lab is one of file, name, topology
+    let v = srv.call("lab.plan", json!({"topology": topo, "name": p}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
     let v = srv.call("lab.status", json!({"name": "nolab"}));
     assert_eq!(v["error"]["code"], -32602, "{v}");
     let v = srv.call("no.such.method", json!({}));

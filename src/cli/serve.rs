@@ -243,9 +243,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         topo(Cmd::Check(r))
     })?;
     method(&mut m, "lab.plan", |c, mut r: Plan| {
-        no_file_over_tcp(c, &r.file)?;
-        let kept = inline(&mut r.topology)?;
-        r.file = kept.clone().or(r.file);
+        let kept = inline(c, &mut r.file, &r.name, &mut r.topology)?;
         // the job has read the file: a plan's own goes at once
         let j = topo(Cmd::Plan(r));
         forget_unapplied(kept.as_deref());
@@ -253,9 +251,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     })?;
     m.register_async_method("lab.apply", |p, ctx, _| async move {
         let mut r: Apply = request(&p)?;
-        no_file_over_tcp(&ctx, &r.file)?;
-        let kept = inline(&mut r.topology)?;
-        r.file = kept.clone().or(r.file);
+        let kept = inline(&ctx, &mut r.file, &r.name, &mut r.topology)?;
         let out = run(&ctx, move || Job::from_cmd(&Cmd::Apply(r))).await;
         // a topology given inline stays only while its lab is applied
         forget_unapplied(kept.as_deref());
@@ -264,24 +260,37 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     m.register_async_method("lab.destroy", |p, ctx, _| async move {
         let r: Destroy = request(&p)?;
         no_file_over_tcp(&ctx, &r.file)?;
-        let name = r.name.clone();
+        let kept = r
+            .name
+            .as_ref()
+            .map(|n| inline_dir().join(format!("{n}.json")));
         let out = run(&ctx, move || Job::from_cmd(&Cmd::Destroy(r))).await?;
-        if let Some(n) = name {
-            let _ = std::fs::remove_file(inline_dir().join(format!("{n}.json")));
-        }
+        // gone with its lab; still recorded (parts not reached), it stays
+        forget_unapplied(kept.as_ref().and_then(|p| p.to_str()));
         Ok::<_, ErrorObjectOwned>(out)
     })?;
     Ok(m)
 }
 
-/// A topology given inline, kept as a file (its path); None without one.
-fn inline(topology: &mut Option<Value>) -> Result<Option<String>, ErrorObjectOwned> {
-    match topology.take() {
-        Some(t) => crate::lab::request::lab::resolve(None, None, Some(&t))
-            .map(Some)
-            .map_err(bad),
-        None => Ok(None),
+/// A topology given inline, kept as a file that becomes the request's
+/// `file` (its path answered); None without one. Over TCP a `file` of the
+/// server's is refused first.
+fn inline(
+    ctx: &Ctx,
+    file: &mut Option<String>,
+    name: &Option<String>,
+    topology: &mut Option<Value>,
+) -> Result<Option<String>, ErrorObjectOwned> {
+    no_file_over_tcp(ctx, file)?;
+    let Some(t) = topology.take() else {
+        return Ok(None);
+    };
+    if file.is_some() || name.is_some() {
+        return Err(bad(SourceError::NotOne));
     }
+    let kept = crate::lab::request::lab::resolve(None, None, Some(&t)).map_err(bad)?;
+    *file = Some(kept.clone());
+    Ok(Some(kept))
 }
 
 /// Remove an inline topology's file unless its lab is applied from it.
