@@ -123,12 +123,6 @@ enum Job {
     Serve(String, Option<std::net::SocketAddr>),
 }
 
-impl From<ChangeJob> for Job {
-    fn from(c: ChangeJob) -> Job {
-        Job::Change(Box::new(c))
-    }
-}
-
 impl Job {
     /// The job of a command that is no imperative change.
     fn from_cmd(cmd: &Cmd) -> Result<Job, CliError> {

@@ -142,12 +142,7 @@ pub(super) fn port_line(p: &crate::plan::switch::PortInfo) -> String {
     )
 }
 
-pub(super) fn join<T: std::fmt::Display>(v: &[T]) -> String {
-    v.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub(super) use crate::model::names::join_words as join;
 
 pub(super) fn steps_text(p: &Plan) -> String {
     p.steps

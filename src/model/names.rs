@@ -440,6 +440,15 @@ impl Serialize for RouteDest {
     }
 }
 
+/// Names or values joined by spaces, as a command line lists them
+/// (`ns add h1 h2`).
+pub fn join_words<T: fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parse a plain IP address (a gateway), strictly.
 pub fn parse_ip(s: &str) -> Result<IpAddr, InvalidInput> {
     s.parse().map_err(|_| InvalidInput::IpSyntax(s.into()))

@@ -47,18 +47,7 @@ impl Northbound for Fake {
         if changes.is_empty() {
             return Ok(());
         }
-        self.record(format!(
-            "ovn-nbctl --db={addr} {}",
-            changes
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(" -- ")
-        ))
-        .map_err(|e| OvsdbError::Commit {
-            error: e.to_string(),
-            details: None,
-        })?;
+        self.record_transaction(&format!("ovn-nbctl --db={addr} "), changes)?;
         let mut dbs = self.nb.lock().unwrap();
         let db = dbs.get_mut(addr).ok_or_else(|| not_there(addr))?;
         let t = apply_txn(changes);

@@ -69,6 +69,24 @@ fn internal_ifaces(db: &MemDb) -> BTreeMap<String, Option<Mac>> {
         .collect()
 }
 
+impl Fake {
+    /// Record one transaction of `changes` as a call (`prefix`, then each
+    /// change's command joined by ` -- `); a call set to fail fails it as a
+    /// server would refuse the commit.
+    pub(super) fn record_transaction<C: std::fmt::Display>(
+        &self,
+        prefix: &str,
+        changes: &[C],
+    ) -> Result<(), OvsdbError> {
+        let each: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+        self.record(format!("{prefix}{}", each.join(" -- ")))
+            .map_err(|e| OvsdbError::Commit {
+                error: e.to_string(),
+                details: None,
+            })
+    }
+}
+
 impl OvsDb for Fake {
     async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError> {
         let Some(ovs) = self.ovs.lock().unwrap().clone() else {
@@ -91,18 +109,7 @@ impl OvsDb for Fake {
 
     /// One transaction per server, as `ovs::Servers` sends them.
     async fn ovs_apply(&self, changes: &[OvsChange]) -> Result<(), OvsdbError> {
-        let op = format!(
-            "ovsdb transact: {}",
-            changes
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(" -- ")
-        );
-        self.record(op).map_err(|e| OvsdbError::Commit {
-            error: e.to_string(),
-            details: None,
-        })?;
+        self.record_transaction("ovsdb transact: ", changes)?;
         let servers: BTreeSet<&str> = changes.iter().map(|c| c.db()).collect();
         for addr in servers {
             let mut t = Txn::new();

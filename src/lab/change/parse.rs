@@ -12,18 +12,10 @@ use crate::lab::request::change::{
 };
 use crate::lab::request::{BackendChoice, OnOff};
 use crate::model::names::{
-    self, Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, parse_ip,
+    self, Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, join_words as join, parse_ip,
 };
 use crate::model::{Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via};
 use crate::plan::Scope;
-
-/// `a b c`
-fn join<T: std::fmt::Display>(v: &[T]) -> String {
-    v.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn parse_all<T: FromStr<Err = InvalidInput>>(v: &[String]) -> Result<Vec<T>, InvalidInput> {
     v.iter().map(|s| s.parse()).collect()

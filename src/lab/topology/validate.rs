@@ -166,8 +166,12 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             spans.insert(n.clone(), sp);
         }
         let backend = match ovn {
-            // OVN's logical switches run on Open vSwitch: "ovs" says the same
-            Some(at) if backend == Backend::Bridge && get(s, "backend").is_some() => {
+            // OVN's logical switches run on Open vSwitch: a backend whose
+            // data plane is Open vSwitch ("ovs") says the same
+            Some(at)
+                if !plan_backend(backend).rules().data_plane.uses_open_vswitch()
+                    && get(s, "backend").is_some() =>
+            {
                 let m = format!(
                     "span = \"ovn\" makes an OVN logical switch (on Open vSwitch), not a {backend} switch"
                 );
