@@ -86,11 +86,7 @@ pub enum Cmd {
     /// Connectivity of a topology with real packets between its namespaces
     Check(lab::Check),
     /// Remove leftovers of topologies that are no longer applied, and say what went
-    Gc {
-        /// only say what would be removed
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Gc(lab::Gc),
     /// Draw a lab: hosts, switches (with backend), ports (wiring, VLAN, addresses), links, gateways, machines
     Graph {
         /// the topology file

@@ -1,23 +1,22 @@
-//! `check` and `apply --check`: probing a lab with real packets (the
-//! probes planned by `lab::check`, or for a lab over machines by every
-//! machine's agent) and the table of what answered.
+//! `check` and `apply --check` as the CLI prints them: the table of what
+//! answered (every probe when few, else the failures), what cannot work
+//! by design, and a summary line.
 
-use serde_json::json;
-
-use super::args::CheckArgs;
 use super::render::table;
-use super::{CliError, Output};
-use crate::effect::system::System;
-use crate::lab;
-use crate::lab::topology::Topology;
+use crate::lab::check::Expect;
+use crate::lab::topo::CheckReport;
+use crate::lab::topo::report::{Probed, ProbedOnMachines};
 
-/// `check` of a lab over machines: the agents' pairs, merged.
-pub(super) async fn spread_check(
-    t: &Topology,
-    c: &CheckArgs,
-    ms: impl Fn() -> f64,
-) -> Result<Output, CliError> {
-    let (pairs, failed, runs) = lab::spread::check(&t.desired, c.timeout, c.full).await?;
+pub(super) fn check_text(c: &CheckReport) -> String {
+    match c {
+        CheckReport::Here(p) => here_text(p),
+        CheckReport::Machines(p) => machines_text(p),
+    }
+}
+
+/// A lab over machines: the agents' pairs, merged.
+fn machines_text(c: &ProbedOnMachines) -> String {
+    let pairs = &c.pairs;
     let mut rows = vec![];
     for p in pairs
         .iter()
@@ -41,7 +40,7 @@ pub(super) async fn spread_check(
     } else {
         table(&["from", "to", "because", "result"], &rows) + "\n"
     };
-    for r in &runs {
+    for r in &c.machines {
         text.push_str(&format!(
             "  {}: {} probes from its hosts, {} failed\n",
             r.machine,
@@ -50,58 +49,27 @@ pub(super) async fn spread_check(
         ));
     }
     text.push_str(&format!(
-        "{}: {} probes on {} machines, {failed} failed, {:.0} ms",
-        t.name,
+        "{}: {} probes on {} machines, {} failed, {:.0} ms",
+        c.topology,
         pairs.len(),
-        runs.len(),
-        ms()
+        c.machines.len(),
+        c.failed,
+        c.elapsed_ms
     ));
-    let json = json!({
-        "command": "check",
-        "topology": t.name,
-        "pairs": pairs,
-        "failed": failed,
-        "machines": runs,
-        "elapsed_ms": ms(),
-    });
-    Ok(Output {
-        text,
-        json,
-        code: if failed == 0 { 0 } else { 1 },
-    })
+    text
 }
 
-/// Probe the lab; the text, the JSON and the number of failures.
-pub(super) async fn check(
-    k: &System,
-    t: &Topology,
-    c: CheckArgs,
-    from: Option<&std::collections::BTreeSet<crate::model::names::NsName>>,
-    ms: impl Fn() -> f64,
-) -> Result<(String, serde_json::Value, usize), CliError> {
-    let mut limit = lab::check::neighbour_limit();
-    let mut plan = lab::check::plan_check(&t.desired, c.full, limit);
-    if let Some(hosts) = from {
-        // the kernel's neighbour table is one for the whole box: the agents
-        // of the machines simulated here (probing at once) share it
-        // (seen: 20 machines' agents, each within its own budget,
-        // overflowed it together — "neighbor table overflow!" — and lost
-        // 60-80 % of their probes)
-        limit /= lab::machines::sharing_this_box(&t.desired).max(1);
-        plan = plan.only_from(hosts, limit);
-    }
-    let res = lab::check::run(k, &plan, std::time::Duration::from_secs_f64(c.timeout))
-        .await
-        .map_err(|e| CliError::Observe(e.into()))?;
-    let failed = res.iter().filter(|r| !r.ok).count();
+/// The probes run from here.
+fn here_text(c: &Probed) -> String {
+    let res = &c.pairs;
     // every probe when few, else the failures only
     let shown: Vec<_> = res.iter().filter(|r| res.len() <= 40 || !r.ok).collect();
     let mut rows = vec![];
     for r in &shown {
         let to = format!("{} ({})", r.probe.to, r.probe.owner);
         let expect = match r.probe.expect {
-            lab::check::Expect::Reach => "reach",
-            lab::check::Expect::Isolated => "isolated",
+            Expect::Reach => "reach",
+            Expect::Isolated => "isolated",
         };
         let again = if r.retried { " (2nd try)" } else { "" };
         let result = match (r.ok, &r.rtt_ms, &r.error) {
@@ -123,45 +91,35 @@ pub(super) async fn check(
     } else {
         table(&["from", "to", "because", "expect", "result"], &rows)
     };
-    if !plan.impossible.is_empty() {
+    if !c.impossible.is_empty() {
         text.push_str(&format!(
             "\ncannot work by design ({} pair{}; one shown per pair of segments):",
-            plan.impossible_total,
-            if plan.impossible_total == 1 { "" } else { "s" }
+            c.impossible_total,
+            if c.impossible_total == 1 { "" } else { "s" }
         ));
-        for i in &plan.impossible {
+        for i in &c.impossible {
             text.push_str(&format!(
                 "\n  {} -> {} ({}) by {}: {}",
                 i.from, i.to, i.owner, i.why, i.because
             ));
         }
     }
-    if let Some(r) = &plan.reduced {
+    if let Some(r) = &c.reduced {
         text.push_str(&format!("\nnote: {r}"));
     }
     let isolated = res
         .iter()
-        .filter(|r| r.probe.expect == lab::check::Expect::Isolated)
+        .filter(|r| r.probe.expect == Expect::Isolated)
         .count();
     text.push_str(&format!(
-        "\n{}: {} probes ({} must reach, {isolated} isolated) in {} wave{}, {failed} failed, {:.0} ms",
-        t.name,
+        "\n{}: {} probes ({} must reach, {isolated} isolated) in {} wave{}, {} failed, {:.0} ms",
+        c.topology,
         res.len(),
         res.len() - isolated,
-        plan.waves.len(),
-        if plan.waves.len() == 1 { "" } else { "s" },
-        ms()
+        c.waves,
+        if c.waves == 1 { "" } else { "s" },
+        c.failed,
+        c.elapsed_ms
     ));
-    let json = json!({
-        "command": "check",
-        "topology": t.name,
-        "pairs": res,
-        "failed": failed,
-        "waves": plan.waves.len(),
-        "impossible": plan.impossible,
-        "impossible_total": plan.impossible_total,
-        "reduced": plan.reduced,
-        "elapsed_ms": ms(),
-    });
-    Ok((text.trim_start_matches('\n').to_string(), json, failed))
+    text.trim_start_matches('\n').to_string()
 }

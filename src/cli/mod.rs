@@ -29,9 +29,8 @@ use crate::effect::observe::{Scan, observe};
 use crate::effect::ovs::Servers;
 use crate::effect::system::System;
 use crate::lab::change::ChangeJob;
-use crate::lab::topology::Topology;
+use crate::lab::topo::TopoJob;
 use args::{BenchArgs, OvnCmd, SandboxCmd};
-use topo::TopoCmd;
 
 /// Run a parsed command (everything but `ns exec`, which `main` handles
 /// before any thread exists).
@@ -106,8 +105,8 @@ fn execute(job: Job, events: &crate::lab::events::Events) -> Result<Output, CliE
 /// A validated command, ready to run.
 enum Job {
     Change(Box<ChangeJob>),
-    /// a topology command, its validated file (when it has one) and path
-    Topo(TopoCmd, Option<Box<Topology>>, String),
+    /// a topology command, its file validated
+    Topo(Box<TopoJob>),
     /// `swctl bench`, with the wirings asked for (empty: all)
     Bench(BenchArgs, Vec<crate::bench::Wiring>),
     NsList,
@@ -157,10 +156,7 @@ impl Job {
     fn changes(&self) -> bool {
         match self {
             Job::Change(_) | Job::NsAttach(..) => true,
-            Job::Topo(c, ..) => matches!(
-                c,
-                TopoCmd::Apply(..) | TopoCmd::Destroy(..) | TopoCmd::Gc(false)
-            ),
+            Job::Topo(t) => t.changes(),
             Job::NsList
             | Job::SwitchList
             | Job::Show(_)
@@ -178,7 +174,10 @@ impl Job {
     fn named_servers(&self) -> Vec<String> {
         let d = match self {
             Job::Change(c) => &c.desired,
-            Job::Topo(_, Some(t), _) => &t.desired,
+            Job::Topo(j) => match &j.topology {
+                Some(t) => &t.desired,
+                None => return vec![],
+            },
             _ => return vec![],
         };
         d.switches
@@ -210,24 +209,11 @@ impl Job {
 
     async fn run(self, events: &crate::lab::events::Events) -> Result<Output, CliError> {
         // a simulated machine's agent about to apply OVS switches: the
-        // machine's own Open vSwitch first (this process is in its namespace)
-        let mut restarted = vec![];
-        if let Job::Topo(TopoCmd::Apply(..), Some(t), _) = &self
-            && crate::lab::machines::needs_sandbox(&t.desired)
-        {
-            let dir = crate::effect::paths::machine_sandbox(crate::effect::paths::run_dir());
-            // daemons of a machine that had its Open vSwitch already: said
-            // when this apply starts them again (it is not a plan step)
-            if dir.join("conf.db").exists() {
-                restarted = crate::effect::ovs::sandbox::not_running_here(&dir);
-            }
-            crate::effect::ovs::sandbox::start_here(&dir).await?;
-            if crate::lab::machines::needs_chassis(&t.desired) {
-                crate::lab::ovn::make_chassis(&t.desired, &dir)
-                    .await
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
-            }
-        }
+        // machine's own Open vSwitch first, before anything connects to it
+        let restarted = match &self {
+            Job::Topo(j) => j.prepare().await?,
+            _ => vec![],
+        };
         let ovs = if self.needs_ovs() {
             let named = self.named_servers();
             Servers::connect(&self.ovsdb_servers(), &named).await?
@@ -281,13 +267,12 @@ impl Job {
             Job::Sandbox(c) => sandbox::run(c).await,
             Job::Ovn(c) => sandbox::run_ovn(c).await,
             Job::Serve(socket, listen) => serve::serve(Path::new(&socket), listen).await,
-            Job::Topo(cmd, topo, file) => {
-                let mut out = topo::run(&k, cmd, topo.map(|t| *t), &file, events).await?;
-                if !restarted.is_empty() {
-                    out.text = format!("restarted {}\n{}", restarted.join(", "), out.text);
-                    out.json["restarted"] = serde_json::json!(restarted);
+            Job::Topo(j) => {
+                let mut r = crate::lab::topo::run(&k, *j, events).await?;
+                if let crate::lab::topo::TopoReport::Lab(l) = &mut r {
+                    l.restarted = restarted;
                 }
-                Ok(out)
+                Ok(topo::render(&r))
             }
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,

@@ -9,13 +9,14 @@
 //! Every method's params deserialize straight into the request type the
 //! CLI's subcommand holds (`lab::request`: same names, unknown params
 //! refused), and run through the same job as the CLI, in this process,
-//! with the same lock: its result is the CLI's `--json` output, its error
-//! the CLI's error as data (-32602 when the request is wrong: bad params,
+//! with the same lock: its result is the use case's typed report (what the
+//! CLI's `--json` prints), its error the CLI's error as data (-32602 when
+//! the request is wrong: bad params,
 //! an invalid topology with every problem and its place; -32000 when
 //! running it failed).
 //!
 //! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan`, `lab.apply`,
-//! `lab.status`, `lab.check`, `lab.destroy`, and every imperative change
+//! `lab.status`, `lab.check`, `lab.destroy`, `lab.gc`, and every imperative change
 //! (`Change::METHODS`: `ns.add`, `attach`, `route.add`, …); over a
 //! WebSocket the subscription `lab.watch` / `lab.unwatch` (`lab.event`
 //! notifications: drift, apply progress).
@@ -35,7 +36,7 @@ use serde_json::{Value, json};
 use super::args::Cmd;
 use super::{CliError, Job, Output};
 use crate::lab::events::Events;
-use crate::lab::request::lab::{Apply, Check, Destroy, Plan, Show, SourceError, Status, Watch};
+use crate::lab::request::lab::{Apply, Check, Destroy, Gc, Plan, Show, SourceError, Status, Watch};
 use crate::lab::request::{Change, lab::inline_dir};
 
 /// JSON-RPC's code for invalid params.
@@ -234,6 +235,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         run(&ctx, || Ok(Job::Labs)).await
     })?;
     method(&mut m, "show", |_, r: Show| Ok(Job::Show(r.name)))?;
+    method(&mut m, "lab.gc", |_, r: Gc| topo(Cmd::Gc(r)))?;
     method(&mut m, "lab.status", |c, r: Status| {
         no_file_over_tcp(c, &r.file)?;
         topo(Cmd::Status(r))

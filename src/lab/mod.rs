@@ -16,6 +16,7 @@ pub mod ovn;
 pub mod reach;
 pub mod request;
 pub mod spread;
+pub mod topo;
 pub mod topology;
 pub mod watch;
 

@@ -17,23 +17,38 @@ pub struct End<'a> {
     pub addrs: &'a [Cidr],
     /// its MTU; None: whatever the kernel gave it
     pub mtu: Option<u32>,
+    /// administratively up (`ip link set DEV up`)
+    pub up: bool,
+    /// keeps the stable Ethernet address swctl gave it (`model::mac`),
+    /// given back when changed by hand; false: the address is not
+    /// swctl's to keep (a user's uplink, an OVS bridge's own interface)
+    pub stable_mac: bool,
 }
 
 impl End<'static> {
-    /// An end that carries no address of its own (a switch's side of a
-    /// port, a trunk's end, a tunnel device), of MTU `mtu`.
+    /// An end swctl made that carries no address of its own (a switch's
+    /// side of a port, a trunk's end, a tunnel device), of MTU `mtu`.
     pub fn bare(mtu: Option<u32>) -> End<'static> {
-        End { addrs: &[], mtu }
+        End::with(&[], mtu)
+    }
+}
+
+impl<'a> End<'a> {
+    /// An end swctl made, up, with its stable address.
+    fn with(addrs: &'a [Cidr], mtu: Option<u32>) -> End<'a> {
+        End {
+            addrs,
+            mtu,
+            up: true,
+            stable_mac: true,
+        }
     }
 }
 
 impl PortSpec {
     /// The end inside the host's namespace.
     pub fn host_end(&self) -> End<'_> {
-        End {
-            addrs: &self.addrs,
-            mtu: self.mtu,
-        }
+        End::with(&self.addrs, self.mtu)
     }
 
     /// The end on the switch's side.
@@ -45,18 +60,12 @@ impl PortSpec {
 impl LinkSpec {
     /// The end in `a`.
     pub fn a_end(&self) -> End<'_> {
-        End {
-            addrs: &self.a_addrs,
-            mtu: self.mtu,
-        }
+        End::with(&self.a_addrs, self.mtu)
     }
 
     /// The end in `b`.
     pub fn b_end(&self) -> End<'_> {
-        End {
-            addrs: &self.b_addrs,
-            mtu: self.mtu,
-        }
+        End::with(&self.b_addrs, self.mtu)
     }
 }
 
@@ -86,11 +95,13 @@ impl TrunkSpec {
 
 impl SwitchSpec {
     /// The switch's own interface (the bridge device, an OVS bridge's
-    /// internal interface).
-    pub fn own_end(&self) -> End<'_> {
+    /// internal interface); `stable_mac`: whether its address is swctl's
+    /// to keep (a Linux bridge this lab made; an OVS bridge's interface
+    /// takes the address Open vSwitch gives it).
+    pub fn own_end(&self, stable_mac: bool) -> End<'_> {
         End {
-            addrs: &self.addrs,
-            mtu: None,
+            stable_mac,
+            ..End::with(&self.addrs, None)
         }
     }
 }
@@ -115,7 +126,9 @@ mod tests {
             l.a_end(),
             End {
                 addrs: &[c],
-                mtu: Some(9000)
+                mtu: Some(9000),
+                up: true,
+                stable_mac: true,
             }
         );
         assert_eq!(l.b_end(), End::bare(Some(9000)));

@@ -117,11 +117,9 @@ impl Switch for LinuxBridge {
         let o = cx.o;
         match o.loc(&spec.loc).and_then(|st| st.link(name.as_str())) {
             Some(l) if l.kind.as_deref() == Some("bridge") => {
-                cx.ensure_up(&spec.loc, l);
-                if l.mark.as_ref().is_some_and(|m| m.owner() == &cx.d.owner) {
-                    cx.ensure_mac(&spec.loc, l);
-                }
-                cx.ensure_end(&spec.loc, name.as_str(), Some(l), spec.own_end());
+                // a bridge this lab made keeps its stable address
+                let ours = l.mark.as_ref().is_some_and(|m| m.owner() == &cx.d.owner);
+                cx.ensure_end(&spec.loc, name.as_str(), Some(l), spec.own_end(ours));
             }
             Some(l) => {
                 return Err(PlanError::NotABridge(
@@ -148,7 +146,7 @@ impl Switch for LinuxBridge {
                     },
                     mac: cx.mac(&spec.loc, name.as_str()),
                 });
-                cx.ensure_end(&spec.loc, name.as_str(), None, spec.own_end());
+                cx.ensure_end(&spec.loc, name.as_str(), None, spec.own_end(true));
             }
         }
         Ok(())
@@ -192,10 +190,6 @@ impl Switch for LinuxBridge {
                     master: p.switch.clone(),
                 });
             }
-            cx.ensure_up(sw_loc, a);
-            cx.ensure_up(&ns_loc, b);
-            cx.ensure_mac(sw_loc, a);
-            cx.ensure_mac(&ns_loc, b);
             cx.ensure_end(sw_loc, &a.name, Some(a), p.switch_end());
             cx.ensure_end(&ns_loc, &b.name, Some(b), p.host_end());
             cx.wired(key, via, (sw_loc, &a.name), (&ns_loc, &b.name));
@@ -303,8 +297,12 @@ impl Switch for LinuxBridge {
                         master: t.switch.clone(),
                     });
                 }
-                cx.ensure_up(sw_loc, l);
-                cx.ensure_end(sw_loc, &l.name, Some(l), End::bare(mtu));
+                // the user's device: its address is its own
+                let end = End {
+                    stable_mac: false,
+                    ..End::bare(mtu)
+                };
+                cx.ensure_end(sw_loc, &l.name, Some(l), end);
                 entries = st
                     .map(|st| {
                         st.fdb

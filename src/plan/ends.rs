@@ -5,15 +5,31 @@
 use super::{Cx, Step};
 use crate::model::End;
 use crate::model::LinkObs;
+use crate::model::mac::Mac;
 use crate::model::names::{Cidr, Loc};
 
 impl Cx<'_> {
     /// Steps that make device `dev` in `loc` have every attribute of `want`
-    /// (`ip link set DEV mtu N`, `ip addr add`, announced); `have`: the
-    /// device as observed, None for one this plan creates.
+    /// (`ip link set DEV up`, `ip link set DEV address MAC`, `ip link set
+    /// DEV mtu N`, `ip addr add`, announced); `have`: the device as
+    /// observed, None for one this plan creates (made up, with its stable
+    /// address, by its creation step).
     pub fn ensure_end(&mut self, loc: &Loc, dev: &str, have: Option<&LinkObs>, want: End) {
         // every field named: a new attribute is planned here or not at all
-        let End { addrs, mtu } = want;
+        let End {
+            addrs,
+            mtu,
+            up,
+            stable_mac,
+        } = want;
+        if let Some(l) = have {
+            if up {
+                self.ensure_up(loc, l);
+            }
+            if stable_mac {
+                self.ensure_mac(loc, l);
+            }
+        }
         self.ensure_mtu(loc, dev, have.map(|l| l.mtu), mtu);
         self.ensure_addrs(loc, dev, have.map_or(&[][..], |l| &l.addrs), addrs);
     }
@@ -49,6 +65,34 @@ impl Cx<'_> {
                 loc: loc.clone(),
                 dev: dev.to_string(),
                 addrs: added,
+            });
+        }
+    }
+
+    /// A marked device that lost its stable address (changed by hand) gets
+    /// it back (`ip link set DEV address MAC`).
+    fn ensure_mac(&mut self, loc: &Loc, l: &LinkObs) {
+        let Some(m) = &l.mark else { return };
+        let want = Mac::stable(&[m.owner().as_str(), &loc.to_string(), &l.name]);
+        // a device a lab adopted from the imperative commands (`apply
+        // --adopt`) keeps the address it was made with
+        let made_by_cli = Mac::stable(&["cli", &loc.to_string(), &l.name]);
+        if l.mac
+            .is_some_and(|have| have != want && have != made_by_cli)
+        {
+            self.steps.push(Step::SetMac {
+                loc: loc.clone(),
+                dev: l.name.clone(),
+                mac: want,
+            });
+        }
+    }
+
+    fn ensure_up(&mut self, loc: &Loc, l: &LinkObs) {
+        if !l.up {
+            self.steps.push(Step::SetUp {
+                loc: loc.clone(),
+                dev: l.name.clone(),
             });
         }
     }

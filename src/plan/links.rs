@@ -28,10 +28,6 @@ impl Cx<'_> {
             };
             if names_ok(ea, &s.a_ifname) && names_ok(eb, &s.b_ifname) {
                 let (ea, eb) = (ea.expect("checked"), eb.expect("checked"));
-                self.ensure_up(&s.a, ea);
-                self.ensure_up(&s.b, eb);
-                self.ensure_mac(&s.a, ea);
-                self.ensure_mac(&s.b, eb);
                 self.ensure_end(&s.a, &ea.name, Some(ea), s.a_end());
                 self.ensure_end(&s.b, &eb.name, Some(eb), s.b_end());
                 self.wiring.push(Wiring {

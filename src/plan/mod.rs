@@ -308,34 +308,6 @@ impl<'a> Cx<'a> {
         Mac::stable(&[self.d.owner.as_str(), &loc.to_string(), dev])
     }
 
-    /// A marked device that lost its stable address (changed by hand) gets
-    /// it back (`ip link set DEV address MAC`).
-    pub fn ensure_mac(&mut self, loc: &Loc, l: &LinkObs) {
-        let Some(m) = &l.mark else { return };
-        let want = Mac::stable(&[m.owner().as_str(), &loc.to_string(), &l.name]);
-        // a device a lab adopted from the imperative commands (`apply
-        // --adopt`) keeps the address it was made with
-        let made_by_cli = Mac::stable(&["cli", &loc.to_string(), &l.name]);
-        if l.mac
-            .is_some_and(|have| have != want && have != made_by_cli)
-        {
-            self.steps.push(Step::SetMac {
-                loc: loc.clone(),
-                dev: l.name.clone(),
-                mac: want,
-            });
-        }
-    }
-
-    pub fn ensure_up(&mut self, loc: &Loc, l: &LinkObs) {
-        if !l.up {
-            self.steps.push(Step::SetUp {
-                loc: loc.clone(),
-                dev: l.name.clone(),
-            });
-        }
-    }
-
     /// Record how a port or link is wired (for the CLI's report).
     pub fn wired(&mut self, key: Key, via: Via, a: (&Loc, &str), b: (&Loc, &str)) {
         self.wiring.push(Wiring {

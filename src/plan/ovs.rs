@@ -177,8 +177,7 @@ impl Switch for OpenVswitch {
             if !spec.addrs.is_empty()
                 && let Some(l) = o.host.link(name.as_str())
             {
-                cx.ensure_up(&Loc::Host, l);
-                cx.ensure_end(&Loc::Host, name.as_str(), Some(l), spec.own_end());
+                cx.ensure_end(&Loc::Host, name.as_str(), Some(l), spec.own_end(false));
             }
             return Ok(());
         }
@@ -203,7 +202,7 @@ impl Switch for OpenVswitch {
                 loc: Loc::Host,
                 dev: name.to_string(),
             });
-            cx.ensure_end(&Loc::Host, name.as_str(), None, spec.own_end());
+            cx.ensure_end(&Loc::Host, name.as_str(), None, spec.own_end(false));
         }
         Ok(())
     }
@@ -404,12 +403,8 @@ pub(super) fn plan_ovs_port(
                         tag: p.vlan,
                     }));
                 }
-                cx.ensure_up(&ns_loc, b);
-                cx.ensure_mac(&ns_loc, b);
                 cx.ensure_end(&ns_loc, &b.name, Some(b), p.host_end());
                 if let Some(a) = a_host.as_ref().filter(|_| !internal) {
-                    cx.ensure_up(&Loc::Host, a);
-                    cx.ensure_mac(&Loc::Host, a);
                     cx.ensure_end(&Loc::Host, &a.name, Some(a), p.switch_end());
                 }
                 cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, &b.name));

@@ -72,8 +72,6 @@ impl Cx<'_> {
                         &e.name,
                         e.master.as_deref() == Some(sw.as_str()),
                     )?;
-                    self.ensure_up(loc, e);
-                    self.ensure_mac(loc, e);
                     self.ensure_end(loc, &e.name, Some(e), t.end());
                 }
                 self.wired(key.clone(), Via::Veth, (&la, &ea.name), (&lb, &eb.name));

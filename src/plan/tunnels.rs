@@ -88,8 +88,6 @@ impl Cx<'_> {
                 }) && want.as_ref().is_none_or(|w| w.as_str() == e.name)
             };
             if let Some(e) = have.filter(|e| right(e)) {
-                self.ensure_up(here, e);
-                self.ensure_mac(here, e);
                 self.ensure_end(here, &e.name, Some(e), end);
                 continue;
             }

@@ -197,6 +197,16 @@ pub struct Destroy {
     pub forget: bool,
 }
 
+/// `gc [--dry-run]`
+#[derive(Args, Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Gc {
+    /// only say what would be removed
+    #[arg(long)]
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
 /// `show [NAME]`
 #[derive(Args, Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
