@@ -55,10 +55,12 @@ fn s4(owner: &str) -> Desired {
             ns: ns(h),
             switch: ifn("br0"),
             ifname: None,
-            addrs: vec![cidr(&format!("198.18.0.{}/24", i + 1))],
             via: Via::Auto,
             vlan: None,
-            mtu: None,
+            end: EndSpec {
+                addrs: vec![cidr(&format!("198.18.0.{}/24", i + 1))],
+                mtu: None,
+            },
         });
     }
     d
@@ -99,18 +101,28 @@ fn s7() -> Desired {
         b: Loc::Ns(ns("gw")),
         a_ifname: None,
         b_ifname: None,
-        a_addrs: vec![cidr("198.18.1.1/24")],
-        b_addrs: vec![cidr("198.18.1.254/24")],
-        mtu: None,
+        a_end: EndSpec {
+            addrs: vec![cidr("198.18.1.1/24")],
+            mtu: None,
+        },
+        b_end: EndSpec {
+            addrs: vec![cidr("198.18.1.254/24")],
+            mtu: None,
+        },
     });
     d.links.push(LinkSpec {
         a: Loc::Ns(ns("gw")),
         b: Loc::Ns(ns("srv")),
         a_ifname: Some(ifn("to-srv")),
         b_ifname: Some(ifn("eth0")),
-        a_addrs: vec![cidr("198.18.3.254/24")],
-        b_addrs: vec![cidr("198.18.3.1/24")],
-        mtu: None,
+        a_end: EndSpec {
+            addrs: vec![cidr("198.18.3.254/24")],
+            mtu: None,
+        },
+        b_end: EndSpec {
+            addrs: vec![cidr("198.18.3.1/24")],
+            mtu: None,
+        },
     });
     d
 }
@@ -368,10 +380,12 @@ fn ovs_changes_go_in_one_transaction() {
                 ns: h,
                 switch: ifn("br0"),
                 ifname: None,
-                addrs: vec![],
                 via: Via::Internal,
                 vlan: None,
-                mtu: None,
+                end: EndSpec {
+                    addrs: vec![],
+                    mtu: None,
+                },
             });
         }
         let o = observe(&f, &all()).await.unwrap();
@@ -574,10 +588,12 @@ fn plan_errors_name_the_problem() {
         ns: ns("h1"),
         switch: ifn("nosuch"),
         ifname: None,
-        addrs: vec![],
         via: Via::Auto,
         vlan: None,
-        mtu: None,
+        end: EndSpec {
+            addrs: vec![],
+            mtu: None,
+        },
     });
     assert_eq!(
         plan(&d, &Observed::default(), &Scope::Nothing),
@@ -638,10 +654,12 @@ fn explicit_ifname_clash_is_refused() {
             ns: ns("h1"),
             switch: ifn("br1"),
             ifname: Some(ifn("eth0")),
-            addrs: vec![],
             via: Via::Veth,
             vlan: None,
-            mtu: None,
+            end: EndSpec {
+                addrs: vec![],
+                mtu: None,
+            },
         });
         assert!(matches!(
             plan(&d2, &o, &Scope::Nothing),
@@ -765,17 +783,19 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                 ns: h.clone(),
                 switch: sw.clone(),
                 ifname: None,
-                addrs: (0..r.below(3)).map(|_| ip(r)).collect(),
                 via,
                 vlan: if *backend == Backend::Ovs && r.below(3) == 0 {
                     Some(1 + r.below(20) as u16)
                 } else {
                     None
                 },
-                mtu: if r.below(4) == 0 {
-                    Some(1400 + r.below(200) as u32)
-                } else {
-                    None
+                end: EndSpec {
+                    addrs: (0..r.below(3)).map(|_| ip(r)).collect(),
+                    mtu: if r.below(4) == 0 {
+                        Some(1400 + r.below(200) as u32)
+                    } else {
+                        None
+                    },
                 },
             });
         }
@@ -807,9 +827,14 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
             b,
             a_ifname: None,
             b_ifname: None,
-            a_addrs,
-            b_addrs,
-            mtu: if r.below(3) == 0 { Some(9000) } else { None },
+            a_end: EndSpec {
+                addrs: a_addrs,
+                mtu: if r.below(3) == 0 { Some(9000) } else { None },
+            },
+            b_end: EndSpec {
+                addrs: b_addrs,
+                mtu: if r.below(3) == 0 { Some(9000) } else { None },
+            },
         });
     }
     d
@@ -894,7 +919,10 @@ fn trunked() -> Desired {
     d.trunks.push(TrunkSpec {
         a: ifn("br0"),
         b: ifn("br1"),
-        mtu: Some(1400),
+        end: EndSpec {
+            mtu: Some(1400),
+            ..Default::default()
+        },
     });
     d
 }
@@ -991,17 +1019,19 @@ fn trunks_count_against_the_bridge_port_limit() {
             ns: h,
             switch: ifn("b0"),
             ifname: None,
-            addrs: vec![],
             via: Via::Auto,
             vlan: None,
-            mtu: None,
+            end: EndSpec {
+                addrs: vec![],
+                mtu: None,
+            },
         });
     }
     assert!(plan(&d, &Observed::default(), &Scope::Owner).is_ok());
     d.trunks.push(TrunkSpec {
         a: ifn("b0"),
         b: ifn("b1"),
-        mtu: None,
+        end: EndSpec::default(),
     });
     match plan(&d, &Observed::default(), &Scope::Owner) {
         Err(PlanError::TooManyPorts { want, .. }) => assert_eq!(want, 1024),
@@ -1019,10 +1049,12 @@ fn a_big_segment_raises_the_hosts_input_queue_once() {
             ns: h,
             switch: ifn(if i % 2 == 0 { "br0" } else { "br1" }),
             ifname: None,
-            addrs: vec![],
             via: Via::Auto,
             vlan: None,
-            mtu: None,
+            end: EndSpec {
+                addrs: vec![],
+                mtu: None,
+            },
         });
     }
     let f = Fake::new();

@@ -55,10 +55,12 @@ fn part() -> Desired {
         ns: "h1".parse().unwrap(),
         switch: ifn("s1"),
         ifname: None,
-        addrs: vec!["198.18.1.1/24".parse().unwrap()],
         via: Via::Auto,
         vlan: None,
-        mtu: None,
+        end: EndSpec {
+            addrs: vec!["198.18.1.1/24".parse().unwrap()],
+            mtu: None,
+        },
     });
     d.tunnels.push(TunnelSpec {
         switch: ifn("s1"),

@@ -25,7 +25,9 @@ use crate::effect::kernel::ethtool;
 use crate::effect::observe::{Scan, observe};
 use crate::effect::{apply::apply, system::System};
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner};
-use crate::model::{Backend, Desired, LinkSpec, NsSpec, PortSpec, SwitchSpec, TrunkSpec, Via};
+use crate::model::{
+    Backend, Desired, EndSpec, LinkSpec, NsSpec, PortSpec, SwitchSpec, TrunkSpec, Via,
+};
 use crate::plan::{Scope, plan};
 use report::percentile;
 pub use report::{median_of, summarize, svg, table};
@@ -271,9 +273,14 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     b: Loc::Ns(host(i + 1)),
                     a_ifname: Some("eth0".parse().expect("valid")),
                     b_ifname: Some("eth0".parse().expect("valid")),
-                    a_addrs: vec![addr(i)],
-                    b_addrs: vec![addr(i + 1)],
-                    mtu: None,
+                    a_end: EndSpec {
+                        addrs: vec![addr(i)],
+                        mtu: None,
+                    },
+                    b_end: EndSpec {
+                        addrs: vec![addr(i + 1)],
+                        mtu: None,
+                    },
                 });
             }
         }
@@ -310,7 +317,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     d.trunks.push(TrunkSpec {
                         a: sw(k - 1),
                         b: sw(k),
-                        mtu: None,
+                        end: EndSpec::default(),
                     });
                 }
             }
@@ -319,13 +326,15 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     ns: host(i),
                     switch: sw(if bridges > 1 { i / PER_BRIDGE } else { 0 }),
                     ifname: Some("eth0".parse().expect("valid")),
-                    addrs: vec![addr(i)],
                     via: match w {
                         Wiring::OvsInternal | Wiring::OvsVxlan | Wiring::Ovn => Via::Internal,
                         _ => Via::Veth,
                     },
                     vlan: None,
-                    mtu: None,
+                    end: EndSpec {
+                        addrs: vec![addr(i)],
+                        mtu: None,
+                    },
                 });
             }
         }

@@ -10,8 +10,8 @@
 use crate::model::names::{Cidr, IfName, Loc, Owner};
 use crate::model::ovs::OvsChange;
 use crate::model::{
-    Backend, Desired, LinkObs, LinkSpec, Mark, NsSpec, Observed, PortSpec, RouteSpec, Side,
-    SwitchSpec, TrunkSpec, Via,
+    Backend, Desired, EndSpec, LinkObs, LinkSpec, Mark, NsSpec, Observed, PortSpec, RouteSpec,
+    Side, SwitchSpec, TrunkSpec, Via,
 };
 use crate::plan::Step;
 use crate::plan::switch::all_switches;
@@ -88,14 +88,16 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                 ns: ns.clone(),
                 switch: sw.clone(),
                 ifname: end.name.parse().ok(),
-                addrs: global(&end.addrs),
                 via: match (s.backend, p.wiring.as_str()) {
                     (Backend::Ovs, "internal") => Via::Internal,
                     (Backend::Ovs, _) => Via::Veth,
                     _ => Via::Auto,
                 },
                 vlan: p.vlan,
-                mtu: mtu(end),
+                end: EndSpec {
+                    addrs: global(&end.addrs),
+                    mtu: mtu(end),
+                },
             });
         }
     }
@@ -121,9 +123,14 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                         b: b.clone(),
                         a_ifname: l.name.parse().ok(),
                         b_ifname: peer.and_then(|p| p.name.parse().ok()),
-                        a_addrs: global(&l.addrs),
-                        b_addrs: peer.map(|p| global(&p.addrs)).unwrap_or_default(),
-                        mtu: mtu(l),
+                        a_end: EndSpec {
+                            addrs: global(&l.addrs),
+                            mtu: mtu(l),
+                        },
+                        b_end: EndSpec {
+                            addrs: peer.map(|p| global(&p.addrs)).unwrap_or_default(),
+                            mtu: mtu(l),
+                        },
                     });
                 }
                 Some(Mark::Trunk {
@@ -134,7 +141,10 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                 }) => d.trunks.push(TrunkSpec {
                     a: a.clone(),
                     b: b.clone(),
-                    mtu: mtu(l),
+                    end: EndSpec {
+                        mtu: mtu(l),
+                        ..Default::default()
+                    },
                 }),
                 _ => {}
             }

@@ -135,7 +135,7 @@ impl Graph {
                 kind: EdgeKind::Port,
                 a: p.ns.to_string(),
                 b: p.switch.to_string(),
-                a_addrs: addrs(&p.addrs),
+                a_addrs: addrs(&p.end.addrs),
                 b_addrs: vec![],
                 vlan: p.vlan,
                 wiring: Some(
@@ -153,8 +153,8 @@ impl Graph {
                 kind: EdgeKind::Link,
                 a: loc_name(&l.a),
                 b: loc_name(&l.b),
-                a_addrs: addrs(&l.a_addrs),
-                b_addrs: addrs(&l.b_addrs),
+                a_addrs: addrs(&l.a_end.addrs),
+                b_addrs: addrs(&l.b_end.addrs),
                 vlan: None,
                 wiring: None,
             });

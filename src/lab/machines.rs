@@ -12,8 +12,8 @@ use crate::plan::switch::DataPlane;
 
 use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, derived_ifname, stable_hash};
 use crate::model::{
-    Backend, Desired, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec, UplinkSpec,
-    VXLAN_PORT, VXLAN_PORT_OVS_BESIDE_KERNEL, Via, XLinkSpec,
+    Backend, Desired, EndSpec, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec,
+    UplinkSpec, VXLAN_PORT, VXLAN_PORT_OVS_BESIDE_KERNEL, Via, XLinkSpec,
 };
 
 /// The name of a simulated machine's end of the underlay.
@@ -318,10 +318,12 @@ pub fn underlay(d: &Desired) -> Result<Option<Desired>, String> {
             ns: ns.clone(),
             switch: br.clone(),
             ifname: Some(UNDERLAY_IF.parse().expect("valid name")),
-            addrs,
             via: Via::Veth,
             vlan: None,
-            mtu: Some(UNDERLAY_MTU),
+            end: EndSpec {
+                addrs,
+                mtu: Some(UNDERLAY_MTU),
+            },
         });
     }
     Ok(Some(u))
@@ -432,8 +434,8 @@ switch = "s1"
         let names: Vec<&str> = u.namespaces.keys().map(|n| n.as_str()).collect();
         assert_eq!(names, ["ml-underlay", "mlm1", "mlm2"]);
         assert_eq!(u.ports.len(), 2);
-        assert!(u.ports.iter().all(|p| p.mtu == Some(1600)));
-        assert_eq!(u.ports[0].addrs[0].to_string(), "198.18.200.1/24");
+        assert!(u.ports.iter().all(|p| p.end.mtu == Some(1600)));
+        assert_eq!(u.ports[0].end.addrs[0].to_string(), "198.18.200.1/24");
         let p = agent_part(&d, &"m1".parse().unwrap());
         assert_eq!(p.owner.as_str(), "ml+m1");
         assert_eq!(p.owner.lab(), "ml");
@@ -474,7 +476,7 @@ switch = "s1"
         assert_eq!((port("s0"), port("s1")), (4789, 8472));
         // the underlay gives the address to no simulated machine now
         let u = underlay(&d).unwrap().unwrap();
-        assert!(u.ports.iter().all(|p| p.addrs.is_empty()));
+        assert!(u.ports.iter().all(|p| p.end.addrs.is_empty()));
         // the machine over SSH has its own way to its VTEP: no bridge made
         let m3 = agent_part(&d, &"m3".parse().unwrap());
         assert!(m3.uplinks.is_empty() && phy_bridge(&d, &"m3".parse().unwrap()).is_none());

@@ -66,7 +66,7 @@ impl Net {
                 loc: Loc::Ns(p.ns.clone()),
                 seg,
                 switch: Some(g),
-                cidrs: p.addrs.clone(),
+                cidrs: p.end.addrs.clone(),
                 owner: p.ns.to_string(),
             });
         }
@@ -86,7 +86,7 @@ impl Net {
                 Key::Link { a, b } => format!("link {a}<->{b}"),
                 _ => unreachable!("Key::link makes a link key"),
             };
-            for (loc, cidrs) in [(&l.a, &l.a_addrs), (&l.b, &l.b_addrs)] {
+            for (loc, cidrs) in [(&l.a, &l.a_end.addrs), (&l.b, &l.b_end.addrs)] {
                 ifaces.push(Iface {
                     loc: loc.clone(),
                     seg: seg.clone(),
@@ -296,7 +296,7 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Backend, NsSpec, PortSpec, SwitchSpec, Via};
+    use crate::model::{Backend, EndSpec, NsSpec, PortSpec, SwitchSpec, Via};
 
     fn ns(s: &str) -> NsName {
         s.parse().unwrap()
@@ -322,10 +322,12 @@ mod tests {
             ns: ns(n),
             switch: sw.parse().unwrap(),
             ifname: None,
-            addrs: vec![a.parse().unwrap()],
             via: Via::Auto,
             vlan,
-            mtu: None,
+            end: EndSpec {
+                addrs: vec![a.parse().unwrap()],
+                mtu: None,
+            },
         };
         d.ports = vec![
             port("a", "s1", "198.18.1.1/24", None),

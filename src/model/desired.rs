@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::end::EndSpec;
 use super::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest};
 
 /// The switch implementations swctl drives.
@@ -119,12 +120,12 @@ pub struct PortSpec {
     pub switch: IfName,
     /// name inside the namespace; None: the first free `ethN`
     pub ifname: Option<IfName>,
-    pub addrs: Vec<Cidr>,
     pub via: Via,
     /// access VLAN (OVS: the Port's `tag`)
     pub vlan: Option<u16>,
-    /// MTU of the port's devices; None: the kernel's default
-    pub mtu: Option<u32>,
+    /// what the end inside the namespace must have (addresses, MTU; the
+    /// switch's side has the same but the addresses)
+    pub end: EndSpec,
 }
 
 /// A direct veth pair between two locations (`host` allowed).
@@ -134,10 +135,10 @@ pub struct LinkSpec {
     pub b: Loc,
     pub a_ifname: Option<IfName>,
     pub b_ifname: Option<IfName>,
-    pub a_addrs: Vec<Cidr>,
-    pub b_addrs: Vec<Cidr>,
-    /// MTU of both ends; None: the kernel's default (1500)
-    pub mtu: Option<u32>,
+    /// what the end in `a` must have (a file's `a_ip`, `mtu`)
+    pub a_end: EndSpec,
+    /// what the end in `b` must have (a file's `b_ip`, `mtu`)
+    pub b_end: EndSpec,
 }
 
 /// A trunk: a veth pair joining two switches into one layer-2 segment
@@ -147,8 +148,8 @@ pub struct LinkSpec {
 pub struct TrunkSpec {
     pub a: IfName,
     pub b: IfName,
-    /// MTU of both ends; None: the kernel's default
-    pub mtu: Option<u32>,
+    /// what both ends must have (no addresses: a trunk is layer 2)
+    pub end: EndSpec,
 }
 
 impl TrunkSpec {
@@ -453,7 +454,7 @@ mod tests {
             d.trunks.push(TrunkSpec {
                 a: sw(t.0),
                 b: sw(t.1),
-                mtu: None,
+                end: EndSpec::default(),
             });
         }
         let g = d.switch_groups();

@@ -7,8 +7,36 @@
 //! say) is a field of `End`, a line in each description below (the
 //! compiler points to every one) and its steps in `plan::ends`.
 
+use serde::Serialize;
+
 use super::names::Cidr;
-use super::{LinkSpec, PortSpec, SwitchSpec, TrunkSpec, XLinkSpec};
+use super::{PortSpec, SwitchSpec, TrunkSpec, XLinkSpec};
+
+/// What a topology asks of one end of a device: a host's port (`ip`,
+/// `mtu`), each end of a link (`a_ip`/`b_ip`, `mtu`), a trunk's ends
+/// (`mtu`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EndSpec {
+    /// addresses on it
+    pub addrs: Vec<Cidr>,
+    /// its MTU; None: the kernel's default
+    pub mtu: Option<u32>,
+}
+
+impl EndSpec {
+    /// The end as planned: these attributes, up, with its stable address.
+    pub fn want(&self) -> End<'_> {
+        // every field named: a new one is described here or not at all
+        let EndSpec { addrs, mtu } = self;
+        End::with(addrs, *mtu)
+    }
+
+    /// The same end without its addresses (a switch's side of a port: the
+    /// host's port's attributes but its addresses).
+    pub fn without_addrs(&self) -> End<'static> {
+        End::with(&[], self.mtu)
+    }
+}
 
 /// What one end of a device must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,24 +76,12 @@ impl<'a> End<'a> {
 impl PortSpec {
     /// The end inside the host's namespace.
     pub fn host_end(&self) -> End<'_> {
-        End::with(&self.addrs, self.mtu)
+        self.end.want()
     }
 
     /// The end on the switch's side.
     pub fn switch_end(&self) -> End<'static> {
-        End::bare(self.mtu)
-    }
-}
-
-impl LinkSpec {
-    /// The end in `a`.
-    pub fn a_end(&self) -> End<'_> {
-        End::with(&self.a_addrs, self.mtu)
-    }
-
-    /// The end in `b`.
-    pub fn b_end(&self) -> End<'_> {
-        End::with(&self.b_addrs, self.mtu)
+        self.end.without_addrs()
     }
 }
 
@@ -75,9 +91,9 @@ impl XLinkSpec {
     /// smaller, wins).
     pub fn here_end(&self, tunnel_mtu: u32) -> End<'_> {
         let e = if self.here_a {
-            self.link.a_end()
+            self.link.a_end.want()
         } else {
-            self.link.b_end()
+            self.link.b_end.want()
         };
         End {
             mtu: Some(e.mtu.map_or(tunnel_mtu, |m| m.min(tunnel_mtu))),
@@ -88,8 +104,8 @@ impl XLinkSpec {
 
 impl TrunkSpec {
     /// Either end (both are alike).
-    pub fn end(&self) -> End<'static> {
-        End::bare(self.mtu)
+    pub fn either_end(&self) -> End<'static> {
+        self.end.without_addrs()
     }
 }
 
@@ -113,17 +129,22 @@ mod tests {
     #[test]
     fn each_kind_of_end_says_its_attributes() {
         let c: Cidr = "198.18.0.1/24".parse().unwrap();
-        let l = LinkSpec {
+        let l = crate::model::LinkSpec {
             a: crate::model::names::Loc::Host,
             b: crate::model::names::Loc::Host,
             a_ifname: None,
             b_ifname: None,
-            a_addrs: vec![c],
-            b_addrs: vec![],
-            mtu: Some(9000),
+            a_end: EndSpec {
+                addrs: vec![c],
+                mtu: Some(9000),
+            },
+            b_end: EndSpec {
+                addrs: vec![],
+                mtu: Some(9000),
+            },
         };
         assert_eq!(
-            l.a_end(),
+            l.a_end.want(),
             End {
                 addrs: &[c],
                 mtu: Some(9000),
@@ -131,6 +152,6 @@ mod tests {
                 stable_mac: true,
             }
         );
-        assert_eq!(l.b_end(), End::bare(Some(9000)));
+        assert_eq!(l.b_end.want(), End::bare(Some(9000)));
     }
 }

@@ -16,6 +16,6 @@ pub mod ovn;
 pub mod ovs;
 
 pub use desired::*;
-pub use end::End;
+pub use end::{End, EndSpec};
 pub use mark::*;
 pub use observed::*;

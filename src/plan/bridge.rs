@@ -213,7 +213,7 @@ impl Switch for LinuxBridge {
             mac: cx.mac(sw_loc, a_name.as_str()),
             peer_mac: cx.mac(&ns_loc, b_name.as_str()),
             ipv6: false, // a switch port
-            peer_ipv6: has_v6(&p.addrs),
+            peer_ipv6: has_v6(&p.end.addrs),
         });
         cx.ensure_end(sw_loc, a_name.as_str(), None, p.switch_end());
         cx.ensure_end(&ns_loc, b_name.as_str(), None, p.host_end());

@@ -28,8 +28,8 @@ impl Cx<'_> {
             };
             if names_ok(ea, &s.a_ifname) && names_ok(eb, &s.b_ifname) {
                 let (ea, eb) = (ea.expect("checked"), eb.expect("checked"));
-                self.ensure_end(&s.a, &ea.name, Some(ea), s.a_end());
-                self.ensure_end(&s.b, &eb.name, Some(eb), s.b_end());
+                self.ensure_end(&s.a, &ea.name, Some(ea), s.a_end.want());
+                self.ensure_end(&s.b, &eb.name, Some(eb), s.b_end.want());
                 self.wiring.push(Wiring {
                     key,
                     via: Via::Veth,
@@ -81,11 +81,11 @@ impl Cx<'_> {
                 peer_mark: mark(Side::B),
                 mac: self.mac(&s.a, a_name.as_str()),
                 peer_mac: self.mac(&s.b, b_name.as_str()),
-                ipv6: has_v6(&s.a_addrs),
-                peer_ipv6: has_v6(&s.b_addrs),
+                ipv6: has_v6(&s.a_end.addrs),
+                peer_ipv6: has_v6(&s.b_end.addrs),
             });
-            self.ensure_end(&s.a, a_name.as_str(), None, s.a_end());
-            self.ensure_end(&s.b, b_name.as_str(), None, s.b_end());
+            self.ensure_end(&s.a, a_name.as_str(), None, s.a_end.want());
+            self.ensure_end(&s.b, b_name.as_str(), None, s.b_end.want());
             if s.a == s.b {
                 // Two ends in one namespace do not answer each other's ARP:
                 // the reply has a local source address and comes back over

@@ -16,7 +16,7 @@ pub fn port_address(d: &Desired, p: &PortSpec) -> Option<String> {
     let dev: IfName = p.ifname.clone()?;
     let mac = port_mac(&d.owner.for_machine(m), &p.ns, &dev);
     let mut s = mac.to_string();
-    for c in &p.addrs {
+    for c in &p.end.addrs {
         s.push(' ');
         s.push_str(&c.addr.to_string());
     }

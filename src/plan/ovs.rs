@@ -482,7 +482,7 @@ pub(super) fn plan_ovs_port(
             mac: cx.mac(&Loc::Host, a_name.as_str()),
             peer_mac: cx.mac(&ns_loc, b_name.as_str()),
             ipv6: false, // a switch port
-            peer_ipv6: has_v6(&p.addrs),
+            peer_ipv6: has_v6(&p.end.addrs),
         });
         cx.steps.push(Step::Ovs(OvsChange::AddPort {
             db: db.clone(),

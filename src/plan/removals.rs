@@ -290,7 +290,7 @@ impl Cx<'_> {
                     .iter()
                     .find(|p| &p.ns == ns && &p.switch == sw)?;
                 Some(if *side == Side::B {
-                    p.addrs.clone()
+                    p.end.addrs.clone()
                 } else {
                     vec![]
                 })
@@ -303,9 +303,9 @@ impl Cx<'_> {
                     .chain(self.d.xlinks.iter().map(|x| &x.link))
                     .find(|s| Key::link(&s.a, &s.b) == Key::link(a, b))?;
                 Some(if spec_a_end(s, a, b, *side) {
-                    s.a_addrs.clone()
+                    s.a_end.addrs.clone()
                 } else {
-                    s.b_addrs.clone()
+                    s.b_end.addrs.clone()
                 })
             }
             // a tunnel device carries no address

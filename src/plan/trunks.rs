@@ -72,7 +72,7 @@ impl Cx<'_> {
                         &e.name,
                         e.master.as_deref() == Some(sw.as_str()),
                     )?;
-                    self.ensure_end(loc, &e.name, Some(e), t.end());
+                    self.ensure_end(loc, &e.name, Some(e), t.either_end());
                 }
                 self.wired(key.clone(), Via::Veth, (&la, &ea.name), (&lb, &eb.name));
                 continue;
@@ -122,8 +122,8 @@ impl Cx<'_> {
             });
             ba.plan_trunk_end(self, &t.a, &la, na.as_str(), false)?;
             bb.plan_trunk_end(self, &t.b, &lb, nb.as_str(), false)?;
-            self.ensure_end(&la, na.as_str(), None, t.end());
-            self.ensure_end(&lb, nb.as_str(), None, t.end());
+            self.ensure_end(&la, na.as_str(), None, t.either_end());
+            self.ensure_end(&lb, nb.as_str(), None, t.either_end());
             self.wired(
                 key.clone(),
                 Via::Veth,

@@ -45,7 +45,7 @@ pub(super) fn fit_mtu(d: &Desired, o: &Observed) -> Result<Desired, PlanError> {
         };
         if mtu < 1500 {
             for p in out.ports.iter_mut().filter(|p| p.switch == t.switch) {
-                p.mtu = Some(p.mtu.map_or(mtu, |m| m.min(mtu)));
+                p.end.mtu = Some(p.end.mtu.map_or(mtu, |m| m.min(mtu)));
             }
         }
     }

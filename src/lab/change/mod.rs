@@ -216,11 +216,11 @@ fn other_addrs(
     let mine: BTreeSet<Cidr> = d
         .ports
         .iter()
-        .flat_map(|x| x.addrs.iter())
+        .flat_map(|x| x.end.addrs.iter())
         .chain(
             d.links
                 .iter()
-                .flat_map(|l| l.a_addrs.iter().chain(&l.b_addrs)),
+                .flat_map(|l| l.a_end.addrs.iter().chain(&l.b_end.addrs)),
         )
         .copied()
         .collect();

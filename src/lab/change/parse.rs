@@ -14,7 +14,9 @@ use crate::lab::request::{BackendChoice, OnOff};
 use crate::model::names::{
     self, Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, join_words as join, parse_ip,
 };
-use crate::model::{Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via};
+use crate::model::{
+    Backend, Desired, EndSpec, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via,
+};
 use crate::plan::Scope;
 
 fn parse_all<T: FromStr<Err = InvalidInput>>(v: &[String]) -> Result<Vec<T>, InvalidInput> {
@@ -159,10 +161,12 @@ pub(super) fn attach(a: &Attach) -> Result<ChangeJob, ChangeError> {
         ns: ns.clone(),
         switch: switch.clone(),
         ifname,
-        addrs,
         via,
         vlan: check_vlan(a.vlan)?,
-        mtu: check_mtu(a.mtu)?,
+        end: EndSpec {
+            addrs,
+            mtu: check_mtu(a.mtu)?,
+        },
     });
     Ok(
         ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
@@ -209,9 +213,14 @@ pub(super) fn link(l: &Link) -> Result<ChangeJob, ChangeError> {
         b: b.clone(),
         a_ifname,
         b_ifname,
-        a_addrs,
-        b_addrs,
-        mtu: check_mtu(l.mtu)?,
+        a_end: EndSpec {
+            addrs: a_addrs,
+            mtu: check_mtu(l.mtu)?,
+        },
+        b_end: EndSpec {
+            addrs: b_addrs,
+            mtu: check_mtu(l.mtu)?,
+        },
     });
     Ok(ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan).replacing(l.replace))
 }

@@ -231,7 +231,7 @@ b = "h9"
         assert_eq!(t.desired.trunks.len(), 1);
         let k = &t.desired.trunks[0];
         assert_eq!(
-            (k.a.as_str(), k.b.as_str(), k.mtu),
+            (k.a.as_str(), k.b.as_str(), k.end.mtu),
             ("b0", "b1", Some(1400))
         );
         let bad = "name = \"t\"\n[switches.b0]\n[switches.o]\nbackend = \"ovs\"\n\
@@ -255,6 +255,45 @@ b = "h9"
                 "missing {want:?} in {got:#?}"
             );
         }
+    }
+
+    #[test]
+    fn every_end_reads_its_keys_the_same_way() {
+        // a port's end, a link's two ends (the shared `mtu`, each its own
+        // `a_ip`/`b_ip`), a trunk's ends (no address: layer 2)
+        let ok = "name = \"e\"\n[switches.b0]\n[switches.b1]\n[hosts.h1]\n\
+                  [[hosts.h1.ports]]\nswitch = \"b0\"\nip = \"198.18.9.1/24\"\nmtu = 9000\n\
+                  [hosts.h2]\n[[links]]\na = \"h1\"\nb = \"h2\"\nb_ip = \"198.18.8.2/30\"\nmtu = 1400\n\
+                  [[trunks]]\na = \"b0\"\nb = \"b1\"\nmtu = 1600\n";
+        let d = parse(ok, false, "e").unwrap().desired;
+        let c = |s: &str| s.parse::<crate::model::names::Cidr>().unwrap();
+        assert_eq!(d.ports[0].end.addrs, vec![c("198.18.9.1/24")]);
+        assert_eq!(d.ports[0].end.mtu, Some(9000));
+        let l = &d.links[0];
+        assert_eq!((l.a_end.mtu, l.b_end.mtu), (Some(1400), Some(1400)));
+        assert_eq!(
+            (l.a_end.addrs.clone(), l.b_end.addrs.clone()),
+            (vec![], vec![c("198.18.8.2/30")])
+        );
+        assert_eq!(d.trunks[0].end.mtu, Some(1600));
+        let bad = "name = \"e\"\n[switches.b0]\n[switches.b1]\n\
+                   [[trunks]]\na = \"b0\"\nb = \"b1\"\nip = \"198.18.9.9/24\"\n\
+                   [hosts.h1]\n[[links]]\na = \"h1\"\nb = \"host\"\nmtu = 20\n";
+        let Err(TopologyError::Invalid { problems, .. }) = parse(bad, false, "e") else {
+            panic!("invalid")
+        };
+        let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            got.iter()
+                .any(|g| g.contains("trunks[0].ip: unknown key; expected one of a, b, mtu")),
+            "{got:#?}"
+        );
+        // a shared key wrong is said once, not once per end
+        assert_eq!(
+            got.iter().filter(|g| g.contains("links[0].mtu")).count(),
+            1,
+            "{got:#?}"
+        );
     }
 
     #[test]

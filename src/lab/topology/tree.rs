@@ -259,13 +259,19 @@ impl Reader {
 
     /// A table whose keys must be among `known` (each other key is a
     /// problem, with the keys it could have meant).
-    pub fn table<'a>(&mut self, n: &'a Node, path: &str, known: &[&str]) -> Option<Table<'a>> {
+    pub fn table<'a, K: AsRef<str>>(
+        &mut self,
+        n: &'a Node,
+        path: &str,
+        known: &[K],
+    ) -> Option<Table<'a>> {
         let Value::Table(t) = &n.v else {
             self.wrong_type(path, n, "a table");
             return None;
         };
         for (k, v) in t {
-            if !known.contains(&k.as_str()) {
+            if !known.iter().any(|x| x.as_ref() == k) {
+                let known: Vec<&str> = known.iter().map(AsRef::as_ref).collect();
                 self.err(
                     &join(path, k),
                     v.at,

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::machines;
-use super::tree::{Node, Pos, Problem, Reader, get, join};
+use super::tree::{Node, Pos, Problem, Reader, Table, get, join};
 use crate::model::names::{self, Cidr, IfName, Loc, NsName, Owner, RouteDest, parse_ip};
 use crate::model::{
-    Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec, Via,
+    Backend, Desired, EndSpec, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec,
+    Via,
 };
 use crate::plan::switch::all_options;
 use crate::plan::{backend as plan_backend, backends};
@@ -25,9 +26,29 @@ const SWITCH: &[&str] = &["backend", "address", "namespace", "span", "vni"];
 
 const HOST: &[&str] = &["machine", "forward", "routes", "ports"];
 const ROUTE: &[&str] = &["to", "via"];
-const PORT: &[&str] = &["switch", "ip", "via", "ifname", "vlan", "mtu"];
-const LINK: &[&str] = &["a", "b", "a_ip", "b_ip", "a_ifname", "b_ifname", "mtu"];
-const TRUNK: &[&str] = &["a", "b", "mtu"];
+/// A port's, a link's and a trunk's own keys; each adds its ends' keys
+/// (`END_SHARED`, `END_SIDED`, read by `V::end_spec`).
+const PORT: &[&str] = &["switch", "via", "ifname", "vlan"];
+const LINK: &[&str] = &["a", "b", "a_ifname", "b_ifname"];
+const TRUNK: &[&str] = &["a", "b"];
+/// What a topology asks of a device's ends (`EndSpec`), keys read by one
+/// function for ports, links and trunks: one value for every end of the
+/// table (`mtu`) ...
+const END_SHARED: &[&str] = &["mtu"];
+/// ... and one for each end (`ip` on a port, `a_ip`/`b_ip` on a link; a
+/// trunk, layer 2, has none).
+const END_SIDED: &[&str] = &["ip"];
+
+/// A table's keys: its own, then its ends' (`sides`: the prefix of each
+/// end's own keys; none on a trunk).
+fn with_end_keys(own: &[&str], sides: &[&str]) -> Vec<String> {
+    let mut keys: Vec<String> = own.iter().map(|k| k.to_string()).collect();
+    for side in sides {
+        keys.extend(END_SIDED.iter().map(|k| format!("{side}{k}")));
+    }
+    keys.extend(END_SHARED.iter().map(|k| k.to_string()));
+    keys
+}
 
 struct V {
     r: Reader,
@@ -63,6 +84,26 @@ impl V {
         out
     }
 
+    /// What the table at `path` asks of every one of its ends (the keys
+    /// they share): a trunk's ends, and where each end's own keys start.
+    fn shared_end(&mut self, t: Table, path: &str) -> EndSpec {
+        // every field named: a new one is read here or in `own_end`
+        EndSpec {
+            mtu: self.mtu(get(t, "mtu"), &join(path, "mtu")),
+            addrs: vec![],
+        }
+    }
+
+    /// One end: `shared`, and its own keys, prefixed by its side (`a_`,
+    /// `b_` on a link; `""` on a port).
+    fn own_end(&mut self, t: Table, path: &str, side: &str, shared: &EndSpec) -> EndSpec {
+        let k = format!("{side}ip");
+        EndSpec {
+            addrs: self.addrs(get(t, &k), &join(path, &k)),
+            ..shared.clone()
+        }
+    }
+
     fn mtu(&mut self, n: Option<&Node>, path: &str) -> Option<u32> {
         let (v, at) = self.r.int(n, path)?;
         names::mtu(v)
@@ -87,6 +128,9 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         r: Reader::default(),
         ips: BTreeMap::new(),
     };
+    let port_keys = with_end_keys(PORT, &[""]);
+    let link_keys_known = with_end_keys(LINK, &["a_", "b_"]);
+    let trunk_keys_known = with_end_keys(TRUNK, &[]);
     let Some(top) = v.r.table(root, "", TOP) else {
         return Err(v.r.problems);
     };
@@ -270,7 +314,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let pp = join(&path, "ports");
         for (i, pn) in v.r.array(get(h, "ports"), &pp).iter().enumerate() {
             let p = format!("{pp}[{i}]");
-            let Some(pt) = v.r.table(pn, &p, PORT) else {
+            let Some(pt) = v.r.table(pn, &p, &port_keys) else {
                 continue;
             };
             let swp = join(&p, "switch");
@@ -329,17 +373,16 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
                 }
                 Some(id)
             });
-            let addrs = v.addrs(get(pt, "ip"), &join(&p, "ip"));
-            let mtu = v.mtu(get(pt, "mtu"), &join(&p, "mtu"));
+            let shared = v.shared_end(pt, &p);
+            let end = v.own_end(pt, &p, "", &shared);
             if let Some(sw) = sw {
                 d.ports.push(PortSpec {
                     ns: ns.clone(),
                     switch: sw,
                     ifname,
-                    addrs,
                     via,
                     vlan,
-                    mtu,
+                    end,
                 });
             }
         }
@@ -347,7 +390,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
     let mut link_keys = BTreeSet::new();
     for (i, ln) in v.r.array(get(top, "links"), "links").iter().enumerate() {
         let lp = format!("links[{i}]");
-        let Some(l) = v.r.table(ln, &lp, LINK) else {
+        let Some(l) = v.r.table(ln, &lp, &link_keys_known) else {
             continue;
         };
         let end = |v: &mut V, key: &str| -> Option<Loc> {
@@ -365,9 +408,9 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let b = end(&mut v, "b");
         let a_ifname = v.ifname(get(l, "a_ifname"), &join(&lp, "a_ifname"));
         let b_ifname = v.ifname(get(l, "b_ifname"), &join(&lp, "b_ifname"));
-        let a_addrs = v.addrs(get(l, "a_ip"), &join(&lp, "a_ip"));
-        let b_addrs = v.addrs(get(l, "b_ip"), &join(&lp, "b_ip"));
-        let mtu = v.mtu(get(l, "mtu"), &join(&lp, "mtu"));
+        let shared = v.shared_end(l, &lp);
+        let a_end = v.own_end(l, &lp, "a_", &shared);
+        let b_end = v.own_end(l, &lp, "b_", &shared);
         pos.insert(lp.clone(), ln.at);
         let (Some(a), Some(b)) = (a, b) else {
             continue;
@@ -381,15 +424,14 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             b,
             a_ifname,
             b_ifname,
-            a_addrs,
-            b_addrs,
-            mtu,
+            a_end,
+            b_end,
         });
     }
     let mut trunk_keys = BTreeSet::new();
     for (i, tn) in v.r.array(get(top, "trunks"), "trunks").iter().enumerate() {
         let tp = format!("trunks[{i}]");
-        let Some(t) = v.r.table(tn, &tp, TRUNK) else {
+        let Some(t) = v.r.table(tn, &tp, &trunk_keys_known) else {
             continue;
         };
         let end = |v: &mut V, key: &str| -> Option<IfName> {
@@ -407,7 +449,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         };
         let a = end(&mut v, "a");
         let b = end(&mut v, "b");
-        let mtu = v.mtu(get(t, "mtu"), &join(&tp, "mtu"));
+        let end = v.shared_end(t, &tp);
         let (Some(a), Some(b)) = (a, b) else {
             continue;
         };
@@ -429,7 +471,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         }
         let (a, b) = if a < b { (a, b) } else { (b, a) };
         pos.entry("trunks".into()).or_insert(tn.at);
-        d.trunks.push(TrunkSpec { a, b, mtu });
+        d.trunks.push(TrunkSpec { a, b, end });
     }
     machines::finish(&mut v.r, &mut d, given_machine, spans, &|p| {
         pos.get(p).copied().flatten()

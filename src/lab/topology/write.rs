@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Backend, Desired, Reach, Via};
+use crate::model::{Backend, Desired, EndSpec, Reach, Via};
 
 fn list<T: std::fmt::Display>(v: &[T]) -> String {
     let items: Vec<String> = v.iter().map(|x| format!("\"{x}\"")).collect();
@@ -83,9 +83,7 @@ pub fn to_toml(d: &Desired) -> String {
         }
         for p in d.ports.iter().filter(|p| &p.ns == ns) {
             let _ = writeln!(t, "[[hosts.{ns}.ports]]\nswitch = \"{}\"", p.switch);
-            if !p.addrs.is_empty() {
-                let _ = writeln!(t, "ip = {}", list(&p.addrs));
-            }
+            end_keys(&mut t, &[("", &p.end)], &p.end);
             if p.via != Via::Auto {
                 let _ = writeln!(t, "via = \"{}\"", p.via);
             }
@@ -95,36 +93,39 @@ pub fn to_toml(d: &Desired) -> String {
             if let Some(v) = p.vlan {
                 let _ = writeln!(t, "vlan = {v}");
             }
-            if let Some(m) = p.mtu {
-                let _ = writeln!(t, "mtu = {m}");
-            }
         }
     }
     for l in &d.links {
         let _ = writeln!(t, "\n[[links]]\na = \"{}\"\nb = \"{}\"", l.a, l.b);
-        if !l.a_addrs.is_empty() {
-            let _ = writeln!(t, "a_ip = {}", list(&l.a_addrs));
-        }
-        if !l.b_addrs.is_empty() {
-            let _ = writeln!(t, "b_ip = {}", list(&l.b_addrs));
-        }
+        end_keys(&mut t, &[("a_", &l.a_end), ("b_", &l.b_end)], &l.a_end);
         if let Some(i) = &l.a_ifname {
             let _ = writeln!(t, "a_ifname = \"{i}\"");
         }
         if let Some(i) = &l.b_ifname {
             let _ = writeln!(t, "b_ifname = \"{i}\"");
         }
-        if let Some(m) = l.mtu {
-            let _ = writeln!(t, "mtu = {m}");
-        }
     }
     for k in &d.trunks {
         let _ = writeln!(t, "\n[[trunks]]\na = \"{}\"\nb = \"{}\"", k.a, k.b);
-        if let Some(m) = k.mtu {
-            let _ = writeln!(t, "mtu = {m}");
-        }
+        end_keys(&mut t, &[], &k.end);
     }
     t
+}
+
+/// A device's ends' keys (what the validator's `shared_end`/`own_end`
+/// read): each end's own (`sides`: prefix and end), then those they share
+/// (from `shared`).
+fn end_keys(t: &mut String, sides: &[(&str, &EndSpec)], shared: &EndSpec) {
+    for (side, e) in sides {
+        if !e.addrs.is_empty() {
+            let _ = writeln!(t, "{side}ip = {}", list(&e.addrs));
+        }
+    }
+    // every field named: a new one is written here or not at all
+    let EndSpec { addrs: _, mtu } = shared;
+    if let Some(m) = mtu {
+        let _ = writeln!(t, "mtu = {m}");
+    }
 }
 
 #[cfg(test)]
