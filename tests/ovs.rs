@@ -81,8 +81,22 @@ fn s5_ovs_veth_three_namespaces() {
         let ids = vsctl_ok(&addr, &["get", "Port", p, "external_ids:swctl-owner"]);
         assert_eq!(ids.trim(), "cli");
     }
-    // the host ends are veths; the namespace ends have tx checksumming off on netdev
+    // the host ends are veths; on netdev without userspace TSO the
+    // namespace ends have tx checksumming off; with it (swctl's sandbox)
+    // they keep it, and ovs-vswitchd's receive socket of each port has
+    // room for TSO packets (`ss`'s skmem rb: the buffer, doubled)
     let dp = vsctl_ok(&addr, &["get", "Bridge", &br, "datapath_type"]);
+    let tso = sh(&[
+        "ovs-vsctl",
+        &format!("--db={addr}"),
+        "get",
+        "Open_vSwitch",
+        ".",
+        "other_config:userspace-tso-enable",
+    ]);
+    let tso = String::from_utf8_lossy(&tso.stdout).contains("true");
+    let sockets =
+        String::from_utf8_lossy(&sh(&["ss", "-f", "link", "-m", "-p"]).stdout).to_string();
     for (h, w) in hosts.iter().zip(&wiring) {
         let l = ip_links(None);
         assert_eq!(
@@ -92,7 +106,16 @@ fn s5_ovs_veth_three_namespaces() {
         if dp.trim() == "netdev" {
             let k = sh(&["ip", "netns", "exec", h, "ethtool", "-k", "eth0"]);
             let t = String::from_utf8_lossy(&k.stdout);
-            assert!(t.contains("tx-checksumming: off"), "{t}");
+            let csum = if tso { "on" } else { "off" };
+            assert!(t.contains(&format!("tx-checksumming: {csum}")), "{t}");
+            if tso {
+                let dev = w["a_dev"].as_str().unwrap();
+                let line = sockets
+                    .lines()
+                    .find(|l| l.contains(&format!(":{dev} ")) && l.contains("ovs-vswitchd"))
+                    .unwrap_or_else(|| panic!("no socket of {dev} in {sockets}"));
+                assert!(line.contains("rb8388608"), "{line}");
+            }
         }
     }
     // detach leaves no row and no veth behind

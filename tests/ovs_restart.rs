@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use common::*;
 
+/// The tests that kill ovs-vswitchd, one at a time (cargo runs a binary's
+/// tests on parallel threads).
+static KILLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn sandbox_dir(addr: &str) -> PathBuf {
     PathBuf::from(addr.strip_prefix("unix:").expect("unix address"))
         .parent()
@@ -19,6 +23,7 @@ fn sandbox_dir(addr: &str) -> PathBuf {
 
 #[test]
 fn vswitchd_killed_mid_test_then_back() {
+    let _one = KILLING.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::ovs("s");
     let addr = lab.ovsdb.clone().unwrap();
     let dir = sandbox_dir(&addr);
@@ -105,4 +110,76 @@ fn tcp_connection_survives_inactivity_probes() {
         &remote,
     ]);
     assert!(res.unwrap().contains(&"Open_vSwitch".to_string()));
+}
+
+/// ovs-vswitchd's receive socket of a veth port (userspace TSO, as swctl's
+/// sandbox starts it): room for TSO packets, checked with `ss` (its skmem
+/// `rb`: the buffer, doubled); ovs-vswitchd killed and started again makes
+/// new sockets with the default buffer: `status` says so (exit 3), `apply`
+/// repairs it, TCP passes at once.
+#[test]
+fn veth_ports_keep_room_for_tso_packets_across_a_vswitchd_restart() {
+    let _one = KILLING.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::ovs("v");
+    let addr = lab.ovsdb.clone().unwrap();
+    let dir = sandbox_dir(&addr);
+    let tso = vsctl_ok(
+        &addr,
+        &[
+            "get",
+            "Open_vSwitch",
+            ".",
+            "other_config:userspace-tso-enable",
+        ],
+    );
+    if !tso.contains("true") {
+        eprintln!("skipped: the test sandbox has no userspace TSO ({tso})");
+        return;
+    }
+    let (h1, h2, sw) = (lab.name("1"), lab.name("2"), lab.name("s"));
+    let file = write(
+        &lab,
+        "tso.toml",
+        &format!(
+            "name = \"{n}\"\nbackend = \"ovs\"\n[switches.{sw}]\n\
+             [hosts.{h1}]\n[[hosts.{h1}.ports]]\nswitch = \"{sw}\"\nvia = \"veth\"\nip = \"198.18.31.1/24\"\n\
+             [hosts.{h2}]\n[[hosts.{h2}.ports]]\nswitch = \"{sw}\"\nvia = \"veth\"\nip = \"198.18.31.2/24\"\n",
+            n = lab.name("lab")
+        ),
+    );
+    let v = lab.json(&["apply", &file]);
+    let ports: Vec<String> = v["wiring"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["a_dev"].as_str().unwrap().to_string())
+        .collect();
+    let buffers = || {
+        let out =
+            String::from_utf8_lossy(&sh(&["ss", "-f", "link", "-m", "-p"]).stdout).to_string();
+        ports
+            .iter()
+            .map(|p| {
+                out.lines()
+                    .find(|l| l.contains(&format!(":{p} ")) && l.contains("ovs-vswitchd"))
+                    .and_then(|l| l.split("rb").nth(1))
+                    .and_then(|r| r.split(',').next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(buffers(), vec![8 << 20; 2]);
+    let pid = std::fs::read_to_string(dir.join("ovs-vswitchd.pid")).unwrap();
+    assert!(sh(&["kill", "-9", pid.trim()]).status.success());
+    lab.ok(&["ovs", "start", "--dir", dir.to_str().unwrap()]);
+    assert!(buffers().iter().all(|&b| b < 8 << 20), "{:?}", buffers());
+    let out = lab.swctl(&["status", &file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("receive buffer"), "{}", text(&out));
+    lab.ok(&["apply", &file]);
+    assert_eq!(buffers(), vec![8 << 20; 2]);
+    let got = tcp_transfer(&h2, &h1, "198.18.31.2:5401".parse().unwrap(), 8 << 20).unwrap();
+    assert_eq!(got, 8 << 20);
+    lab.ok(&["destroy", &file]);
 }

@@ -360,6 +360,60 @@ fn s6_ovs_internal_exact_steps() {
     assert!(p.wiring.iter().all(|w| w.via == Via::Internal));
 }
 
+/// On a userspace datapath with TSO: no tx checksum workaround, and
+/// ovs-vswitchd's receive socket of each veth port given room for TSO
+/// packets; a socket made again (ovs-vswitchd restarted) is drift, repaired.
+#[test]
+fn ovs_veth_ports_on_a_tso_datapath() {
+    let mut f = Fake::new();
+    *f.ovs.get_mut().unwrap() =
+        Some(swctl::effect::fake::FakeOvs::new("unix:/fake/db.sock", "netdev").with_tso());
+    let d = ovs_lab(Via::Veth);
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        assert!(p.steps.iter().all(|s| !matches!(s, Step::TxCsumOff { .. })));
+        let grown: Vec<&Step> = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::OvsRxBuffer { .. }))
+            .collect();
+        assert_eq!(grown.len(), d.ports.len(), "{:#?}", p.steps);
+        // after the port's OVSDB change (ovs-vswitchd makes the socket then)
+        let at = |f: &dyn Fn(&Step) -> bool| p.steps.iter().position(f).unwrap();
+        assert!(
+            at(&|s| matches!(s, Step::Ovs(_))) < at(&|s| matches!(s, Step::OvsRxBuffer { .. }))
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+        // ovs-vswitchd restarted: its new sockets have the default buffer
+        for v in f
+            .ovs
+            .lock()
+            .unwrap()
+            .as_mut()
+            .unwrap()
+            .rx_buffers
+            .values_mut()
+        {
+            *v = 212_992;
+        }
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        assert_eq!(p.steps.len(), d.ports.len(), "{:#?}", p.steps);
+        let drift = swctl::lab::drift::drift(&p);
+        assert!(
+            drift.differs[0].contains("receive buffer"),
+            "{:?}",
+            drift.differs
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+    });
+}
+
 #[test]
 fn ovs_labs_converge_and_tear_down() {
     converges_on(&ovs_lab(Via::Veth), Fake::with_ovs("netdev"));

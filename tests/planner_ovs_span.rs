@@ -200,3 +200,30 @@ fn a_vtep_on_a_plain_device_is_refused_on_the_userspace_datapath() {
         assert!(texts(&p.steps).iter().any(|t| t.contains("type=vxlan")));
     });
 }
+
+/// Open vSwitch below 3.3 drops TSO packets sent into a tunnel: a span on
+/// an ovs-vswitchd with userspace TSO is refused before anything changes,
+/// saying how to start it without; from 3.3 it is taken.
+#[test]
+fn a_span_on_a_tso_vswitchd_below_3_3_is_refused() {
+    let d = part();
+    for (version, refused) in [("3.1.0", true), ("3.3.0", false)] {
+        let f = machine();
+        let mut ovs = swctl::effect::fake::FakeOvs::new("unix:/fake/db.sock", "netdev").with_tso();
+        ovs.set_version(version);
+        *f.ovs.lock().unwrap() = Some(ovs);
+        rt().block_on(async {
+            let o = observe(&f, &all()).await.unwrap();
+            match plan(&d, &o, &Scope::Owner) {
+                Err(e @ PlanError::TsoUnderTunnel { .. }) if refused => {
+                    let m = e.to_string();
+                    assert!(m.contains("--tso off") && m.contains(version), "{m}");
+                }
+                Ok(p) if !refused => {
+                    assert!(texts(&p.steps).iter().any(|t| t.contains("type=vxlan")));
+                }
+                other => panic!("{version}: {:?}", other.map(|p| texts(&p.steps))),
+            }
+        });
+    }
+}

@@ -171,6 +171,9 @@ pub enum SandboxCmd {
     Start {
         #[arg(long, default_value = SANDBOX_DIR)]
         dir: String,
+        /// userspace TSO of its ovs-vswitchd (read when it starts): auto is on where correct (the userspace datapath, Open vSwitch 2.13+); off for a switch that will carry tunnels below Open vSwitch 3.3
+        #[arg(long, value_enum, default_value_t = TsoChoice::Auto)]
+        tso: TsoChoice,
     },
     /// Stop exactly the sandbox's daemons
     Stop {
@@ -182,6 +185,14 @@ pub enum SandboxCmd {
         #[arg(long)]
         dir: Option<String>,
     },
+}
+
+/// `swctl ovs start --tso`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsoChoice {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -12,7 +12,6 @@ pub mod error;
 mod export;
 mod graph;
 mod imperative;
-mod labs;
 mod render;
 mod sandbox;
 mod serve;
@@ -230,20 +229,22 @@ impl Job {
         match self {
             Job::NsList => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                Ok(show::unprivileged_note(show::ns_list(&o)?, root))
+                let r = crate::lab::show::ns_list(&o)?;
+                Ok(show::unprivileged_note(show::ns_list(&r), root))
             }
             Job::SwitchList => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                Ok(show::unprivileged_note(show::switch_list(&o), root))
+                let r = crate::lab::show::switch_list(&o);
+                Ok(show::unprivileged_note(show::switch_list(&r), root))
             }
             Job::Show(name) => {
                 let o = observe(&k, &everything).await.map_err(CliError::Observe)?;
-                Ok(show::unprivileged_note(
-                    show::show(&o, name.as_deref())?,
-                    root,
-                ))
+                let r = crate::lab::show::show(&o, name.as_deref())?;
+                Ok(show::unprivileged_note(show::show(&r), root))
             }
-            Job::Labs => Ok(labs::labs(root.then_some(&k)).await),
+            Job::Labs => Ok(show::labs(
+                &crate::lab::show::labs(root.then_some(&k)).await,
+            )),
             Job::Export(as_name, only) => {
                 export::imperative(&k, &everything, &as_name, &only).await
             }

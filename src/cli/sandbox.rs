@@ -9,7 +9,7 @@ use crate::effect::ovs::sandbox;
 
 pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
     let (what, dir) = match &c {
-        SandboxCmd::Start { dir } => ("start", dir.clone()),
+        SandboxCmd::Start { dir, .. } => ("start", dir.clone()),
         SandboxCmd::Stop { dir } => ("stop", dir.clone()),
         SandboxCmd::Status { dir: Some(d) } => ("status", d.clone()),
         SandboxCmd::Status { dir: None } => match std::env::var("SWCTL_OVSDB") {
@@ -28,14 +28,23 @@ pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
     let dir = std::path::PathBuf::from(dir);
     match what {
         "start" => {
-            let st = sandbox::start(&dir).await?;
+            let tso = match &c {
+                SandboxCmd::Start { tso, .. } => match tso {
+                    super::args::TsoChoice::Auto => None,
+                    super::args::TsoChoice::On => Some(true),
+                    super::args::TsoChoice::Off => Some(false),
+                },
+                _ => None,
+            };
+            let st = sandbox::start_with(&dir, false, tso).await?;
             Ok(Output {
                 text: format!(
-                    "Open vSwitch sandbox running in {} (ovsdb-server pid {}, ovs-vswitchd pid {})\nOVSDB address: {}\n(export SWCTL_OVSDB={} to use it from another directory)",
+                    "Open vSwitch sandbox running in {} (ovsdb-server pid {}, ovs-vswitchd pid {})\nOVSDB address: {}\n{}\n(export SWCTL_OVSDB={} to use it from another directory)",
                     st.dir.display(),
                     st.ovsdb_server.unwrap_or(0),
                     st.ovs_vswitchd.unwrap_or(0),
                     st.address,
+                    st.tso_note,
                     st.address
                 ),
                 json: json!(st),
@@ -63,7 +72,7 @@ pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
             let st = sandbox::status(&dir).await;
             Ok(Output {
                 text: format!(
-                    "{}: ovsdb-server {}, ovs-vswitchd {}, OVSDB {} at {}",
+                    "{}: ovsdb-server {}, ovs-vswitchd {}, OVSDB {} at {}{}",
                     st.dir.display(),
                     st.ovsdb_server
                         .map_or("not running".to_string(), |p| format!("pid {p}")),
@@ -74,7 +83,12 @@ pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
                     } else {
                         "does not answer"
                     },
-                    st.address
+                    st.address,
+                    if st.tso_note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\n{}", st.tso_note)
+                    }
                 ),
                 code: if st.answers && st.ovs_vswitchd.is_some() {
                     0
@@ -90,20 +104,32 @@ pub(super) async fn run(c: SandboxCmd) -> Result<Output, CliError> {
 /// `ovs status` of an OVSDB server given by address ($SWCTL_OVSDB) that is
 /// not a sandbox's socket: whether it answers (exit code 3 when not).
 async fn remote_status(addr: &str) -> Output {
-    let answers = match crate::ovsdb::Client::connect(addr).await {
-        Ok(c) => c.echo().await.is_ok(),
-        Err(_) => false,
+    let (answers, tso, version) = match crate::ovsdb::Client::connect(addr).await {
+        Ok(c) if c.echo().await.is_ok() => {
+            let (tso, version) = sandbox::tso_of(&c).await;
+            (true, tso, version)
+        }
+        _ => (false, None, None),
     };
+    let kernel = crate::effect::ovs::datapath::kernel_datapath();
+    let note = tso.map_or(String::new(), |on| {
+        crate::model::tso::words(on, kernel, version.as_deref(), false)
+    });
     Output {
         text: format!(
-            "OVSDB {} at {addr} ($SWCTL_OVSDB)",
+            "OVSDB {} at {addr} ($SWCTL_OVSDB){}",
             if answers {
                 "answers"
             } else {
                 "does not answer"
+            },
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!("\n{note}")
             }
         ),
-        json: json!({"address": addr, "answers": answers}),
+        json: json!({"address": addr, "answers": answers, "tso": tso, "tso_note": note, "version": version}),
         code: if answers { 0 } else { 3 },
     }
 }

@@ -178,6 +178,7 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             .await
         }
         Step::TxCsumOff { ns, dev } => sys.set_tx_csum(&Loc::Ns(ns.clone()), dev, false).await,
+        Step::OvsRxBuffer { dev } => sys.grow_ovs_rx_buffer(dev).await,
         Step::SetMark { loc, dev, mark } => {
             sys.set_link(
                 loc,

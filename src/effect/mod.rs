@@ -219,6 +219,10 @@ pub trait Netlink {
     async fn flush_neighbours(&self, loc: &Loc) -> Result<usize, NlError>;
     /// `ethtool -K DEV tx on|off`
     async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError>;
+    /// ovs-vswitchd's receive socket of its port DEV (a device of this
+    /// namespace) gets room for TSO packets (`kernel::packet_sock`; no
+    /// ip/ovs-vsctl equivalent)
+    async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError>;
 }
 
 /// Namespace lifecycle and per-namespace sysctls.

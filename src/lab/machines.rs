@@ -89,6 +89,18 @@ pub fn needs_sandbox(p: &Desired) -> bool {
         .any(|s| data_plane(s).uses_open_vswitch())
 }
 
+/// Whether an agent's part makes its machine's Open vSwitch carry tunnels:
+/// an OVS switch spanning machines (VXLAN), or an OVN chassis (Geneve).
+/// (Decides the machine's userspace TSO: `effect::ovs::tso`.)
+pub fn ovs_carries_tunnels(p: &Desired) -> bool {
+    needs_chassis(p)
+        || p.tunnels.iter().any(|t| {
+            p.switches
+                .get(&t.switch)
+                .is_some_and(|s| data_plane(s).uses_open_vswitch())
+        })
+}
+
 /// Whether an agent's part has OVN switches: its machine must be a
 /// chassis.
 pub fn needs_chassis(p: &Desired) -> bool {

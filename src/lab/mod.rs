@@ -15,6 +15,7 @@ pub mod machines;
 pub mod ovn;
 pub mod reach;
 pub mod request;
+pub mod show;
 pub mod spread;
 pub mod topo;
 pub mod topology;

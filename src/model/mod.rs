@@ -14,6 +14,7 @@ pub mod names;
 pub mod observed;
 pub mod ovn;
 pub mod ovs;
+pub mod tso;
 
 pub use desired::*;
 pub use end::{End, EndSpec};

@@ -89,6 +89,15 @@ pub struct OvsState {
     /// the datapath type new bridges get: "system" when the kernel
     /// datapath works here, else "netdev"
     pub datapath: String,
+    /// by server address: whether its ovs-vswitchd has userspace TSO
+    /// configured (`effect::ovs::tso`)
+    pub tso: std::collections::BTreeMap<String, bool>,
+    /// by server address: its `ovs_version`, where recorded
+    pub versions: std::collections::BTreeMap<String, String>,
+    /// by device: the receive buffer (SO_RCVBUF) of ovs-vswitchd's socket
+    /// of each port it reads through a socket (a veth's host end), where
+    /// it could be read (its ovs-vswitchd in this namespace, root)
+    pub rx_buffers: std::collections::BTreeMap<String, usize>,
 }
 
 impl OvsState {

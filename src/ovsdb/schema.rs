@@ -19,6 +19,7 @@ pub const USED: &[(&str, &[&str])] = &[
             "datapath_types",
             "external_ids",
             "ovs_version",
+            "other_config",
         ],
     ),
     (

@@ -100,6 +100,14 @@ pub enum PlanError {
         vtep: std::net::IpAddr,
         on: String,
     },
+    #[error(
+        "switch {switch} spans machines, but the ovs-vswitchd of {db} has userspace TSO on, and Open vSwitch {version} drops TSO packets sent into a tunnel (tunnel TSO came with 3.3): start it without (`swctl ovs stop && swctl ovs start --tso off`, or `ovs-vsctl set Open_vSwitch . other_config:userspace-tso-enable=false` and restart ovs-vswitchd)"
+    )]
+    TsoUnderTunnel {
+        switch: IfName,
+        db: String,
+        version: String,
+    },
     #[error("namespace {0} has no route {1} via {2}")]
     NoSuchRoute(NsName, RouteDest, IpAddr),
     #[error("interface name {0} is planned twice in {1}")]

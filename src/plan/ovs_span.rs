@@ -85,6 +85,19 @@ pub(super) fn plan_tunnel(
 ) -> Result<(), PlanError> {
     check_vtep(cx, st, t, datapath)?;
     let db = db_of(cx, st, &t.switch);
+    // Open vSwitch below 3.3 drops TSO packets sent into a tunnel
+    // (`effect::ovs::tso`): a vswitchd with userspace TSO cannot carry one
+    let version = st.versions.get(&db).map(String::as_str);
+    if datapath == "netdev"
+        && st.tso.get(&db).copied().unwrap_or(false)
+        && !crate::model::tso::over_tunnels(version)
+    {
+        return Err(PlanError::TsoUnderTunnel {
+            switch: t.switch.clone(),
+            db,
+            version: version.unwrap_or("unknown").to_string(),
+        });
+    }
     let ports: Vec<OvsPort> = st
         .bridge(t.switch.as_str())
         .map(|b| b.ports.clone())

@@ -166,6 +166,11 @@ pub enum Step {
         ns: NsName,
         dev: String,
     },
+    /// ovs-vswitchd's receive socket of its veth port DEV (a host device)
+    /// given room for TSO packets (OVS userspace datapath with TSO)
+    OvsRxBuffer {
+        dev: String,
+    },
 }
 
 /// What a step means for the object it is about: `status` reads the drift
@@ -296,6 +301,9 @@ impl Step {
             Step::TxCsumOff { ns, dev } => {
                 differs(format!("{dev} ({ns}) has tx checksum offload on"))
             }
+            Step::OvsRxBuffer { dev } => differs(format!(
+                "ovs-vswitchd's receive buffer of port {dev} has no room for TSO packets (it drops them: TCP retransmits)"
+            )),
             // only follows from the addresses added beside it
             Step::Announce { .. } => Changes(None),
         }
@@ -333,7 +341,7 @@ impl Step {
             | Step::AddAddr { loc, .. }
             | Step::SetSysctl { loc, .. }
             | Step::SetMark { loc, .. } => ns(loc).into_iter().collect(),
-            Step::Ovs(_) | Step::Nb { .. } => vec![],
+            Step::Ovs(_) | Step::Nb { .. } | Step::OvsRxBuffer { .. } => vec![],
         }
     }
 
@@ -363,7 +371,7 @@ impl Step {
             // one transaction, as `ovn-nbctl` sends a batch: a port may
             // name a switch made in the same one
             Step::Nb { .. } => 7,
-            Step::MoveLink { .. } | Step::TxCsumOff { .. } => 8,
+            Step::MoveLink { .. } | Step::TxCsumOff { .. } | Step::OvsRxBuffer { .. } => 8,
             Step::SetMaster { .. }
             | Step::SetUp { .. }
             | Step::AddAddr { .. }
@@ -523,6 +531,12 @@ impl fmt::Display for Step {
                 )
             }
             Step::TxCsumOff { ns, dev } => write!(f, "ip netns exec {ns} ethtool -K {dev} tx off"),
+            Step::OvsRxBuffer { dev } => write!(
+                f,
+                "# ovs-vswitchd's socket of {dev}: setsockopt SO_RCVBUFFORCE {} (no ip/ovs-vsctl equivalent; as `sysctl -w net.core.rmem_default={}` before `ovs-vsctl add-port`)",
+                crate::model::tso::RX_BUFFER,
+                crate::model::tso::RX_BUFFER
+            ),
             Step::SetMark { loc, dev, mark } => {
                 write!(
                     f,

@@ -443,6 +443,24 @@ impl Netlink for Fake {
         })
     }
 
+    async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError> {
+        let op = format!("host: ovs-vswitchd's socket of {dev}: SO_RCVBUFFORCE");
+        self.record(op.clone())?;
+        self.with_loc(&Loc::Host, &op, |st| {
+            st.link(dev)
+                .map(|_| ())
+                .ok_or_else(|| err(op.clone(), libc::ENODEV))
+        })?;
+        if let Some(o) = self.ovs.lock().unwrap().as_mut() {
+            // as SO_RCVBUF reads it back: doubled
+            o.rx_buffers.insert(
+                dev.to_string(),
+                2 * crate::effect::kernel::packet_sock::BYTES,
+            );
+        }
+        Ok(())
+    }
+
     async fn announce(&self, loc: &Loc, dev: &str, _v6: bool) -> Result<(), NlError> {
         let op = format!("{loc}: announce the addresses of {dev}");
         self.record(op.clone())?;

@@ -28,6 +28,9 @@ pub struct FakeOvs {
     /// each server's database, by address (one appears with the first
     /// change sent to it, as a server named for a switch)
     pub dbs: BTreeMap<String, MemDb>,
+    /// ovs-vswitchd's receive buffer of each socket-read port, by device
+    /// (what `grow_ovs_rx_buffer` set)
+    pub rx_buffers: BTreeMap<String, usize>,
 }
 
 impl FakeOvs {
@@ -36,7 +39,34 @@ impl FakeOvs {
             addr: addr.into(),
             datapath: datapath.into(),
             dbs: [(addr.to_string(), MemDb::new())].into(),
+            rx_buffers: BTreeMap::new(),
         }
+    }
+
+    /// Its default server's `ovs_version`, as the distribution's start
+    /// script (or swctl's sandbox) writes it.
+    pub fn set_version(&mut self, v: &str) {
+        use crate::ovsdb::ops::{Expect, Op, Txn};
+        let db = self.dbs.get_mut(&self.addr).expect("the default server");
+        let mut t = Txn::new();
+        t.push(
+            Op::Update {
+                table: "Open_vSwitch".into(),
+                wh: vec![],
+                row: serde_json::json!({ "ovs_version": v }),
+            },
+            Expect::Any,
+        );
+        db.transact(&t);
+    }
+
+    /// Its ovs-vswitchd with userspace TSO (`other_config` of the default
+    /// server's root row, as swctl's sandbox writes it).
+    pub fn with_tso(mut self) -> FakeOvs {
+        let db = self.dbs.get_mut(&self.addr).expect("the default server");
+        let answer = db.transact(&crate::effect::ovs::sandbox::tso_txn(true));
+        debug_assert!(answer[0].get("error").is_none(), "{answer}");
+        self
     }
 }
 
@@ -93,17 +123,26 @@ impl OvsDb for Fake {
             return Ok(Err("no OVSDB server answers (fake)".to_string()));
         };
         let mut bridges = vec![];
+        let mut tso = std::collections::BTreeMap::new();
+        let mut versions = std::collections::BTreeMap::new();
         for (addr, db) in &ovs.dbs {
             let mut db = db.clone();
             let q = read::query();
             let r = q.check(&db.transact(&q))?;
             bridges.extend(read::bridges(&r, addr));
+            tso.insert(addr.clone(), read::tso(&r));
+            if let Some(v) = read::version(&r) {
+                versions.insert(addr.clone(), v);
+            }
         }
         bridges.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Ok(OvsState {
             addr: ovs.addr,
             bridges,
             datapath: ovs.datapath,
+            tso,
+            rx_buffers: ovs.rx_buffers,
+            versions,
         }))
     }
 

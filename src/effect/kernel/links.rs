@@ -461,6 +461,10 @@ impl Netlink for Kernel {
         ethtool::set_tx_csum(loc.ns(), dev, on)
     }
 
+    async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError> {
+        super::packet_sock::grow(dev).map(|_| ())
+    }
+
     async fn add_vxlan(
         &self,
         dev: &NewLink<'_>,

@@ -13,6 +13,7 @@ pub mod ethtool;
 pub mod events;
 mod links;
 pub mod netns;
+pub mod packet_sock;
 mod vxlan;
 
 use std::collections::HashMap;

@@ -53,6 +53,12 @@ impl Ovs {
         Ok(OvsState {
             addr: self.client.addr().to_string(),
             bridges: super::read::bridges(&r, self.client.addr()),
+            tso: [(self.client.addr().to_string(), super::read::tso(&r))].into(),
+            rx_buffers: Default::default(),
+            versions: super::read::version(&r)
+                .map(|v| (self.client.addr().to_string(), v))
+                .into_iter()
+                .collect(),
             datapath: if kernel_datapath() {
                 "system".into()
             } else {

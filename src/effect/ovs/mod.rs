@@ -122,6 +122,25 @@ impl Servers {
     }
 }
 
+/// ovs-vswitchd's receive buffer of each port it reads through a socket
+/// (`kernel::packet_sock`): the smallest of its sockets of that device.
+fn rx_buffers(
+    bridges: &[crate::model::ovs::OvsBridge],
+) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for b in bridges.iter().filter(|b| b.datapath_type == "netdev") {
+        for i in b.ports.iter().flat_map(|p| p.ifaces.iter()) {
+            if i.kind.is_empty()
+                && let Ok(v) = crate::effect::kernel::packet_sock::sizes(&i.name)
+                && let Some(min) = v.into_iter().min()
+            {
+                out.insert(i.name.clone(), min);
+            }
+        }
+    }
+    out
+}
+
 impl OvsDb for Servers {
     /// The state of every connected server, merged (bridges know their server).
     async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError> {
@@ -132,9 +151,16 @@ impl OvsDb for Servers {
         for o in &self.extra {
             let st = o.state().await?;
             match merged.as_mut() {
-                Some(m) => m.bridges.extend(st.bridges),
+                Some(m) => {
+                    m.bridges.extend(st.bridges);
+                    m.tso.extend(st.tso);
+                    m.versions.extend(st.versions);
+                }
                 None => merged = Some(st),
             }
+        }
+        if let Some(m) = merged.as_mut() {
+            m.rx_buffers = rx_buffers(&m.bridges);
         }
         Ok(match (merged, &self.default) {
             (Some(m), _) => Ok(m),

@@ -1,5 +1,5 @@
 //! Reading an Open_vSwitch database into `OvsState` (`ovs-vsctl show`, as
-//! data): the one transaction of three selects, and its answer parsed —
+//! data): the one transaction of four selects, and its answer parsed —
 //! pure, so the fake's in-memory server is read by the very same code as a
 //! real one.
 
@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::model::ovs::{OvsBridge, OvsIface, OvsPort};
 use crate::ovsdb::ops::{Txn, rows};
 
-/// The selects of Bridge, Port and Interface, with the columns swctl reads.
+/// The selects of Bridge, Port, Interface and the root row, with the
+/// columns swctl reads.
 pub fn query() -> Txn {
     let mut t = Txn::new();
     t.select_all(&[
@@ -41,8 +42,30 @@ pub fn query() -> Txn {
                 "external_ids",
             ],
         ),
+        ("Open_vSwitch", &["other_config", "ovs_version"]),
     ]);
     t
+}
+
+/// The `ovs_version` in the answer `r` to `query()`.
+pub fn version(r: &[Value]) -> Option<String> {
+    rows(r, 3)
+        .first()?
+        .opt("ovs_version")
+        .and_then(|v| v.as_str())
+        .map(String::from)
+}
+
+/// Whether the answer `r` to `query()` has userspace TSO configured
+/// (`other_config:userspace-tso-enable=true`, what ovs-vswitchd read when
+/// it started).
+pub fn tso(r: &[Value]) -> bool {
+    rows(r, 3).first().is_some_and(|root| {
+        root.map("other_config")
+            .get(crate::model::tso::KEY)
+            .map(String::as_str)
+            == Some("true")
+    })
 }
 
 /// The bridges (with their ports and interfaces) in the answer `r` to

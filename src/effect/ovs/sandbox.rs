@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::ovsdb::ops::{Expect, Op, Row, Txn};
+use crate::model::tso;
+use crate::ovsdb::ops::{Expect, Op, Row, Txn, smap};
 use crate::ovsdb::{Client, OvsdbError, schema};
 
 pub use crate::effect::paths::SANDBOX_DIR as DEFAULT_DIR;
@@ -50,6 +51,12 @@ pub struct Status {
     pub ovsdb_server: Option<i32>,
     pub ovs_vswitchd: Option<i32>,
     pub answers: bool,
+    /// its ovs-vswitchd's userspace TSO (`effect::ovs::tso`): configured
+    /// or not, in words (what it costs, how to turn it on)
+    pub tso: Option<bool>,
+    pub tso_note: String,
+    /// `ovs_version` of its database
+    pub version: Option<String>,
 }
 
 pub fn address(dir: &Path) -> String {
@@ -107,17 +114,45 @@ pub(crate) fn run(dir: &Path, prog: &str, args: &[String]) -> Result<(), Sandbox
 
 pub async fn status(dir: &Path) -> Status {
     let addr = address(dir);
-    let answers = match Client::connect(&addr).await {
-        Ok(c) => c.echo().await.is_ok(),
-        Err(_) => false,
+    let (answers, tso, version) = match Client::connect(&addr).await {
+        Ok(c) if c.echo().await.is_ok() => {
+            let (tso, version) = tso_of(&c).await;
+            (true, tso, version)
+        }
+        _ => (false, None, None),
     };
+    let kernel = super::datapath::kernel_datapath();
     Status {
         dir: dir.to_path_buf(),
         address: addr,
         ovsdb_server: pid_of(dir, "ovsdb-server"),
         ovs_vswitchd: pid_of(dir, "ovs-vswitchd"),
         answers,
+        tso_note: tso.map_or(String::new(), |on| {
+            tso::words(on, kernel, version.as_deref(), true)
+        }),
+        tso,
+        version,
     }
+}
+
+/// Whether the server's root row has userspace TSO configured, and its
+/// `ovs_version` (`ovs-vsctl get Open_vSwitch . other_config ovs_version`).
+pub async fn tso_of(c: &Client) -> (Option<bool>, Option<String>) {
+    let mut t = Txn::new();
+    t.select_all(&[("Open_vSwitch", &["other_config", "ovs_version"])]);
+    let Ok(r) = c.transact(&t).await else {
+        return (None, None);
+    };
+    let Some(root) = crate::ovsdb::ops::rows(&r, 0).into_iter().next() else {
+        return (None, None);
+    };
+    let on = root.map("other_config").get(tso::KEY).map(String::as_str) == Some("true");
+    let version = root
+        .opt("ovs_version")
+        .and_then(|v| v.as_str())
+        .map(String::from);
+    (Some(on), version)
 }
 
 /// The network namespace of process `pid` (`net:[INODE]`).
@@ -144,12 +179,13 @@ pub fn not_running_here(dir: &Path) -> Vec<&'static str> {
         .collect()
 }
 
-/// `start`, for a simulated machine's own Open vSwitch: daemons left
+/// `start`, for a simulated machine's own Open vSwitch (`tunnels`: its
+/// bridges will carry tunnels, which decides its userspace TSO): daemons left
 /// running in another network namespace (the machine's was deleted by hand
 /// and made again, while they kept the old one alive) are stopped and the
 /// sandbox starts afresh here, with an empty database: what it held
 /// described devices that are gone with the old namespace.
-pub async fn start_here(dir: &Path) -> Result<Status, SandboxError> {
+pub async fn start_here(dir: &Path, tunnels: bool) -> Result<Status, SandboxError> {
     let here = netns_of("self");
     // (a namespace that cannot be read is not another one)
     let elsewhere = ["ovsdb-server", "ovs-vswitchd"].iter().any(|d| {
@@ -164,11 +200,26 @@ pub async fn start_here(dir: &Path) -> Result<Status, SandboxError> {
         stop(dir)?;
         let _ = std::fs::remove_file(dir.join("conf.db"));
     }
-    start(dir).await
+    start_for(dir, tunnels).await
 }
 
-/// Start what is not running; idempotent.
+/// Start what is not running; idempotent. Its ovs-vswitchd gets userspace
+/// TSO where that is correct (`tso::decide`; its bridges carry no tunnel).
 pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
+    start_for(dir, false).await
+}
+
+/// `start`, for bridges that will carry tunnels (`tunnels`) or not.
+pub async fn start_for(dir: &Path, tunnels: bool) -> Result<Status, SandboxError> {
+    start_with(dir, tunnels, None).await
+}
+
+/// `start`, with userspace TSO as `tso` says (None: where correct).
+pub async fn start_with(
+    dir: &Path,
+    tunnels: bool,
+    tso_choice: Option<bool>,
+) -> Result<Status, SandboxError> {
     std::fs::create_dir_all(dir).map_err(|e| SandboxError::Dir(dir.into(), e))?;
     let d = |f: &str| dir.join(f).display().to_string();
     if pid_of(dir, "ovsdb-server").is_none() {
@@ -196,8 +247,27 @@ pub async fn start(dir: &Path) -> Result<Status, SandboxError> {
     }
     let client = wait_answers(&address(dir), "ovsdb-server", &dir.join("ovsdb-server.log")).await?;
     init_root(&client, None, "Open_vSwitch").await?;
-    record_version(&client).await;
+    let version = record_version(&client).await;
     if pid_of(dir, "ovs-vswitchd").is_none() {
+        // read once when ovs-vswitchd starts: written before
+        let mut tso = tso::decide(
+            super::datapath::kernel_datapath(),
+            version.as_deref(),
+            tunnels,
+        );
+        if let Some(on) = tso_choice.filter(|&on| on != tso.on) {
+            tso = tso::Decision {
+                on,
+                why: "--tso".into(),
+            };
+        }
+        tracing::info!(
+            "{}: userspace TSO {} ({})",
+            dir.display(),
+            if tso.on { "on" } else { "off" },
+            tso.why
+        );
+        client.transact(&tso_txn(tso.on)).await?;
         run(
             dir,
             "ovs-vswitchd",
@@ -284,19 +354,18 @@ pub(crate) async fn init_root(
 
 /// Write `ovs_version` into the root row, as the distribution's start
 /// script does (`ovs-vsctl set Open_vSwitch . ovs_version=...`), from
-/// `ovs-vswitchd --version`; best effort.
-async fn record_version(c: &Client) {
-    let Ok(out) = Command::new("ovs-vswitchd").arg("--version").output() else {
-        return;
-    };
+/// `ovs-vswitchd --version`; best effort. The version written.
+async fn record_version(c: &Client) -> Option<String> {
+    let out = Command::new("ovs-vswitchd")
+        .arg("--version")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let Some(v) = text
+    let v = text
         .lines()
         .next()
-        .and_then(|l| l.split_whitespace().last())
-    else {
-        return;
-    };
+        .and_then(|l| l.split_whitespace().last())?
+        .to_string();
     let mut t = Txn::new();
     t.push(
         Op::Update {
@@ -307,6 +376,29 @@ async fn record_version(c: &Client) {
         Expect::Any,
     );
     let _ = c.transact(&t).await;
+    Some(v)
+}
+
+/// `ovs-vsctl --no-wait set Open_vSwitch . other_config:userspace-tso-enable=V`
+/// (the other keys kept): to be written before ovs-vswitchd starts.
+pub fn tso_txn(on: bool) -> Txn {
+    let mut t = Txn::new();
+    t.push(
+        Op::Mutate {
+            table: "Open_vSwitch".into(),
+            wh: vec![],
+            mutations: vec![
+                json!(["other_config", "delete", ["set", [tso::KEY]]]),
+                json!([
+                    "other_config",
+                    "insert",
+                    smap([(tso::KEY, if on { "true" } else { "false" })])
+                ]),
+            ],
+        },
+        Expect::Any,
+    );
+    t
 }
 
 /// Stop exactly the daemons whose pidfiles are in `dir` (SIGTERM, then

@@ -229,7 +229,8 @@ impl TopoJob {
                 .map(String::from)
                 .collect();
         }
-        crate::effect::ovs::sandbox::start_here(&dir).await?;
+        let tunnels = lab::machines::ovs_carries_tunnels(&t.desired);
+        crate::effect::ovs::sandbox::start_here(&dir, tunnels).await?;
         if lab::machines::needs_chassis(&t.desired) {
             lab::ovn::make_chassis(&t.desired, &dir).await?;
         }
