@@ -148,6 +148,10 @@ pub struct Conditions {
     pub cores: usize,
     pub ovs_datapath: Option<String>,
     pub ovs_version: Option<String>,
+    /// whether the default Open vSwitch has userspace TSO
+    /// (`model::tso`; the simulated machines' own, carrying tunnels, keep
+    /// it off below 3.3)
+    pub ovs_tso: Option<bool>,
     pub interfaces: Vec<(String, Vec<IfaceConditions>)>,
 }
 
@@ -187,6 +191,10 @@ pub(crate) fn fail(e: impl std::fmt::Display) -> BenchError {
 const OWNER: &str = "swctl-bench";
 /// The OVN central the `ovn` wiring runs against (the bench's own).
 pub const OVN_DIR: &str = "/run/swctl/bench-ovn";
+/// The underlay MTU of the wirings across simulated machines: jumbo, as
+/// a lab that wants its tunnels fast sets `mtu` on its machines (the
+/// tunnel's per-packet cost is most of what they spend).
+pub const SPAN_UNDERLAY_MTU: u32 = 9000;
 
 /// The bench's i-th namespace (unique per process).
 pub fn host(i: usize) -> NsName {
@@ -244,6 +252,9 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                 crate::model::MachineSpec {
                     vtep,
                     reach: crate::model::Reach::Netns(ns),
+                    // a jumbo underlay: the guests get what the tunnel
+                    // leaves of it (their MTU is in the conditions)
+                    mtu: Some(SPAN_UNDERLAY_MTU),
                 },
             );
         }
@@ -327,7 +338,10 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     switch: sw(if bridges > 1 { i / PER_BRIDGE } else { 0 }),
                     ifname: Some("eth0".parse().expect("valid")),
                     via: match w {
-                        Wiring::OvsInternal | Wiring::OvsVxlan | Wiring::Ovn => Via::Internal,
+                        Wiring::OvsInternal => Via::Internal,
+                        // what `auto` picks across machines (veth over the
+                        // jumbo underlay: `lab::machines::part`)
+                        Wiring::OvsVxlan | Wiring::Ovn => Via::Auto,
                         _ => Via::Veth,
                     },
                     vlan: None,

@@ -99,11 +99,16 @@ pub fn table(r: &Report) -> String {
             .ovs_datapath
             .as_ref()
             .map(|d| format!(
-                ", OVS {} datapath {d}",
+                ", OVS {} datapath {d}{}",
                 r.conditions
                     .ovs_version
                     .as_deref()
-                    .unwrap_or("(version unknown)")
+                    .unwrap_or("(version unknown)"),
+                match r.conditions.ovs_tso {
+                    Some(true) => ", userspace TSO on",
+                    Some(false) if d == "netdev" => ", userspace TSO off",
+                    _ => "",
+                }
             ))
             .unwrap_or_default()
     );

@@ -111,6 +111,7 @@ pub(super) async fn run(
         && let Ok(st) = o.state().await
     {
         report.conditions.ovs_datapath = Some(st.datapath.clone());
+        report.conditions.ovs_tso = st.tso.get(&st.addr).copied();
         report.conditions.ovs_version = o.version().await;
     }
     let opts = bench::Options {

@@ -10,35 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::switch::DataPlane;
 
-use crate::model::names::{Cidr, IfName, Loc, NsName, Owner, derived_ifname, stable_hash};
+pub use super::underlay::{UNDERLAY_IF, UNDERLAY_MTU, phy_bridge, simulated, underlay};
+use super::underlay::{data_plane, switch_on};
+
+use crate::model::names::{Cidr, IfName, Loc, Owner, stable_hash};
 use crate::model::{
-    Backend, Desired, EndSpec, NsSpec, PortSpec, Reach, SpanSpec, SwitchSpec, TunnelSpec,
-    UplinkSpec, VXLAN_PORT, VXLAN_PORT_OVS_BESIDE_KERNEL, Via, XLinkSpec,
+    Backend, Desired, Reach, SpanSpec, SwitchSpec, TunnelSpec, UplinkSpec, VXLAN_PORT,
+    VXLAN_PORT_OVS_BESIDE_KERNEL, XLinkSpec,
 };
-
-/// The name of a simulated machine's end of the underlay.
-pub const UNDERLAY_IF: &str = "underlay";
-
-/// What forwards switch `s`'s frames (asked of its backend).
-fn data_plane(s: &SwitchSpec) -> DataPlane {
-    crate::plan::backend(s.backend).rules().data_plane
-}
-
-/// Whether the data plane of switch `sw` of the lab is `dp`.
-fn switch_on(d: &Desired, sw: &IfName, dp: DataPlane) -> bool {
-    d.switches.get(sw).is_some_and(|s| data_plane(s) == dp)
-}
-
-/// Whether some spanning switch of the lab is an OVS bridge, or the lab
-/// has OVN switches (geneve from each machine's Open vSwitch).
-fn ovs_spans(d: &Desired) -> bool {
-    d.spans
-        .keys()
-        .any(|sw| switch_on(d, sw, DataPlane::OpenVswitch))
-        || d.switches
-            .values()
-            .any(|s| data_plane(s) == DataPlane::OvnChassis)
-}
 
 /// Whether the lab has kernel VXLAN devices: a Linux bridge span or a
 /// direct link between hosts on two machines.
@@ -59,20 +38,6 @@ pub fn span_port(d: &Desired, sw: &IfName) -> u16 {
     } else {
         VXLAN_PORT
     }
-}
-
-/// In a lab with an OVS span, the OVS bridge of simulated machine `m` that
-/// holds its underlay and its VTEP address (Open vSwitch's userspace
-/// datapath sends tunnels only through an OVS bridge). Every simulated
-/// machine of such a lab gets one: then every packet from a machine's
-/// kernel (Linux bridge spans, links across machines) leaves through the
-/// bridge's own interface, a tap, with its checksums complete — through a
-/// plain veth they would reach the others' OVS with partial checksums and
-/// be dropped (measured; see the notes on mixed backends).
-pub fn phy_bridge(d: &Desired, m: &Owner) -> Option<IfName> {
-    let spec = d.machines.get(m)?;
-    (matches!(spec.reach, Reach::Netns(_)) && ovs_spans(d))
-        .then(|| derived_ifname("phy", &["phy", d.owner.lab()]))
 }
 
 /// Whether an agent's part `p` is on a simulated machine and has OVS
@@ -113,17 +78,6 @@ pub fn needs_chassis(p: &Desired) -> bool {
 /// least this one): what shares its kernel's tables.
 pub fn sharing_this_box(d: &Desired) -> usize {
     simulated(d).len().max(1)
-}
-
-/// The simulated machines: name, namespace, VTEP.
-pub fn simulated(d: &Desired) -> Vec<(&Owner, &NsName, std::net::IpAddr)> {
-    d.machines
-        .iter()
-        .filter_map(|(n, m)| match &m.reach {
-            Reach::Netns(ns) => Some((n, ns, m.vtep)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The VNI of switch `sw` of `lab` when the file gives none: 1..=16777215.
@@ -174,6 +128,8 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
         }
     }
     p.ports = d.ports.iter().filter(|x| here(&x.ns)).cloned().collect();
+    // a spanning switch's guests: what its tunnel leaves of the underlay
+    super::underlay::fit_guests(d, &mut p.ports);
     p.links = d
         .links
         .iter()
@@ -242,7 +198,7 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
     }
     if let (Some(phy), Some(vtep)) = (phy_bridge(d, m), vtep(m)) {
         let vteps: Vec<_> = simulated(d).iter().map(|s| s.2).collect();
-        let prefix = underlay_prefix(&vteps).unwrap_or(24);
+        let prefix = super::underlay::underlay_prefix(&vteps).unwrap_or(24);
         p.switches.insert(
             phy.clone(),
             SwitchSpec {
@@ -267,80 +223,6 @@ pub fn agent_part(d: &Desired, m: &Owner) -> Desired {
     p
 }
 
-/// MTU of the underlay that joins simulated machines: room for VXLAN's 50
-/// bytes over 1500-byte guest frames.
-pub const UNDERLAY_MTU: u32 = 1600;
-
-/// The prefix of the simulated underlay: the longest of /24 and /16 that
-/// holds every VTEP; None when they are further apart.
-fn underlay_prefix(vteps: &[std::net::IpAddr]) -> Option<u8> {
-    [24u8, 16].into_iter().find(|p| {
-        let nets: BTreeSet<_> = vteps
-            .iter()
-            .map(|a| {
-                Cidr {
-                    addr: *a,
-                    prefix: *p,
-                }
-                .network()
-            })
-            .collect();
-        nets.len() == 1 && vteps.iter().all(|a| a.is_ipv4())
-    })
-}
-
-/// What the coordinator itself makes for the simulated machines of a lab:
-/// a namespace per machine, joined by a Linux bridge in an underlay
-/// namespace of their own, each machine's `underlay` interface with its
-/// VTEP address (MTU 1600). Owned by the lab; None when no machine is
-/// simulated.
-pub fn underlay(d: &Desired) -> Result<Option<Desired>, String> {
-    let sims = simulated(d);
-    if sims.is_empty() {
-        return Ok(None);
-    }
-    let vteps: Vec<_> = sims.iter().map(|s| s.2).collect();
-    let prefix = underlay_prefix(&vteps).ok_or_else(|| {
-        "simulated machines' VTEP addresses must be IPv4 in one /24 or /16 (swctl joins them with one bridge)".to_string()
-    })?;
-    let mut u = Desired::new(d.owner.clone());
-    let uns: NsName = format!("{}-underlay", d.owner)
-        .parse()
-        .map_err(|e: crate::model::names::InvalidInput| e.to_string())?;
-    let br = derived_ifname("ul", &["underlay", d.owner.as_str()]);
-    u.namespaces.insert(uns.clone(), NsSpec::default());
-    u.switches.insert(
-        br.clone(),
-        SwitchSpec {
-            backend: Backend::Bridge,
-            loc: Loc::Ns(uns),
-            addrs: vec![],
-            ..Default::default()
-        },
-    );
-    for (m, ns, vtep) in sims {
-        u.namespaces.insert(ns.clone(), NsSpec::default());
-        // the VTEP on the machine's OVS bridge that holds the underlay, or
-        // on the underlay itself
-        let addrs = match phy_bridge(d, m) {
-            Some(_) => vec![],
-            None => vec![Cidr { addr: vtep, prefix }],
-        };
-        u.ports.push(PortSpec {
-            ns: ns.clone(),
-            switch: br.clone(),
-            ifname: Some(UNDERLAY_IF.parse().expect("valid name")),
-            via: Via::Veth,
-            vlan: None,
-            end: EndSpec {
-                addrs,
-                mtu: Some(UNDERLAY_MTU),
-            },
-        });
-    }
-    Ok(Some(u))
-}
-
 /// Every machine's part, by machine.
 pub fn parts(d: &Desired) -> BTreeMap<Owner, Desired> {
     let d = resolve(d);
@@ -354,6 +236,7 @@ pub fn parts(d: &Desired) -> BTreeMap<Owner, Desired> {
 mod tests {
     use super::*;
     use crate::lab::topology::parse;
+    use crate::model::Via;
 
     const LAB: &str = r#"
 name = "ml"
@@ -580,5 +463,47 @@ switch = "s1"
             );
         }
         assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+    }
+
+    fn jumbo_lab(mtus: [&str; 2], backend: &str, via: &str) -> Desired {
+        let text = format!(
+            "name = \"u\"\n[machines.m1]\nvtep = \"198.18.250.1\"\nnetns = \"u-m1\"\n{}\n\
+             [machines.m2]\nvtep = \"198.18.250.2\"\nnetns = \"u-m2\"\n{}\n\
+             [switches.s]\nbackend = \"{backend}\"\n\
+             [hosts.a]\nmachine = \"m1\"\n[[hosts.a.ports]]\nswitch = \"s\"\n{via}\n\
+             [hosts.b]\nmachine = \"m2\"\n[[hosts.b.ports]]\nswitch = \"s\"\n{via}\n",
+            mtus[0], mtus[1]
+        );
+        parse(&text, false, "u").unwrap().desired
+    }
+
+    fn guest(d: &Desired) -> (Option<u32>, Via) {
+        let p = part(&resolve(d), &"m1".parse().unwrap());
+        (p.ports[0].end.mtu, p.ports[0].via)
+    }
+
+    #[test]
+    fn guests_get_what_the_tunnel_leaves_of_every_machines_underlay() {
+        let jumbo = ["mtu = 9000", "mtu = 9200"];
+        assert_eq!(
+            guest(&jumbo_lab(jumbo, "bridge", "")),
+            (Some(8950), Via::Auto)
+        );
+        // OVS: auto picks veth (internal ports moved into a namespace are
+        // read with 1500-byte buffers by Open vSwitch 3.1)
+        assert_eq!(guest(&jumbo_lab(jumbo, "ovs", "")), (Some(8950), Via::Veth));
+        assert_eq!(
+            guest(&jumbo_lab(jumbo, "ovs", "via = \"internal\"")),
+            (None, Via::Internal)
+        );
+        // OVN: Geneve's share
+        assert_eq!(guest(&jumbo_lab(jumbo, "ovn", "")).0, Some(8900));
+        // a machine that does not say its underlay: the kernel's default
+        assert_eq!(guest(&jumbo_lab(["mtu = 9000", ""], "bridge", "")).0, None);
+        // a simulated machine's underlay is made as big as it says
+        let u = underlay(&jumbo_lab(jumbo, "bridge", "")).unwrap().unwrap();
+        let mut mtus: Vec<Option<u32>> = u.ports.iter().map(|p| p.end.mtu).collect();
+        mtus.sort();
+        assert_eq!(mtus, vec![Some(9000), Some(9200)]);
     }
 }

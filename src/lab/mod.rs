@@ -19,6 +19,7 @@ pub mod show;
 pub mod spread;
 pub mod topo;
 pub mod topology;
+pub mod underlay;
 pub mod watch;
 
 use std::collections::BTreeSet;

@@ -177,6 +177,12 @@ pub struct MachineSpec {
     /// its tunnel endpoint (VTEP) address
     pub vtep: IpAddr,
     pub reach: Reach,
+    /// the MTU of its underlay (the device with its VTEP address): a
+    /// simulated machine's is made so (default `UNDERLAY_MTU`), a reached
+    /// machine's is its own; when every machine of a spanning switch says
+    /// it, that switch's guests get what the tunnel leaves of it
+    /// (`lab::underlay::guest_mtu`)
+    pub mtu: Option<u32>,
 }
 
 /// A switch whose ports are on several machines, joined by VXLAN: one
@@ -235,6 +241,10 @@ pub const VXLAN_PORT: u16 = 4789;
 pub const VXLAN_PORT_OVS_BESIDE_KERNEL: u16 = 8472;
 /// What VXLAN adds to a frame: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8.
 pub const VXLAN_OVERHEAD: u32 = 50;
+/// What an OVN (Geneve) tunnel takes of a frame, with room for its
+/// options: outer Ethernet 14, IPv4 20, UDP 8, Geneve 8, OVN's metadata
+/// option 8, rounded up to leave room (OVN asks for at least 58).
+pub const GENEVE_OVERHEAD: u32 = 100;
 
 /// What the user wants. For imperative commands this holds only the objects
 /// the command is about; for a topology, everything.

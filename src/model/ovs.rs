@@ -142,6 +142,11 @@ pub enum OvsChange {
         /// the OVN logical port it binds to (Interface
         /// `external_ids:iface-id`)
         iface_id: Option<String>,
+        /// an internal port's MTU (Interface `mtu_request`): ovs-vswitchd
+        /// makes its device so, and reads it with buffers that big (a
+        /// device's MTU set by netlink after it left for a namespace is
+        /// not seen by ovs-vswitchd: bigger frames are cut and dropped)
+        mtu: Option<u32>,
     },
     /// `ovs-vsctl set TABLE NAME external_ids:swctl-owner=OWNER`: a row
     /// handed to another owner (`apply --adopt`)
@@ -247,6 +252,7 @@ impl std::fmt::Display for OvsChange {
                 tag,
                 mac,
                 iface_id,
+                mtu,
                 ..
             } => {
                 write!(f, "add-port {bridge} {port}")?;
@@ -257,6 +263,9 @@ impl std::fmt::Display for OvsChange {
                     write!(f, " -- set Interface {port} type=internal")?;
                     if let Some(m) = mac {
                         write!(f, " mac=\"{m}\"")?;
+                    }
+                    if let Some(m) = mtu {
+                        write!(f, " mtu_request={m}")?;
                     }
                 }
                 if let Some(id) = iface_id {

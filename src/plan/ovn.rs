@@ -49,8 +49,10 @@ impl SwitchReader for Ovn {
 }
 
 impl Switch for Ovn {
+    /// internal ports by default; veth ports too (what a jumbo guest
+    /// needs on Open vSwitch 3.1: `lab::machines::part`)
     fn wirings(&self) -> &'static [Via] {
-        &[Via::Internal]
+        &[Via::Internal, Via::Veth]
     }
 
     fn rules(&self) -> &'static Rules {
@@ -125,15 +127,16 @@ impl Switch for Ovn {
         })
     }
 
-    /// An internal port of br-int bound to the host's logical port.
+    /// A port of br-int (internal, or a veth's host end) bound to the
+    /// host's logical port.
     fn plan_port(
         &self,
         cx: &mut Cx,
         p: &PortSpec,
         _sw_loc: &Loc,
-        _via: Via,
+        via: Via,
     ) -> Result<(), PlanError> {
         let id = lsp_name(cx.d.owner.lab(), &p.ns, &p.switch);
-        super::ovs::plan_ovs_port(cx, p, &Self::bridge(), Via::Internal, Some(id))
+        super::ovs::plan_ovs_port(cx, p, &Self::bridge(), via, Some(id))
     }
 }

@@ -177,6 +177,21 @@ pub(super) fn plan_uplink(
     // busy box, `dpctl/dump-flows` showing tnl_push to the remote uplink's
     // MAC). arp_ignore=8: the uplink answers for no address; on the kernel
     // datapath the stack never sees the port's frames, so it changes nothing.
+    // ovs-vswitchd reads the uplink through a socket too: room for the
+    // tunnel's jumbo frames and bursts (`kernel::packet_sock`)
+    let datapath = bridge.map_or_else(|| st.datapath.clone(), |b| b.datapath_type.clone());
+    let added = !bridge.is_some_and(|b| b.ports.iter().any(|p| p.name == dev.as_str()));
+    if datapath == "netdev"
+        && (added
+            || st
+                .rx_buffers
+                .get(dev.as_str())
+                .is_some_and(|&have| have < crate::model::tso::RX_BUFFER))
+    {
+        cx.steps.push(Step::OvsRxBuffer {
+            dev: dev.to_string(),
+        });
+    }
     if l.arp_ignore.is_some_and(|v| v != 8) {
         cx.steps.push(Step::SetSysctl {
             loc: crate::model::names::Loc::Host,

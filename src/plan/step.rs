@@ -302,7 +302,7 @@ impl Step {
                 differs(format!("{dev} ({ns}) has tx checksum offload on"))
             }
             Step::OvsRxBuffer { dev } => differs(format!(
-                "ovs-vswitchd's receive buffer of port {dev} has no room for TSO packets (it drops them: TCP retransmits)"
+                "ovs-vswitchd's receive buffer of port {dev} is the default, too small (it drops what does not fit: TCP retransmits)"
             )),
             // only follows from the addresses added beside it
             Step::Announce { .. } => Changes(None),

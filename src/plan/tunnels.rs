@@ -8,11 +8,13 @@ use crate::model::names::Loc;
 use crate::model::{Desired, End, Key, Mark, Observed, Side, VXLAN_OVERHEAD};
 
 /// The MTU a spanning switch's tunnel gets on this machine: the VTEP
-/// device's less VXLAN's 50 bytes, at most 1500 (a bigger underlay leaves
-/// room; guests default to 1500). Without it a 1500-byte guest frame is
-/// dropped silently by a 1500-byte underlay (measured: DF pings over 1422
-/// bytes lost, TCP passes thanks to GSO, so a TCP-only test misses it).
-fn tunnel_mtu(d: &Desired, o: &Observed, vtep: &std::net::IpAddr) -> Option<u32> {
+/// device's less VXLAN's 50 bytes, at most `cap` (1500 unless the
+/// switch's guests are bigger, `lab::underlay::guest_mtu`: a bigger
+/// underlay leaves room; guests default to 1500). Without it a 1500-byte
+/// guest frame is dropped silently by a 1500-byte underlay (measured: DF
+/// pings over 1422 bytes lost, TCP passes thanks to GSO, so a TCP-only
+/// test misses it).
+fn tunnel_mtu_at_most(d: &Desired, o: &Observed, vtep: &std::net::IpAddr, cap: u32) -> Option<u32> {
     let mtu = match o
         .host
         .links
@@ -31,7 +33,12 @@ fn tunnel_mtu(d: &Desired, o: &Observed, vtep: &std::net::IpAddr) -> Option<u32>
             o.host.link(up.dev.as_str())?.mtu
         }
     };
-    Some(mtu.saturating_sub(VXLAN_OVERHEAD).min(1500))
+    Some(mtu.saturating_sub(VXLAN_OVERHEAD).min(cap))
+}
+
+/// `tunnel_mtu_at_most` 1500: what guests of the kernel's default fit.
+fn tunnel_mtu(d: &Desired, o: &Observed, vtep: &std::net::IpAddr) -> Option<u32> {
+    tunnel_mtu_at_most(d, o, vtep, 1500)
 }
 
 /// The part with every port of a spanning switch given an MTU that fits
@@ -133,7 +140,17 @@ impl Cx<'_> {
         let d = self.d;
         for t in &d.tunnels {
             let (b, loc): (_, Loc) = self.switch_of(&t.switch)?;
-            let mtu = tunnel_mtu(d, self.o, &t.local);
+            // as big as the switch's biggest guest (jumbo guests over a
+            // jumbo underlay), else 1500
+            let cap = d
+                .ports
+                .iter()
+                .filter(|p| p.switch == t.switch)
+                .filter_map(|p| p.end.mtu)
+                .max()
+                .unwrap_or(1500)
+                .max(1500);
+            let mtu = tunnel_mtu_at_most(d, self.o, &t.local, cap);
             b.plan_tunnel(self, t, &loc, mtu)?;
         }
         Ok(())

@@ -143,6 +143,7 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             mark,
             mac,
             iface_id,
+            mtu,
             ..
         } => {
             let mut irow = json!({"name": port});
@@ -150,6 +151,9 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                 irow["type"] = json!("internal");
                 if let Some(m) = mac {
                     irow["mac"] = json!(m.to_string());
+                }
+                if let Some(m) = mtu {
+                    irow["mtu_request"] = json!(m);
                 }
             }
             if let Some(id) = iface_id {
@@ -320,6 +324,7 @@ mod tests {
                 mark,
                 mac: Some(crate::model::names::Mac([2, 0, 0, 0, 0, 2])),
                 iface_id: Some("lsp1".into()),
+                mtu: Some(9000),
             },
             OvsChange::SetOwner {
                 db: db.clone(),

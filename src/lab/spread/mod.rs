@@ -116,6 +116,7 @@ fn dead_parts(live: &std::collections::BTreeSet<Owner>) -> Vec<(std::path::PathB
             MachineSpec {
                 vtep: std::net::IpAddr::from([0, 0, 0, 0]),
                 reach,
+                mtu: None,
             },
         );
         found.push((e.path(), one));

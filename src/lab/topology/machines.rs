@@ -11,7 +11,7 @@ use super::tree::{Pos, Reader, Table, get, join};
 use crate::model::names::{NsName, Owner, parse_ip};
 use crate::model::{Desired, MachineSpec, Reach, SpanSpec};
 
-pub const MACHINE: &[&str] = &["vtep", "reach", "netns"];
+pub const MACHINE: &[&str] = &["vtep", "reach", "netns", "mtu"];
 
 /// `[machines.*]`
 pub fn read_machines(r: &mut Reader, top: Table, d: &mut Desired) {
@@ -75,8 +75,26 @@ pub fn read_machines(r: &mut Reader, top: Table, d: &mut Desired) {
                 }
             },
         };
+        let mp = join(&path, "mtu");
+        let mtu = r
+            .int(get(t, "mtu"), &mp)
+            .and_then(|(v, at)| match crate::model::names::mtu(v) {
+                Ok(m) if m >= 1280 => Some(m),
+                Ok(m) => {
+                    r.err(
+                        &mp,
+                        at,
+                        format!("{m}: an underlay carries 1280 bytes or more"),
+                    );
+                    None
+                }
+                Err(e) => {
+                    r.err(&mp, at, e.to_string());
+                    None
+                }
+            });
         if let (Some(name), Some((vtep, _)), Some(reach)) = (name, vtep, reach) {
-            d.machines.insert(name, MachineSpec { vtep, reach });
+            d.machines.insert(name, MachineSpec { vtep, reach, mtu });
         }
     }
     let locals = d

@@ -22,6 +22,9 @@ pub fn to_toml(d: &Desired) -> String {
             Reach::Ssh(dest) => writeln!(t, "reach = \"ssh:{dest}\""),
             Reach::Netns(ns) => writeln!(t, "netns = \"{ns}\""),
         };
+        if let Some(m) = m.mtu {
+            let _ = writeln!(t, "mtu = {m}");
+        }
     }
     if let Some(o) = &d.ovn {
         let _ = writeln!(t, "\n[ovn]\nnb = \"{}\"\nsb = \"{}\"", o.nb, o.sb);
