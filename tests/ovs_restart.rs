@@ -181,5 +181,10 @@ fn veth_ports_keep_room_for_tso_packets_across_a_vswitchd_restart() {
     assert_eq!(buffers(), vec![8 << 20; 2]);
     let got = tcp_transfer(&h2, &h1, "198.18.31.2:5401".parse().unwrap(), 8 << 20).unwrap();
     assert_eq!(got, 8 << 20);
+    // the removal of a bridge's ports runs with expedited RCU grace
+    // periods (`effect::kernel::rcu`), put back afterwards
+    let before = std::fs::read_to_string("/sys/kernel/rcu_expedited").unwrap_or_default();
     lab.ok(&["destroy", &file]);
+    let after = std::fs::read_to_string("/sys/kernel/rcu_expedited").unwrap_or_default();
+    assert_eq!(before, after);
 }

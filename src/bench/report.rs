@@ -34,7 +34,7 @@ pub fn summarize(r: &mut Report) {
         }
     }
     type Get = fn(&Sample) -> Option<f64>;
-    let metrics: [(&str, Get); 14] = [
+    let metrics: [(&str, Get); 15] = [
         ("setup_s", |s| Some(s.setup_s)),
         ("ready_s", |s| Some(s.ready_s)),
         ("teardown_s", |s| Some(s.teardown_s)),
@@ -44,6 +44,7 @@ pub fn summarize(r: &mut Report) {
         ("gbps_1", |s| s.gbps_1),
         ("gbps_k", |s| s.gbps_k),
         ("cpu_cores", |s| s.cpu_cores),
+        ("vswitchd_cores", |s| s.vswitchd_cores),
         ("cpu_per_gbps", |s| s.cpu_per_gbps),
         ("ratio_gbps_1", |s| s.ratio_gbps_1),
         ("ratio_rtt_p50", |s| s.ratio_rtt_p50),

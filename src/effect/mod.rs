@@ -223,6 +223,12 @@ pub trait Netlink {
     /// namespace) gets room for TSO packets (`kernel::packet_sock`; no
     /// ip/ovs-vsctl equivalent)
     async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError>;
+    /// RCU grace periods expedited until the guard is dropped (`echo 1 >
+    /// /sys/kernel/rcu_expedited`, put back; `kernel::rcu`)
+    /// (default: nothing to expedite, as for the fake)
+    fn expedite_grace_periods(&self) -> Box<dyn std::any::Any> {
+        Box::new(())
+    }
 }
 
 /// Namespace lifecycle and per-namespace sysctls.

@@ -76,6 +76,9 @@ impl Netlink for System {
     async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError> {
         self.kernel.set_tx_csum(loc, dev, on).await
     }
+    fn expedite_grace_periods(&self) -> Box<dyn std::any::Any> {
+        self.kernel.expedite_grace_periods()
+    }
     async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError> {
         self.kernel.grow_ovs_rx_buffer(dev).await
     }

@@ -39,6 +39,21 @@ pub fn smap<'a>(kv: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
     ])
 }
 
+/// `ovs-vsctl set TABLE . COLUMN:K=V…` on a root table's one row: each
+/// key's value replaced, the map's other keys kept (delete the keys, then
+/// insert them, in one mutate).
+pub fn set_keys(table: &str, column: &str, pairs: &[(&str, &str)]) -> Op {
+    let keys: Vec<Value> = pairs.iter().map(|(k, _)| json!(k)).collect();
+    Op::Mutate {
+        table: table.into(),
+        wh: vec![],
+        mutations: vec![
+            json!([column, "delete", set(keys)]),
+            json!([column, "insert", smap(pairs.iter().copied())]),
+        ],
+    }
+}
+
 /// A `where` condition: `[column, function, value]`.
 pub fn cond(col: &str, func: &str, v: Value) -> Value {
     json!([col, func, v])

@@ -460,7 +460,9 @@ impl Netlink for Kernel {
     async fn set_tx_csum(&self, loc: &Loc, dev: &str, on: bool) -> Result<(), NlError> {
         ethtool::set_tx_csum(loc.ns(), dev, on)
     }
-
+    fn expedite_grace_periods(&self) -> Box<dyn std::any::Any> {
+        Box::new(super::rcu::Expedited::start())
+    }
     async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError> {
         super::packet_sock::grow(dev).map(|_| ())
     }

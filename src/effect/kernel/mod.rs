@@ -14,6 +14,7 @@ pub mod events;
 mod links;
 pub mod netns;
 pub mod packet_sock;
+pub mod rcu;
 mod vxlan;
 
 use std::collections::HashMap;

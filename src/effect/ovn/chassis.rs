@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::effect::ovs::sandbox::{SandboxError, pid_in, run};
 use crate::ovsdb::Client;
-use crate::ovsdb::ops::{Expect, Op, Row, Txn, set, smap};
+use crate::ovsdb::ops::{Expect, Op, Row, Txn, set_keys};
 
 /// The integration bridge ovn-controller makes and binds ports on.
 pub const INTEGRATION_BRIDGE: &str = "br-int";
@@ -75,21 +75,10 @@ pub async fn configure(c: &Client, cfg: &ChassisConfig) -> Result<bool, SandboxE
     {
         return Ok(false);
     }
-    let keys: Vec<serde_json::Value> = pairs.iter().map(|(k, _)| json!(k)).collect();
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut t = Txn::new();
     t.push(
-        Op::Mutate {
-            table: "Open_vSwitch".into(),
-            wh: vec![],
-            mutations: vec![
-                json!(["external_ids", "delete", set(keys)]),
-                json!([
-                    "external_ids",
-                    "insert",
-                    smap(pairs.iter().map(|(k, v)| (*k, v.as_str())))
-                ]),
-            ],
-        },
+        set_keys("Open_vSwitch", "external_ids", &pairs),
         Expect::Count(1),
     );
     c.transact(&t).await?;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::model::tso;
-use crate::ovsdb::ops::{Expect, Op, Row, Txn, smap};
+use crate::ovsdb::ops::{Expect, Op, Row, Txn};
 use crate::ovsdb::{Client, OvsdbError, schema};
 
 pub use crate::effect::paths::SANDBOX_DIR as DEFAULT_DIR;
@@ -383,19 +383,9 @@ async fn record_version(c: &Client) -> Option<String> {
 /// (the other keys kept): to be written before ovs-vswitchd starts.
 pub fn tso_txn(on: bool) -> Txn {
     let mut t = Txn::new();
+    let v = if on { "true" } else { "false" };
     t.push(
-        Op::Mutate {
-            table: "Open_vSwitch".into(),
-            wh: vec![],
-            mutations: vec![
-                json!(["other_config", "delete", ["set", [tso::KEY]]]),
-                json!([
-                    "other_config",
-                    "insert",
-                    smap([(tso::KEY, if on { "true" } else { "false" })])
-                ]),
-            ],
-        },
+        crate::ovsdb::ops::set_keys("Open_vSwitch", "other_config", &[(tso::KEY, v)]),
         Expect::Any,
     );
     t
