@@ -17,8 +17,10 @@
 //! sets SO_RCVBUFFORCE on it — the same socket, shared by both. There is
 //! no ip/ovs-vsctl equivalent.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 
 use crate::effect::NlError;
 
@@ -40,65 +42,95 @@ fn vswitchds_here() -> Vec<i32> {
         .collect()
 }
 
-/// The inodes of the AF_PACKET sockets bound to interface `ifindex`, from
-/// `/proc/PID/net/packet` (`sk RefCnt Type Proto Iface R Rmem User
-/// Inode`).
-fn bound_to(pid: i32, ifindex: u32) -> Vec<u64> {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/packet")) else {
-        return vec![];
-    };
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(4)?.parse::<u32>().ok()? == ifindex).then_some(())?;
-            f.get(8)?.parse().ok()
-        })
-        .collect()
+/// One of ovs-vswitchd's AF_PACKET sockets: its process (a pidfd), its
+/// descriptor number there, its inode (to tell a number reused for
+/// another socket).
+#[derive(Clone)]
+struct Socket {
+    pidfd: Arc<OwnedFd>,
+    fd: i32,
+    inode: u64,
 }
 
-/// ovs-vswitchd's descriptors of those sockets, each as a copy of ours
-/// (`pidfd_getfd`).
-fn copies(pid: i32, inodes: &[u64]) -> io::Result<Vec<OwnedFd>> {
-    let mut out = vec![];
-    let dir = std::fs::read_dir(format!("/proc/{pid}/fd"))?;
-    // SAFETY: pidfd_open takes a pid and flags, returns a new descriptor
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a descriptor we just opened and own
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    for e in dir.flatten() {
-        let Ok(target) = std::fs::read_link(e.path()) else {
+/// ovs-vswitchd's AF_PACKET sockets in this namespace, by the interface
+/// each is bound to: read at once (`/proc/PID/net/packet`: `sk RefCnt
+/// Type Proto Iface R Rmem User Inode`, and `/proc/PID/fd`), so that many
+/// ports cost one pass, not one each.
+fn snapshot() -> io::Result<HashMap<u32, Vec<Socket>>> {
+    let mut out: HashMap<u32, Vec<Socket>> = HashMap::new();
+    for pid in vswitchds_here() {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/packet")) else {
             continue;
         };
-        let t = target.to_string_lossy();
-        let Some(inode) = t
-            .strip_prefix("socket:[")
-            .and_then(|s| s.strip_suffix(']'))
-            .and_then(|s| s.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if !inodes.contains(&inode) {
+        let bound: HashMap<u64, u32> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some((f.get(8)?.parse().ok()?, f.get(4)?.parse().ok()?))
+            })
+            .filter(|(_, ifindex)| *ifindex != 0)
+            .collect();
+        if bound.is_empty() {
             continue;
         }
-        use std::os::fd::AsRawFd;
-        // SAFETY: pidfd_getfd(pidfd, targetfd, flags) returns a new
-        // descriptor of ours for the target's open file
-        let mine = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-        if mine < 0 {
+        // SAFETY: pidfd_open takes a pid and flags, returns a new descriptor
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if pidfd < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: a descriptor the kernel just gave us
-        out.push(unsafe { OwnedFd::from_raw_fd(mine as i32) });
+        // SAFETY: a descriptor we just opened and own
+        let pidfd = Arc::new(unsafe { OwnedFd::from_raw_fd(pidfd as i32) });
+        for e in std::fs::read_dir(format!("/proc/{pid}/fd"))?.flatten() {
+            let Ok(target) = std::fs::read_link(e.path()) else {
+                continue;
+            };
+            let inode = target
+                .to_str()
+                .and_then(|t| t.strip_prefix("socket:["))
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse::<u64>().ok());
+            let fd = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok());
+            if let (Some(inode), Some(fd)) = (inode, fd)
+                && let Some(ifindex) = bound.get(&inode)
+            {
+                out.entry(*ifindex).or_default().push(Socket {
+                    pidfd: pidfd.clone(),
+                    fd,
+                    inode,
+                });
+            }
+        }
     }
     Ok(out)
 }
+
+/// A copy of ours of socket `s` (`pidfd_getfd`), if it is still that
+/// socket.
+fn copy(s: &Socket) -> io::Result<Option<OwnedFd>> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_getfd(pidfd, targetfd, flags) returns a new descriptor
+    // of ours for the target's open file
+    let mine = unsafe { libc::syscall(libc::SYS_pidfd_getfd, s.pidfd.as_raw_fd(), s.fd, 0) };
+    if mine < 0 {
+        let e = io::Error::last_os_error();
+        // the process or the descriptor is gone: not that socket any more
+        return match e.raw_os_error() {
+            Some(libc::ESRCH) | Some(libc::EBADF) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: a descriptor the kernel just gave us
+    let fd = unsafe { OwnedFd::from_raw_fd(mine as i32) };
+    let same = nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_ino == s.inode);
+    Ok(same.then_some(fd))
+}
+
+/// The sockets `grow` found last: a plan grows one port at a time, and a
+/// pass over ovs-vswitchd's descriptors per port would cost as many
+/// passes as ports (1000 ports: a million readlinks). Read again when a
+/// device is not in it or a socket changed.
+static KNOWN: Mutex<Option<HashMap<u32, Vec<Socket>>>> = Mutex::new(None);
 
 fn rcvbuf(fd: &OwnedFd) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
@@ -124,22 +156,45 @@ fn ifindex(dev: &str) -> io::Result<u32> {
     nix::net::if_::if_nametoindex(dev).map_err(io::Error::from)
 }
 
-/// The receive buffers of ovs-vswitchd's sockets for device `dev` of
-/// this namespace (as SO_RCVBUF says: twice what was set); empty when
-/// ovs-vswitchd has none (not its port, or not a socket-read port).
-pub fn sizes(dev: &str) -> io::Result<Vec<usize>> {
-    let index = ifindex(dev)?;
-    let mut out = vec![];
-    for pid in vswitchds_here() {
-        let inodes = bound_to(pid, index);
-        if inodes.is_empty() {
-            continue;
-        }
-        for fd in copies(pid, &inodes)? {
-            out.push(rcvbuf(&fd)?);
+/// The receive buffers of ovs-vswitchd's sockets of each of `devs`
+/// (devices of this namespace), the smallest where it has several (as
+/// SO_RCVBUF says: twice what was set); a device it has no socket of (not
+/// its port, or not a socket-read port) is left out. One pass for all.
+pub fn sizes(devs: &[&str]) -> io::Result<BTreeMap<String, usize>> {
+    let all = snapshot()?;
+    let mut out = BTreeMap::new();
+    for dev in devs {
+        let Ok(index) = ifindex(dev) else { continue };
+        for s in all.get(&index).into_iter().flatten() {
+            if let Some(fd) = copy(s)? {
+                let b = rcvbuf(&fd)?;
+                let min = out.entry(dev.to_string()).or_insert(b);
+                *min = (*min).min(b);
+            }
         }
     }
+    *KNOWN.lock().unwrap_or_else(|e| e.into_inner()) = Some(all);
     Ok(out)
+}
+
+/// Set SO_RCVBUFFORCE `BYTES` on one socket.
+fn force(fd: &OwnedFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let v = BYTES as libc::c_int;
+    // SAFETY: setsockopt of an int
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Give ovs-vswitchd's receive sockets of device `dev` `BYTES` of buffer;
@@ -152,37 +207,35 @@ pub fn grow(dev: &str) -> Result<usize, NlError> {
         op: op.clone(),
     };
     let index = ifindex(dev).map_err(err)?;
-    let mut n = 0;
-    for pid in vswitchds_here() {
-        let inodes = bound_to(pid, index);
-        if inodes.is_empty() {
-            continue;
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    for fresh in [false, true] {
+        if fresh || known.as_ref().is_none_or(|k| !k.contains_key(&index)) {
+            *known = Some(snapshot().map_err(err)?);
         }
-        for fd in copies(pid, &inodes).map_err(err)? {
-            use std::os::fd::AsRawFd;
-            let v = BYTES as libc::c_int;
-            // SAFETY: setsockopt of an int
-            let r = unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUFFORCE,
-                    (&v as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if r < 0 {
-                return Err(err(io::Error::last_os_error()));
+        let sockets = known
+            .as_ref()
+            .and_then(|k| k.get(&index))
+            .cloned()
+            .unwrap_or_default();
+        let mut n = 0;
+        let mut stale = false;
+        for s in &sockets {
+            match copy(s).map_err(err)? {
+                Some(fd) => {
+                    force(&fd).map_err(err)?;
+                    n += 1;
+                }
+                None => stale = true,
             }
-            n += 1;
+        }
+        // a socket that changed since: read them again, once
+        if n > 0 && (!stale || fresh) {
+            return Ok(n);
         }
     }
-    if n == 0 {
-        return Err(NlError::Request {
-            words: "ovs-vswitchd has no receive socket of it here (not its port yet?)".into(),
-            errno: libc::ENOENT,
-            op,
-        });
-    }
-    Ok(n)
+    Err(NlError::Request {
+        words: "ovs-vswitchd has no receive socket of it here (not its port yet?)".into(),
+        errno: libc::ENOENT,
+        op,
+    })
 }

@@ -123,22 +123,21 @@ impl Servers {
 }
 
 /// ovs-vswitchd's receive buffer of each port it reads through a socket
-/// (`kernel::packet_sock`): the smallest of its sockets of that device.
+/// (`kernel::packet_sock`), read in one pass; none where it cannot be.
 fn rx_buffers(
     bridges: &[crate::model::ovs::OvsBridge],
 ) -> std::collections::BTreeMap<String, usize> {
-    let mut out = std::collections::BTreeMap::new();
-    for b in bridges.iter().filter(|b| b.datapath_type == "netdev") {
-        for i in b.ports.iter().flat_map(|p| p.ifaces.iter()) {
-            if i.kind.is_empty()
-                && let Ok(v) = crate::effect::kernel::packet_sock::sizes(&i.name)
-                && let Some(min) = v.into_iter().min()
-            {
-                out.insert(i.name.clone(), min);
-            }
-        }
+    let devs: Vec<&str> = bridges
+        .iter()
+        .filter(|b| b.datapath_type == "netdev")
+        .flat_map(|b| b.ports.iter().flat_map(|p| p.ifaces.iter()))
+        .filter(|i| i.kind.is_empty())
+        .map(|i| i.name.as_str())
+        .collect();
+    if devs.is_empty() {
+        return Default::default();
     }
-    out
+    crate::effect::kernel::packet_sock::sizes(&devs).unwrap_or_default()
 }
 
 impl OvsDb for Servers {
