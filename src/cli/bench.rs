@@ -111,8 +111,9 @@ pub(super) async fn run(
         && let Ok(st) = o.state().await
     {
         report.conditions.ovs_datapath = Some(st.datapath.clone());
-        report.conditions.ovs_tso = st.tso.get(&st.addr).copied();
-        report.conditions.ovs_version = o.version().await;
+        let v = st.vswitchd.get(&st.addr);
+        report.conditions.ovs_tso = v.map(|v| v.tso);
+        report.conditions.ovs_version = v.and_then(|v| v.version.clone());
     }
     let opts = bench::Options {
         wirings: wirings.clone(),

@@ -89,18 +89,31 @@ pub struct OvsState {
     /// the datapath type new bridges get: "system" when the kernel
     /// datapath works here, else "netdev"
     pub datapath: String,
-    /// by server address: whether its ovs-vswitchd has userspace TSO
-    /// configured (`effect::ovs::tso`)
-    pub tso: std::collections::BTreeMap<String, bool>,
-    /// by server address: its `ovs_version`, where recorded
-    pub versions: std::collections::BTreeMap<String, String>,
+    /// by server address: what its root row says of its ovs-vswitchd
+    pub vswitchd: std::collections::BTreeMap<String, Vswitchd>,
     /// by device: the receive buffer (SO_RCVBUF) of ovs-vswitchd's socket
     /// of each port it reads through a socket (a veth's host end), where
     /// it could be read (its ovs-vswitchd in this namespace, root)
     pub rx_buffers: std::collections::BTreeMap<String, usize>,
 }
 
+/// What a server's root row says of its ovs-vswitchd.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Vswitchd {
+    /// userspace TSO configured (`other_config:userspace-tso-enable`,
+    /// read when ovs-vswitchd started; `model::tso`)
+    pub tso: bool,
+    /// `ovs_version`, where recorded
+    pub version: Option<String>,
+}
+
 impl OvsState {
+    /// What the server at `db` says of its ovs-vswitchd (nothing known:
+    /// no TSO, no version).
+    pub fn vswitchd_of(&self, db: &str) -> Vswitchd {
+        self.vswitchd.get(db).cloned().unwrap_or_default()
+    }
+
     pub fn bridge(&self, name: &str) -> Option<&OvsBridge> {
         self.bridges.iter().find(|b| b.name == name)
     }

@@ -48,7 +48,7 @@ fn datapath_of(cx: &Cx, sw: &IfName) -> String {
 fn tso_of(cx: &Cx, sw: &IfName) -> bool {
     cx.o.ovs.as_ref().is_some_and(|st| {
         let db = super::ovs_span::db_of(cx, st, sw);
-        st.tso.get(&db).copied().unwrap_or(false)
+        st.vswitchd_of(&db).tso
     })
 }
 

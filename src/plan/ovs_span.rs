@@ -87,11 +87,9 @@ pub(super) fn plan_tunnel(
     let db = db_of(cx, st, &t.switch);
     // Open vSwitch below 3.3 drops TSO packets sent into a tunnel
     // (`effect::ovs::tso`): a vswitchd with userspace TSO cannot carry one
-    let version = st.versions.get(&db).map(String::as_str);
-    if datapath == "netdev"
-        && st.tso.get(&db).copied().unwrap_or(false)
-        && !crate::model::tso::over_tunnels(version)
-    {
+    let v = st.vswitchd_of(&db);
+    let version = v.version.as_deref();
+    if datapath == "netdev" && v.tso && !crate::model::tso::over_tunnels(version) {
         return Err(PlanError::TsoUnderTunnel {
             switch: t.switch.clone(),
             db,

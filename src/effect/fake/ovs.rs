@@ -123,16 +123,14 @@ impl OvsDb for Fake {
             return Ok(Err("no OVSDB server answers (fake)".to_string()));
         };
         let mut bridges = vec![];
-        let mut tso = std::collections::BTreeMap::new();
-        let mut versions = std::collections::BTreeMap::new();
+        let mut vswitchd = BTreeMap::new();
         for (addr, db) in &ovs.dbs {
             let mut db = db.clone();
             let q = read::query();
             let r = q.check(&db.transact(&q))?;
             bridges.extend(read::bridges(&r, addr));
-            tso.insert(addr.clone(), read::tso(&r));
-            if let Some(v) = read::version(&r) {
-                versions.insert(addr.clone(), v);
+            if let Some(v) = read::vswitchd(&r, 3) {
+                vswitchd.insert(addr.clone(), v);
             }
         }
         bridges.sort_by(|a, b| a.name.cmp(&b.name));
@@ -140,9 +138,8 @@ impl OvsDb for Fake {
             addr: ovs.addr,
             bridges,
             datapath: ovs.datapath,
-            tso,
+            vswitchd,
             rx_buffers: ovs.rx_buffers,
-            versions,
         }))
     }
 

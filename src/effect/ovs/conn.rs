@@ -11,7 +11,7 @@ use serde_json::json;
 use super::datapath::kernel_datapath;
 use super::txn::{build, max_cur_cfg, next_cfg_of, push_next_cfg};
 use crate::model::ovs::{OvsChange, OvsState};
-use crate::ovsdb::ops::{Expect, Op, Row, Txn};
+use crate::ovsdb::ops::{Expect, Op, Txn};
 use crate::ovsdb::{Client, OvsdbError, schema};
 
 /// The OVS backend on one OVSDB server.
@@ -53,37 +53,17 @@ impl Ovs {
         Ok(OvsState {
             addr: self.client.addr().to_string(),
             bridges: super::read::bridges(&r, self.client.addr()),
-            tso: [(self.client.addr().to_string(), super::read::tso(&r))].into(),
-            rx_buffers: Default::default(),
-            versions: super::read::version(&r)
+            vswitchd: super::read::vswitchd(&r, 3)
                 .map(|v| (self.client.addr().to_string(), v))
                 .into_iter()
                 .collect(),
+            rx_buffers: Default::default(),
             datapath: if kernel_datapath() {
                 "system".into()
             } else {
                 "netdev".into()
             },
         })
-    }
-
-    /// `ovs_version` of the root row (written by the distribution's start
-    /// script or swctl's sandbox; None when nobody did).
-    pub async fn version(&self) -> Option<String> {
-        let mut t = Txn::new();
-        t.push(
-            Op::Select {
-                table: "Open_vSwitch".into(),
-                wh: vec![],
-                columns: Some(vec!["ovs_version".into()]),
-            },
-            Expect::Any,
-        );
-        let r = self.client.transact(&t).await.ok()?;
-        let row = Row::from_value(r[0]["rows"].get(0)?);
-        row.opt("ovs_version")
-            .and_then(|v| v.as_str())
-            .map(String::from)
     }
 
     /// `next_cfg += 1` in its own transaction, then wait for ovs-vswitchd.

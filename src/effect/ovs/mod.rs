@@ -152,8 +152,7 @@ impl OvsDb for Servers {
             match merged.as_mut() {
                 Some(m) => {
                     m.bridges.extend(st.bridges);
-                    m.tso.extend(st.tso);
-                    m.versions.extend(st.versions);
+                    m.vswitchd.extend(st.vswitchd);
                 }
                 None => merged = Some(st),
             }

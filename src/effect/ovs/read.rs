@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::model::ovs::{OvsBridge, OvsIface, OvsPort};
+use crate::model::ovs::{OvsBridge, OvsIface, OvsPort, Vswitchd};
 use crate::ovsdb::ops::{Txn, rows};
 
 /// The selects of Bridge, Port, Interface and the root row, with the
@@ -42,29 +42,28 @@ pub fn query() -> Txn {
                 "external_ids",
             ],
         ),
-        ("Open_vSwitch", &["other_config", "ovs_version"]),
+        ROOT,
     ]);
     t
 }
 
-/// The `ovs_version` in the answer `r` to `query()`.
-pub fn version(r: &[Value]) -> Option<String> {
-    rows(r, 3)
-        .first()?
-        .opt("ovs_version")
-        .and_then(|v| v.as_str())
-        .map(String::from)
-}
+/// The select of the root row: what it says of ovs-vswitchd.
+pub const ROOT: (&str, &[&str]) = ("Open_vSwitch", &["other_config", "ovs_version"]);
 
-/// Whether the answer `r` to `query()` has userspace TSO configured
-/// (`other_config:userspace-tso-enable=true`, what ovs-vswitchd read when
-/// it started).
-pub fn tso(r: &[Value]) -> bool {
-    rows(r, 3).first().is_some_and(|root| {
-        root.map("other_config")
+/// What the root row in answer `i` of `r` (a select of `ROOT`) says of
+/// ovs-vswitchd; None without a root row.
+pub fn vswitchd(r: &[Value], i: usize) -> Option<Vswitchd> {
+    let root = rows(r, i).into_iter().next()?;
+    Some(Vswitchd {
+        tso: root
+            .map("other_config")
             .get(crate::model::tso::KEY)
             .map(String::as_str)
-            == Some("true")
+            == Some("true"),
+        version: root
+            .opt("ovs_version")
+            .and_then(|v| v.as_str())
+            .map(String::from),
     })
 }
 

@@ -140,19 +140,16 @@ pub async fn status(dir: &Path) -> Status {
 /// `ovs_version` (`ovs-vsctl get Open_vSwitch . other_config ovs_version`).
 pub async fn tso_of(c: &Client) -> (Option<bool>, Option<String>) {
     let mut t = Txn::new();
-    t.select_all(&[("Open_vSwitch", &["other_config", "ovs_version"])]);
-    let Ok(r) = c.transact(&t).await else {
+    t.select_all(&[super::read::ROOT]);
+    let Some(v) = c
+        .transact(&t)
+        .await
+        .ok()
+        .and_then(|r| super::read::vswitchd(&r, 0))
+    else {
         return (None, None);
     };
-    let Some(root) = crate::ovsdb::ops::rows(&r, 0).into_iter().next() else {
-        return (None, None);
-    };
-    let on = root.map("other_config").get(tso::KEY).map(String::as_str) == Some("true");
-    let version = root
-        .opt("ovs_version")
-        .and_then(|v| v.as_str())
-        .map(String::from);
-    (Some(on), version)
+    (Some(v.tso), v.version)
 }
 
 /// The network namespace of process `pid` (`net:[INODE]`).
