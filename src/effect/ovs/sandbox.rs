@@ -80,11 +80,55 @@ pub(crate) fn pid_in(pidfile: &Path, daemon: &str) -> Option<i32> {
     // container's init): it is not running (seen: a machine's ovsdb-server
     // killed -9 was taken for a live one in another namespace, and its
     // Open vSwitch started afresh with an empty database)
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
-    match state.and_then(|r| r.chars().next()) {
-        Some('Z') | Some('X') => None,
-        _ => Some(pid),
+    match life(pid) {
+        Life::Running => Some(pid),
+        Life::Exiting | Life::Gone => None,
+    }
+}
+
+/// Where a process is in its life, from `/proc/PID/stat`.
+enum Life {
+    Running,
+    /// killed, still closing its files (PF_EXITING): it may still hold
+    /// its pidfile's lock and devices (seen: ovs-vswitchd killed -9 with
+    /// many veth ports takes a while, each socket's close waiting for an
+    /// RCU grace period; `ovs start` at once took it for running and
+    /// waited for it in vain)
+    Exiting,
+    /// gone, or a zombie nothing reaps
+    Gone,
+}
+
+fn life(pid: i32) -> Life {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Life::Gone;
+    };
+    // after the command's `)`: state ppid pgrp session tty_nr tpgid flags
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, r)| r.split_whitespace().collect());
+    let flags: u64 = rest.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
+    match rest.first().and_then(|s| s.chars().next()) {
+        Some('Z') | Some('X') | None => Life::Gone,
+        _ if flags & PF_EXITING != 0 => Life::Exiting,
+        _ => Life::Running,
+    }
+}
+
+/// Wait (10 s at most) until the daemon of `pidfile`, if it is on its way
+/// out, is gone: a new one started before would find its pidfile and
+/// devices still held.
+async fn await_exit(pidfile: &Path) {
+    let Some(pid) = std::fs::read_to_string(pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let t = Instant::now();
+    while matches!(life(pid), Life::Exiting) && t.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -220,6 +264,7 @@ pub async fn start_with(
     std::fs::create_dir_all(dir).map_err(|e| SandboxError::Dir(dir.into(), e))?;
     let d = |f: &str| dir.join(f).display().to_string();
     if pid_of(dir, "ovsdb-server").is_none() {
+        await_exit(&dir.join("ovsdb-server.pid")).await;
         if !dir.join("conf.db").exists() {
             std::fs::write(dir.join("vswitch.ovsschema"), schema::PINNED)
                 .map_err(|e| SandboxError::Dir(dir.into(), e))?;
@@ -246,6 +291,7 @@ pub async fn start_with(
     init_root(&client, None, "Open_vSwitch").await?;
     let version = record_version(&client).await;
     if pid_of(dir, "ovs-vswitchd").is_none() {
+        await_exit(&dir.join("ovs-vswitchd.pid")).await;
         // read once when ovs-vswitchd starts: written before
         let mut tso = tso::decide(
             super::datapath::kernel_datapath(),
