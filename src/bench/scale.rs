@@ -24,15 +24,27 @@ pub struct ScalePoint {
     pub teardown_s: f64,
     /// the largest peak RSS of the three runs, in MB
     pub rss_mb: f64,
+    /// setup over the floor (`ScaleReport::floor`) of the same round,
+    /// the median over the rounds
+    pub x_floor: f64,
+    /// setup over `ScaleReport::floor_up` of the same round, the median
+    pub x_floor_up: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScaleReport {
     pub sizes: Vec<usize>,
     pub points: Vec<ScalePoint>,
+    /// rounds per size (each: the floors, then every wiring), medians kept
+    pub rounds: usize,
     /// hosts -> seconds of `ip -batch` for the same bridge lab's namespaces
-    /// and veth pairs
+    /// and veth pairs, the namespace ends left down (median)
     pub floor: Vec<(usize, f64)>,
+    /// the same with both ends of each pair up, as a lab needs them (the
+    /// carrier: link-watch, the bridge enabling each port, and ip's IPv6
+    /// link-local addresses, which swctl does not give an end without an
+    /// IPv6 address)
+    pub floor_up: Vec<(usize, f64)>,
 }
 
 /// Run `exe args`, wait for it, return its wall time and peak RSS (KB).
@@ -73,18 +85,26 @@ fn child(exe: &Path, args: &[&str]) -> Result<(f64, u64), BenchError> {
 /// a chain of bridges joined by veth trunks, as the bench lab has): one
 /// `ip -batch` that makes the namespaces, the bridges and the veth pairs
 /// (peer born in its namespace, enslaved at creation); removed again
-/// afterwards (not timed).
-fn floor(n: usize) -> Result<f64, BenchError> {
+/// afterwards (not timed). `up`: the namespace end is made as the pair's
+/// first device, in its namespace and up (`link add eth0 netns NS up type
+/// veth peer name H`), and the host end enslaved and brought up after, so
+/// every pair has carrier, all in the one batch.
+fn floor(n: usize, up: bool) -> Result<f64, BenchError> {
     let bridges = n.div_ceil(PER_BRIDGE).max(1);
     let br = |k: usize| format!("{}f{k}", switch_name());
-    let mut up = String::new();
+    let mut up_lines = String::new();
     let mut down = String::new();
     for k in 0..bridges {
-        let _ = writeln!(up, "link add {} type bridge\nlink set {} up", br(k), br(k));
+        let _ = writeln!(
+            up_lines,
+            "link add {} type bridge\nlink set {} up",
+            br(k),
+            br(k)
+        );
         if k > 0 {
             let (a, b) = (format!("{}a", br(k)), format!("{}b", br(k)));
             let _ = writeln!(
-                up,
+                up_lines,
                 "link add {a} master {} up type veth peer name {b}\nlink set {b} master {} up",
                 br(k - 1),
                 br(k)
@@ -93,12 +113,19 @@ fn floor(n: usize) -> Result<f64, BenchError> {
     }
     for i in 0..n {
         let h = format!("{}f", host(i));
-        let _ = writeln!(up, "netns add {h}");
-        let _ = writeln!(
-            up,
-            "link add {h} master {} up type veth peer name eth0 netns {h}",
-            br(i / PER_BRIDGE)
-        );
+        let _ = writeln!(up_lines, "netns add {h}");
+        let bridge = br(i / PER_BRIDGE);
+        let _ = if up {
+            writeln!(
+                up_lines,
+                "link add eth0 netns {h} up type veth peer name {h}\nlink set {h} master {bridge} up"
+            )
+        } else {
+            writeln!(
+                up_lines,
+                "link add {h} master {bridge} up type veth peer name eth0 netns {h}"
+            )
+        };
         let _ = writeln!(down, "netns del {h}");
     }
     for k in 0..bridges {
@@ -112,7 +139,7 @@ fn floor(n: usize) -> Result<f64, BenchError> {
         dir.join(format!("swctl-floor-{}.up", std::process::id())),
         dir.join(format!("swctl-floor-{}.down", std::process::id())),
     );
-    std::fs::write(&fu, up).map_err(fail)?;
+    std::fs::write(&fu, up_lines).map_err(fail)?;
     std::fs::write(&fd, down).map_err(fail)?;
     let run = |f: &Path| {
         std::process::Command::new("ip")
@@ -146,42 +173,82 @@ fn floor(n: usize) -> Result<f64, BenchError> {
     Ok(secs)
 }
 
-/// Measure every wiring at every size, the sizes in turn.
+/// The median of some figures (0 for none).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Measure every wiring at every size, the sizes in turn; `rounds` times
+/// each, interleaved (the floors, then every wiring, then again), so that
+/// a slow moment of the machine falls on all of them alike; medians kept.
 pub fn run(
     exe: &Path,
     wirings: &[Wiring],
     sizes: &[usize],
+    rounds: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ScaleReport, BenchError> {
+    let rounds = rounds.max(1);
     let mut r = ScaleReport {
         sizes: sizes.to_vec(),
+        rounds,
         ..Default::default()
     };
     let file = std::env::temp_dir().join(format!("swctl-scale-{}.toml", std::process::id()));
     let f = file.display().to_string();
     for &n in sizes {
-        progress(&format!("scale: ip -batch floor, {n} hosts"));
-        r.floor.push((n, floor(n)?));
-        for w in wirings {
-            progress(&format!("scale: {} with {n} hosts", w.name()));
-            std::fs::write(&file, crate::lab::topology::write::to_toml(&lab(*w, n)))
-                .map_err(fail)?;
-            let setup = child(exe, &["apply", &f]);
-            let again = setup.as_ref().ok().map(|_| child(exe, &["apply", &f]));
-            // whatever happened, remove the lab
-            let down = child(exe, &["destroy", &f]);
-            let (su, m1) = setup?;
-            let (ra, m2) = again.expect("ran after a good setup")?;
-            let (td, m3) = down?;
+        // per round: floor, floor with the ends up, and per wiring
+        // (setup, re-apply, teardown, peak RSS KB)
+        let mut floors = vec![];
+        let mut floors_up = vec![];
+        let mut runs: Vec<Vec<(f64, f64, f64, u64)>> = vec![vec![]; wirings.len()];
+        for round in 1..=rounds {
+            progress(&format!(
+                "scale: ip -batch floors, {n} hosts, round {round}/{rounds}"
+            ));
+            floors.push(floor(n, false)?);
+            floors_up.push(floor(n, true)?);
+            for (k, w) in wirings.iter().enumerate() {
+                progress(&format!(
+                    "scale: {} with {n} hosts, round {round}/{rounds}",
+                    w.name()
+                ));
+                std::fs::write(&file, crate::lab::topology::write::to_toml(&lab(*w, n)))
+                    .map_err(fail)?;
+                let setup = child(exe, &["apply", &f]);
+                let again = setup.as_ref().ok().map(|_| child(exe, &["apply", &f]));
+                // whatever happened, remove the lab
+                let down = child(exe, &["destroy", &f]);
+                let (su, m1) = setup?;
+                let (ra, m2) = again.expect("ran after a good setup")?;
+                let (td, m3) = down?;
+                runs[k].push((su, ra, td, m1.max(m2).max(m3)));
+            }
+        }
+        for (w, rs) in wirings.iter().zip(runs) {
+            let col = |f: fn(&(f64, f64, f64, u64)) -> f64| median(rs.iter().map(f).collect());
+            let ratio = |fl: &[f64]| {
+                median(
+                    rs.iter()
+                        .zip(fl)
+                        .map(|(x, fl)| if *fl > 0.0 { x.0 / fl } else { 0.0 })
+                        .collect(),
+                )
+            };
             r.points.push(ScalePoint {
                 wiring: w.name().to_string(),
                 hosts: n,
-                setup_s: su,
-                reapply_s: ra,
-                teardown_s: td,
-                rss_mb: m1.max(m2).max(m3) as f64 / 1024.0,
+                setup_s: col(|x| x.0),
+                reapply_s: col(|x| x.1),
+                teardown_s: col(|x| x.2),
+                rss_mb: rs.iter().map(|x| x.3).max().unwrap_or(0) as f64 / 1024.0,
+                x_floor: ratio(&floors),
+                x_floor_up: ratio(&floors_up),
             });
         }
+        r.floor.push((n, median(floors)));
+        r.floor_up.push((n, median(floors_up)));
     }
     let _ = std::fs::remove_file(&file);
     Ok(r)
@@ -190,29 +257,42 @@ pub fn run(
 /// The terminal table.
 pub fn table(r: &ScaleReport) -> String {
     let mut t = format!(
-        "{:<14} {:>6} {:>9} {:>10} {:>10} {:>8} {:>9} {:>10}\n",
-        "wiring", "hosts", "setup s", "reapply s", "teardn s", "RSS MB", "floor s", "x floor"
+        "{:<14} {:>6} {:>9} {:>10} {:>10} {:>8} {:>9} {:>8} {:>10} {:>9}\n",
+        "wiring",
+        "hosts",
+        "setup s",
+        "reapply s",
+        "teardn s",
+        "RSS MB",
+        "floor s",
+        "x floor",
+        "floor-up s",
+        "x flr-up"
     );
+    let at = |v: &[(usize, f64)], n: usize| v.iter().find(|x| x.0 == n).map_or(0.0, |x| x.1);
     for p in &r.points {
-        let fl = r
-            .floor
-            .iter()
-            .find(|(n, _)| *n == p.hosts)
-            .map_or(0.0, |x| x.1);
         let _ = writeln!(
             t,
-            "{:<14} {:>6} {:>9.3} {:>10.3} {:>10.3} {:>8.1} {:>9.3} {:>10.2}",
+            "{:<14} {:>6} {:>9.3} {:>10.3} {:>10.3} {:>8.1} {:>9.3} {:>8.2} {:>10.3} {:>9.2}",
             p.wiring,
             p.hosts,
             p.setup_s,
             p.reapply_s,
             p.teardown_s,
             p.rss_mb,
-            fl,
-            if fl > 0.0 { p.setup_s / fl } else { 0.0 }
+            at(&r.floor, p.hosts),
+            p.x_floor,
+            at(&r.floor_up, p.hosts),
+            p.x_floor_up,
         );
     }
-    t.push_str("floor: one `ip -batch` of the namespaces and veth pairs (born in their namespace, enslaved) of a bridge lab of that size");
+    let _ = write!(
+        t,
+        "medians of {} interleaved round(s); x floor: the median of each round's setup over that round's floor\n\
+         floor: one `ip -batch` of the namespaces and veth pairs (born in their namespace, enslaved) of a bridge lab of that size, the namespace ends left down\n\
+         floor-up: the same with both ends of every pair up, as a lab needs them (the carrier's work in the kernel; ip also gives each end an IPv6 link-local address, swctl does not)",
+        r.rounds
+    );
     t
 }
 
@@ -229,7 +309,7 @@ pub fn svg(r: &ScaleReport) -> String {
         r.points
             .iter()
             .map(|p| p.setup_s)
-            .chain(r.floor.iter().map(|x| x.1))
+            .chain(r.floor.iter().chain(&r.floor_up).map(|x| x.1))
             .filter(|t| *t > 0.0)
     };
     let lo_t = times().fold(f64::MAX, f64::min).max(1e-3).log10().floor();
@@ -308,6 +388,10 @@ pub fn svg(r: &ScaleReport) -> String {
     }
     let fl = r.floor.iter().map(|(n, s)| (*n as f64, *s)).collect();
     series.push(("ip -batch floor".into(), fl, "#555555", true));
+    if !r.floor_up.is_empty() {
+        let fu = r.floor_up.iter().map(|(n, s)| (*n as f64, *s)).collect();
+        series.push(("floor, ends up".into(), fu, "#999999", true));
+    }
     for (i, (name, pts, color, dashed)) in series.iter().enumerate() {
         let path: Vec<String> = pts
             .iter()
@@ -376,6 +460,8 @@ mod tests {
                     reapply_s: 0.0,
                     teardown_s: 0.0,
                     rss_mb: 0.0,
+                    x_floor: 0.0,
+                    x_floor_up: 0.0,
                 });
             }
         }

@@ -198,7 +198,7 @@ fn scale(
             eprint!("\r\x1b[2K{m}");
         }
     };
-    let r = crate::bench::scale::run(&exe, wirings, &sizes, &mut progress)?;
+    let r = crate::bench::scale::run(&exe, wirings, &sizes, a.repeat, &mut progress)?;
     if tty {
         eprint!("\r\x1b[2K");
     }
