@@ -175,12 +175,10 @@ impl Netlink for Kernel {
         })
         .await?;
         drop(peer_fd);
-        // The link-local choice must be made before the pair has carrier
-        // (the peer coming up): the `a` end first, the peer's before its up.
-        // Not in the message that brings the peer up: the kernel applies
-        // IFLA_AF_SPEC after the flags, and an end link-watch has not yet
-        // seen counts as ready (tried on 1000 pairs: every namespace end
-        // got an fe80:: address). docs/bench-and-speed.md has the costs.
+        // The link-local choice is made before the pair has carrier: `a`
+        // first, the peer's before its up, not with it (the kernel applies
+        // IFLA_AF_SPEC after the flags, and an end link-watch has not seen
+        // counts as ready: tried, every end got an fe80:: address).
         let ca = LinkChange {
             alias: Some(a.alias.clone()),
             no_link_local: !a.ipv6,
