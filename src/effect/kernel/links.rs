@@ -175,10 +175,8 @@ impl Netlink for Kernel {
         })
         .await?;
         drop(peer_fd);
-        // The link-local choice is made before the pair has carrier: `a`
-        // first, the peer's before its up, not with it (the kernel applies
-        // IFLA_AF_SPEC after the flags, and an end link-watch has not seen
-        // counts as ready: tried, every end got an fe80:: address).
+        // No link-local address: set before the pair has carrier, the peer's
+        // before its up (with it, tried: ends got fe80::; docs/bench-and-speed.md)
         let ca = LinkChange {
             alias: Some(a.alias.clone()),
             no_link_local: !a.ipv6,
