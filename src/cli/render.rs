@@ -107,8 +107,26 @@ pub(super) fn switch_line(s: &SwitchInfo) -> String {
         (None, true) => " up".into(),
         (None, false) => " down".into(),
     };
+    // the OpenFlow side, when it is not the learning switch swctl makes
+    let mut of = String::new();
+    if let Some(o) = &s.openflow {
+        if o.fail_mode != crate::model::openflow::FailMode::Standalone {
+            of.push_str(&format!(" fail_mode={}", o.fail_mode.as_str()));
+        }
+        if !o.protocols.is_empty() {
+            of.push_str(&format!(" protocols={}", o.protocols.join(",")));
+        }
+        for c in &o.controllers {
+            let state = if c.is_connected {
+                "connected"
+            } else {
+                "not connected"
+            };
+            of.push_str(&format!(" controller={} ({state})", c.target));
+        }
+    }
     format!(
-        "{}  backend={}{} in={} owner={}{} ports={}{}",
+        "{}  backend={}{}{of} in={} owner={}{} ports={}{}",
         s.name,
         s.backend,
         s.datapath

@@ -72,6 +72,11 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                 addrs: global(&s.addrs),
                 datapath: None,
                 ovsdb,
+                // what the bridge has: a file exported re-makes it
+                openflow: st
+                    .and_then(|st| st.bridge(&s.name))
+                    .map(|b| b.openflow.clone())
+                    .unwrap_or_default(),
             },
         );
         for p in s.ports.iter().filter(|p| p.owner.as_ref() == Some(&cli)) {

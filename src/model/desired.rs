@@ -111,6 +111,8 @@ pub struct SwitchSpec {
     /// OVS only: the OVSDB server of this switch (`unix:PATH`,
     /// `tcp:HOST:PORT`); None: the default one
     pub ovsdb: Option<String>,
+    /// OVS only: controllers, fail mode, OpenFlow versions, datapath id
+    pub openflow: super::openflow::OpenFlow,
 }
 
 /// A namespace attached to a switch.

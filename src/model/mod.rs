@@ -12,6 +12,7 @@ pub mod mac;
 pub mod mark;
 pub mod names;
 pub mod observed;
+pub mod openflow;
 pub mod ovn;
 pub mod ovs;
 pub mod tso;

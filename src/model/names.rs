@@ -58,6 +58,9 @@ pub enum InvalidInput {
     OvsdbAddr(String),
     #[error("{0:?} is not one of {1}")]
     OneOf(String, &'static str),
+    /// a value of the wrong form, and what the form is
+    #[error("{0:?} is not {1}")]
+    Form(String, &'static str),
 }
 
 /// An MTU as the kernel takes it for these devices (68-65535).

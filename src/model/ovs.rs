@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::mark::Mark;
 use super::names::{Mac, NsName, Owner};
+use super::openflow::OpenFlow;
 
 pub const K_OWNER: &str = "swctl-owner";
 pub const K_ROLE: &str = "swctl-role";
@@ -73,6 +74,13 @@ pub struct OvsBridge {
     pub datapath_type: String,
     pub external_ids: BTreeMap<String, String>,
     pub ports: Vec<OvsPort>,
+    /// its OpenFlow settings as the rows say (a cleared fail_mode reads
+    /// as standalone: what OVS does without one)
+    pub openflow: super::openflow::OpenFlow,
+    /// its controllers as ovs-vswitchd reports them (connected or not)
+    pub controllers: Vec<super::openflow::Controller>,
+    /// the datapath id ovs-vswitchd uses (the `datapath_id` column)
+    pub dpid: Option<String>,
 }
 
 impl OvsBridge {
@@ -133,6 +141,22 @@ pub enum OvsChange {
         /// the bridge's own interface keeps this address whatever ports
         /// come and go (OVS would otherwise take the lowest port's)
         hwaddr: Mac,
+        /// controllers, fail mode, versions, datapath id
+        openflow: OpenFlow,
+    },
+    /// `ovs-vsctl set-fail-mode BR MODE -- set-controller BR TARGET.. (or
+    /// del-controller BR) -- set Bridge BR protocols=.. -- set Bridge BR
+    /// other_config:datapath-id=..`: the bridge's OpenFlow settings made
+    /// what the file says, all four at once
+    SetOpenflow {
+        db: String,
+        bridge: String,
+        uuid: String,
+        /// the bridge's owner, which its controller rows carry
+        owner: Owner,
+        openflow: OpenFlow,
+        /// what they were (for the words of the drift)
+        was: OpenFlow,
     },
     /// `ovs-vsctl del-br NAME`
     DelBridge {
@@ -233,8 +257,34 @@ impl OvsChange {
             | OvsChange::AddUplink { db, .. }
             | OvsChange::SetMtu { db, .. }
             | OvsChange::SetOwner { db, .. }
+            | OvsChange::SetOpenflow { db, .. }
             | OvsChange::DelPort { db, .. } => db,
         }
+    }
+}
+
+/// The rest of a bridge's OpenFlow settings as ovs-vsctl words (`all`:
+/// the defaults too, to put back what was changed).
+fn openflow_words(
+    f: &mut std::fmt::Formatter<'_>,
+    br: &str,
+    o: &OpenFlow,
+    all: bool,
+) -> std::fmt::Result {
+    if !o.controllers.is_empty() {
+        write!(f, " -- set-controller {br} {}", o.controllers.join(" "))?;
+    } else if all {
+        write!(f, " -- del-controller {br}")?;
+    }
+    if !o.protocols.is_empty() {
+        write!(f, " -- set Bridge {br} protocols={}", o.protocols.join(","))?;
+    } else if all {
+        write!(f, " -- clear Bridge {br} protocols")?;
+    }
+    match &o.datapath_id {
+        Some(id) => write!(f, " -- set Bridge {br} other_config:datapath-id={id}"),
+        None if all => write!(f, " -- remove Bridge {br} other_config datapath-id"),
+        None => Ok(()),
     }
 }
 
@@ -246,11 +296,22 @@ impl std::fmt::Display for OvsChange {
                 name,
                 datapath_type,
                 hwaddr,
+                openflow,
                 ..
-            } => write!(
-                f,
-                "add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode=standalone other_config:hwaddr=\"{hwaddr}\""
-            ),
+            } => {
+                write!(
+                    f,
+                    "add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode={} other_config:hwaddr=\"{hwaddr}\"",
+                    openflow.fail_mode.as_str()
+                )?;
+                openflow_words(f, name, openflow, false)
+            }
+            OvsChange::SetOpenflow {
+                bridge, openflow, ..
+            } => {
+                write!(f, "set-fail-mode {bridge} {}", openflow.fail_mode.as_str())?;
+                openflow_words(f, bridge, openflow, true)
+            }
             OvsChange::DelBridge { name, .. } => write!(f, "del-br {name}"),
             OvsChange::SetTag {
                 port, tag: Some(t), ..

@@ -31,7 +31,14 @@ pub const USED: &[(&str, &[&str])] = &[
             "datapath_type",
             "external_ids",
             "other_config",
+            "protocols",
+            "controller",
+            "datapath_id",
         ],
+    ),
+    (
+        "Controller",
+        &["target", "is_connected", "role", "external_ids"],
     ),
     (
         "Port",

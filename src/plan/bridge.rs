@@ -71,6 +71,7 @@ impl SwitchReader for LinuxBridge {
                     addrs: l.addrs.clone(),
                     ports,
                     datapath: None,
+                    openflow: None,
                 });
             }
         }

@@ -24,6 +24,7 @@ mod naming;
 mod ovn;
 pub mod ovn_nb;
 mod ovs;
+mod ovs_openflow;
 mod ovs_span;
 mod removals;
 pub mod step;
@@ -354,6 +355,17 @@ impl<'a> Cx<'a> {
                         name: name.clone(),
                         have: other.describe(&loc),
                         want: want.describe(&spec.loc),
+                    });
+                }
+            }
+            // an option of another backend's (`switch add --controller`
+            // with --backend bridge): refused in the validator's words
+            for o in switch::all_options() {
+                if (o.get)(spec).is_some() && !want.rules().options.iter().any(|m| m.key == o.key) {
+                    return Err(PlanError::BadSwitch {
+                        switch: name.clone(),
+                        backend: spec.backend,
+                        why: switch::only_who_has(o.key),
                     });
                 }
             }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use super::switch::{
     DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption, SwitchReader, as_string, string,
 };
-use super::{Cx, PlanError, Step, has_v6};
+use super::{Cx, PlanError, Step, has_v6, ovs_openflow};
 use crate::model::names::{self, IfName, Loc, NsName};
 use crate::model::ovs::{K_NS, K_SWITCH, OvsChange, OvsPort, OvsState};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
@@ -119,6 +119,12 @@ impl SwitchReader for OpenVswitch {
                         })
                         .collect(),
                     datapath: Some(b.datapath_type.clone()),
+                    openflow: Some(crate::model::openflow::Status {
+                        fail_mode: b.openflow.fail_mode,
+                        protocols: b.openflow.protocols.clone(),
+                        datapath_id: b.dpid.clone(),
+                        controllers: b.controllers.clone(),
+                    }),
                 }
             })
             .collect()
@@ -159,6 +165,10 @@ impl Switch for OpenVswitch {
                     get: |s| s.ovsdb.clone().map(Into::into),
                     set: |s, v| s.ovsdb = Some(as_string(v)),
                 },
+                ovs_openflow::CONTROLLER,
+                ovs_openflow::FAIL_MODE,
+                ovs_openflow::PROTOCOLS,
+                ovs_openflow::DATAPATH_ID,
             ],
             data_plane: DataPlane::OpenVswitch,
         }
@@ -192,7 +202,8 @@ impl Switch for OpenVswitch {
             None => st.datapath.clone(),
         };
         let o = cx.o;
-        if st.bridge(name.as_str()).is_some() {
+        if let Some(b) = st.bridge(name.as_str()) {
+            ovs_openflow::ensure(cx, b, spec);
             if !spec.addrs.is_empty()
                 && let Some(l) = o.host.link(name.as_str())
             {
@@ -215,6 +226,7 @@ impl Switch for OpenVswitch {
             datapath_type: dp,
             owner: cx.d.owner.clone(),
             hwaddr: cx.mac(&Loc::Host, name.as_str()),
+            openflow: spec.openflow.clone(),
         }));
         if !spec.addrs.is_empty() {
             cx.steps.push(Step::SetUp {

@@ -225,6 +225,15 @@ fn ovs_meaning(c: &OvsChange) -> Meaning {
         OvsChange::SetMtu { iface, mtu, .. } => {
             Changes(Some(format!("OVS interface {iface} has not MTU {mtu}")))
         }
+        OvsChange::SetOpenflow {
+            bridge,
+            openflow,
+            was,
+            ..
+        } => Changes(Some(format!(
+            "OVS bridge {bridge}: {}",
+            was.differences(openflow).join("; ")
+        ))),
         OvsChange::SetOwner {
             table, name, owner, ..
         } => Changes(Some(format!(
@@ -366,7 +375,8 @@ impl Step {
                 | OvsChange::AddTunnel { .. }
                 | OvsChange::AddUplink { .. }
                 | OvsChange::SetMtu { .. }
-                | OvsChange::SetOwner { .. },
+                | OvsChange::SetOwner { .. }
+                | OvsChange::SetOpenflow { .. },
             ) => 7,
             // one transaction, as `ovn-nbctl` sends a batch: a port may
             // name a switch made in the same one

@@ -50,6 +50,9 @@ pub struct SwitchInfo {
     /// an OVS bridge's datapath type ("system", "netdev"); null for the
     /// others (the same keys on every backend)
     pub datapath: Option<String>,
+    /// an OVS bridge's OpenFlow side (fail mode, versions, datapath id,
+    /// controllers and whether each is connected); null for the others
+    pub openflow: Option<crate::model::openflow::Status>,
 }
 
 /// A switch option a backend takes in a topology file (`datapath`,
@@ -85,6 +88,16 @@ pub fn as_string(v: Value) -> String {
         Value::String(s) => s,
         other => other.to_string(),
     }
+}
+
+/// "only an OVS bridge has KEY": which backends take an option.
+pub fn only_who_has(key: &str) -> String {
+    let who: Vec<String> = backends()
+        .iter()
+        .filter(|b| b.rules().options.iter().any(|m| m.key == key))
+        .map(|b| b.describe(&Loc::Host))
+        .collect();
+    format!("only {} has {key}", who.join(" or "))
 }
 
 /// Every switch option of every backend, once each.

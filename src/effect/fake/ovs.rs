@@ -129,7 +129,7 @@ impl OvsDb for Fake {
             let q = read::query();
             let r = q.check(&db.transact(&q))?;
             bridges.extend(read::bridges(&r, addr));
-            if let Some(v) = read::vswitchd(&r, 3) {
+            if let Some(v) = read::vswitchd(&r, read::ROOT_AT) {
                 vswitchd.insert(addr.clone(), v);
             }
         }

@@ -14,6 +14,7 @@ fn bridge(name: &str) -> OvsChange {
         datapath_type: "netdev".into(),
         owner: "lab".parse::<Owner>().unwrap(),
         hwaddr: Mac([2, 0, 0, 0, 0, 1]),
+        openflow: Default::default(),
     }
 }
 

@@ -53,7 +53,7 @@ impl Ovs {
         Ok(OvsState {
             addr: self.client.addr().to_string(),
             bridges: super::read::bridges(&r, self.client.addr()),
-            vswitchd: super::read::vswitchd(&r, 3)
+            vswitchd: super::read::vswitchd(&r, super::read::ROOT_AT)
                 .map(|v| (self.client.addr().to_string(), v))
                 .into_iter()
                 .collect(),

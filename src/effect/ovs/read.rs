@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::model::openflow::{Controller, OpenFlow};
 use crate::model::ovs::{OvsBridge, OvsIface, OvsPort, Vswitchd};
 use crate::ovsdb::ops::{Txn, rows};
 
@@ -17,7 +18,18 @@ pub fn query() -> Txn {
     t.select_all(&[
         (
             "Bridge",
-            &["_uuid", "name", "ports", "datapath_type", "external_ids"],
+            &[
+                "_uuid",
+                "name",
+                "ports",
+                "datapath_type",
+                "external_ids",
+                "fail_mode",
+                "protocols",
+                "controller",
+                "other_config",
+                "datapath_id",
+            ],
         ),
         (
             "Port",
@@ -43,9 +55,13 @@ pub fn query() -> Txn {
             ],
         ),
         ROOT,
+        ("Controller", &["_uuid", "target", "is_connected", "role"]),
     ]);
     t
 }
+
+/// The index of the root row's select in `query()`'s answer.
+pub const ROOT_AT: usize = 3;
 
 /// The select of the root row: what it says of ovs-vswitchd.
 pub const ROOT: (&str, &[&str]) = ("Open_vSwitch", &["other_config", "ovs_version"]);
@@ -103,12 +119,45 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
             ))
         })
         .collect();
+    let controllers: BTreeMap<String, Controller> = rows(r, 4)
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.uuid()?.to_string(),
+                Controller {
+                    target: r.str("target")?.to_string(),
+                    is_connected: r.opt("is_connected").and_then(|v| v.as_bool()) == Some(true),
+                    role: r.opt("role").and_then(|v| v.as_str()).map(String::from),
+                },
+            ))
+        })
+        .collect();
     let mut bridges: Vec<OvsBridge> = rows(r, 0)
         .iter()
         .filter_map(|r| {
             let mut ps: Vec<OvsPort> = r.refs("ports", &ports);
             ps.sort_by(|a, b| a.name.cmp(&b.name));
+            let mut cs: Vec<Controller> = r.refs("controller", &controllers);
+            cs.sort_by(|a, b| a.target.cmp(&b.target));
+            let mut protocols = r.strings("protocols");
+            protocols.sort();
+            let openflow = OpenFlow {
+                controllers: cs.iter().map(|c| c.target.clone()).collect(),
+                fail_mode: r
+                    .opt("fail_mode")
+                    .and_then(|v| v.as_str())
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or_default(),
+                protocols,
+                datapath_id: r.map("other_config").get("datapath-id").cloned(),
+            };
             Some(OvsBridge {
+                openflow,
+                controllers: cs,
+                dpid: r
+                    .opt("datapath_id")
+                    .and_then(|v| v.as_str())
+                    .map(String::from),
                 db: addr.to_string(),
                 uuid: r.uuid()?.to_string(),
                 name: r.str("name")?.to_string(),

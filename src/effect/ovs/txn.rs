@@ -67,8 +67,14 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             datapath_type,
             owner,
             hwaddr,
+            openflow,
             ..
         } => {
+            let controllers = insert_controllers(t, i, owner, &openflow.controllers);
+            let mut other = vec![("hwaddr", hwaddr.to_string())];
+            if let Some(id) = &openflow.datapath_id {
+                other.push(("datapath-id", id.clone()));
+            }
             let (iface, port, br) = (format!("i{i}"), format!("p{i}"), format!("b{i}"));
             t.push(
                 Op::Insert {
@@ -92,11 +98,14 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                     row: json!({
                         "name": name,
                         "ports": set(vec![named(&port)]),
-                        // forward like a learning switch without a controller
-                        "fail_mode": "standalone",
+                        // standalone: forward like a learning switch
+                        // without a controller (unless the file says secure)
+                        "fail_mode": openflow.fail_mode.as_str(),
                         "datapath_type": datapath_type,
                         "external_ids": ids(owner, "switch", &[]),
-                        "other_config": smap(vec![("hwaddr", hwaddr.to_string().as_str())]),
+                        "other_config": smap(other.iter().map(|(k, v)| (*k, v.as_str()))),
+                        "protocols": set(openflow.protocols.iter().map(|p| json!(p)).collect()),
+                        "controller": set(controllers),
                     }),
                     uuid_name: Some(br.clone()),
                 },
@@ -110,6 +119,60 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                 },
                 Expect::Count(1),
             );
+        }
+        OvsChange::SetOpenflow {
+            uuid: u,
+            owner,
+            openflow: o,
+            was,
+            ..
+        } => {
+            // only what differs: controllers made again would drop their
+            // OpenFlow sessions for nothing
+            let mut row = json!({});
+            if o.controllers != was.controllers {
+                let cs = insert_controllers(t, i, owner, &o.controllers);
+                row["controller"] = set(cs);
+            }
+            if o.fail_mode != was.fail_mode {
+                row["fail_mode"] = json!(o.fail_mode.as_str());
+            }
+            if o.protocols != was.protocols {
+                row["protocols"] = set(o.protocols.iter().map(|p| json!(p)).collect());
+            }
+            let wh = vec![cond("_uuid", "==", uuid(u))];
+            if row.as_object().is_some_and(|r| !r.is_empty()) {
+                t.push(
+                    Op::Update {
+                        table: "Bridge".into(),
+                        wh: wh.clone(),
+                        row,
+                    },
+                    Expect::Count(1),
+                );
+            }
+            if o.datapath_id != was.datapath_id {
+                let mut mutations = vec![json!([
+                    "other_config",
+                    "delete",
+                    set(vec![json!("datapath-id")])
+                ])];
+                if let Some(id) = &o.datapath_id {
+                    mutations.push(json!([
+                        "other_config",
+                        "insert",
+                        smap([("datapath-id", id.as_str())])
+                    ]));
+                }
+                t.push(
+                    Op::Mutate {
+                        table: "Bridge".into(),
+                        wh,
+                        mutations,
+                    },
+                    Expect::Count(1),
+                );
+            }
         }
         OvsChange::DelBridge { uuid: u, .. } => {
             t.push(
@@ -251,6 +314,31 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
     }
 }
 
+/// A Controller row per target (named `c{i}_{k}`), marked as swctl's;
+/// their named uuids for the bridge's `controller` column. Rows the
+/// bridge no longer refers to are garbage-collected by the server.
+fn insert_controllers(t: &mut Txn, i: usize, owner: &Owner, targets: &[String]) -> Vec<Value> {
+    targets
+        .iter()
+        .enumerate()
+        .map(|(k, target)| {
+            let name = format!("c{i}_{k}");
+            t.push(
+                Op::Insert {
+                    table: "Controller".into(),
+                    row: json!({
+                        "target": target,
+                        "external_ids": ids(owner, "controller", &[]),
+                    }),
+                    uuid_name: Some(name.clone()),
+                },
+                Expect::Any,
+            );
+            named(&name)
+        })
+        .collect()
+}
+
 /// An Interface row, its Port (`prow` plus name and interface) and the
 /// bridge's `ports += ` that takes it in.
 fn add_port(t: &mut Txn, i: usize, bridge: &str, port: &str, irow: Value, mut prow: Value) {
@@ -295,6 +383,12 @@ mod tests {
     fn samples() -> Vec<OvsChange> {
         let owner: Owner = "lab".parse().unwrap();
         let db = "unix:x".to_string();
+        let of = crate::model::openflow::OpenFlow {
+            controllers: vec!["tcp:198.18.0.1:6653".into()],
+            fail_mode: crate::model::openflow::FailMode::Secure,
+            protocols: vec!["OpenFlow13".into()],
+            datapath_id: Some("0000000000000001".into()),
+        };
         let mark = Mark::Port {
             owner: owner.clone(),
             ns: "h1".parse().unwrap(),
@@ -308,6 +402,7 @@ mod tests {
                 datapath_type: "netdev".into(),
                 owner: owner.clone(),
                 hwaddr: crate::model::names::Mac([2, 0, 0, 0, 0, 1]),
+                openflow: of.clone(),
             },
             OvsChange::DelBridge {
                 db: db.clone(),
@@ -352,7 +447,7 @@ mod tests {
                 db: db.clone(),
                 bridge: "br0".into(),
                 port: "underlay".into(),
-                owner,
+                owner: owner.clone(),
             },
             OvsChange::SetMtu {
                 db: db.clone(),
@@ -360,10 +455,18 @@ mod tests {
                 mtu: 1600,
             },
             OvsChange::DelPort {
-                db,
+                db: db.clone(),
                 bridge: "br0".into(),
                 port: "p1".into(),
                 uuid: "u2".into(),
+            },
+            OvsChange::SetOpenflow {
+                db,
+                bridge: "br0".into(),
+                uuid: "u0".into(),
+                owner,
+                openflow: Default::default(),
+                was: of,
             },
         ]
     }
@@ -379,6 +482,7 @@ mod tests {
             OvsChange::AddUplink { .. } => "add_uplink",
             OvsChange::SetMtu { .. } => "set_mtu",
             OvsChange::DelPort { .. } => "del_port",
+            OvsChange::SetOpenflow { .. } => "set_openflow",
         }
     }
 
@@ -410,7 +514,7 @@ mod tests {
     fn every_column_the_builders_write_is_in_used_and_in_the_schema() {
         let all = samples();
         let kinds: BTreeSet<&str> = all.iter().map(kind).collect();
-        assert_eq!(kinds.len(), 9, "one sample of each kind of change");
+        assert_eq!(kinds.len(), 10, "one sample of each kind of change");
         let mut t = Txn::new();
         push_next_cfg(&mut t);
         for (i, c) in all.iter().enumerate() {

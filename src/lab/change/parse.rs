@@ -95,6 +95,12 @@ pub(super) fn switch_add(r: &SwitchAdd) -> Result<ChangeJob, ChangeError> {
     };
     let addrs: Vec<Cidr> = parse_all(&r.ip)?;
     unique(&addrs, "address")?;
+    let openflow = crate::model::openflow::OpenFlow::parse(
+        &r.controller,
+        r.fail_mode.as_deref(),
+        &r.protocols,
+        r.datapath_id.as_deref(),
+    )?;
     if let Loc::Ns(n) = &loc {
         scan.namespaces.insert(n.clone());
     }
@@ -108,6 +114,7 @@ pub(super) fn switch_add(r: &SwitchAdd) -> Result<ChangeJob, ChangeError> {
             addrs,
             datapath: r.datapath.map(|d| d.as_str().to_string()),
             ovsdb: r.ovsdb.clone(),
+            openflow,
         },
     );
     let mut job =
@@ -117,6 +124,19 @@ pub(super) fn switch_add(r: &SwitchAdd) -> Result<ChangeJob, ChangeError> {
     if r.backend.is_none() && r.ovsdb.is_some() {
         job.pick_backend = Some(Some(BackendChoice::Ovs));
         job.backend_reason = Some("--ovsdb".into());
+    }
+    // OpenFlow settings mean OVS
+    if r.backend.is_none()
+        && job
+            .desired
+            .switches
+            .values()
+            .any(|s| s.openflow != Default::default())
+    {
+        job.pick_backend = Some(Some(BackendChoice::Ovs));
+        job.backend_reason = Some(
+            "OpenFlow settings (--controller, --fail-mode, --protocols, --datapath-id)".into(),
+        );
     }
     Ok(job)
 }

@@ -178,6 +178,22 @@ pub struct SwitchAdd {
     #[arg(long)]
     #[serde(default)]
     pub ovsdb: Option<String>,
+    /// OVS only: an OpenFlow controller (tcp:IP[:PORT], ssl:IP[:PORT], unix:PATH, ptcp:[PORT][:IP], punix:PATH; repeatable)
+    #[arg(long)]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub controller: Vec<String>,
+    /// OVS only: standalone (a learning switch while no controller answers) or secure (only the flow tables)
+    #[arg(long)]
+    #[serde(default)]
+    pub fail_mode: Option<String>,
+    /// OVS only: the OpenFlow versions to speak (OpenFlow10..OpenFlow15; comma-separated or repeated) [default: OVS's]
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub protocols: Vec<String>,
+    /// OVS only: the bridge's datapath id (16 hex digits) [default: OVS derives one]
+    #[arg(long)]
+    #[serde(default)]
+    pub datapath_id: Option<String>,
     /// Change a switch an applied topology owns all the same
     #[arg(long)]
     #[serde(default)]

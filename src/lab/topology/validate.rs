@@ -13,8 +13,8 @@ use crate::model::{
     Backend, Desired, EndSpec, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec,
     Via,
 };
+use crate::plan::backend as plan_backend;
 use crate::plan::switch::all_options;
-use crate::plan::{backend as plan_backend, backends};
 
 const TOP: &[&str] = &[
     "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn", "routers",
@@ -238,13 +238,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             };
             let (x, at) = (node.to_json(), node.at);
             if !rules.options.iter().any(|m| m.key == o.key) {
-                let who: Vec<String> = backends()
-                    .iter()
-                    .filter(|b| b.rules().options.iter().any(|m| m.key == o.key))
-                    .map(|b| b.describe(&Loc::Host))
-                    .collect();
-                let m = format!("only {} has {}", who.join(" or "), o.key);
-                v.r.err(&p, at, m);
+                v.r.err(&p, at, crate::plan::switch::only_who_has(o.key));
                 continue;
             }
             match (o.check)(&x) {
