@@ -1248,3 +1248,58 @@ fn guests_fit_under_the_tunnel_and_a_missing_vtep_is_said() {
         other => panic!("{:?}", other.map(|p| p.steps)),
     }
 }
+
+/// `auto` on OVS's userspace datapath: internal ports for a small switch,
+/// veth pairs for a big one (the fake's ovs-vswitchd has no TSO: past 64
+/// hosts); a port that exists keeps its wiring when the lab grows.
+#[test]
+fn ovs_auto_wiring_by_size_and_ports_keep_theirs() {
+    let f = Fake::with_ovs("netdev");
+    rt().block_on(async {
+        let grow = |d: &mut Desired, upto: usize| {
+            for i in d.ports.len() + 1..=upto {
+                let h = ns(&format!("h{i}"));
+                d.namespaces.insert(h.clone(), NsSpec::default());
+                d.ports.push(PortSpec {
+                    ns: h,
+                    switch: ifn("br0"),
+                    ifname: None,
+                    via: Via::Auto,
+                    vlan: None,
+                    end: EndSpec::default(),
+                });
+            }
+        };
+        let wirings = |p: &swctl::plan::Plan| -> BTreeSet<String> {
+            p.steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Ovs(swctl::model::ovs::OvsChange::AddPort { internal, .. }) => {
+                        Some(if *internal { "internal" } else { "veth" }.to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut d = ovs_lab(Via::Auto);
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        assert_eq!(wirings(&p), BTreeSet::from(["internal".to_string()]));
+        apply(&f, &p, false).await.unwrap();
+        // grown past 64: the new hosts get veth pairs, the old keep theirs
+        grow(&mut d, 70);
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        assert_eq!(wirings(&p), BTreeSet::from(["veth".to_string()]));
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+        // a new lab of 70 on a fresh server: all veth
+        let f2 = Fake::with_ovs("netdev");
+        let o = observe(&f2, &all()).await.unwrap();
+        assert_eq!(
+            wirings(&plan(&d, &o, &Scope::Owner).unwrap()),
+            BTreeSet::from(["veth".to_string()])
+        );
+    });
+}

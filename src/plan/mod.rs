@@ -26,6 +26,7 @@ pub mod ovn_nb;
 mod ovs;
 mod ovs_openflow;
 mod ovs_span;
+mod ovs_wiring;
 mod removals;
 pub mod step;
 pub mod switch;
@@ -425,7 +426,7 @@ impl<'a> Cx<'a> {
                 return Err(PlanError::UnknownNamespace(p.ns.clone()));
             }
             let via = match p.via {
-                Via::Auto => sw.wirings()[0],
+                Via::Auto => sw.auto_wiring(self, p),
                 v if sw.wirings().contains(&v) => v,
                 v => {
                     return Err(PlanError::WiringUnsupported {

@@ -2,9 +2,8 @@
 //! tags are OVSDB changes (`Step::Ovs`, one transaction per server and
 //! phase when applied), made exactly as ovs-vsctl makes them and marked in
 //! external_ids. A namespace attaches by an internal port moved into it
-//! (auto: measured here on the userspace datapath, internal ports carried
-//! 1.31 Gbit/s, veth 0.81 Gbit/s, and veth needed tx checksum offload off to
-//! carry TCP at all) or by a veth pair whose host end is the OVS port.
+//! or by a veth pair whose host end is the OVS port (`auto`: by the
+//! switch's size and data plane, `ovs_wiring`).
 
 use std::collections::BTreeSet;
 
@@ -138,6 +137,29 @@ impl SwitchReader for OpenVswitch {
 impl Switch for OpenVswitch {
     fn wirings(&self) -> &'static [Via] {
         &[Via::Internal, Via::Veth]
+    }
+
+    /// By the switch's size and data plane (`ovs_wiring`); a port that
+    /// exists keeps its wiring.
+    fn auto_wiring(&self, cx: &Cx, p: &PortSpec) -> Via {
+        let existing =
+            cx.o.ovs
+                .as_ref()
+                .and_then(|st| ovs_port_of(st, &p.switch, &p.ns, &p.switch))
+                .map(|r| r.internal());
+        let desired = cx.d.ports.iter().filter(|x| x.switch == p.switch).count();
+        let observed =
+            cx.o.ovs
+                .as_ref()
+                .and_then(|st| st.bridge(p.switch.as_str()))
+                .map_or(0, |b| b.ports.iter().filter(|x| x.ns().is_some()).count());
+        let hosts = desired.max(observed + usize::from(existing.is_none()));
+        super::ovs_wiring::auto(
+            hosts,
+            &datapath_of(cx, &p.switch),
+            tso_of(cx, &p.switch),
+            existing,
+        )
     }
 
     fn rules(&self) -> &'static Rules {

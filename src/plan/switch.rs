@@ -175,8 +175,15 @@ pub trait Switch: SwitchReader {
     fn rules(&self) -> &'static Rules;
 
     /// The wirings this backend attaches namespaces with; `auto` picks the
-    /// first.
+    /// first unless `auto_wiring` says otherwise.
     fn wirings(&self) -> &'static [Via];
+
+    /// The wiring of port `p` when the file says `auto` (one of
+    /// `wirings()`): the first, unless the backend weighs the lab's size
+    /// and its data plane.
+    fn auto_wiring(&self, _cx: &Cx, _p: &PortSpec) -> Via {
+        self.wirings()[0]
+    }
 
     /// The most ports one switch can take, when the backend has a limit
     /// the planner must check before anything is made.

@@ -231,7 +231,7 @@ pub struct Attach {
     #[arg(long)]
     #[serde(default)]
     pub ifname: Option<String>,
-    /// The wiring (auto: an OVS internal port on OVS, else a veth pair)
+    /// The wiring (auto: on OVS an internal port, a veth pair on a big userspace-datapath switch; else a veth pair)
     #[arg(long, value_enum, default_value = "auto")]
     #[serde(default)]
     pub via: ViaChoice,
