@@ -22,5 +22,6 @@ pub mod effect;
 pub mod hook;
 pub mod lab;
 pub mod model;
+pub mod openflow;
 pub mod ovsdb;
 pub mod plan;
