@@ -214,3 +214,167 @@ fn openflow_settings_are_refused_on_a_linux_bridge_and_checked() {
     assert_eq!(get(&addr, &br, "protocols"), "[OpenFlow13]");
     lab.ok(&["switch", "del", &br]);
 }
+
+/// `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` of a bridge (by its
+/// management socket), each line without its cookie, sorted.
+fn ofctl_dump(addr: &str, br: &str) -> Vec<String> {
+    let dir = std::path::Path::new(addr.strip_prefix("unix:").unwrap())
+        .parent()
+        .unwrap();
+    let mgmt = dir.join(format!("{br}.mgmt"));
+    let out = sh(&[
+        "ovs-ofctl",
+        "-O",
+        "OpenFlow13",
+        "--no-stats",
+        "dump-flows",
+        mgmt.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            l.trim()
+                .split(", ")
+                .filter(|p| !p.starts_with("cookie="))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        // the bridge's own default flow aside
+        .filter(|l| !l.is_empty() && !l.starts_with("OFPST") && l != "priority=0 actions=NORMAL")
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn flows_added_by_swctl_dump_as_ovs_ofctl_added_ones_and_steer_traffic() {
+    let lab = Lab::ovs("oh");
+    let addr = lab.ovsdb.clone().unwrap();
+    let (a, b, c) = (lab.name("a"), lab.name("b"), lab.name("c"));
+    let (h1, h2) = (lab.name("1"), lab.name("2"));
+    let mgmt = |br: &str| {
+        std::path::Path::new(addr.strip_prefix("unix:").unwrap())
+            .parent()
+            .unwrap()
+            .join(format!("{br}.mgmt"))
+            .display()
+            .to_string()
+    };
+    lab.ok(&["ns", "add", &h1, &h2]);
+    lab.ok(&["switch", "add", &a]);
+    lab.ok(&["switch", "add", &b]);
+    lab.ok(&["switch", "add", &c]);
+    // two bridges with ports numbered alike: swctl's flows on b, ovs-ofctl's
+    // on c; the hosts on a
+    for (br, x) in [(&b, "x"), (&c, "y")] {
+        for n in ["1", "2"] {
+            let port = lab.name(&format!("{x}{n}"));
+            let req = format!("ofport_request={n}");
+            vsctl_ok(
+                &addr,
+                &[
+                    "add-port",
+                    br,
+                    &port,
+                    "--",
+                    "set",
+                    "Interface",
+                    &port,
+                    "type=internal",
+                    &req,
+                ],
+            );
+        }
+    }
+    lab.ok(&["attach", &h1, &a, "--ip", "198.18.42.1/24", "--via", "veth"]);
+    lab.ok(&["attach", &h2, &a, "--ip", "198.18.42.2/24", "--via", "veth"]);
+    let flows = [
+        "priority=100,ip,nw_src=198.18.0.0/24,nw_dst=198.18.1.1 actions=output:2",
+        "table=1,priority=5,tcp,tp_dst=80,in_port=1 actions=drop",
+        "priority=9,udp,tp_src=53 actions=normal",
+        "priority=9,arp,nw_dst=198.18.0.1 actions=flood",
+        "priority=9,icmp,icmp_type=8,icmp_code=0 actions=all",
+        "priority=9,ipv6,ipv6_src=2001:db8::/32 actions=controller",
+        "priority=9,icmp6,icmp_type=135 actions=in_port",
+        "priority=9,dl_src=02:00:00:00:00:01 actions=mod_vlan_vid:10,output:2",
+        "priority=9,dl_vlan=10 actions=strip_vlan,output:1",
+        "priority=8,dl_vlan=10 actions=mod_vlan_vid:20,output:1",
+        "priority=9,ip actions=mod_dl_src:02:00:00:00:00:09,mod_nw_dst:198.18.0.10,dec_ttl,output:1",
+        "priority=7,ip actions=set_field:198.18.0.7->ip_dst,resubmit(,2)",
+        "priority=9,in_port=1 actions=resubmit:2,goto_table:4",
+        "priority=9,idle_timeout=100,hard_timeout=600,udp actions=controller:128",
+    ];
+    for f in flows {
+        lab.ok(&["flow", "add", &b, f]);
+        let out = sh(&["ovs-ofctl", "-O", "OpenFlow13", "add-flow", &mgmt(&c), f]);
+        assert!(out.status.success(), "{f}: {}", text(&out));
+    }
+    let (ours, theirs) = (ofctl_dump(&addr, &b), ofctl_dump(&addr, &c));
+    assert_eq!(ours.len(), flows.len(), "{ours:#?} {theirs:#?}");
+    assert_eq!(ours, theirs);
+    // the owner of each: swctl's `cli` on b; foreign on a
+    let listed = lab.json(&["flows", &b]);
+    let mine = listed["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["owner"]["swctl"] == "cli")
+        .count();
+    assert_eq!(mine, flows.len());
+    let listed = lab.json(&["flows", &c]);
+    assert!(
+        listed["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["owner"] == "foreign")
+    );
+
+    // steering on a's hosts by their names: h1 -> h2 dropped, at once
+    ping(Some(&h1), "198.18.42.2").unwrap();
+    let drop = "priority=60000,ip,nw_dst=198.18.42.2 actions=drop";
+    lab.ok(&["flow", "add", &a, drop]);
+    assert!(
+        !ping_once(&h1, "198.18.42.2"),
+        "the drop flow let a ping through"
+    );
+    // a flow naming hosts
+    lab.ok(&[
+        "flow",
+        "add",
+        &a,
+        &format!("priority=60001,ip,in_port={h1},nw_dst=198.18.42.2 actions=output:{h2}"),
+    ]);
+    assert!(
+        ping_once(&h1, "198.18.42.2"),
+        "the host-named flow did not forward"
+    );
+    // flow del removes swctl's, never a foreign one added by hand
+    let foreign = "priority=5,arp actions=normal";
+    let out = sh(&[
+        "ovs-ofctl",
+        "-O",
+        "OpenFlow13",
+        "add-flow",
+        &mgmt(&a),
+        foreign,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    lab.ok(&["flow", "del", &a]);
+    let left = ofctl_dump(&addr, &a);
+    assert_eq!(left, ["priority=5,arp actions=NORMAL"], "{left:#?}");
+    assert!(ping_once(&h1, "198.18.42.2"));
+    // a flow that names no port of the switch is refused before anything
+    let out = lab.swctl(&["flow", "add", &a, "actions=output:nosuchhost"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no port or host \"nosuchhost\""),
+        "{}",
+        text(&out)
+    );
+    let out = lab.swctl(&["flow", "add", &a, "ip,nw_src=1.2.3.4/40 actions=drop"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("column 11"), "{}", text(&out));
+    lab.ok(&["switch", "del", &a, &b, &c]);
+}

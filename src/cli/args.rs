@@ -53,6 +53,11 @@ pub enum Cmd {
     /// Static routes inside a namespace
     #[command(subcommand)]
     Route(RouteCmd),
+    /// An OVS switch's OpenFlow flows, with counters and whose each is (`ovs-ofctl dump-flows`)
+    Flows(crate::lab::flows::FlowsList),
+    /// Add or delete flows of swctl's own on an OVS switch (over OpenFlow; others' flows are never touched)
+    #[command(subcommand)]
+    Flow(FlowCmd),
     /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)
     Forward(change::Forward),
     /// Every namespace, switch, port and address swctl manages (or only what NAME is: a namespace, a switch, a lab)
@@ -245,6 +250,14 @@ pub enum SwitchCmd {
     Del(change::SwitchDel),
     /// List switches (swctl's and others' bridges)
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FlowCmd {
+    /// `swctl flow add SWITCH FLOW` (`ovs-ofctl add-flow`, with swctl's cookie)
+    Add(crate::lab::flows::FlowAdd),
+    /// `swctl flow del SWITCH [MATCH]`: swctl's `flow add` flows (matching MATCH)
+    Del(crate::lab::flows::FlowDel),
 }
 
 #[derive(Subcommand, Debug)]

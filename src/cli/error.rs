@@ -54,6 +54,8 @@ pub enum CliError {
     Lab(#[from] crate::lab::LabError),
     #[error(transparent)]
     Lock(#[from] crate::effect::lock::LockError),
+    #[error(transparent)]
+    Flow(#[from] crate::lab::flows::FlowError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -68,9 +70,12 @@ impl CliError {
             | CliError::Plan(_)
             | CliError::NotRoot
             | CliError::Topology(_)
-            | CliError::Lab(crate::lab::LabError::Plan(_) | crate::lab::LabError::Conflicts(_)) => {
-                2
-            }
+            | CliError::Lab(crate::lab::LabError::Plan(_) | crate::lab::LabError::Conflicts(_))
+            | CliError::Flow(
+                crate::lab::flows::FlowError::Name(_)
+                | crate::lab::flows::FlowError::Parse { .. }
+                | crate::lab::flows::FlowError::NoBridge(_),
+            ) => 2,
             _ => 1,
         }
     }

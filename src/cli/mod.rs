@@ -10,6 +10,7 @@ mod checks;
 mod docs;
 pub mod error;
 mod export;
+mod flows;
 mod graph;
 mod imperative;
 mod render;
@@ -119,6 +120,8 @@ enum Job {
     Sandbox(SandboxCmd),
     Ovn(OvnCmd),
     Serve(String, Option<std::net::SocketAddr>),
+    /// `flows`, `flow add`, `flow del`
+    Flow(crate::lab::flows::FlowJob),
 }
 
 impl Job {
@@ -140,6 +143,9 @@ impl Job {
             Cmd::Ovn(c) => Job::Ovn(c.clone()),
             Cmd::Serve { socket, listen } => Job::Serve(socket.clone(), *listen),
             Cmd::Bench(b) => bench::job(b)?,
+            Cmd::Flows(r) => Job::Flow(crate::lab::flows::validate_list(r)?),
+            Cmd::Flow(args::FlowCmd::Add(r)) => Job::Flow(crate::lab::flows::validate_add(r)?),
+            Cmd::Flow(args::FlowCmd::Del(r)) => Job::Flow(crate::lab::flows::validate_del(r)?),
             _ => unreachable!("every command is handled above"),
         })
     }
@@ -164,6 +170,7 @@ impl Job {
             | Job::Sandbox(_)
             | Job::Ovn(_)
             | Job::Serve(..) => false,
+            Job::Flow(f) => !matches!(f, crate::lab::flows::FlowJob::List(_)),
             // a scale run's children take the lock themselves
             Job::Bench(b, _) => b.scale.is_empty(),
         }
@@ -202,7 +209,7 @@ impl Job {
             Job::NsList | Job::NsAttach(..) | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => {
                 false
             }
-            Job::Topo(..) | Job::Bench(..) => true,
+            Job::Topo(..) | Job::Bench(..) | Job::Flow(_) => true,
         }
     }
 
@@ -277,6 +284,7 @@ impl Job {
             }
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,
+            Job::Flow(job) => Ok(flows::render(&crate::lab::flows::run(&k, job).await?)),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod fake;
 pub mod kernel;
 pub mod lock;
 pub mod observe;
+pub mod openflow;
 pub mod ovn;
 pub mod ovs;
 pub mod paths;

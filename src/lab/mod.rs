@@ -9,6 +9,7 @@ pub mod check;
 pub mod drift;
 pub mod events;
 pub mod export;
+pub mod flows;
 pub mod graph;
 pub mod graph_svg;
 pub mod machines;

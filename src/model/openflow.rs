@@ -151,6 +151,52 @@ pub struct Status {
     pub controllers: Vec<Controller>,
 }
 
+/// The cookie of every flow swctl writes: "SW" in its top 16 bits, its
+/// owner's hash in the next 32, the low 16 free (0). `OWNER_MASK` matches
+/// one owner's flows, `SWCTL_MASK` every flow of swctl's.
+pub const SWCTL_COOKIE: u64 = 0x5357 << 48;
+pub const SWCTL_MASK: u64 = 0xffff << 48;
+pub const OWNER_MASK: u64 = 0xffff_ffff_ffff_0000;
+
+/// The cookie of `owner`'s flows (`ovs-ofctl add-flow BR cookie=C,...`).
+pub fn cookie(owner: &super::names::Owner) -> u64 {
+    SWCTL_COOKIE | u64::from(super::mac::stable_hash(&["flow", owner.as_str()])) << 16
+}
+
+/// Whose a flow is, by its cookie: one of `owners`, swctl's of an owner
+/// not among them, or nobody's swctl knows (a controller's, one added by
+/// hand).
+pub fn owner_of(c: u64, owners: &[super::names::Owner]) -> FlowOwner {
+    if c & SWCTL_MASK != SWCTL_COOKIE {
+        return FlowOwner::Foreign;
+    }
+    owners
+        .iter()
+        .find(|o| cookie(o) == c & OWNER_MASK)
+        .map_or(FlowOwner::Unknown, |o| FlowOwner::Swctl(o.clone()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowOwner {
+    /// written by swctl for this owner (a lab, or `cli`)
+    Swctl(super::names::Owner),
+    /// swctl's cookie, but no lab applied here has it
+    Unknown,
+    /// not swctl's: a controller's, or added by hand
+    Foreign,
+}
+
+impl std::fmt::Display for FlowOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlowOwner::Swctl(o) => write!(f, "{o}"),
+            FlowOwner::Unknown => write!(f, "swctl (a lab not applied here)"),
+            FlowOwner::Foreign => write!(f, "foreign"),
+        }
+    }
+}
+
 const TARGET_FORM: &str = "an OpenFlow controller target (tcp:IP[:PORT], ssl:IP[:PORT], unix:PATH, ptcp:[PORT][:IP], pssl:[PORT][:IP], punix:PATH)";
 
 /// A controller target as ovs-vswitchd takes it (`ovs-vsctl

@@ -235,8 +235,9 @@ pub fn decode(b: &[u8]) -> Result<(u8, u32, Msg), CodecError> {
     let u16at = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let msg = match kind {
         0 => {
-            // the version bitmap, if any; else the header's version alone
-            let mut versions = 1u32 << version.min(31);
+            // the version bitmap, if any; else every version up to the
+            // header's (OpenFlow 1.3, 6.3.1: OVS 3.1 sends a bare 1.5 hello)
+            let mut versions = ((1u64 << (version.min(30) + 1)) - 2) as u32;
             let mut e = body;
             while e.len() >= 4 {
                 let (t, l) = (u16at(e, 0), u16at(e, 2) as usize);
