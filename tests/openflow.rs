@@ -378,3 +378,55 @@ fn flows_added_by_swctl_dump_as_ovs_ofctl_added_ones_and_steer_traffic() {
     assert!(text(&out).contains("column 11"), "{}", text(&out));
     lab.ok(&["switch", "del", &a, &b, &c]);
 }
+
+#[test]
+fn flows_over_the_api_are_the_cli_s() {
+    let lab = Lab::ovs("oi");
+    let srv = common::serve::Server::start(&lab);
+    let (br, h1, h2) = (lab.name("br"), lab.name("1"), lab.name("2"));
+    lab.ok(&["ns", "add", &h1, &h2]);
+    lab.ok(&["switch", "add", &br]);
+    lab.ok(&["attach", &h1, &br, "--ip", "198.18.43.1/24"]);
+    lab.ok(&["attach", &h2, &br, "--ip", "198.18.43.2/24"]);
+    let flow = format!("priority=300,ip,in_port={h1},nw_dst=198.18.43.2 actions=drop");
+    let r = srv.call("flow.add", serde_json::json!({"switch": br, "flow": flow}));
+    assert_eq!(r["result"]["command"], "flow add", "{r}");
+    assert!(
+        !ping_once(&h1, "198.18.43.2"),
+        "the API's drop flow let a ping through"
+    );
+    let r = srv.call("flow.list", serde_json::json!({"switch": br}));
+    let flows = r["result"]["flows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"));
+    let mine: Vec<&serde_json::Value> = flows
+        .iter()
+        .filter(|f| f["owner"]["swctl"] == "cli")
+        .collect();
+    assert_eq!(mine.len(), 1, "{r}");
+    assert_eq!(
+        mine[0]["flow"],
+        format!("priority=300,ip,in_port={h1},nw_dst=198.18.43.2 actions=drop")
+    );
+    // a bad flow: invalid params, with the column, nothing changed
+    let r = srv.call(
+        "flow.add",
+        serde_json::json!({"switch": br, "flow": "ip,nw_dst=1.2.3 actions=drop"}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert!(
+        r["error"]["data"]["causes"]
+            .to_string()
+            .contains("column 11"),
+        "{r}"
+    );
+    let r = srv.call("flow.del", serde_json::json!({"switch": br, "match": "ip"}));
+    assert_eq!(r["result"]["command"], "flow del", "{r}");
+    assert!(ping_once(&h1, "198.18.43.2"));
+    let r = srv.call(
+        "flow.list",
+        serde_json::json!({"switch": br, "color": "red"}),
+    );
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    lab.ok(&["switch", "del", &br]);
+}

@@ -16,7 +16,8 @@
 //! running it failed).
 //!
 //! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan`, `lab.apply`,
-//! `lab.status`, `lab.check`, `lab.destroy`, `lab.gc`, and every imperative change
+//! `lab.status`, `lab.check`, `lab.destroy`, `lab.gc`, `flow.list`,
+//! `flow.add`, `flow.del`, and every imperative change
 //! (`Change::METHODS`: `ns.add`, `attach`, `route.add`, …); over a
 //! WebSocket the subscription `lab.watch` / `lab.unwatch` (`lab.event`
 //! notifications: drift, apply progress).
@@ -36,6 +37,9 @@ use serde_json::{Value, json};
 use super::args::Cmd;
 use super::{CliError, Job, Output};
 use crate::lab::events::Events;
+use crate::lab::flows::{
+    FlowAdd, FlowDel, FlowError, FlowJob, FlowsList, validate_add, validate_del, validate_list,
+};
 use crate::lab::request::lab::{Apply, Check, Destroy, Gc, Plan, Show, SourceError, Status, Watch};
 use crate::lab::request::{Change, lab::inline_dir};
 
@@ -209,6 +213,12 @@ fn method<T: DeserializeOwned + Send + 'static>(
     Ok(())
 }
 
+/// A flow command's job, or its refusal as bad params.
+fn flow_job(j: Result<FlowJob, FlowError>) -> Result<Job, ErrorObjectOwned> {
+    j.map(Job::Flow)
+        .map_err(|e| error_object(&CliError::Flow(e)))
+}
+
 /// A topology command's job (its file loaded and validated).
 fn topo(cmd: Cmd) -> Result<Job, ErrorObjectOwned> {
     Job::from_cmd(&cmd).map_err(|e| error_object(&e))
@@ -236,6 +246,16 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     })?;
     method(&mut m, "show", |_, r: Show| Ok(Job::Show(r.name)))?;
     method(&mut m, "lab.gc", |_, r: Gc| topo(Cmd::Gc(r)))?;
+    // an OVS switch's flows: the CLI's `flows`, `flow add`, `flow del`
+    method(&mut m, "flow.list", |_, r: FlowsList| {
+        flow_job(validate_list(&r))
+    })?;
+    method(&mut m, "flow.add", |_, r: FlowAdd| {
+        flow_job(validate_add(&r))
+    })?;
+    method(&mut m, "flow.del", |_, r: FlowDel| {
+        flow_job(validate_del(&r))
+    })?;
     method(&mut m, "lab.status", |c, r: Status| {
         no_file_over_tcp(c, &r.file)?;
         topo(Cmd::Status(r))
