@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first; a layer may use only the ones before it.
 const LAYERS: &[&str] = &[
-    "hook", "model", "ovsdb", "openflow", "plan", "effect", "lab", "bench", "cli",
+    "hook", "openflow", "model", "ovsdb", "plan", "effect", "lab", "bench", "cli",
 ];
 
 const MAX_LINES: usize = 600;

@@ -127,6 +127,15 @@ ip = ["198.18.41.2/24"]
     let got = tcp_transfer(&h2, &h1, "198.18.41.2:5410".parse().unwrap(), 1 << 20).unwrap();
     assert_eq!(got, 1 << 20);
     assert!(lab.ok(&["status", &file]).contains("in sync"));
+    // the controller's flows are not the lab's: an apply leaves them
+    let (_, theirs) = owned(&lab, &br);
+    assert!(!theirs.is_empty(), "the controller installed no flow");
+    assert!(lab.ok(&["apply", &file]).contains("nothing to change"));
+    let (_, after) = owned(&lab, &br);
+    assert!(
+        theirs.iter().all(|f| after.contains(f)),
+        "{theirs:?} -> {after:?}"
+    );
 
     // changed by hand: drift (exit 3, in words), repaired by apply
     vsctl_ok(
@@ -429,4 +438,138 @@ fn flows_over_the_api_are_the_cli_s() {
     );
     assert_eq!(r["error"]["code"], -32602, "{r}");
     lab.ok(&["switch", "del", &br]);
+}
+
+/// The flows of `sw` in `swctl --json flows`, by owner: (the lab's, foreign).
+fn owned(lab: &Lab, sw: &str) -> (Vec<String>, Vec<String>) {
+    let v = lab.json(&["flows", sw]);
+    let mut mine = vec![];
+    let mut foreign = vec![];
+    for f in v["flows"].as_array().unwrap() {
+        let t = f["flow"].as_str().unwrap().to_string();
+        if f["owner"]["swctl"] == lab.p.as_str() {
+            mine.push(t);
+        } else if f["owner"] == "foreign" {
+            foreign.push(t);
+        }
+    }
+    (mine, foreign)
+}
+
+#[test]
+fn declared_flows_steer_traffic_and_are_reconciled_by_cookie() {
+    let lab = Lab::ovs("oj");
+    let addr = lab.ovsdb.clone().unwrap();
+    let br = lab.name("br");
+    let (h1, h2, h3) = (lab.name("1"), lab.name("2"), lab.name("3"));
+    let drop = "priority=100,ip,nw_dst=198.18.44.3 actions=drop".to_string();
+    let steer = format!("priority=90,ip,in_port={h1},nw_dst=198.18.44.2 actions=output:{h2}");
+    let file = write(
+        &lab,
+        "flows.toml",
+        &format!(
+            r#"name = "{p}"
+backend = "ovs"
+[switches.{br}]
+flows = ["{drop}", "{steer}"]
+[hosts.{h1}]
+[[hosts.{h1}.ports]]
+switch = "{br}"
+ip = ["198.18.44.1/24"]
+[hosts.{h2}]
+[[hosts.{h2}.ports]]
+switch = "{br}"
+ip = ["198.18.44.2/24"]
+[hosts.{h3}]
+[[hosts.{h3}.ports]]
+switch = "{br}"
+ip = ["198.18.44.3/24"]
+"#,
+            p = lab.p
+        ),
+    );
+    lab.ok(&["apply", &file]);
+    // at once: h3 is cut off, h2 reached through the steering flow
+    assert!(
+        !ping_once(&h1, "198.18.44.3"),
+        "the declared drop let a ping through"
+    );
+    assert!(ping_once(&h1, "198.18.44.2"));
+    let (mine, _) = owned(&lab, &br);
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    // the oracle: ovs-ofctl sees both with the lab's cookie
+    let mgmt = std::path::Path::new(addr.strip_prefix("unix:").unwrap())
+        .parent()
+        .unwrap()
+        .join(format!("{br}.mgmt"))
+        .display()
+        .to_string();
+    let cookie = {
+        let v = lab.json(&["flows", &br]);
+        v["flows"][0]["cookie"].as_str().unwrap().to_string()
+    };
+    let dump = text(&sh(&[
+        "ovs-ofctl",
+        "-O",
+        "OpenFlow13",
+        "dump-flows",
+        &mgmt,
+        &format!("cookie={cookie}/-1"),
+    ]));
+    assert_eq!(dump.matches("cookie=").count(), 2, "{dump}");
+    assert!(lab.ok(&["apply", &file]).contains("nothing to change"));
+
+    // disturbed by hand: the drop deleted, a foreign flow added
+    let out = sh(&[
+        "ovs-ofctl",
+        "--strict",
+        "del-flows",
+        &mgmt,
+        "priority=100,ip,nw_dst=198.18.44.3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = sh(&[
+        "ovs-ofctl",
+        "add-flow",
+        &mgmt,
+        "priority=5,arp actions=normal",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        ping_once(&h1, "198.18.44.3"),
+        "the drop is gone: h3 answers"
+    );
+    let out = lab.swctl(&["status", &file]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("flows missing on {br}: \"{drop}\"")),
+        "{t}"
+    );
+    assert!(!t.contains("arp"), "a foreign flow is not drift: {t}");
+    lab.ok(&["apply", &file]);
+    assert!(
+        !ping_once(&h1, "198.18.44.3"),
+        "the repaired drop let a ping through"
+    );
+    let (mine, foreign) = owned(&lab, &br);
+    assert_eq!(mine.len(), 2);
+    assert!(
+        foreign.iter().any(|f| f.contains("arp")),
+        "the foreign flow survived: {foreign:?}"
+    );
+    assert!(lab.ok(&["apply", &file]).contains("nothing to change"));
+
+    // a flow dropped from the file goes; the other and the foreign stay
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(&format!("\"{drop}\", "), "");
+    std::fs::write(&file, edited).unwrap();
+    lab.ok(&["apply", &file]);
+    assert!(ping_once(&h1, "198.18.44.3"));
+    let (mine, foreign) = owned(&lab, &br);
+    assert_eq!(mine, [steer]);
+    assert!(foreign.iter().any(|f| f.contains("arp")));
+    lab.ok(&["destroy", &file]);
+    assert!(!vsctl(&addr, &["br-exists", &br]).status.success());
 }

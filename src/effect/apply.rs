@@ -190,8 +190,8 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             )
             .await
         }
-        Step::Ovs(_) | Step::Nb { .. } => {
-            unreachable!("OVSDB changes are applied per phase in one transaction")
+        Step::Ovs(_) | Step::Nb { .. } | Step::Flows(_) => {
+            unreachable!("OVSDB changes and flows are applied per phase in batches")
         }
     }
 }
@@ -268,7 +268,12 @@ pub async fn apply_with<S: Effects>(
         }
         let others: Vec<&Step> = steps
             .iter()
-            .filter(|s| !matches!(s, Step::Ovs(_) | Step::Nb { .. }))
+            .filter(|s| !matches!(s, Step::Ovs(_) | Step::Nb { .. } | Step::Flows(_)))
+            .collect();
+        // and each bridge's flows: one OpenFlow batch each
+        let batches: Vec<&Step> = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Flows(_)))
             .collect();
         let ovs = async {
             if changes.is_empty() {
@@ -278,8 +283,18 @@ pub async fn apply_with<S: Effects>(
             }
         };
         let nl = run_netlink(sys, &others);
+        let fl = super::openflow::run_batches(sys, &batches);
         let t0 = std::time::Instant::now();
-        let (ovs_res, results) = futures::join!(ovs, nl);
+        let (ovs_res, results, flow_res) = futures::join!(ovs, nl, fl);
+        for (s, r) in batches.iter().zip(flow_res) {
+            match r {
+                Ok(()) => {
+                    tracing::info!("{s}");
+                    done += 1
+                }
+                Err(e) => failures.push((s.to_string(), e)),
+            }
+        }
         tracing::debug!(
             phase,
             steps = steps.len(),
@@ -321,7 +336,7 @@ pub async fn apply_with<S: Effects>(
                 }
                 done += changes.len()
             }
-            Err(e) => failures.push((transaction_text(&changes), e.into())),
+            Err(e) => failures.push((super::ovs::transaction_text(&changes), e.into())),
         }
         for (n, _) in last_use.iter().filter(|(_, k)| **k < end) {
             sys.release(&Loc::Ns((*n).clone()));
@@ -445,25 +460,6 @@ async fn run_netlink<S: Netlink + Namespaces>(
     out.into_iter()
         .map(|r| r.expect("every step answered"))
         .collect()
-}
-
-/// One OVSDB transaction in words: its changes, the first few of a big one.
-fn transaction_text(changes: &[OvsChange]) -> String {
-    const SHOWN: usize = 3;
-    let mut t = changes
-        .iter()
-        .take(SHOWN)
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(" -- ");
-    if changes.len() > SHOWN {
-        t.push_str(&format!(" -- and {} more", changes.len() - SHOWN));
-    }
-    format!(
-        "one OVSDB transaction of {} change{}: {t}",
-        changes.len(),
-        if changes.len() == 1 { "" } else { "s" }
-    )
 }
 
 /// All CreateNs steps of a phase in one batch (one thread creates them all).

@@ -98,6 +98,11 @@ pub enum StepError {
     Netlink(#[from] NlError),
     #[error(transparent)]
     Ovsdb(#[from] OvsdbError),
+    #[error(transparent)]
+    OpenFlow(#[from] openflow::OfError),
+    /// a lab's flows could not be written: a port they name is not there
+    #[error("the flows of bridge {bridge}: {why}")]
+    Flows { bridge: String, why: String },
 }
 
 /// A device to create: where, its name, the mark for its alias, its
@@ -139,9 +144,30 @@ pub struct LinkChange {
 /// Every effect at once: what a use case that observes, plans and applies
 /// needs of the system (the real one, `System`; the simulated one,
 /// `fake::Fake`). One bound instead of three.
-pub trait Effects: Netlink + Namespaces + OvsDb + Northbound {}
+pub trait Effects: Netlink + Namespaces + OvsDb + Northbound + FlowTables {}
 
-impl<T: Netlink + Namespaces + OvsDb + Northbound> Effects for T {}
+impl<T: Netlink + Namespaces + OvsDb + Northbound + FlowTables> Effects for T {}
+
+/// An OVS bridge's OpenFlow tables (`ovs-ofctl dump-flows`, `add-flows`,
+/// `del-flows --strict`, in one batch closed by a barrier). `System` speaks
+/// OpenFlow on the bridge's management socket (`openflow::OfSession`), the
+/// fake keeps a table per bridge with the switch's rules (an added flow
+/// replaces one of the same table, priority and match; deletes by cookie
+/// under a mask).
+#[allow(async_fn_in_trait)]
+pub trait FlowTables {
+    async fn flows(
+        &self,
+        db: &str,
+        bridge: &str,
+    ) -> Result<Vec<crate::openflow::FlowStats>, openflow::OfError>;
+    async fn flow_mods(
+        &self,
+        db: &str,
+        bridge: &str,
+        mods: &[(String, crate::openflow::Msg)],
+    ) -> Result<(), openflow::OfError>;
+}
 
 /// Link, address and route operations in one namespace (`ip -n NS ...`).
 #[allow(async_fn_in_trait)]

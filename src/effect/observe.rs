@@ -35,7 +35,10 @@ pub struct Scan {
 pub async fn observe<S: Effects>(sys: &S, scan: &Scan) -> Result<Observed, StepError> {
     let mut o = observe_once(sys, scan).await?;
     match sys.ovs_state().await? {
-        Ok(st) => o.ovs = Some(st),
+        Ok(mut st) => {
+            read_flows(sys, &mut st).await;
+            o.ovs = Some(st)
+        }
         Err(why) => o.ovs_missing = Some(why),
     }
     match &scan.switch {
@@ -52,6 +55,22 @@ pub async fn observe<S: Effects>(sys: &S, scan: &Scan) -> Result<Observed, StepE
             Ok(wide)
         }
         _ => Ok(o),
+    }
+}
+
+/// The flows of every bridge swctl made, over OpenFlow, all at once (a
+/// bridge whose socket does not answer keeps `flows: None`).
+async fn read_flows<S: super::FlowTables>(sys: &S, st: &mut crate::model::ovs::OvsState) {
+    let reads = st.bridges.iter().map(|b| async move {
+        if b.owner().is_some() {
+            sys.flows(&b.db, &b.name).await.ok()
+        } else {
+            None
+        }
+    });
+    let flows = futures::future::join_all(reads).await;
+    for (b, f) in st.bridges.iter_mut().zip(flows) {
+        b.flows = f;
     }
 }
 

@@ -258,3 +258,67 @@ impl OfSession {
         }
     }
 }
+
+/// Run each `Step::Flows` of a phase: the bridge read again from OVSDB
+/// (its ports are numbered by now), the batch's names resolved, its
+/// flow-mods sent. One result per step, in order.
+pub async fn run_batches<S: super::OvsDb + super::FlowTables>(
+    sys: &S,
+    steps: &[&crate::plan::Step],
+) -> Vec<Result<(), super::StepError>> {
+    use super::StepError;
+    if steps.is_empty() {
+        return vec![];
+    }
+    let st = match sys.ovs_state().await {
+        Ok(Ok(st)) => st,
+        Ok(Err(why)) => {
+            return steps
+                .iter()
+                .map(|_| {
+                    Err(StepError::Flows {
+                        bridge: "?".into(),
+                        why: why.clone(),
+                    })
+                })
+                .collect();
+        }
+        Err(e) => {
+            let why = e.to_string();
+            return steps
+                .iter()
+                .map(|_| {
+                    Err(StepError::Flows {
+                        bridge: "?".into(),
+                        why: why.clone(),
+                    })
+                })
+                .collect();
+        }
+    };
+    let mut out = vec![];
+    for s in steps {
+        let crate::plan::Step::Flows(b) = s else {
+            out.push(Ok(()));
+            continue;
+        };
+        let r = async {
+            let bridge = st
+                .bridges
+                .iter()
+                .find(|x| x.name == b.bridge && x.db == b.db)
+                .ok_or_else(|| StepError::Flows {
+                    bridge: b.bridge.clone(),
+                    why: "the bridge is not there".into(),
+                })?;
+            let mods = b.messages(bridge).map_err(|why| StepError::Flows {
+                bridge: b.bridge.clone(),
+                why,
+            })?;
+            sys.flow_mods(&b.db, &b.bridge, &mods).await?;
+            Ok(())
+        };
+        out.push(r.await);
+    }
+    out
+}

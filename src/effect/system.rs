@@ -149,6 +149,26 @@ impl Northbound for System {
     }
 }
 
+impl super::FlowTables for System {
+    async fn flows(
+        &self,
+        db: &str,
+        bridge: &str,
+    ) -> Result<Vec<crate::openflow::FlowStats>, super::openflow::OfError> {
+        let mut s = super::openflow::OfSession::connect(db, bridge).await?;
+        s.dump(0, 0).await
+    }
+    async fn flow_mods(
+        &self,
+        db: &str,
+        bridge: &str,
+        mods: &[(String, crate::openflow::Msg)],
+    ) -> Result<(), super::openflow::OfError> {
+        let mut s = super::openflow::OfSession::connect(db, bridge).await?;
+        s.flow_mods(mods).await
+    }
+}
+
 impl OvsDb for System {
     async fn ovs_state(&self) -> Result<Result<OvsState, String>, OvsdbError> {
         self.ovs.ovs_state().await

@@ -77,6 +77,20 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                     .and_then(|st| st.bridge(&s.name))
                     .map(|b| b.openflow.clone())
                     .unwrap_or_default(),
+                // the flows `swctl flow add` wrote, hosts by their names
+                flows: st
+                    .and_then(|st| st.bridge(&s.name))
+                    .map(|b| {
+                        let ports = crate::plan::flows::Ports::of(b);
+                        let mine = crate::model::openflow::cookie(&cli);
+                        b.flows
+                            .iter()
+                            .flatten()
+                            .filter(|f| f.flow.cookie & crate::model::openflow::OWNER_MASK == mine)
+                            .map(|f| crate::openflow::text::flow_text(&f.flow, &|n| ports.name(n)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             },
         );
         for p in s.ports.iter().filter(|p| p.owner.as_ref() == Some(&cli)) {

@@ -113,6 +113,9 @@ pub struct SwitchSpec {
     pub ovsdb: Option<String>,
     /// OVS only: controllers, fail mode, OpenFlow versions, datapath id
     pub openflow: super::openflow::OpenFlow,
+    /// OVS only: flows in ovs-ofctl's syntax (`crate::openflow::text`),
+    /// swctl's own by cookie
+    pub flows: Vec<String>,
 }
 
 /// A namespace attached to a switch.

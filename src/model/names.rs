@@ -61,6 +61,9 @@ pub enum InvalidInput {
     /// a value of the wrong form, and what the form is
     #[error("{0:?} is not {1}")]
     Form(String, &'static str),
+    /// a flow that cannot be read (`openflow::text`), and why
+    #[error("flow {0:?}: {1}")]
+    Flow(String, String),
 }
 
 /// An MTU as the kernel takes it for these devices (68-65535).

@@ -81,6 +81,10 @@ pub struct OvsBridge {
     pub controllers: Vec<super::openflow::Controller>,
     /// the datapath id ovs-vswitchd uses (the `datapath_id` column)
     pub dpid: Option<String>,
+    /// its flows, read over OpenFlow for the bridges swctl made (None:
+    /// not read, or could not be)
+    #[serde(skip)]
+    pub flows: Option<Vec<crate::openflow::FlowStats>>,
 }
 
 impl OvsBridge {

@@ -18,6 +18,7 @@
 mod bridge;
 mod ends;
 mod error;
+pub mod flows;
 mod links;
 mod namespaces;
 mod naming;
@@ -29,6 +30,7 @@ mod ovs_span;
 mod ovs_wiring;
 mod removals;
 pub mod step;
+mod step_text;
 pub mod switch;
 mod trunks;
 pub mod tunnels;

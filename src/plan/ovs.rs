@@ -191,6 +191,7 @@ impl Switch for OpenVswitch {
                 ovs_openflow::FAIL_MODE,
                 ovs_openflow::PROTOCOLS,
                 ovs_openflow::DATAPATH_ID,
+                ovs_openflow::FLOWS,
             ],
             data_plane: DataPlane::OpenVswitch,
         }
@@ -225,7 +226,7 @@ impl Switch for OpenVswitch {
         };
         let o = cx.o;
         if let Some(b) = st.bridge(name.as_str()) {
-            ovs_openflow::ensure(cx, b, spec);
+            ovs_openflow::ensure(cx, name, &b.db, Some(b), spec)?;
             if !spec.addrs.is_empty()
                 && let Some(l) = o.host.link(name.as_str())
             {
@@ -243,13 +244,14 @@ impl Switch for OpenVswitch {
         let db = spec.ovsdb.clone().unwrap_or_else(|| st.addr.clone());
         cx.names.take(&Loc::Host, name.as_str());
         cx.steps.push(Step::Ovs(OvsChange::AddBridge {
-            db,
+            db: db.clone(),
             name: name.to_string(),
             datapath_type: dp,
             owner: cx.d.owner.clone(),
             hwaddr: cx.mac(&Loc::Host, name.as_str()),
             openflow: spec.openflow.clone(),
         }));
+        ovs_openflow::ensure(cx, name, &db, None, spec)?;
         if !spec.addrs.is_empty() {
             cx.steps.push(Step::SetUp {
                 loc: Loc::Host,

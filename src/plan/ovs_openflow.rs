@@ -7,8 +7,9 @@
 
 use serde_json::Value;
 
-use super::Cx;
 use super::switch::{SwitchOption, as_string, string};
+use super::{Cx, PlanError};
+use crate::model::names::IfName;
 use crate::model::names::InvalidInput;
 use crate::model::openflow::{self, FailMode};
 use crate::model::ovs::{OvsBridge, OvsChange};
@@ -83,22 +84,81 @@ pub(super) const DATAPATH_ID: SwitchOption = SwitchOption {
     set: |s, v| s.openflow.datapath_id = Some(as_string(v)),
 };
 
-/// An existing bridge of this plan's: its OpenFlow settings made what the
-/// file says (`ovs-vsctl set-fail-mode`, `set-controller`, ...), when they
-/// differ. A bridge swctl does not own here is left alone.
-pub(super) fn ensure(cx: &mut Cx, b: &OvsBridge, spec: &SwitchSpec) {
-    let Ok(name) = b.name.parse() else { return };
-    let key = Key::Switch { name };
-    let Some(owner) = b.owner() else { return };
-    if !cx.in_scope(&key, &owner) || b.openflow == spec.openflow {
-        return;
+/// `flows = ["FLOW", ..]`: each read as ovs-ofctl's syntax before
+/// anything changes (its ports are looked up when it is written).
+pub(super) const FLOWS: SwitchOption = SwitchOption {
+    key: "flows",
+    check: |v| {
+        let items: Vec<&Value> = match v {
+            Value::Array(a) => a.iter().collect(),
+            one => vec![one],
+        };
+        let mut out = vec![];
+        for x in items {
+            let Value::String(t) = x else {
+                return Err(InvalidInput::OptionType {
+                    expected: "a list of flows (strings in ovs-ofctl's syntax)",
+                    found: x.to_string(),
+                });
+            };
+            crate::openflow::text::parse(t, &mut |_| Ok(1))
+                .map_err(|e| InvalidInput::Flow(t.clone(), e.to_string()))?;
+            out.push(t.clone());
+        }
+        Ok(Value::from(out))
+    },
+    get: |s| (!s.flows.is_empty()).then(|| s.flows.clone().into()),
+    set: |s, v| s.flows = list(v),
+};
+
+/// A bridge of this plan's (`b`: as observed; None: made by this plan):
+/// its OpenFlow settings made what the file says, when they differ, and
+/// its flows of this lab's (`plan::flows`). A bridge swctl does not own
+/// here is left alone.
+pub(super) fn ensure(
+    cx: &mut Cx,
+    name: &IfName,
+    db: &str,
+    b: Option<&OvsBridge>,
+    spec: &SwitchSpec,
+) -> Result<(), PlanError> {
+    if let Some(b) = b {
+        let key = Key::Switch { name: name.clone() };
+        let Some(owner) = b.owner() else {
+            return Ok(());
+        };
+        if !cx.in_scope(&key, &owner) {
+            return Ok(());
+        }
+        if b.openflow != spec.openflow {
+            cx.steps.push(Step::Ovs(OvsChange::SetOpenflow {
+                db: b.db.clone(),
+                bridge: b.name.clone(),
+                uuid: b.uuid.clone(),
+                owner,
+                openflow: spec.openflow.clone(),
+                was: b.openflow.clone(),
+            }));
+        }
     }
-    cx.steps.push(Step::Ovs(OvsChange::SetOpenflow {
-        db: b.db.clone(),
-        bridge: b.name.clone(),
-        uuid: b.uuid.clone(),
-        owner,
-        openflow: spec.openflow.clone(),
-        was: b.openflow.clone(),
-    }));
+    // the hosts this lab attaches to the switch (their ports may be new)
+    let later: Vec<String> =
+        cx.d.ports
+            .iter()
+            .filter(|p| &p.switch == name)
+            .map(|p| p.ns.to_string())
+            .collect();
+    let owner = cx.d.owner.clone();
+    let batch =
+        super::flows::plan(db, name.as_str(), b, &owner, &spec.flows, &later).map_err(|why| {
+            PlanError::BadSwitch {
+                switch: name.clone(),
+                backend: crate::model::Backend::Ovs,
+                why,
+            }
+        })?;
+    if let Some(batch) = batch {
+        cx.steps.push(Step::Flows(batch));
+    }
+    Ok(())
 }

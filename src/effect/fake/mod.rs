@@ -12,6 +12,7 @@ use crate::effect::{LinkChange, Namespaces, Netlink, NewLink, NlError};
 use crate::model::names::{Cidr, Loc, NsName, Owner, RouteDest};
 use crate::model::{LINK_GROUP, LinkObs, LocObs, Mark, NsObs, Observed, RouteObs};
 
+mod flows;
 mod ovn;
 mod ovs;
 pub mod ovsdb;

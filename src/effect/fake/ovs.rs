@@ -31,6 +31,8 @@ pub struct FakeOvs {
     /// ovs-vswitchd's receive buffer of each socket-read port, by device
     /// (what `grow_ovs_rx_buffer` set)
     pub rx_buffers: BTreeMap<String, usize>,
+    /// each bridge's flow table, by (server, bridge)
+    pub flows: BTreeMap<(String, String), Vec<crate::openflow::Flow>>,
 }
 
 impl FakeOvs {
@@ -40,6 +42,7 @@ impl FakeOvs {
             datapath: datapath.into(),
             dbs: [(addr.to_string(), MemDb::new())].into(),
             rx_buffers: BTreeMap::new(),
+            flows: BTreeMap::new(),
         }
     }
 

@@ -189,3 +189,22 @@ impl OvsDb for Servers {
         Ok(())
     }
 }
+
+/// One OVSDB transaction in words: its changes, the first few of a big one.
+pub fn transaction_text(changes: &[OvsChange]) -> String {
+    const SHOWN: usize = 3;
+    let mut t = changes
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(" -- ");
+    if changes.len() > SHOWN {
+        t.push_str(&format!(" -- and {} more", changes.len() - SHOWN));
+    }
+    format!(
+        "one OVSDB transaction of {} change{}: {t}",
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" }
+    )
+}

@@ -158,6 +158,7 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
                     .opt("datapath_id")
                     .and_then(|v| v.as_str())
                     .map(String::from),
+                flows: None,
                 db: addr.to_string(),
                 uuid: r.uuid()?.to_string(),
                 name: r.str("name")?.to_string(),

@@ -115,6 +115,8 @@ pub(super) fn switch_add(r: &SwitchAdd) -> Result<ChangeJob, ChangeError> {
             datapath: r.datapath.map(|d| d.as_str().to_string()),
             ovsdb: r.ovsdb.clone(),
             openflow,
+            // flows of `swctl flow add` are not a switch's declared ones
+            flows: vec![],
         },
     );
     let mut job =
