@@ -573,3 +573,88 @@ ip = ["198.18.44.3/24"]
     lab.ok(&["destroy", &file]);
     assert!(!vsctl(&addr, &["br-exists", &br]).status.success());
 }
+
+#[test]
+fn flow_changes_on_a_watched_lab_arrive_as_events() {
+    use common::serve::{Server, WsClient};
+    let lab = Lab::ovs("ok");
+    let addr = lab.ovsdb.clone().unwrap();
+    let br = lab.name("br");
+    let h1 = lab.name("1");
+    let drop = "priority=100,ip,nw_dst=198.18.45.9 actions=drop";
+    let file = write(
+        &lab,
+        "watch.toml",
+        &format!(
+            r#"name = "{p}"
+backend = "ovs"
+[switches.{br}]
+flows = ["{drop}"]
+[hosts.{h1}]
+[[hosts.{h1}.ports]]
+switch = "{br}"
+ip = ["198.18.45.1/24"]
+"#,
+            p = lab.p
+        ),
+    );
+    lab.ok(&["apply", &file]);
+    let srv = Server::start(&lab);
+    let mut ws = WsClient::connect(&srv);
+    let v = ws.call("lab.watch", serde_json::json!({"name": lab.p}));
+    assert!(v["result"].is_number() || v["result"].is_string(), "{v}");
+    let hello = ws.next(5.0).expect("the first event");
+    assert!(
+        hello["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b == br.as_str()),
+        "{hello}"
+    );
+    let mgmt = std::path::Path::new(addr.strip_prefix("unix:").unwrap())
+        .parent()
+        .unwrap()
+        .join(format!("{br}.mgmt"))
+        .display()
+        .to_string();
+    let flow_event = |change: &'static str, owner: String| {
+        move |v: &serde_json::Value| {
+            v["object"] == "flow" && v["change"] == change && v["owner"] == owner.as_str()
+        }
+    };
+    // the lab's flow deleted by hand: heard within a second
+    let out = sh(&[
+        "ovs-ofctl",
+        "--strict",
+        "del-flows",
+        &mgmt,
+        "priority=100,ip,nw_dst=198.18.45.9",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (hit, seen) = ws.until(1.0, flow_event("removed", lab.p.clone()));
+    let hit = hit.unwrap_or_else(|| panic!("not heard: {seen:#?}"));
+    assert!(
+        hit["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nw_dst=198.18.45.9"),
+        "{hit}"
+    );
+    assert_eq!(hit["switch"], br.as_str());
+    // a foreign flow added by hand
+    let out = sh(&[
+        "ovs-ofctl",
+        "add-flow",
+        &mgmt,
+        "priority=5,arp actions=normal",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (hit, seen) = ws.until(1.0, flow_event("added", "foreign".into()));
+    assert!(hit.is_some(), "not heard: {seen:#?}");
+    // apply puts the lab's back: heard as the lab's
+    lab.ok(&["apply", &file]);
+    let (hit, seen) = ws.until(1.0, flow_event("added", lab.p.clone()));
+    assert!(hit.is_some(), "not heard: {seen:#?}");
+    lab.ok(&["destroy", &file]);
+}

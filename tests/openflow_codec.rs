@@ -67,3 +67,28 @@ fn each_supported_flow_is_encoded_as_ovs_ofctl_encodes_it() {
         assert_eq!(add_line(&ours.stdout), add_line(&theirs.stdout), "{text}");
     }
 }
+
+#[test]
+fn the_flow_monitor_request_is_one_ovs_takes() {
+    let bytes = encode(
+        swctl::openflow::OFP14,
+        3,
+        &Msg::FlowMonitorRequest { id: 7 },
+    );
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let out = Command::new("ovs-ofctl")
+        .args(["ofp-print", &hex])
+        .output()
+        .unwrap();
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(t.contains("OFPST_FLOW_MONITOR request (OF1.4)"), "{t}");
+    assert!(!t.contains("error"), "{t}");
+    assert!(
+        t.contains("id=7") && t.contains("flags=add,delete,modify,actions"),
+        "{t}"
+    );
+}

@@ -99,7 +99,7 @@ fn execute(job: Job, events: &crate::lab::events::Events) -> Result<Output, CliE
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
-    rt.block_on(job.run(events))
+    rt.block_on(Box::pin(job.run(events)))
 }
 
 /// A validated command, ready to run.

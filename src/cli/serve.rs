@@ -68,7 +68,18 @@ async fn run(
     job: impl FnOnce() -> Result<Job, CliError> + Send + 'static,
 ) -> Result<Value, ErrorObjectOwned> {
     let events = ctx.events.clone();
-    let res = tokio::task::spawn_blocking(move || job().and_then(|j| super::execute(j, &events)))
+    // a thread of its own with the main thread's stack: an apply's future,
+    // polled, needs more than the 2 MiB of tokio's blocking threads (seen:
+    // a stack overflow once observing read OVS flows too)
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("swctl-job".into())
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let _ = tx.send(job().and_then(|j| super::execute(j, &events)));
+        })
+        .map_err(|e| ErrorObjectOwned::owned(FAILED, e.to_string(), None::<()>))?;
+    let res = rx
         .await
         .map_err(|e| ErrorObjectOwned::owned(FAILED, e.to_string(), None::<()>))?;
     match res {
@@ -166,6 +177,7 @@ async fn watch_lab(
         "netns": targets.own.iter().chain(targets.shared.iter().flatten()).collect::<Vec<_>>(),
         "host": targets.shared.contains(&None),
         "ovsdb": targets.ovsdbs,
+        "flows": targets.bridges.iter().map(|(_, b)| b).collect::<Vec<_>>(),
     });
     sink.send(SubscriptionMessage::from_json(&hello)?).await?;
     loop {

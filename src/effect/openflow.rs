@@ -151,8 +151,18 @@ impl OfSession {
             })
     }
 
-    /// The next message (echo requests answered on the way).
+    /// The next message, within `WAIT`.
     async fn recv(&mut self) -> Result<(u32, Msg), OfError> {
+        self.recv_within(Some(WAIT)).await
+    }
+
+    /// The next message, however long it takes (a monitor's).
+    async fn recv_wait(&mut self) -> Result<(u32, Msg), OfError> {
+        self.recv_within(None).await
+    }
+
+    /// The next message (echo requests answered on the way).
+    async fn recv_within(&mut self, wait: Option<Duration>) -> Result<(u32, Msg), OfError> {
         loop {
             if let Some(n) = openflow::frame_len(&self.buf)
                 && self.buf.len() >= n.max(8)
@@ -170,15 +180,19 @@ impl OfSession {
                 return Ok((xid, m));
             }
             let mut chunk = [0u8; 65536];
-            let n = tokio::time::timeout(WAIT, self.stream.read(&mut chunk))
-                .await
-                .map_err(|_| OfError::Timeout {
-                    bridge: self.bridge.clone(),
-                })?
-                .map_err(|e| OfError::Closed {
-                    bridge: self.bridge.clone(),
-                    why: e.to_string(),
-                })?;
+            let read = self.stream.read(&mut chunk);
+            let n = match wait {
+                Some(w) => tokio::time::timeout(w, read)
+                    .await
+                    .map_err(|_| OfError::Timeout {
+                        bridge: self.bridge.clone(),
+                    })?,
+                None => read.await,
+            }
+            .map_err(|e| OfError::Closed {
+                bridge: self.bridge.clone(),
+                why: e.to_string(),
+            })?;
             if n == 0 {
                 return Err(OfError::Closed {
                     bridge: self.bridge.clone(),
@@ -226,6 +240,38 @@ impl OfSession {
             }
         }
         refused.map_or(Ok(()), Err)
+    }
+
+    /// Ask for every flow change from now on (OpenFlow 1.4's flow
+    /// monitor; `ovs-ofctl monitor BR watch:`); then `updates`.
+    pub async fn monitor(&mut self) -> Result<(), OfError> {
+        if self.version < OFP14 {
+            return Err(OfError::Version {
+                bridge: self.bridge.clone(),
+                offered: "1.3 only (watching flows needs OpenFlow 1.4)".into(),
+            });
+        }
+        let id = self.xid;
+        self.send(&Msg::FlowMonitorRequest { id }).await?;
+        Ok(())
+    }
+
+    /// The next flow changes a monitor reports (waits for them; the
+    /// switch's echo requests answered meanwhile).
+    pub async fn updates(&mut self) -> Result<Vec<openflow::FlowUpdate>, OfError> {
+        loop {
+            match self.recv_wait().await? {
+                (_, Msg::FlowUpdates(u)) if !u.is_empty() => return Ok(u),
+                (_, Msg::Error { kind, code }) => {
+                    return Err(OfError::Refused {
+                        bridge: self.bridge.clone(),
+                        what: "the flow monitor".into(),
+                        words: words(kind, code),
+                    });
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Every flow whose cookie matches `cookie` under `mask`

@@ -22,6 +22,7 @@ pub mod topo;
 pub mod topology;
 pub mod underlay;
 pub mod watch;
+pub mod watch_flows;
 
 use std::collections::BTreeSet;
 

@@ -31,6 +31,8 @@ pub struct Targets {
     pub shared: BTreeSet<Option<NsName>>,
     /// OVSDB servers (unix:PATH / tcp:HOST:PORT)
     pub ovsdbs: BTreeSet<String>,
+    /// the lab's OVS bridges (server, bridge), whose flows are watched
+    pub bridges: BTreeSet<(String, String)>,
 }
 
 /// The namespaces and servers of lab `d` (as applied from its file).
@@ -48,7 +50,7 @@ pub fn targets(d: &Desired) -> Targets {
     }
     // what is on this box outside the lab's own namespaces
     t.shared.insert(None);
-    for s in d.switches.values() {
+    for (name, s) in &d.switches {
         if let Loc::Ns(n) = &s.loc
             && !t.own.contains(n)
         {
@@ -65,6 +67,7 @@ pub fn targets(d: &Desired) -> Targets {
                     })
             };
             if let Some(a) = s.ovsdb.clone().or_else(default) {
+                t.bridges.insert((a.clone(), name.to_string()));
                 t.ovsdbs.insert(a);
             }
         }
@@ -277,6 +280,17 @@ pub async fn watch(lab: Owner, t: Targets, tx: mpsc::Sender<Value>) -> tokio::ta
     }
     for a in &t.ovsdbs {
         set.spawn(watch_ovsdb(lab.clone(), a.clone(), tx.clone()));
+    }
+    for (db, br) in &t.bridges {
+        let (rtx, rrx) = tokio::sync::oneshot::channel::<()>();
+        ready.push(rrx);
+        set.spawn(super::watch_flows::watch_flows(
+            lab.clone(),
+            db.clone(),
+            br.clone(),
+            tx.clone(),
+            rtx,
+        ));
     }
     match inotify {
         Ok(ino) => {

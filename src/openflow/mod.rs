@@ -55,6 +55,14 @@ pub struct FlowStats {
     pub duration_s: u32,
 }
 
+/// What happened to a flow, as a flow monitor says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowUpdate {
+    /// "added", "removed", "modified" (an initial report is "added")
+    pub event: &'static str,
+    pub flow: Flow,
+}
+
 /// Flow-mod commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -94,6 +102,13 @@ pub enum Msg {
         more: bool,
         flows: Vec<FlowStats>,
     },
+    /// OpenFlow 1.4's flow monitor (`ovs-ofctl monitor BR watch:`): every
+    /// flow added, removed or changed in any table, in full
+    FlowMonitorRequest {
+        id: u32,
+    },
+    /// what a flow monitor reports (several per message)
+    FlowUpdates(Vec<FlowUpdate>),
     /// anything else (by type)
     Other(u8),
 }
@@ -142,6 +157,46 @@ fn decode_match(b: &[u8]) -> Result<(Vec<Field>, usize), CodecError> {
         rest = &rest[n..];
     }
     Ok((fields, padded))
+}
+
+/// The updates of a flow-monitor reply (OpenFlow 1.4's
+/// `ofp_flow_update_full`; abbreviated, paused and resumed ones skipped).
+fn flow_updates(mut b: &[u8]) -> Result<Vec<FlowUpdate>, CodecError> {
+    let mut out = vec![];
+    while b.len() >= 4 {
+        let len = u16::from_be_bytes([b[0], b[1]]) as usize;
+        let event = u16::from_be_bytes([b[2], b[3]]);
+        if len < 4 || b.len() < len {
+            return Err(CodecError::Short("flow update"));
+        }
+        let e = &b[..len];
+        let name = match event {
+            0 | 1 => Some("added"),
+            2 => Some("removed"),
+            3 => Some("modified"),
+            _ => None,
+        };
+        if let Some(name) = name.filter(|_| len >= 24) {
+            let u16at = |i: usize| u16::from_be_bytes([e[i], e[i + 1]]);
+            let (matches, mlen) = decode_match(&e[24..])?;
+            let instructions = Instructions::decode(&e[24 + mlen..])?;
+            out.push(FlowUpdate {
+                event: name,
+                flow: Flow {
+                    table: e[4],
+                    idle_timeout: u16at(6),
+                    hard_timeout: u16at(8),
+                    priority: u16at(10),
+                    cookie: u64::from_be_bytes(e[16..24].try_into().expect("8 bytes")),
+                    matches,
+                    instructions,
+                }
+                .normalized(),
+            });
+        }
+        b = &b[len..];
+    }
+    Ok(out)
 }
 
 /// The bytes of `msg` for the wire, as version `version`, transaction `xid`.
@@ -211,7 +266,25 @@ pub fn encode(version: u8, xid: u32, msg: &Msg) -> Vec<u8> {
             encode_match(&[], &mut out);
             18
         }
-        Msg::FlowStatsReply { .. } | Msg::Other(_) => unreachable!("swctl does not send these"),
+        Msg::FlowMonitorRequest { id } => {
+            put16(&mut out, 16); // OFPMP_FLOW_MONITOR
+            put16(&mut out, 0);
+            put32(&mut out, 0);
+            put32(&mut out, *id);
+            put32(&mut out, 0xffff_ffff); // out_port ANY
+            put32(&mut out, 0xffff_ffff); // out_group ANY
+            // ADD | REMOVED | MODIFY | INSTRUCTIONS (OVS 3.1 refuses
+            // NO_ABBREV; updates are abbreviated only for this
+            // connection's own changes, and it makes none)
+            put16(&mut out, 2 | 4 | 8 | 16);
+            out.push(0xff); // every table
+            out.push(0); // OFPFMC_ADD
+            encode_match(&[], &mut out);
+            18
+        }
+        Msg::FlowStatsReply { .. } | Msg::FlowUpdates(_) | Msg::Other(_) => {
+            unreachable!("swctl does not send these")
+        }
     };
     out[1] = kind;
     let len = out.len() as u16;
@@ -293,6 +366,9 @@ pub fn decode(b: &[u8]) -> Result<(u8, u32, Msg), CodecError> {
                 rest = &rest[len..];
             }
             Msg::FlowStatsReply { more, flows }
+        }
+        19 if body.len() >= 8 && u16at(body, 0) == 16 => {
+            Msg::FlowUpdates(flow_updates(&body[8..])?)
         }
         k => Msg::Other(k),
     };
