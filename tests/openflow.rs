@@ -658,3 +658,16 @@ ip = ["198.18.45.1/24"]
     assert!(hit.is_some(), "not heard: {seen:#?}");
     lab.ok(&["destroy", &file]);
 }
+
+#[test]
+fn the_flows_bench_writes_them_both_ways_and_counts() {
+    let lab = Lab::ovs("ol");
+    let v = lab.json(&["bench", "--flows", "300", "--repeat", "1"]);
+    assert_eq!(v["flows"], 300, "{v}");
+    assert!(
+        v["swctl_s"].as_f64().unwrap() > 0.0 && v["ovs_ofctl_s"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
+    let out = lab.swctl(&["bench", "--flows", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

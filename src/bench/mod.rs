@@ -11,6 +11,7 @@
 //! Files: `traffic` (the measurements), `report` (summary, table, SVG),
 //! `shell` (the same lab by hand-typed commands, for comparison).
 
+pub mod flows;
 pub mod report;
 pub mod scale;
 pub mod shell;

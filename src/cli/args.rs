@@ -168,6 +168,9 @@ pub struct BenchArgs {
     /// chain of trunked bridges), with the kernel's `ip -batch` floor
     #[arg(long, value_delimiter = ',')]
     pub scale: Vec<usize>,
+    /// N flows on one OVS switch by one `swctl apply` against `ovs-ofctl add-flows` of the same flows
+    #[arg(long)]
+    pub flows: Option<usize>,
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -25,6 +25,11 @@ pub(super) fn job(b: &BenchArgs) -> Result<Job, CliError> {
             "--scale sizes must be between 2 and 4000".into(),
         ));
     }
+    if b.flows.is_some_and(|n| !(1..=100_000).contains(&n)) {
+        return Err(CliError::Usage(
+            "--flows must be between 1 and 100000".into(),
+        ));
+    }
     if !(2..=2000).contains(&b.hosts) {
         return Err(CliError::Usage("--hosts must be between 2 and 2000".into()));
     }
@@ -99,6 +104,21 @@ pub(super) async fn run(
     }
     if !a.scale.is_empty() {
         return scale(a, &wirings, &report.skipped);
+    }
+    if let Some(n) = a.flows {
+        let ovsdb = k
+            .ovs
+            .default_addr()
+            .ok_or_else(|| CliError::Failed("--flows: no OVSDB server answers".into()))?
+            .to_string();
+        let exe = std::env::current_exe()
+            .map_err(|e| CliError::Failed(format!("cannot find the swctl binary: {e}")))?;
+        let r = crate::bench::flows::run(&exe, &ovsdb, n, a.repeat, &mut |_| {})?;
+        return Ok(Output {
+            text: crate::bench::flows::table(&r),
+            json: serde_json::to_value(&r).unwrap_or_default(),
+            code: 0,
+        });
     }
     report.wirings = wirings.iter().map(|w| w.name().to_string()).collect();
     report.conditions.kernel = nix::sys::utsname::uname()

@@ -172,7 +172,7 @@ impl Job {
             | Job::Serve(..) => false,
             Job::Flow(f) => !matches!(f, crate::lab::flows::FlowJob::List(_)),
             // a scale run's children take the lock themselves
-            Job::Bench(b, _) => b.scale.is_empty(),
+            Job::Bench(b, _) => b.scale.is_empty() && b.flows.is_none(),
         }
     }
 
