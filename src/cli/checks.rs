@@ -107,6 +107,14 @@ fn here_text(c: &Probed) -> String {
     if let Some(r) = &c.reduced {
         text.push_str(&format!("\nnote: {r}"));
     }
+    if c.unpromised > 0 {
+        text.push_str(&format!(
+            "\nnot checked: {} pair{} whose way crosses a switch OpenFlow programs ({}: flows, a controller or fail_mode secure decide what it forwards)",
+            c.unpromised,
+            if c.unpromised == 1 { "" } else { "s" },
+            c.programmed.join(", ")
+        ));
+    }
     let isolated = res
         .iter()
         .filter(|r| r.probe.expect == Expect::Isolated)

@@ -85,6 +85,11 @@ pub struct CheckPlan {
     pub waves: Vec<Vec<usize>>,
     /// why not every pair is probed
     pub reduced: Option<String>,
+    /// pairs not checked because their way crosses a switch OpenFlow
+    /// programs (flows, a controller, fail_mode secure): what it forwards
+    /// is the flows', not derived from the lab; and those switches
+    pub unpromised: usize,
+    pub programmed: Vec<String>,
 }
 
 /// The host's neighbour-table limit (gc_thresh3 of IPv4 and IPv6, the
@@ -113,6 +118,9 @@ struct Planner<'a> {
     isolation_seen: BTreeSet<(String, String)>,
     impossible: BTreeMap<(String, String), Impossible>,
     impossible_total: usize,
+    /// segments on switches OpenFlow programs (`switch NAME ...`)
+    programmed: BTreeSet<String>,
+    unpromised: usize,
 }
 
 impl Planner<'_> {
@@ -129,6 +137,23 @@ impl Planner<'_> {
             return false; // `from` would never try it
         };
         let (owner, tseg) = (target.owner.clone(), target.seg.clone());
+        // a way across a switch the flows decide: nothing to promise
+        let programmed = |seg: &str| {
+            self.programmed
+                .iter()
+                .any(|s| seg == s || seg.starts_with(&format!("{s} ")))
+        };
+        let crosses = match self.net.path(from, &to) {
+            Ok(p) => p.neigh.iter().any(|(_, a)| {
+                self.net.owner_of(a).is_some_and(|f| programmed(&f.seg))
+            }),
+            Err(_) => false,
+        };
+        if crosses || programmed(&tseg) || programmed(&why) {
+            self.seen.insert((from.clone(), to));
+            self.unpromised += 1;
+            return false;
+        }
         match self.net.path(from, &to) {
             Ok(p) => {
                 self.seen.insert((from.clone(), to));
@@ -198,6 +223,17 @@ pub fn plan_check(d: &Desired, full: bool, neigh_limit: usize) -> CheckPlan {
         isolation_seen: BTreeSet::new(),
         impossible: BTreeMap::new(),
         impossible_total: 0,
+        programmed: d
+            .switches
+            .iter()
+            .filter(|(_, s)| {
+                !s.flows.is_empty()
+                    || !s.openflow.controllers.is_empty()
+                    || s.openflow.fail_mode == crate::model::openflow::FailMode::Secure
+            })
+            .map(|(n, _)| format!("switch {n}"))
+            .collect(),
+        unpromised: 0,
     };
     let pairs = sources.len() * addrs.len();
     let mut reduced = None;
@@ -270,6 +306,12 @@ pub fn plan_check(d: &Desired, full: bool, neigh_limit: usize) -> CheckPlan {
         probes,
         impossible: pl.impossible.into_values().collect(),
         impossible_total: pl.impossible_total,
+        unpromised: pl.unpromised,
+        programmed: pl
+            .programmed
+            .iter()
+            .map(|s| s.trim_start_matches("switch ").to_string())
+            .collect(),
         waves,
         reduced,
     }

@@ -168,6 +168,9 @@ pub struct Probed {
     pub impossible: Vec<crate::lab::check::Impossible>,
     pub impossible_total: usize,
     pub reduced: Option<String>,
+    /// pairs not checked: their way crosses a switch OpenFlow programs
+    pub unpromised: usize,
+    pub programmed: Vec<String>,
     pub elapsed_ms: f64,
 }
 
@@ -182,6 +185,8 @@ impl Probed {
             impossible: plan.impossible,
             impossible_total: plan.impossible_total,
             reduced: plan.reduced,
+            unpromised: plan.unpromised,
+            programmed: plan.programmed,
             elapsed_ms: ms,
         }
     }
