@@ -144,9 +144,10 @@ impl Planner<'_> {
                 .any(|s| seg == s || seg.starts_with(&format!("{s} ")))
         };
         let crosses = match self.net.path(from, &to) {
-            Ok(p) => p.neigh.iter().any(|(_, a)| {
-                self.net.owner_of(a).is_some_and(|f| programmed(&f.seg))
-            }),
+            Ok(p) => p
+                .neigh
+                .iter()
+                .any(|(_, a)| self.net.owner_of(a).is_some_and(|f| programmed(&f.seg))),
             Err(_) => false,
         };
         if crosses || programmed(&tseg) || programmed(&why) {
