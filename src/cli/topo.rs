@@ -83,6 +83,14 @@ fn lab_text(r: &LabReport) -> String {
             if let Some(d) = &r.drift {
                 drift_lines(&mut text, d, "  ");
             }
+            for (sw, fs) in &r.foreign_flows {
+                text.push_str(&format!(
+                    "\n  foreign  {} flow{} on {sw} not the lab's (a controller's or added by hand; left alone): {}",
+                    fs.len(),
+                    if fs.len() == 1 { "" } else { "s" },
+                    fs.iter().take(3).cloned().collect::<Vec<_>>().join(" | ")
+                ));
+            }
             // the fix apart from the findings: one command, its steps in plan
             if !p.is_empty() {
                 let f = if r.file.is_empty() { "FILE" } else { &r.file };

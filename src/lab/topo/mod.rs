@@ -419,9 +419,9 @@ async fn status<S: Effects>(
     } else {
         vec![]
     };
-    let p = match lab::plan_for(k, &t.desired).await {
-        Ok((_, p)) => p,
-        Err(_) if !down.is_empty() => crate::plan::Plan::default(),
+    let (o, p) = match lab::plan_for(k, &t.desired).await {
+        Ok((o, p)) => (Some(o), p),
+        Err(_) if !down.is_empty() => (None, crate::plan::Plan::default()),
         Err(e) => return Err(e.into()),
     };
     let mut d = lab::drift::drift(&p);
@@ -434,7 +434,42 @@ async fn status<S: Effects>(
     r.in_sync = Some(d.in_sync);
     r.drift = Some(d);
     r.file = file;
+    if let Some(o) = &o {
+        r.foreign_flows = foreign_flows(o, &t.desired);
+    }
     Ok(r)
+}
+
+/// The flows on the lab's OVS switches whose cookie is not swctl's (a
+/// controller's, added by hand), as text, by switch.
+fn foreign_flows(
+    o: &crate::model::Observed,
+    d: &crate::model::Desired,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(st) = &o.ovs else { return out };
+    for name in d.switches.keys() {
+        let Some(b) = st.bridge(name.as_str()) else {
+            continue;
+        };
+        let ports = crate::plan::flows::Ports::of(b);
+        let theirs: Vec<String> = b
+            .flows
+            .iter()
+            .flatten()
+            .filter(|f| {
+                f.flow.cookie & crate::model::openflow::SWCTL_MASK
+                    != crate::model::openflow::SWCTL_COOKIE
+            })
+            // the bridge's own: priority 0, all packets, NORMAL
+            .filter(|f| !(f.flow.cookie == 0 && f.flow.priority == 0 && f.flow.matches.is_empty()))
+            .map(|f| crate::openflow::text::flow_text(&f.flow, &|n| ports.name(n)))
+            .collect();
+        if !theirs.is_empty() {
+            out.insert(name.to_string(), theirs);
+        }
+    }
+    out
 }
 
 /// The topology a lab was applied from, when its file is still readable

@@ -94,6 +94,10 @@ pub struct LabReport {
     /// an agent: its machine's Open vSwitch daemons this apply started again
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub restarted: Vec<String>,
+    /// `status`: flows on the lab's OVS switches that are not the lab's (a
+    /// controller's, added by hand): not drift, left alone; by switch
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub foreign_flows: std::collections::BTreeMap<String, Vec<String>>,
     /// the file the lab came from (for the repair hint), empty by name
     #[serde(skip)]
     pub file: String,
@@ -118,6 +122,7 @@ impl LabReport {
             dry_run: None,
             check: None,
             restarted: vec![],
+            foreign_flows: Default::default(),
             file: String::new(),
         }
     }
