@@ -495,6 +495,9 @@ ip = ["198.18.44.3/24"]
         "the declared drop let a ping through"
     );
     assert!(ping_once(&h1, "198.18.44.2"));
+    // TCP through the steering flow, checked end to end
+    let got = tcp_transfer(&h2, &h1, "198.18.44.2:5420".parse().unwrap(), 1 << 20).unwrap();
+    assert_eq!(got, 1 << 20);
     let (mine, _) = owned(&lab, &br);
     assert_eq!(mine.len(), 2, "{mine:?}");
     // the oracle: ovs-ofctl sees both with the lab's cookie
