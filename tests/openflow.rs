@@ -43,6 +43,21 @@ impl Drop for TestController {
     }
 }
 
+/// A lab file: one OVS switch `br` with `keys` (TOML lines), and a host
+/// per (name, CIDR) on it.
+fn ovs_lab(lab: &Lab, file: &str, br: &str, keys: &str, hosts: &[(&str, &str)]) -> String {
+    let mut t = format!(
+        "name = \"{}\"\nbackend = \"ovs\"\n[switches.{br}]\n{keys}\n",
+        lab.p
+    );
+    for (h, ip) in hosts {
+        t.push_str(&format!(
+            "[hosts.{h}]\n[[hosts.{h}.ports]]\nswitch = \"{br}\"\nip = [\"{ip}\"]\n"
+        ));
+    }
+    write(lab, file, &t)
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -72,28 +87,14 @@ fn a_secure_switch_forwards_once_its_controller_is_connected_and_drift_is_repair
     let (h1, h2) = (lab.name("1"), lab.name("2"));
     let port = free_port();
     let target = format!("tcp:127.0.0.1:{port}");
-    let file = write(
+    let file = ovs_lab(
         &lab,
         "of.toml",
+        &br,
         &format!(
-            r#"name = "{p}"
-backend = "ovs"
-[switches.{br}]
-fail_mode = "secure"
-controller = "{target}"
-protocols = ["OpenFlow13", "OpenFlow10"]
-datapath_id = "0x00000000000000A1"
-[hosts.{h1}]
-[[hosts.{h1}.ports]]
-switch = "{br}"
-ip = ["198.18.41.1/24"]
-[hosts.{h2}]
-[[hosts.{h2}.ports]]
-switch = "{br}"
-ip = ["198.18.41.2/24"]
-"#,
-            p = lab.p
+            "fail_mode = \"secure\"\ncontroller = \"{target}\"\nprotocols = [\"OpenFlow13\", \"OpenFlow10\"]\ndatapath_id = \"0x00000000000000A1\""
         ),
+        &[(&h1, "198.18.41.1/24"), (&h2, "198.18.41.2/24")],
     );
     lab.ok(&["apply", &file]);
     // what Open vSwitch holds, by ovs-vsctl
@@ -224,20 +225,28 @@ fn openflow_settings_are_refused_on_a_linux_bridge_and_checked() {
     lab.ok(&["switch", "del", &br]);
 }
 
+/// A bridge's management socket, beside the sandbox's OVSDB socket
+/// (where `ovs-ofctl` reaches it).
+fn mgmt_of(addr: &str, br: &str) -> String {
+    std::path::Path::new(addr.strip_prefix("unix:").unwrap())
+        .parent()
+        .unwrap()
+        .join(format!("{br}.mgmt"))
+        .display()
+        .to_string()
+}
+
 /// `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` of a bridge (by its
 /// management socket), each line without its cookie, sorted.
 fn ofctl_dump(addr: &str, br: &str) -> Vec<String> {
-    let dir = std::path::Path::new(addr.strip_prefix("unix:").unwrap())
-        .parent()
-        .unwrap();
-    let mgmt = dir.join(format!("{br}.mgmt"));
+    let mgmt = mgmt_of(addr, br);
     let out = sh(&[
         "ovs-ofctl",
         "-O",
         "OpenFlow13",
         "--no-stats",
         "dump-flows",
-        mgmt.to_str().unwrap(),
+        &mgmt,
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -262,14 +271,7 @@ fn flows_added_by_swctl_dump_as_ovs_ofctl_added_ones_and_steer_traffic() {
     let addr = lab.ovsdb.clone().unwrap();
     let (a, b, c) = (lab.name("a"), lab.name("b"), lab.name("c"));
     let (h1, h2) = (lab.name("1"), lab.name("2"));
-    let mgmt = |br: &str| {
-        std::path::Path::new(addr.strip_prefix("unix:").unwrap())
-            .parent()
-            .unwrap()
-            .join(format!("{br}.mgmt"))
-            .display()
-            .to_string()
-    };
+    let mgmt = |br: &str| mgmt_of(&addr, br);
     lab.ok(&["ns", "add", &h1, &h2]);
     lab.ok(&["switch", "add", &a]);
     lab.ok(&["switch", "add", &b]);
@@ -464,29 +466,16 @@ fn declared_flows_steer_traffic_and_are_reconciled_by_cookie() {
     let (h1, h2, h3) = (lab.name("1"), lab.name("2"), lab.name("3"));
     let drop = "priority=100,ip,nw_dst=198.18.44.3 actions=drop".to_string();
     let steer = format!("priority=90,ip,in_port={h1},nw_dst=198.18.44.2 actions=output:{h2}");
-    let file = write(
+    let file = ovs_lab(
         &lab,
         "flows.toml",
-        &format!(
-            r#"name = "{p}"
-backend = "ovs"
-[switches.{br}]
-flows = ["{drop}", "{steer}"]
-[hosts.{h1}]
-[[hosts.{h1}.ports]]
-switch = "{br}"
-ip = ["198.18.44.1/24"]
-[hosts.{h2}]
-[[hosts.{h2}.ports]]
-switch = "{br}"
-ip = ["198.18.44.2/24"]
-[hosts.{h3}]
-[[hosts.{h3}.ports]]
-switch = "{br}"
-ip = ["198.18.44.3/24"]
-"#,
-            p = lab.p
-        ),
+        &br,
+        &format!("flows = [\"{drop}\", \"{steer}\"]"),
+        &[
+            (&h1, "198.18.44.1/24"),
+            (&h2, "198.18.44.2/24"),
+            (&h3, "198.18.44.3/24"),
+        ],
     );
     lab.ok(&["apply", &file]);
     // at once: h3 is cut off, h2 reached through the steering flow
@@ -501,12 +490,7 @@ ip = ["198.18.44.3/24"]
     let (mine, _) = owned(&lab, &br);
     assert_eq!(mine.len(), 2, "{mine:?}");
     // the oracle: ovs-ofctl sees both with the lab's cookie
-    let mgmt = std::path::Path::new(addr.strip_prefix("unix:").unwrap())
-        .parent()
-        .unwrap()
-        .join(format!("{br}.mgmt"))
-        .display()
-        .to_string();
+    let mgmt = mgmt_of(&addr, &br);
     let cookie = {
         let v = lab.json(&["flows", &br]);
         v["flows"][0]["cookie"].as_str().unwrap().to_string()
@@ -595,21 +579,12 @@ fn flow_changes_on_a_watched_lab_arrive_as_events() {
     let br = lab.name("br");
     let h1 = lab.name("1");
     let drop = "priority=100,ip,nw_dst=198.18.45.9 actions=drop";
-    let file = write(
+    let file = ovs_lab(
         &lab,
         "watch.toml",
-        &format!(
-            r#"name = "{p}"
-backend = "ovs"
-[switches.{br}]
-flows = ["{drop}"]
-[hosts.{h1}]
-[[hosts.{h1}.ports]]
-switch = "{br}"
-ip = ["198.18.45.1/24"]
-"#,
-            p = lab.p
-        ),
+        &br,
+        &format!("flows = [\"{drop}\"]"),
+        &[(&h1, "198.18.45.1/24")],
     );
     lab.ok(&["apply", &file]);
     let srv = Server::start(&lab);
@@ -625,12 +600,7 @@ ip = ["198.18.45.1/24"]
             .any(|b| b == br.as_str()),
         "{hello}"
     );
-    let mgmt = std::path::Path::new(addr.strip_prefix("unix:").unwrap())
-        .parent()
-        .unwrap()
-        .join(format!("{br}.mgmt"))
-        .display()
-        .to_string();
+    let mgmt = mgmt_of(&addr, &br);
     let flow_event = |change: &'static str, owner: String| {
         move |v: &serde_json::Value| {
             v["object"] == "flow" && v["change"] == change && v["owner"] == owner.as_str()

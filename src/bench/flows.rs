@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::scale::median;
 use super::{BenchError, fail, switch_name};
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -58,11 +59,6 @@ fn count(mgmt: &Path) -> Result<usize, BenchError> {
         .lines()
         .filter(|l| l.contains("actions=drop"))
         .count())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 pub fn run(

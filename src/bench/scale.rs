@@ -174,7 +174,7 @@ fn floor(n: usize, up: bool) -> Result<f64, BenchError> {
 }
 
 /// The median of some figures (0 for none).
-fn median(mut v: Vec<f64>) -> f64 {
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }

@@ -318,19 +318,12 @@ pub async fn run_batches<S: super::OvsDb + super::FlowTables>(
     }
     let st = match sys.ovs_state().await {
         Ok(Ok(st)) => st,
-        Ok(Err(why)) => {
-            return steps
-                .iter()
-                .map(|_| {
-                    Err(StepError::Flows {
-                        bridge: "?".into(),
-                        why: why.clone(),
-                    })
-                })
-                .collect();
-        }
-        Err(e) => {
-            let why = e.to_string();
+        r => {
+            let why = match r {
+                Ok(Err(why)) => why,
+                Err(e) => e.to_string(),
+                Ok(Ok(_)) => unreachable!("matched above"),
+            };
             return steps
                 .iter()
                 .map(|_| {

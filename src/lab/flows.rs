@@ -6,8 +6,6 @@
 //! an OVS port name or a host's name (its port on this switch), looked up
 //! in OVSDB when the command runs.
 
-use std::collections::BTreeMap;
-
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +13,10 @@ use crate::effect::OvsDb;
 use crate::effect::openflow::{OfError, OfSession};
 use crate::model::names::{IfName, InvalidInput, Owner};
 use crate::model::openflow::{FlowOwner, OWNER_MASK, cookie, owner_of};
-use crate::model::ovs::OvsBridge;
 use crate::openflow::text::{ParseError, flow_text, parse};
 use crate::openflow::{Command, Flow, Msg};
 use crate::ovsdb::OvsdbError;
+use crate::plan::flows::Ports;
 
 /// `flows SWITCH`
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
@@ -145,49 +143,6 @@ pub enum FlowReport {
     Changed(FlowChanged),
 }
 
-/// The ports of `b` by name and by number: hosts (swctl's ports) by their
-/// namespace's name, every port by its own name.
-struct Ports {
-    by_name: BTreeMap<String, u32>,
-    by_num: BTreeMap<u32, String>,
-}
-
-impl Ports {
-    fn of(b: &OvsBridge) -> Ports {
-        let mut p = Ports {
-            by_name: BTreeMap::new(),
-            by_num: BTreeMap::new(),
-        };
-        for port in &b.ports {
-            let Some(n) = port
-                .ifaces
-                .first()
-                .and_then(|i| i.ofport)
-                .filter(|n| *n > 0)
-            else {
-                continue;
-            };
-            let n = n as u32;
-            p.by_name.insert(port.name.clone(), n);
-            p.by_num.insert(n, port.name.clone());
-            if let Some(ns) = port.ns() {
-                p.by_name.insert(ns.to_string(), n);
-                p.by_num.insert(n, ns.to_string());
-            }
-        }
-        p
-    }
-
-    fn resolve(&self, bridge: &str, n: &str) -> Result<u32, String> {
-        self.by_name.get(n).copied().ok_or_else(|| {
-            format!(
-                "no port or host {n:?} on {bridge} (its ports: {})",
-                self.by_name.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
-        })
-    }
-}
-
 /// Run a flow command against the switch's OVSDB (ports) and its
 /// management socket (flows).
 pub async fn run<S: OvsDb>(sys: &S, job: FlowJob) -> Result<FlowReport, FlowError> {
@@ -204,12 +159,14 @@ pub async fn run<S: OvsDb>(sys: &S, job: FlowJob) -> Result<FlowReport, FlowErro
     let cli = Owner::cli();
     let mine = cookie(&cli);
     let parsed = |text: &str| -> Result<Flow, FlowError> {
-        parse(text, &mut |n| ports.resolve(&b.name, n)).map_err(|source| FlowError::Parse {
-            flow: text.to_string(),
-            source,
-        })
+        ports
+            .parse(&b.name, text)
+            .map_err(|source| FlowError::Parse {
+                flow: text.to_string(),
+                source,
+            })
     };
-    let name = |n: u32| ports.by_num.get(&n).cloned();
+    let name = |n: u32| ports.name(n);
     match job {
         FlowJob::List(_) => {
             let mut owners: Vec<Owner> = crate::lab::registered().into_iter().collect();
