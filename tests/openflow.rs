@@ -112,6 +112,11 @@ fn a_secure_switch_forwards_once_its_controller_is_connected_and_drift_is_repair
         "a secure switch forwarded without a controller"
     );
     assert!(!connected(&lab, &br));
+    let st = lab.ok(&["status", &file]);
+    assert!(
+        st.contains(&format!("controller  {target} of {br}: not connected")),
+        "{st}"
+    );
 
     let _tc = TestController::start(&lab.p, port);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -127,7 +132,12 @@ fn a_secure_switch_forwards_once_its_controller_is_connected_and_drift_is_repair
     ping(Some(&h1), "198.18.41.2").unwrap();
     let got = tcp_transfer(&h2, &h1, "198.18.41.2:5410".parse().unwrap(), 1 << 20).unwrap();
     assert_eq!(got, 1 << 20);
-    assert!(lab.ok(&["status", &file]).contains("in sync"));
+    let st = lab.ok(&["status", &file]);
+    assert!(st.contains("in sync"), "{st}");
+    assert!(
+        st.contains(&format!("controller  {target} of {br}: connected")),
+        "{st}"
+    );
     // the controller's flows are not the lab's: an apply leaves them
     let (_, theirs) = owned(&lab, &br);
     assert!(!theirs.is_empty(), "the controller installed no flow");

@@ -83,6 +83,16 @@ fn lab_text(r: &LabReport) -> String {
             if let Some(d) = &r.drift {
                 drift_lines(&mut text, d, "  ");
             }
+            for (sw, cs) in &r.controllers {
+                for c in cs {
+                    let state = if c.is_connected {
+                        "connected"
+                    } else {
+                        "not connected"
+                    };
+                    text.push_str(&format!("\n  controller  {} of {sw}: {state}", c.target));
+                }
+            }
             for (sw, fs) in &r.foreign_flows {
                 text.push_str(&format!(
                     "\n  foreign  {} flow{} on {sw} not the lab's (a controller's or added by hand; left alone): {}",

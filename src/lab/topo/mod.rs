@@ -436,6 +436,15 @@ async fn status<S: Effects>(
     r.file = file;
     if let Some(o) = &o {
         r.foreign_flows = foreign_flows(o, &t.desired);
+        r.controllers = t
+            .desired
+            .switches
+            .keys()
+            .filter_map(|n| {
+                let b = o.ovs.as_ref()?.bridge(n.as_str())?;
+                (!b.controllers.is_empty()).then(|| (n.to_string(), b.controllers.clone()))
+            })
+            .collect();
     }
     Ok(r)
 }

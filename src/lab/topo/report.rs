@@ -98,6 +98,10 @@ pub struct LabReport {
     /// controller's, added by hand): not drift, left alone; by switch
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub foreign_flows: std::collections::BTreeMap<String, Vec<String>>,
+    /// `status`: the controllers of the lab's OVS switches, connected or
+    /// not (not drift: a controller comes and goes on its own), by switch
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub controllers: std::collections::BTreeMap<String, Vec<crate::model::openflow::Controller>>,
     /// the file the lab came from (for the repair hint), empty by name
     #[serde(skip)]
     pub file: String,
@@ -123,6 +127,7 @@ impl LabReport {
             check: None,
             restarted: vec![],
             foreign_flows: Default::default(),
+            controllers: Default::default(),
             file: String::new(),
         }
     }
