@@ -246,20 +246,20 @@ fn mgmt_of(addr: &str, br: &str) -> String {
         .to_string()
 }
 
+/// `ovs-ofctl ARGS...`, which must succeed; its output.
+fn ofctl(args: &[&str]) -> String {
+    let mut a = vec!["ovs-ofctl"];
+    a.extend_from_slice(args);
+    let out = sh(&a);
+    assert!(out.status.success(), "{a:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` of a bridge (by its
 /// management socket), each line without its cookie, sorted.
 fn ofctl_dump(addr: &str, br: &str) -> Vec<String> {
     let mgmt = mgmt_of(addr, br);
-    let out = sh(&[
-        "ovs-ofctl",
-        "-O",
-        "OpenFlow13",
-        "--no-stats",
-        "dump-flows",
-        &mgmt,
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    let mut v: Vec<String> = ofctl(&["-O", "OpenFlow13", "--no-stats", "dump-flows", &mgmt])
         .lines()
         .map(|l| {
             l.trim()
@@ -328,8 +328,7 @@ fn flows_added_by_swctl_dump_as_ovs_ofctl_added_ones_and_steer_traffic() {
     ];
     for f in flows {
         lab.ok(&["flow", "add", &b, f]);
-        let out = sh(&["ovs-ofctl", "-O", "OpenFlow13", "add-flow", &mgmt(&c), f]);
-        assert!(out.status.success(), "{f}: {}", text(&out));
+        ofctl(&["-O", "OpenFlow13", "add-flow", &mgmt(&c), f]);
     }
     let (ours, theirs) = (ofctl_dump(&addr, &b), ofctl_dump(&addr, &c));
     assert_eq!(ours.len(), flows.len(), "{ours:#?} {theirs:#?}");
@@ -373,15 +372,7 @@ fn flows_added_by_swctl_dump_as_ovs_ofctl_added_ones_and_steer_traffic() {
     );
     // flow del removes swctl's, never a foreign one added by hand
     let foreign = "priority=5,arp actions=normal";
-    let out = sh(&[
-        "ovs-ofctl",
-        "-O",
-        "OpenFlow13",
-        "add-flow",
-        &mgmt(&a),
-        foreign,
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ofctl(&["-O", "OpenFlow13", "add-flow", &mgmt(&a), foreign]);
     lab.ok(&["flow", "del", &a]);
     let left = ofctl_dump(&addr, &a);
     assert_eq!(left, ["priority=5,arp actions=NORMAL"], "{left:#?}");
@@ -505,33 +496,24 @@ fn declared_flows_steer_traffic_and_are_reconciled_by_cookie() {
         let v = lab.json(&["flows", &br]);
         v["flows"][0]["cookie"].as_str().unwrap().to_string()
     };
-    let dump = text(&sh(&[
-        "ovs-ofctl",
+    let dump = ofctl(&[
         "-O",
         "OpenFlow13",
         "dump-flows",
         &mgmt,
         &format!("cookie={cookie}/-1"),
-    ]));
+    ]);
     assert_eq!(dump.matches("cookie=").count(), 2, "{dump}");
     assert!(lab.ok(&["apply", &file]).contains("nothing to change"));
 
     // disturbed by hand: the drop deleted, a foreign flow added
-    let out = sh(&[
-        "ovs-ofctl",
+    ofctl(&[
         "--strict",
         "del-flows",
         &mgmt,
         "priority=100,ip,nw_dst=198.18.44.3",
     ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = sh(&[
-        "ovs-ofctl",
-        "add-flow",
-        &mgmt,
-        "priority=5,arp actions=normal",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ofctl(&["add-flow", &mgmt, "priority=5,arp actions=normal"]);
     assert!(
         ping_once(&h1, "198.18.44.3"),
         "the drop is gone: h3 answers"
@@ -617,14 +599,12 @@ fn flow_changes_on_a_watched_lab_arrive_as_events() {
         }
     };
     // the lab's flow deleted by hand: heard within a second
-    let out = sh(&[
-        "ovs-ofctl",
+    ofctl(&[
         "--strict",
         "del-flows",
         &mgmt,
         "priority=100,ip,nw_dst=198.18.45.9",
     ]);
-    assert!(out.status.success(), "{}", text(&out));
     let (hit, seen) = ws.until(1.0, flow_event("removed", lab.p.clone()));
     let hit = hit.unwrap_or_else(|| panic!("not heard: {seen:#?}"));
     assert!(
@@ -636,13 +616,7 @@ fn flow_changes_on_a_watched_lab_arrive_as_events() {
     );
     assert_eq!(hit["switch"], br.as_str());
     // a foreign flow added by hand
-    let out = sh(&[
-        "ovs-ofctl",
-        "add-flow",
-        &mgmt,
-        "priority=5,arp actions=normal",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ofctl(&["add-flow", &mgmt, "priority=5,arp actions=normal"]);
     let (hit, seen) = ws.until(1.0, flow_event("added", "foreign".into()));
     assert!(hit.is_some(), "not heard: {seen:#?}");
     // apply puts the lab's back: heard as the lab's

@@ -13,7 +13,7 @@ use crate::effect::OvsDb;
 use crate::effect::openflow::{OfError, OfSession};
 use crate::model::names::{IfName, InvalidInput, Owner};
 use crate::model::openflow::{FlowOwner, OWNER_MASK, cookie, owner_of};
-use crate::openflow::text::{ParseError, flow_text, parse};
+use crate::openflow::text::{ParseError, check, flow_text};
 use crate::openflow::{Command, Flow, Msg};
 use crate::ovsdb::OvsdbError;
 use crate::plan::flows::Ports;
@@ -81,7 +81,7 @@ pub fn validate_list(r: &FlowsList) -> Result<FlowJob, FlowError> {
 }
 
 pub fn validate_add(r: &FlowAdd) -> Result<FlowJob, FlowError> {
-    parse(&r.flow, &mut |_| Ok(1)).map_err(|source| FlowError::Parse {
+    check(&r.flow).map_err(|source| FlowError::Parse {
         flow: r.flow.clone(),
         source,
     })?;
@@ -90,7 +90,7 @@ pub fn validate_add(r: &FlowAdd) -> Result<FlowJob, FlowError> {
 
 pub fn validate_del(r: &FlowDel) -> Result<FlowJob, FlowError> {
     if let Some(m) = &r.filter {
-        parse(&del_text(m), &mut |_| Ok(1)).map_err(|source| FlowError::Parse {
+        check(&del_text(m)).map_err(|source| FlowError::Parse {
             flow: m.clone(),
             source,
         })?;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+use super::events::now_ms;
 use crate::effect::kernel::events::{KernelEvent, Monitor};
 use crate::effect::kernel::netns;
 use crate::effect::ovs::events::{OvsEvent, OvsMonitor};
@@ -75,13 +76,6 @@ pub fn targets(d: &Desired) -> Targets {
     t
 }
 
-fn now_ms() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
-
 /// Whether a mark (a device's alias) is the lab's, or one of its machines'.
 fn marked_by(alias: Option<&str>, lab: &Owner) -> bool {
     alias
@@ -92,7 +86,7 @@ fn marked_by(alias: Option<&str>, lab: &Owner) -> bool {
 fn kernel_json(lab: &Owner, ns: Option<&NsName>, e: &KernelEvent) -> Value {
     json!({
         "event": "drift", "lab": lab, "object": e.object, "change": e.change,
-        "netns": ns, "dev": e.dev, "detail": e.detail, "time_ms": now_ms() as u64,
+        "netns": ns, "dev": e.dev, "detail": e.detail, "time_ms": now_ms(),
     })
 }
 
@@ -182,7 +176,7 @@ async fn watch_ns(
 fn ovs_json(lab: &Owner, addr: &str, e: &OvsEvent) -> Value {
     json!({
         "event": "drift", "lab": lab, "object": e.object, "change": e.change,
-        "ovsdb": addr, "name": e.name, "detail": e.detail, "time_ms": now_ms() as u64,
+        "ovsdb": addr, "name": e.name, "detail": e.detail, "time_ms": now_ms(),
     })
 }
 
@@ -197,7 +191,7 @@ async fn watch_ovsdb(lab: Owner, addr: String, tx: mpsc::Sender<Value>) {
                     let _ = tx
                         .send(json!({"event": "drift", "lab": lab, "object": "ovsdb",
                             "change": "removed", "ovsdb": addr, "detail": e.to_string(),
-                            "time_ms": now_ms() as u64}))
+                            "time_ms": now_ms()}))
                         .await;
                 }
                 up = Some(false);
@@ -211,7 +205,7 @@ async fn watch_ovsdb(lab: Owner, addr: String, tx: mpsc::Sender<Value>) {
         };
         if up == Some(false) {
             let ev = json!({"event": "drift", "lab": lab, "object": "ovsdb",
-                "change": "added", "ovsdb": addr, "detail": "", "time_ms": now_ms() as u64});
+                "change": "added", "ovsdb": addr, "detail": "", "time_ms": now_ms()});
             if tx.send(ev).await.is_err() {
                 return;
             }
@@ -222,7 +216,7 @@ async fn watch_ovsdb(lab: Owner, addr: String, tx: mpsc::Sender<Value>) {
                     let Some(evs) = evs else {
                         let ev = json!({"event": "drift", "lab": lab, "object": "ovsdb",
                             "change": "removed", "ovsdb": addr,
-                            "detail": "the server closed the connection", "time_ms": now_ms() as u64});
+                            "detail": "the server closed the connection", "time_ms": now_ms()});
                         if tx.send(ev).await.is_err() {
                             return;
                         }
@@ -377,7 +371,7 @@ async fn names_loop(
             p.send_replace(made);
             let ev = json!({"event": "drift", "lab": lab, "object": "namespace",
                 "change": if made { "added" } else { "removed" }, "netns": n,
-                "detail": "", "time_ms": now_ms() as u64});
+                "detail": "", "time_ms": now_ms()});
             if tx.send(ev).await.is_err() {
                 return;
             }

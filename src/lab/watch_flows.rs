@@ -10,17 +10,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::events::now_ms;
 use crate::effect::openflow::OfSession;
 use crate::model::names::Owner;
 use crate::model::openflow::{FlowOwner, owner_of};
 use crate::openflow::text::flow_text;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// Watch bridge `br` on server `db` until `tx`'s receiver goes; `ready`
 /// is said once the monitor is in place (or could not be at first).

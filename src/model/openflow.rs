@@ -158,6 +158,11 @@ pub const SWCTL_COOKIE: u64 = 0x5357 << 48;
 pub const SWCTL_MASK: u64 = 0xffff << 48;
 pub const OWNER_MASK: u64 = 0xffff_ffff_ffff_0000;
 
+/// Whether a flow's cookie is one swctl writes (any owner's).
+pub fn is_swctl(c: u64) -> bool {
+    c & SWCTL_MASK == SWCTL_COOKIE
+}
+
 /// The cookie of `owner`'s flows (`ovs-ofctl add-flow BR cookie=C,...`).
 pub fn cookie(owner: &super::names::Owner) -> u64 {
     SWCTL_COOKIE | u64::from(super::mac::stable_hash(&["flow", owner.as_str()])) << 16
@@ -167,7 +172,7 @@ pub fn cookie(owner: &super::names::Owner) -> u64 {
 /// not among them, or nobody's swctl knows (a controller's, one added by
 /// hand).
 pub fn owner_of(c: u64, owners: &[super::names::Owner]) -> FlowOwner {
-    if c & SWCTL_MASK != SWCTL_COOKIE {
+    if !is_swctl(c) {
         return FlowOwner::Foreign;
     }
     owners

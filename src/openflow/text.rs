@@ -146,6 +146,12 @@ fn split(s: &str, also_space: bool) -> Vec<(usize, &str)> {
         .collect()
 }
 
+/// Whether `text` reads as a flow, any port name taken (its ports are
+/// looked up later, when the switch's are known).
+pub fn check(text: &str) -> Result<(), ParseError> {
+    parse(text, &mut |_| Ok(1)).map(|_| ())
+}
+
 /// Read one flow. `resolve` turns a port name into its number.
 pub fn parse(text: &str, resolve: &mut Resolver) -> Result<Flow, ParseError> {
     let at = |column: usize, why: String| ParseError {

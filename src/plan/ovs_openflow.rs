@@ -16,28 +16,36 @@ use crate::model::ovs::{OvsBridge, OvsChange};
 use crate::model::{Key, SwitchSpec};
 use crate::plan::Step;
 
+/// A string or a list of strings, each checked by `rule`, in their order
+/// (`expected`: what the value must be, for the error).
+fn each(
+    v: &Value,
+    expected: &'static str,
+    rule: fn(&str) -> Result<String, InvalidInput>,
+) -> Result<Vec<String>, InvalidInput> {
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|x| match x {
+            Value::String(s) => rule(s),
+            other => Err(InvalidInput::OptionType {
+                expected,
+                found: other.to_string(),
+            }),
+        })
+        .collect()
+}
+
 /// A string or a list of strings, each checked by `rule`; a list back,
 /// sorted, each entry once.
 fn strings(
     v: &Value,
     rule: fn(&str) -> Result<String, InvalidInput>,
 ) -> Result<Value, InvalidInput> {
-    let items: Vec<&Value> = match v {
-        Value::Array(a) => a.iter().collect(),
-        one => vec![one],
-    };
-    let mut out = vec![];
-    for x in items {
-        match x {
-            Value::String(s) => out.push(rule(s)?),
-            other => {
-                return Err(InvalidInput::OptionType {
-                    expected: "a string or a list of strings",
-                    found: other.to_string(),
-                });
-            }
-        }
-    }
+    let mut out = each(v, "a string or a list of strings", rule)?;
     out.sort();
     out.dedup();
     Ok(Value::from(out))
@@ -89,23 +97,12 @@ pub(super) const DATAPATH_ID: SwitchOption = SwitchOption {
 pub(super) const FLOWS: SwitchOption = SwitchOption {
     key: "flows",
     check: |v| {
-        let items: Vec<&Value> = match v {
-            Value::Array(a) => a.iter().collect(),
-            one => vec![one],
-        };
-        let mut out = vec![];
-        for x in items {
-            let Value::String(t) = x else {
-                return Err(InvalidInput::OptionType {
-                    expected: "a list of flows (strings in ovs-ofctl's syntax)",
-                    found: x.to_string(),
-                });
-            };
-            crate::openflow::text::parse(t, &mut |_| Ok(1))
-                .map_err(|e| InvalidInput::Flow(t.clone(), e.to_string()))?;
-            out.push(t.clone());
-        }
-        Ok(Value::from(out))
+        let flows = each(v, "a list of flows (strings in ovs-ofctl's syntax)", |t| {
+            crate::openflow::text::check(t)
+                .map(|_| t.to_string())
+                .map_err(|e| InvalidInput::Flow(t.to_string(), e.to_string()))
+        })?;
+        Ok(Value::from(flows))
     },
     get: |s| (!s.flows.is_empty()).then(|| s.flows.clone().into()),
     set: |s, v| s.flows = list(v),

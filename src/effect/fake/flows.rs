@@ -15,22 +15,25 @@ fn same_key(a: &Flow, b: &Flow) -> bool {
 }
 
 impl Fake {
-    /// Whether the fake's server `db` has bridge `bridge`.
-    async fn has_bridge(&self, db: &str, bridge: &str) -> bool {
+    /// The fake's server `db` has bridge `bridge`, or its management
+    /// socket is missing.
+    async fn bridge_there(&self, db: &str, bridge: &str) -> Result<(), OfError> {
         use crate::effect::OvsDb;
-        matches!(self.ovs_state().await, Ok(Ok(st)) if st.bridges.iter().any(|b| b.db == db && b.name == bridge))
+        if matches!(self.ovs_state().await, Ok(Ok(st)) if st.bridges.iter().any(|b| b.db == db && b.name == bridge))
+        {
+            return Ok(());
+        }
+        Err(OfError::Connect {
+            bridge: bridge.into(),
+            path: format!("{bridge}.mgmt"),
+            why: "no such bridge (fake)".into(),
+        })
     }
 }
 
 impl FlowTables for Fake {
     async fn flows(&self, db: &str, bridge: &str) -> Result<Vec<FlowStats>, OfError> {
-        if !self.has_bridge(db, bridge).await {
-            return Err(OfError::Connect {
-                bridge: bridge.into(),
-                path: format!("{bridge}.mgmt"),
-                why: "no such bridge (fake)".into(),
-            });
-        }
+        self.bridge_there(db, bridge).await?;
         let ovs = self.ovs.lock().unwrap();
         let table = ovs
             .as_ref()
@@ -54,13 +57,7 @@ impl FlowTables for Fake {
         bridge: &str,
         mods: &[(String, Msg)],
     ) -> Result<(), OfError> {
-        if !self.has_bridge(db, bridge).await {
-            return Err(OfError::Connect {
-                bridge: bridge.into(),
-                path: format!("{bridge}.mgmt"),
-                why: "no such bridge (fake)".into(),
-            });
-        }
+        self.bridge_there(db, bridge).await?;
         self.record(format!(
             "openflow {bridge}: {} flow-mods and a barrier",
             mods.len()

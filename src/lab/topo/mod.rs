@@ -466,10 +466,7 @@ fn foreign_flows(
             .flows
             .iter()
             .flatten()
-            .filter(|f| {
-                f.flow.cookie & crate::model::openflow::SWCTL_MASK
-                    != crate::model::openflow::SWCTL_COOKIE
-            })
+            .filter(|f| !crate::model::openflow::is_swctl(f.flow.cookie))
             // the bridge's own: priority 0, all packets, NORMAL
             .filter(|f| !(f.flow.cookie == 0 && f.flow.priority == 0 && f.flow.matches.is_empty()))
             .map(|f| crate::openflow::text::flow_text(&f.flow, &|n| ports.name(n)))
