@@ -19,9 +19,11 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// What a topology's plan observes (`lab::scan_for`): flows too.
 fn all() -> Scan {
     Scan {
         all_owned: true,
+        flows: true,
         ..Default::default()
     }
 }

@@ -231,6 +231,8 @@ impl Job {
         // without root: the host's namespace only (entering others needs it)
         let everything = Scan {
             all_owned: root,
+            // an export writes the flows `swctl flow add` made
+            flows: matches!(self, Job::Export(..)),
             ..Default::default()
         };
         match self {

@@ -28,6 +28,10 @@ pub struct Scan {
     /// this part's nor named by it (other simulated machines and their
     /// hosts, of any lab, all under one /run/netns) are not on this machine
     pub machine_part: Option<Owner>,
+    /// also the flows of every OVS bridge swctl made, over OpenFlow (a
+    /// session per bridge): what a topology's plan compares and an export
+    /// writes; not what an imperative command or a listing needs
+    pub flows: bool,
 }
 
 /// Dump the host namespace and the namespaces asked for, concurrently.
@@ -36,7 +40,9 @@ pub async fn observe<S: Effects>(sys: &S, scan: &Scan) -> Result<Observed, StepE
     let mut o = observe_once(sys, scan).await?;
     match sys.ovs_state().await? {
         Ok(mut st) => {
-            read_flows(sys, &mut st).await;
+            if scan.flows {
+                read_flows(sys, &mut st).await;
+            }
             o.ovs = Some(st)
         }
         Err(why) => o.ovs_missing = Some(why),

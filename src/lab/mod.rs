@@ -153,6 +153,7 @@ pub fn scan_for(d: &Desired) -> Scan {
         switch: None,
         links_only: false,
         machine_part: d.owner.machine().map(|_| d.owner.clone()),
+        flows: true,
     }
 }
 
