@@ -60,6 +60,7 @@ fn s4(owner: &str) -> Desired {
             end: EndSpec {
                 addrs: vec![cidr(&format!("198.18.0.{}/24", i + 1))],
                 mtu: None,
+                impair: None,
             },
         });
     }
@@ -104,10 +105,12 @@ fn s7() -> Desired {
         a_end: EndSpec {
             addrs: vec![cidr("198.18.1.1/24")],
             mtu: None,
+            impair: None,
         },
         b_end: EndSpec {
             addrs: vec![cidr("198.18.1.254/24")],
             mtu: None,
+            impair: None,
         },
     });
     d.links.push(LinkSpec {
@@ -118,10 +121,12 @@ fn s7() -> Desired {
         a_end: EndSpec {
             addrs: vec![cidr("198.18.3.254/24")],
             mtu: None,
+            impair: None,
         },
         b_end: EndSpec {
             addrs: vec![cidr("198.18.3.1/24")],
             mtu: None,
+            impair: None,
         },
     });
     d
@@ -442,6 +447,7 @@ fn ovs_changes_go_in_one_transaction() {
                 end: EndSpec {
                     addrs: vec![],
                     mtu: None,
+                    impair: None,
                 },
             });
         }
@@ -650,6 +656,7 @@ fn plan_errors_name_the_problem() {
         end: EndSpec {
             addrs: vec![],
             mtu: None,
+            impair: None,
         },
     });
     assert_eq!(
@@ -716,6 +723,7 @@ fn explicit_ifname_clash_is_refused() {
             end: EndSpec {
                 addrs: vec![],
                 mtu: None,
+                impair: None,
             },
         });
         assert!(matches!(
@@ -853,6 +861,19 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                     } else {
                         None
                     },
+                    impair: match r.below(4) {
+                        0 => Some(swctl::model::impair::Impair {
+                            rate: Some(swctl::model::impair::Rate(8_000 * (1 + r.below(1000)))),
+                            ..Default::default()
+                        }),
+                        1 => Some(swctl::model::impair::Impair {
+                            delay: Some(swctl::model::impair::Time(r.below(100_000) as u32 + 1)),
+                            loss: Some(swctl::model::impair::Percent(r.below(1 << 30) as u32)),
+                            ..Default::default()
+                        }),
+                        2 => Some(Default::default()),
+                        _ => None,
+                    },
                 },
             });
         }
@@ -887,10 +908,12 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
             a_end: EndSpec {
                 addrs: a_addrs,
                 mtu: if r.below(3) == 0 { Some(9000) } else { None },
+                impair: None,
             },
             b_end: EndSpec {
                 addrs: b_addrs,
                 mtu: if r.below(3) == 0 { Some(9000) } else { None },
+                impair: None,
             },
         });
     }
@@ -978,6 +1001,7 @@ fn trunked() -> Desired {
         b: ifn("br1"),
         end: EndSpec {
             mtu: Some(1400),
+            impair: None,
             ..Default::default()
         },
     });
@@ -1081,6 +1105,7 @@ fn trunks_count_against_the_bridge_port_limit() {
             end: EndSpec {
                 addrs: vec![],
                 mtu: None,
+                impair: None,
             },
         });
     }
@@ -1111,6 +1136,7 @@ fn a_big_segment_raises_the_hosts_input_queue_once() {
             end: EndSpec {
                 addrs: vec![],
                 mtu: None,
+                impair: None,
             },
         });
     }

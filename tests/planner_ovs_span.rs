@@ -60,6 +60,7 @@ fn part() -> Desired {
         end: EndSpec {
             addrs: vec!["198.18.1.1/24".parse().unwrap()],
             mtu: None,
+            impair: None,
         },
     });
     d.tunnels.push(TunnelSpec {

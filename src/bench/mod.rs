@@ -288,10 +288,12 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     a_end: EndSpec {
                         addrs: vec![addr(i)],
                         mtu: None,
+                        impair: None,
                     },
                     b_end: EndSpec {
                         addrs: vec![addr(i + 1)],
                         mtu: None,
+                        impair: None,
                     },
                 });
             }
@@ -349,6 +351,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     end: EndSpec {
                         addrs: vec![addr(i)],
                         mtu: None,
+                        impair: None,
                     },
                 });
             }

@@ -58,6 +58,8 @@ pub enum Cmd {
     /// Add or delete flows of swctl's own on an OVS switch (over OpenFlow; others' flows are never touched)
     #[command(subcommand)]
     Flow(FlowCmd),
+    /// Impair a running lab's link: rate, delay, jitter, loss, ... on a host's port or link, both directions unless --egress (`tc qdisc ... tbf|netem`); without values: what it has
+    Impair(crate::lab::impair::ImpairReq),
     /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)
     Forward(change::Forward),
     /// Every namespace, switch, port and address swctl manages (or only what NAME is: a namespace, a switch, a lab)

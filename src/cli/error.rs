@@ -56,6 +56,8 @@ pub enum CliError {
     Lock(#[from] crate::effect::lock::LockError),
     #[error(transparent)]
     Flow(#[from] crate::lab::flows::FlowError),
+    #[error(transparent)]
+    Impair(#[from] crate::lab::impair::ImpairError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -76,6 +78,7 @@ impl CliError {
                 | crate::lab::flows::FlowError::Parse { .. }
                 | crate::lab::flows::FlowError::NoBridge(_),
             ) => 2,
+            CliError::Impair(e) if e.refused() => 2,
             _ => 1,
         }
     }
@@ -85,7 +88,9 @@ impl CliError {
     pub fn chain(&self) -> Vec<String> {
         let mut v = vec![self.to_string()];
         let apply_err = match self {
-            CliError::Apply(a) | CliError::Lab(crate::lab::LabError::Apply(a)) => Some(a),
+            CliError::Apply(a)
+            | CliError::Lab(crate::lab::LabError::Apply(a))
+            | CliError::Impair(crate::lab::impair::ImpairError::Apply(a)) => Some(a),
             _ => None,
         };
         if let Some(a) = apply_err {

@@ -122,6 +122,8 @@ enum Job {
     Serve(String, Option<std::net::SocketAddr>),
     /// `flows`, `flow add`, `flow del`
     Flow(crate::lab::flows::FlowJob),
+    /// `impair HOST[:IFNAME] ...`
+    Impair(crate::lab::impair::ImpairJob),
 }
 
 impl Job {
@@ -146,6 +148,7 @@ impl Job {
             Cmd::Flows(r) => Job::Flow(crate::lab::flows::validate_list(r)?),
             Cmd::Flow(args::FlowCmd::Add(r)) => Job::Flow(crate::lab::flows::validate_add(r)?),
             Cmd::Flow(args::FlowCmd::Del(r)) => Job::Flow(crate::lab::flows::validate_del(r)?),
+            Cmd::Impair(r) => Job::Impair(crate::lab::impair::validate(r)?),
             _ => unreachable!("every command is handled above"),
         })
     }
@@ -171,6 +174,7 @@ impl Job {
             | Job::Ovn(_)
             | Job::Serve(..) => false,
             Job::Flow(f) => !matches!(f, crate::lab::flows::FlowJob::List(_)),
+            Job::Impair(j) => j.action != crate::lab::impair::ImpairAction::Show,
             // a scale run's children take the lock themselves
             Job::Bench(b, _) => b.scale.is_empty() && b.flows.is_none(),
         }
@@ -206,9 +210,12 @@ impl Job {
         match self {
             Job::Change(c) => c.ovs,
             Job::SwitchList | Job::Show(_) | Job::Labs | Job::Export(..) => true,
-            Job::NsList | Job::NsAttach(..) | Job::Sandbox(_) | Job::Ovn(_) | Job::Serve(..) => {
-                false
-            }
+            Job::NsList
+            | Job::NsAttach(..)
+            | Job::Sandbox(_)
+            | Job::Ovn(_)
+            | Job::Serve(..)
+            | Job::Impair(_) => false,
             Job::Topo(..) | Job::Bench(..) | Job::Flow(_) => true,
         }
     }
@@ -287,6 +294,9 @@ impl Job {
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,
             Job::Flow(job) => Ok(flows::render(&crate::lab::flows::run(&k, job).await?)),
+            Job::Impair(job) => Ok(flows::render_impair(
+                &crate::lab::impair::run(&k, job).await?,
+            )),
         }
     }
 }

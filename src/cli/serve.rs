@@ -17,7 +17,7 @@
 //!
 //! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan`, `lab.apply`,
 //! `lab.status`, `lab.check`, `lab.destroy`, `lab.gc`, `flow.list`,
-//! `flow.add`, `flow.del`, and every imperative change
+//! `flow.add`, `flow.del`, `impair`, and every imperative change
 //! (`Change::METHODS`: `ns.add`, `attach`, `route.add`, …); over a
 //! WebSocket the subscription `lab.watch` / `lab.unwatch` (`lab.event`
 //! notifications: drift, apply progress).
@@ -267,6 +267,12 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     })?;
     method(&mut m, "flow.del", |_, r: FlowDel| {
         flow_job(validate_del(&r))
+    })?;
+    // a running lab's link impaired live: the CLI's `impair`
+    method(&mut m, "impair", |_, r: crate::lab::impair::ImpairReq| {
+        crate::lab::impair::validate(&r)
+            .map(Job::Impair)
+            .map_err(|e| error_object(&CliError::Impair(e)))
     })?;
     method(&mut m, "lab.status", |c, r: Status| {
         no_file_over_tcp(c, &r.file)?;

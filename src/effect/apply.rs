@@ -5,7 +5,9 @@
 
 use futures::future::join_all;
 
-use super::{Effects, LinkChange, Namespaces, Netlink, NewLink, NlError, StepError, Vxlan};
+use super::{
+    Effects, LinkChange, Namespaces, Netlink, NewLink, NlError, StepError, TrafficControl, Vxlan,
+};
 use crate::model::names::{Loc, NsName};
 use crate::model::ovn::NbChange;
 use crate::model::ovs::OvsChange;
@@ -20,7 +22,10 @@ pub struct ApplyError {
 }
 
 /// Execute one step.
-async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlError> {
+async fn run<S: Netlink + Namespaces + TrafficControl>(
+    sys: &S,
+    step: &Step,
+) -> Result<(), NlError> {
     match step {
         Step::DelRoute { ns, dest, via } => sys.del_route(&Loc::Ns(ns.clone()), dest, via).await,
         Step::DelAddr { loc, dev, cidr } => sys.del_addr(loc, dev, cidr).await,
@@ -147,6 +152,10 @@ async fn run<S: Netlink + Namespaces>(sys: &S, step: &Step) -> Result<(), NlErro
             )
             .await
         }
+        Step::SetQdisc {
+            loc, dev, qdisc, ..
+        } => sys.set_qdisc(loc, dev, qdisc).await,
+        Step::DelQdisc { loc, dev, .. } => sys.del_qdisc(loc, dev).await,
         Step::SetMac { loc, dev, mac } => {
             let c = LinkChange {
                 mac: Some(*mac),
@@ -403,7 +412,7 @@ async fn await_running<S: Netlink>(sys: &S, plan: &Plan) {
 /// The netlink and namespace steps of one phase, at once: namespace
 /// creations and deletions each as one batch, awaited devices polled
 /// together, every other step concurrently. One result per step, in order.
-async fn run_netlink<S: Netlink + Namespaces>(
+async fn run_netlink<S: Netlink + Namespaces + TrafficControl>(
     sys: &S,
     steps: &[&Step],
 ) -> Vec<Result<(), NlError>> {

@@ -48,6 +48,8 @@ pub enum NlError {
     Closed(String),
     #[error("`{0}` failed: no such device")]
     NoDevice(String),
+    #[error("cannot probe which qdiscs this kernel has")]
+    Probe(#[source] io::Error),
 }
 
 impl NlError {
@@ -144,9 +146,26 @@ pub struct LinkChange {
 /// Every effect at once: what a use case that observes, plans and applies
 /// needs of the system (the real one, `System`; the simulated one,
 /// `fake::Fake`). One bound instead of three.
-pub trait Effects: Netlink + Namespaces + OvsDb + Northbound + FlowTables {}
+pub trait Effects: Netlink + Namespaces + OvsDb + Northbound + FlowTables + TrafficControl {}
 
-impl<T: Netlink + Namespaces + OvsDb + Northbound + FlowTables> Effects for T {}
+impl<T: Netlink + Namespaces + OvsDb + Northbound + FlowTables + TrafficControl> Effects for T {}
+
+/// Devices' root qdiscs, swctl's only (`tc qdisc replace|del dev DEV root
+/// handle 5357:`; they are read with the rest of a namespace, in
+/// `Netlink::dump`), and which kinds this kernel has. The kernel's are
+/// `kernel::tc`; the fake keeps what the same messages say.
+#[allow(async_fn_in_trait)]
+pub trait TrafficControl {
+    async fn set_qdisc(
+        &self,
+        loc: &Loc,
+        dev: &str,
+        q: &crate::model::impair::Qdisc,
+    ) -> Result<(), NlError>;
+    async fn del_qdisc(&self, loc: &Loc, dev: &str) -> Result<(), NlError>;
+    /// probed once per process
+    fn qdisc_kinds(&self) -> Result<crate::model::impair::QdiscKinds, NlError>;
+}
 
 /// An OVS bridge's OpenFlow tables (`ovs-ofctl dump-flows`, `add-flows`,
 /// `del-flows --strict`, in one batch closed by a barrier). `System` speaks

@@ -32,12 +32,19 @@ pub struct Scan {
     /// session per bridge): what a topology's plan compares and an export
     /// writes; not what an imperative command or a listing needs
     pub flows: bool,
+    /// also which qdisc kinds the kernel has (a lab asks for impairments)
+    pub qdisc_kinds: bool,
 }
 
 /// Dump the host namespace and the namespaces asked for, concurrently.
 /// A few dumps per namespace, never one query per object.
 pub async fn observe<S: Effects>(sys: &S, scan: &Scan) -> Result<Observed, StepError> {
     let mut o = observe_once(sys, scan).await?;
+    if scan.qdisc_kinds {
+        // a probe that cannot run refuses nothing: the kernel's answer to
+        // the change itself is then the error
+        o.qdisc_kinds = sys.qdisc_kinds().ok();
+    }
     match sys.ovs_state().await? {
         Ok(mut st) => {
             if scan.flows {
@@ -58,6 +65,7 @@ pub async fn observe<S: Effects>(sys: &S, scan: &Scan) -> Result<Observed, StepE
             let mut wide = observe_once(sys, &wider).await?;
             wide.ovs = o.ovs;
             wide.ovs_missing = o.ovs_missing;
+            wide.qdisc_kinds = o.qdisc_kinds;
             Ok(wide)
         }
         _ => Ok(o),

@@ -149,6 +149,23 @@ impl Northbound for System {
     }
 }
 
+impl super::TrafficControl for System {
+    async fn set_qdisc(
+        &self,
+        loc: &Loc,
+        dev: &str,
+        q: &crate::model::impair::Qdisc,
+    ) -> Result<(), NlError> {
+        self.kernel.set_qdisc(loc, dev, q).await
+    }
+    async fn del_qdisc(&self, loc: &Loc, dev: &str) -> Result<(), NlError> {
+        self.kernel.del_qdisc(loc, dev).await
+    }
+    fn qdisc_kinds(&self) -> Result<crate::model::impair::QdiscKinds, NlError> {
+        self.kernel.qdisc_kinds()
+    }
+}
+
 impl super::FlowTables for System {
     async fn flows(
         &self,

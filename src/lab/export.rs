@@ -21,6 +21,19 @@ fn global(v: &[Cidr]) -> Vec<Cidr> {
 }
 
 /// MTU worth writing down: not the kernel's default.
+/// What swctl's qdisc on an end gives, as a file says it (another's qdisc
+/// is not the lab's).
+fn impair(l: &LinkObs) -> Option<crate::model::impair::Impair> {
+    Some(
+        l.qdisc
+            .as_ref()
+            .filter(|q| q.is_swctl())
+            .and_then(|q| q.config)
+            .map(|c| c.impair())
+            .unwrap_or_default(),
+    )
+}
+
 fn mtu(l: &LinkObs) -> Option<u32> {
     (l.mtu != 1500).then_some(l.mtu)
 }
@@ -116,6 +129,7 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                 end: EndSpec {
                     addrs: global(&end.addrs),
                     mtu: mtu(end),
+                    impair: impair(end),
                 },
             });
         }
@@ -145,10 +159,12 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                         a_end: EndSpec {
                             addrs: global(&l.addrs),
                             mtu: mtu(l),
+                            impair: impair(l),
                         },
                         b_end: EndSpec {
                             addrs: peer.map(|p| global(&p.addrs)).unwrap_or_default(),
                             mtu: mtu(l),
+                            impair: peer.and_then(impair),
                         },
                     });
                 }
@@ -162,6 +178,7 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                     b: b.clone(),
                     end: EndSpec {
                         mtu: mtu(l),
+                        impair: impair(l),
                         ..Default::default()
                     },
                 }),

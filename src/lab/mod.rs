@@ -12,6 +12,7 @@ pub mod export;
 pub mod flows;
 pub mod graph;
 pub mod graph_svg;
+pub mod impair;
 pub mod machines;
 pub mod ovn;
 pub mod reach;
@@ -154,6 +155,7 @@ pub fn scan_for(d: &Desired) -> Scan {
         links_only: false,
         machine_part: d.owner.machine().map(|_| d.owner.clone()),
         flows: true,
+        qdisc_kinds: d.impaired(),
     }
 }
 

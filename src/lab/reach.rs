@@ -327,6 +327,7 @@ mod tests {
             end: EndSpec {
                 addrs: vec![a.parse().unwrap()],
                 mtu: None,
+                impair: None,
             },
         };
         d.ports = vec![

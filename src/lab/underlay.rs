@@ -185,6 +185,7 @@ pub fn underlay(d: &Desired) -> Result<Option<Desired>, String> {
             end: EndSpec {
                 addrs,
                 mtu: Some(mtu),
+                impair: None,
             },
         });
     }

@@ -8,6 +8,7 @@
 
 pub mod desired;
 pub mod end;
+pub mod impair;
 pub mod mac;
 pub mod mark;
 pub mod names;

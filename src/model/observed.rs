@@ -39,6 +39,9 @@ pub struct LinkObs {
     /// the device's IPv4 `arp_ignore` (None: no IPv4 configuration)
     #[serde(skip)]
     pub arp_ignore: Option<i32>,
+    /// its root qdisc, unless the kernel's default
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qdisc: Option<crate::model::impair::QdiscObs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,6 +118,10 @@ pub struct Observed {
     /// the host's net.core.netdev_max_backlog (None: not read)
     #[serde(skip)]
     pub backlog: Option<u32>,
+    /// which qdiscs the kernel has (None: not probed; probed when the
+    /// desired state has impairments)
+    #[serde(skip)]
+    pub qdisc_kinds: Option<crate::model::impair::QdiscKinds>,
 }
 
 impl Observed {

@@ -11,7 +11,8 @@ use crate::model::names::{Cidr, Loc};
 impl Cx<'_> {
     /// Steps that make device `dev` in `loc` have every attribute of `want`
     /// (`ip link set DEV up`, `ip link set DEV address MAC`, `ip link set
-    /// DEV mtu N`, `ip addr add`, announced); `have`: the device as
+    /// DEV mtu N`, `ip addr add`, announced, `tc qdisc replace|del dev DEV
+    /// root handle 5357:`); `have`: the device as
     /// observed, None for one this plan creates (made up, with its stable
     /// address, by its creation step).
     pub fn ensure_end(&mut self, loc: &Loc, dev: &str, have: Option<&LinkObs>, want: End) {
@@ -21,6 +22,7 @@ impl Cx<'_> {
             mtu,
             up,
             stable_mac,
+            qdisc,
         } = want;
         if let Some(l) = have {
             if up {
@@ -32,6 +34,11 @@ impl Cx<'_> {
         }
         self.ensure_mtu(loc, dev, have.map(|l| l.mtu), mtu);
         self.ensure_addrs(loc, dev, have.map_or(&[][..], |l| &l.addrs), addrs);
+        if let Some(q) = qdisc {
+            let have = have.and_then(|l| l.qdisc.as_ref());
+            self.steps
+                .extend(super::impair::qdisc_step(loc, dev, have, q));
+        }
     }
 
     /// `have`: the observed MTU, None for a device this plan creates.

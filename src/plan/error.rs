@@ -108,6 +108,19 @@ pub enum PlanError {
         db: String,
         version: String,
     },
+    #[error(
+        "this kernel has no {kind} qdisc (\"Specified qdisc kind is unknown\"): {what} asks for {keys}; what works here: {works}"
+    )]
+    NoQdisc {
+        kind: &'static str,
+        what: String,
+        keys: String,
+        works: &'static str,
+    },
+    #[error(
+        "the port of {ns} on {switch} is an OVS internal port, which has no device on the switch's side to shape what {ns} receives: impairments need via = \"veth\" (or \"auto\")"
+    )]
+    ImpairedInternalPort { ns: NsName, switch: IfName },
     #[error("namespace {0} has no route {1} via {2}")]
     NoSuchRoute(NsName, RouteDest, IpAddr),
     #[error("interface name {0} is planned twice in {1}")]

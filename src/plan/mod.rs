@@ -19,6 +19,7 @@ mod bridge;
 mod ends;
 mod error;
 pub mod flows;
+pub mod impair;
 mod links;
 mod namespaces;
 mod naming;
@@ -135,6 +136,7 @@ pub struct Cx<'a> {
 
 /// Make the plan. Pure: the same inputs give the same steps.
 pub fn plan(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanError> {
+    impair::kernel_gives(d, o)?;
     if d.tunnels.is_empty() && d.xlinks.is_empty() && d.uplinks.is_empty() {
         plan_fitted(d, o, scope)
     } else {
@@ -444,6 +446,7 @@ impl<'a> Cx<'a> {
                     });
                 }
             };
+            let via = impair::wiring(p, via)?;
             if let (Some(_), Some(why)) = (p.vlan, sw.rules().no_vlans) {
                 return Err(PlanError::VlanUnsupported {
                     switch: p.switch.clone(),

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::model::Mark;
+use crate::model::impair::Qdisc;
 use crate::model::names::{Cidr, IfName, Loc, Mac, NsName, Owner, RouteDest};
 use crate::model::ovn::NbChange;
 use crate::model::ovs::OvsChange;
@@ -104,6 +105,21 @@ pub enum Step {
         loc: Loc,
         dev: String,
         mtu: u32,
+    },
+    /// `tc qdisc replace dev DEV root handle 5357: ...`: the impairment
+    /// an end must have; `was`: what it had, in words
+    SetQdisc {
+        loc: Loc,
+        dev: String,
+        qdisc: Qdisc,
+        was: String,
+    },
+    /// `tc qdisc del dev DEV root handle 5357:`: swctl's impairment, no
+    /// longer wanted
+    DelQdisc {
+        loc: Loc,
+        dev: String,
+        was: String,
     },
     /// give a device back its stable Ethernet address
     SetMac {
@@ -292,6 +308,18 @@ impl Step {
             }
             Step::SetUp { loc, dev } => differs(format!("{dev} ({loc}) is down")),
             Step::SetMtu { loc, dev, mtu } => differs(format!("{dev} ({loc}) has not MTU {mtu}")),
+            Step::SetQdisc {
+                loc,
+                dev,
+                qdisc,
+                was,
+            } => differs(format!(
+                "{dev} ({loc}) is impaired by {was}, the file says {}",
+                qdisc.impair()
+            )),
+            Step::DelQdisc { loc, dev, was } => differs(format!(
+                "{dev} ({loc}) is impaired by {was}, the file says none"
+            )),
             Step::SetMac { loc, dev, mac } => {
                 differs(format!("{dev} ({loc}) lost its stable address {mac}"))
             }
@@ -348,6 +376,8 @@ impl Step {
             | Step::SetMaster { loc, .. }
             | Step::SetUp { loc, .. }
             | Step::SetMtu { loc, .. }
+            | Step::SetQdisc { loc, .. }
+            | Step::DelQdisc { loc, .. }
             | Step::SetMac { loc, .. }
             | Step::Announce { loc, .. }
             | Step::AddAddr { loc, .. }
@@ -396,6 +426,8 @@ impl Step {
             | Step::SetSysctl { .. }
             | Step::SetMark { .. }
             | Step::SetMtu { .. }
+            | Step::SetQdisc { .. }
+            | Step::DelQdisc { .. }
             | Step::SetMac { .. } => 9,
             Step::AddRoute { .. } | Step::Announce { .. } | Step::AddFdb { .. } => 10,
         }

@@ -107,6 +107,17 @@ impl fmt::Display for Step {
             Step::SetMac { loc, dev, mac } => {
                 write!(f, "ip {}link set {dev} address {mac}", loc.ip_n())
             }
+            Step::SetQdisc {
+                loc, dev, qdisc, ..
+            } => write!(
+                f,
+                "tc {}qdisc replace dev {dev} root handle 5357: {}",
+                loc.ip_n(),
+                qdisc.tc_args()
+            ),
+            Step::DelQdisc { loc, dev, .. } => {
+                write!(f, "tc {}qdisc del dev {dev} root handle 5357:", loc.ip_n())
+            }
             Step::Announce { loc, dev, addrs } => {
                 let exec = match loc {
                     Loc::Host => String::new(),

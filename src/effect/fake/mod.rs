@@ -16,6 +16,7 @@ mod flows;
 mod ovn;
 mod ovs;
 pub mod ovsdb;
+mod tc;
 mod vxlan;
 
 pub use ovs::FakeOvs;
@@ -111,6 +112,7 @@ impl Fake {
             group: 0,
             vxlan: None,
             arp_ignore: Some(0),
+            qdisc: None,
         }
     }
 

@@ -5,14 +5,18 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_core::NLM_F_DUMP;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    AfSpecInet, AfSpecUnspec, InfoData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
+    AfSpecInet, AfSpecUnspec, InfoData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::Kernel;
+use crate::effect::NlError;
 use crate::effect::paths::read_pending;
 use crate::model::names::Mac;
 use crate::model::names::{Cidr, Loc, RouteDest};
@@ -45,6 +49,7 @@ pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)>
         group: 0,
         vxlan: None,
         arp_ignore: None,
+        qdisc: None,
     };
     let mut master = None;
     for a in l.attributes {
@@ -142,6 +147,62 @@ pub(super) fn route_row(r: RouteNetlinkMessage) -> Option<(RouteDest, IpAddr, Op
 }
 
 impl Kernel {
+    /// `ip link; ip addr; ip route; tc qdisc` of one namespace, one dump
+    /// after the other on its socket.
+    pub(super) async fn dump_all(&self, loc: &Loc) -> Result<LocObs, NlError> {
+        let links_f = self.request_map(
+            loc,
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+            || format!("ip {}link show", loc.ip_n()),
+            link_row,
+        );
+        let mut am = AddressMessage::default();
+        am.header.family = AddressFamily::Unspec;
+        let addrs_f = self.request_map(
+            loc,
+            RouteNetlinkMessage::GetAddress(am),
+            NLM_F_DUMP,
+            || format!("ip {}addr show", loc.ip_n()),
+            addr_row,
+        );
+        // both families in one dump (AF_UNSPEC: the kernel walks each
+        // family's table in turn), one round trip fewer per namespace
+        let mut rm = RouteMessage::default();
+        rm.header.address_family = AddressFamily::Unspec;
+        let routes_f = self.request_map(
+            loc,
+            RouteNetlinkMessage::GetRoute(rm),
+            NLM_F_DUMP,
+            || format!("ip {}route show table all", loc.ip_n()),
+            route_row,
+        );
+        // One dump at a time per socket: a second concurrent dump on the
+        // same socket is refused with EBUSY by the kernel.
+        let links = links_f.await?;
+        let addrs = addrs_f.await?;
+        let routes = routes_f.await?;
+        let vxlans: Vec<(u32, String)> = links
+            .iter()
+            .filter(|(l, _)| l.vxlan.is_some())
+            .map(|(l, _)| (l.index, l.name.clone()))
+            .collect();
+        let qdiscs = self.qdisc_dump(loc).await?;
+        let mut st = self.parse_dump(loc, links, addrs, routes);
+        for (index, q) in qdiscs {
+            // the kernel's own default (handle 0) is nobody's
+            if q.handle != 0
+                && let Some(l) = st.links.iter_mut().find(|l| l.index == index)
+            {
+                l.qdisc = Some(q);
+            }
+        }
+        if !vxlans.is_empty() {
+            st.fdb = self.fdb_dump(loc, &vxlans).await?;
+        }
+        Ok(st)
+    }
+
     pub(super) fn parse_dump(
         &self,
         loc: &Loc,

@@ -511,48 +511,7 @@ impl Netlink for Kernel {
     }
 
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError> {
-        let links_f = self.request_map(
-            loc,
-            RouteNetlinkMessage::GetLink(LinkMessage::default()),
-            NLM_F_DUMP,
-            || format!("ip {}link show", loc.ip_n()),
-            super::dump::link_row,
-        );
-        let mut am = AddressMessage::default();
-        am.header.family = AddressFamily::Unspec;
-        let addrs_f = self.request_map(
-            loc,
-            RouteNetlinkMessage::GetAddress(am),
-            NLM_F_DUMP,
-            || format!("ip {}addr show", loc.ip_n()),
-            super::dump::addr_row,
-        );
-        // both families in one dump (AF_UNSPEC: the kernel walks each
-        // family's table in turn), one round trip fewer per namespace
-        let mut rm = RouteMessage::default();
-        rm.header.address_family = AddressFamily::Unspec;
-        let routes_f = self.request_map(
-            loc,
-            RouteNetlinkMessage::GetRoute(rm),
-            NLM_F_DUMP,
-            || format!("ip {}route show table all", loc.ip_n()),
-            super::dump::route_row,
-        );
-        // One dump at a time per socket: a second concurrent dump on the
-        // same socket is refused with EBUSY by the kernel.
-        let links = links_f.await?;
-        let addrs = addrs_f.await?;
-        let routes = routes_f.await?;
-        let vxlans: Vec<(u32, String)> = links
-            .iter()
-            .filter(|(l, _)| l.vxlan.is_some())
-            .map(|(l, _)| (l.index, l.name.clone()))
-            .collect();
-        let mut st = self.parse_dump(loc, links, addrs, routes);
-        if !vxlans.is_empty() {
-            st.fdb = self.fdb_dump(loc, &vxlans).await?;
-        }
-        Ok(st)
+        self.dump_all(loc).await
     }
 }
 

@@ -15,6 +15,7 @@ mod links;
 pub mod netns;
 pub mod packet_sock;
 pub mod rcu;
+pub mod tc;
 mod vxlan;
 
 use std::collections::HashMap;

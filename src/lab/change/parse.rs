@@ -188,6 +188,7 @@ pub(super) fn attach(a: &Attach) -> Result<ChangeJob, ChangeError> {
         end: EndSpec {
             addrs,
             mtu: check_mtu(a.mtu)?,
+            impair: None,
         },
     });
     Ok(
@@ -238,10 +239,12 @@ pub(super) fn link(l: &Link) -> Result<ChangeJob, ChangeError> {
         a_end: EndSpec {
             addrs: a_addrs,
             mtu: check_mtu(l.mtu)?,
+            impair: None,
         },
         b_end: EndSpec {
             addrs: b_addrs,
             mtu: check_mtu(l.mtu)?,
+            impair: None,
         },
     });
     Ok(ChangeJob::new(format!("link {a} {b}"), d, Scope::Nothing, scan).replacing(l.replace))

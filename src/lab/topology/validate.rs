@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use super::machines;
 use super::tree::{Node, Pos, Problem, Reader, Table, get, join};
+use crate::model::impair::{self, Impair};
 use crate::model::names::{self, Cidr, IfName, Loc, NsName, Owner, RouteDest, parse_ip};
 use crate::model::{
     Backend, Desired, EndSpec, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec,
@@ -36,8 +37,12 @@ const TRUNK: &[&str] = &["a", "b"];
 /// table (`mtu`) ...
 const END_SHARED: &[&str] = &["mtu"];
 /// ... and one for each end (`ip` on a port, `a_ip`/`b_ip` on a link; a
-/// trunk, layer 2, has none).
+/// trunk, layer 2, has none) ...
 const END_SIDED: &[&str] = &["ip"];
+/// ... and the impairments (`model::impair::KEYS`), shared by every end
+/// (`delay`: each direction delayed) unless one end of a link says its own
+/// (`a_delay`: only what `a` sends).
+const END_EITHER: &[&str] = impair::KEYS;
 
 /// A table's keys: its own, then its ends' (`sides`: the prefix of each
 /// end's own keys; none on a trunk).
@@ -45,8 +50,12 @@ fn with_end_keys(own: &[&str], sides: &[&str]) -> Vec<String> {
     let mut keys: Vec<String> = own.iter().map(|k| k.to_string()).collect();
     for side in sides {
         keys.extend(END_SIDED.iter().map(|k| format!("{side}{k}")));
+        if !side.is_empty() {
+            keys.extend(END_EITHER.iter().map(|k| format!("{side}{k}")));
+        }
     }
     keys.extend(END_SHARED.iter().map(|k| k.to_string()));
+    keys.extend(END_EITHER.iter().map(|k| k.to_string()));
     keys
 }
 
@@ -91,15 +100,50 @@ impl V {
         EndSpec {
             mtu: self.mtu(get(t, "mtu"), &join(path, "mtu")),
             addrs: vec![],
+            impair: Some(self.impair(t, path, "", Impair::default())),
         }
+    }
+
+    /// The impairment keys of `t` prefixed by `side`, over `base`.
+    fn impair(&mut self, t: Table, path: &str, side: &str, base: Impair) -> Impair {
+        let mut i = base;
+        let mut at = None;
+        for k in END_EITHER {
+            let key = format!("{side}{k}");
+            let p = join(path, &key);
+            let n = get(t, &key);
+            let text = if *k == "limit" {
+                self.r.int(n, &p).map(|(v, a)| (v.to_string(), a))
+            } else {
+                self.r.str(n, &p).map(|(v, a)| (v.to_string(), a))
+            };
+            let Some((v, a)) = text else { continue };
+            at = at.or(a);
+            if let Err(e) = i.set(k, &v) {
+                self.r.err(&p, a, e);
+            }
+        }
+        if let Err(e) = i.check()
+            && (side.is_empty() || at.is_some())
+        {
+            self.r.err(path, at, e);
+        }
+        i
     }
 
     /// One end: `shared`, and its own keys, prefixed by its side (`a_`,
     /// `b_` on a link; `""` on a port).
     fn own_end(&mut self, t: Table, path: &str, side: &str, shared: &EndSpec) -> EndSpec {
         let k = format!("{side}ip");
+        let base = shared.impair.unwrap_or_default();
         EndSpec {
             addrs: self.addrs(get(t, &k), &join(path, &k)),
+            // a port's end is the table's: its keys were read as shared
+            impair: Some(if side.is_empty() {
+                base
+            } else {
+                self.impair(t, path, side, base)
+            }),
             ..shared.clone()
         }
     }

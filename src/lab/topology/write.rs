@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::model::impair::Impair;
 use crate::model::{Backend, Desired, EndSpec, Reach, Via};
 
 fn list<T: std::fmt::Display>(v: &[T]) -> String {
@@ -117,7 +118,8 @@ pub fn to_toml(d: &Desired) -> String {
 
 /// A device's ends' keys (what the validator's `shared_end`/`own_end`
 /// read): each end's own (`sides`: prefix and end), then those they share
-/// (from `shared`).
+/// (from `shared`); impairments shared when every end has the same, else
+/// each end's under its prefix.
 fn end_keys(t: &mut String, sides: &[(&str, &EndSpec)], shared: &EndSpec) {
     for (side, e) in sides {
         if !e.addrs.is_empty() {
@@ -125,9 +127,28 @@ fn end_keys(t: &mut String, sides: &[(&str, &EndSpec)], shared: &EndSpec) {
         }
     }
     // every field named: a new one is written here or not at all
-    let EndSpec { addrs: _, mtu } = shared;
+    let EndSpec {
+        addrs: _,
+        mtu,
+        impair,
+    } = shared;
     if let Some(m) = mtu {
         let _ = writeln!(t, "mtu = {m}");
+    }
+    let alike = sides.iter().all(|(_, e)| e.impair == *impair);
+    let each: Vec<(&str, Option<Impair>)> = if alike {
+        vec![("", *impair)]
+    } else {
+        sides.iter().map(|(side, e)| (*side, e.impair)).collect()
+    };
+    for (side, i) in each {
+        for (k, v) in i.unwrap_or_default().values() {
+            if k == "limit" {
+                let _ = writeln!(t, "{side}{k} = {v}");
+            } else {
+                let _ = writeln!(t, "{side}{k} = \"{v}\"");
+            }
+        }
     }
 }
 
