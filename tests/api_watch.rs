@@ -4,7 +4,8 @@
 //! watching an unknown lab or without a name: -32602; the subscription's
 //! first event says what it watches; then changes made by hand, each heard
 //! within a second (the wait for each is bounded by 1 s): an address
-//! deleted, a route deleted, a device set down, an OVS port deleted with
+//! deleted, a route deleted, a device set down, a link impaired over the
+//! API (`impair`) and a qdisc put by hand, an OVS port deleted with
 //! ovs-vsctl, a namespace deleted; status over the WebSocket says drift;
 //! apply over it reports started, progress and finished to the watcher and
 //! repairs (ping at once); a second client that goes away mid-apply while a
@@ -104,6 +105,23 @@ fn watching_a_lab_over_a_websocket() {
     let e = heard(&mut ws, "link down", |v| drift(v, "link", "changed"));
     assert_eq!(e["netns"], b.as_str(), "{e}");
     assert_eq!(e["detail"], "down", "{e}");
+    // an impairment made live over the API, and someone's qdisc by hand
+    let v = ws.call(
+        "impair",
+        json!({"target": format!("{a}:eth0"), "rate": "20mbit"}),
+    );
+    assert_eq!(v["result"]["changes"], 2, "{v}");
+    let e = heard(&mut ws, "swctl's qdisc", |v| {
+        drift(v, "qdisc", "added") && v["netns"] == a.as_str()
+    });
+    assert_eq!(e["detail"], "swctl's: rate=20mbit", "{e}");
+    sh(&[
+        "tc", "-n", &b, "qdisc", "add", "dev", "eth0", "root", "handle", "3:", "tbf", "rate",
+        "1gbit", "burst", "64k", "limit", "1m",
+    ]);
+    let e = heard(&mut ws, "a qdisc by hand", |v| drift(v, "qdisc", "added"));
+    assert_eq!(e["netns"], b.as_str(), "{e}");
+    assert_eq!(e["detail"], "tbf 3: (not swctl's)", "{e}");
     let ports = vsctl_ok(&db, &["list-ports", &s2]);
     let port = ports
         .lines()

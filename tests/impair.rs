@@ -189,7 +189,13 @@ fn drift_by_hand_is_repaired_others_qdiscs_are_left_and_impairments_go_with_the_
         .status
         .success()
     );
-    assert!(lab.swctl(&["status", &f]).status.success());
+    let st = lab.swctl(&["status", &f]);
+    assert!(st.status.success(), "{}", text(&st));
+    assert!(
+        text(&st).contains("foreign  qdisc tbf 2: on eth0"),
+        "listed, not drift: {}",
+        text(&st)
+    );
     // the file drops the rate: swctl's go, the other stays
     let plain = write(&lab, "t.toml", &two_hosts(p, "", ""));
     let out = lab.ok(&["apply", &plain]);

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::render::{join, port_line, switch_line};
 use super::{CliError, Output};
-use crate::lab::show::{Labs, Namespaces, Shown, Switches, mark_words};
+use crate::lab::show::{Labs, Namespaces, Shown, Switches, mark_words, qdisc_words};
 
 /// The JSON of a report (what the API answers).
 fn output(text: String, report: &impl Serialize) -> Output {
@@ -24,12 +24,13 @@ pub(super) fn show(r: &Shown) -> Output {
         text.push_str(&format!("namespace {} (owner {owner})\n", n.name));
         for l in &n.links {
             text.push_str(&format!(
-                "  {:<15} {:<8} {:<4} {}{}\n",
+                "  {:<15} {:<8} {:<4} {}{}{}\n",
                 l.name,
                 l.kind.as_deref().unwrap_or("-"),
                 if l.up { "up" } else { "down" },
                 join(&l.addrs),
-                mark_words(l.mark.as_ref())
+                mark_words(l.mark.as_ref()),
+                qdisc_words(l)
             ));
         }
         for rt in &n.routes {
@@ -46,10 +47,11 @@ pub(super) fn show(r: &Shown) -> Output {
     }
     for l in &r.host_links {
         text.push_str(&format!(
-            "host link {} {} {}\n",
+            "host link {} {} {}{}\n",
             l.name,
             if l.up { "up" } else { "down" },
-            join(&l.addrs)
+            join(&l.addrs),
+            qdisc_words(l)
         ));
     }
     output(text.trim_end().to_string(), r)

@@ -93,6 +93,11 @@ fn lab_text(r: &LabReport) -> String {
                     text.push_str(&format!("\n  controller  {} of {sw}: {state}", c.target));
                 }
             }
+            for (dev, q) in &r.foreign_qdiscs {
+                text.push_str(&format!(
+                    "\n  foreign  qdisc {q} on {dev}, not swctl's (the file impairs nothing there; left alone)"
+                ));
+            }
             for (sw, fs) in &r.foreign_flows {
                 text.push_str(&format!(
                     "\n  foreign  {} flow{} on {sw} not the lab's (a controller's or added by hand; left alone): {}",

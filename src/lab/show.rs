@@ -48,6 +48,19 @@ pub fn mark_words(m: Option<&Mark>) -> String {
     }
 }
 
+/// What a device's root qdisc does, in words (`show`): swctl's impairment,
+/// or whose qdisc it is; nothing for the kernel's default.
+pub fn qdisc_words(l: &crate::model::LinkObs) -> String {
+    match &l.qdisc {
+        None => String::new(),
+        Some(q) if q.is_swctl() => match q.config {
+            Some(c) => format!(" impaired: {}", c.impair()),
+            None => format!(" qdisc {}", q.label()),
+        },
+        Some(q) => format!(" qdisc {} (not swctl's)", q.label()),
+    }
+}
+
 /// `swctl show [NAME]`: everything swctl manages, or what NAME is (a
 /// namespace, a switch, a lab): a namespace with its devices and routes, a
 /// switch with its ports and those ports' namespaces, a lab with all its

@@ -1,9 +1,10 @@
-//! `ip monitor link address route` inside one namespace: a netlink socket
-//! opened there (by a thread that entered it, as for every socket of
-//! swctl's), bound to the link, IPv4/IPv6 address and route multicast
-//! groups and driven from tokio; each message read as a `KernelEvent`
-//! (links added, removed or changed, addresses and gateway routes added or
-//! removed), devices named from a table the first dump fills.
+//! `ip monitor link address route` and `tc monitor` inside one namespace:
+//! a netlink socket opened there (by a thread that entered it, as for
+//! every socket of swctl's), bound to the link, qdisc, IPv4/IPv6 address
+//! and route multicast groups and driven from tokio; each message read as
+//! a `KernelEvent` (links added, removed or changed, root qdiscs put or
+//! removed, addresses and gateway routes added or removed), devices named
+//! from a table the first dump fills.
 //!
 //! The socket pins its namespace while it is open (a socket holds a
 //! reference to its network namespace): its owner drops the `Monitor` as
@@ -24,9 +25,9 @@ use crate::effect::NlError;
 use crate::model::LinkObs;
 use crate::model::names::NsName;
 
-/// RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
+/// RTMGRP_LINK | RTMGRP_TC | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
 /// RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE (linux/rtnetlink.h).
-const GROUPS: u32 = 0x1 | 0x10 | 0x40 | 0x100 | 0x400;
+const GROUPS: u32 = 0x1 | 0x8 | 0x10 | 0x40 | 0x100 | 0x400;
 
 /// Room for a burst (a destroy of many devices) before the kernel drops
 /// events with ENOBUFS.
@@ -35,7 +36,7 @@ const RCVBUF: usize = 4 << 20;
 /// One change the kernel announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelEvent {
-    /// "link", "address", "route"
+    /// "link", "qdisc", "address", "route"
     pub object: &'static str,
     /// "added", "removed", "changed"
     pub change: &'static str,
@@ -220,6 +221,26 @@ impl Monitor {
                 let (i, cidr) = dump::addr_row(m)?;
                 let change = if added { "added" } else { "removed" };
                 ev("address", change, self.dev(i), cidr.to_string())
+            }
+            RouteNetlinkMessage::NewQueueDiscipline(_)
+            | RouteNetlinkMessage::DelQueueDiscipline(_) => {
+                let added = matches!(m, RouteNetlinkMessage::NewQueueDiscipline(_));
+                let m = match m {
+                    RouteNetlinkMessage::DelQueueDiscipline(q) => {
+                        RouteNetlinkMessage::NewQueueDiscipline(q)
+                    }
+                    m => m,
+                };
+                // a root qdisc; the kernel's default (handle 0) comes and
+                // goes with the others and is nobody's
+                let (i, q) = super::tc::qdisc_row(m).filter(|(_, q)| q.handle != 0)?;
+                let change = if added { "added" } else { "removed" };
+                let detail = match (q.is_swctl(), q.config) {
+                    (true, Some(c)) => format!("swctl's: {}", c.impair()),
+                    (true, None) => format!("swctl's: {}", q.label()),
+                    (false, _) => format!("{} (not swctl's)", q.label()),
+                };
+                ev("qdisc", change, self.dev(i), detail)
             }
             RouteNetlinkMessage::NewRoute(_) | RouteNetlinkMessage::DelRoute(_) => {
                 let added = matches!(m, RouteNetlinkMessage::NewRoute(_));

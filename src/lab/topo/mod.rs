@@ -430,7 +430,12 @@ async fn status<S: Effects>(
         d.missing
             .push(format!("{daemon} of this machine (not running)"));
     }
+    let foreign_qdiscs = o
+        .as_ref()
+        .map(|o| foreign_qdiscs(o, &t.name, &p))
+        .unwrap_or_default();
     let mut r = LabReport::new(Verb::Status, Some(t.name.clone()), p, ms());
+    r.foreign_qdiscs = foreign_qdiscs;
     r.in_sync = Some(d.in_sync);
     r.drift = Some(d);
     r.file = file;
@@ -473,6 +478,36 @@ fn foreign_flows(
             .collect();
         if !theirs.is_empty() {
             out.insert(name.to_string(), theirs);
+        }
+    }
+    out
+}
+
+/// Qdiscs not swctl's on devices the lab made, where the plan does not
+/// replace them (the file impairs nothing there): "dev (loc)" → "tbf 2:".
+fn foreign_qdiscs(
+    o: &crate::model::Observed,
+    lab: &Owner,
+    p: &crate::plan::Plan,
+) -> std::collections::BTreeMap<String, String> {
+    let replaced = |loc: &crate::model::names::Loc, dev: &str| {
+        p.steps.iter().any(|s| {
+            matches!(s, crate::plan::Step::SetQdisc { loc: l, dev: d, .. } if l == loc && d == dev)
+        })
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (loc, st) in o.locs() {
+        for l in &st.links {
+            let ours = l
+                .mark
+                .as_ref()
+                .is_some_and(|m| m.owner().lab() == lab.lab());
+            if let Some(q) = l.qdisc.as_ref().filter(|q| !q.is_swctl())
+                && ours
+                && !replaced(&loc, &l.name)
+            {
+                out.insert(format!("{} ({loc})", l.name), q.label());
+            }
         }
     }
     out

@@ -98,6 +98,10 @@ pub struct LabReport {
     /// controller's, added by hand): not drift, left alone; by switch
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub foreign_flows: std::collections::BTreeMap<String, Vec<String>>,
+    /// `status`: qdiscs not swctl's on the lab's devices where the file
+    /// impairs nothing (not drift, left alone), by device ("eth0 (h1)")
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub foreign_qdiscs: std::collections::BTreeMap<String, String>,
     /// `status`: the controllers of the lab's OVS switches, connected or
     /// not (not drift: a controller comes and goes on its own), by switch
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -127,6 +131,7 @@ impl LabReport {
             check: None,
             restarted: vec![],
             foreign_flows: Default::default(),
+            foreign_qdiscs: Default::default(),
             controllers: Default::default(),
             file: String::new(),
         }
