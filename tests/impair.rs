@@ -315,5 +315,18 @@ fn netem_works_where_the_kernel_has_it_and_is_refused_where_not() {
     assert!(avg >= 50.0, "rtt {avg} ms");
     // the link loses everything
     assert!(!common::ping_once(&b, "198.18.41.1"));
-    lab.ok(&["destroy", &f]);
+    // check knows the delay: in effect it passes; half of it deleted by
+    // hand, the pairs answer too soon and fail
+    let f2 = write(&lab, "t.toml", &two_hosts(p, r#"delay = "25ms""#, ""));
+    lab.ok(&["apply", &f2]);
+    lab.ok(&["check", &f2]);
+    assert!(
+        sh(&["tc", "-n", &a, "qdisc", "del", "dev", "eth0", "root"])
+            .status
+            .success()
+    );
+    let o = lab.swctl(&["check", &f2]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("not in effect"), "{}", text(&o));
+    lab.ok(&["destroy", &f2]);
 }

@@ -861,7 +861,10 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                     } else {
                         None
                     },
+                    // an internal port cannot be impaired (refused: the
+                    // planner's own test)
                     impair: match r.below(4) {
+                        _ if via == Via::Internal => None,
                         0 => Some(swctl::model::impair::Impair {
                             rate: Some(swctl::model::impair::Rate(8_000 * (1 + r.below(1000)))),
                             ..Default::default()

@@ -257,3 +257,43 @@ limit = 0
         assert!(e.contains(want), "{want:?} not in {e}");
     }
 }
+
+#[test]
+fn check_expects_the_declared_delays_in_every_round_trip() {
+    use std::time::Duration;
+    use swctl::lab::check::{Expect, judge, plan_check};
+    let d = lab(
+        r#"delay = "10ms""#,
+        r#"a_delay = "5ms"
+b_delay = "3ms"
+b_jitter = "1ms""#,
+    );
+    let c = plan_check(&d, true, 1024);
+    let rtt = |from: &str, to: &str| {
+        c.probes
+            .iter()
+            .find(|p| p.from.as_str() == from && p.to.to_string() == to)
+            .unwrap_or_else(|| panic!("no probe {from} -> {to}: {:?}", c.probes))
+            .min_rtt
+    };
+    // the port of h1 is delayed both ways, h2's not: 2 x 10 ms
+    assert_eq!(rtt("h1", "198.18.0.2"), Duration::from_millis(20));
+    assert_eq!(rtt("h2", "198.18.0.1"), Duration::from_millis(20));
+    // the link: 5 ms one way, 3 - 1 (jitter) the other
+    assert_eq!(rtt("h1", "198.18.1.2"), Duration::from_millis(7));
+    assert_eq!(rtt("h2", "198.18.1.1"), Duration::from_millis(7));
+    // a reply sooner than that: the impairment is not in effect
+    let min = Duration::from_millis(20);
+    assert!(judge(Expect::Reach, Ok(Duration::from_millis(21)), min).is_ok());
+    let e = judge(Expect::Reach, Ok(Duration::from_micros(80)), min).unwrap_err();
+    assert!(e.contains("not in effect") && e.contains("20.0 ms"), "{e}");
+    assert!(judge(Expect::Reach, Err("timeout"), min).is_err());
+    assert!(
+        judge(
+            Expect::Isolated,
+            Ok(Duration::from_millis(1)),
+            Duration::ZERO
+        )
+        .is_err()
+    );
+}

@@ -49,6 +49,32 @@ pub struct Probe {
     /// (the ARP broadcasts it may cause, by the size of their segments)
     #[serde(skip)]
     pub pace: Duration,
+    /// the least round trip the lab's impairments declare on the way (its
+    /// two ends' delays, both ways); an answer sooner means they are not
+    /// in effect
+    #[serde(skip_serializing_if = "Duration::is_zero", serialize_with = "as_ms")]
+    pub min_rtt: Duration,
+}
+
+fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+/// What a reply says of a probe: fine, or why not.
+pub fn judge(expect: Expect, rtt: Result<Duration, &str>, min_rtt: Duration) -> Result<(), String> {
+    match (expect, rtt) {
+        (Expect::Reach, Ok(d)) if d < min_rtt => Err(format!(
+            "answered in {:.2} ms, sooner than the {:.1} ms the lab's delays declare: the impairment is not in effect",
+            d.as_secs_f64() * 1000.0,
+            min_rtt.as_secs_f64() * 1000.0
+        )),
+        (Expect::Reach, Ok(_)) => Ok(()),
+        (Expect::Reach, Err(e)) => Err(e.to_string()),
+        (Expect::Isolated, Ok(_)) => {
+            Err("answered across an isolation the lab promises".to_string())
+        }
+        (Expect::Isolated, Err(_)) => Ok(()),
+    }
 }
 
 /// A pair a route points at that cannot work by design.
@@ -158,6 +184,13 @@ impl Planner<'_> {
         match self.net.path(from, &to) {
             Ok(p) => {
                 self.seen.insert((from.clone(), to));
+                // the target's end both ways; the source's too when it is
+                // on the same segment (a routed way's other hops only add)
+                let source = direct
+                    .then(|| self.net.local_segment(from, &to))
+                    .flatten()
+                    .map_or(0, |s| s.delay_out_us + s.delay_in_us);
+                let us = target.delay_in_us + target.delay_out_us + source;
                 self.probes.push(Probe {
                     from: from.clone(),
                     to,
@@ -166,6 +199,7 @@ impl Planner<'_> {
                     expect: Expect::Reach,
                     neigh: p.neigh,
                     pace: Duration::ZERO,
+                    min_rtt: Duration::from_micros(us as u64),
                 });
                 true
             }
@@ -182,6 +216,7 @@ impl Planner<'_> {
                         expect: Expect::Isolated,
                         neigh: vec![(Loc::Ns(from.clone()), to)],
                         pace: Duration::ZERO,
+                        min_rtt: Duration::ZERO,
                     });
                 }
                 false
@@ -350,12 +385,21 @@ fn waves(probes: &[Probe], budget: usize) -> Vec<Vec<usize>> {
 }
 
 /// Run the check: wave after wave, the lab's neighbour entries flushed
-/// between waves when there is more than one; `timeout` per wave.
+/// between waves when there is more than one; `timeout` per wave, beyond
+/// the longest round trip the lab's delays declare.
 pub async fn run<S: Netlink>(
     sys: &S,
     plan: &CheckPlan,
     timeout: Duration,
 ) -> Result<Vec<Outcome>, NlError> {
+    let timeout = timeout
+        + plan
+            .probes
+            .iter()
+            .map(|p| p.min_rtt)
+            .max()
+            .unwrap_or_default()
+            * 2;
     let mut out = Vec::with_capacity(plan.probes.len());
     let ns_of = |idx: &mut dyn Iterator<Item = usize>| -> BTreeSet<&Loc> {
         idx.flat_map(|i| plan.probes[i].neigh.iter().map(|(l, _)| l))
@@ -396,15 +440,12 @@ pub async fn run<S: Netlink>(
             .zip(r1.into_iter().chain(r2))
         {
             let p = plan.probes[i].clone();
-            let (ok, error) = match (p.expect, &r) {
-                (Expect::Reach, Ok(_)) => (true, None),
-                (Expect::Reach, Err(e)) => (false, Some(e.clone())),
-                (Expect::Isolated, Ok(_)) => (
-                    false,
-                    Some("answered across an isolation the lab promises".to_string()),
-                ),
-                (Expect::Isolated, Err(_)) => (true, None),
-            };
+            let verdict = judge(
+                p.expect,
+                r.as_ref().map(|d| *d).map_err(|e| e.as_str()),
+                p.min_rtt,
+            );
+            let (ok, error) = (verdict.is_ok(), verdict.err());
             out.push(Outcome {
                 rtt_ms: r.as_ref().ok().map(|d| ms3(*d)),
                 probe: p,
@@ -435,8 +476,9 @@ pub async fn run<S: Netlink>(
             let o = &mut out[k];
             o.retried = true;
             if let Ok(d) = r {
-                o.ok = true;
-                o.error = None;
+                let verdict = judge(o.probe.expect, Ok(d), o.probe.min_rtt);
+                o.ok = verdict.is_ok();
+                o.error = verdict.err();
                 o.rtt_ms = Some(ms3(d));
             }
         }

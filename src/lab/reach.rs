@@ -24,6 +24,19 @@ pub struct Iface {
     pub cidrs: Vec<Cidr>,
     /// who has the address, for reports (`h1`, `switch sw0`, `host`)
     pub owner: String,
+    /// the least delay the lab declares on what this interface sends and
+    /// on what reaches it from its segment (a port's impairment shapes
+    /// both of its ends; a link's end shapes what it sends), microseconds
+    pub delay_out_us: u32,
+    pub delay_in_us: u32,
+}
+
+/// The least one-way delay of an end's impairment: its delay less its
+/// jitter (netem spreads it evenly over delay ± jitter).
+fn least_delay(e: &crate::model::EndSpec) -> u32 {
+    e.impair
+        .and_then(|i| Some(i.delay?.0.saturating_sub(i.jitter.map_or(0, |j| j.0))))
+        .unwrap_or(0)
 }
 
 /// The lab as a network to follow packets through.
@@ -68,6 +81,8 @@ impl Net {
                 switch: Some(g),
                 cidrs: p.end.addrs.clone(),
                 owner: p.ns.to_string(),
+                delay_out_us: least_delay(&p.end),
+                delay_in_us: least_delay(&p.end),
             });
         }
         for (name, s) in &d.switches {
@@ -78,6 +93,8 @@ impl Net {
                     switch: Some(seg_of(name)),
                     cidrs: s.addrs.clone(),
                     owner: format!("switch {name}"),
+                    delay_out_us: 0,
+                    delay_in_us: 0,
                 });
             }
         }
@@ -86,13 +103,15 @@ impl Net {
                 Key::Link { a, b } => format!("link {a}<->{b}"),
                 _ => unreachable!("Key::link makes a link key"),
             };
-            for (loc, cidrs) in [(&l.a, &l.a_end.addrs), (&l.b, &l.b_end.addrs)] {
+            for (loc, end) in [(&l.a, &l.a_end), (&l.b, &l.b_end)] {
                 ifaces.push(Iface {
                     loc: loc.clone(),
                     seg: seg.clone(),
                     switch: None,
-                    cidrs: cidrs.clone(),
+                    cidrs: end.addrs.clone(),
                     owner: loc.to_string(),
+                    delay_out_us: least_delay(end),
+                    delay_in_us: 0,
                 });
             }
         }
@@ -111,6 +130,8 @@ impl Net {
                     switch: Some(g),
                     cidrs: p.addrs.clone(),
                     owner: format!("router {name}"),
+                    delay_out_us: 0,
+                    delay_in_us: 0,
                 });
             }
             virt.insert(loc);
