@@ -176,6 +176,15 @@ fn bench_refuses_bad_arguments() {
         vec!["bench", "--hosts", "1"],
         vec!["bench", "--duration", "0"],
         vec!["bench", "--streams", "0"],
+        vec!["bench", "--impair", "rate=fast"],
+        vec!["bench", "--impair", "jitter=1ms"],
+        vec![
+            "bench",
+            "--impair",
+            "rate=1mbit",
+            "--wiring",
+            "ovs-internal",
+        ],
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_swctl"))
             .args(&args)
@@ -227,4 +236,52 @@ fn scale_mode_measures_each_size_and_the_floor() {
         "{}",
         String::from_utf8_lossy(&left.stdout)
     );
+}
+
+/// `--impair`: every wiring measured under the same impairment; a rate
+/// caps each wiring's throughput at it (measured within 10%: the shaper
+/// counts frames, the bench payload).
+#[test]
+fn impaired_bench_measures_every_wiring_under_the_impairment() {
+    let _turn = LABS.lock().unwrap_or_else(|e| e.into_inner());
+    require_root();
+    let addr = ovs_sandbox();
+    let out = std::process::Command::new("timeout")
+        .args(["300", env!("CARGO_BIN_EXE_swctl"), "--json", "bench"])
+        .args([
+            "--hosts",
+            "2",
+            "--duration",
+            "2",
+            "--streams",
+            "1",
+            "--repeat",
+            "1",
+        ])
+        .args([
+            "--wiring",
+            "veth,bridge,ovs-veth",
+            "--impair",
+            "rate=80mbit",
+        ])
+        .env("SWCTL_OVSDB", &addr)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["conditions"]["impair"], "rate=80mbit", "{v}");
+    let samples = v["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 3, "{v}");
+    for s in samples {
+        let g = s["gbps_1"].as_f64().unwrap();
+        assert!(
+            (g - 0.0765).abs() < 0.008,
+            "{}: {g} Gbit/s under 80mbit",
+            s["wiring"]
+        );
+    }
 }

@@ -104,6 +104,8 @@ pub struct Options {
     pub compare_shell: bool,
     /// the OVSDB server, for the reference commands
     pub ovsdb: String,
+    /// every host's link impaired so (`--impair`)
+    pub impair: Option<crate::model::impair::Impair>,
 }
 
 /// One wiring in one round.
@@ -154,6 +156,9 @@ pub struct Conditions {
     /// it off below 3.3)
     pub ovs_tso: Option<bool>,
     pub interfaces: Vec<(String, Vec<IfaceConditions>)>,
+    /// the impairment of every host's link (`--impair`), in words
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impair: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -241,7 +246,7 @@ pub fn machines() -> [(Owner, NsName, IpAddr); 2] {
 /// The lab for a wiring: N hosts on one switch (or N/2 veth pairs); on the
 /// bridge wiring past PER_BRIDGE hosts, a chain of bridges joined by
 /// trunks (one segment).
-pub fn lab(w: Wiring, n: usize) -> Desired {
+pub fn lab(w: Wiring, n: usize, impair: Option<crate::model::impair::Impair>) -> Desired {
     let mut d = Desired::new(OWNER.parse::<Owner>().expect("valid owner"));
     for i in 0..n {
         d.namespaces.insert(host(i), NsSpec::default());
@@ -288,12 +293,12 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     a_end: EndSpec {
                         addrs: vec![addr(i)],
                         mtu: None,
-                        impair: None,
+                        impair,
                     },
                     b_end: EndSpec {
                         addrs: vec![addr(i + 1)],
                         mtu: None,
-                        impair: None,
+                        impair,
                     },
                 });
             }
@@ -351,7 +356,7 @@ pub fn lab(w: Wiring, n: usize) -> Desired {
                     end: EndSpec {
                         addrs: vec![addr(i)],
                         mtu: None,
-                        impair: None,
+                        impair,
                     },
                 });
             }
@@ -404,7 +409,7 @@ pub async fn teardown(k: &System) -> Result<(), BenchError> {
         for ns in k.list_ns().unwrap_or_default() {
             k.kernel.forget(&Loc::Ns(ns));
         }
-        let d = crate::lab::spread::destroy(k, &lab(Wiring::BridgeVxlan, 2), false)
+        let d = crate::lab::spread::destroy(k, &lab(Wiring::BridgeVxlan, 2, None), false)
             .await
             .map_err(|e| fail(format!("removing the lab over machines failed: {e}")))?;
         if let Some(u) = d.unreached.first() {
@@ -434,7 +439,7 @@ pub async fn measure(
     progress: &mut dyn FnMut(&str),
 ) -> Result<(Sample, Vec<IfaceConditions>), BenchError> {
     let n = o.hosts.max(2);
-    let d = lab(w, n);
+    let d = lab(w, n, o.impair);
     teardown(k).await?;
     progress(&format!("round {round} {}: setup of {n} hosts", w.name()));
     let t = Instant::now();

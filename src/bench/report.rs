@@ -89,7 +89,7 @@ pub(super) fn us(v: String) -> String {
 /// The terminal table.
 pub fn table(r: &Report) -> String {
     let mut t = format!(
-        "{} hosts, {:.1} s per throughput test, {} streams, {} round(s); kernel {}, {} cores{}\n",
+        "{} hosts, {:.1} s per throughput test, {} streams, {} round(s); kernel {}, {} cores{}{}\n",
         r.hosts,
         r.duration_s,
         r.streams,
@@ -111,6 +111,11 @@ pub fn table(r: &Report) -> String {
                     _ => "",
                 }
             ))
+            .unwrap_or_default(),
+        r.conditions
+            .impair
+            .as_ref()
+            .map(|i| format!("; every host's link impaired both ways: {i}"))
             .unwrap_or_default()
     );
     t.push_str(&format!(

@@ -214,8 +214,11 @@ pub fn run(
                     "scale: {} with {n} hosts, round {round}/{rounds}",
                     w.name()
                 ));
-                std::fs::write(&file, crate::lab::topology::write::to_toml(&lab(*w, n)))
-                    .map_err(fail)?;
+                std::fs::write(
+                    &file,
+                    crate::lab::topology::write::to_toml(&lab(*w, n, None)),
+                )
+                .map_err(fail)?;
                 let setup = child(exe, &["apply", &f]);
                 let again = setup.as_ref().ok().map(|_| child(exe, &["apply", &f]));
                 // whatever happened, remove the lab

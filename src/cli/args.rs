@@ -173,6 +173,9 @@ pub struct BenchArgs {
     /// N flows on one OVS switch by one `swctl apply` against `ovs-ofctl add-flows` of the same flows
     #[arg(long)]
     pub flows: Option<usize>,
+    /// every wiring measured under the same impairment of each host's link, both directions, e.g. "rate=100mbit,delay=5ms" (the keys of a topology file's port)
+    #[arg(long)]
+    pub impair: Option<String>,
 }
 
 #[derive(Subcommand, Debug, Clone)]

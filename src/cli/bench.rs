@@ -43,6 +43,15 @@ pub(super) fn job(b: &BenchArgs) -> Result<Job, CliError> {
             "--duration must be in (0, 600] s, --streams in 1..=64, --repeat in 1..=100".into(),
         ));
     }
+    if let Some(i) = &b.impair {
+        crate::model::impair::Impair::from_pairs(i)
+            .map_err(|e| CliError::Usage(format!("--impair: {e}")))?;
+        if wirings.contains(&crate::bench::Wiring::OvsInternal) {
+            return Err(CliError::Usage(
+                "--impair: an OVS internal port has no device on the switch's side to shape; leave ovs-internal out".into(),
+            ));
+        }
+    }
     Ok(Job::Bench(b.clone(), wirings))
 }
 
@@ -66,8 +75,26 @@ pub(super) async fn run(
         repeat: a.repeat,
         ..Default::default()
     };
+    let impair = match &a.impair {
+        Some(i) => {
+            let i = crate::model::impair::Impair::from_pairs(i).map_err(CliError::Usage)?;
+            // refused before any lab exists, as a plan would refuse it
+            let k = crate::effect::TrafficControl::qdisc_kinds(k)
+                .map_err(|e| CliError::Observe(e.into()))?;
+            crate::plan::impair::given(&i, k, "--impair".into())?;
+            Some(i)
+        }
+        None => None,
+    };
     let mut wirings = Vec::new();
     for w in candidates {
+        if impair.is_some() && w == Wiring::OvsInternal {
+            report.skipped.push((
+                w.name().to_string(),
+                "an OVS internal port cannot be impaired (no device on the switch's side)".into(),
+            ));
+            continue;
+        }
         if w.needs_ovs()
             && let Err(why) = &k.ovs.default
         {
@@ -144,7 +171,9 @@ pub(super) async fn run(
         setup_only: a.setup_only,
         compare_shell: a.compare_shell,
         ovsdb: k.ovs.default_addr().unwrap_or_default().to_string(),
+        impair,
     };
+    report.conditions.impair = impair.map(|i| i.to_string());
     let tty = std::io::stderr().is_terminal();
     let mut progress = |m: &str| {
         if tty {

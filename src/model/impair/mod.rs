@@ -102,6 +102,22 @@ impl Impair {
         Ok(())
     }
 
+    /// `rate=100mbit,delay=5ms` (what `swctl bench --impair` takes).
+    pub fn from_pairs(text: &str) -> Result<Impair, String> {
+        let mut i = Impair::default();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?}: KEY=VALUE, e.g. rate=100mbit,delay=5ms"))?;
+            i.set(k.trim(), v.trim())?;
+        }
+        i.check()?;
+        if i.is_empty() {
+            return Err("no impairment given (e.g. rate=100mbit,delay=5ms)".into());
+        }
+        Ok(i)
+    }
+
     /// Each key given, with its value as `set` takes it back.
     pub fn values(&self) -> Vec<(&'static str, String)> {
         // every field named: a new one is listed here or not at all
