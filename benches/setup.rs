@@ -164,7 +164,7 @@ fn main() {
         unsafe { std::env::set_var("SWCTL_OVSDB", &db) };
         db
     };
-    let d = desired(wiring, n);
+    let d = desired(wiring, n, None);
     let (c_up, c_down) = cli_script(n, wiring);
     let mut scripts = vec![("swctl CLI (per command)", c_up, c_down)];
     // the tutorials' commands: the same script `swctl bench --compare-shell` runs
