@@ -861,8 +861,8 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                     } else {
                         None
                     },
-                    // an internal port cannot be impaired (refused: the
-                    // planner's own test)
+                    // an impaired internal port is refused
+                    // (tests/planner_impair.rs)
                     impair: match r.below(4) {
                         _ if via == Via::Internal => None,
                         0 => Some(swctl::model::impair::Impair {

@@ -297,3 +297,39 @@ b_jitter = "1ms""#,
         .is_err()
     );
 }
+
+#[test]
+fn a_trunk_is_impaired_on_both_ends() {
+    let f = Fake::new();
+    rt().block_on(async {
+        let text = |extra: &str| {
+            format!(
+                r#"
+name = "imp"
+[switches.s1]
+backend = "bridge"
+[switches.s2]
+backend = "bridge"
+[[trunks]]
+a = "s1"
+b = "s2"
+{extra}
+"#
+            )
+        };
+        let d = parse(&text(r#"rate = "1gbit""#), false, "x")
+            .unwrap()
+            .desired;
+        let o = observe(&f, &scan_for(&d)).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let q = qdisc_steps(&p.steps);
+        assert_eq!(q.len(), 2, "{q:#?}");
+        assert!(q.iter().all(|s| s.contains("tbf rate 1gbit")), "{q:#?}");
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &scan_for(&d)).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+        // sides are a link's: a trunk's ends are alike
+        let e = parse(&text(r#"a_rate = "1gbit""#), false, "x").unwrap_err();
+        assert!(e.to_string().contains("a_rate"), "{e}");
+    });
+}
