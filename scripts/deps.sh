@@ -9,7 +9,7 @@
 # ovn-controller itself.
 set -euo pipefail
 need=()
-for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-switch timeout:coreutils sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client ovn-nbctl:ovn-central ovn-controller:ovn-host ovs-testcontroller:openvswitch-testcontroller curl:curl strace:strace iperf3:iperf3; do
+for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-switch timeout:coreutils sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client ovn-nbctl:ovn-central ovn-controller:ovn-host ovs-testcontroller:openvswitch-testcontroller curl:curl strace:strace iperf3:iperf3 tcpdump:tcpdump; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -106,7 +106,9 @@ fn main() {
     }
     match run(&cli) {
         Ok(out) => {
-            if cli.json {
+            // pcap on standard output: nothing else may go there
+            let pcap_out = matches!(&cli.cmd, swctl::cli::Cmd::Capture(r) if r.write.is_none());
+            if cli.json && !pcap_out {
                 println!("{}", out.json);
             } else if !out.text.is_empty() && !cli.quiet {
                 println!("{}", out.text);

@@ -60,6 +60,8 @@ pub enum Cmd {
     Flow(FlowCmd),
     /// Impair a running lab's link: rate, delay, jitter, loss, ... on a host's port or link, both directions unless --egress (`tc qdisc ... tbf|netem`); without values: what it has
     Impair(crate::lab::impair::ImpairReq),
+    /// Packets crossing a host's device, a switch's port or a trunk's end, as pcap to standard output or a file (`tcpdump -w`, natively): `swctl capture h1 | tcpdump -r -`
+    Capture(crate::lab::capture::CaptureReq),
     /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)
     Forward(change::Forward),
     /// Every namespace, switch, port and address swctl manages (or only what NAME is: a namespace, a switch, a lab)

@@ -58,6 +58,8 @@ pub enum CliError {
     Flow(#[from] crate::lab::flows::FlowError),
     #[error(transparent)]
     Impair(#[from] crate::lab::impair::ImpairError),
+    #[error(transparent)]
+    Capture(#[from] crate::lab::capture::CaptureError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -79,6 +81,7 @@ impl CliError {
                 | crate::lab::flows::FlowError::NoBridge(_),
             ) => 2,
             CliError::Impair(e) if e.refused() => 2,
+            CliError::Capture(e) if e.refused() => 2,
             _ => 1,
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod args;
 mod bench;
+mod capture;
 mod checks;
 mod docs;
 pub mod error;
@@ -44,6 +45,7 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
             return graph::run(file.as_deref(), name.as_deref(), *format);
         }
         Cmd::Export { name: Some(n), .. } => return export::lab(n),
+        Cmd::Capture(r) => return capture::run(r),
         _ => {}
     }
     // Validate first: no root needed to be told an argument is wrong.

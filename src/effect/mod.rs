@@ -9,6 +9,7 @@
 //! that serializes swctl runs (`lock`).
 
 pub mod apply;
+pub mod capture;
 pub mod fake;
 pub mod kernel;
 pub mod lock;

@@ -4,6 +4,7 @@
 //! after a complete destroy), which is how `gc` tells a live topology from
 //! the leftovers of one that is gone.
 
+pub mod capture;
 pub mod change;
 pub mod check;
 pub mod drift;
