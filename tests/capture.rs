@@ -226,3 +226,72 @@ fn vlan_tags_ctrl_c_and_a_closed_pipe() {
     pinger.join().unwrap();
     lab.ok(&["destroy", &f]);
 }
+
+fn unbase64(s: &str) -> Vec<u8> {
+    let v = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let mut out = vec![];
+    for q in s.as_bytes().chunks(4) {
+        let n = q
+            .iter()
+            .take_while(|&&c| c != b'=')
+            .fold((0u32, 0u32), |(n, k), &c| {
+                (n | (v(c) as u32) << (18 - 6 * k), k + 1)
+            });
+        for i in 0..n.1.saturating_sub(1) {
+            out.push((n.0 >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+/// The subscription `capture` over a WebSocket: where, each frame in
+/// base64 (an ICMP echo among them), the count at the end; a target that
+/// names nothing refused as bad params.
+#[test]
+fn capture_over_the_api() {
+    use common::serve::{Server, WsClient};
+    use serde_json::json;
+    let lab = Lab::new("ca");
+    let p = &lab.p;
+    let a = lab.name("a");
+    let f = write(&lab, "t.toml", &lab_text(p));
+    lab.ok(&["apply", &f]);
+    let srv = Server::start(&lab);
+    let mut ws = WsClient::connect(&srv);
+    let v = ws.call("capture", json!({"target": format!("{p}zz:eth0")}));
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let v = ws.call(
+        "capture",
+        json!({"target": format!("{a}:eth0"), "count": 6}),
+    );
+    assert!(v["result"].is_number() || v["result"].is_string(), "{v}");
+    let hello = ws.next(5.0).expect("the first notification");
+    assert_eq!(hello["event"], "capturing", "{hello}");
+    assert_eq!(hello["at"], format!("eth0 ({a})"), "{hello}");
+    let pinger = ping_later(&a, "198.18.50.2", 4);
+    let mut frames = vec![];
+    let done = loop {
+        let e = ws.next(5.0).expect("a frame within 5 s");
+        if e["event"] == "done" {
+            break e;
+        }
+        frames.push(unbase64(e["data"].as_str().unwrap()));
+    };
+    pinger.join().unwrap();
+    assert_eq!(done["frames"], 6, "{done}");
+    assert_eq!(frames.len(), 6);
+    // an IPv4 ICMP packet among them: ethertype 0x0800, protocol 1
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.len() > 23 && f[12..14] == [8, 0] && f[23] == 1),
+        "{frames:?}"
+    );
+    lab.ok(&["destroy", &f]);
+}

@@ -19,10 +19,12 @@
 //! `lab.status`, `lab.check`, `lab.destroy`, `lab.gc`, `flow.list`,
 //! `flow.add`, `flow.del`, `impair`, and every imperative change
 //! (`Change::METHODS`: `ns.add`, `attach`, `route.add`, …); over a
-//! WebSocket the subscription `lab.watch` / `lab.unwatch` (`lab.event`
-//! notifications: drift, apply progress).
+//! WebSocket the subscriptions `lab.watch` / `lab.unwatch` (`lab.event`
+//! notifications: drift, apply progress) and `capture` / `capture.stop`
+//! (`capture.frame`: a device's frames, `serve/capture.rs`).
 
 mod auth;
+mod capture;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -243,6 +245,12 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         "lab.event",
         "lab.unwatch",
         |p, pending, ctx, _| watch_lab(p, pending, ctx.events.clone()),
+    )?;
+    m.register_subscription(
+        "capture",
+        "capture.frame",
+        "capture.stop",
+        |p, pending, _, _| capture::capture(p, pending),
     )?;
     for name in Change::METHODS {
         m.register_async_method(name, move |p, ctx, _| async move {
