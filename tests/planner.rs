@@ -1007,6 +1007,8 @@ fn trunked() -> Desired {
             impair: None,
             ..Default::default()
         },
+        vlans: vec![],
+        native: None,
     });
     d
 }
@@ -1071,15 +1073,53 @@ fn trunk_removed_from_the_file_goes_and_a_half_trunk_is_made_again() {
     });
 }
 
+/// A Linux bridge and an OVS bridge trunked: the bridge's end its port
+/// in the kernel, the OVS end a trunk port with the VLANs (a native one
+/// here); applied on the fake's OVSDB it converges; VLANs changed by hand
+/// are set again in words; the trunk leaving the file takes the OVS row.
 #[test]
-fn trunk_to_an_ovs_bridge_is_refused_before_anything() {
+fn a_trunk_to_an_ovs_bridge_carries_its_vlans_converges_and_goes() {
     let mut d = trunked();
     d.switches.get_mut(&ifn("br1")).unwrap().backend = Backend::Ovs;
-    let o = ovs_observed("netdev");
-    match plan(&d, &o, &Scope::Owner) {
-        Err(PlanError::BadSwitch { why, .. }) => assert!(why.contains("Linux bridges"), "{why}"),
-        other => panic!("not refused: {other:?}"),
-    }
+    d.trunks[0].vlans = vec![10, 20];
+    d.trunks[0].native = Some(10);
+    let f = Fake::with_ovs("netdev");
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        let a = derived_ifname("tkbr1", &["br0", "br1", "a"]);
+        let b = derived_ifname("tkbr0", &["br1", "br0", "b"]);
+        assert!(text.contains(&format!("ip link set {a} master br0")), "{text:#?}");
+        assert!(
+            text.iter().any(|t| t.contains(&format!(
+                "add-port br1 {b} trunks=10,20 tag=10 vlan_mode=native-untagged"
+            ))),
+            "{text:#?}"
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        let port = o.ovs.as_ref().unwrap().bridge("br1").unwrap().ports.iter().find(|x| x.name == b.as_str()).unwrap().clone();
+        assert_eq!((port.trunks.clone(), port.tag, port.vlan_mode.as_deref()), (vec![10, 20], Some(10), Some("native-untagged")));
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+        // the file carries VLAN 30 too: one change, said in words
+        let mut more = d.clone();
+        more.trunks[0].vlans.push(30);
+        let p = plan(&more, &o, &Scope::Owner).unwrap();
+        assert_eq!(p.steps.len(), 1, "{:#?}", p.steps);
+        assert!(matches!(&p.steps[0], Step::Ovs(swctl::model::ovs::OvsChange::SetTrunk { vlans, .. }) if vlans == &vec![10, 20, 30]));
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&more, &o, &Scope::Owner).unwrap().is_empty());
+        // the trunk leaves the file: its veth pair and the OVS row go
+        let mut less = more.clone();
+        less.trunks.clear();
+        let p = plan(&less, &o, &Scope::Owner).unwrap();
+        assert!(p.steps.iter().any(|s| matches!(s, Step::Ovs(swctl::model::ovs::OvsChange::DelPort { port, .. }) if port == b.as_str())), "{:#?}", p.steps);
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&less, &o, &Scope::Owner).unwrap().is_empty());
+    });
 }
 
 #[test]
@@ -1117,6 +1157,8 @@ fn trunks_count_against_the_bridge_port_limit() {
         a: ifn("b0"),
         b: ifn("b1"),
         end: EndSpec::default(),
+        vlans: vec![],
+        native: None,
     });
     match plan(&d, &Observed::default(), &Scope::Owner) {
         Err(PlanError::TooManyPorts { want, .. }) => assert_eq!(want, 1024),

@@ -337,6 +337,8 @@ pub fn lab(w: Wiring, n: usize, impair: Option<crate::model::impair::Impair>) ->
                         a: sw(k - 1),
                         b: sw(k),
                         end: EndSpec::default(),
+                        vlans: vec![],
+                        native: None,
                     });
                 }
             }

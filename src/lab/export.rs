@@ -181,6 +181,8 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                         impair: impair(l),
                         ..Default::default()
                     },
+                    vlans: vec![],
+                    native: None,
                 }),
                 _ => {}
             }

@@ -63,18 +63,97 @@ pub struct Path {
     pub neigh: Vec<Neigh>,
 }
 
+/// Layer-2 segments by switch and VLAN (0: untagged): a trunk joins the
+/// VLANs it carries (all when it lists none) and, untagged on the wire,
+/// its native VLAN (or VLAN 0 when it carries all and has none). A Linux
+/// bridge knows no VLANs: its hosts are untagged, tagged frames cross it
+/// as they are. A segment is named by its first switch and VLAN.
+struct VlanSegs {
+    rep: std::collections::BTreeMap<(String, u16), (String, u16)>,
+}
+
+impl VlanSegs {
+    fn of(d: &Desired) -> VlanSegs {
+        let mut s = VlanSegs {
+            rep: Default::default(),
+        };
+        let ovs = |sw: &crate::model::names::IfName| {
+            d.switches
+                .get(sw)
+                .is_some_and(|x| x.backend == crate::model::Backend::Ovs)
+        };
+        let mut used: std::collections::BTreeSet<u16> =
+            d.ports.iter().filter_map(|p| p.vlan).collect();
+        for t in &d.trunks {
+            used.extend(t.vlans.iter().copied());
+            used.extend(t.native);
+        }
+        for t in &d.trunks {
+            let (a, b) = (t.a.to_string(), t.b.to_string());
+            let tagged: Vec<u16> = if t.vlans.is_empty() {
+                used.iter().copied().collect()
+            } else {
+                t.vlans.clone()
+            };
+            for v in tagged {
+                s.join((a.clone(), v), (b.clone(), v));
+            }
+            // what crosses untagged: the native VLAN on an OVS end, VLAN 0
+            // (untagged) on a bridge's, or everything when nothing is said
+            let untagged = |sw: &crate::model::names::IfName| match t.native {
+                Some(n) if ovs(sw) => Some(n),
+                Some(_) => Some(0),
+                None if t.vlans.is_empty() => Some(0),
+                None if !ovs(sw) => Some(0),
+                None => None,
+            };
+            if let (Some(x), Some(y)) = (untagged(&t.a), untagged(&t.b))
+                && (t.native.is_some() || t.vlans.is_empty())
+            {
+                s.join((a, x), (b, y));
+            }
+        }
+        s
+    }
+
+    fn find(&self, mut n: (String, u16)) -> (String, u16) {
+        while let Some(p) = self.rep.get(&n) {
+            if *p == n {
+                break;
+            }
+            n = p.clone();
+        }
+        n
+    }
+
+    fn join(&mut self, x: (String, u16), y: (String, u16)) {
+        let (rx, ry) = (self.find(x), self.find(y));
+        if rx != ry {
+            let (lo, hi) = if rx < ry { (rx, ry) } else { (ry, rx) };
+            self.rep.insert(hi, lo);
+        }
+    }
+
+    fn name(&self, sw: &crate::model::names::IfName, vlan: u16) -> String {
+        match self.find((sw.to_string(), vlan)) {
+            (s, 0) => format!("switch {s}"),
+            (s, v) => format!("switch {s} vlan {v}"),
+        }
+    }
+}
+
 impl Net {
     pub fn of(d: &Desired) -> Net {
         let mut ifaces = Vec::new();
-        // switches joined by trunks are one segment, named by the group
+        // switches joined by trunks are one group (what isolation promises
+        // are about); a VLAN of one is a segment with the VLANs a trunk
+        // carries to the others (`VlanSegs`)
         let group = d.switch_groups();
         let seg_of = |sw: &crate::model::names::IfName| group.get(sw).unwrap_or(sw).to_string();
+        let vsegs = VlanSegs::of(d);
         for p in &d.ports {
             let g = seg_of(&p.switch);
-            let seg = match p.vlan {
-                Some(v) => format!("switch {g} vlan {v}"),
-                None => format!("switch {g}"),
-            };
+            let seg = vsegs.name(&p.switch, p.vlan.unwrap_or(0));
             ifaces.push(Iface {
                 loc: Loc::Ns(p.ns.clone()),
                 seg,
@@ -89,7 +168,7 @@ impl Net {
             if !s.addrs.is_empty() {
                 ifaces.push(Iface {
                     loc: s.loc.clone(),
-                    seg: format!("switch {}", seg_of(name)),
+                    seg: vsegs.name(name, 0),
                     switch: Some(seg_of(name)),
                     cidrs: s.addrs.clone(),
                     owner: format!("switch {name}"),
@@ -126,7 +205,7 @@ impl Net {
                 let g = seg_of(&p.switch);
                 ifaces.push(Iface {
                     loc: loc.clone(),
-                    seg: format!("switch {g}"),
+                    seg: vsegs.name(&p.switch, 0),
                     switch: Some(g),
                     cidrs: p.addrs.clone(),
                     owner: format!("router {name}"),

@@ -155,6 +155,11 @@ pub struct TrunkSpec {
     pub b: IfName,
     /// what both ends must have (no addresses: a trunk is layer 2)
     pub end: EndSpec,
+    /// the VLANs that cross (an OVS end's `trunks`); empty: every VLAN
+    pub vlans: Vec<u16>,
+    /// the VLAN untagged frames on the trunk belong to (an OVS end's
+    /// `tag` with `vlan_mode=native-untagged`)
+    pub native: Option<u16>,
 }
 
 impl TrunkSpec {
@@ -470,6 +475,8 @@ mod tests {
                 a: sw(t.0),
                 b: sw(t.1),
                 end: EndSpec::default(),
+                vlans: vec![],
+                native: None,
             });
         }
         let g = d.switch_groups();

@@ -14,6 +14,8 @@ pub const K_OWNER: &str = "swctl-owner";
 pub const K_ROLE: &str = "swctl-role";
 pub const K_NS: &str = "swctl-ns";
 pub const K_SWITCH: &str = "swctl-switch";
+/// a trunk's port: the switch at its other end
+pub const K_PEER: &str = "swctl-peer";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OvsIface {
@@ -39,6 +41,10 @@ pub struct OvsPort {
     pub ifaces: Vec<OvsIface>,
     /// split horizon: never forwards to another protected port
     pub protected: bool,
+    /// the VLANs a trunk port carries (empty: all)
+    pub trunks: Vec<i64>,
+    /// `trunk`, `native-untagged`, ... (None: OVS's default)
+    pub vlan_mode: Option<String>,
 }
 
 impl OvsPort {
@@ -199,6 +205,26 @@ pub enum OvsChange {
         name: String,
         owner: Owner,
     },
+    /// `ovs-vsctl add-port BR PORT trunks=V,.. [tag=N vlan_mode=native-untagged]`:
+    /// an end of a trunk to switch `peer` (a veth end in the host's
+    /// namespace)
+    AddTrunk {
+        db: String,
+        bridge: String,
+        port: String,
+        peer: String,
+        owner: Owner,
+        vlans: Vec<u16>,
+        native: Option<u16>,
+    },
+    /// `ovs-vsctl set Port PORT trunks=V,.. tag=N vlan_mode=M`
+    SetTrunk {
+        db: String,
+        port: String,
+        uuid: String,
+        vlans: Vec<u16>,
+        native: Option<u16>,
+    },
     /// `ovs-vsctl set Port PORT tag=N` / `ovs-vsctl clear Port PORT tag`
     SetTag {
         db: String,
@@ -257,6 +283,8 @@ impl OvsChange {
             | OvsChange::DelBridge { db, .. }
             | OvsChange::AddPort { db, .. }
             | OvsChange::SetTag { db, .. }
+            | OvsChange::AddTrunk { db, .. }
+            | OvsChange::SetTrunk { db, .. }
             | OvsChange::AddTunnel { db, .. }
             | OvsChange::AddUplink { db, .. }
             | OvsChange::SetMtu { db, .. }
@@ -354,6 +382,25 @@ impl std::fmt::Display for OvsChange {
             OvsChange::DelPort { bridge, port, .. } => {
                 write!(f, "del-port {bridge} {port}")
             }
+            OvsChange::AddTrunk {
+                bridge,
+                port,
+                vlans,
+                native,
+                ..
+            } => {
+                write!(f, "add-port {bridge} {port}")?;
+                trunk_words(f, vlans, *native)
+            }
+            OvsChange::SetTrunk {
+                port,
+                vlans,
+                native,
+                ..
+            } => {
+                write!(f, "set Port {port}")?;
+                trunk_words(f, vlans, *native)
+            }
             OvsChange::AddTunnel {
                 bridge,
                 port,
@@ -373,5 +420,24 @@ impl std::fmt::Display for OvsChange {
                 table, name, owner, ..
             } => write!(f, "set {table} {name} external_ids:{K_OWNER}={owner}"),
         }
+    }
+}
+
+/// ` trunks=10,20 tag=5 vlan_mode=native-untagged` (what a trunk port is
+/// set to; nothing said: every VLAN, untagged frames as VLAN 0)
+fn trunk_words(
+    f: &mut std::fmt::Formatter<'_>,
+    vlans: &[u16],
+    native: Option<u16>,
+) -> std::fmt::Result {
+    if vlans.is_empty() {
+        write!(f, " trunks=[]")?;
+    } else {
+        let v: Vec<String> = vlans.iter().map(|v| v.to_string()).collect();
+        write!(f, " trunks={}", v.join(","))?;
+    }
+    match native {
+        Some(n) => write!(f, " tag={n} vlan_mode=native-untagged"),
+        None => write!(f, " tag=[] vlan_mode=trunk"),
     }
 }

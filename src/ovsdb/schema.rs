@@ -42,7 +42,15 @@ pub const USED: &[(&str, &[&str])] = &[
     ),
     (
         "Port",
-        &["name", "interfaces", "external_ids", "tag", "protected"],
+        &[
+            "name",
+            "interfaces",
+            "external_ids",
+            "tag",
+            "protected",
+            "trunks",
+            "vlan_mode",
+        ],
     ),
     (
         "Interface",

@@ -7,7 +7,7 @@
 use super::switch::{DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchReader};
 use super::{Cx, PlanError, Step, has_v6};
 use crate::model::names::{IfName, Loc, derived_ifname};
-use crate::model::{Backend, End, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
+use crate::model::{Backend, End, Key, Mark, Observed, PortSpec, Side, SwitchSpec, TrunkSpec, Via};
 
 pub struct LinuxBridge;
 
@@ -235,6 +235,7 @@ impl Switch for LinuxBridge {
         sw_loc: &Loc,
         dev: &str,
         attached: bool,
+        _t: &TrunkSpec,
     ) -> Result<(), PlanError> {
         if !attached {
             cx.steps.push(Step::SetMaster {
@@ -259,8 +260,14 @@ impl Switch for LinuxBridge {
             .loc(sw_loc)
             .and_then(|st| st.link(dev.as_str()))
             .ok_or_else(|| PlanError::NoUplink(dev.clone(), sw.clone()))?;
-        let attached = l.master.as_deref() == Some(sw.as_str());
-        self.plan_trunk_end(cx, sw, sw_loc, dev.as_str(), attached)
+        if l.master.as_deref() != Some(sw.as_str()) {
+            cx.steps.push(Step::SetMaster {
+                loc: sw_loc.clone(),
+                dev: dev.to_string(),
+                master: sw.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// One vxlan device enslaved to the bridge (`ip link add vx-.. type

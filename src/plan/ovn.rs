@@ -62,7 +62,7 @@ impl Switch for Ovn {
             ),
             no_vlans: Some("an OVN logical switch's ports carry no access VLAN of swctl's"),
             no_trunks: Some(
-                "trunks join Linux bridges only; an OVN logical switch takes any number of ports",
+                "trunks join Linux and OVS bridges; an OVN logical switch takes any number of ports",
             ),
             no_tunnels: Some("OVN carries its logical switches between machines itself"),
             options: &[],

@@ -7,73 +7,16 @@
 
 use std::collections::BTreeSet;
 
+use super::ovs_rows::{datapath_of, ovs_port_of, rx_buffer_wanted, state, tso_of};
 use super::switch::{
     DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption, SwitchReader, as_string, string,
 };
 use super::{Cx, PlanError, Step, has_v6, ovs_openflow};
-use crate::model::names::{self, IfName, Loc, NsName};
-use crate::model::ovs::{K_NS, K_SWITCH, OvsChange, OvsPort, OvsState};
+use crate::model::names::{self, IfName, Loc};
+use crate::model::ovs::{K_SWITCH, OvsChange};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
 
 pub struct OpenVswitch;
-
-/// The OVSDB state, or why the switch cannot be planned without it.
-fn state<'a>(cx: &Cx<'a>, sw: &IfName) -> Result<&'a OvsState, PlanError> {
-    let o: &'a Observed = cx.o;
-    o.ovs.as_ref().ok_or_else(|| PlanError::Unavailable {
-        switch: sw.clone(),
-        backend: Backend::Ovs,
-        why: o
-            .ovs_missing
-            .clone()
-            .unwrap_or_else(|| "not looked up".into()),
-    })
-}
-
-/// The datapath type of an OVS bridge (planned or existing).
-fn datapath_of(cx: &Cx, sw: &IfName) -> String {
-    let st = cx.o.ovs.as_ref();
-    if let Some(b) = st.and_then(|s| s.bridge(sw.as_str())) {
-        return b.datapath_type.clone();
-    }
-    if let Some(d) = cx.d.switches.get(sw).and_then(|s| s.datapath.clone()) {
-        return d;
-    }
-    st.map(|s| s.datapath.clone()).unwrap_or_default()
-}
-
-/// Whether the ovs-vswitchd of switch `sw`'s server has userspace TSO
-/// (`effect::ovs::tso`).
-fn tso_of(cx: &Cx, sw: &IfName) -> bool {
-    cx.o.ovs.as_ref().is_some_and(|st| {
-        let db = super::ovs_span::db_of(cx, st, sw);
-        st.vswitchd_of(&db).tso
-    })
-}
-
-/// Whether ovs-vswitchd's receive socket of a veth port on `sw` needs a
-/// bigger buffer (`kernel::packet_sock`): on the userspace datapath, for
-/// TSO packets, and without TSO for jumbo frames and bursts (measured
-/// here, a span over a 9000-byte underlay with 8950-byte guests on veth
-/// ports: 2.60 Gbit/s and 14,613 retransmits in 3 s with the default
-/// buffer).
-fn rx_buffer_wanted(cx: &Cx, sw: &IfName) -> bool {
-    datapath_of(cx, sw) == "netdev"
-}
-
-/// The OVS port swctl made for (ns, switch) on `bridge`, by its
-/// external_ids.
-fn ovs_port_of<'o>(
-    st: &'o OvsState,
-    bridge: &IfName,
-    ns: &NsName,
-    sw: &IfName,
-) -> Option<&'o OvsPort> {
-    st.bridge(bridge.as_str())?.ports.iter().find(|p| {
-        p.external_ids.get(K_NS).map(String::as_str) == Some(ns.as_str())
-            && p.external_ids.get(K_SWITCH).map(String::as_str) == Some(sw.as_str())
-    })
-}
 
 impl SwitchReader for OpenVswitch {
     fn backend(&self) -> Backend {
@@ -166,13 +109,8 @@ impl Switch for OpenVswitch {
         &Rules {
             no_namespace: Some("an OVS bridge lives in Open vSwitch, not in a namespace"),
             no_vlans: None,
-            // a trunk end on an OVS bridge would need its own port records
-            // and, on the userspace datapath, checksum handling for every
-            // host behind the other switch; OVS has no port limit like the
-            // Linux bridge's 1023, so one bridge does instead
-            no_trunks: Some(
-                "trunks join Linux bridges only; an OVS bridge takes any number of ports, so put the hosts on one OVS bridge",
-            ),
+            // an OVS end is a port carrying the trunk's VLANs (ovs_trunk)
+            no_trunks: None,
             no_tunnels: None,
             options: &[
                 SwitchOption {
@@ -290,6 +228,21 @@ impl Switch for OpenVswitch {
                 continue;
             }
             for p in &b.ports {
+                if p.role() == Some("trunk") {
+                    let key = Key::Switch { name: name.clone() };
+                    if let Some(owner) = p.owner()
+                        && cx.in_scope(&key, &owner)
+                        && !super::ovs_trunk::wanted(cx, &name, p)
+                    {
+                        cx.steps.push(Step::Ovs(OvsChange::DelPort {
+                            db: b.db.clone(),
+                            bridge: b.name.clone(),
+                            port: p.name.clone(),
+                            uuid: p.uuid.clone(),
+                        }));
+                    }
+                    continue;
+                }
                 if matches!(p.role(), Some("tunnel" | "uplink")) {
                     let key = Key::Switch { name: name.clone() };
                     if let Some(owner) = p.owner()
@@ -331,6 +284,19 @@ impl Switch for OpenVswitch {
                 }
             }
         }
+    }
+
+    /// A port carrying the trunk's VLANs (`ovs_trunk`).
+    fn plan_trunk_end(
+        &self,
+        cx: &mut Cx,
+        sw: &IfName,
+        _sw_loc: &Loc,
+        dev: &str,
+        _attached: bool,
+        t: &crate::model::TrunkSpec,
+    ) -> Result<(), PlanError> {
+        super::ovs_trunk::plan_end(cx, sw, dev, t)
     }
 
     /// An internal port moved into the namespace, or a veth pair whose

@@ -236,6 +236,25 @@ fn ovs_meaning(c: &OvsChange) -> Meaning {
         }
         OvsChange::DelBridge { name, .. } => Removes(format!("OVS bridge {name}")),
         OvsChange::DelPort { bridge, port, .. } => Removes(format!("OVS port {port} on {bridge}")),
+        OvsChange::AddTrunk { bridge, peer, .. } => {
+            Creates(format!("OVS trunk port of {bridge} to {peer}"))
+        }
+        OvsChange::SetTrunk {
+            port,
+            vlans,
+            native,
+            ..
+        } => Changes(Some(format!(
+            "OVS trunk port {port} does not carry VLANs {} ({})",
+            if vlans.is_empty() {
+                "all".to_string()
+            } else {
+                format!("{vlans:?}")
+            },
+            native.map_or("untagged frames: VLAN 0".to_string(), |n| format!(
+                "untagged frames: VLAN {n}"
+            ))
+        ))),
         OvsChange::SetTag { port, tag, .. } => Changes(Some(match tag {
             Some(t) => format!("OVS port {port} is not in VLAN {t}"),
             None => format!("OVS port {port} has a VLAN tag the file does not give"),
@@ -405,6 +424,8 @@ impl Step {
                 OvsChange::AddBridge { .. }
                 | OvsChange::AddPort { .. }
                 | OvsChange::SetTag { .. }
+                | OvsChange::AddTrunk { .. }
+                | OvsChange::SetTrunk { .. }
                 | OvsChange::AddTunnel { .. }
                 | OvsChange::AddUplink { .. }
                 | OvsChange::SetMtu { .. }

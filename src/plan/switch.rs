@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{Cx, PlanError, Step, backends};
 use crate::model::names::{Cidr, IfName, InvalidInput, Loc, NsName, Owner};
-use crate::model::{Backend, Observed, PortSpec, SwitchSpec, TunnelSpec, Via};
+use crate::model::{Backend, Observed, PortSpec, SwitchSpec, TrunkSpec, TunnelSpec, Via};
 
 /// A port of a switch, as `swctl switch list` / `show` report it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -210,10 +210,11 @@ pub trait Switch: SwitchReader {
     fn plan_port(&self, cx: &mut Cx, p: &PortSpec, sw_loc: &Loc, via: Via)
     -> Result<(), PlanError>;
 
-    /// Steps that make device `dev` (a trunk end in `sw_loc`, made or
-    /// about to be made) a port of switch `sw` carrying every VLAN;
-    /// `attached`: it already is. Only asked of a backend whose rules allow
-    /// trunks; the others refuse with their rule's words.
+    /// Steps that make device `dev` (an end of trunk `t` in `sw_loc`, made
+    /// or about to be made) a port of switch `sw` carrying the trunk's
+    /// VLANs; `attached`: the device exists and is a port of `sw` in the
+    /// kernel's eyes (a Linux bridge's). Only asked of a backend whose
+    /// rules allow trunks; the others refuse with their rule's words.
     fn plan_trunk_end(
         &self,
         _cx: &mut Cx,
@@ -221,6 +222,7 @@ pub trait Switch: SwitchReader {
         _sw_loc: &Loc,
         _dev: &str,
         _attached: bool,
+        _t: &TrunkSpec,
     ) -> Result<(), PlanError> {
         Err(self.refused(sw, self.rules().no_trunks))
     }

@@ -71,6 +71,7 @@ impl Cx<'_> {
                         loc,
                         &e.name,
                         e.master.as_deref() == Some(sw.as_str()),
+                        t,
                     )?;
                     self.ensure_end(loc, &e.name, Some(e), t.either_end());
                 }
@@ -120,8 +121,8 @@ impl Cx<'_> {
                 ipv6: false,
                 peer_ipv6: false,
             });
-            ba.plan_trunk_end(self, &t.a, &la, na.as_str(), false)?;
-            bb.plan_trunk_end(self, &t.b, &lb, nb.as_str(), false)?;
+            ba.plan_trunk_end(self, &t.a, &la, na.as_str(), false, t)?;
+            bb.plan_trunk_end(self, &t.b, &lb, nb.as_str(), false, t)?;
             self.ensure_end(&la, na.as_str(), None, t.either_end());
             self.ensure_end(&lb, nb.as_str(), None, t.either_end());
             self.wired(

@@ -39,6 +39,8 @@ pub fn query() -> Txn {
                 "interfaces",
                 "external_ids",
                 "tag",
+                "trunks",
+                "vlan_mode",
                 "protected",
             ],
         ),
@@ -112,6 +114,11 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
                     uuid: r.uuid()?.to_string(),
                     name: r.str("name")?.to_string(),
                     tag: r.int("tag"),
+                    trunks: atoms_i64(r, "trunks"),
+                    vlan_mode: r
+                        .opt("vlan_mode")
+                        .and_then(|v| v.as_str())
+                        .map(String::from),
                     protected: r.opt("protected").and_then(|v| v.as_bool()) == Some(true),
                     external_ids: r.map("external_ids"),
                     ifaces: r.refs("interfaces", &ifaces),
@@ -170,4 +177,18 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
         .collect();
     bridges.sort_by(|a, b| a.name.cmp(&b.name));
     bridges
+}
+
+/// A set-of-integers column (one integer alone is the set of it).
+fn atoms_i64(r: &crate::ovsdb::ops::Row, col: &str) -> Vec<i64> {
+    match r.0.get(col) {
+        Some(serde_json::Value::Array(a)) if a.len() == 2 && a[0] == "set" => a[1]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_i64())
+            .collect(),
+        Some(v) => v.as_i64().into_iter().collect(),
+        None => vec![],
+    }
 }

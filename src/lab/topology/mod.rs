@@ -234,9 +234,9 @@ b = "h9"
             (k.a.as_str(), k.b.as_str(), k.end.mtu),
             ("b0", "b1", Some(1400))
         );
-        let bad = "name = \"t\"\n[switches.b0]\n[switches.o]\nbackend = \"ovs\"\n\
+        let bad = "name = \"t\"\n[switches.b0]\n[switches.b2]\n\
                    [[trunks]]\na = \"b0\"\nb = \"b9\"\n\
-                   [[trunks]]\na = \"b0\"\nb = \"o\"\n\
+                   [[trunks]]\na = \"b0\"\nb = \"b2\"\nvlans = [10]\n\
                    [[trunks]]\na = \"b0\"\nb = \"b0\"\n\
                    [[trunks]]\na = \"b0\"\nc = 1\n";
         let Err(TopologyError::Invalid { problems, .. }) = parse(bad, false, "t") else {
@@ -245,7 +245,7 @@ b = "h9"
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         for want in [
             "trunks[0].b: no switch \"b9\" in [switches]",
-            "trunks[1].b: trunks join Linux bridges",
+            "trunks[1]: vlans and native need an OVS end",
             "trunks[2]: a trunk joins two switches, not b0 to itself",
             "trunks[3].c: unknown key",
             "trunks[3].b: missing (required)",
@@ -284,8 +284,8 @@ b = "h9"
         };
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert!(
-            got.iter()
-                .any(|g| g.contains("trunks[0].ip: unknown key; expected one of a, b, mtu")),
+            got.iter().any(|g| g
+                .contains("trunks[0].ip: unknown key; expected one of a, b, vlans, native, mtu")),
             "{got:#?}"
         );
         // a shared key wrong is said once, not once per end

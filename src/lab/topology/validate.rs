@@ -7,15 +7,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::machines;
-use super::tree::{Node, Pos, Problem, Reader, Table, get, join};
-use crate::model::impair::{self, Impair};
+use super::tree::{Node, Pos, Problem, Reader, get, join};
+use crate::model::impair;
 use crate::model::names::{self, Cidr, IfName, Loc, NsName, Owner, RouteDest, parse_ip};
 use crate::model::{
-    Backend, Desired, EndSpec, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec,
-    Via,
+    Backend, Desired, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, TrunkSpec, Via,
 };
 use crate::plan::backend as plan_backend;
 use crate::plan::switch::all_options;
+
+#[path = "validate_ends.rs"]
+mod ends;
 
 const TOP: &[&str] = &[
     "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn", "routers",
@@ -31,7 +33,7 @@ const ROUTE: &[&str] = &["to", "via"];
 /// (`END_SHARED`, `END_SIDED`, read by `V::end_spec`).
 const PORT: &[&str] = &["switch", "via", "ifname", "vlan"];
 const LINK: &[&str] = &["a", "b", "a_ifname", "b_ifname"];
-const TRUNK: &[&str] = &["a", "b"];
+const TRUNK: &[&str] = &["a", "b", "vlans", "native"];
 /// What a topology asks of a device's ends (`EndSpec`), keys read by one
 /// function for ports, links and trunks: one value for every end of the
 /// table (`mtu`) ...
@@ -91,68 +93,6 @@ impl V {
             }
         }
         out
-    }
-
-    /// What the table at `path` asks of every one of its ends (the keys
-    /// they share): a trunk's ends, and where each end's own keys start.
-    fn shared_end(&mut self, t: Table, path: &str) -> EndSpec {
-        // every field named: a new one is read here or in `own_end`
-        EndSpec {
-            mtu: self.mtu(get(t, "mtu"), &join(path, "mtu")),
-            addrs: vec![],
-            impair: Some(self.impair(t, path, "", Impair::default())),
-        }
-    }
-
-    /// The impairment keys of `t` prefixed by `side`, over `base`.
-    fn impair(&mut self, t: Table, path: &str, side: &str, base: Impair) -> Impair {
-        let mut i = base;
-        let mut at = None;
-        for k in END_EITHER {
-            let key = format!("{side}{k}");
-            let p = join(path, &key);
-            let n = get(t, &key);
-            let text = if *k == "limit" {
-                self.r.int(n, &p).map(|(v, a)| (v.to_string(), a))
-            } else {
-                self.r.str(n, &p).map(|(v, a)| (v.to_string(), a))
-            };
-            let Some((v, a)) = text else { continue };
-            at = at.or(a);
-            if let Err(e) = i.set(k, &v) {
-                self.r.err(&p, a, e);
-            }
-        }
-        if let Err(e) = i.check()
-            && (side.is_empty() || at.is_some())
-        {
-            self.r.err(path, at, e);
-        }
-        i
-    }
-
-    /// One end: `shared`, and its own keys, prefixed by its side (`a_`,
-    /// `b_` on a link; `""` on a port).
-    fn own_end(&mut self, t: Table, path: &str, side: &str, shared: &EndSpec) -> EndSpec {
-        let k = format!("{side}ip");
-        let base = shared.impair.unwrap_or_default();
-        EndSpec {
-            addrs: self.addrs(get(t, &k), &join(path, &k)),
-            // a port's end is the table's: its keys were read as shared
-            impair: Some(if side.is_empty() {
-                base
-            } else {
-                self.impair(t, path, side, base)
-            }),
-            ..shared.clone()
-        }
-    }
-
-    fn mtu(&mut self, n: Option<&Node>, path: &str) -> Option<u32> {
-        let (v, at) = self.r.int(n, path)?;
-        names::mtu(v)
-            .map_err(|e| self.r.err(path, at, e.to_string()))
-            .ok()
     }
 
     fn ifname(&mut self, n: Option<&Node>, path: &str) -> Option<IfName> {
@@ -488,6 +428,28 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         let a = end(&mut v, "a");
         let b = end(&mut v, "b");
         let end = v.shared_end(t, &tp);
+        let vlans = v.vlans(get(t, "vlans"), &join(&tp, "vlans"));
+        let native =
+            v.r.int(get(t, "native"), &join(&tp, "native"))
+                .and_then(|(x, at)| {
+                    names::vlan(x)
+                        .map_err(|e| v.r.err(&join(&tp, "native"), at, e.to_string()))
+                        .ok()
+                });
+        // VLANs are an OVS end's to filter: a Linux bridge here forwards
+        // every frame as it is (no VLAN filtering)
+        let ovs_end = [&a, &b].iter().any(|s| {
+            s.as_ref()
+                .and_then(|s| d.switches.get(s))
+                .is_some_and(|x| x.backend == Backend::Ovs)
+        });
+        if (!vlans.is_empty() || native.is_some()) && !ovs_end && a.is_some() && b.is_some() {
+            v.r.err(
+                &tp,
+                tn.at,
+                "vlans and native need an OVS end: a Linux bridge forwards every VLAN as it is (no VLAN filtering)",
+            );
+        }
         let (Some(a), Some(b)) = (a, b) else {
             continue;
         };
@@ -509,7 +471,13 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
         }
         let (a, b) = if a < b { (a, b) } else { (b, a) };
         pos.entry("trunks".into()).or_insert(tn.at);
-        d.trunks.push(TrunkSpec { a, b, end });
+        d.trunks.push(TrunkSpec {
+            a,
+            b,
+            end,
+            vlans,
+            native,
+        });
     }
     machines::finish(&mut v.r, &mut d, given_machine, spans, &|p| {
         pos.get(p).copied().flatten()

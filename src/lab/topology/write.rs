@@ -111,6 +111,13 @@ pub fn to_toml(d: &Desired) -> String {
     }
     for k in &d.trunks {
         let _ = writeln!(t, "\n[[trunks]]\na = \"{}\"\nb = \"{}\"", k.a, k.b);
+        if !k.vlans.is_empty() {
+            let v: Vec<String> = k.vlans.iter().map(|v| v.to_string()).collect();
+            let _ = writeln!(t, "vlans = [{}]", v.join(", "));
+        }
+        if let Some(n) = k.native {
+            let _ = writeln!(t, "native = {n}");
+        }
         end_keys(&mut t, &[], &k.end);
     }
     t

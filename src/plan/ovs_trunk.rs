@@ -1,0 +1,103 @@
+//! An OVS switch's end of a trunk: the veth end in the host's namespace
+//! made a port of the bridge carrying the trunk's VLANs (`ovs-vsctl
+//! add-port BR DEV trunks=10,20 [tag=N vlan_mode=native-untagged]`),
+//! marked in external_ids as a trunk port with the switch at the other
+//! end; its VLANs set again when changed by hand or in the file; the row
+//! made again when the device was (ovs-vswitchd reads a port's device when
+//! the row appears). Removed with the trunk (`ovs::remove_ports`).
+
+use super::{Cx, PlanError, Step};
+use crate::model::TrunkSpec;
+use crate::model::names::{IfName, Loc};
+use crate::model::ovs::{K_PEER, OvsChange, OvsPort};
+
+/// What a trunk port's VLAN columns should read.
+fn right(p: &OvsPort, t: &TrunkSpec) -> bool {
+    let mut have = p.trunks.clone();
+    have.sort();
+    let want: Vec<i64> = t.vlans.iter().map(|&v| v as i64).collect();
+    let mode = if t.native.is_some() {
+        "native-untagged"
+    } else {
+        "trunk"
+    };
+    have == want
+        && p.tag == t.native.map(i64::from)
+        && p.vlan_mode.as_deref().unwrap_or("trunk") == mode
+}
+
+/// The steps that make `dev` (in the host's namespace: an OVS bridge is
+/// there) switch `sw`'s end of trunk `t`.
+pub(super) fn plan_end(
+    cx: &mut Cx,
+    sw: &IfName,
+    dev: &str,
+    t: &TrunkSpec,
+) -> Result<(), PlanError> {
+    let st = super::ovs_rows::state(cx, sw)?;
+    let peer = if &t.a == sw { &t.b } else { &t.a };
+    let bridge = st.bridge(sw.as_str());
+    let db = match bridge {
+        Some(b) => b.db.clone(),
+        None => super::ovs_span::db_of(cx, st, sw),
+    };
+    let row = bridge.and_then(|b| b.ports.iter().find(|p| p.name == dev));
+    let device = cx.o.loc(&Loc::Host).and_then(|s| s.link(dev)).is_some();
+    match row {
+        Some(p) if device => {
+            if !right(p, t) {
+                cx.steps.push(Step::Ovs(OvsChange::SetTrunk {
+                    db,
+                    port: p.name.clone(),
+                    uuid: p.uuid.clone(),
+                    vlans: t.vlans.clone(),
+                    native: t.native,
+                }));
+            }
+            if super::ovs_rows::rx_buffer_wanted(cx, sw)
+                && st
+                    .rx_buffers
+                    .get(dev)
+                    .is_some_and(|&have| have < crate::model::tso::RX_BUFFER)
+            {
+                cx.steps.push(Step::OvsRxBuffer {
+                    dev: dev.to_string(),
+                });
+            }
+            return Ok(());
+        }
+        Some(p) => cx.steps.push(Step::Ovs(OvsChange::DelPort {
+            db: db.clone(),
+            bridge: sw.to_string(),
+            port: p.name.clone(),
+            uuid: p.uuid.clone(),
+        })),
+        None => {}
+    }
+    cx.steps.push(Step::Ovs(OvsChange::AddTrunk {
+        db,
+        bridge: sw.to_string(),
+        port: dev.to_string(),
+        peer: peer.to_string(),
+        owner: cx.d.owner.clone(),
+        vlans: t.vlans.clone(),
+        native: t.native,
+    }));
+    if super::ovs_rows::rx_buffer_wanted(cx, sw) {
+        cx.steps.push(Step::OvsRxBuffer {
+            dev: dev.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether trunk port `p` of bridge `sw` (its external_ids name the other
+/// switch) is one of the lab's trunks.
+pub(super) fn wanted(cx: &Cx, sw: &IfName, p: &OvsPort) -> bool {
+    let Some(peer) = p.external_ids.get(K_PEER) else {
+        return false;
+    };
+    cx.d.trunks
+        .iter()
+        .any(|t| (t.a == *sw && t.b.as_str() == peer) || (t.b == *sw && t.a.as_str() == peer))
+}
