@@ -1,6 +1,7 @@
 //! Trunks with OVS ends on the real kernel and Open vSwitch: two OVS
-//! switches joined by a trunk that carries VLAN 10 only, a Linux bridge
-//! joined to one of them with native VLAN 10. Hosts on VLAN 10 reach each
+//! switches joined by a trunk that carries VLAN 10 only (patch ports: one
+//! Open vSwitch), a Linux bridge joined to one of them with native VLAN 10
+//! (a veth pair). Hosts on VLAN 10 reach each
 //! other across both trunks (ping, TCP), VLAN 20 stays apart, `check` knows
 //! both; ovs-vsctl as the oracle of the trunk port; the VLANs changed by
 //! hand are drift and put back (VLAN 20 apart again at once).

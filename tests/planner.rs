@@ -1122,6 +1122,102 @@ fn a_trunk_to_an_ovs_bridge_carries_its_vlans_converges_and_goes() {
     });
 }
 
+/// Two OVS bridges of one Open vSwitch trunked: patch ports, no device;
+/// converged; one row deleted by hand: both made again; an impaired trunk
+/// is a veth pair instead (a qdisc needs a device), the patch rows go.
+#[test]
+fn ovs_bridges_of_one_server_are_joined_by_patch_ports() {
+    let mut d = trunked();
+    for b in ["br0", "br1"] {
+        d.switches.get_mut(&ifn(b)).unwrap().backend = Backend::Ovs;
+    }
+    d.switches.get_mut(&ifn("br0")).unwrap().addrs.clear();
+    d.trunks[0].vlans = vec![10];
+    d.trunks[0].end.mtu = None;
+    let f = Fake::with_ovs("netdev");
+    rt().block_on(async {
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        let text: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.contains("type=patch options:peer=")),
+            "{text:#?}"
+        );
+        assert!(
+            !p.steps.iter().any(|s| matches!(
+                s,
+                Step::CreateVeth {
+                    mark: Mark::Trunk { .. },
+                    ..
+                }
+            )),
+            "{text:#?}"
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+        // br1's patch port deleted by hand (`ovs-vsctl del-port`): both
+        // made again
+        let st = o.ovs.as_ref().unwrap();
+        let b = st.bridge("br1").unwrap();
+        let port = b.ports.iter().find(|p| p.role() == Some("trunk")).unwrap();
+        assert_eq!(port.ifaces[0].kind, "patch");
+        swctl::effect::OvsDb::ovs_apply(
+            &f,
+            &[swctl::model::ovs::OvsChange::DelPort {
+                db: b.db.clone(),
+                bridge: "br1".into(),
+                port: port.name.clone(),
+                uuid: port.uuid.clone(),
+            }],
+        )
+        .await
+        .unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        let p = plan(&d, &o, &Scope::Owner).unwrap();
+        assert!(
+            p.steps
+                .iter()
+                .any(|s| matches!(s, Step::Ovs(swctl::model::ovs::OvsChange::AddPatch { .. }))),
+            "{:#?}",
+            p.steps
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
+        // impaired: a veth pair, the patch rows go
+        let mut slow = d.clone();
+        slow.trunks[0].end.impair = Some(swctl::model::impair::Impair {
+            rate: Some(swctl::model::impair::Rate(1_000_000)),
+            ..Default::default()
+        });
+        let p = plan(&slow, &o, &Scope::Owner).unwrap();
+        assert!(
+            p.steps.iter().any(|s| matches!(
+                s,
+                Step::CreateVeth {
+                    mark: Mark::Trunk { .. },
+                    ..
+                }
+            )),
+            "{:#?}",
+            p.steps
+        );
+        assert_eq!(
+            p.steps
+                .iter()
+                .filter(|s| matches!(s, Step::Ovs(swctl::model::ovs::OvsChange::DelPort { .. })))
+                .count(),
+            2,
+            "{:#?}",
+            p.steps
+        );
+        apply(&f, &p, false).await.unwrap();
+        let o = observe(&f, &all()).await.unwrap();
+        assert!(plan(&slow, &o, &Scope::Owner).unwrap().is_empty());
+    });
+}
+
 #[test]
 fn trunks_count_against_the_bridge_port_limit() {
     let mut d = Desired::new("lim".parse().unwrap());

@@ -24,6 +24,7 @@ fn problems(text: &str) -> String {
 #[test]
 fn the_validator_says_each_backends_own_rule() {
     let ovs = backend(Backend::Ovs).rules();
+    let ovn = backend(Backend::Ovn).rules();
     let bridge = backend(Backend::Bridge).rules();
     let cases = [
         (
@@ -43,8 +44,8 @@ fn the_validator_says_each_backends_own_rule() {
             bridge.no_vlans.unwrap().to_string(),
         ),
         (
-            "name = \"r\"\n[switches.a]\n[switches.b]\nbackend = \"ovs\"\n[[trunks]]\na = \"a\"\nb = \"b\"\n",
-            ovs.no_trunks.unwrap().to_string(),
+            "name = \"r\"\n[switches.a]\n[switches.b]\nbackend = \"ovn\"\n[[trunks]]\na = \"a\"\nb = \"b\"\n",
+            ovn.no_trunks.unwrap().to_string(),
         ),
     ];
     for (text, want) in cases {

@@ -217,6 +217,19 @@ pub enum OvsChange {
         vlans: Vec<u16>,
         native: Option<u16>,
     },
+    /// `ovs-vsctl add-port A PA trunks=.. -- set Interface PA type=patch
+    /// options:peer=PB -- add-port B PB ... options:peer=PA`: a trunk
+    /// between two bridges of one Open vSwitch, with no device at all
+    AddPatch {
+        db: String,
+        a_bridge: String,
+        a_port: String,
+        b_bridge: String,
+        b_port: String,
+        owner: Owner,
+        vlans: Vec<u16>,
+        native: Option<u16>,
+    },
     /// `ovs-vsctl set Port PORT trunks=V,.. tag=N vlan_mode=M`
     SetTrunk {
         db: String,
@@ -284,6 +297,7 @@ impl OvsChange {
             | OvsChange::AddPort { db, .. }
             | OvsChange::SetTag { db, .. }
             | OvsChange::AddTrunk { db, .. }
+            | OvsChange::AddPatch { db, .. }
             | OvsChange::SetTrunk { db, .. }
             | OvsChange::AddTunnel { db, .. }
             | OvsChange::AddUplink { db, .. }
@@ -400,6 +414,25 @@ impl std::fmt::Display for OvsChange {
             } => {
                 write!(f, "set Port {port}")?;
                 trunk_words(f, vlans, *native)
+            }
+            OvsChange::AddPatch {
+                a_bridge,
+                a_port,
+                b_bridge,
+                b_port,
+                vlans,
+                native,
+                ..
+            } => {
+                for (br, port, peer, sep) in [
+                    (a_bridge, a_port, b_port, ""),
+                    (b_bridge, b_port, a_port, " -- "),
+                ] {
+                    write!(f, "{sep}add-port {br} {port}")?;
+                    trunk_words(f, vlans, *native)?;
+                    write!(f, " -- set Interface {port} type=patch options:peer={peer}")?;
+                }
+                Ok(())
             }
             OvsChange::AddTunnel {
                 bridge,

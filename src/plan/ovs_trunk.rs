@@ -5,11 +5,16 @@
 //! end; its VLANs set again when changed by hand or in the file; the row
 //! made again when the device was (ovs-vswitchd reads a port's device when
 //! the row appears). Removed with the trunk (`ovs::remove_ports`).
+//!
+//! Two bridges of one Open vSwitch are joined by patch ports instead
+//! (`patch`): two rows, no device, nothing for the kernel to carry — what
+//! ovs-vsctl users do. An impaired trunk keeps its veth pair (a qdisc needs
+//! a device).
 
 use super::{Cx, PlanError, Step};
-use crate::model::TrunkSpec;
 use crate::model::names::{IfName, Loc};
 use crate::model::ovs::{K_PEER, OvsChange, OvsPort};
+use crate::model::{Backend, Key, Mark, TrunkSpec};
 
 /// What a trunk port's VLAN columns should read.
 fn right(p: &OvsPort, t: &TrunkSpec) -> bool {
@@ -100,4 +105,84 @@ pub(super) fn wanted(cx: &Cx, sw: &IfName, p: &OvsPort) -> bool {
     cx.d.trunks
         .iter()
         .any(|t| (t.a == *sw && t.b.as_str() == peer) || (t.b == *sw && t.a.as_str() == peer))
+}
+
+/// Trunk `t` as patch ports when both its switches are OVS bridges of one
+/// server and it is not impaired: planned here (true), else false (a veth
+/// pair, `Cx::trunks`).
+pub(super) fn patch(cx: &mut Cx, t: &TrunkSpec) -> Result<bool, PlanError> {
+    let ovs = |sw: &IfName| {
+        cx.d.switches
+            .get(sw)
+            .is_some_and(|s| s.backend == Backend::Ovs)
+    };
+    if !(ovs(&t.a) && ovs(&t.b)) || t.end.impair.is_some_and(|i| !i.is_empty()) {
+        return Ok(false);
+    }
+    let st = super::ovs_rows::state(cx, &t.a)?;
+    let db = super::ovs_span::db_of(cx, st, &t.a);
+    if db != super::ovs_span::db_of(cx, st, &t.b) {
+        return Ok(false);
+    }
+    let (na, nb) = super::trunks::end_names(t);
+    // the veth pair of this trunk from before goes
+    let key = t.key();
+    let old: Vec<String> =
+        cx.o.loc(&Loc::Host)
+            .map(|s| {
+                s.marked(|m| matches!(m, Mark::Trunk { a, b, .. } if Key::trunk(a, b) == key))
+                    .map(|l| l.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+    if let Some(n) = old.first() {
+        cx.delete_link(&Loc::Host, n);
+    }
+    let row = |sw: &IfName, name: &IfName| {
+        st.bridge(sw.as_str())
+            .and_then(|b| b.ports.iter().find(|p| p.name == name.as_str()))
+    };
+    let patched = |p: &OvsPort, peer: &IfName| {
+        p.ifaces.first().is_some_and(|i| {
+            i.kind == "patch" && i.options.get("peer").map(String::as_str) == Some(peer.as_str())
+        })
+    };
+    match (row(&t.a, &na), row(&t.b, &nb)) {
+        (Some(pa), Some(pb)) if patched(pa, &nb) && patched(pb, &na) => {
+            for p in [pa, pb] {
+                if !right(p, t) {
+                    cx.steps.push(Step::Ovs(OvsChange::SetTrunk {
+                        db: db.clone(),
+                        port: p.name.clone(),
+                        uuid: p.uuid.clone(),
+                        vlans: t.vlans.clone(),
+                        native: t.native,
+                    }));
+                }
+            }
+        }
+        (ra, rb) => {
+            for (sw, r) in [(&t.a, ra), (&t.b, rb)] {
+                if let Some(p) = r {
+                    cx.steps.push(Step::Ovs(OvsChange::DelPort {
+                        db: db.clone(),
+                        bridge: sw.to_string(),
+                        port: p.name.clone(),
+                        uuid: p.uuid.clone(),
+                    }));
+                }
+            }
+            cx.steps.push(Step::Ovs(OvsChange::AddPatch {
+                db,
+                a_bridge: t.a.to_string(),
+                a_port: na.to_string(),
+                b_bridge: t.b.to_string(),
+                b_port: nb.to_string(),
+                owner: cx.d.owner.clone(),
+                vlans: t.vlans.clone(),
+                native: t.native,
+            }));
+        }
+    }
+    Ok(true)
 }

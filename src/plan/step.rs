@@ -236,6 +236,9 @@ fn ovs_meaning(c: &OvsChange) -> Meaning {
         }
         OvsChange::DelBridge { name, .. } => Removes(format!("OVS bridge {name}")),
         OvsChange::DelPort { bridge, port, .. } => Removes(format!("OVS port {port} on {bridge}")),
+        OvsChange::AddPatch {
+            a_bridge, b_bridge, ..
+        } => Creates(format!("OVS patch ports joining {a_bridge} and {b_bridge}")),
         OvsChange::AddTrunk { bridge, peer, .. } => {
             Creates(format!("OVS trunk port of {bridge} to {peer}"))
         }
@@ -425,6 +428,7 @@ impl Step {
                 | OvsChange::AddPort { .. }
                 | OvsChange::SetTag { .. }
                 | OvsChange::AddTrunk { .. }
+                | OvsChange::AddPatch { .. }
                 | OvsChange::SetTrunk { .. }
                 | OvsChange::AddTunnel { .. }
                 | OvsChange::AddUplink { .. }

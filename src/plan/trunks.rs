@@ -20,6 +20,18 @@ pub fn backlog_for(ports: usize) -> u32 {
     (2 * ports as u32).next_power_of_two()
 }
 
+/// The names of a trunk's two ends (`tk` and the other switch's name, cut
+/// to fit, with a hash of the trunk): its veth ends, or its patch ports.
+pub(super) fn end_names(t: &TrunkSpec) -> (IfName, IfName) {
+    let name = |here: &IfName, there: &IfName, side: &str| {
+        derived_ifname(
+            &format!("tk{there}"),
+            &[here.as_str(), there.as_str(), side],
+        )
+    };
+    (name(&t.a, &t.b, "a"), name(&t.b, &t.a, "b"))
+}
+
 impl Cx<'_> {
     /// `sysctl -w net.core.netdev_max_backlog=N` in the host when the lab's
     /// biggest layer-2 segment needs more than the host allows (never
@@ -52,6 +64,10 @@ impl Cx<'_> {
     pub(super) fn trunks(&mut self) -> Result<(), PlanError> {
         let (d, o) = (self.d, self.o);
         for t in &d.trunks {
+            // two bridges of one Open vSwitch: patch ports, no device
+            if super::ovs_trunk::patch(self, t)? {
+                continue;
+            }
             let (ba, la) = self.switch_of(&t.a)?;
             let (bb, lb) = self.switch_of(&t.b)?;
             let key = t.key();
@@ -84,13 +100,7 @@ impl Cx<'_> {
             } else if let Some(e) = eb {
                 self.delete_link(&lb, &e.name);
             }
-            let name = |here: &IfName, there: &IfName, side: &str| {
-                derived_ifname(
-                    &format!("tk{there}"),
-                    &[here.as_str(), there.as_str(), side],
-                )
-            };
-            let (na, nb) = (name(&t.a, &t.b, "a"), name(&t.b, &t.a, "b"));
+            let (na, nb) = end_names(t);
             for (loc, n) in [(&la, &na), (&lb, &nb)] {
                 self.clear_leftover(loc, n.as_str());
                 if self.names.taken(loc, n.as_str()) {

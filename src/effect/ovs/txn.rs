@@ -197,6 +197,26 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             prow["external_ids"] = ids(owner, "trunk", &[(K_SWITCH, bridge), (K_PEER, peer)]);
             add_port(t, i, bridge, port, json!({ "name": port }), prow);
         }
+        OvsChange::AddPatch {
+            a_bridge,
+            a_port,
+            b_bridge,
+            b_port,
+            owner,
+            vlans,
+            native,
+            ..
+        } => {
+            for (k, br, port, peer, other) in [
+                ("a", a_bridge, a_port, b_port, b_bridge),
+                ("b", b_bridge, b_port, a_port, a_bridge),
+            ] {
+                let mut prow = trunk_row(vlans, *native);
+                prow["external_ids"] = ids(owner, "trunk", &[(K_SWITCH, br), (K_PEER, other)]);
+                let irow = json!({"name": port, "type": "patch", "options": smap(vec![("peer", peer.as_str())])});
+                add_port_as(t, &format!("{i}{k}"), br, port, irow, prow);
+            }
+        }
         OvsChange::SetTrunk {
             uuid: u,
             vlans,
@@ -381,8 +401,14 @@ fn trunk_row(vlans: &[u16], native: Option<u16>) -> Value {
     json!({"trunks": set(vlans.iter().map(|v| json!(v)).collect()), "tag": tag, "vlan_mode": mode})
 }
 
-fn add_port(t: &mut Txn, i: usize, bridge: &str, port: &str, irow: Value, mut prow: Value) {
-    let (iface, p) = (format!("i{i}"), format!("p{i}"));
+fn add_port(t: &mut Txn, i: usize, bridge: &str, port: &str, irow: Value, prow: Value) {
+    add_port_as(t, &i.to_string(), bridge, port, irow, prow)
+}
+
+/// `add_port` with the named uuids `i{key}`, `p{key}` (two ports of one
+/// change need two keys).
+fn add_port_as(t: &mut Txn, key: &str, bridge: &str, port: &str, irow: Value, mut prow: Value) {
+    let (iface, p) = (format!("i{key}"), format!("p{key}"));
     t.push(
         Op::Insert {
             table: "Interface".into(),

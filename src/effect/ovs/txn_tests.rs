@@ -66,6 +66,16 @@ fn samples() -> Vec<OvsChange> {
             vlans: vec![10, 20],
             native: Some(5),
         },
+        OvsChange::AddPatch {
+            db: db.clone(),
+            a_bridge: "br0".into(),
+            a_port: "tkbr1".into(),
+            b_bridge: "br1".into(),
+            b_port: "tkbr0".into(),
+            owner: owner.clone(),
+            vlans: vec![10],
+            native: None,
+        },
         OvsChange::SetTrunk {
             db: db.clone(),
             port: "tkbr1".into(),
@@ -129,6 +139,7 @@ fn kind(c: &OvsChange) -> &'static str {
         OvsChange::DelPort { .. } => "del_port",
         OvsChange::SetOpenflow { .. } => "set_openflow",
         OvsChange::AddTrunk { .. } => "add_trunk",
+        OvsChange::AddPatch { .. } => "add_patch",
         OvsChange::SetTrunk { .. } => "set_trunk",
     }
 }
@@ -161,7 +172,7 @@ fn columns(op: &serde_json::Value, out: &mut BTreeSet<(String, String)>) {
 fn every_column_the_builders_write_is_in_used_and_in_the_schema() {
     let all = samples();
     let kinds: BTreeSet<&str> = all.iter().map(kind).collect();
-    assert_eq!(kinds.len(), 12, "one sample of each kind of change");
+    assert_eq!(kinds.len(), 13, "one sample of each kind of change");
     let mut t = Txn::new();
     push_next_cfg(&mut t);
     for (i, c) in all.iter().enumerate() {
