@@ -166,6 +166,18 @@ impl TrunkSpec {
     pub fn key(&self) -> Key {
         Key::trunk(&self.a, &self.b)
     }
+
+    /// The names of its two ends (`tk` and the other switch's name, cut
+    /// to fit, with a hash of the trunk): veth ends, or patch ports.
+    pub fn end_names(&self) -> (IfName, IfName) {
+        let name = |here: &IfName, there: &IfName, side: &str| {
+            super::names::derived_ifname(
+                &format!("tk{there}"),
+                &[here.as_str(), there.as_str(), side],
+            )
+        };
+        (name(&self.a, &self.b, "a"), name(&self.b, &self.a, "b"))
+    }
 }
 
 /// How swctl reaches a machine of a lab that spans several.

@@ -124,7 +124,7 @@ pub(super) fn patch(cx: &mut Cx, t: &TrunkSpec) -> Result<bool, PlanError> {
     if db != super::ovs_span::db_of(cx, st, &t.b) {
         return Ok(false);
     }
-    let (na, nb) = super::trunks::end_names(t);
+    let (na, nb) = t.end_names();
     // the veth pair of this trunk from before goes
     let key = t.key();
     let old: Vec<String> =

@@ -7,7 +7,7 @@
 //! per-CPU input queue that holds one broadcast's copies (`host_limits`).
 
 use super::{Cx, PlanError, Step, Via};
-use crate::model::names::{IfName, Loc, derived_ifname};
+use crate::model::names::{IfName, Loc};
 use crate::model::*;
 
 /// The per-CPU input queue a broadcast domain of `ports` ports needs: one
@@ -18,18 +18,6 @@ use crate::model::*;
 /// 6034 `check` probes failed even when retried; with 4096, none.
 pub fn backlog_for(ports: usize) -> u32 {
     (2 * ports as u32).next_power_of_two()
-}
-
-/// The names of a trunk's two ends (`tk` and the other switch's name, cut
-/// to fit, with a hash of the trunk): its veth ends, or its patch ports.
-pub(super) fn end_names(t: &TrunkSpec) -> (IfName, IfName) {
-    let name = |here: &IfName, there: &IfName, side: &str| {
-        derived_ifname(
-            &format!("tk{there}"),
-            &[here.as_str(), there.as_str(), side],
-        )
-    };
-    (name(&t.a, &t.b, "a"), name(&t.b, &t.a, "b"))
 }
 
 impl Cx<'_> {
@@ -100,7 +88,7 @@ impl Cx<'_> {
             } else if let Some(e) = eb {
                 self.delete_link(&lb, &e.name);
             }
-            let (na, nb) = end_names(t);
+            let (na, nb) = t.end_names();
             for (loc, n) in [(&la, &na), (&lb, &nb)] {
                 self.clear_leftover(loc, n.as_str());
                 if self.names.taken(loc, n.as_str()) {
