@@ -104,6 +104,7 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                             .collect()
                     })
                     .unwrap_or_default(),
+                spanning: st.and_then(|st| st.bridge(&s.name)).map(|b| b.spanning),
             },
         );
         for p in s.ports.iter().filter(|p| p.owner.as_ref() == Some(&cli)) {

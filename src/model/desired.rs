@@ -116,6 +116,10 @@ pub struct SwitchSpec {
     /// OVS only: flows in ovs-ofctl's syntax (`crate::openflow::text`),
     /// swctl's own by cookie
     pub flows: Vec<String>,
+    /// OVS only: spanning tree on the bridge (`stp = true`, `rstp =
+    /// true`); None: whatever it has (an imperative `switch add`), where a
+    /// topology says all (neither key: none)
+    pub spanning: Option<super::ovs::Spanning>,
 }
 
 /// A namespace attached to a switch.

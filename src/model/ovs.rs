@@ -91,6 +91,31 @@ pub struct OvsBridge {
     /// not read, or could not be)
     #[serde(skip)]
     pub flows: Option<Vec<crate::openflow::FlowStats>>,
+    /// its spanning tree (`stp_enable`, `rstp_enable`)
+    pub spanning: Spanning,
+}
+
+/// An OVS bridge's spanning tree: 802.1D STP, 802.1w RSTP, or none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Spanning {
+    pub stp: bool,
+    pub rstp: bool,
+}
+
+impl Spanning {
+    pub fn any(&self) -> bool {
+        self.stp || self.rstp
+    }
+}
+
+impl std::fmt::Display for Spanning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match (self.stp, self.rstp) {
+            (_, true) => "rstp",
+            (true, false) => "stp",
+            (false, false) => "no spanning tree",
+        })
+    }
 }
 
 impl OvsBridge {
@@ -230,6 +255,13 @@ pub enum OvsChange {
         vlans: Vec<u16>,
         native: Option<u16>,
     },
+    /// `ovs-vsctl set Bridge BR stp_enable=B rstp_enable=B`
+    SetSpanning {
+        db: String,
+        bridge: String,
+        spanning: Spanning,
+        was: Spanning,
+    },
     /// `ovs-vsctl set Port PORT trunks=V,.. tag=N vlan_mode=M`
     SetTrunk {
         db: String,
@@ -298,6 +330,7 @@ impl OvsChange {
             | OvsChange::SetTag { db, .. }
             | OvsChange::AddTrunk { db, .. }
             | OvsChange::AddPatch { db, .. }
+            | OvsChange::SetSpanning { db, .. }
             | OvsChange::SetTrunk { db, .. }
             | OvsChange::AddTunnel { db, .. }
             | OvsChange::AddUplink { db, .. }
@@ -415,6 +448,13 @@ impl std::fmt::Display for OvsChange {
                 write!(f, "set Port {port}")?;
                 trunk_words(f, vlans, *native)
             }
+            OvsChange::SetSpanning {
+                bridge, spanning, ..
+            } => write!(
+                f,
+                "set Bridge {bridge} stp_enable={} rstp_enable={}",
+                spanning.stp, spanning.rstp
+            ),
             OvsChange::AddPatch {
                 a_bridge,
                 a_port,

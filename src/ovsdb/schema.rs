@@ -28,6 +28,8 @@ pub const USED: &[(&str, &[&str])] = &[
             "name",
             "ports",
             "fail_mode",
+            "stp_enable",
+            "rstp_enable",
             "datapath_type",
             "external_ids",
             "other_config",

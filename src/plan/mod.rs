@@ -29,6 +29,7 @@ mod ovs;
 mod ovs_openflow;
 mod ovs_rows;
 mod ovs_span;
+mod ovs_stp;
 mod ovs_trunk;
 mod ovs_wiring;
 mod removals;

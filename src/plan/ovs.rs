@@ -130,6 +130,8 @@ impl Switch for OpenVswitch {
                 ovs_openflow::PROTOCOLS,
                 ovs_openflow::DATAPATH_ID,
                 ovs_openflow::FLOWS,
+                super::ovs_stp::STP,
+                super::ovs_stp::RSTP,
             ],
             data_plane: DataPlane::OpenVswitch,
         }
@@ -165,6 +167,7 @@ impl Switch for OpenVswitch {
         let o = cx.o;
         if let Some(b) = st.bridge(name.as_str()) {
             ovs_openflow::ensure(cx, name, &b.db, Some(b), spec)?;
+            super::ovs_stp::ensure(cx, name, &b.db, Some(b), spec)?;
             if !spec.addrs.is_empty()
                 && let Some(l) = o.host.link(name.as_str())
             {
@@ -190,6 +193,7 @@ impl Switch for OpenVswitch {
             openflow: spec.openflow.clone(),
         }));
         ovs_openflow::ensure(cx, name, &db, None, spec)?;
+        super::ovs_stp::ensure(cx, name, &db, None, spec)?;
         if !spec.addrs.is_empty() {
             cx.steps.push(Step::SetUp {
                 loc: Loc::Host,

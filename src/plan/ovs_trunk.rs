@@ -9,7 +9,7 @@
 //! Two bridges of one Open vSwitch are joined by patch ports instead
 //! (`patch`): two rows, no device, nothing for the kernel to carry — what
 //! ovs-vsctl users do. An impaired trunk keeps its veth pair (a qdisc needs
-//! a device).
+//! a device), so does one between RSTP bridges (see `patch`).
 
 use super::{Cx, PlanError, Step};
 use crate::model::names::{IfName, Loc};
@@ -117,6 +117,18 @@ pub(super) fn patch(cx: &mut Cx, t: &TrunkSpec) -> Result<bool, PlanError> {
             .is_some_and(|s| s.backend == Backend::Ovs)
     };
     if !(ovs(&t.a) && ovs(&t.b)) || t.end.impair.is_some_and(|i| !i.is_empty()) {
+        return Ok(false);
+    }
+    // RSTP on patch ports kills ovs-vswitchd 3.1 (userspace datapath,
+    // here: the process gone the moment `add-port .. type=patch` joins two
+    // rstp_enable bridges; STP on patch ports and RSTP on veth ports live)
+    let rstp = |sw: &IfName| {
+        cx.d.switches
+            .get(sw)
+            .and_then(|s| s.spanning)
+            .is_some_and(|s| s.rstp)
+    };
+    if rstp(&t.a) || rstp(&t.b) {
         return Ok(false);
     }
     let st = super::ovs_rows::state(cx, &t.a)?;

@@ -236,6 +236,14 @@ fn ovs_meaning(c: &OvsChange) -> Meaning {
         }
         OvsChange::DelBridge { name, .. } => Removes(format!("OVS bridge {name}")),
         OvsChange::DelPort { bridge, port, .. } => Removes(format!("OVS port {port} on {bridge}")),
+        OvsChange::SetSpanning {
+            bridge,
+            spanning,
+            was,
+            ..
+        } => Changes(Some(format!(
+            "OVS bridge {bridge} runs {was}, the file says {spanning}"
+        ))),
         OvsChange::AddPatch {
             a_bridge, b_bridge, ..
         } => Creates(format!("OVS patch ports joining {a_bridge} and {b_bridge}")),
@@ -429,6 +437,7 @@ impl Step {
                 | OvsChange::SetTag { .. }
                 | OvsChange::AddTrunk { .. }
                 | OvsChange::AddPatch { .. }
+                | OvsChange::SetSpanning { .. }
                 | OvsChange::SetTrunk { .. }
                 | OvsChange::AddTunnel { .. }
                 | OvsChange::AddUplink { .. }

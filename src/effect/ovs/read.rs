@@ -25,6 +25,8 @@ pub fn query() -> Txn {
                 "datapath_type",
                 "external_ids",
                 "fail_mode",
+                "stp_enable",
+                "rstp_enable",
                 "protocols",
                 "controller",
                 "other_config",
@@ -166,6 +168,10 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
                     .and_then(|v| v.as_str())
                     .map(String::from),
                 flows: None,
+                spanning: crate::model::ovs::Spanning {
+                    stp: r.opt("stp_enable").and_then(|v| v.as_bool()) == Some(true),
+                    rstp: r.opt("rstp_enable").and_then(|v| v.as_bool()) == Some(true),
+                },
                 db: addr.to_string(),
                 uuid: r.uuid()?.to_string(),
                 name: r.str("name")?.to_string(),

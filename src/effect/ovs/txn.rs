@@ -197,6 +197,18 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             prow["external_ids"] = ids(owner, "trunk", &[(K_SWITCH, bridge), (K_PEER, peer)]);
             add_port(t, i, bridge, port, json!({ "name": port }), prow);
         }
+        OvsChange::SetSpanning {
+            bridge, spanning, ..
+        } => {
+            t.push(
+                Op::Update {
+                    table: "Bridge".into(),
+                    wh: vec![cond("name", "==", json!(bridge))],
+                    row: json!({"stp_enable": spanning.stp, "rstp_enable": spanning.rstp}),
+                },
+                Expect::Count(1),
+            );
+        }
         OvsChange::AddPatch {
             a_bridge,
             a_port,

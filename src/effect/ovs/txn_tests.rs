@@ -66,6 +66,15 @@ fn samples() -> Vec<OvsChange> {
             vlans: vec![10, 20],
             native: Some(5),
         },
+        OvsChange::SetSpanning {
+            db: db.clone(),
+            bridge: "br0".into(),
+            spanning: crate::model::ovs::Spanning {
+                stp: false,
+                rstp: true,
+            },
+            was: Default::default(),
+        },
         OvsChange::AddPatch {
             db: db.clone(),
             a_bridge: "br0".into(),
@@ -140,6 +149,7 @@ fn kind(c: &OvsChange) -> &'static str {
         OvsChange::SetOpenflow { .. } => "set_openflow",
         OvsChange::AddTrunk { .. } => "add_trunk",
         OvsChange::AddPatch { .. } => "add_patch",
+        OvsChange::SetSpanning { .. } => "set_spanning",
         OvsChange::SetTrunk { .. } => "set_trunk",
     }
 }
@@ -172,7 +182,7 @@ fn columns(op: &serde_json::Value, out: &mut BTreeSet<(String, String)>) {
 fn every_column_the_builders_write_is_in_used_and_in_the_schema() {
     let all = samples();
     let kinds: BTreeSet<&str> = all.iter().map(kind).collect();
-    assert_eq!(kinds.len(), 13, "one sample of each kind of change");
+    assert_eq!(kinds.len(), 14, "one sample of each kind of change");
     let mut t = Txn::new();
     push_next_cfg(&mut t);
     for (i, c) in all.iter().enumerate() {

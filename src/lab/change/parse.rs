@@ -117,6 +117,7 @@ pub(super) fn switch_add(r: &SwitchAdd) -> Result<ChangeJob, ChangeError> {
             openflow,
             // flows of `swctl flow add` are not a switch's declared ones
             flows: vec![],
+            spanning: None,
         },
     );
     let mut job =

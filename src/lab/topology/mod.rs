@@ -6,6 +6,7 @@
 //! anything is touched. A typo never silently does nothing, and never
 //! hides the next problem.
 
+mod loops;
 mod machines;
 pub mod tree;
 mod validate;

@@ -241,6 +241,11 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             for (set, x) in opts {
                 set(&mut spec, x);
             }
+            // a file says all of an OVS bridge's spanning tree: neither
+            // key is none
+            if backend == Backend::Ovs {
+                spec.spanning.get_or_insert_default();
+            }
             d.switches.insert(n, spec);
         }
     }
@@ -479,6 +484,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             native,
         });
     }
+    super::loops::check(&mut v.r, &d, pos.get("trunks").copied().flatten());
     machines::finish(&mut v.r, &mut d, given_machine, spans, &|p| {
         pos.get(p).copied().flatten()
     });
