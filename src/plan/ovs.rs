@@ -232,26 +232,17 @@ impl Switch for OpenVswitch {
                 continue;
             }
             for p in &b.ports {
-                if p.role() == Some("trunk") {
+                // a switch's own ports: its trunks', its tunnels', its uplink
+                let wanted = match p.role() {
+                    Some("trunk") => Some(super::ovs_trunk::wanted(cx, &name, p)),
+                    Some("tunnel" | "uplink") => Some(super::ovs_span::wanted(cx, &name, p)),
+                    _ => None,
+                };
+                if let Some(wanted) = wanted {
                     let key = Key::Switch { name: name.clone() };
                     if let Some(owner) = p.owner()
                         && cx.in_scope(&key, &owner)
-                        && !super::ovs_trunk::wanted(cx, &name, p)
-                    {
-                        cx.steps.push(Step::Ovs(OvsChange::DelPort {
-                            db: b.db.clone(),
-                            bridge: b.name.clone(),
-                            port: p.name.clone(),
-                            uuid: p.uuid.clone(),
-                        }));
-                    }
-                    continue;
-                }
-                if matches!(p.role(), Some("tunnel" | "uplink")) {
-                    let key = Key::Switch { name: name.clone() };
-                    if let Some(owner) = p.owner()
-                        && cx.in_scope(&key, &owner)
-                        && !super::ovs_span::wanted(cx, &name, p)
+                        && !wanted
                     {
                         cx.steps.push(Step::Ovs(OvsChange::DelPort {
                             db: b.db.clone(),

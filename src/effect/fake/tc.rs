@@ -11,6 +11,15 @@ use crate::effect::kernel::tc::{decode, options};
 use crate::effect::{NlError, TrafficControl};
 use crate::model::impair::{HANDLE, Qdisc, QdiscKinds, QdiscObs};
 use crate::model::names::Loc;
+use crate::model::{LinkObs, LocObs};
+
+/// Device `dev` of a namespace, or the kernel's ENODEV.
+fn link<'a>(st: &'a mut LocObs, dev: &str, op: &str) -> Result<&'a mut LinkObs, NlError> {
+    st.links
+        .iter_mut()
+        .find(|l| l.name == dev)
+        .ok_or_else(|| err(op.to_string(), libc::ENODEV))
+}
 
 impl TrafficControl for Fake {
     async fn set_qdisc(&self, loc: &Loc, dev: &str, q: &Qdisc) -> Result<(), NlError> {
@@ -27,11 +36,7 @@ impl TrafficControl for Fake {
             return Err(err(op, libc::ENOENT));
         }
         self.with_loc(loc, &op, |st| {
-            let l = st
-                .links
-                .iter_mut()
-                .find(|l| l.name == dev)
-                .ok_or_else(|| err(op.clone(), libc::ENODEV))?;
+            let l = link(st, dev, &op)?;
             l.qdisc = Some(QdiscObs {
                 handle: HANDLE,
                 kind: q.kind().to_string(),
@@ -45,11 +50,7 @@ impl TrafficControl for Fake {
         let op = format!("{loc}: tc qdisc del dev {dev} root handle 5357:");
         self.record(op.clone())?;
         self.with_loc(loc, &op, |st| {
-            let l = st
-                .links
-                .iter_mut()
-                .find(|l| l.name == dev)
-                .ok_or_else(|| err(op.clone(), libc::ENODEV))?;
+            let l = link(st, dev, &op)?;
             match &l.qdisc {
                 Some(q) if q.is_swctl() => {
                     l.qdisc = None;
