@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::effect::Effects;
 use crate::effect::apply::{ApplyError, apply};
 use crate::effect::observe::{Scan, observe};
-use crate::model::impair::{Impair, KEYS};
+use crate::model::impair::{Impair, KEYS, QdiscObs};
 use crate::model::names::{IfName, InvalidInput, Loc, NsName};
 use crate::model::{LinkObs, Mark, Observed};
 use crate::plan::impair::{given, other_end, qdisc_step};
@@ -182,15 +182,6 @@ pub struct ImpairReport {
     pub ms: f64,
 }
 
-/// What an end has, in words.
-fn has(l: &LinkObs) -> String {
-    match &l.qdisc {
-        None => "none".into(),
-        Some(q) if q.is_swctl() => q.config.map_or(q.label(), |c| c.impair().to_string()),
-        Some(q) => format!("{} (not swctl's)", q.label()),
-    }
-}
-
 /// The device of `job` in `o`: named, or the host's only end swctl made.
 fn the_end<'a>(o: &'a Observed, job: &ImpairJob) -> Result<&'a LinkObs, ImpairError> {
     let st = o
@@ -286,7 +277,7 @@ pub async fn run<S: Effects>(sys: &S, job: ImpairJob) -> Result<ImpairReport, Im
         let step = want.and_then(|w| qdisc_step(loc, &l.name, l.qdisc.as_ref(), w));
         let impair = match (&step, want) {
             (Some(_), Some(w)) => w.map_or("none".into(), |q| q.impair().to_string()),
-            _ => has(l),
+            _ => QdiscObs::words_of(l.qdisc.as_ref()),
         };
         report.push(ImpairedEnd {
             loc: loc.clone(),

@@ -53,11 +53,8 @@ pub fn mark_words(m: Option<&Mark>) -> String {
 pub fn qdisc_words(l: &crate::model::LinkObs) -> String {
     match &l.qdisc {
         None => String::new(),
-        Some(q) if q.is_swctl() => match q.config {
-            Some(c) => format!(" impaired: {}", c.impair()),
-            None => format!(" qdisc {}", q.label()),
-        },
-        Some(q) => format!(" qdisc {} (not swctl's)", q.label()),
+        Some(q) if q.is_swctl() && q.config.is_some() => format!(" impaired: {}", q.words()),
+        Some(q) => format!(" qdisc {}", q.words()),
     }
 }
 

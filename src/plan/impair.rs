@@ -65,12 +65,7 @@ pub fn qdisc_step(
     want: Option<Qdisc>,
 ) -> Option<Step> {
     let ours = have.filter(|h| h.is_swctl());
-    let was = match (ours.and_then(|h| h.config), have) {
-        (Some(c), _) => c.impair().to_string(),
-        (None, Some(h)) if !h.is_swctl() => format!("{} (not swctl's)", h.label()),
-        (None, Some(h)) => h.label(),
-        (None, None) => "none".to_string(),
-    };
+    let was = QdiscObs::words_of(have);
     match want {
         Some(w) if ours.and_then(|h| h.config).is_some_and(|c| w.matches(&c)) => None,
         Some(w) => Some(Step::SetQdisc {

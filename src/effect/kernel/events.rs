@@ -235,10 +235,10 @@ impl Monitor {
                 // goes with the others and is nobody's
                 let (i, q) = super::tc::qdisc_row(m).filter(|(_, q)| q.handle != 0)?;
                 let change = if added { "added" } else { "removed" };
-                let detail = match (q.is_swctl(), q.config) {
-                    (true, Some(c)) => format!("swctl's: {}", c.impair()),
-                    (true, None) => format!("swctl's: {}", q.label()),
-                    (false, _) => format!("{} (not swctl's)", q.label()),
+                let detail = if q.is_swctl() {
+                    format!("swctl's: {}", q.words())
+                } else {
+                    q.words()
                 };
                 ev("qdisc", change, self.dev(i), detail)
             }

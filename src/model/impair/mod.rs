@@ -241,6 +241,23 @@ impl QdiscObs {
     pub fn label(&self) -> String {
         format!("{} {:x}:", self.kind, self.handle >> 16)
     }
+
+    /// What it is, in words: swctl's impairment (`rate=100mbit`; its label
+    /// when swctl cannot read its kind), or whose it is (`tbf 1: (not
+    /// swctl's)`). What plans, `status`, `show`, `impair` and `lab.watch`
+    /// say of a qdisc.
+    pub fn words(&self) -> String {
+        match (self.is_swctl(), self.config) {
+            (true, Some(c)) => c.impair().to_string(),
+            (true, None) => self.label(),
+            (false, _) => format!("{} (not swctl's)", self.label()),
+        }
+    }
+
+    /// `words` of a device's root qdisc; `none` for the kernel's default.
+    pub fn words_of(q: Option<&QdiscObs>) -> String {
+        q.map_or_else(|| "none".to_string(), QdiscObs::words)
+    }
 }
 
 /// The qdisc kinds this kernel has (probed: `effect::kernel::tc`).
