@@ -29,29 +29,26 @@ pub(super) fn kernel_gives(d: &Desired, o: &Observed) -> Result<(), PlanError> {
 /// Whether a kernel of qdisc kinds `k` gives impairment `i` (`what`: where
 /// it is asked for, in words).
 pub fn given(i: &Impair, k: QdiscKinds, what: String) -> Result<(), PlanError> {
-    {
-        let netem = i.needs_netem();
-        let works = if k.tbf { "rate (tbf)" } else { "no impairment" };
-        if !netem.is_empty() && !k.netem {
-            return Err(PlanError::NoQdisc {
-                kind: "netem",
-                what,
-                keys: netem.join(", "),
-                works,
-            });
-        }
-        if netem.is_empty() && i.rate.is_some() && !k.tbf {
-            return Err(PlanError::NoQdisc {
-                kind: "tbf",
-                what,
-                keys: "rate".into(),
-                works: if k.netem {
-                    "netem (give a delay too)"
-                } else {
-                    "no impairment"
-                },
-            });
-        }
+    let netem = i.needs_netem();
+    if !netem.is_empty() && !k.netem {
+        return Err(PlanError::NoQdisc {
+            kind: "netem",
+            what,
+            keys: netem.join(", "),
+            works: if k.tbf { "rate (tbf)" } else { "no impairment" },
+        });
+    }
+    if netem.is_empty() && i.rate.is_some() && !k.tbf {
+        return Err(PlanError::NoQdisc {
+            kind: "tbf",
+            what,
+            keys: "rate".into(),
+            works: if k.netem {
+                "netem (give a delay too)"
+            } else {
+                "no impairment"
+            },
+        });
     }
     Ok(())
 }

@@ -17,7 +17,9 @@ use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
 
 use super::Kernel;
 use crate::effect::NlError;
-use crate::model::impair::{HANDLE_MAJOR, Netem, Qdisc, QdiscKinds, QdiscObs, Tbf};
+use crate::model::impair::{
+    HANDLE_MAJOR, Impair, Netem, Qdisc, QdiscKinds, QdiscObs, Rate, TICKS_PER_US, Tbf, Time,
+};
 use crate::model::names::Loc;
 
 const TCA_OPTIONS: u16 = 2;
@@ -32,8 +34,6 @@ const TCA_NETEM_RATE64: u16 = 8;
 /// tc's `enum link_layer`: LINKLAYER_ETHERNET (the kernel then ignores the
 /// rate table, but tc sends one: so does swctl)
 const LINKLAYER_ETHERNET: u8 = 1;
-/// scheduler ticks per microsecond (model::impair)
-const TICKS_PER_US: f64 = 15.625;
 
 /// One netlink attribute: header, value, padding to 4 bytes.
 fn attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
@@ -342,20 +342,16 @@ pub fn probe_kinds() -> Result<QdiscKinds, NlError> {
             let code = i32::from_ne_bytes(buf[16..20.min(n)].try_into().unwrap_or([0; 4]));
             Ok(code == 0)
         };
-        let tbf = has(&Qdisc::Tbf(Tbf::for_rate(125_000)))?;
-        let netem = Netem {
-            // 1ms
-            latency: 15_625,
-            jitter: 0,
-            limit: crate::model::impair::NETEM_LIMIT,
-            loss: 0,
-            gap: 0,
-            duplicate: 0,
-            reorder: 0,
-            corrupt: 0,
-            rate: 0,
-        };
-        let netem = has(&Qdisc::Netem(netem))?;
+        // what a lab's rate alone and its delay become
+        let probe = |i: Impair| i.qdisc().expect("an impairment");
+        let tbf = has(&probe(Impair {
+            rate: Some(Rate(1_000_000)),
+            ..Impair::default()
+        }))?;
+        let netem = has(&probe(Impair {
+            delay: Some(Time(1000)),
+            ..Impair::default()
+        }))?;
         Ok(QdiscKinds { tbf, netem })
     };
     std::thread::scope(|s| s.spawn(probe).join())

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use units::{Percent, Rate, Time};
 
 /// Scheduler ticks per microsecond (`/proc/net/psched`: t2us 1000, us2t 64).
-const TICKS_PER_US: f64 = 1000.0 / 64.0;
+pub const TICKS_PER_US: f64 = 1000.0 / 64.0;
 
 /// The handle major of every qdisc swctl puts on a device ("SW", as in its
 /// OpenFlow cookies): how it knows its own from anybody else's.
