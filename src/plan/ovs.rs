@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::ovs_rows::{datapath_of, ovs_port_of, rx_buffer_wanted, state, tso_of};
+use super::ovs_rows::{datapath_of, ovs_port_of, rx_buffer, rx_buffer_wanted, state, tso_of};
 use super::switch::{
     DataPlane, PortInfo, Rules, Switch, SwitchInfo, SwitchOption, SwitchReader, as_string, string,
 };
@@ -422,18 +422,8 @@ pub(super) fn plan_ovs_port(
                 cx.ensure_end(&ns_loc, &b.name, Some(b), p.host_end());
                 if let Some(a) = a_host.as_ref().filter(|_| !internal) {
                     cx.ensure_end(&Loc::Host, &a.name, Some(a), p.switch_end());
-                    // ovs-vswitchd made its socket again (a restart, the
-                    // port re-added by hand): the buffer is the default
-                    if rx_buffer_wanted(cx, bridge)
-                        && st
-                            .rx_buffers
-                            .get(&a.name)
-                            .is_some_and(|&have| have < crate::model::tso::RX_BUFFER)
-                    {
-                        cx.steps.push(Step::OvsRxBuffer {
-                            dev: a.name.clone(),
-                        });
-                    }
+                    let wanted = rx_buffer_wanted(cx, bridge);
+                    rx_buffer(cx, wanted, &a.name, false);
                 }
                 cx.wired(key, via, (&Loc::Host, &r.name), (&ns_loc, &b.name));
                 return Ok(());
@@ -537,11 +527,8 @@ pub(super) fn plan_ovs_port(
                 dev: b_name.to_string(),
             });
         }
-        if rx_buffer_wanted(cx, bridge) {
-            cx.steps.push(Step::OvsRxBuffer {
-                dev: a_name.to_string(),
-            });
-        }
+        let wanted = rx_buffer_wanted(cx, bridge);
+        rx_buffer(cx, wanted, a_name.as_str(), true);
         cx.ensure_end(&Loc::Host, a_name.as_str(), None, p.switch_end());
     }
     cx.ensure_end(&ns_loc, b_name.as_str(), None, p.host_end());

@@ -52,6 +52,25 @@ pub(super) fn rx_buffer_wanted(cx: &Cx, sw: &IfName) -> bool {
     datapath_of(cx, sw) == "netdev"
 }
 
+/// `Step::OvsRxBuffer` for ovs-vswitchd's socket of port `dev`, where one
+/// is `wanted` (`rx_buffer_wanted`): a port this plan `added`, or one whose
+/// buffer reads below `tso::RX_BUFFER` (ovs-vswitchd made its socket again:
+/// a restart, the port re-added by hand).
+pub(super) fn rx_buffer(cx: &mut Cx, wanted: bool, dev: &str, added: bool) {
+    let small = || {
+        cx.o.ovs.as_ref().is_some_and(|st| {
+            st.rx_buffers
+                .get(dev)
+                .is_some_and(|&have| have < crate::model::tso::RX_BUFFER)
+        })
+    };
+    if wanted && (added || small()) {
+        cx.steps.push(super::Step::OvsRxBuffer {
+            dev: dev.to_string(),
+        });
+    }
+}
+
 /// The OVS port swctl made for (ns, switch) on `bridge`, by its
 /// external_ids.
 pub(super) fn ovs_port_of<'o>(

@@ -179,17 +179,7 @@ pub(super) fn plan_uplink(
     // tunnel's jumbo frames and bursts (`kernel::packet_sock`)
     let datapath = bridge.map_or_else(|| st.datapath.clone(), |b| b.datapath_type.clone());
     let added = !bridge.is_some_and(|b| b.ports.iter().any(|p| p.name == dev.as_str()));
-    if datapath == "netdev"
-        && (added
-            || st
-                .rx_buffers
-                .get(dev.as_str())
-                .is_some_and(|&have| have < crate::model::tso::RX_BUFFER))
-    {
-        cx.steps.push(Step::OvsRxBuffer {
-            dev: dev.to_string(),
-        });
-    }
+    super::ovs_rows::rx_buffer(cx, datapath == "netdev", dev.as_str(), added);
     if l.arp_ignore.is_some_and(|v| v != 8) {
         cx.steps.push(Step::SetSysctl {
             loc: crate::model::names::Loc::Host,

@@ -59,16 +59,8 @@ pub(super) fn plan_end(
                     native: t.native,
                 }));
             }
-            if super::ovs_rows::rx_buffer_wanted(cx, sw)
-                && st
-                    .rx_buffers
-                    .get(dev)
-                    .is_some_and(|&have| have < crate::model::tso::RX_BUFFER)
-            {
-                cx.steps.push(Step::OvsRxBuffer {
-                    dev: dev.to_string(),
-                });
-            }
+            let wanted = super::ovs_rows::rx_buffer_wanted(cx, sw);
+            super::ovs_rows::rx_buffer(cx, wanted, dev, false);
             return Ok(());
         }
         Some(p) => cx.steps.push(Step::Ovs(OvsChange::DelPort {
@@ -88,11 +80,8 @@ pub(super) fn plan_end(
         vlans: t.vlans.clone(),
         native: t.native,
     }));
-    if super::ovs_rows::rx_buffer_wanted(cx, sw) {
-        cx.steps.push(Step::OvsRxBuffer {
-            dev: dev.to_string(),
-        });
-    }
+    let wanted = super::ovs_rows::rx_buffer_wanted(cx, sw);
+    super::ovs_rows::rx_buffer(cx, wanted, dev, true);
     Ok(())
 }
 
