@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use super::switch::{SwitchOption, as_string, string};
 use super::{Cx, PlanError};
+use crate::model::SwitchSpec;
 use crate::model::names::IfName;
 use crate::model::names::InvalidInput;
 use crate::model::openflow::{self, FailMode};
 use crate::model::ovs::{OvsBridge, OvsChange};
-use crate::model::{Key, SwitchSpec};
 use crate::plan::Step;
 
 /// A string or a list of strings, each checked by `rule`, in their order
@@ -120,13 +120,9 @@ pub(super) fn ensure(
     spec: &SwitchSpec,
 ) -> Result<(), PlanError> {
     if let Some(b) = b {
-        let key = Key::Switch { name: name.clone() };
-        let Some(owner) = b.owner() else {
+        let Some(owner) = super::ovs_rows::changeable(cx, name, b) else {
             return Ok(());
         };
-        if !cx.in_scope(&key, &owner) {
-            return Ok(());
-        }
         if b.openflow != spec.openflow {
             cx.steps.push(Step::Ovs(OvsChange::SetOpenflow {
                 db: b.db.clone(),

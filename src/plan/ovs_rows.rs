@@ -1,12 +1,13 @@
 //! What the OVS planner reads of an OVSDB server's state: the state
 //! itself (or why a switch cannot be planned without it), a bridge's
 //! datapath and its vswitchd's TSO, whether veth ports need bigger receive
-//! buffers, the port swctl made for a host.
+//! buffers (and the step that gives one), the port swctl made for a host,
+//! whether a bridge is this plan's to change.
 
 use super::{Cx, PlanError};
-use crate::model::names::{IfName, NsName};
-use crate::model::ovs::{K_NS, K_SWITCH, OvsPort, OvsState};
-use crate::model::{Backend, Observed};
+use crate::model::names::{IfName, NsName, Owner};
+use crate::model::ovs::{K_NS, K_SWITCH, OvsBridge, OvsPort, OvsState};
+use crate::model::{Backend, Key, Observed};
 
 /// The OVSDB state, or why the switch cannot be planned without it.
 pub(super) fn state<'a>(cx: &Cx<'a>, sw: &IfName) -> Result<&'a OvsState, PlanError> {
@@ -69,6 +70,13 @@ pub(super) fn rx_buffer(cx: &mut Cx, wanted: bool, dev: &str, added: bool) {
             dev: dev.to_string(),
         });
     }
+}
+
+/// The owner of OVS bridge `b` (named `name`) when this plan may change
+/// its settings: swctl's, and in the plan's scope; None: left alone.
+pub(super) fn changeable(cx: &Cx, name: &IfName, b: &OvsBridge) -> Option<Owner> {
+    let key = Key::Switch { name: name.clone() };
+    b.owner().filter(|o| cx.in_scope(&key, o))
 }
 
 /// The OVS port swctl made for (ns, switch) on `bridge`, by its

@@ -10,7 +10,7 @@ use super::switch::SwitchOption;
 use super::{Cx, PlanError, Step};
 use crate::model::names::{IfName, InvalidInput};
 use crate::model::ovs::{OvsBridge, OvsChange};
-use crate::model::{Backend, Key, SwitchSpec};
+use crate::model::{Backend, SwitchSpec};
 
 fn boolean(v: &Value) -> Result<Value, InvalidInput> {
     match v {
@@ -60,8 +60,7 @@ pub(super) fn ensure(
     }
     let was = match b {
         Some(b) => {
-            let key = Key::Switch { name: name.clone() };
-            if !b.owner().is_some_and(|o| cx.in_scope(&key, &o)) {
+            if super::ovs_rows::changeable(cx, name, b).is_none() {
                 return Ok(());
             }
             b.spanning
