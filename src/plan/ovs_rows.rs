@@ -22,6 +22,19 @@ pub(super) fn state<'a>(cx: &Cx<'a>, sw: &IfName) -> Result<&'a OvsState, PlanEr
     })
 }
 
+/// The server switch `sw` is on, or will be made on.
+pub(super) fn db_of(cx: &Cx, st: &OvsState, sw: &IfName) -> String {
+    match st.bridge(sw.as_str()) {
+        Some(b) => b.db.clone(),
+        None => {
+            cx.d.switches
+                .get(sw)
+                .and_then(|s| s.ovsdb.clone())
+                .unwrap_or_else(|| st.addr.clone())
+        }
+    }
+}
+
 /// The datapath type of an OVS bridge (planned or existing).
 pub(super) fn datapath_of(cx: &Cx, sw: &IfName) -> String {
     let st = cx.o.ovs.as_ref();
@@ -38,7 +51,7 @@ pub(super) fn datapath_of(cx: &Cx, sw: &IfName) -> String {
 /// (`effect::ovs::tso`).
 pub(super) fn tso_of(cx: &Cx, sw: &IfName) -> bool {
     cx.o.ovs.as_ref().is_some_and(|st| {
-        let db = super::ovs_span::db_of(cx, st, sw);
+        let db = db_of(cx, st, sw);
         st.vswitchd_of(&db).tso
     })
 }

@@ -8,19 +8,6 @@ use crate::model::names::{IfName, derived_ifname};
 use crate::model::ovs::{OvsChange, OvsPort, OvsState};
 use crate::model::{Backend, TunnelSpec};
 
-/// The server switch `sw` is on, or will be made on.
-pub(super) fn db_of(cx: &Cx, st: &OvsState, sw: &IfName) -> String {
-    match st.bridge(sw.as_str()) {
-        Some(b) => b.db.clone(),
-        None => {
-            cx.d.switches
-                .get(sw)
-                .and_then(|s| s.ovsdb.clone())
-                .unwrap_or_else(|| st.addr.clone())
-        }
-    }
-}
-
 /// The name of the tunnel port of switch `sw` to `remote`: unique on the
 /// machine (port names are one namespace across an OVS's bridges).
 fn tunnel_name(sw: &IfName, remote: &std::net::IpAddr) -> IfName {
@@ -84,7 +71,7 @@ pub(super) fn plan_tunnel(
     datapath: &str,
 ) -> Result<(), PlanError> {
     check_vtep(cx, st, t, datapath)?;
-    let db = db_of(cx, st, &t.switch);
+    let db = super::ovs_rows::db_of(cx, st, &t.switch);
     // Open vSwitch below 3.3 drops TSO packets sent into a tunnel
     // (`effect::ovs::tso`): a vswitchd with userspace TSO cannot carry one
     let v = st.vswitchd_of(&db);
@@ -140,7 +127,7 @@ pub(super) fn plan_uplink(
         .host
         .link(dev.as_str())
         .ok_or_else(|| PlanError::NoUplink(dev.clone(), sw.clone()))?;
-    let db = db_of(cx, st, sw);
+    let db = super::ovs_rows::db_of(cx, st, sw);
     let bridge = st.bridge(sw.as_str());
     if let Some(b) = st
         .bridges

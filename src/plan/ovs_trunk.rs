@@ -44,7 +44,7 @@ pub(super) fn plan_end(
     let bridge = st.bridge(sw.as_str());
     let db = match bridge {
         Some(b) => b.db.clone(),
-        None => super::ovs_span::db_of(cx, st, sw),
+        None => super::ovs_rows::db_of(cx, st, sw),
     };
     let row = bridge.and_then(|b| b.ports.iter().find(|p| p.name == dev));
     let device = cx.o.loc(&Loc::Host).and_then(|s| s.link(dev)).is_some();
@@ -121,8 +121,8 @@ pub(super) fn patch(cx: &mut Cx, t: &TrunkSpec) -> Result<bool, PlanError> {
         return Ok(false);
     }
     let st = super::ovs_rows::state(cx, &t.a)?;
-    let db = super::ovs_span::db_of(cx, st, &t.a);
-    if db != super::ovs_span::db_of(cx, st, &t.b) {
+    let db = super::ovs_rows::db_of(cx, st, &t.a);
+    if db != super::ovs_rows::db_of(cx, st, &t.b) {
         return Ok(false);
     }
     let (na, nb) = t.end_names();
