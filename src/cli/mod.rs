@@ -13,6 +13,7 @@ pub mod error;
 mod export;
 mod flows;
 mod graph;
+mod impair;
 mod imperative;
 mod render;
 mod sandbox;
@@ -296,9 +297,7 @@ impl Job {
             Job::Bench(args, wirings) => bench::run(&k, &args, wirings).await,
             Job::Change(job) => imperative::run(&k, *job).await,
             Job::Flow(job) => Ok(flows::render(&crate::lab::flows::run(&k, job).await?)),
-            Job::Impair(job) => Ok(flows::render_impair(
-                &crate::lab::impair::run(&k, job).await?,
-            )),
+            Job::Impair(job) => Ok(impair::render(&crate::lab::impair::run(&k, job).await?)),
         }
     }
 }
