@@ -1009,6 +1009,7 @@ fn trunked() -> Desired {
         },
         vlans: vec![],
         native: None,
+        bond: None,
     });
     d
 }
@@ -1255,6 +1256,7 @@ fn trunks_count_against_the_bridge_port_limit() {
         end: EndSpec::default(),
         vlans: vec![],
         native: None,
+        bond: None,
     });
     match plan(&d, &Observed::default(), &Scope::Owner) {
         Err(PlanError::TooManyPorts { want, .. }) => assert_eq!(want, 1024),

@@ -339,6 +339,7 @@ pub fn lab(w: Wiring, n: usize, impair: Option<crate::model::impair::Impair>) ->
                         end: EndSpec::default(),
                         vlans: vec![],
                         native: None,
+                        bond: None,
                     });
                 }
             }

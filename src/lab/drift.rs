@@ -37,8 +37,24 @@ pub fn drift(p: &Plan) -> Drift {
             _ => None,
         })
         .collect();
+    // and what a device the plan makes needs comes with it (the socket
+    // buffer of a port made again)
+    let new_devs: Vec<&str> = p
+        .steps
+        .iter()
+        .flat_map(|s| match s {
+            Step::CreateVeth { name, peer, .. } => vec![name.as_str(), peer.as_str()],
+            _ => vec![],
+        })
+        .collect();
     for s in &p.steps {
         let text = s.to_string();
+        if let Step::OvsRxBuffer { dev } = s
+            && new_devs.contains(&dev.as_str())
+        {
+            d.steps.push(text);
+            continue;
+        }
         match s.meaning() {
             Meaning::Creates(what) => d.missing.push(what),
             Meaning::Removes(what) => d.leaked.push(what),

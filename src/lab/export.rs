@@ -173,8 +173,9 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                     a,
                     b,
                     side: Side::A,
+                    member,
                     ..
-                }) => d.trunks.push(TrunkSpec {
+                }) if member.is_none_or(|m| m == 0) => d.trunks.push(TrunkSpec {
                     a: a.clone(),
                     b: b.clone(),
                     end: EndSpec {
@@ -184,6 +185,7 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                     },
                     vlans: vec![],
                     native: None,
+                    bond: member.and_then(|_| bond_of(o, st, &l.name, a, b)),
                 }),
                 _ => {}
             }
@@ -303,4 +305,41 @@ pub fn keep_only(d: &mut Desired, names: &[String]) {
     d.links.retain(|l| at(&l.a) && at(&l.b));
     d.trunks
         .retain(|t| kept(t.a.as_str()) && kept(t.b.as_str()));
+}
+
+/// The bond member `dev` (the first of trunk a-b) belongs to: its members
+/// counted by their marks, its mode and LACP read from its OVS port.
+fn bond_of(
+    o: &Observed,
+    st: &crate::model::LocObs,
+    dev: &str,
+    a: &IfName,
+    b: &IfName,
+) -> Option<crate::model::bond::Bond> {
+    use crate::model::bond::{Bond, BondMode, Lacp};
+    let members = st
+        .marked(|m| matches!(m, Mark::Trunk { a: x, b: y, side: Side::A, member: Some(_), .. } if x.as_str() == a.as_str() && y.as_str() == b.as_str()))
+        .count() as u8;
+    let port = o
+        .ovs
+        .as_ref()?
+        .bridges
+        .iter()
+        .flat_map(|br| &br.ports)
+        .find(|p| p.ifaces.iter().any(|i| i.name == dev))?;
+    let word = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mode = BondMode::ALL
+        .into_iter()
+        .find(|m| m.as_str() == word(&port.bond_mode))
+        .unwrap_or_default();
+    let lacp = Lacp::ALL
+        .into_iter()
+        .find(|l| l.as_str() == word(&port.lacp))
+        .unwrap_or_default();
+    // the other end's LACP is not read: both ends as this one
+    Some(Bond {
+        members,
+        mode,
+        lacp: [lacp, lacp],
+    })
 }

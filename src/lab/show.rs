@@ -41,7 +41,15 @@ pub fn mark_words(m: Option<&Mark>) -> String {
     match m {
         Some(Mark::Port { sw, .. }) => format!(" port of {sw}"),
         Some(Mark::Link { a, b, .. }) => format!(" link {a}<->{b}"),
-        Some(Mark::Trunk { a, b, .. }) => format!(" trunk {a}<->{b}"),
+        Some(Mark::Trunk {
+            a, b, member: None, ..
+        }) => format!(" trunk {a}<->{b}"),
+        Some(Mark::Trunk {
+            a,
+            b,
+            member: Some(m),
+            ..
+        }) => format!(" trunk {a}<->{b} (bond member {m})"),
         Some(Mark::Tunnel { sw, .. }) => format!(" tunnel of {sw}"),
         Some(Mark::Switch { .. }) => " switch".into(),
         Some(Mark::Ns { .. }) | None => String::new(),

@@ -164,6 +164,8 @@ pub struct TrunkSpec {
     /// the VLAN untagged frames on the trunk belong to (an OVS end's
     /// `tag` with `vlan_mode=native-untagged`)
     pub native: Option<u16>,
+    /// N veth pairs bonded at each end (two OVS switches), instead of one
+    pub bond: Option<super::bond::Bond>,
 }
 
 impl TrunkSpec {
@@ -178,6 +180,19 @@ impl TrunkSpec {
             super::names::derived_ifname(
                 &format!("tk{there}"),
                 &[here.as_str(), there.as_str(), side],
+            )
+        };
+        (name(&self.a, &self.b, "a"), name(&self.b, &self.a, "b"))
+    }
+
+    /// The names of the veth ends of a bond's member `m` (`tk` and the
+    /// other switch's name, cut, with a hash of the trunk and the member).
+    pub fn member_names(&self, m: u8) -> (IfName, IfName) {
+        let m = m.to_string();
+        let name = |here: &IfName, there: &IfName, side: &str| {
+            super::names::derived_ifname(
+                &format!("tk{there}"),
+                &[here.as_str(), there.as_str(), side, &m],
             )
         };
         (name(&self.a, &self.b, "a"), name(&self.b, &self.a, "b"))
@@ -493,6 +508,7 @@ mod tests {
                 end: EndSpec::default(),
                 vlans: vec![],
                 native: None,
+                bond: None,
             });
         }
         let g = d.switch_groups();

@@ -54,11 +54,13 @@ pub enum Mark {
         sw: IfName,
     },
     /// an end of a trunk: a veth pair joining switch `a` to switch `b`
+    /// (`member`: the how-manieth of a bond's veth pairs)
     Trunk {
         owner: Owner,
         a: IfName,
         b: IfName,
         side: Side,
+        member: Option<u8>,
     },
 }
 
@@ -136,9 +138,11 @@ impl Mark {
                 a,
                 b,
                 side: s,
+                member,
             } => format!(
-                "{MARK_PREFIX} owner={owner} role=trunk a={a} b={b} side={}",
-                side(s)
+                "{MARK_PREFIX} owner={owner} role=trunk a={a} b={b} side={}{}",
+                side(s),
+                member.map_or(String::new(), |m| format!(" member={m}"))
             ),
         }
     }
@@ -185,6 +189,10 @@ impl Mark {
                 a: kv.get("a")?.parse().ok()?,
                 b: kv.get("b")?.parse().ok()?,
                 side: side()?,
+                member: match kv.get("member") {
+                    Some(m) => Some(m.parse().ok()?),
+                    None => None,
+                },
             }),
             _ => None,
         }
@@ -225,6 +233,14 @@ mod tests {
                 a: "br0".parse().unwrap(),
                 b: "br1".parse().unwrap(),
                 side: Side::B,
+                member: None,
+            },
+            Mark::Trunk {
+                owner: "lab".parse().unwrap(),
+                a: "br0".parse().unwrap(),
+                b: "br1".parse().unwrap(),
+                side: Side::A,
+                member: Some(3),
             },
         ];
         for m in marks {

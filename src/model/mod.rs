@@ -6,6 +6,7 @@
 //!
 //! Every other layer depends on this one; it depends on nothing of swctl's.
 
+pub mod bond;
 pub mod desired;
 pub mod end;
 pub mod impair;
@@ -16,6 +17,7 @@ pub mod observed;
 pub mod openflow;
 pub mod ovn;
 pub mod ovs;
+pub mod ovs_text;
 pub mod tso;
 
 pub use desired::*;

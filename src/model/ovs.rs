@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::bond::{BondMode, Lacp};
 use super::mark::Mark;
 use super::names::{Mac, NsName, Owner};
 use super::openflow::OpenFlow;
@@ -29,6 +30,10 @@ pub struct OvsIface {
     pub options: BTreeMap<String, String>,
     /// `external_ids` (an OVN port's iface-id, ovn-installed)
     pub external_ids: BTreeMap<String, String>,
+    /// `link_state` as ovs-vswitchd reports it (`up`, `down`)
+    pub link_state: Option<String>,
+    /// a bond member's `lacp_current`: its partner's LACPDUs arrive
+    pub lacp_current: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +50,12 @@ pub struct OvsPort {
     pub trunks: Vec<i64>,
     /// `trunk`, `native-untagged`, ... (None: OVS's default)
     pub vlan_mode: Option<String>,
+    /// a bond's `bond_mode` (None: OVS's default, active-backup)
+    pub bond_mode: Option<String>,
+    /// a bond's `lacp` (None: off)
+    pub lacp: Option<String>,
+    /// `other_config` (a bond's `lacp-time`)
+    pub other_config: BTreeMap<String, String>,
 }
 
 impl OvsPort {
@@ -68,6 +79,29 @@ impl OvsPort {
     }
     pub fn internal(&self) -> bool {
         self.ifaces.iter().any(|i| i.kind == "internal")
+    }
+    /// A bond in words: "bond balance-tcp, 2/2 members up, LACP current
+    /// on 2" (as `ovs-appctl bond/show` would say it, from the rows).
+    pub fn bond_words(&self) -> String {
+        let up = self
+            .ifaces
+            .iter()
+            .filter(|i| i.link_state.as_deref() == Some("up"))
+            .count();
+        let mut w = format!(
+            "bond {}, {up}/{} members up",
+            self.bond_mode.as_deref().unwrap_or("active-backup"),
+            self.ifaces.len()
+        );
+        if self.lacp.as_deref().is_some_and(|l| l != "off") {
+            let current = self
+                .ifaces
+                .iter()
+                .filter(|i| i.lacp_current == Some(true))
+                .count();
+            w += &format!(", LACP current on {current}");
+        }
+        w
     }
 }
 
@@ -255,6 +289,51 @@ pub enum OvsChange {
         vlans: Vec<u16>,
         native: Option<u16>,
     },
+    /// `ovs-vsctl add-bond BR PORT M1 M2.. bond_mode=MODE lacp=LACP
+    /// other_config:lacp-time=fast trunks=..`: a bonded end of a trunk to
+    /// switch `peer` (`members`: veth ends in the host's namespace)
+    AddBond {
+        db: String,
+        bridge: String,
+        port: String,
+        members: Vec<String>,
+        peer: String,
+        owner: Owner,
+        vlans: Vec<u16>,
+        native: Option<u16>,
+        mode: BondMode,
+        lacp: Lacp,
+    },
+    /// `ovs-vsctl set Port PORT bond_mode=MODE lacp=LACP
+    /// other_config:lacp-time=fast`
+    SetBond {
+        db: String,
+        port: String,
+        uuid: String,
+        mode: BondMode,
+        lacp: Lacp,
+        /// what it runs (for the words of the drift)
+        was: String,
+    },
+    /// `ovs-vsctl add-bond-iface PORT IFACE`
+    AddBondIface {
+        db: String,
+        port: String,
+        uuid: String,
+        iface: String,
+    },
+    /// `ovs-vsctl del-bond-iface PORT IFACE`; `again`: its device was made
+    /// again, and so is its row (ovs-vswitchd opens a member's device when
+    /// the row appears: measured, a veth made again under a kept row stays
+    /// `may_enable: false`, `lacp_current: false`)
+    DelBondIface {
+        db: String,
+        port: String,
+        uuid: String,
+        iface: String,
+        iface_uuid: String,
+        again: bool,
+    },
     /// `ovs-vsctl set Bridge BR stp_enable=B rstp_enable=B`
     SetSpanning {
         db: String,
@@ -330,6 +409,10 @@ impl OvsChange {
             | OvsChange::SetTag { db, .. }
             | OvsChange::AddTrunk { db, .. }
             | OvsChange::AddPatch { db, .. }
+            | OvsChange::AddBond { db, .. }
+            | OvsChange::SetBond { db, .. }
+            | OvsChange::AddBondIface { db, .. }
+            | OvsChange::DelBondIface { db, .. }
             | OvsChange::SetSpanning { db, .. }
             | OvsChange::SetTrunk { db, .. }
             | OvsChange::AddTunnel { db, .. }
@@ -339,178 +422,5 @@ impl OvsChange {
             | OvsChange::SetOpenflow { db, .. }
             | OvsChange::DelPort { db, .. } => db,
         }
-    }
-}
-
-/// The rest of a bridge's OpenFlow settings as ovs-vsctl words (`all`:
-/// the defaults too, to put back what was changed).
-fn openflow_words(
-    f: &mut std::fmt::Formatter<'_>,
-    br: &str,
-    o: &OpenFlow,
-    all: bool,
-) -> std::fmt::Result {
-    if !o.controllers.is_empty() {
-        write!(f, " -- set-controller {br} {}", o.controllers.join(" "))?;
-    } else if all {
-        write!(f, " -- del-controller {br}")?;
-    }
-    if !o.protocols.is_empty() {
-        write!(f, " -- set Bridge {br} protocols={}", o.protocols.join(","))?;
-    } else if all {
-        write!(f, " -- clear Bridge {br} protocols")?;
-    }
-    match &o.datapath_id {
-        Some(id) => write!(f, " -- set Bridge {br} other_config:datapath-id={id}"),
-        None if all => write!(f, " -- remove Bridge {br} other_config datapath-id"),
-        None => Ok(()),
-    }
-}
-
-impl std::fmt::Display for OvsChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ovs-vsctl --db={} ", self.db())?;
-        match self {
-            OvsChange::AddBridge {
-                name,
-                datapath_type,
-                hwaddr,
-                openflow,
-                ..
-            } => {
-                write!(
-                    f,
-                    "add-br {name} -- set Bridge {name} datapath_type={datapath_type} fail_mode={} other_config:hwaddr=\"{hwaddr}\"",
-                    openflow.fail_mode.as_str()
-                )?;
-                openflow_words(f, name, openflow, false)
-            }
-            OvsChange::SetOpenflow {
-                bridge, openflow, ..
-            } => {
-                write!(f, "set-fail-mode {bridge} {}", openflow.fail_mode.as_str())?;
-                openflow_words(f, bridge, openflow, true)
-            }
-            OvsChange::DelBridge { name, .. } => write!(f, "del-br {name}"),
-            OvsChange::SetTag {
-                port, tag: Some(t), ..
-            } => write!(f, "set Port {port} tag={t}"),
-            OvsChange::SetTag {
-                port, tag: None, ..
-            } => write!(f, "clear Port {port} tag"),
-            OvsChange::AddPort {
-                bridge,
-                port,
-                internal,
-                tag,
-                mac,
-                iface_id,
-                mtu,
-                ..
-            } => {
-                write!(f, "add-port {bridge} {port}")?;
-                if let Some(t) = tag {
-                    write!(f, " tag={t}")?;
-                }
-                if *internal {
-                    write!(f, " -- set Interface {port} type=internal")?;
-                    if let Some(m) = mac {
-                        write!(f, " mac=\"{m}\"")?;
-                    }
-                    if let Some(m) = mtu {
-                        write!(f, " mtu_request={m}")?;
-                    }
-                }
-                if let Some(id) = iface_id {
-                    write!(f, " -- set Interface {port} external_ids:iface-id={id}")?;
-                }
-                Ok(())
-            }
-            OvsChange::DelPort { bridge, port, .. } => {
-                write!(f, "del-port {bridge} {port}")
-            }
-            OvsChange::AddTrunk {
-                bridge,
-                port,
-                vlans,
-                native,
-                ..
-            } => {
-                write!(f, "add-port {bridge} {port}")?;
-                trunk_words(f, vlans, *native)
-            }
-            OvsChange::SetTrunk {
-                port,
-                vlans,
-                native,
-                ..
-            } => {
-                write!(f, "set Port {port}")?;
-                trunk_words(f, vlans, *native)
-            }
-            OvsChange::SetSpanning {
-                bridge, spanning, ..
-            } => write!(
-                f,
-                "set Bridge {bridge} stp_enable={} rstp_enable={}",
-                spanning.stp, spanning.rstp
-            ),
-            OvsChange::AddPatch {
-                a_bridge,
-                a_port,
-                b_bridge,
-                b_port,
-                vlans,
-                native,
-                ..
-            } => {
-                for (br, port, peer, sep) in [
-                    (a_bridge, a_port, b_port, ""),
-                    (b_bridge, b_port, a_port, " -- "),
-                ] {
-                    write!(f, "{sep}add-port {br} {port}")?;
-                    trunk_words(f, vlans, *native)?;
-                    write!(f, " -- set Interface {port} type=patch options:peer={peer}")?;
-                }
-                Ok(())
-            }
-            OvsChange::AddTunnel {
-                bridge,
-                port,
-                remote,
-                key,
-                dst_port,
-                ..
-            } => write!(
-                f,
-                "add-port {bridge} {port} protected=true -- set Interface {port} type=vxlan options:remote_ip={remote} options:key={key} options:dst_port={dst_port}"
-            ),
-            OvsChange::AddUplink { bridge, port, .. } => write!(f, "add-port {bridge} {port}"),
-            OvsChange::SetMtu { iface, mtu, .. } => {
-                write!(f, "set Interface {iface} mtu_request={mtu}")
-            }
-            OvsChange::SetOwner {
-                table, name, owner, ..
-            } => write!(f, "set {table} {name} external_ids:{K_OWNER}={owner}"),
-        }
-    }
-}
-
-/// ` trunks=10,20 tag=5 vlan_mode=native-untagged` (what a trunk port is
-/// set to; nothing said: every VLAN, untagged frames as VLAN 0)
-fn trunk_words(
-    f: &mut std::fmt::Formatter<'_>,
-    vlans: &[u16],
-    native: Option<u16>,
-) -> std::fmt::Result {
-    if vlans.is_empty() {
-        write!(f, " trunks=[]")?;
-    } else {
-        let v: Vec<String> = vlans.iter().map(|v| v.to_string()).collect();
-        write!(f, " trunks={}", v.join(","))?;
-    }
-    match native {
-        Some(n) => write!(f, " tag={n} vlan_mode=native-untagged"),
-        None => write!(f, " tag=[] vlan_mode=trunk"),
     }
 }

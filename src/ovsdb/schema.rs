@@ -52,6 +52,9 @@ pub const USED: &[(&str, &[&str])] = &[
             "protected",
             "trunks",
             "vlan_mode",
+            "bond_mode",
+            "lacp",
+            "other_config",
         ],
     ),
     (
@@ -65,6 +68,8 @@ pub const USED: &[(&str, &[&str])] = &[
             "options",
             "mtu_request",
             "mac",
+            "link_state",
+            "lacp_current",
         ],
     ),
 ];

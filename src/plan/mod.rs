@@ -26,6 +26,7 @@ mod naming;
 mod ovn;
 pub mod ovn_nb;
 mod ovs;
+mod ovs_bond;
 mod ovs_openflow;
 mod ovs_rows;
 mod ovs_span;

@@ -13,7 +13,7 @@ use super::switch::{
 };
 use super::{Cx, PlanError, Step, has_v6, ovs_openflow};
 use crate::model::names::{self, IfName, Loc};
-use crate::model::ovs::{K_SWITCH, OvsChange};
+use crate::model::ovs::{K_PEER, K_SWITCH, OvsChange};
 use crate::model::{Backend, Key, Mark, Observed, PortSpec, Side, SwitchSpec, Via};
 
 pub struct OpenVswitch;
@@ -48,9 +48,12 @@ impl SwitchReader for OpenVswitch {
                             dev: p.name.clone(),
                             ns: p.ns(),
                             owner: p.owner(),
-                            trunk: None,
+                            trunk: p.external_ids.get(K_PEER).and_then(|x| x.parse().ok()),
                             wiring: match (p.role(), p.ifaces.first().map(|i| i.kind.as_str())) {
+                                _ if p.ifaces.len() > 1 => p.bond_words(),
                                 (Some("uplink"), _) => "uplink".into(),
+                                (Some("trunk"), Some("patch")) => "trunk (patch)".into(),
+                                (Some("trunk"), _) => "trunk".into(),
                                 (_, Some("") | Some("system") | None) if p.ns().is_some() => {
                                     "veth".into()
                                 }

@@ -17,7 +17,7 @@ use crate::model::ovs::{K_PEER, OvsChange, OvsPort};
 use crate::model::{Backend, Key, Mark, TrunkSpec};
 
 /// What a trunk port's VLAN columns should read.
-fn right(p: &OvsPort, t: &TrunkSpec) -> bool {
+pub(super) fn right(p: &OvsPort, t: &TrunkSpec) -> bool {
     let mut have = p.trunks.clone();
     have.sort();
     let want: Vec<i64> = t.vlans.iter().map(|&v| v as i64).collect();
@@ -48,8 +48,10 @@ pub(super) fn plan_end(
     };
     let row = bridge.and_then(|b| b.ports.iter().find(|p| p.name == dev));
     let device = cx.o.loc(&Loc::Host).and_then(|s| s.link(dev)).is_some();
+    // a port of another shape (a bond's, a patch port) is made again
+    let single = |p: &OvsPort| p.ifaces.len() == 1 && p.ifaces[0].name == dev;
     match row {
-        Some(p) if device => {
+        Some(p) if device && single(p) => {
             if !right(p, t) {
                 cx.steps.push(Step::Ovs(OvsChange::SetTrunk {
                     db,
@@ -131,9 +133,11 @@ pub(super) fn patch(cx: &mut Cx, t: &TrunkSpec) -> Result<bool, PlanError> {
     let old: Vec<String> =
         cx.o.loc(&Loc::Host)
             .map(|s| {
-                s.marked(|m| matches!(m, Mark::Trunk { a, b, .. } if Key::trunk(a, b) == key))
-                    .map(|l| l.name.clone())
-                    .collect()
+                s.marked(
+                |m| matches!(m, Mark::Trunk { a, b, member: None, .. } if Key::trunk(a, b) == key),
+            )
+            .map(|l| l.name.clone())
+            .collect()
             })
             .unwrap_or_default();
     if let Some(n) = old.first() {

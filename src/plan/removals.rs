@@ -149,9 +149,24 @@ impl Cx<'_> {
                             dead_switches.contains(sw) || (!desired && self.in_scope(&key, owner));
                         (remove, false)
                     }
-                    Mark::Trunk { owner, a, b, side } => {
+                    Mark::Trunk {
+                        owner,
+                        a,
+                        b,
+                        side,
+                        member,
+                    } => {
                         let key = Key::trunk(a, b);
-                        let desired = self.d.trunks.iter().any(|t| t.key() == key);
+                        // a bond's member beyond its count, or of a trunk
+                        // no longer (or now) bonded, goes too
+                        let desired = self.d.trunks.iter().any(|t| {
+                            t.key() == key
+                                && match (t.bond, member) {
+                                    (None, None) => true,
+                                    (Some(bond), Some(m)) => *m < bond.members,
+                                    _ => false,
+                                }
+                        });
                         // the peer is on the other switch, where that lives
                         let peer_gone = match side {
                             Side::A => switches_in_deleted.contains(b),
@@ -223,9 +238,10 @@ impl Cx<'_> {
                 Some(Mark::Link { a, b, .. }) => {
                     ("link".to_string(), format!("{:?}", Key::link(a, b)))
                 }
-                Some(Mark::Trunk { a, b, .. }) => {
-                    ("trunk".to_string(), format!("{:?}", Key::trunk(a, b)))
-                }
+                Some(Mark::Trunk { a, b, member, .. }) => (
+                    "trunk".to_string(),
+                    format!("{:?} {member:?}", Key::trunk(a, b)),
+                ),
                 _ => return true,
             };
             seen.insert(id)
@@ -380,7 +396,9 @@ fn pair_id(m: &Mark) -> Option<String> {
     match m {
         Mark::Port { ns, sw, .. } => Some(format!("port {ns} {sw}")),
         Mark::Link { a, b, .. } => Some(format!("link {:?}", Key::link(a, b))),
-        Mark::Trunk { a, b, .. } => Some(format!("trunk {:?}", Key::trunk(a, b))),
+        Mark::Trunk { a, b, member, .. } => {
+            Some(format!("trunk {:?} {member:?}", Key::trunk(a, b)))
+        }
         Mark::Switch { .. } | Mark::Ns { .. } | Mark::Tunnel { .. } => None,
     }
 }

@@ -250,6 +250,28 @@ fn ovs_meaning(c: &OvsChange) -> Meaning {
         OvsChange::AddTrunk { bridge, peer, .. } => {
             Creates(format!("OVS trunk port of {bridge} to {peer}"))
         }
+        OvsChange::AddBond { bridge, peer, .. } => {
+            Creates(format!("OVS bond of {bridge} to {peer}"))
+        }
+        OvsChange::SetBond {
+            port,
+            mode,
+            lacp,
+            was,
+            ..
+        } => Changes(Some(format!(
+            "OVS bond {port} runs {was}, the file says {}, LACP {}",
+            mode.as_str(),
+            lacp.as_str()
+        ))),
+        OvsChange::AddBondIface { port, iface, .. } => {
+            Creates(format!("OVS member {iface} of bond {port}"))
+        }
+        // made again with its device: the device's step says so
+        OvsChange::DelBondIface { again: true, .. } => Changes(None),
+        OvsChange::DelBondIface { port, iface, .. } => {
+            Removes(format!("OVS member {iface} of bond {port}"))
+        }
         OvsChange::SetTrunk {
             port,
             vlans,
@@ -295,7 +317,15 @@ fn describe_mark(m: &Mark) -> String {
     match m {
         Mark::Port { ns, sw, .. } => format!("port {ns} on {sw}"),
         Mark::Link { a, b, .. } => format!("link {a} <-> {b}"),
-        Mark::Trunk { a, b, .. } => format!("trunk {a} <-> {b}"),
+        Mark::Trunk {
+            a, b, member: None, ..
+        } => format!("trunk {a} <-> {b}"),
+        Mark::Trunk {
+            a,
+            b,
+            member: Some(m),
+            ..
+        } => format!("bond member {m} of trunk {a} <-> {b}"),
         Mark::Tunnel { sw, .. } => format!("tunnel of {sw}"),
         Mark::Switch { .. } => "switch".into(),
         Mark::Ns { .. } => "namespace".into(),
@@ -426,7 +456,11 @@ impl Step {
             // after the namespaces: ovs-vswitchd then finds the internal
             // ports' devices already gone (measured, 200 internal ports:
             // del-br before the namespaces 3.8 s, after them 0.07 s)
-            Step::Ovs(OvsChange::DelPort { .. } | OvsChange::DelBridge { .. }) => 3,
+            Step::Ovs(
+                OvsChange::DelPort { .. }
+                | OvsChange::DelBridge { .. }
+                | OvsChange::DelBondIface { .. },
+            ) => 3,
             Step::AwaitGone { .. } => 3,
             Step::CreateNs { .. } => 4,
             Step::CreateBridge { .. } => 5,
@@ -437,6 +471,9 @@ impl Step {
                 | OvsChange::SetTag { .. }
                 | OvsChange::AddTrunk { .. }
                 | OvsChange::AddPatch { .. }
+                | OvsChange::AddBond { .. }
+                | OvsChange::SetBond { .. }
+                | OvsChange::AddBondIface { .. }
                 | OvsChange::SetSpanning { .. }
                 | OvsChange::SetTrunk { .. }
                 | OvsChange::AddTunnel { .. }

@@ -52,6 +52,10 @@ impl Cx<'_> {
     pub(super) fn trunks(&mut self) -> Result<(), PlanError> {
         let (d, o) = (self.d, self.o);
         for t in &d.trunks {
+            // N veth pairs, an OVS bond at each end
+            if super::ovs_bond::plan(self, t)? {
+                continue;
+            }
             // two bridges of one Open vSwitch: patch ports, no device
             if super::ovs_trunk::patch(self, t)? {
                 continue;
@@ -62,7 +66,7 @@ impl Cx<'_> {
             let end = |loc: &Loc, side: Side| -> Option<&LinkObs> {
                 let key = &key;
                 o.loc(loc).and_then(move |st| {
-                    st.marked(move |m| matches!(m, Mark::Trunk { a, b, side: s, .. } if &Key::trunk(a, b) == key && *s == side))
+                    st.marked(move |m| matches!(m, Mark::Trunk { a, b, side: s, member: None, .. } if &Key::trunk(a, b) == key && *s == side))
                         .next()
                 })
             };
@@ -105,6 +109,7 @@ impl Cx<'_> {
                 a: t.a.clone(),
                 b: t.b.clone(),
                 side,
+                member: None,
             };
             self.steps.push(Step::CreateVeth {
                 loc: la.clone(),

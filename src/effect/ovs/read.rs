@@ -44,6 +44,9 @@ pub fn query() -> Txn {
                 "trunks",
                 "vlan_mode",
                 "protected",
+                "bond_mode",
+                "lacp",
+                "other_config",
             ],
         ),
         (
@@ -56,6 +59,8 @@ pub fn query() -> Txn {
                 "error",
                 "options",
                 "external_ids",
+                "link_state",
+                "lacp_current",
             ],
         ),
         ROOT,
@@ -103,6 +108,11 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
                     error: r.opt("error").and_then(|e| e.as_str()).map(String::from),
                     options: r.map("options"),
                     external_ids: r.map("external_ids"),
+                    link_state: r
+                        .opt("link_state")
+                        .and_then(|v| v.as_str())
+                        .map(String::from),
+                    lacp_current: r.opt("lacp_current").and_then(|v| v.as_bool()),
                 },
             ))
         })
@@ -122,6 +132,12 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
                         .and_then(|v| v.as_str())
                         .map(String::from),
                     protected: r.opt("protected").and_then(|v| v.as_bool()) == Some(true),
+                    bond_mode: r
+                        .opt("bond_mode")
+                        .and_then(|v| v.as_str())
+                        .map(String::from),
+                    lacp: r.opt("lacp").and_then(|v| v.as_str()).map(String::from),
+                    other_config: r.map("other_config"),
                     external_ids: r.map("external_ids"),
                     ifaces: r.refs("interfaces", &ifaces),
                 },

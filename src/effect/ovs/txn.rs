@@ -197,6 +197,120 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             prow["external_ids"] = ids(owner, "trunk", &[(K_SWITCH, bridge), (K_PEER, peer)]);
             add_port(t, i, bridge, port, json!({ "name": port }), prow);
         }
+        OvsChange::AddBond {
+            bridge,
+            port,
+            members,
+            peer,
+            owner,
+            vlans,
+            native,
+            mode,
+            lacp,
+            ..
+        } => {
+            let ifaces: Vec<Value> = members
+                .iter()
+                .enumerate()
+                .map(|(k, m)| {
+                    let n = format!("i{i}_{k}");
+                    t.push(
+                        Op::Insert {
+                            table: "Interface".into(),
+                            row: json!({ "name": m }),
+                            uuid_name: Some(n.clone()),
+                        },
+                        Expect::Any,
+                    );
+                    named(&n)
+                })
+                .collect();
+            let mut prow = trunk_row(vlans, *native);
+            prow["external_ids"] = ids(owner, "trunk", &[(K_SWITCH, bridge), (K_PEER, peer)]);
+            prow["bond_mode"] = json!(mode.as_str());
+            prow["lacp"] = json!(lacp.as_str());
+            prow["other_config"] = smap([("lacp-time", "fast")]);
+            prow["name"] = json!(port);
+            prow["interfaces"] = set(ifaces);
+            let p = format!("p{i}");
+            t.push(
+                Op::Insert {
+                    table: "Port".into(),
+                    row: prow,
+                    uuid_name: Some(p.clone()),
+                },
+                Expect::Any,
+            );
+            t.push(
+                Op::Mutate {
+                    table: "Bridge".into(),
+                    wh: vec![cond("name", "==", json!(bridge))],
+                    mutations: vec![json!(["ports", "insert", set(vec![named(&p)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::SetBond {
+            uuid: u,
+            mode,
+            lacp,
+            ..
+        } => {
+            let wh = vec![cond("_uuid", "==", uuid(u))];
+            t.push(
+                Op::Update {
+                    table: "Port".into(),
+                    wh: wh.clone(),
+                    row: json!({"bond_mode": mode.as_str(), "lacp": lacp.as_str()}),
+                },
+                Expect::Count(1),
+            );
+            t.push(
+                Op::Mutate {
+                    table: "Port".into(),
+                    wh,
+                    mutations: vec![
+                        json!(["other_config", "delete", set(vec![json!("lacp-time")])]),
+                        json!(["other_config", "insert", smap([("lacp-time", "fast")])]),
+                    ],
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::AddBondIface { uuid: u, iface, .. } => {
+            let n = format!("i{i}");
+            t.push(
+                Op::Insert {
+                    table: "Interface".into(),
+                    row: json!({ "name": iface }),
+                    uuid_name: Some(n.clone()),
+                },
+                Expect::Any,
+            );
+            t.push(
+                Op::Mutate {
+                    table: "Port".into(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
+                    mutations: vec![json!(["interfaces", "insert", set(vec![named(&n)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::DelBondIface {
+            uuid: u,
+            iface_uuid,
+            ..
+        } => {
+            // the Interface row goes once the port no longer refers to it
+            t.push(
+                Op::Mutate {
+                    table: "Port".into(),
+                    wh: vec![cond("_uuid", "==", uuid(u))],
+                    mutations: vec![json!(["interfaces", "delete", set(vec![uuid(iface_uuid)])])],
+                },
+                Expect::Count(1),
+            );
+        }
         OvsChange::SetSpanning {
             bridge, spanning, ..
         } => {

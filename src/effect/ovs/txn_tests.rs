@@ -85,6 +85,40 @@ fn samples() -> Vec<OvsChange> {
             vlans: vec![10],
             native: None,
         },
+        OvsChange::AddBond {
+            db: db.clone(),
+            bridge: "br0".into(),
+            port: "tkbr1".into(),
+            members: vec!["m0".into(), "m1".into()],
+            peer: "br1".into(),
+            owner: owner.clone(),
+            vlans: vec![10],
+            native: None,
+            mode: crate::model::bond::BondMode::BalanceTcp,
+            lacp: crate::model::bond::Lacp::Active,
+        },
+        OvsChange::SetBond {
+            db: db.clone(),
+            port: "tkbr1".into(),
+            uuid: "u9".into(),
+            mode: crate::model::bond::BondMode::BalanceSlb,
+            lacp: crate::model::bond::Lacp::Off,
+            was: "balance-tcp".into(),
+        },
+        OvsChange::AddBondIface {
+            db: db.clone(),
+            port: "tkbr1".into(),
+            uuid: "u9".into(),
+            iface: "m2".into(),
+        },
+        OvsChange::DelBondIface {
+            db: db.clone(),
+            port: "tkbr1".into(),
+            uuid: "u9".into(),
+            iface: "m2".into(),
+            iface_uuid: "u10".into(),
+            again: true,
+        },
         OvsChange::SetTrunk {
             db: db.clone(),
             port: "tkbr1".into(),
@@ -151,6 +185,10 @@ fn kind(c: &OvsChange) -> &'static str {
         OvsChange::AddPatch { .. } => "add_patch",
         OvsChange::SetSpanning { .. } => "set_spanning",
         OvsChange::SetTrunk { .. } => "set_trunk",
+        OvsChange::AddBond { .. } => "add_bond",
+        OvsChange::SetBond { .. } => "set_bond",
+        OvsChange::AddBondIface { .. } => "add_bond_iface",
+        OvsChange::DelBondIface { .. } => "del_bond_iface",
     }
 }
 
@@ -182,7 +220,7 @@ fn columns(op: &serde_json::Value, out: &mut BTreeSet<(String, String)>) {
 fn every_column_the_builders_write_is_in_used_and_in_the_schema() {
     let all = samples();
     let kinds: BTreeSet<&str> = all.iter().map(kind).collect();
-    assert_eq!(kinds.len(), 14, "one sample of each kind of change");
+    assert_eq!(kinds.len(), 18, "one sample of each kind of change");
     let mut t = Txn::new();
     push_next_cfg(&mut t);
     for (i, c) in all.iter().enumerate() {

@@ -33,7 +33,7 @@ const ROUTE: &[&str] = &["to", "via"];
 /// (`END_SHARED`, `END_SIDED`, read by `V::end_spec`).
 const PORT: &[&str] = &["switch", "via", "ifname", "vlan"];
 const LINK: &[&str] = &["a", "b", "a_ifname", "b_ifname"];
-const TRUNK: &[&str] = &["a", "b", "vlans", "native"];
+const TRUNK: &[&str] = &["a", "b", "vlans", "native", "bond"];
 /// What a topology asks of a device's ends (`EndSpec`), keys read by one
 /// function for ports, links and trunks: one value for every end of the
 /// table (`mtu`) ...
@@ -448,6 +448,21 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
                 .and_then(|s| d.switches.get(s))
                 .is_some_and(|x| x.backend == Backend::Ovs)
         });
+        // a bond is two OVS bonds: both ends OVS (`model::bond`)
+        let bond = get(t, "bond").and_then(|n| {
+            let bp = join(&tp, "bond");
+            let bond = crate::model::bond::Bond::from_json(&n.to_json())
+                .map_err(|e| v.r.err(&bp, n.at, e))
+                .ok()?;
+            let not_ovs = [&a, &b].into_iter().flatten().find(|s| {
+                d.switches.get(s).is_some_and(|x| x.backend != Backend::Ovs)
+            });
+            if let Some(s) = not_ovs {
+                v.r.err(&bp, n.at, format!("a bond needs an OVS switch at each end; {s} is not one (a Linux bridge here has no bonding)"));
+                return None;
+            }
+            Some(bond)
+        });
         if (!vlans.is_empty() || native.is_some()) && !ovs_end && a.is_some() && b.is_some() {
             v.r.err(
                 &tp,
@@ -482,6 +497,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             end,
             vlans,
             native,
+            bond,
         });
     }
     super::loops::check(&mut v.r, &d, pos.get("trunks").copied().flatten());

@@ -118,6 +118,9 @@ pub fn to_toml(d: &Desired) -> String {
         if let Some(n) = k.native {
             let _ = writeln!(t, "native = {n}");
         }
+        if let Some(b) = &k.bond {
+            let _ = writeln!(t, "bond = {}", b.to_toml());
+        }
         end_keys(&mut t, &[], &k.end);
     }
     t
