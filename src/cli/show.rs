@@ -44,6 +44,9 @@ pub(super) fn show(r: &Shown) -> Output {
         for p in &s.ports {
             text.push_str(&format!("  {}\n", port_line(p)));
         }
+        for m in &s.mirrors {
+            text.push_str(&format!("  mirror {m}\n"));
+        }
     }
     for l in &r.host_links {
         text.push_str(&format!(

@@ -105,6 +105,8 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
                     })
                     .unwrap_or_default(),
                 spanning: st.and_then(|st| st.bridge(&s.name)).map(|b| b.spanning),
+                // mirrors are a topology's only
+                mirrors: vec![],
             },
         );
         for p in s.ports.iter().filter(|p| p.owner.as_ref() == Some(&cli)) {

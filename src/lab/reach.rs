@@ -153,7 +153,16 @@ impl Net {
         let vsegs = VlanSegs::of(d);
         for p in &d.ports {
             let g = seg_of(&p.switch);
-            let seg = vsegs.name(&p.switch, p.vlan.unwrap_or(0));
+            // a mirror's output port: OVS forwards nothing else to or from it
+            let output = d
+                .switches
+                .get(&p.switch)
+                .is_some_and(|s| s.mirrors.iter().any(|m| m.output == p.ns));
+            let seg = if output {
+                format!("mirror output {} on {}", p.ns, p.switch)
+            } else {
+                vsegs.name(&p.switch, p.vlan.unwrap_or(0))
+            };
             ifaces.push(Iface {
                 loc: Loc::Ns(p.ns.clone()),
                 seg,

@@ -120,6 +120,8 @@ pub struct SwitchSpec {
     /// true`); None: whatever it has (an imperative `switch add`), where a
     /// topology says all (neither key: none)
     pub spanning: Option<super::ovs::Spanning>,
+    /// OVS only: port mirrors (`mirrors = [...]`), named
+    pub mirrors: Vec<super::mirror::MirrorSpec>,
 }
 
 /// A namespace attached to a switch.

@@ -12,6 +12,7 @@ pub mod end;
 pub mod impair;
 pub mod mac;
 pub mod mark;
+pub mod mirror;
 pub mod names;
 pub mod observed;
 pub mod openflow;

@@ -64,6 +64,9 @@ pub enum InvalidInput {
     /// a flow that cannot be read (`openflow::text`), and why
     #[error("flow {0:?}: {1}")]
     Flow(String, String),
+    /// a mirror of a switch that cannot be (`model::mirror`), and why
+    #[error("{0}")]
+    Mirror(String),
 }
 
 /// An MTU as the kernel takes it for these devices (68-65535).

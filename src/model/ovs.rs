@@ -127,6 +127,101 @@ pub struct OvsBridge {
     pub flows: Option<Vec<crate::openflow::FlowStats>>,
     /// its spanning tree (`stp_enable`, `rstp_enable`)
     pub spanning: Spanning,
+    /// its port mirrors (the `mirrors` column)
+    pub mirrors: Vec<OvsMirror>,
+}
+
+/// A Mirror row of a bridge, its ports by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OvsMirror {
+    pub uuid: String,
+    pub name: String,
+    pub select_all: bool,
+    /// `select_src_port`, `select_dst_port` (port names, sorted)
+    pub src: Vec<String>,
+    pub dst: Vec<String>,
+    /// `select_vlan`, sorted
+    pub vlans: Vec<u16>,
+    /// `output_port`'s name
+    pub output: Option<String>,
+    pub external_ids: BTreeMap<String, String>,
+}
+
+impl OvsMirror {
+    pub fn owner(&self) -> Option<Owner> {
+        self.external_ids.get(K_OWNER).and_then(|o| o.parse().ok())
+    }
+    /// What it copies, in words: "h1-ab12 both ways to h3-cd34".
+    pub fn words(&self) -> String {
+        let what = if self.select_all {
+            "everything".to_string()
+        } else if self.src == self.dst {
+            format!("{} both ways", list(&self.src))
+        } else {
+            format!("from {}, to {}", list(&self.src), list(&self.dst))
+        };
+        let vlans = if self.vlans.is_empty() {
+            String::new()
+        } else {
+            format!(" on VLANs {:?}", self.vlans)
+        };
+        format!(
+            "{what}{vlans} to {}",
+            self.output.as_deref().unwrap_or("no port")
+        )
+    }
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "no port".into()
+    } else {
+        v.join(" ")
+    }
+}
+
+impl OvsChange {
+    /// What a `SetMirror` makes its row copy, in `OvsMirror::words`' words
+    /// (a port this plan makes named by its host).
+    pub fn mirror_words(&self) -> Option<String> {
+        let OvsChange::SetMirror {
+            select,
+            vlans,
+            output,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let name = |p: &HostPort| {
+            p.name
+                .clone()
+                .unwrap_or_else(|| format!("the port of {}", p.ns))
+        };
+        let ports: Vec<String> = select.iter().flatten().map(name).collect();
+        Some(
+            OvsMirror {
+                select_all: select.is_none(),
+                src: ports.clone(),
+                dst: ports,
+                vlans: vlans.clone(),
+                output: Some(name(output)),
+                ..Default::default()
+            }
+            .words(),
+        )
+    }
+}
+
+/// A port a mirror names: the port swctl made for host `ns` on the bridge
+/// (found by its external_ids when the transaction is built, among the
+/// ports the same transaction makes or those that exist: what `ovs-vsctl
+/// -- --id=@p get Port P` does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostPort {
+    pub ns: NsName,
+    /// its current name, where it exists (for the words)
+    pub name: Option<String>,
 }
 
 /// An OVS bridge's spanning tree: 802.1D STP, 802.1w RSTP, or none.
@@ -334,6 +429,31 @@ pub enum OvsChange {
         iface_uuid: String,
         again: bool,
     },
+    /// `ovs-vsctl -- --id=@m create Mirror name=M select_src_port=@p..
+    /// select_dst_port=@p.. [select_all=true] [select_vlan=..]
+    /// output_port=@o -- add Bridge BR mirrors @m` (or `set Mirror M ...`
+    /// for the row `uuid`): the ports those of hosts, found when the
+    /// transaction is built
+    SetMirror {
+        db: String,
+        bridge: String,
+        name: String,
+        uuid: Option<String>,
+        owner: Owner,
+        /// None: every packet (`select_all`)
+        select: Option<Vec<HostPort>>,
+        vlans: Vec<u16>,
+        output: HostPort,
+        /// what it copies now, in words (None: it is made)
+        was: Option<String>,
+    },
+    /// `ovs-vsctl -- --id=@m get Mirror M -- remove Bridge BR mirrors @m`
+    DelMirror {
+        db: String,
+        bridge: String,
+        name: String,
+        uuid: String,
+    },
     /// `ovs-vsctl set Bridge BR stp_enable=B rstp_enable=B`
     SetSpanning {
         db: String,
@@ -410,6 +530,8 @@ impl OvsChange {
             | OvsChange::AddTrunk { db, .. }
             | OvsChange::AddPatch { db, .. }
             | OvsChange::AddBond { db, .. }
+            | OvsChange::SetMirror { db, .. }
+            | OvsChange::DelMirror { db, .. }
             | OvsChange::SetBond { db, .. }
             | OvsChange::AddBondIface { db, .. }
             | OvsChange::DelBondIface { db, .. }

@@ -1,6 +1,8 @@
 //! `OvsChange` in words: each planned OVSDB change as the `ovs-vsctl`
 //! command that would make it (what `plan` prints and `swctl -v` logs).
 
+use std::fmt::Write as _;
+
 use super::openflow::OpenFlow;
 use super::ovs::{K_OWNER, OvsChange};
 
@@ -136,6 +138,49 @@ impl std::fmt::Display for OvsChange {
                 "set Port {port} bond_mode={} lacp={} other_config:lacp-time=fast",
                 mode.as_str(),
                 lacp.as_str()
+            ),
+            OvsChange::SetMirror {
+                bridge,
+                name,
+                uuid,
+                select,
+                vlans,
+                output,
+                ..
+            } => {
+                let port = |p: &super::ovs::HostPort| {
+                    p.name
+                        .clone()
+                        .unwrap_or_else(|| format!("<port of {}>", p.ns))
+                };
+                let mut cols = String::new();
+                match select {
+                    None => cols += " select_all=true",
+                    Some(ps) => {
+                        let names: Vec<String> = ps.iter().map(port).collect();
+                        let _ = write!(
+                            cols,
+                            " select_src_port={0} select_dst_port={0}",
+                            names.join(",")
+                        );
+                    }
+                }
+                if !vlans.is_empty() {
+                    let v: Vec<String> = vlans.iter().map(|v| v.to_string()).collect();
+                    let _ = write!(cols, " select_vlan={}", v.join(","));
+                }
+                let _ = write!(cols, " output_port={}", port(output));
+                match uuid {
+                    Some(_) => write!(f, "set Mirror {name}{cols}"),
+                    None => write!(
+                        f,
+                        "-- --id=@m create Mirror name={name}{cols} -- add Bridge {bridge} mirrors @m"
+                    ),
+                }
+            }
+            OvsChange::DelMirror { bridge, name, .. } => write!(
+                f,
+                "-- --id=@m get Mirror {name} -- remove Bridge {bridge} mirrors @m"
             ),
             OvsChange::AddBondIface { port, iface, .. } => {
                 write!(f, "add-bond-iface {port} {iface}")

@@ -36,6 +36,19 @@ pub const USED: &[(&str, &[&str])] = &[
             "protocols",
             "controller",
             "datapath_id",
+            "mirrors",
+        ],
+    ),
+    (
+        "Mirror",
+        &[
+            "name",
+            "select_all",
+            "select_src_port",
+            "select_dst_port",
+            "select_vlan",
+            "output_port",
+            "external_ids",
         ],
     ),
     (

@@ -72,6 +72,7 @@ impl SwitchReader for LinuxBridge {
                     ports,
                     datapath: None,
                     openflow: None,
+                    mirrors: vec![],
                 });
             }
         }

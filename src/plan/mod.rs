@@ -27,6 +27,7 @@ mod ovn;
 pub mod ovn_nb;
 mod ovs;
 mod ovs_bond;
+mod ovs_mirror;
 mod ovs_openflow;
 mod ovs_rows;
 mod ovs_span;
@@ -165,6 +166,7 @@ fn plan_fitted(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanErr
     cx.ports()?;
     cx.links()?;
     cx.trunks()?;
+    cx.late()?;
     cx.uplinks()?;
     cx.tunnels()?;
     cx.xlinks()?;
@@ -351,6 +353,16 @@ impl<'a> Cx<'a> {
             .iter()
             .find_map(|b| b.locate(self.o, name.as_str()).map(|loc| (*b, loc)))
             .ok_or_else(|| PlanError::UnknownSwitch(name.clone()))
+    }
+
+    /// What each switch's backend plans once its ports and trunks are
+    /// (`Switch::plan_late`).
+    fn late(&mut self) -> Result<(), PlanError> {
+        let d = self.d;
+        for (name, spec) in &d.switches {
+            backend(spec.backend).plan_late(self, name, spec)?;
+        }
+        Ok(())
     }
 
     fn switches(&mut self) -> Result<(), PlanError> {

@@ -64,6 +64,16 @@ impl SwitchReader for OpenVswitch {
                         })
                         .collect(),
                     datapath: Some(b.datapath_type.clone()),
+                    mirrors: b
+                        .mirrors
+                        .iter()
+                        .map(|m| {
+                            let whose = m
+                                .owner()
+                                .map_or("not swctl's".to_string(), |o| format!("{o}'s"));
+                            format!("{}: {} ({whose})", m.name, m.words())
+                        })
+                        .collect(),
                     openflow: Some(crate::model::openflow::Status {
                         fail_mode: b.openflow.fail_mode,
                         protocols: b.openflow.protocols.clone(),
@@ -135,9 +145,24 @@ impl Switch for OpenVswitch {
                 ovs_openflow::FLOWS,
                 super::ovs_stp::STP,
                 super::ovs_stp::RSTP,
+                super::ovs_mirror::MIRRORS,
             ],
             data_plane: DataPlane::OpenVswitch,
         }
+    }
+
+    /// Its mirrors, once its hosts' ports are planned.
+    fn plan_late(&self, cx: &mut Cx, name: &IfName, spec: &SwitchSpec) -> Result<(), PlanError> {
+        let has_mirrors = cx
+            .o
+            .ovs
+            .as_ref()
+            .and_then(|st| st.bridge(name.as_str()))
+            .is_some_and(|b| !b.mirrors.is_empty());
+        if spec.mirrors.is_empty() && !has_mirrors {
+            return Ok(());
+        }
+        super::ovs_mirror::plan(cx, name, spec)
     }
 
     /// OpenFlow port numbers go to 65279; no lab gets near that.

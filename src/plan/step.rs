@@ -267,6 +267,26 @@ fn ovs_meaning(c: &OvsChange) -> Meaning {
         OvsChange::AddBondIface { port, iface, .. } => {
             Creates(format!("OVS member {iface} of bond {port}"))
         }
+        OvsChange::SetMirror {
+            bridge,
+            name,
+            was: None,
+            ..
+        } => Creates(format!("OVS mirror {name} on {bridge}")),
+        // set again for its ports made again: their steps say so
+        OvsChange::SetMirror { was: Some(w), .. } if w.is_empty() => Changes(None),
+        OvsChange::SetMirror {
+            bridge,
+            name,
+            was: Some(was),
+            ..
+        } => Changes(Some(format!(
+            "OVS mirror {name} on {bridge} copies {was}; the file says {}",
+            c.mirror_words().unwrap_or_default()
+        ))),
+        OvsChange::DelMirror { bridge, name, .. } => {
+            Removes(format!("OVS mirror {name} on {bridge}"))
+        }
         // made again with its device: the device's step says so
         OvsChange::DelBondIface { again: true, .. } => Changes(None),
         OvsChange::DelBondIface { port, iface, .. } => {
@@ -459,7 +479,8 @@ impl Step {
             Step::Ovs(
                 OvsChange::DelPort { .. }
                 | OvsChange::DelBridge { .. }
-                | OvsChange::DelBondIface { .. },
+                | OvsChange::DelBondIface { .. }
+                | OvsChange::DelMirror { .. },
             ) => 3,
             Step::AwaitGone { .. } => 3,
             Step::CreateNs { .. } => 4,
@@ -474,6 +495,7 @@ impl Step {
                 | OvsChange::AddBond { .. }
                 | OvsChange::SetBond { .. }
                 | OvsChange::AddBondIface { .. }
+                | OvsChange::SetMirror { .. }
                 | OvsChange::SetSpanning { .. }
                 | OvsChange::SetTrunk { .. }
                 | OvsChange::AddTunnel { .. }

@@ -53,6 +53,10 @@ pub struct SwitchInfo {
     /// an OVS bridge's OpenFlow side (fail mode, versions, datapath id,
     /// controllers and whether each is connected); null for the others
     pub openflow: Option<crate::model::openflow::Status>,
+    /// an OVS bridge's port mirrors, in words ("tap: h1-ab12 both ways to
+    /// h3-cd34 (swctl's)")
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
 }
 
 /// A switch option a backend takes in a topology file (`datapath`,
@@ -209,6 +213,13 @@ pub trait Switch: SwitchReader {
     /// addresses), or replace it when its wiring or name changed.
     fn plan_port(&self, cx: &mut Cx, p: &PortSpec, sw_loc: &Loc, via: Via)
     -> Result<(), PlanError>;
+
+    /// Steps that depend on switch `name`'s ports and trunks as this plan
+    /// leaves them (an OVS bridge's mirrors name its hosts' ports); none
+    /// for most backends.
+    fn plan_late(&self, _cx: &mut Cx, _name: &IfName, _spec: &SwitchSpec) -> Result<(), PlanError> {
+        Ok(())
+    }
 
     /// Steps that make device `dev` (an end of trunk `t` in `sw_loc`, made
     /// or about to be made) a port of switch `sw` carrying the trunk's

@@ -156,9 +156,19 @@ impl OvsDb for Fake {
                 Op::Comment(format!("swctl: {} change(s)", changes.len())),
                 Expect::Any,
             );
-            for (i, c) in changes.iter().filter(|c| c.db() == addr).enumerate() {
-                txn::build(&mut t, i, c);
-            }
+            let batch: Vec<&OvsChange> = changes.iter().filter(|c| c.db() == addr).collect();
+            let bridges = {
+                let guard = self.ovs.lock().unwrap();
+                let mut db = guard
+                    .as_ref()
+                    .and_then(|o| o.dbs.get(addr))
+                    .cloned()
+                    .unwrap_or_default();
+                let q = read::query();
+                let r = q.check(&db.transact(&q))?;
+                read::bridges(&r, addr)
+            };
+            crate::effect::ovs::batch::build_batch(&mut t, &batch, &bridges)?;
             txn::push_next_cfg(&mut t);
             let (before, after, mtus) = {
                 let mut guard = self.ovs.lock().unwrap();

@@ -42,6 +42,9 @@ struct OpError(&'static str, String);
 struct Rules {
     roots: BTreeSet<String>,
     indexes: BTreeMap<String, Vec<Vec<String>>>,
+    /// (table, column) of weak references: they keep no row, and a
+    /// reference to a row that is gone is dropped (a Mirror's ports)
+    weak: BTreeSet<(String, String)>,
 }
 
 /// The rules of Open_vSwitch and of OVN_Northbound, each read from its
@@ -61,8 +64,15 @@ fn read_rules(schema: &str) -> Rules {
     let mut r = Rules {
         roots: BTreeSet::new(),
         indexes: BTreeMap::new(),
+        weak: BTreeSet::new(),
     };
     for (t, v) in s["tables"].as_object().into_iter().flatten() {
+        for (c, col) in v["columns"].as_object().into_iter().flatten() {
+            if col["type"]["key"]["refType"] == "weak" || col["type"]["value"]["refType"] == "weak"
+            {
+                r.weak.insert((t.clone(), c.clone()));
+            }
+        }
         if v["isRoot"] == true {
             r.roots.insert(t.clone());
         }
@@ -112,6 +122,25 @@ fn refs(v: &Value, out: &mut BTreeSet<String>) {
         for x in a {
             refs(x, out);
         }
+    }
+}
+
+/// A weak reference column without its references to rows not in `all`
+/// (a set keeps the rest; a single reference becomes the empty set).
+fn drop_dangling(v: &mut Value, all: &BTreeSet<String>) {
+    let dangling = |x: &Value| {
+        let mut r = BTreeSet::new();
+        refs(x, &mut r);
+        r.iter().any(|u| !all.contains(u))
+    };
+    match v {
+        Value::Array(a) if a.len() == 2 && a[0] == "set" => {
+            if let Some(items) = a[1].as_array_mut() {
+                items.retain(|x| !dangling(x));
+            }
+        }
+        x if dangling(x) => *x = json!(["set", []]),
+        _ => {}
     }
 }
 
@@ -323,14 +352,13 @@ impl MemDb {
         let rules = self.rules;
         loop {
             let mut used = BTreeSet::new();
-            for rows in self.tables.values() {
-                for (u, row) in rows {
+            for (t, rows) in &self.tables {
+                for row in rows.values() {
                     for (k, v) in row {
-                        if k != "_uuid" {
+                        if k != "_uuid" && !rules.weak.contains(&(t.clone(), k.clone())) {
                             refs(v, &mut used);
                         }
                     }
-                    let _ = u;
                 }
             }
             let mut gone = false;
@@ -343,6 +371,21 @@ impl MemDb {
                 gone |= rows.len() != before;
             }
             if !gone {
+                // weak references to rows that are gone are dropped
+                let all: BTreeSet<String> = self
+                    .tables
+                    .values()
+                    .flat_map(|r| r.keys().cloned())
+                    .collect();
+                for (t, rows) in self.tables.iter_mut() {
+                    for row in rows.values_mut() {
+                        for (k, v) in row.iter_mut() {
+                            if rules.weak.contains(&(t.clone(), k.clone())) {
+                                drop_dangling(v, &all);
+                            }
+                        }
+                    }
+                }
                 let all: BTreeSet<&String> = self.tables.values().flat_map(|r| r.keys()).collect();
                 if let Some(u) = used.iter().find(|u| !all.contains(u)) {
                     return Err(OpError(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::datapath::kernel_datapath;
-use super::txn::{build, max_cur_cfg, next_cfg_of, push_next_cfg};
+use super::txn::{max_cur_cfg, next_cfg_of, push_next_cfg};
 use crate::model::ovs::{OvsChange, OvsState};
 use crate::ovsdb::ops::{Expect, Op, Txn};
 use crate::ovsdb::{Client, OvsdbError, schema};
@@ -115,9 +115,20 @@ impl Ovs {
             Op::Comment(format!("swctl: {} change(s)", changes.len())),
             Expect::Any,
         );
+        // a mirror names ports that exist: read them first (as ovs-vsctl
+        // reads its replica)
+        let bridges = if changes
+            .iter()
+            .any(|c| matches!(c, OvsChange::SetMirror { .. }))
+        {
+            self.state().await?.bridges
+        } else {
+            vec![]
+        };
+        let all: Vec<&OvsChange> = changes.iter().collect();
+        super::batch::build_batch(&mut t, &all, &bridges)?;
         let mut new_ifaces = Vec::new();
-        for (i, c) in changes.iter().enumerate() {
-            build(&mut t, i, c);
+        for c in changes {
             match c {
                 OvsChange::AddBridge { name, .. } => new_ifaces.push(name.clone()),
                 OvsChange::AddPort { port, .. }

@@ -1,9 +1,12 @@
 //! The OVS half of the effect layer: the OVSDB servers a command talks to
 //! (`Servers`: the default one and every server a switch lives on), which
 //! implement the `OvsDb` effect trait; one connection per server (`conn`),
-//! the operations of each change (`txn`), datapath detection (`datapath`)
-//! and swctl's private Open vSwitch (`sandbox`).
+//! the operations of each change (`txn`) and of a batch (`batch`),
+//! datapath detection (`datapath`), ovs-vswitchd's control socket
+//! (`appctl`) and swctl's private Open vSwitch (`sandbox`).
 
+pub mod appctl;
+pub mod batch;
 pub mod conn;
 pub mod datapath;
 pub mod events;
@@ -185,6 +188,17 @@ impl OvsDb for Servers {
                 remember_server(db);
             }
             conn.apply(&batch).await?;
+            // a mirror changed or gone: the datapath flows it shaped go
+            // (`appctl`: OVS 3.1 keeps them)
+            if batch.iter().any(|c| {
+                matches!(
+                    c,
+                    OvsChange::DelMirror { .. } | OvsChange::SetMirror { uuid: Some(_), .. }
+                )
+            }) && let Err(why) = appctl::purge_datapath_flows(db).await
+            {
+                tracing::warn!("mirror changed; datapath flows not purged: {why}");
+            }
         }
         Ok(())
     }

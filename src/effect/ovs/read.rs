@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::openflow::{Controller, OpenFlow};
-use crate::model::ovs::{OvsBridge, OvsIface, OvsPort, Vswitchd};
+use crate::model::ovs::{OvsBridge, OvsIface, OvsMirror, OvsPort, Vswitchd};
 use crate::ovsdb::ops::{Txn, rows};
 
 /// The selects of Bridge, Port, Interface and the root row, with the
@@ -31,6 +31,7 @@ pub fn query() -> Txn {
                 "controller",
                 "other_config",
                 "datapath_id",
+                "mirrors",
             ],
         ),
         (
@@ -65,6 +66,19 @@ pub fn query() -> Txn {
         ),
         ROOT,
         ("Controller", &["_uuid", "target", "is_connected", "role"]),
+        (
+            "Mirror",
+            &[
+                "_uuid",
+                "name",
+                "select_all",
+                "select_src_port",
+                "select_dst_port",
+                "select_vlan",
+                "output_port",
+                "external_ids",
+            ],
+        ),
     ]);
     t
 }
@@ -157,9 +171,47 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
             ))
         })
         .collect();
+    let port_names: BTreeMap<&str, &str> = ports
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.name.as_str()))
+        .collect();
+    let names_of = |r: &crate::ovsdb::ops::Row, col: &str| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .uuids(col)
+            .iter()
+            .filter_map(|u| port_names.get(u.as_str()).map(|n| n.to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let mirrors: BTreeMap<String, OvsMirror> = rows(r, 5)
+        .iter()
+        .filter_map(|r| {
+            let mut vlans: Vec<u16> = atoms_i64(r, "select_vlan")
+                .into_iter()
+                .filter_map(|v| u16::try_from(v).ok())
+                .collect();
+            vlans.sort();
+            Some((
+                r.uuid()?.to_string(),
+                OvsMirror {
+                    uuid: r.uuid()?.to_string(),
+                    name: r.str("name")?.to_string(),
+                    select_all: r.opt("select_all").and_then(|v| v.as_bool()) == Some(true),
+                    src: names_of(r, "select_src_port"),
+                    dst: names_of(r, "select_dst_port"),
+                    vlans,
+                    output: names_of(r, "output_port").into_iter().next(),
+                    external_ids: r.map("external_ids"),
+                },
+            ))
+        })
+        .collect();
     let mut bridges: Vec<OvsBridge> = rows(r, 0)
         .iter()
         .filter_map(|r| {
+            let mut ms: Vec<OvsMirror> = r.refs("mirrors", &mirrors);
+            ms.sort_by(|a, b| a.name.cmp(&b.name));
             let mut ps: Vec<OvsPort> = r.refs("ports", &ports);
             ps.sort_by(|a, b| a.name.cmp(&b.name));
             let mut cs: Vec<Controller> = r.refs("controller", &controllers);
@@ -188,6 +240,7 @@ pub fn bridges(r: &[Value], addr: &str) -> Vec<OvsBridge> {
                     stp: r.opt("stp_enable").and_then(|v| v.as_bool()) == Some(true),
                     rstp: r.opt("rstp_enable").and_then(|v| v.as_bool()) == Some(true),
                 },
+                mirrors: ms,
                 db: addr.to_string(),
                 uuid: r.uuid()?.to_string(),
                 name: r.str("name")?.to_string(),

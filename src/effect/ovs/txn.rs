@@ -52,7 +52,7 @@ pub(super) fn next_cfg_of(r: &[Value], i: usize) -> Result<i64, OvsdbError> {
         })
 }
 
-fn ids(owner: &Owner, role: &str, extra: &[(&str, &str)]) -> Value {
+pub(super) fn ids(owner: &Owner, role: &str, extra: &[(&str, &str)]) -> Value {
     let mut kv: Vec<(&str, &str)> = vec![(K_OWNER, owner.as_str()), (K_ROLE, role)];
     kv.extend_from_slice(extra);
     smap(kv)
@@ -307,6 +307,22 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
                     table: "Port".into(),
                     wh: vec![cond("_uuid", "==", uuid(u))],
                     mutations: vec![json!(["interfaces", "delete", set(vec![uuid(iface_uuid)])])],
+                },
+                Expect::Count(1),
+            );
+        }
+        OvsChange::SetMirror { .. } => {
+            unreachable!("a mirror names ports: built by build_batch")
+        }
+        OvsChange::DelMirror {
+            bridge, uuid: u, ..
+        } => {
+            // the Mirror row goes once no bridge refers to it
+            t.push(
+                Op::Mutate {
+                    table: "Bridge".into(),
+                    wh: vec![cond("name", "==", json!(bridge))],
+                    mutations: vec![json!(["mirrors", "delete", set(vec![uuid(u)])])],
                 },
                 Expect::Count(1),
             );

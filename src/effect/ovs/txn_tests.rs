@@ -119,6 +119,29 @@ fn samples() -> Vec<OvsChange> {
             iface_uuid: "u10".into(),
             again: true,
         },
+        OvsChange::SetMirror {
+            db: db.clone(),
+            bridge: "br0".into(),
+            name: "m".into(),
+            uuid: None,
+            owner: owner.clone(),
+            select: Some(vec![crate::model::ovs::HostPort {
+                ns: "h1".parse().unwrap(),
+                name: None,
+            }]),
+            vlans: vec![10],
+            output: crate::model::ovs::HostPort {
+                ns: "h1".parse().unwrap(),
+                name: None,
+            },
+            was: None,
+        },
+        OvsChange::DelMirror {
+            db: db.clone(),
+            bridge: "br0".into(),
+            name: "m".into(),
+            uuid: "u11".into(),
+        },
         OvsChange::SetTrunk {
             db: db.clone(),
             port: "tkbr1".into(),
@@ -189,6 +212,8 @@ fn kind(c: &OvsChange) -> &'static str {
         OvsChange::SetBond { .. } => "set_bond",
         OvsChange::AddBondIface { .. } => "add_bond_iface",
         OvsChange::DelBondIface { .. } => "del_bond_iface",
+        OvsChange::SetMirror { .. } => "set_mirror",
+        OvsChange::DelMirror { .. } => "del_mirror",
     }
 }
 
@@ -220,12 +245,12 @@ fn columns(op: &serde_json::Value, out: &mut BTreeSet<(String, String)>) {
 fn every_column_the_builders_write_is_in_used_and_in_the_schema() {
     let all = samples();
     let kinds: BTreeSet<&str> = all.iter().map(kind).collect();
-    assert_eq!(kinds.len(), 18, "one sample of each kind of change");
+    assert_eq!(kinds.len(), 20, "one sample of each kind of change");
     let mut t = Txn::new();
     push_next_cfg(&mut t);
-    for (i, c) in all.iter().enumerate() {
-        build(&mut t, i, c);
-    }
+    // as a batch: the mirror's ports are the batch's AddPort of h1
+    let batch: Vec<&OvsChange> = all.iter().collect();
+    super::super::batch::build_batch(&mut t, &batch, &[]).unwrap();
     let mut seen = BTreeSet::new();
     for (op, _) in &t.ops {
         columns(&op.to_json(), &mut seen);

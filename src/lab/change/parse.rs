@@ -118,6 +118,7 @@ pub(super) fn switch_add(r: &SwitchAdd) -> Result<ChangeJob, ChangeError> {
             // flows of `swctl flow add` are not a switch's declared ones
             flows: vec![],
             spanning: None,
+            mirrors: vec![],
         },
     );
     let mut job =

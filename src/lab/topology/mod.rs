@@ -285,8 +285,9 @@ b = "h9"
         };
         let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert!(
-            got.iter().any(|g| g
-                .contains("trunks[0].ip: unknown key; expected one of a, b, vlans, native, bond, mtu")),
+            got.iter().any(|g| g.contains(
+                "trunks[0].ip: unknown key; expected one of a, b, vlans, native, bond, mtu"
+            )),
             "{got:#?}"
         );
         // a shared key wrong is said once, not once per end
