@@ -153,12 +153,11 @@ impl Switch for OpenVswitch {
 
     /// Its mirrors, once its hosts' ports are planned.
     fn plan_late(&self, cx: &mut Cx, name: &IfName, spec: &SwitchSpec) -> Result<(), PlanError> {
-        let has_mirrors = cx
-            .o
-            .ovs
-            .as_ref()
-            .and_then(|st| st.bridge(name.as_str()))
-            .is_some_and(|b| !b.mirrors.is_empty());
+        let has_mirrors =
+            cx.o.ovs
+                .as_ref()
+                .and_then(|st| st.bridge(name.as_str()))
+                .is_some_and(|b| !b.mirrors.is_empty());
         if spec.mirrors.is_empty() && !has_mirrors {
             return Ok(());
         }
