@@ -54,6 +54,12 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // a process's supervisor (`effect::procs`): before anything else, as
+    // it forks
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(swctl::effect::procs::SUPERVISE) {
+        swctl::effect::procs::supervise(&args[2..]);
+    }
     // One netlink socket per namespace stays open while a command runs: a
     // lab of thousands of namespaces needs more than the usual soft limit
     // of open files; take what the hard limit allows.

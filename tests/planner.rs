@@ -75,6 +75,7 @@ fn s7() -> Desired {
         NsSpec {
             forward: Some(true),
             routes: vec![],
+            ..Default::default()
         },
     );
     d.namespaces.insert(
@@ -85,6 +86,7 @@ fn s7() -> Desired {
                 dest: RouteDest::Default,
                 via: "198.18.1.254".parse().unwrap(),
             }],
+            ..Default::default()
         },
     );
     d.namespaces.insert(
@@ -95,6 +97,7 @@ fn s7() -> Desired {
                 dest: "198.18.2.0/24".parse().unwrap(),
                 via: "198.18.3.254".parse().unwrap(),
             }],
+            ..Default::default()
         },
     );
     d.links.push(LinkSpec {
@@ -805,6 +808,7 @@ fn random_desired(r: &mut Rng, owner: &str) -> Desired {
                     _ => Some(false),
                 },
                 routes: vec![],
+                ..Default::default()
             },
         );
     }

@@ -60,6 +60,8 @@ pub enum Cmd {
     Flow(FlowCmd),
     /// Impair a running lab's link: rate, delay, jitter, loss, ... on a host's port or link, both directions unless --egress (`tc qdisc ... tbf|netem`); without values: what it has
     Impair(crate::lab::impair::ImpairReq),
+    /// The processes a lab runs in a host (its `run` list): how each is, and the end of its log
+    Logs(crate::lab::logs::LogsReq),
     /// Packets crossing a host's device, a switch's port or a trunk's end, as pcap to standard output or a file (`tcpdump -w`, natively): `swctl capture h1 | tcpdump -r -`
     Capture(crate::lab::capture::CaptureReq),
     /// IP forwarding inside a namespace (net.ipv4.ip_forward, IPv6 forwarding)

@@ -59,6 +59,8 @@ pub enum CliError {
     #[error(transparent)]
     Impair(#[from] crate::lab::impair::ImpairError),
     #[error(transparent)]
+    Logs(#[from] crate::lab::logs::LogsError),
+    #[error(transparent)]
     Capture(#[from] crate::lab::capture::CaptureError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
@@ -82,6 +84,7 @@ impl CliError {
             ) => 2,
             CliError::Impair(e) if e.refused() => 2,
             CliError::Capture(e) if e.refused() => 2,
+            CliError::Logs(_) => 2,
             _ => 1,
         }
     }

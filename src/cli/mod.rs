@@ -15,6 +15,7 @@ mod flows;
 mod graph;
 mod impair;
 mod imperative;
+mod logs;
 mod render;
 mod sandbox;
 mod serve;
@@ -47,6 +48,7 @@ pub fn run(cli: &Cli) -> Result<Output, CliError> {
         }
         Cmd::Export { name: Some(n), .. } => return export::lab(n),
         Cmd::Capture(r) => return capture::run(r),
+        Cmd::Logs(r) => return logs::run(r),
         _ => {}
     }
     // Validate first: no root needed to be told an argument is wrong.

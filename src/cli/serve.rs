@@ -282,6 +282,13 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
             .map(Job::Impair)
             .map_err(|e| error_object(&CliError::Impair(e)))
     })?;
+    // what a host's processes are and their logs' ends: the CLI's `logs`
+    m.register_method("logs", |p, _, _| {
+        let r: crate::lab::logs::LogsReq = request(&p)?;
+        crate::lab::logs::run(&r)
+            .map(|rep| serde_json::to_value(rep).unwrap_or_default())
+            .map_err(|e| error_object(&CliError::Logs(e)))
+    })?;
     method(&mut m, "lab.status", |c, r: Status| {
         no_file_over_tcp(c, &r.file)?;
         topo(Cmd::Status(r))

@@ -199,7 +199,7 @@ async fn run<S: Netlink + Namespaces + TrafficControl>(
             )
             .await
         }
-        Step::Ovs(_) | Step::Nb { .. } | Step::Flows(_) => {
+        Step::Ovs(_) | Step::Nb { .. } | Step::Flows(_) | Step::Host(_) => {
             unreachable!("OVSDB changes and flows are applied per phase in batches")
         }
     }
@@ -277,12 +277,18 @@ pub async fn apply_with<S: Effects>(
         }
         let others: Vec<&Step> = steps
             .iter()
-            .filter(|s| !matches!(s, Step::Ovs(_) | Step::Nb { .. } | Step::Flows(_)))
+            .filter(|s| {
+                !matches!(
+                    s,
+                    Step::Ovs(_) | Step::Nb { .. } | Step::Flows(_) | Step::Host(_)
+                )
+            })
             .collect();
-        // and each bridge's flows: one OpenFlow batch each
-        let batches: Vec<&Step> = steps
-            .iter()
-            .filter(|s| matches!(s, Step::Flows(_)))
+        // and each bridge's flows (one OpenFlow batch each), then what
+        // hosts run (`host::with_flows`)
+        let is = |f: fn(&Step) -> bool| steps.iter().filter(move |s| f(s));
+        let batches: Vec<&Step> = is(|s| matches!(s, Step::Flows(_)))
+            .chain(is(|s| matches!(s, Step::Host(_))))
             .collect();
         let ovs = async {
             if changes.is_empty() {
@@ -292,7 +298,7 @@ pub async fn apply_with<S: Effects>(
             }
         };
         let nl = run_netlink(sys, &others);
-        let fl = super::openflow::run_batches(sys, &batches);
+        let fl = super::host::with_flows(sys, &batches);
         let t0 = std::time::Instant::now();
         let (ovs_res, results, flow_res) = futures::join!(ovs, nl, fl);
         for (s, r) in batches.iter().zip(flow_res) {

@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod capture;
 pub mod fake;
+pub mod host;
 pub mod kernel;
 pub mod lock;
 pub mod observe;
@@ -19,6 +20,7 @@ pub mod ovn;
 pub mod ovs;
 pub mod paths;
 pub mod probe;
+pub mod procs;
 pub mod system;
 
 use std::io;
@@ -106,6 +108,15 @@ pub enum StepError {
     /// a lab's flows could not be written: a port they name is not there
     #[error("the flows of bridge {bridge}: {why}")]
     Flows { bridge: String, why: String },
+    /// boxed: a process's failure carries its log's end
+    #[error(transparent)]
+    Proc(Box<procs::ProcError>),
+}
+
+impl From<procs::ProcError> for StepError {
+    fn from(e: procs::ProcError) -> StepError {
+        StepError::Proc(Box::new(e))
+    }
 }
 
 /// A device to create: where, its name, the mark for its alias, its
@@ -147,9 +158,47 @@ pub struct LinkChange {
 /// Every effect at once: what a use case that observes, plans and applies
 /// needs of the system (the real one, `System`; the simulated one,
 /// `fake::Fake`). One bound instead of three.
-pub trait Effects: Netlink + Namespaces + OvsDb + Northbound + FlowTables + TrafficControl {}
+pub trait Effects:
+    Netlink + Namespaces + OvsDb + Northbound + FlowTables + TrafficControl + HostRuns
+{
+}
 
-impl<T: Netlink + Namespaces + OvsDb + Northbound + FlowTables + TrafficControl> Effects for T {}
+impl<T: Netlink + Namespaces + OvsDb + Northbound + FlowTables + TrafficControl + HostRuns> Effects
+    for T
+{
+}
+
+/// What a host runs and is set to beyond its devices (`model::host`):
+/// read with each namespace, changed by the planner's steps. The real ones
+/// are files and processes (`host`, `procs`); the fake keeps them in
+/// memory, its processes running until stopped.
+#[allow(async_fn_in_trait)]
+pub trait HostRuns {
+    /// What host `ns` has: its identity, the sysctls `keys` (None: no
+    /// such sysctl), its hosts file, the processes swctl started and the
+    /// commands it ran there.
+    async fn read_host(&self, ns: &NsName, keys: &[String]) -> crate::model::host::HostObs;
+    /// /etc/netns/NS/hosts made `content`
+    async fn write_hosts(&self, ns: &NsName, content: &str) -> Result<(), procs::ProcError>;
+    /// /etc/netns/NS/hosts removed (and the directory, once empty)
+    async fn del_hosts(&self, ns: &NsName) -> Result<(), procs::ProcError>;
+    async fn start_proc(
+        &self,
+        ns: &NsName,
+        owner: &Owner,
+        name: &str,
+        cmd: &str,
+    ) -> Result<(), procs::ProcError>;
+    async fn stop_proc(&self, ns: &NsName, name: &str) -> Result<(), procs::ProcError>;
+    /// each of `cmds` in turn (the first failure ends it), then recorded
+    /// as the host's (`ExecObs`)
+    async fn run_exec(
+        &self,
+        ns: &NsName,
+        owner: &Owner,
+        cmds: &[String],
+    ) -> Result<(), procs::ProcError>;
+}
 
 /// Devices' root qdiscs, swctl's only (`tc qdisc replace|del dev DEV root
 /// handle 5357:`; they are read with the rest of a namespace, in

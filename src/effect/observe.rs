@@ -34,6 +34,8 @@ pub struct Scan {
     pub flows: bool,
     /// also which qdisc kinds the kernel has (a lab asks for impairments)
     pub qdisc_kinds: bool,
+    /// the sysctls to read in each namespace (a lab's `sysctls`)
+    pub sysctls: std::collections::BTreeMap<NsName, Vec<String>>,
 }
 
 /// Dump the host namespace and the namespaces asked for, concurrently.
@@ -91,7 +93,10 @@ async fn read_flows<S: super::FlowTables>(sys: &S, st: &mut crate::model::ovs::O
 /// How many namespaces are dumped at once.
 const DUMPS_AT_ONCE: usize = 64;
 
-async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<Observed, NlError> {
+async fn observe_once<S: Netlink + Namespaces + super::HostRuns>(
+    sys: &S,
+    scan: &Scan,
+) -> Result<Observed, NlError> {
     let existing = sys.list_ns()?;
     // every namespace may be swctl's: ownership is the mark on its `lo`,
     // which only a dump shows
@@ -141,6 +146,8 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
         if scan.forward.contains(&n) {
             state.forward = Some(sys.forward(&n)?);
         }
+        let keys = scan.sysctls.get(&n).map(Vec::as_slice).unwrap_or_default();
+        let host = sys.read_host(&n, keys).await;
         // swctl's only when its `lo` says so: a namespace deleted by hand
         // and made again by someone else under the same name is not
         let owner = match state.link("lo").and_then(|l| l.mark.as_ref()) {
@@ -168,6 +175,7 @@ async fn observe_once<S: Netlink + Namespaces>(sys: &S, scan: &Scan) -> Result<O
                 owner,
                 state,
                 adopted,
+                host,
             },
         );
     }

@@ -42,6 +42,15 @@ pub fn ovsdb_servers_dir() -> PathBuf {
 pub fn topology_dir() -> PathBuf {
     run_dir().join("topologies")
 }
+/// the logs of the processes swctl runs in hosts (`run`): NS/NAME.log
+/// under `$SWCTL_LOG_DIR`, else /var/log/swctl (kept across reboots, as
+/// logs are)
+pub fn log_dir() -> PathBuf {
+    std::env::var_os("SWCTL_LOG_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/log/swctl"))
+}
 /// the default directory of `swctl ovs start`
 pub const SANDBOX_DIR: &str = "/run/swctl/ovs";
 /// the default socket of `swctl serve` (the JSON-RPC API)

@@ -63,6 +63,7 @@ pub fn imperative(o: &Observed, name: Owner) -> Desired {
             NsSpec {
                 forward: (obs.state.forward == Some(true)).then_some(true),
                 routes,
+                ..Default::default()
             },
         );
     }

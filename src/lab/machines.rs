@@ -127,6 +127,13 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
             p.placement.insert(ns.clone(), m.clone());
         }
     }
+    // the other machines' hosts by name, as the whole lab's are
+    let all = crate::plan::host::names(d);
+    p.names = all
+        .iter()
+        .filter(|(n, _)| n.parse().map_or(true, |ns| !here(&ns)))
+        .map(|(n, a)| (n.clone(), a.clone()))
+        .collect();
     p.ports = d.ports.iter().filter(|x| here(&x.ns)).cloned().collect();
     // a spanning switch's guests: what its tunnel leaves of the underlay
     super::underlay::fit_guests(d, &mut p.ports);

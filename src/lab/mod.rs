@@ -14,6 +14,7 @@ pub mod flows;
 pub mod graph;
 pub mod graph_svg;
 pub mod impair;
+pub mod logs;
 pub mod machines;
 pub mod ovn;
 pub mod reach;
@@ -157,6 +158,12 @@ pub fn scan_for(d: &Desired) -> Scan {
         machine_part: d.owner.machine().map(|_| d.owner.clone()),
         flows: true,
         qdisc_kinds: d.impaired(),
+        sysctls: d
+            .namespaces
+            .iter()
+            .filter(|(_, s)| !s.sysctls.is_empty())
+            .map(|(n, s)| (n.clone(), s.sysctls.keys().cloned().collect()))
+            .collect(),
     }
 }
 
@@ -278,6 +285,20 @@ pub async fn gc<S: Effects>(sys: &S, dry_run: bool) -> Result<(Vec<Owner>, Plan)
         let p = plan(&Desired::new(ow.clone()), &o, &Scope::Owner)?;
         all.steps.extend(p.steps);
     }
+    // processes and hosts files of hosts deleted by hand
+    let (procs, files) = crate::effect::procs::orphans();
+    for (ns, name) in procs {
+        all.steps
+            .push(Step::Host(crate::model::host::HostStep::StopProc {
+                ns,
+                name,
+                why: None,
+            }));
+    }
+    for ns in files {
+        all.steps
+            .push(Step::Host(crate::model::host::HostStep::DelHosts { ns }));
+    }
     all.steps.sort_by_key(Step::phase);
     if !dry_run {
         apply_with(sys, &all, true, &mut |_, _| {}).await?;
@@ -311,6 +332,7 @@ mod tests {
                 owner: Some(owner.parse().unwrap()),
                 state: st,
                 adopted: None,
+                host: Default::default(),
             },
         );
         o

@@ -453,23 +453,23 @@ mod tests {
         d.namespaces.insert(
             ns("a"),
             NsSpec {
-                forward: None,
                 routes: vec![route("default", "198.18.1.254")],
+                ..Default::default()
             },
         );
         d.namespaces.insert(ns("b"), NsSpec::default());
         d.namespaces.insert(
             ns("c"),
             NsSpec {
-                forward: None,
                 routes: vec![route("default", "198.18.2.254")],
+                ..Default::default()
             },
         );
         d.namespaces.insert(
             ns("gw"),
             NsSpec {
                 forward: Some(true),
-                routes: vec![],
+                ..Default::default()
             },
         );
         d

@@ -97,6 +97,15 @@ pub struct NsSpec {
     /// net.ipv4.ip_forward (and net.ipv6.conf.all.forwarding); None: leave as is
     pub forward: Option<bool>,
     pub routes: Vec<RouteSpec>,
+    /// `net.*` sysctls (`model::host`), the kernel's words
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// processes swctl keeps running in it
+    pub run: Vec<super::host::RunSpec>,
+    /// one-shot commands run once it is made (again when the list changes)
+    pub exec: Vec<String>,
+    /// what /etc/netns/NAME/hosts must say (the lab's hosts by name); None:
+    /// whatever it says (an imperative command knows no lab)
+    pub hosts: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -294,6 +303,9 @@ pub const GENEVE_OVERHEAD: u32 = 100;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Desired {
     pub owner: Owner,
+    /// names every host's hosts file gives besides the lab's hosts (a
+    /// file's `names`; a machine's part: the hosts on other machines)
+    pub names: BTreeMap<String, Vec<std::net::IpAddr>>,
     pub namespaces: BTreeMap<NsName, NsSpec>,
     pub switches: BTreeMap<IfName, SwitchSpec>,
     pub ports: Vec<PortSpec>,
@@ -344,6 +356,7 @@ impl Desired {
     pub fn new(owner: Owner) -> Desired {
         Desired {
             owner,
+            names: BTreeMap::new(),
             namespaces: BTreeMap::new(),
             switches: BTreeMap::new(),
             ports: Vec::new(),

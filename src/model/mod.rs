@@ -9,6 +9,7 @@
 pub mod bond;
 pub mod desired;
 pub mod end;
+pub mod host;
 pub mod impair;
 pub mod mac;
 pub mod mark;

@@ -102,6 +102,8 @@ pub struct NsObs {
     /// did not create, that `ns del` only forgets)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adopted: Option<u32>,
+    /// its sysctls asked about, hosts file, processes, one-shot commands
+    pub host: super::host::HostObs,
 }
 
 /// What the system has: the host namespace and every namespace that was

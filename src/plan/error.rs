@@ -10,6 +10,8 @@ use crate::model::names::{IfName, Loc, NsName, RouteDest};
 /// Why no plan could be made. Nothing has been touched when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    #[error("{ns} has no sysctl {key} (this kernel does not have it; `ls /proc/sys/{}` in the host)", key.replace('.', "/"))]
+    NoSysctl { ns: NsName, key: String },
     #[error("namespace {0} does not exist (create it with `swctl ns add {0}`)")]
     UnknownNamespace(NsName),
     #[error("switch {0} does not exist (create it with `swctl switch add {0}`)")]

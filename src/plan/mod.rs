@@ -19,6 +19,7 @@ mod bridge;
 mod ends;
 mod error;
 pub mod flows;
+pub mod host;
 pub mod impair;
 mod links;
 mod namespaces;
@@ -171,6 +172,7 @@ fn plan_fitted(d: &Desired, o: &Observed, scope: &Scope) -> Result<Plan, PlanErr
     cx.tunnels()?;
     cx.xlinks()?;
     cx.routes();
+    cx.hosts()?;
     cx.host_limits();
     cx.finish_marks();
     let mut steps = cx.steps;

@@ -56,6 +56,7 @@ impl Cx<'_> {
             self.ns_deleted.insert(ns.clone());
             self.ns_exist.remove(ns);
             self.steps.push(Step::DeleteNs { ns: ns.clone() });
+            self.host_removals(ns);
         }
         // switches (and every port on them, whoever asked for the port),
         // and the backends' own records of ports that go

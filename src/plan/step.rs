@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::model::host::HostStep;
+
 use crate::model::Mark;
 use crate::model::impair::Qdisc;
 use crate::model::names::{Cidr, IfName, Loc, Mac, NsName, Owner, RouteDest};
@@ -189,6 +191,8 @@ pub enum Step {
     /// a lab's flows on one OVS bridge written, changed or deleted in one
     /// OpenFlow batch closed by a barrier
     Flows(super::flows::FlowBatch),
+    /// what a host runs or has beyond its devices (`plan::host`)
+    Host(crate::model::host::HostStep),
 }
 
 /// What a step means for the object it is about: `status` reads the drift
@@ -219,6 +223,40 @@ fn nb_meaning(c: &NbChange) -> Meaning {
         NbChange::SetPort { name, .. } => Changes(Some(format!(
             "OVN logical port {name} has other addresses or another chassis"
         ))),
+    }
+}
+
+/// What a change to a host's processes and files means (every change
+/// named).
+fn host_meaning(h: &HostStep) -> Meaning {
+    use Meaning::*;
+    match h {
+        HostStep::WriteHosts { ns, .. } => Changes(Some(format!(
+            "the hosts file of {ns} does not name the lab's hosts"
+        ))),
+        HostStep::DelHosts { ns } => Removes(format!("the hosts file of {ns}")),
+        HostStep::StartProc {
+            ns,
+            name,
+            why: None,
+            ..
+        } => Creates(format!("process {name} in {ns}")),
+        // started again after a stop that says why
+        HostStep::StartProc { why: Some(w), .. } if w.is_empty() => Changes(None),
+        HostStep::StartProc {
+            ns,
+            name,
+            why: Some(w),
+            ..
+        } => Creates(format!("process {name} in {ns} ({w})")),
+        HostStep::StopProc {
+            ns,
+            name,
+            why: None,
+            ..
+        } => Removes(format!("process {name} in {ns}")),
+        HostStep::StopProc { why: Some(w), .. } => Changes(Some(w.clone())),
+        HostStep::RunExec { ns, why, .. } => Changes(Some(format!("{ns}: {why}"))),
     }
 }
 
@@ -424,6 +462,7 @@ impl Step {
                 "ovs-vswitchd's receive buffer of port {dev} is the default, too small (it drops what does not fit: TCP retransmits)"
             )),
             Step::Flows(b) => differs(b.words()),
+            Step::Host(h) => host_meaning(h),
             // only follows from the addresses added beside it
             Step::Announce { .. } => Changes(None),
         }
@@ -463,7 +502,11 @@ impl Step {
             | Step::AddAddr { loc, .. }
             | Step::SetSysctl { loc, .. }
             | Step::SetMark { loc, .. } => ns(loc).into_iter().collect(),
-            Step::Ovs(_) | Step::Nb { .. } | Step::OvsRxBuffer { .. } | Step::Flows(_) => vec![],
+            Step::Ovs(_)
+            | Step::Nb { .. }
+            | Step::OvsRxBuffer { .. }
+            | Step::Flows(_)
+            | Step::Host(_) => vec![],
         }
     }
 
@@ -523,6 +566,7 @@ impl Step {
             | Step::DelQdisc { .. }
             | Step::SetMac { .. } => 9,
             Step::AddRoute { .. } | Step::Announce { .. } | Step::AddFdb { .. } => 10,
+            Step::Host(h) => h.phase(),
         }
     }
 }

@@ -171,6 +171,7 @@ impl fmt::Display for Step {
                 crate::model::tso::RX_BUFFER,
                 crate::model::tso::RX_BUFFER
             ),
+            Step::Host(h) => write!(f, "{h}"),
             Step::Flows(b) => {
                 let mgmt = format!("{}.mgmt", b.bridge);
                 let mut parts = vec![];

@@ -411,34 +411,59 @@ fn sysctl_path(key: &str) -> PathBuf {
     }
 }
 
-/// `ip netns exec NAME CMD...`: enter the namespace in this (single-threaded)
-/// process, give it a private mount namespace with a /sys of the new network
-/// namespace (so /sys/class/net matches, as iproute2 does), and exec.
-/// Returns only on failure.
-pub fn exec(name: &NsName, argv: &[String]) -> NsError {
-    let inner = || -> Result<std::convert::Infallible, NsError> {
-        let file = open(name)?;
-        setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
-            .map_err(|e| NsError::Enter(name.to_string(), errno_io(e)))?;
-        unshare(CloneFlags::CLONE_NEWNS)
-            .map_err(|e| NsError::Enter(name.to_string(), errno_io(e)))?;
-        // Keep mounts made here private to this process.
+/// What `ip netns exec NAME` does before it execs, in this
+/// (single-threaded) process: enter the namespace, give the process a
+/// private mount namespace with a /sys of the new network namespace (so
+/// /sys/class/net matches) and each file of /etc/netns/NAME bound over
+/// its /etc namesake (the lab's hosts file over /etc/hosts).
+pub fn enter_for_exec(name: &NsName) -> Result<(), NsError> {
+    let file = open(name)?;
+    setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
+        .map_err(|e| NsError::Enter(name.to_string(), errno_io(e)))?;
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| NsError::Enter(name.to_string(), errno_io(e)))?;
+    // Keep mounts made here private to this process.
+    let _ = mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    );
+    if umount2("/sys", MntFlags::MNT_DETACH).is_ok() {
         let _ = mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            Some(name.as_str()),
+            "/sys",
+            Some("sysfs"),
+            MsFlags::empty(),
             None::<&str>,
         );
-        if umount2("/sys", MntFlags::MNT_DETACH).is_ok() {
-            let _ = mount(
-                Some(name.as_str()),
-                "/sys",
-                Some("sysfs"),
-                MsFlags::empty(),
-                None::<&str>,
-            );
+    }
+    // iproute2's bind_etc: a file that cannot be bound is skipped
+    if let Ok(rd) = fs::read_dir(Path::new(ETC_NETNS).join(name.as_str())) {
+        for e in rd.flatten() {
+            let target = Path::new("/etc").join(e.file_name());
+            if target.exists() {
+                let _ = mount(
+                    Some(&e.path()),
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                );
+            }
         }
+    }
+    Ok(())
+}
+
+/// Where a namespace's own /etc files are (`ip netns exec` binds them).
+pub const ETC_NETNS: &str = "/etc/netns";
+
+/// `ip netns exec NAME CMD...`: `enter_for_exec`, then exec. Returns only
+/// on failure.
+pub fn exec(name: &NsName, argv: &[String]) -> NsError {
+    let inner = || -> Result<std::convert::Infallible, NsError> {
+        enter_for_exec(name)?;
         let args: Vec<CString> = argv
             .iter()
             .map(|a| CString::new(a.as_bytes()))

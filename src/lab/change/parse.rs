@@ -289,6 +289,7 @@ pub(super) fn route(r: &Route, add: bool) -> Result<ChangeJob, ChangeError> {
             NsSpec {
                 forward: None,
                 routes: vec![RouteSpec { dest, via }],
+                ..Default::default()
             },
         );
         let mut job = ChangeJob::new(
@@ -323,7 +324,7 @@ pub(super) fn forward(r: &Forward) -> Result<ChangeJob, ChangeError> {
         ns.clone(),
         NsSpec {
             forward: Some(on),
-            routes: vec![],
+            ..Default::default()
         },
     );
     let what = format!("forward {ns} {}", if on { "on" } else { "off" });

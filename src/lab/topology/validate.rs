@@ -18,16 +18,21 @@ use crate::plan::switch::all_options;
 
 #[path = "validate_ends.rs"]
 mod ends;
+#[path = "validate_host.rs"]
+mod host;
 
 const TOP: &[&str] = &[
     "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn", "routers",
+    "names",
 ];
 const ROUTER: &[&str] = &["ports"];
 const ROUTER_PORT: &[&str] = &["switch", "ip"];
 /// A switch's own keys; each backend adds its options (`Rules::options`).
 const SWITCH: &[&str] = &["backend", "address", "namespace", "span", "vni"];
 
-const HOST: &[&str] = &["machine", "forward", "routes", "ports"];
+const HOST: &[&str] = &[
+    "machine", "forward", "routes", "ports", "sysctls", "run", "exec",
+];
 const ROUTE: &[&str] = &["to", "via"];
 /// A port's, a link's and a trunk's own keys; each adds its ends' keys
 /// (`END_SHARED`, `END_SIDED`, read by `V::end_spec`).
@@ -291,7 +296,13 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             }
         }
         let forward = v.r.bool(get(h, "forward"), &join(&path, "forward"));
-        d.namespaces.insert(ns.clone(), NsSpec { forward, routes });
+        let mut spec = NsSpec {
+            forward,
+            routes,
+            ..Default::default()
+        };
+        v.host_runs(h, &path, &mut spec);
+        d.namespaces.insert(ns.clone(), spec);
         let mut ifnames: BTreeSet<String> = BTreeSet::new();
         let mut attached: BTreeSet<String> = BTreeSet::new();
         let pp = join(&path, "ports");
@@ -499,6 +510,13 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
             native,
             bond,
         });
+    }
+    // every host names the lab's hosts (/etc/netns/NAME/hosts), and the
+    // file's other `names`
+    v.names(get(top, "names"), &mut d);
+    let names = crate::plan::host::hosts_file(&d);
+    for s in d.namespaces.values_mut() {
+        s.hosts = Some(names.clone());
     }
     super::loops::check(&mut v.r, &d, pos.get("trunks").copied().flatten());
     machines::finish(&mut v.r, &mut d, given_machine, spans, &|p| {

@@ -27,6 +27,13 @@ pub fn to_toml(d: &Desired) -> String {
             let _ = writeln!(t, "mtu = {m}");
         }
     }
+    if !d.names.is_empty() {
+        let _ = writeln!(t, "\n[names]");
+        for (n, addrs) in &d.names {
+            let a: Vec<String> = addrs.iter().map(|a| format!("\"{a}\"")).collect();
+            let _ = writeln!(t, "\"{n}\" = [{}]", a.join(", "));
+        }
+    }
     if let Some(o) = &d.ovn {
         let _ = writeln!(t, "\n[ovn]\nnb = \"{}\"\nsb = \"{}\"", o.nb, o.sb);
     }
