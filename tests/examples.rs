@@ -44,6 +44,8 @@ fn every_example_applies_checks_and_goes_away() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
+        // (a lab's config files sit in a directory beside it)
+        .filter(|p| p.is_file())
         .collect();
     files.sort();
     for f in &files {
@@ -53,6 +55,8 @@ fn every_example_applies_checks_and_goes_away() {
         if text.contains("backend = \"bridge\"")
             && !text.contains("backend = \"ovs\"")
             && !text.contains("namespace =")
+            // its hosts' commands read files beside it: not from a copy
+            && !text.contains("run = [")
         {
             // the same lab on Open vSwitch
             let ovs = std::env::temp_dir().join(format!(

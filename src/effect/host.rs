@@ -103,9 +103,11 @@ impl HostRuns for System {
         owner: &Owner,
         name: &str,
         cmd: &str,
+        cwd: Option<&str>,
     ) -> Result<(), ProcError> {
         let (ns, owner, name, cmd) = (ns.clone(), owner.clone(), name.to_string(), cmd.to_string());
-        tokio::task::spawn_blocking(move || procs::start(&ns, &owner, &name, &cmd))
+        let cwd = cwd.map(String::from);
+        tokio::task::spawn_blocking(move || procs::start(&ns, &owner, &name, &cmd, cwd.as_deref()))
             .await
             .map_err(|e| ProcError::Write("a process".into(), std::io::Error::other(e)))?
     }
@@ -117,11 +119,18 @@ impl HostRuns for System {
             .map_err(|e| ProcError::Write("a process".into(), std::io::Error::other(e)))?
     }
 
-    async fn run_exec(&self, ns: &NsName, owner: &Owner, cmds: &[String]) -> Result<(), ProcError> {
+    async fn run_exec(
+        &self,
+        ns: &NsName,
+        owner: &Owner,
+        cmds: &[String],
+        cwd: Option<&str>,
+    ) -> Result<(), ProcError> {
         let (ns, owner, cmds) = (ns.clone(), owner.clone(), cmds.to_vec());
+        let cwd = cwd.map(String::from);
         tokio::task::spawn_blocking(move || {
             for c in &cmds {
-                procs::exec(&ns, c)?;
+                procs::exec(&ns, c, cwd.as_deref())?;
             }
             let r = ExecRecord {
                 owner: owner.to_string(),
@@ -170,12 +179,17 @@ pub async fn with_flows<S: super::Effects>(
                     owner,
                     name,
                     cmd,
+                    cwd,
                     ..
-                } => sys.start_proc(ns, owner, name, cmd).await,
+                } => sys.start_proc(ns, owner, name, cmd, cwd.as_deref()).await,
                 HostStep::StopProc { ns, name, .. } => sys.stop_proc(ns, name).await,
                 HostStep::RunExec {
-                    ns, owner, cmds, ..
-                } => sys.run_exec(ns, owner, cmds).await,
+                    ns,
+                    owner,
+                    cmds,
+                    cwd,
+                    ..
+                } => sys.run_exec(ns, owner, cmds, cwd.as_deref()).await,
             };
             out.push((i, r.map_err(super::StepError::from)));
         }

@@ -188,6 +188,7 @@ pub trait HostRuns {
         owner: &Owner,
         name: &str,
         cmd: &str,
+        cwd: Option<&str>,
     ) -> Result<(), procs::ProcError>;
     async fn stop_proc(&self, ns: &NsName, name: &str) -> Result<(), procs::ProcError>;
     /// each of `cmds` in turn (the first failure ends it), then recorded
@@ -197,6 +198,7 @@ pub trait HostRuns {
         ns: &NsName,
         owner: &Owner,
         cmds: &[String],
+        cwd: Option<&str>,
     ) -> Result<(), procs::ProcError>;
 }
 

@@ -187,7 +187,13 @@ pub fn read(ns: &NsName) -> Vec<ProcObs> {
 /// Start process `name` (`cmd`) in host `ns` under a supervisor, and wait
 /// (bounded) until it runs: an error when it cannot be started or ends at
 /// once (`sh: 1: x: not found`).
-pub fn start(ns: &NsName, owner: &Owner, name: &str, cmd: &str) -> Result<(), ProcError> {
+pub fn start(
+    ns: &NsName,
+    owner: &Owner,
+    name: &str,
+    cmd: &str,
+    cwd: Option<&str>,
+) -> Result<(), ProcError> {
     let spawn_err = |source| ProcError::Spawn {
         ns: ns.clone(),
         name: name.into(),
@@ -222,6 +228,7 @@ pub fn start(ns: &NsName, owner: &Owner, name: &str, cmd: &str) -> Result<(), Pr
         .arg(owner.as_str())
         .arg(&rec)
         .arg(&log)
+        .arg(cwd.unwrap_or("/"))
         .arg(cmd)
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone().map_err(spawn_err)?)
@@ -365,14 +372,14 @@ pub fn orphans() -> (Vec<(NsName, String)>, Vec<NsName>) {
 /// The hidden first argument of the supervisor.
 pub const SUPERVISE: &str = "__supervise";
 
-/// The supervisor (`swctl __supervise NS OWNER RECORD LOG CMD`, its output
+/// The supervisor (`swctl __supervise NS OWNER RECORD LOG DIR CMD`, its output
 /// already the log): fork the command into the host, record it, wait,
 /// record how it ended. Runs single-threaded, before anything else in
 /// `main`; never returns.
 pub fn supervise(args: &[String]) -> ! {
     use nix::sys::signal::{SigHandler, Signal, signal};
-    let [ns, owner, rec, log, cmd] = args else {
-        eprintln!("swctl: __supervise NS OWNER RECORD LOG CMD");
+    let [ns, owner, rec, log, cwd, cmd] = args else {
+        eprintln!("swctl: __supervise NS OWNER RECORD LOG DIR CMD");
         std::process::exit(2);
     };
     let (Ok(ns), Ok(owner)) = (ns.parse::<NsName>(), owner.parse::<Owner>()) else {
@@ -414,11 +421,15 @@ pub fn supervise(args: &[String]) -> ! {
                 eprintln!("swctl: {e}");
                 std::process::exit(126);
             }
+            if let Err(e) = std::env::set_current_dir(cwd) {
+                eprintln!("swctl: cannot run in {cwd}: {e}");
+                std::process::exit(126);
+            }
             let sh = std::ffi::CString::new("/bin/sh").unwrap();
             let argv = [
                 sh.clone(),
                 std::ffi::CString::new("-c").unwrap(),
-                std::ffi::CString::new(cmd.as_bytes()).unwrap_or_default(),
+                std::ffi::CString::new(script(cmd).as_bytes()).unwrap_or_default(),
             ];
             let e = nix::unistd::execv(&sh, &argv).unwrap_err();
             eprintln!("swctl: cannot run /bin/sh: {e}");
@@ -466,10 +477,24 @@ pub fn supervise(args: &[String]) -> ! {
     }
 }
 
+/// What the shell runs for `cmd`: a simple command replaces the shell
+/// (`exec CMD`: the process swctl records and signals is the command
+/// itself, not a shell waiting for it — Debian's sh does not do this on its
+/// own); a list or a pipeline stays the shell's.
+fn script(cmd: &str) -> String {
+    let simple = !cmd.contains([';', '&', '|', '<', '>', '(', ')', '`', '\n'])
+        && !cmd.trim_start().starts_with("exec ");
+    if simple {
+        format!("exec {cmd}")
+    } else {
+        cmd.to_string()
+    }
+}
+
 /// Run one-shot command `cmd` in host `ns` (`ip netns exec NS sh -c CMD`),
 /// its output kept; an error with the output when it fails or outlasts
 /// `EXEC_WAIT`.
-pub fn exec(ns: &NsName, cmd: &str) -> Result<String, ProcError> {
+pub fn exec(ns: &NsName, cmd: &str, cwd: Option<&str>) -> Result<String, ProcError> {
     let exe = std::env::current_exe().map_err(|source| ProcError::ExecSpawn {
         ns: ns.clone(),
         cmd: cmd.into(),
@@ -477,6 +502,7 @@ pub fn exec(ns: &NsName, cmd: &str) -> Result<String, ProcError> {
     })?;
     let mut child = std::process::Command::new(exe)
         .args(["ns", "exec", ns.as_str(), "--", "/bin/sh", "-c", cmd])
+        .current_dir(cwd.unwrap_or("/"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -54,6 +54,10 @@ pub struct Probe {
     /// in effect
     #[serde(skip_serializing_if = "Duration::is_zero", serialize_with = "as_ms")]
     pub min_rtt: Duration,
+    /// an expectation of the file's (`[[expect]]`): how long it may take
+    /// to come true (a routing daemon converging)
+    #[serde(skip_serializing_if = "Duration::is_zero", serialize_with = "as_ms")]
+    pub within: Duration,
 }
 
 fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -200,6 +204,7 @@ impl Planner<'_> {
                     neigh: p.neigh,
                     pace: Duration::ZERO,
                     min_rtt: Duration::from_micros(us as u64),
+                    within: Duration::ZERO,
                 });
                 true
             }
@@ -217,6 +222,7 @@ impl Planner<'_> {
                         neigh: vec![(Loc::Ns(from.clone()), to)],
                         pace: Duration::ZERO,
                         min_rtt: Duration::ZERO,
+                        within: Duration::ZERO,
                     });
                 }
                 false
@@ -337,6 +343,11 @@ pub fn plan_check(d: &Desired, full: bool, neigh_limit: usize) -> CheckPlan {
             .sum();
         p.pace = PACE_PER_MEMBER * members;
     }
+    super::expect::add(d, &net, &mut probes);
+    // a lab whose hosts run daemons may route otherwise than its file
+    if !pl.impossible.is_empty() && d.namespaces.values().any(|n| !n.run.is_empty()) {
+        reduced.get_or_insert_with(|| super::expect::DAEMONS.into());
+    }
     let waves = waves(&probes, (neigh_limit / 2).max(16));
     CheckPlan {
         probes,
@@ -400,6 +411,7 @@ pub async fn run<S: Netlink>(
             .max()
             .unwrap_or_default()
             * 2;
+    let started = std::time::Instant::now();
     let mut out = Vec::with_capacity(plan.probes.len());
     let ns_of = |idx: &mut dyn Iterator<Item = usize>| -> BTreeSet<&Loc> {
         idx.flat_map(|i| plan.probes[i].neigh.iter().map(|(l, _)| l))
@@ -483,6 +495,8 @@ pub async fn run<S: Netlink>(
             }
         }
     }
+    // the file's expectations not yet true: tried until their bound
+    super::expect::wait(&mut out, started).await;
     // leave the shared table as roomy as it was
     if waves {
         flush_all(sys, &dirty.into_iter().collect::<Vec<_>>()).await?;

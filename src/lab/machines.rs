@@ -134,6 +134,7 @@ pub fn part(d: &Desired, m: &Owner) -> Desired {
         .filter(|(n, _)| n.parse().map_or(true, |ns| !here(&ns)))
         .map(|(n, a)| (n.clone(), a.clone()))
         .collect();
+    p.expect = d.expect.iter().filter(|e| here(&e.from)).cloned().collect();
     p.ports = d.ports.iter().filter(|x| here(&x.ns)).cloned().collect();
     // a spanning switch's guests: what its tunnel leaves of the underlay
     super::underlay::fit_guests(d, &mut p.ports);

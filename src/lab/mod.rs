@@ -9,6 +9,7 @@ pub mod change;
 pub mod check;
 pub mod drift;
 pub mod events;
+pub mod expect;
 pub mod export;
 pub mod flows;
 pub mod graph;

@@ -133,6 +133,17 @@ pub struct SwitchSpec {
     pub mirrors: Vec<super::mirror::MirrorSpec>,
 }
 
+/// What a topology says of one pair (`[[expect]] from = "h1", to = "h3"`):
+/// `from` reaches `to` (a host's name or an address) within `within`, or
+/// (`reach = false`) never does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectSpec {
+    pub from: NsName,
+    pub to: String,
+    pub reach: bool,
+    pub within: std::time::Duration,
+}
+
 /// A namespace attached to a switch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PortSpec {
@@ -306,6 +317,12 @@ pub struct Desired {
     /// names every host's hosts file gives besides the lab's hosts (a
     /// file's `names`; a machine's part: the hosts on other machines)
     pub names: BTreeMap<String, Vec<std::net::IpAddr>>,
+    /// where the hosts' commands (`run`, `exec`) run: the topology
+    /// file's directory, when it was read from one
+    #[serde(skip)]
+    pub dir: Option<std::path::PathBuf>,
+    /// what `check` must find besides what it derives (`[[expect]]`)
+    pub expect: Vec<ExpectSpec>,
     pub namespaces: BTreeMap<NsName, NsSpec>,
     pub switches: BTreeMap<IfName, SwitchSpec>,
     pub ports: Vec<PortSpec>,
@@ -357,6 +374,8 @@ impl Desired {
         Desired {
             owner,
             names: BTreeMap::new(),
+            dir: None,
+            expect: Vec::new(),
             namespaces: BTreeMap::new(),
             switches: BTreeMap::new(),
             ports: Vec::new(),

@@ -289,6 +289,8 @@ pub enum HostStep {
         owner: Owner,
         name: String,
         cmd: String,
+        /// the directory it runs in (the topology file's)
+        cwd: Option<String>,
         why: Option<String>,
     },
     /// `kill -TERM -PGID` (then -KILL): `why`: it is to run again
@@ -303,6 +305,7 @@ pub enum HostStep {
         ns: NsName,
         owner: Owner,
         cmds: Vec<String>,
+        cwd: Option<String>,
         why: String,
     },
 }
@@ -341,9 +344,13 @@ impl std::fmt::Display for HostStep {
                 content.lines().filter(|l| !l.starts_with('#')).count()
             ),
             HostStep::DelHosts { ns } => write!(f, "rm /etc/netns/{ns}/hosts"),
-            HostStep::StartProc { ns, name, cmd, .. } => write!(
+            HostStep::StartProc {
+                ns, name, cmd, cwd, ..
+            } => write!(
                 f,
-                "ip netns exec {ns} setsid sh -c {cmd:?} >> /var/log/swctl/{ns}/{name}.log 2>&1 &  # supervised"
+                "{}ip netns exec {ns} setsid sh -c {cmd:?} >> /var/log/swctl/{ns}/{name}.log 2>&1 &  # supervised",
+                cwd.as_ref()
+                    .map_or(String::new(), |d| format!("cd {d} && "))
             ),
             HostStep::StopProc { ns, name, .. } => {
                 write!(
@@ -351,7 +358,10 @@ impl std::fmt::Display for HostStep {
                     "kill -TERM -<process group of {name} in {ns}>  # then -KILL"
                 )
             }
-            HostStep::RunExec { ns, cmds, .. } => {
+            HostStep::RunExec { ns, cmds, cwd, .. } => {
+                if let Some(d) = cwd {
+                    write!(f, "cd {d} && ")?;
+                }
                 let each: Vec<String> = cmds
                     .iter()
                     .map(|c| format!("ip netns exec {ns} sh -c {c:?}"))

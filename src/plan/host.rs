@@ -63,6 +63,7 @@ impl Cx<'_> {
     pub(super) fn hosts(&mut self) -> Result<(), PlanError> {
         let (d, o) = (self.d, self.o);
         let none = HostObs::default();
+        let cwd = d.dir.as_ref().map(|p| p.display().to_string());
         for (ns, spec) in &d.namespaces {
             let obs = o.namespaces.get(ns);
             let made = obs.is_none();
@@ -110,6 +111,7 @@ impl Cx<'_> {
                         ns: ns.clone(),
                         owner: d.owner.clone(),
                         cmds: spec.exec.clone(),
+                        cwd: cwd.clone(),
                         why,
                     }));
                 }
@@ -154,6 +156,7 @@ impl Cx<'_> {
                     owner: d.owner.clone(),
                     name: r.name.clone(),
                     cmd: r.cmd.clone(),
+                    cwd: cwd.clone(),
                     why,
                 }));
             }

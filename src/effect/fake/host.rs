@@ -89,6 +89,7 @@ impl HostRuns for Fake {
         owner: &Owner,
         name: &str,
         cmd: &str,
+        _cwd: Option<&str>,
     ) -> Result<(), ProcError> {
         self.record(format!("start {name} in {ns}: {cmd}"))
             .map_err(|e| ProcError::Write(name.into(), std::io::Error::other(e)))?;
@@ -120,7 +121,13 @@ impl HostRuns for Fake {
         Ok(())
     }
 
-    async fn run_exec(&self, ns: &NsName, owner: &Owner, cmds: &[String]) -> Result<(), ProcError> {
+    async fn run_exec(
+        &self,
+        ns: &NsName,
+        owner: &Owner,
+        cmds: &[String],
+        _cwd: Option<&str>,
+    ) -> Result<(), ProcError> {
         for c in cmds {
             self.record(format!("ip netns exec {ns} sh -c {c:?}"))
                 .map_err(|e| ProcError::Write(c.clone(), std::io::Error::other(e)))?;

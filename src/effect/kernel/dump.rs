@@ -11,7 +11,7 @@ use netlink_packet_route::link::{
     AfSpecInet, AfSpecUnspec, InfoData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -123,6 +123,16 @@ pub(super) fn route_row(r: RouteNetlinkMessage) -> Option<(RouteDest, IpAddr, Op
         return None;
     };
     if rt.header.table != RouteHeader::RT_TABLE_MAIN || rt.header.kind != RouteType::Unicast {
+        return None;
+    }
+    // a routing daemon's (`proto ospf`, `bgp`, `zebra`, `dhcp`, ...) is
+    // its own: only routes as `ip route add` makes them (boot, static) are
+    // swctl's to compare (measured: FRR's OSPF routes were drift, and
+    // deleting them failed as zebra took them back)
+    if !matches!(
+        rt.header.protocol,
+        RouteProtocol::Boot | RouteProtocol::Static | RouteProtocol::Unspec
+    ) {
         return None;
     }
     let mut dest = None;

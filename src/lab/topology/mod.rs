@@ -56,7 +56,19 @@ pub fn load(path: &Path) -> Result<Topology, TopologyError> {
         return Err(TopologyError::Format(file, f));
     }
     let json = ext.eq_ignore_ascii_case("json");
-    parse(&text, json, &file)
+    let mut t = parse(&text, json, &file)?;
+    // the hosts' commands run where the file is (its config files beside it)
+    t.desired.dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .and_then(|p| p.canonicalize().ok());
+    Ok(t)
 }
 
 pub fn parse(text: &str, json: bool, file: &str) -> Result<Topology, TopologyError> {
@@ -137,7 +149,12 @@ b_ip = ["198.19.0.2/30"]
     fn every_example_is_valid() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         let mut n = 0;
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
+        // (a lab's config files sit in a directory beside it)
+        for e in std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+        {
             let t = load(&e.path()).unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
             assert!(!t.desired.namespaces.is_empty());
             n += 1;

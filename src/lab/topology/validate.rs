@@ -23,7 +23,7 @@ mod host;
 
 const TOP: &[&str] = &[
     "name", "backend", "machines", "switches", "hosts", "links", "trunks", "ovn", "routers",
-    "names",
+    "names", "expect",
 ];
 const ROUTER: &[&str] = &["ports"];
 const ROUTER_PORT: &[&str] = &["switch", "ip"];
@@ -514,6 +514,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
     // every host names the lab's hosts (/etc/netns/NAME/hosts), and the
     // file's other `names`
     v.names(get(top, "names"), &mut d);
+    v.expectations(get(top, "expect"), &mut d);
     let names = crate::plan::host::hosts_file(&d);
     for s in d.namespaces.values_mut() {
         s.hosts = Some(names.clone());

@@ -6,7 +6,70 @@ use super::V;
 use crate::model::NsSpec;
 use crate::model::host::{self, RunSpec};
 
+/// The keys of an `[[expect]]`.
+const EXPECT: &[&str] = &["from", "to", "reach", "within"];
+
 impl V {
+    /// The file's `[[expect]]`s, each host and target known (read after
+    /// the hosts and `names`).
+    pub(super) fn expectations(
+        &mut self,
+        n: Option<&super::super::tree::Node>,
+        d: &mut crate::model::Desired,
+    ) {
+        for (i, en) in self.r.array(n, "expect").iter().enumerate() {
+            let p = format!("expect[{i}]");
+            let Some(t) = self.r.table(en, &p, EXPECT) else {
+                continue;
+            };
+            let from = self
+                .r
+                .required_str(t, en.at, &p, "from")
+                .and_then(|(s, at)| match s.parse::<crate::model::names::NsName>() {
+                    Ok(n) if d.namespaces.contains_key(&n) => Some(n),
+                    _ => {
+                        self.r
+                            .err(&join(&p, "from"), at, format!("no host {s:?} in [hosts]"));
+                        None
+                    }
+                });
+            let to = self.r.required_str(t, en.at, &p, "to").and_then(|(s, at)| {
+                if crate::lab::expect::target(d, s).is_some() {
+                    Some(s.to_string())
+                } else {
+                    self.r.err(
+                        &join(&p, "to"),
+                        at,
+                        format!("{s:?} is neither an address nor a host of the lab (or a name in `names`) with one"),
+                    );
+                    None
+                }
+            });
+            let reach = self
+                .r
+                .bool(get(t, "reach"), &join(&p, "reach"))
+                .unwrap_or(true);
+            let within = match self.r.str(get(t, "within"), &join(&p, "within")) {
+                None => crate::lab::expect::WITHIN,
+                Some((s, at)) => match s.parse::<crate::model::impair::Time>() {
+                    Ok(x) => std::time::Duration::from_micros(x.0 as u64),
+                    Err(e) => {
+                        self.r.err(&join(&p, "within"), at, e);
+                        continue;
+                    }
+                },
+            };
+            if let (Some(from), Some(to)) = (from, to) {
+                d.expect.push(crate::model::ExpectSpec {
+                    from,
+                    to,
+                    reach,
+                    within,
+                });
+            }
+        }
+    }
+
     /// The file's `names = { "gw.example" = ["198.18.0.254"] }`: more
     /// names for every host's hosts file.
     pub(super) fn names(

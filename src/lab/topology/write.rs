@@ -116,6 +116,16 @@ pub fn to_toml(d: &Desired) -> String {
             let _ = writeln!(t, "b_ifname = \"{i}\"");
         }
     }
+    for e in &d.expect {
+        let _ = writeln!(
+            t,
+            "\n[[expect]]\nfrom = \"{}\"\nto = \"{}\"\nreach = {}\nwithin = \"{}ms\"",
+            e.from,
+            e.to,
+            e.reach,
+            e.within.as_millis()
+        );
+    }
     for k in &d.trunks {
         let _ = writeln!(t, "\n[[trunks]]\na = \"{}\"\nb = \"{}\"", k.a, k.b);
         if !k.vlans.is_empty() {
