@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::check::{Expect, Outcome, Probe, judge};
+use super::probes::{Expect, Outcome, Probe, judge};
 use super::reach::Net;
 use crate::model::Desired;
 

@@ -18,6 +18,7 @@ pub mod impair;
 pub mod logs;
 pub mod machines;
 pub mod ovn;
+pub mod probes;
 pub mod reach;
 pub mod request;
 pub mod show;
