@@ -21,6 +21,10 @@ stop_sandbox
 rm -rf "$SANDBOX"
 target/debug/swctl ovs start --dir "$SANDBOX"
 export SWCTL_OVSDB="unix:$SANDBOX/db.sock"
+# the Debian package, built as a release would be (tests/package.rs installs
+# and removes it)
+SWCTL_DEB=$(scripts/package.sh)
+export SWCTL_DEB
 # what a test cannot run on this machine is written here and said at the end
 export SWCTL_TEST_NOTES=/tmp/swctl-test-notes.txt
 rm -f "$SWCTL_TEST_NOTES"

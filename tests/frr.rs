@@ -95,8 +95,13 @@ fn ospf_from_frr_routes_the_lab_and_around_a_cut() {
     assert!(ping(&h1, &h3));
 
     // ospfd of r2 killed by hand: drift, started again
-    let o = sh(&["pkill", "-f", &format!("/usr/lib/frr/ospfd -N {p}r2 ")]);
-    assert!(o.status.success());
+    // (by pid: `pkill -f` would match the `timeout` it runs under too)
+    let pid = daemons(&p)
+        .into_iter()
+        .find(|l| l.contains(&format!("ospfd -N {p}r2 ")))
+        .and_then(|l| l.split_whitespace().next().map(String::from))
+        .expect("ospfd of r2");
+    assert!(sh(&["kill", "-TERM", &pid]).status.success());
     let t = Instant::now();
     while daemons(&p).len() == 6 {
         assert!(t.elapsed() < Duration::from_secs(5));

@@ -23,6 +23,7 @@
 //! notifications: drift, apply progress) and `capture` / `capture.stop`
 //! (`capture.frame`: a device's frames, `serve/capture.rs`).
 
+mod activation;
 mod auth;
 mod capture;
 
@@ -367,22 +368,36 @@ pub(super) async fn serve(
     let fail = |what: &str, e: std::io::Error| {
         CliError::Failed(format!("{what} {}: {e}", socket.display()))
     };
-    if tokio::net::UnixStream::connect(socket).await.is_ok() {
+    // handed a listening socket (systemd's swctl.socket, `systemd-socket-
+    // activate`): serve on it as it is (its path and mode are the unit's)
+    let handed =
+        activation::listener().map_err(|e| fail("cannot take the socket handed for", e))?;
+    if handed.is_none() && tokio::net::UnixStream::connect(socket).await.is_ok() {
         return Err(CliError::Failed(format!(
             "another swctl serves on {} already",
             socket.display()
         )));
     }
-    // a socket file nobody listens on is a leftover
-    let _ = std::fs::remove_file(socket);
-    if let Some(d) = socket.parent() {
-        std::fs::create_dir_all(d).map_err(|e| fail("cannot make the directory of", e))?;
-    }
-    let listener =
-        tokio::net::UnixListener::bind(socket).map_err(|e| fail("cannot listen on", e))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| fail("cannot restrict", e))?;
+    let where_ = match &handed {
+        Some(_) => "the socket handed to it (socket activation: fd 3)".to_string(),
+        None => socket.display().to_string(),
+    };
+    let listener = match handed {
+        Some(l) => l,
+        None => {
+            // a socket file nobody listens on is a leftover
+            let _ = std::fs::remove_file(socket);
+            if let Some(d) = socket.parent() {
+                std::fs::create_dir_all(d).map_err(|e| fail("cannot make the directory of", e))?;
+            }
+            let l =
+                tokio::net::UnixListener::bind(socket).map_err(|e| fail("cannot listen on", e))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| fail("cannot restrict", e))?;
+            l
+        }
+    };
     let events = Events::channel();
     let unix_methods = module(Ctx {
         tcp: false,
@@ -391,7 +406,7 @@ pub(super) async fn serve(
     .map_err(|e| CliError::Failed(e.to_string()))?;
     let tcp_methods =
         module(Ctx { tcp: true, events }).map_err(|e| CliError::Failed(e.to_string()))?;
-    eprintln!("swctl: serving JSON-RPC 2.0 on {}", socket.display());
+    eprintln!("swctl: serving JSON-RPC 2.0 on {where_}");
     let tcp = match listen {
         Some(a) => {
             let token_file = socket.with_extension("token");

@@ -155,6 +155,36 @@ impl Lab {
                 }
             }
         }
+        // processes swctl runs in this lab's hosts (a failed test never got
+        // to destroy): each supervisor's group, then their records, logs
+        // and hosts files
+        for (dir, by) in [
+            ("/run/swctl/procs", true),
+            ("/var/log/swctl", false),
+            ("/etc/netns", false),
+        ] {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if !e.file_name().to_string_lossy().starts_with(&self.p) {
+                    continue;
+                }
+                if by && let Ok(recs) = std::fs::read_dir(e.path()) {
+                    for r in recs.flatten() {
+                        let v: Value = std::fs::read(r.path())
+                            .ok()
+                            .and_then(|b| serde_json::from_slice(&b).ok())
+                            .unwrap_or_default();
+                        if let Some(sup) = v["supervisor"].as_i64().filter(|&s| s > 1) {
+                            let _ = sh(&["kill", "-KILL", "--", &format!("-{sup}")]);
+                        }
+                    }
+                }
+                let _ = std::fs::remove_dir_all(e.path());
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
         for n in self.namespaces() {
             let _ = sh(&["ip", "netns", "del", &n]);
         }
