@@ -62,37 +62,7 @@ pub(super) fn plan(cx: &mut Cx, t: &TrunkSpec) -> Result<bool, PlanError> {
             }
         }
         let (na, nb) = t.member_names(m);
-        for (loc, n) in [(&la, &na), (&lb, &nb)] {
-            cx.clear_leftover(loc, n.as_str());
-            if cx.names.taken(loc, n.as_str()) {
-                return Err(PlanError::NameTaken {
-                    name: n.to_string(),
-                    loc: loc.clone(),
-                    what: "bond member".into(),
-                });
-            }
-            cx.names.take(loc, n.as_str());
-        }
-        let mark = |side| Mark::Trunk {
-            owner: cx.d.owner.clone(),
-            a: t.a.clone(),
-            b: t.b.clone(),
-            side,
-            member: Some(m),
-        };
-        cx.steps.push(Step::CreateVeth {
-            loc: la.clone(),
-            name: na.clone(),
-            peer_loc: lb.clone(),
-            peer: nb.clone(),
-            master: None,
-            mark: mark(Side::A),
-            peer_mark: mark(Side::B),
-            mac: cx.mac(&la, na.as_str()),
-            peer_mac: cx.mac(&lb, nb.as_str()),
-            ipv6: false,
-            peer_ipv6: false,
-        });
+        cx.trunk_pair(t, Some(m), (&la, &na), (&lb, &nb))?;
         cx.ensure_end(&la, na.as_str(), None, t.either_end());
         cx.ensure_end(&lb, nb.as_str(), None, t.either_end());
         for (k, n) in [(0, &na), (1, &nb)] {

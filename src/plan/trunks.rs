@@ -93,37 +93,7 @@ impl Cx<'_> {
                 self.delete_link(&lb, &e.name);
             }
             let (na, nb) = t.end_names();
-            for (loc, n) in [(&la, &na), (&lb, &nb)] {
-                self.clear_leftover(loc, n.as_str());
-                if self.names.taken(loc, n.as_str()) {
-                    return Err(PlanError::NameTaken {
-                        name: n.to_string(),
-                        loc: loc.clone(),
-                        what: "trunk".into(),
-                    });
-                }
-                self.names.take(loc, n.as_str());
-            }
-            let mark = |side| Mark::Trunk {
-                owner: d.owner.clone(),
-                a: t.a.clone(),
-                b: t.b.clone(),
-                side,
-                member: None,
-            };
-            self.steps.push(Step::CreateVeth {
-                loc: la.clone(),
-                name: na.clone(),
-                peer_loc: lb.clone(),
-                peer: nb.clone(),
-                master: None,
-                mark: mark(Side::A),
-                peer_mark: mark(Side::B),
-                mac: self.mac(&la, na.as_str()),
-                peer_mac: self.mac(&lb, nb.as_str()),
-                ipv6: false,
-                peer_ipv6: false,
-            });
+            self.trunk_pair(t, None, (&la, &na), (&lb, &nb))?;
             ba.plan_trunk_end(self, &t.a, &la, na.as_str(), false, t)?;
             bb.plan_trunk_end(self, &t.b, &lb, nb.as_str(), false, t)?;
             self.ensure_end(&la, na.as_str(), None, t.either_end());
@@ -135,6 +105,56 @@ impl Cx<'_> {
                 (&lb, nb.as_str()),
             );
         }
+        Ok(())
+    }
+
+    /// The veth pair of trunk `t` (`member`: the how-manieth of a bond's,
+    /// none for a trunk's one pair) from `a` to `b`, each end marked: the
+    /// names checked free and taken, a leftover of the name cleared first
+    /// (`ip link add A type veth peer name B netns ..`).
+    pub(super) fn trunk_pair(
+        &mut self,
+        t: &TrunkSpec,
+        member: Option<u8>,
+        (la, na): (&Loc, &IfName),
+        (lb, nb): (&Loc, &IfName),
+    ) -> Result<(), PlanError> {
+        for (loc, n) in [(la, na), (lb, nb)] {
+            self.clear_leftover(loc, n.as_str());
+            if self.names.taken(loc, n.as_str()) {
+                return Err(PlanError::NameTaken {
+                    name: n.to_string(),
+                    loc: loc.clone(),
+                    what: if member.is_some() {
+                        "bond member"
+                    } else {
+                        "trunk"
+                    }
+                    .into(),
+                });
+            }
+            self.names.take(loc, n.as_str());
+        }
+        let mark = |side| Mark::Trunk {
+            owner: self.d.owner.clone(),
+            a: t.a.clone(),
+            b: t.b.clone(),
+            side,
+            member,
+        };
+        self.steps.push(Step::CreateVeth {
+            loc: la.clone(),
+            name: na.clone(),
+            peer_loc: lb.clone(),
+            peer: nb.clone(),
+            master: None,
+            mark: mark(Side::A),
+            peer_mark: mark(Side::B),
+            mac: self.mac(la, na.as_str()),
+            peer_mac: self.mac(lb, nb.as_str()),
+            ipv6: false,
+            peer_ipv6: false,
+        });
         Ok(())
     }
 }

@@ -232,23 +232,7 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             prow["other_config"] = smap([("lacp-time", "fast")]);
             prow["name"] = json!(port);
             prow["interfaces"] = set(ifaces);
-            let p = format!("p{i}");
-            t.push(
-                Op::Insert {
-                    table: "Port".into(),
-                    row: prow,
-                    uuid_name: Some(p.clone()),
-                },
-                Expect::Any,
-            );
-            t.push(
-                Op::Mutate {
-                    table: "Bridge".into(),
-                    wh: vec![cond("name", "==", json!(bridge))],
-                    mutations: vec![json!(["ports", "insert", set(vec![named(&p)])])],
-                },
-                Expect::Count(1),
-            );
+            insert_port(t, &format!("p{i}"), bridge, prow);
         }
         OvsChange::SetBond {
             uuid: u,
@@ -561,11 +545,16 @@ fn add_port_as(t: &mut Txn, key: &str, bridge: &str, port: &str, irow: Value, mu
     );
     prow["name"] = json!(port);
     prow["interfaces"] = named(&iface);
+    insert_port(t, &p, bridge, prow);
+}
+
+/// Port row `prow` inserted as `p` and taken into `bridge`'s ports.
+fn insert_port(t: &mut Txn, p: &str, bridge: &str, prow: Value) {
     t.push(
         Op::Insert {
             table: "Port".into(),
             row: prow,
-            uuid_name: Some(p.clone()),
+            uuid_name: Some(p.to_string()),
         },
         Expect::Any,
     );
@@ -573,7 +562,7 @@ fn add_port_as(t: &mut Txn, key: &str, bridge: &str, port: &str, irow: Value, mu
         Op::Mutate {
             table: "Bridge".into(),
             wh: vec![cond("name", "==", json!(bridge))],
-            mutations: vec![json!(["ports", "insert", set(vec![named(&p)])])],
+            mutations: vec![json!(["ports", "insert", set(vec![named(p)])])],
         },
         Expect::Count(1),
     );
