@@ -130,6 +130,20 @@ fn a_host_runs_its_processes_names_its_neighbours_and_keeps_its_settings() {
     iperf_by_name(&b, &a, port).expect("iperf3 again");
     let logs = lab.ok(&["logs", &a, "iperf"]);
     assert!(logs.contains("running (pid"), "{logs}");
+    // the same over the API
+    let srv = common::serve::Server::start(&lab);
+    let v = srv.call("logs", serde_json::json!({"host": a, "name": "iperf"}));
+    assert_eq!(v["result"]["procs"][0]["state"]["state"], "running", "{v}");
+    let lines = v["result"]["procs"][0]["lines"].to_string();
+    assert!(lines.contains("Server listening on"), "{v}");
+    let v = srv.call("logs", serde_json::json!({"host": b}));
+    assert!(
+        v["error"]["message"]
+            .to_string()
+            .contains("runs no process"),
+        "{v}"
+    );
+    drop(srv);
     assert!(logs.contains("Server listening on"), "{logs}");
     assert!(
         logs.contains("-- swctl: killed by signal 15") || logs.contains("exited with status"),
