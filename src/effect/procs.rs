@@ -184,6 +184,30 @@ pub fn read(ns: &NsName) -> Vec<ProcObs> {
     out
 }
 
+/// Now as UTC in RFC 3339's words (`2026-12-03T17:40:20Z`), for the logs:
+/// days since 1970 to a civil date (Howard Hinnant's `civil_from_days`).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Start process `name` (`cmd`) in host `ns` under a supervisor, and wait
 /// (bounded) until it runs: an error when it cannot be started or ends at
 /// once (`sh: 1: x: not found`).
@@ -214,13 +238,7 @@ pub fn start(
         .append(true)
         .open(&log)
         .map_err(spawn_err)?;
-    let _ = writeln!(
-        out,
-        "-- swctl: starting `{cmd}` in {ns} at {} (unix time)",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    );
+    let _ = writeln!(out, "-- swctl: starting `{cmd}` in {ns} at {}", utc_now());
     let exe = std::env::current_exe().map_err(spawn_err)?;
     let mut c = std::process::Command::new(exe);
     c.arg(SUPERVISE)
@@ -326,47 +344,6 @@ pub fn stop(ns: &NsName, name: &str) -> Result<(), ProcError> {
     let _ = std::fs::remove_file(&rec);
     let _ = std::fs::remove_dir(record_dir(ns));
     Ok(())
-}
-
-/// What swctl left in hosts that no longer exist (deleted by hand):
-/// processes (by host and name) and hosts files (by host), for `gc`.
-pub fn orphans() -> (Vec<(NsName, String)>, Vec<NsName>) {
-    let gone = |n: &NsName| !netns::exists(n);
-    let mut procs = vec![];
-    if let Ok(rd) = std::fs::read_dir(paths::run_dir().join("procs")) {
-        for e in rd.flatten().filter(|e| e.path().is_dir()) {
-            let Some(ns) = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<NsName>().ok())
-            else {
-                continue;
-            };
-            if gone(&ns) {
-                procs.extend(read(&ns).into_iter().map(|p| (ns.clone(), p.name)));
-            }
-        }
-    }
-    let mut files = vec![];
-    if let Ok(rd) = std::fs::read_dir(netns::ETC_NETNS) {
-        for e in rd.flatten() {
-            let Some(ns) = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<NsName>().ok())
-            else {
-                continue;
-            };
-            let ours = std::fs::read_to_string(e.path().join("hosts"))
-                .ok()
-                .and_then(|t| crate::model::host::hosts_owner(&t))
-                .is_some();
-            if ours && gone(&ns) {
-                files.push(ns);
-            }
-        }
-    }
-    (procs, files)
 }
 
 /// The hidden first argument of the supervisor.
@@ -558,5 +535,28 @@ pub fn exec(ns: &NsName, cmd: &str, cwd: Option<&str>) -> Result<String, ProcErr
             how,
             output: output.trim_end().to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_log_says_when_in_utc() {
+        let date = || {
+            let o = std::process::Command::new("date")
+                .args(["-u", "+%Y-%m-%dT%H:%M"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let before = date();
+        let t = super::utc_now();
+        let after = date();
+        // date(1)'s minute, before or after (a minute may turn between)
+        assert!(
+            t.starts_with(&before) || t.starts_with(&after),
+            "{t} vs {before}/{after}"
+        );
+        assert_eq!(t.len(), "2026-12-03T17:40:20Z".len(), "{t}");
     }
 }

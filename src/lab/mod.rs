@@ -288,7 +288,7 @@ pub async fn gc<S: Effects>(sys: &S, dry_run: bool) -> Result<(Vec<Owner>, Plan)
         all.steps.extend(p.steps);
     }
     // processes and hosts files of hosts deleted by hand
-    let (procs, files) = crate::effect::procs::orphans();
+    let (procs, files) = crate::effect::host::orphans();
     for (ns, name) in procs {
         all.steps
             .push(Step::Host(crate::model::host::HostStep::StopProc {
