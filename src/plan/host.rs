@@ -121,10 +121,9 @@ impl Cx<'_> {
                 let why = match have {
                     None => None,
                     Some(p) if p.state != ProcState::Running => Some(match &p.state {
-                        ProcState::Exited(how) => format!(
-                            "{how}; its log ends: {}",
-                            p.tail.last().map_or("(empty)", String::as_str)
-                        ),
+                        ProcState::Exited(how) => {
+                            format!("{how}; its log ends: {}", last_lines(&p.tail))
+                        }
                         _ => "gone (not running, and no word of how it ended)".into(),
                     }),
                     Some(p) if made || Some(p.ns_id) != ns_id => {
@@ -214,6 +213,20 @@ impl Cx<'_> {
                 .push(Step::Host(HostStep::DelHosts { ns: ns.clone() }));
         }
     }
+}
+
+/// A log's last lines (at most 3, its own `-- swctl:` lines left out),
+/// on one line.
+fn last_lines(tail: &[String]) -> String {
+    let own: Vec<&str> = tail
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.starts_with("-- swctl:") && !l.trim().is_empty())
+        .collect();
+    if own.is_empty() {
+        return "(nothing of its own)".into();
+    }
+    own[own.len().saturating_sub(3)..].join(" | ")
 }
 
 /// `net.ipv4.conf.DEV.KEY`, `net.ipv6.conf.DEV.KEY`, `net.ipv4.neigh.DEV.KEY`
