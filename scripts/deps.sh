@@ -15,6 +15,8 @@ for pair in ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-vsctl:openvswitch-
 done
 # FRR's daemons (examples/frr-ospf.toml, tests/frr.rs) are not on PATH
 [ -x /usr/lib/frr/zebra ] && [ -x /usr/lib/frr/ospfd ] || need+=(frr)
+# the live view's test drives the page in Debian's headless Chromium
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # the API tests' WebSocket client (tests/ws_client.py) runs on Debian's python3
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
 if [ ${#need[@]} -gt 0 ]; then

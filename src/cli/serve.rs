@@ -16,16 +16,19 @@
 //! running it failed).
 //!
 //! Methods: `swctl.version`, `labs.list`, `show`, `lab.plan`, `lab.apply`,
-//! `lab.status`, `lab.check`, `lab.destroy`, `lab.gc`, `flow.list`,
+//! `lab.status`, `lab.check`, `lab.destroy`, `lab.gc`, `lab.graph`, `flow.list`,
 //! `flow.add`, `flow.del`, `impair`, and every imperative change
 //! (`Change::METHODS`: `ns.add`, `attach`, `route.add`, …); over a
 //! WebSocket the subscriptions `lab.watch` / `lab.unwatch` (`lab.event`
 //! notifications: drift, apply progress) and `capture` / `capture.stop`
-//! (`capture.frame`: a device's frames, `serve/capture.rs`).
+//! (`capture.frame`: a device's frames, `serve/capture.rs`). `GET /` is
+//! the live view, a page that draws a lab and colours it from those calls
+//! (`serve/page.rs`).
 
 mod activation;
 mod auth;
 mod capture;
+mod page;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,7 +46,9 @@ use crate::lab::events::Events;
 use crate::lab::flows::{
     FlowAdd, FlowDel, FlowError, FlowJob, FlowsList, validate_add, validate_del, validate_list,
 };
-use crate::lab::request::lab::{Apply, Check, Destroy, Gc, Plan, Show, SourceError, Status, Watch};
+use crate::lab::request::lab::{
+    Apply, Check, Destroy, Gc, GraphOf, Plan, Show, SourceError, Status, Watch,
+};
 use crate::lab::request::{Change, lab::inline_dir};
 
 /// JSON-RPC's code for invalid params.
@@ -290,6 +295,15 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
             .map(|rep| serde_json::to_value(rep).unwrap_or_default())
             .map_err(|e| error_object(&CliError::Logs(e)))
     })?;
+    // an applied lab's picture, for the live view (`GET /`)
+    m.register_method("lab.graph", |p, _, _| {
+        let r: GraphOf = request(&p)?;
+        let file = crate::lab::request::lab::resolve(None, Some(&r.name), None).map_err(bad)?;
+        let t = crate::lab::topology::load(Path::new(&file)).map_err(bad)?;
+        let g = crate::lab::graph::Graph::of(&t.desired);
+        let svg = crate::lab::graph_svg::svg(&g);
+        Ok::<_, ErrorObjectOwned>(json!({"lab": r.name, "graph": g, "svg": svg}))
+    })?;
     method(&mut m, "lab.status", |c, r: Status| {
         no_file_over_tcp(c, &r.file)?;
         topo(Cmd::Status(r))
@@ -422,7 +436,8 @@ pub(super) async fn serve(
                 .await
                 .map_err(|e| CliError::Failed(format!("cannot listen on {a}: {e}")))?;
             eprintln!(
-                "swctl: and on TCP {a}: every request needs `Authorization: Bearer TOKEN`, the token in {} (mode 0600); topologies inline only",
+                "swctl: and on TCP {a}: every request needs `Authorization: Bearer TOKEN`, the token in {} (mode 0600); topologies inline only; the live view: http://{a}/?token=$(cat {})",
+                token_file.display(),
                 token_file.display()
             );
             Some((l, token))
@@ -436,7 +451,7 @@ pub(super) async fn serve(
         tokio::select! {
             a = listener.accept() => {
                 let (sock, _) = a.map_err(|e| fail("cannot accept on", e))?;
-                let svc = builder.clone().build(unix_methods.clone(), stop.clone());
+                let svc = page::Page::new(builder.clone().build(unix_methods.clone(), stop.clone()));
                 tokio::spawn(async move {
                     let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
                 });
@@ -444,7 +459,7 @@ pub(super) async fn serve(
             a = async { tcp.as_ref().expect("only polled with TCP").0.accept().await }, if tcp.is_some() => {
                 let Ok((sock, _)) = a else { continue };
                 let token = tcp.as_ref().expect("TCP").1.clone();
-                let svc = auth::Bearer::new(builder.clone().build(tcp_methods.clone(), stop.clone()), token);
+                let svc = auth::Bearer::new(page::Page::new(builder.clone().build(tcp_methods.clone(), stop.clone())), token);
                 tokio::spawn(async move {
                     let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
                 });

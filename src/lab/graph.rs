@@ -192,6 +192,13 @@ impl Graph {
         }
     }
 
+    /// Every node's name: hosts, switches, routers.
+    pub fn names(&self) -> BTreeSet<String> {
+        let hosts = self.hosts.iter().map(|h| h.name.clone());
+        let switches = self.switches.iter().map(|s| s.name.clone());
+        hosts.chain(switches).chain(self.routers.clone()).collect()
+    }
+
     pub fn machines(&self) -> BTreeSet<String> {
         self.hosts
             .iter()

@@ -4,7 +4,10 @@
 //! (each host's address in its box, VLAN and wiring on its stub); hosts on
 //! several switches (gateways) and routers in a row above, joined to each
 //! of their switches; direct links as arcs; trunks between switch boxes;
-//! hosts coloured by machine, with a legend.
+//! hosts coloured by machine, with a legend. Each box carries its node's
+//! name (`data-node`), each line what it joins (`data-port="HOST SWITCH"`,
+//! `data-trunk`, `data-link`): the live view (`swctl serve`'s page) marks
+//! them by those.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -227,7 +230,9 @@ pub fn svg(g: &Graph) -> String {
             let y = b.y + BOX_H / 2.0;
             let _ = writeln!(
                 s,
-                r##"<line x1="{bus_x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#555"{dash}/>"##,
+                r##"<line data-port="{} {}" x1="{bus_x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#555"{dash}/>"##,
+                esc(h),
+                esc(sw),
                 b.x
             );
             if let Some(v) = e.and_then(|e| e.vlan) {
@@ -269,7 +274,9 @@ pub fn svg(g: &Graph) -> String {
         };
         let _ = writeln!(
             s,
-            r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#555"{dash}/>"##
+            r##"<line data-port="{} {}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#555"{dash}/>"##,
+            esc(&e.a),
+            esc(&e.b)
         );
         let mut label = e.a_addrs.join(" ");
         if let Some(v) = e.vlan {
@@ -292,7 +299,9 @@ pub fn svg(g: &Graph) -> String {
         if e.kind == EdgeKind::Trunk {
             let _ = writeln!(
                 s,
-                r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#1565c0" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#1565c0" text-anchor="middle">trunk</text>"##,
+                r##"<line data-trunk="{} {}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#1565c0" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#1565c0" text-anchor="middle">trunk</text>"##,
+                esc(&e.a),
+                esc(&e.b),
                 (x1 + x2) / 2.0,
                 (y1 + y2) / 2.0 - 5.0
             );
@@ -305,7 +314,9 @@ pub fn svg(g: &Graph) -> String {
             let bulge = right + 40.0;
             let _ = writeln!(
                 s,
-                r##"<path d="M{:.1},{ya:.1} C{bulge:.1},{ya:.1} {bulge:.1},{yb:.1} {:.1},{yb:.1}" fill="none" stroke="#b35900" stroke-width="1.5"/>"##,
+                r##"<path data-link="{} {}" d="M{:.1},{ya:.1} C{bulge:.1},{ya:.1} {bulge:.1},{yb:.1} {:.1},{yb:.1}" fill="none" stroke="#b35900" stroke-width="1.5"/>"##,
+                esc(&e.a),
+                esc(&e.b),
                 a.x + a.w,
                 b.x + b.w
             );
@@ -329,7 +340,9 @@ pub fn svg(g: &Graph) -> String {
         let my = y1.min(y2) - 40.0;
         let _ = writeln!(
             s,
-            r##"<path d="M{x1:.1},{y1:.1} Q{mx:.1},{my:.1} {x2:.1},{y2:.1}" fill="none" stroke="#b35900" stroke-width="1.5"/>"##
+            r##"<path data-link="{} {}" d="M{x1:.1},{y1:.1} Q{mx:.1},{my:.1} {x2:.1},{y2:.1}" fill="none" stroke="#b35900" stroke-width="1.5"/>"##,
+            esc(&e.a),
+            esc(&e.b)
         );
         let label = format!("{} / {}", e.a_addrs.join(" "), e.b_addrs.join(" "));
         let label = label.trim_matches(|c| c == ' ' || c == '/');
@@ -345,7 +358,8 @@ pub fn svg(g: &Graph) -> String {
             .map_or("bridge", |x| x.backend.as_str());
         let _ = writeln!(
             s,
-            r##"<rect x="{cx:.1}" y="{sw_y:.1}" width="{w:.1}" height="{sw_h:.1}" rx="3" fill="{}" stroke="#333" stroke-width="1.5"/>"##,
+            r##"<rect data-node="{}" x="{cx:.1}" y="{sw_y:.1}" width="{w:.1}" height="{sw_h:.1}" rx="3" fill="{}" stroke="#333" stroke-width="1.5"/>"##,
+            esc(sw),
             backend_colour(backend)
         );
         for (i, l) in lines.iter().enumerate() {
@@ -376,7 +390,8 @@ pub fn svg(g: &Graph) -> String {
         };
         let _ = writeln!(
             s,
-            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{BOX_H}" rx="{}" fill="{}" stroke="#333" stroke-width="{}"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+            r##"<rect data-node="{}" x="{:.1}" y="{:.1}" width="{:.1}" height="{BOX_H}" rx="{}" fill="{}" stroke="#333" stroke-width="{}"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+            esc(h),
             b.x,
             b.y,
             b.w,

@@ -154,3 +154,73 @@ impl Drop for WsClient {
         self.kill();
     }
 }
+
+/// Debian's Chromium, headless, driven by tests/browser.py (the Chrome
+/// DevTools Protocol on a pipe): a page loaded, JavaScript evaluated in
+/// it, waits on what it shows, screenshots.
+pub struct Browser {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Browser {
+    pub fn start() -> Browser {
+        let mut child = Command::new("timeout")
+            .args(["300", "/usr/bin/python3"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start tests/browser.py (Debian's chromium)");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Browser {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// One command (`open URL`, `eval EXPR`, `wait SECS EXPR`, `shot FILE`),
+    /// its answer.
+    pub fn say(&mut self, line: &str) -> Value {
+        writeln!(self.stdin, "{line}").expect("to the browser");
+        let mut out = String::new();
+        self.stdout.read_line(&mut out).expect("from the browser");
+        let v: Value = serde_json::from_str(&out)
+            .unwrap_or_else(|_| panic!("{line}: the browser said {out:?} (Chromium gone?)"));
+        assert!(v.get("error").is_none(), "{line}: {v}");
+        v
+    }
+
+    pub fn eval(&mut self, expr: &str) -> Value {
+        self.say(&format!("eval {expr}"))["value"].clone()
+    }
+
+    /// Wait (at most `secs`) for `expr` to be truthy: its value and the
+    /// milliseconds it took, or None with what it was last.
+    pub fn wait(&mut self, secs: f64, expr: &str) -> Result<(Value, f64), Value> {
+        let v = self.say(&format!("wait {secs} {expr}"));
+        if v["ok"] == true {
+            Ok((v["value"].clone(), v["ms"].as_f64().unwrap_or(0.0)))
+        } else {
+            Err(v["value"].clone())
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let t = std::time::Instant::now();
+        while t.elapsed().as_secs() < 10 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -216,6 +216,14 @@ pub struct Show {
     pub name: Option<String>,
 }
 
+/// `lab.graph {"name"}` (API only: an applied lab's picture, as `swctl
+/// graph --name LAB --format svg` draws it, with the graph as data)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphOf {
+    pub name: String,
+}
+
 /// `lab.watch {"name"}` (API only: a subscription to a lab's events)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

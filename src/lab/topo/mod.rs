@@ -427,9 +427,13 @@ async fn status<S: Effects>(
     let mut d = lab::drift::drift(&p);
     for daemon in down {
         d.in_sync = false;
-        d.missing
-            .push(format!("{daemon} of this machine (not running)"));
+        d.push(
+            "missing",
+            format!("{daemon} of this machine (not running)"),
+            vec![],
+        );
     }
+    d.about(&lab::graph::Graph::of(&t.desired).names());
     let foreign_qdiscs = o
         .as_ref()
         .map(|o| foreign_qdiscs(o, &t.name, &p))

@@ -39,7 +39,11 @@ pub(super) async fn run<S: Effects>(
     let changes = |v: &serde_json::Value| v["changes"].as_u64().unwrap_or(0) as usize;
     let total = local.steps.len() + runs.iter().map(|r| changes(&r.output)).sum::<usize>();
     let in_sync = local.is_empty() && runs.iter().all(|r| r.output["in_sync"] != false);
-    let here = (verb == Verb::Status).then(|| lab::drift::drift(&local));
+    let here = (verb == Verb::Status).then(|| {
+        let mut d = lab::drift::drift(&local);
+        d.about(&lab::graph::Graph::of(&t.desired).names());
+        d
+    });
     let mut r = LabReport::new(verb, Some(t.name.clone()), local, ms());
     r.changes = total;
     r.machines = Some(runs);
