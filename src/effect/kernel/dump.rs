@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use netlink_packet_core::NLM_F_DUMP;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    AfSpecInet, AfSpecUnspec, InfoData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet, AfSpecUnspec, InfoData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteType,
@@ -162,7 +162,7 @@ impl Kernel {
     pub(super) async fn dump_all(&self, loc: &Loc) -> Result<LocObs, NlError> {
         let links_f = self.request_map(
             loc,
-            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            RouteNetlinkMessage::GetLink(super::link_query(None)),
             NLM_F_DUMP,
             || format!("ip {}link show", loc.ip_n()),
             link_row,

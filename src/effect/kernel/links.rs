@@ -323,8 +323,7 @@ impl Netlink for Kernel {
         // device's IPv4 devconf: /proc/sys lookups grow with the number of
         // namespaces); ndisc_notify has no netlink setter, so /proc/sys, and
         // only when there is an IPv6 address to announce.
-        let mut q = LinkMessage::default();
-        q.attributes.push(LinkAttribute::IfName(dev.into()));
+        let q = super::link_query(Some(dev));
         let op = || format!("ip {}link show {dev}", loc.ip_n());
         let resp = self
             .request(loc, RouteNetlinkMessage::GetLink(q), 0, op)
@@ -483,7 +482,7 @@ impl Netlink for Kernel {
         let links = self
             .request_map(
                 loc,
-                RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                RouteNetlinkMessage::GetLink(super::link_query(None)),
                 NLM_F_DUMP,
                 || format!("ip {}link show", loc.ip_n()),
                 super::dump::link_row,
@@ -497,8 +496,7 @@ impl Netlink for Kernel {
     }
 
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {
-        let mut q = LinkMessage::default();
-        q.attributes.push(LinkAttribute::IfName(name.into()));
+        let q = super::link_query(Some(name));
         let op = || format!("ip {}link show {name}", loc.ip_n());
         match self
             .request(loc, RouteNetlinkMessage::GetLink(q), 0, op)
