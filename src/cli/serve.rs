@@ -28,6 +28,7 @@
 mod activation;
 mod auth;
 mod capture;
+mod front;
 mod page;
 
 use std::path::Path;
@@ -451,7 +452,8 @@ pub(super) async fn serve(
         tokio::select! {
             a = listener.accept() => {
                 let (sock, _) = a.map_err(|e| fail("cannot accept on", e))?;
-                let svc = page::Page::new(builder.clone().build(unix_methods.clone(), stop.clone()));
+                let api = builder.clone().build(unix_methods.clone(), stop.clone());
+                let svc = front::Front::new(api, page::Page);
                 tokio::spawn(async move {
                     let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
                 });
@@ -459,7 +461,8 @@ pub(super) async fn serve(
             a = async { tcp.as_ref().expect("only polled with TCP").0.accept().await }, if tcp.is_some() => {
                 let Ok((sock, _)) = a else { continue };
                 let token = tcp.as_ref().expect("TCP").1.clone();
-                let svc = auth::Bearer::new(page::Page::new(builder.clone().build(tcp_methods.clone(), stop.clone())), token);
+                let api = builder.clone().build(tcp_methods.clone(), stop.clone());
+                let svc = front::Front::new(front::Front::new(api, page::Page), auth::Bearer::new(token));
                 tokio::spawn(async move {
                     let _ = serve_with_graceful_shutdown(sock, svc, stopped).await;
                 });

@@ -13,13 +13,10 @@
 //! origin (its `Origin` header is not this server's: cross-site WebSocket
 //! hijacking).
 
-use std::future::Future;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use jsonrpsee::server::{HttpBody, HttpResponse};
 
@@ -118,57 +115,45 @@ fn token_exchange<B>(req: &http::Request<B>, token: &str) -> Option<String> {
     })
 }
 
-/// A service that lets through only requests with the token.
+/// Only requests with the token pass (in front of the API over TCP): a
+/// browser's `?token=` is answered with the cookie, the rest with 401.
 #[derive(Clone)]
-pub(super) struct Bearer<S> {
-    inner: S,
+pub(super) struct Bearer {
     token: Arc<str>,
 }
 
-impl<S> Bearer<S> {
-    pub(super) fn new(inner: S, token: Arc<str>) -> Bearer<S> {
-        Bearer { inner, token }
+impl Bearer {
+    pub(super) fn new(token: Arc<str>) -> Bearer {
+        Bearer { token }
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-impl<S, B> tower::Service<http::Request<B>> for Bearer<S>
-where
-    S: tower::Service<http::Request<B>, Response = HttpResponse, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if authorized(&req, &self.token) {
-            return Box::pin(self.inner.call(req));
+impl super::front::Answer for Bearer {
+    fn answer<B>(&self, req: &http::Request<B>) -> Option<Result<HttpResponse, http::Error>> {
+        if authorized(req, &self.token) {
+            return None;
         }
-        if let Some(to) = token_exchange(&req, &self.token) {
-            let welcome = http::Response::builder()
-                .status(http::StatusCode::SEE_OTHER)
-                .header(http::header::LOCATION, to)
-                .header(
-                    http::header::SET_COOKIE,
-                    format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", self.token),
-                )
-                .header(http::header::CACHE_CONTROL, "no-store")
-                .body(HttpBody::from(""));
-            return Box::pin(async move { welcome.map_err(|e| e.into()) });
+        if let Some(to) = token_exchange(req, &self.token) {
+            return Some(
+                http::Response::builder()
+                    .status(http::StatusCode::SEE_OTHER)
+                    .header(http::header::LOCATION, to)
+                    .header(
+                        http::header::SET_COOKIE,
+                        format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", self.token),
+                    )
+                    .header(http::header::CACHE_CONTROL, "no-store")
+                    .body(HttpBody::from("")),
+            );
         }
-        let denied = http::Response::builder()
-            .status(http::StatusCode::UNAUTHORIZED)
-            .header(http::header::WWW_AUTHENTICATE, "Bearer")
-            .body(HttpBody::from(
-                "swctl: this API needs `Authorization: Bearer TOKEN` over TCP (the token: the file `swctl serve` printed); the live view: open /?token=TOKEN\n",
-            ));
-        Box::pin(async move { denied.map_err(|e| e.into()) })
+        Some(
+            http::Response::builder()
+                .status(http::StatusCode::UNAUTHORIZED)
+                .header(http::header::WWW_AUTHENTICATE, "Bearer")
+                .body(HttpBody::from(
+                    "swctl: this API needs `Authorization: Bearer TOKEN` over TCP (the token: the file `swctl serve` printed); the live view: open /?token=TOKEN\n",
+                )),
+        )
     }
 }
 

@@ -7,10 +7,6 @@
 //! to the JSON-RPC service; over TCP the bearer token's rules are in front
 //! of both (`auth`).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use jsonrpsee::server::{HttpBody, HttpResponse};
 
 const INDEX: &str = include_str!("page/index.html");
@@ -58,39 +54,13 @@ fn answer<B>(req: &http::Request<B>) -> Result<HttpResponse, http::Error> {
         .body(HttpBody::from(body))
 }
 
-/// The JSON-RPC service with the page in front of it.
+/// The page, in front of the JSON-RPC service: a plain GET is its.
 #[derive(Clone)]
-pub(super) struct Page<S> {
-    inner: S,
-}
+pub(super) struct Page;
 
-impl<S> Page<S> {
-    pub(super) fn new(inner: S) -> Page<S> {
-        Page { inner }
-    }
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-impl<S, B> tower::Service<http::Request<B>> for Page<S>
-where
-    S: tower::Service<http::Request<B>, Response = HttpResponse, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if !is_page(&req) {
-            return Box::pin(self.inner.call(req));
-        }
-        let res = answer(&req);
-        Box::pin(async move { res.map_err(|e| e.into()) })
+impl super::front::Answer for Page {
+    fn answer<B>(&self, req: &http::Request<B>) -> Option<Result<HttpResponse, http::Error>> {
+        is_page(req).then(|| answer(req))
     }
 }
 
