@@ -160,13 +160,7 @@ impl Kernel {
     /// `ip link; ip addr; ip route; tc qdisc` of one namespace, one dump
     /// after the other on its socket.
     pub(super) async fn dump_all(&self, loc: &Loc) -> Result<LocObs, NlError> {
-        let links_f = self.request_map(
-            loc,
-            RouteNetlinkMessage::GetLink(super::link_query(None)),
-            NLM_F_DUMP,
-            || format!("ip {}link show", loc.ip_n()),
-            link_row,
-        );
+        let links_f = self.link_dump(loc);
         let mut am = AddressMessage::default();
         am.header.family = AddressFamily::Unspec;
         let addrs_f = self.request_map(

@@ -479,15 +479,7 @@ impl Netlink for Kernel {
     }
 
     async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
-        let links = self
-            .request_map(
-                loc,
-                RouteNetlinkMessage::GetLink(super::link_query(None)),
-                NLM_F_DUMP,
-                || format!("ip {}link show", loc.ip_n()),
-                super::dump::link_row,
-            )
-            .await?;
+        let links = self.link_dump(loc).await?;
         Ok(self.parse_dump(loc, links, vec![], vec![]))
     }
 
