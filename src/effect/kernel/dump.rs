@@ -30,19 +30,17 @@ fn from_route_addr(a: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
-/// One link of a dump, with its master's index (named once all are read).
-pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)> {
-    let RouteNetlinkMessage::NewLink(l) = r else {
-        return None;
-    };
-    let mut o = LinkObs {
+/// A device known so far by its index and state only (its attributes are
+/// read into it next).
+pub(super) fn unnamed(index: u32, up: bool) -> LinkObs {
+    LinkObs {
         name: String::new(),
-        index: l.header.index,
+        index,
         kind: None,
         alias: None,
         mark: None,
         master: None,
-        up: l.header.flags.contains(LinkFlags::Up),
+        up,
         mtu: 0,
         addrs: vec![],
         mac: None,
@@ -50,7 +48,15 @@ pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)>
         vxlan: None,
         arp_ignore: None,
         qdisc: None,
+    }
+}
+
+/// One link of a dump, with its master's index (named once all are read).
+pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)> {
+    let RouteNetlinkMessage::NewLink(l) = r else {
+        return None;
     };
+    let mut o = unnamed(l.header.index, l.header.flags.contains(LinkFlags::Up));
     let mut master = None;
     for a in l.attributes {
         match a {

@@ -74,22 +74,7 @@ pub(super) fn row(msg: &[u8]) -> Option<(LinkObs, Option<u32>)> {
     let hdr = body.get(..IFINFO)?;
     let index = u32_of(&hdr[4..8])?;
     let flags = u32_of(&hdr[8..12])?;
-    let mut o = LinkObs {
-        name: String::new(),
-        index,
-        kind: None,
-        alias: None,
-        mark: None,
-        master: None,
-        up: flags & IFF_UP != 0,
-        mtu: 0,
-        addrs: vec![],
-        mac: None,
-        group: 0,
-        vxlan: None,
-        arp_ignore: None,
-        qdisc: None,
-    };
+    let mut o = super::dump::unnamed(index, flags & IFF_UP != 0);
     let mut master = None;
     for (kind, v) in attrs(&body[IFINFO..]) {
         match kind {
