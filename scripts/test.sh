@@ -28,10 +28,16 @@ export SWCTL_DEB
 # what a test cannot run on this machine is written here and said at the end
 export SWCTL_TEST_NOTES=/tmp/swctl-test-notes.txt
 rm -f "$SWCTL_TEST_NOTES"
+# test namespaces already here (a run killed before it cleaned up) are said,
+# not counted as this run's leaks
+stale=$(ip netns list | awk '/^z/ { print $1 }' | sort)
+if [ -n "$stale" ]; then
+  echo "test.sh: test namespaces from an earlier run (left alone): $(echo $stale)" >&2
+fi
 # no doc tests (there are none): the last runner line must count real tests
 cargo test --features test-hooks --lib --bins --tests 2>&1 | tee /tmp/swctl-test.log
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;/) p += $(i-1); if ($i ~ /^failed;/) f += $(i-1) } } END { print p+0, f+0 }' /tmp/swctl-test.log)
-leaks=$(ip netns list | grep -c '^z' || true)
+leaks=$(comm -13 <(echo "$stale") <(ip netns list | awk '/^z/ { print $1 }' | sort) | grep -c . || true)
 if [ "$leaks" != 0 ]; then
   echo "test.sh: $leaks test namespaces were left behind:" >&2
   ip netns list >&2
