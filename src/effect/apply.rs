@@ -205,14 +205,10 @@ async fn run<S: Netlink + Namespaces + TrafficControl>(
     }
 }
 
-/// Execute a plan phase by phase. With `keep_going` (teardown), later phases
+/// Execute a plan phase by phase. With `keep` (teardown), later phases
 /// run even when a step failed, and every failure is reported.
-pub async fn apply<S: Effects>(
-    sys: &S,
-    plan: &Plan,
-    keep_going: bool,
-) -> Result<usize, ApplyError> {
-    apply_with(sys, plan, keep_going, &mut |_, _| {}).await
+pub async fn apply<S: Effects>(sys: &S, plan: &Plan, keep: bool) -> Result<usize, ApplyError> {
+    apply_with(sys, plan, keep, &mut |_, _| {}).await
 }
 
 /// How many OVS port or bridge removals in a plan make their RCU grace
@@ -362,6 +358,7 @@ pub async fn apply_with<S: Effects>(
             break;
         }
     }
+    sys.settle_marks(); // the marks written are not pending, whatever failed
     if failures.is_empty() {
         await_running(sys, plan).await;
         Ok(done)

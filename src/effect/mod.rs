@@ -30,6 +30,7 @@ use crate::model::LocObs;
 use crate::model::names::{Cidr, Loc, Mac, NsName, Owner, RouteDest};
 use crate::model::ovn::{NbChange, NbState};
 use crate::model::ovs::{OvsChange, OvsState};
+use crate::model::part::Part;
 use crate::ovsdb::OvsdbError;
 
 pub use kernel::netns::NsError;
@@ -279,6 +280,16 @@ pub trait Netlink {
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError>;
     /// `ip -j link; ip -j addr; ip -j route` in one namespace
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError>;
+    /// `ip link show DEV` of each device of `part`, `ip link show master
+    /// BR` of each of its bridges, the master of each, `ip addr show`: a
+    /// part of one namespace, without routes or queueing disciplines (what
+    /// an imperative command reads of the host beside a big lab).
+    /// Default: the whole dump, cut to the part (`Part::cut`, the fake's way).
+    async fn dump_part(&self, loc: &Loc, part: &Part) -> Result<LocObs, NlError> {
+        let mut st = self.dump(loc).await?;
+        part.cut(&mut st);
+        Ok(st)
+    }
     /// `ip -j link` in one namespace: its devices and their marks, without
     /// addresses and routes (all a teardown needs)
     async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
@@ -327,6 +338,9 @@ pub trait Netlink {
     fn expedite_grace_periods(&self) -> Box<dyn std::any::Any> {
         Box::new(())
     }
+    /// The marks written on their devices so far are no longer pending
+    /// (`paths::settle_pending`; the fake keeps no record of pending marks)
+    fn settle_marks(&self) {}
 }
 
 /// Namespace lifecycle and per-namespace sysctls.

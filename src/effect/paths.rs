@@ -110,6 +110,42 @@ pub fn read_pending() -> HashMap<(String, String), String> {
         .collect()
 }
 
+/// Forget the pending marks that were written on their devices (location,
+/// device, alias — the alias the record's last line for that device has),
+/// so the record holds only what an interrupted run left: without this,
+/// every `swctl attach` left its namespace end's line (the next command
+/// does not look at that namespace) and each command read and rewrote a
+/// record that grew by one line per attach.
+pub fn settle_pending(written: &[(String, String, String)]) {
+    if written.is_empty() {
+        return;
+    }
+    let all = read_pending();
+    if all.is_empty() {
+        return;
+    }
+    let done: std::collections::HashSet<(&str, &str, &str)> = written
+        .iter()
+        .map(|(l, n, a)| (l.as_str(), n.as_str(), a.as_str()))
+        .collect();
+    let mut lines: Vec<String> = all
+        .iter()
+        .filter(|((loc, name), alias)| {
+            !done.contains(&(loc.as_str(), name.as_str(), alias.as_str()))
+        })
+        .map(|((loc, name), alias)| format!("{loc}\t{name}\t{alias}\n"))
+        .collect();
+    if lines.len() == all.len() {
+        return;
+    }
+    lines.sort();
+    if lines.is_empty() {
+        let _ = std::fs::remove_file(pending_log());
+    } else {
+        let _ = std::fs::write(pending_log(), lines.concat());
+    }
+}
+
 /// Keep only the pending marks `keep` says are still needed.
 pub fn rewrite_pending(keep: impl Fn(&str, &str) -> bool) {
     let _ = std::fs::remove_dir_all(legacy_pending_dir());

@@ -79,6 +79,9 @@ impl Netlink for System {
     fn expedite_grace_periods(&self) -> Box<dyn std::any::Any> {
         self.kernel.expedite_grace_periods()
     }
+    fn settle_marks(&self) {
+        self.kernel.settle_marks()
+    }
     async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError> {
         self.kernel.grow_ovs_rx_buffer(dev).await
     }
@@ -102,6 +105,13 @@ impl Netlink for System {
     }
     async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
         self.kernel.dump_links(loc).await
+    }
+    async fn dump_part(
+        &self,
+        loc: &Loc,
+        part: &crate::model::part::Part,
+    ) -> Result<LocObs, NlError> {
+        self.kernel.dump_part(loc, part).await
     }
     fn release(&self, loc: &Loc) {
         self.kernel.release(loc)

@@ -160,6 +160,7 @@ pub fn scan_for(d: &Desired) -> Scan {
         machine_part: d.owner.machine().map(|_| d.owner.clone()),
         flows: true,
         qdisc_kinds: d.impaired(),
+        host_part: None,
         sysctls: d
             .namespaces
             .iter()

@@ -159,6 +159,15 @@ pub struct PortSpec {
     pub end: EndSpec,
 }
 
+impl PortSpec {
+    /// The name of the port's switch end (the host end of its veth pair, or
+    /// its OVS port): derived from what it connects, so a port made again
+    /// has it again
+    pub fn switch_end_name(&self) -> IfName {
+        super::names::derived_ifname(self.ns.as_str(), &[self.ns.as_str(), self.switch.as_str()])
+    }
+}
+
 /// A direct veth pair between two locations (`host` allowed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LinkSpec {

@@ -20,6 +20,7 @@ pub mod openflow;
 pub mod ovn;
 pub mod ovs;
 pub mod ovs_text;
+pub mod part;
 pub mod tso;
 
 pub use desired::*;

@@ -124,6 +124,10 @@ pub struct Observed {
     /// desired state has impairments)
     #[serde(skip)]
     pub qdisc_kinds: Option<crate::model::impair::QdiscKinds>,
+    /// the host's devices were read in part (`part::Part`): a device not
+    /// in `host` may exist all the same
+    #[serde(skip)]
+    pub host_part: bool,
 }
 
 impl Observed {

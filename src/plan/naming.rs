@@ -84,7 +84,7 @@ impl Cx<'_> {
         ns_loc: &Loc,
         p: &PortSpec,
     ) -> Result<(IfName, IfName), PlanError> {
-        let a_name = derived_ifname(p.ns.as_str(), &[p.ns.as_str(), p.switch.as_str()]);
+        let a_name = p.switch_end_name();
         self.clear_leftover(sw_loc, a_name.as_str());
         self.clear_orphan_port(sw_loc, ns_loc, &a_name, p);
         if self.names.taken(sw_loc, a_name.as_str()) {

@@ -253,6 +253,12 @@ impl Netlink for Kernel {
             format!("ip {}link set {name} {}", loc.ip_n(), words.join(" "))
         })
         .await?;
+        if let Some(a) = &change.alias {
+            self.written
+                .lock()
+                .expect("lock")
+                .push((loc.to_string(), name.to_string(), a.clone()));
+        }
         Ok(())
     }
 
@@ -462,6 +468,10 @@ impl Netlink for Kernel {
     fn expedite_grace_periods(&self) -> Box<dyn std::any::Any> {
         Box::new(super::rcu::Expedited::start())
     }
+    fn settle_marks(&self) {
+        let written = std::mem::take(&mut *self.written.lock().expect("lock"));
+        crate::effect::paths::settle_pending(&written);
+    }
     async fn grow_ovs_rx_buffer(&self, dev: &str) -> Result<(), NlError> {
         super::packet_sock::grow(dev).map(|_| ())
     }
@@ -481,6 +491,14 @@ impl Netlink for Kernel {
     async fn dump_links(&self, loc: &Loc) -> Result<LocObs, NlError> {
         let links = self.link_dump(loc).await?;
         Ok(self.parse_dump(loc, links, vec![], vec![]))
+    }
+
+    async fn dump_part(
+        &self,
+        loc: &Loc,
+        part: &crate::model::part::Part,
+    ) -> Result<LocObs, NlError> {
+        self.part_dump(loc, part).await
     }
 
     async fn running(&self, loc: &Loc, name: &str) -> Result<bool, NlError> {

@@ -45,6 +45,9 @@ pub struct Kernel {
     host_ns: File,
     /// the pending marks, read once (at the first dump) per command
     pub(super) pending: std::sync::OnceLock<HashMap<(String, String), String>>,
+    /// marks this process wrote on their devices (location, device,
+    /// alias): no longer pending once its changes are applied
+    pub(super) written: Mutex<Vec<(String, String, String)>>,
 }
 
 impl Kernel {
@@ -57,6 +60,7 @@ impl Kernel {
             index: Mutex::new(HashMap::new()),
             host_ns,
             pending: std::sync::OnceLock::new(),
+            written: Mutex::new(Vec::new()),
         })
     }
 

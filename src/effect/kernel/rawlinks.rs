@@ -12,11 +12,13 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::AddressMessage;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::effect::NlError;
 use crate::model::names::{Loc, Mac};
-use crate::model::{LinkObs, Mark};
+use crate::model::part::Part;
+use crate::model::{LinkObs, LocObs, Mark};
 
 const NLMSG_HDR: usize = 16;
 const IFINFO: usize = 16;
@@ -157,26 +159,73 @@ impl super::Kernel {
     }
 }
 
-/// The dump request: RTM_GETLINK, every device, no counters.
-fn request() -> Vec<u8> {
-    let len = NLMSG_HDR + IFINFO + 8;
-    let mut b = Vec::with_capacity(len);
-    b.extend_from_slice(&(len as u32).to_ne_bytes());
-    b.extend_from_slice(&RTM_GETLINK.to_ne_bytes());
-    let flags = netlink_packet_core::NLM_F_REQUEST | netlink_packet_core::NLM_F_DUMP;
-    b.extend_from_slice(&flags.to_ne_bytes());
-    b.extend_from_slice(&1u32.to_ne_bytes()); // sequence
-    b.extend_from_slice(&0u32.to_ne_bytes()); // port: the kernel
-    b.extend_from_slice(&[0u8; IFINFO]);
-    b.extend_from_slice(&8u16.to_ne_bytes());
-    b.extend_from_slice(&IFLA_EXT_MASK.to_ne_bytes());
-    b.extend_from_slice(&RTEXT_FILTER_SKIP_STATS.to_ne_bytes());
+/// Which devices a question asks for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Which<'a> {
+    /// `ip link show`: a dump of every device
+    All,
+    /// `ip link show DEV`
+    Named(&'a str),
+    /// the device with this index
+    Index(u32),
+    /// `ip link show master BR`: the ports of the bridge with this index
+    /// (a dump the kernel filters before it fills a message: the others'
+    /// cost nothing)
+    PortsOf(u32),
+}
+
+fn push_attr(b: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    let len = 4 + value.len();
+    b.extend_from_slice(&(len as u16).to_ne_bytes());
+    b.extend_from_slice(&kind.to_ne_bytes());
+    b.extend_from_slice(value);
+    b.resize(b.len().next_multiple_of(4), 0);
+}
+
+/// The question: RTM_GETLINK without counters, for `which`.
+fn request(which: Which) -> Vec<u8> {
+    let dump = matches!(which, Which::All | Which::PortsOf(_));
+    let mut b = vec![0u8; NLMSG_HDR + IFINFO];
+    b[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
+    let flags = netlink_packet_core::NLM_F_REQUEST
+        | if dump {
+            netlink_packet_core::NLM_F_DUMP
+        } else {
+            0
+        };
+    b[6..8].copy_from_slice(&flags.to_ne_bytes());
+    b[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence; port 0: the kernel
+    if let Which::Index(i) = which {
+        b[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&i.to_ne_bytes());
+    }
+    push_attr(
+        &mut b,
+        IFLA_EXT_MASK,
+        &RTEXT_FILTER_SKIP_STATS.to_ne_bytes(),
+    );
+    match which {
+        Which::Named(n) => {
+            let mut v = n.as_bytes().to_vec();
+            v.push(0);
+            push_attr(&mut b, IFLA_IFNAME, &v);
+        }
+        Which::PortsOf(i) => push_attr(&mut b, IFLA_MASTER, &i.to_ne_bytes()),
+        Which::All | Which::Index(_) => {}
+    }
+    let len = b.len() as u32;
+    b[..4].copy_from_slice(&len.to_ne_bytes());
     b
 }
 
 /// Every device of the namespace `sock` was opened in (`ip link show`):
 /// a blocking dump on its own socket, each message walked as it comes.
 pub(super) fn dump(sock: &OwnedFd) -> io::Result<Vec<(LinkObs, Option<u32>)>> {
+    ask(sock, Which::All)
+}
+
+/// The devices `which` asks for, in the namespace `sock` was opened in;
+/// a device asked for by name or index that does not exist: none.
+pub(super) fn ask(sock: &OwnedFd, which: Which) -> io::Result<Vec<(LinkObs, Option<u32>)>> {
     let fd = sock.as_raw_fd();
     // blocking: the kernel fills each batch in the recv itself
     // SAFETY: fcntl on a descriptor we own
@@ -184,11 +233,12 @@ pub(super) fn dump(sock: &OwnedFd) -> io::Result<Vec<(LinkObs, Option<u32>)>> {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
     }
-    let req = request();
+    let req = request(which);
     // SAFETY: a buffer of req.len() bytes; the socket is connected to the kernel
     if unsafe { libc::send(fd, req.as_ptr().cast(), req.len(), 0) } < 0 {
         return Err(io::Error::last_os_error());
     }
+    let one = matches!(which, Which::Named(_) | Which::Index(_));
     let mut buf = vec![0u8; 64 << 10];
     let mut out = Vec::new();
     loop {
@@ -218,16 +268,86 @@ pub(super) fn dump(sock: &OwnedFd) -> io::Result<Vec<(LinkObs, Option<u32>)>> {
                         .get(NLMSG_HDR..NLMSG_HDR + 4)
                         .and_then(u32_of)
                         .map_or(0, |c| c as i32);
-                    if code != 0 {
+                    if code != 0 && !(one && -code == libc::ENODEV) {
                         return Err(io::Error::from_raw_os_error(-code));
                     }
                     return Ok(out);
                 }
-                RTM_NEWLINK => out.extend(row(&b[..len])),
+                RTM_NEWLINK => {
+                    out.extend(row(&b[..len]));
+                    // a question about one device has one answer, no DONE
+                    if one {
+                        return Ok(out);
+                    }
+                }
                 _ => {}
             }
             b = &b[len.next_multiple_of(4).min(b.len())..];
         }
+    }
+}
+
+impl super::Kernel {
+    /// `Netlink::dump_part`: the part's devices asked for one by one, the
+    /// ports of its bridges by filtered dumps, each on a socket of its own
+    /// opened in the namespace (as the host's whole dump is read); the
+    /// addresses by the namespace's usual `ip addr show`.
+    pub(super) async fn part_dump(&self, loc: &Loc, part: &Part) -> Result<LocObs, NlError> {
+        let op = || format!("ip {}link show (part)", loc.ip_n());
+        let sock = match loc {
+            Loc::Host => super::netns::netlink_socket(),
+            Loc::Ns(n) => super::netns::run_in(Some(n), super::netns::netlink_socket)?,
+        }
+        .map_err(|e| NlError::Socket(op(), e))?;
+        let failed = |e: io::Error| {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            NlError::Request {
+                op: op(),
+                errno,
+                words: crate::effect::words(errno, &op()),
+            }
+        };
+        let mut links = Vec::new();
+        for d in &part.devices {
+            links.extend(ask(&sock, Which::Named(d)).map_err(failed)?);
+        }
+        let bridges: Vec<u32> = links
+            .iter()
+            .filter(|(l, _)| part.ports_of.contains(&l.name))
+            .map(|(l, _)| l.index)
+            .collect();
+        let mut seen: std::collections::BTreeSet<u32> =
+            links.iter().map(|(l, _)| l.index).collect();
+        for b in bridges {
+            for x in ask(&sock, Which::PortsOf(b)).map_err(failed)? {
+                if seen.insert(x.0.index) {
+                    links.push(x);
+                }
+            }
+        }
+        // each device's master, so its name is known (`Part::cut`)
+        let masters: Vec<u32> = links.iter().filter_map(|(_, m)| *m).collect();
+        for m in masters {
+            if !seen.contains(&m) {
+                for x in ask(&sock, Which::Index(m)).map_err(failed)? {
+                    seen.insert(x.0.index);
+                    links.push(x);
+                }
+            }
+        }
+        drop(sock);
+        let mut am = AddressMessage::default();
+        am.header.family = AddressFamily::Unspec;
+        let addrs = self
+            .request_map(
+                loc,
+                RouteNetlinkMessage::GetAddress(am),
+                netlink_packet_core::NLM_F_DUMP,
+                || format!("ip {}addr show", loc.ip_n()),
+                super::dump::addr_row,
+            )
+            .await?;
+        Ok(self.parse_dump(loc, links, addrs, vec![]))
     }
 }
 
@@ -329,6 +449,39 @@ mod tests {
         assert!(by("v0").0.mark.is_some() && by("v0").0.group == 29559);
         assert_eq!(by("v0").1, Some(by("br0").0.index));
         assert!(by("vx0").0.vxlan.is_some());
+
+        // questions about part of the namespace answer what the dump says
+        let one = |w: Which| ask(&sock, w).unwrap();
+        assert_eq!(one(Which::Named("v1")), vec![by("v1").clone()]);
+        assert_eq!(
+            one(Which::Index(by("br0").0.index)),
+            vec![by("br0").clone()]
+        );
+        assert_eq!(
+            one(Which::PortsOf(by("br0").0.index)),
+            vec![by("v0").clone()]
+        );
+        assert!(one(Which::Named("nothere")).is_empty());
+        // and a part read so equals the whole observation cut to it
+        // (`Part::cut`, what the fake does): the bridge named, its port,
+        // a device named whose master is not, that master
+        ip(&["-n", &ns, "link", "add", "br1", "type", "bridge"]);
+        ip(&["-n", &ns, "link", "set", "v1", "master", "br1"]);
+        ip(&["-n", &ns, "addr", "add", "198.18.0.9/24", "dev", "v1"]);
+        let part = Part {
+            devices: ["br0", "v1", "nothere"].map(String::from).into(),
+            ports_of: ["br0"].map(String::from).into(),
+        };
+        let got = rt.block_on(k.part_dump(&loc, &part)).unwrap();
+        let mut want = rt.block_on(k.dump_all(&loc)).unwrap();
+        part.cut(&mut want);
+        assert_eq!(got, want);
+        let names: Vec<&str> = got.links.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(
+            got.link("v1")
+                .is_some_and(|l| l.master.as_deref() == Some("br1") && !l.addrs.is_empty())
+        );
         drop(cleanup);
     }
 

@@ -14,6 +14,7 @@ use crate::lab::request::{BackendChoice, OnOff};
 use crate::model::names::{
     self, Cidr, IfName, InvalidInput, Loc, NsName, Owner, RouteDest, join_words as join, parse_ip,
 };
+use crate::model::part::Part;
 use crate::model::{
     Backend, Desired, EndSpec, Key, LinkSpec, NsSpec, PortSpec, RouteSpec, SwitchSpec, Via,
 };
@@ -192,6 +193,12 @@ pub(super) fn attach(a: &Attach) -> Result<ChangeJob, ChangeError> {
             mtu: check_mtu(a.mtu)?,
             impair: None,
         },
+    });
+    // of the host: the switch, its ports, and this port's own switch end
+    // (by name: it may be there and no port) — not every device beside them
+    scan.host_part = Some(Part {
+        devices: [switch.to_string(), d.ports[0].switch_end_name().to_string()].into(),
+        ports_of: [switch.to_string()].into(),
     });
     Ok(
         ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
