@@ -44,6 +44,29 @@ pub struct LinkObs {
     pub qdisc: Option<crate::model::impair::QdiscObs>,
 }
 
+impl LinkObs {
+    /// A device known so far by its index and state only (a dump's
+    /// message reads its attributes into it next; tests build on it).
+    pub fn unnamed(index: u32, up: bool) -> LinkObs {
+        LinkObs {
+            name: String::new(),
+            index,
+            kind: None,
+            alias: None,
+            mark: None,
+            master: None,
+            up,
+            mtu: 0,
+            addrs: vec![],
+            mac: None,
+            group: 0,
+            vxlan: None,
+            arp_ignore: None,
+            qdisc: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct VxlanObs {
     pub vni: u32,

@@ -59,26 +59,7 @@ mod tests {
         LinkObs {
             name: name.into(),
             master: master.map(String::from),
-            ..blank()
-        }
-    }
-
-    fn blank() -> LinkObs {
-        LinkObs {
-            name: String::new(),
-            index: 0,
-            kind: None,
-            alias: None,
-            mark: None,
-            master: None,
-            up: false,
-            mtu: 1500,
-            addrs: vec![],
-            mac: None,
-            group: 0,
-            vxlan: None,
-            arp_ignore: None,
-            qdisc: None,
+            ..LinkObs::unnamed(0, true)
         }
     }
 

@@ -30,33 +30,12 @@ fn from_route_addr(a: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
-/// A device known so far by its index and state only (its attributes are
-/// read into it next).
-pub(super) fn unnamed(index: u32, up: bool) -> LinkObs {
-    LinkObs {
-        name: String::new(),
-        index,
-        kind: None,
-        alias: None,
-        mark: None,
-        master: None,
-        up,
-        mtu: 0,
-        addrs: vec![],
-        mac: None,
-        group: 0,
-        vxlan: None,
-        arp_ignore: None,
-        qdisc: None,
-    }
-}
-
 /// One link of a dump, with its master's index (named once all are read).
 pub(super) fn link_row(r: RouteNetlinkMessage) -> Option<(LinkObs, Option<u32>)> {
     let RouteNetlinkMessage::NewLink(l) = r else {
         return None;
     };
-    let mut o = unnamed(l.header.index, l.header.flags.contains(LinkFlags::Up));
+    let mut o = LinkObs::unnamed(l.header.index, l.header.flags.contains(LinkFlags::Up));
     let mut master = None;
     for a in l.attributes {
         match a {
@@ -163,19 +142,25 @@ pub(super) fn route_row(r: RouteNetlinkMessage) -> Option<(RouteDest, IpAddr, Op
 }
 
 impl Kernel {
-    /// `ip link; ip addr; ip route; tc qdisc` of one namespace, one dump
-    /// after the other on its socket.
-    pub(super) async fn dump_all(&self, loc: &Loc) -> Result<LocObs, NlError> {
-        let links_f = self.link_dump(loc);
+    /// `ip addr show` of one namespace: (device index, address) pairs.
+    pub(super) async fn addr_dump(&self, loc: &Loc) -> Result<Vec<(u32, Cidr)>, NlError> {
         let mut am = AddressMessage::default();
         am.header.family = AddressFamily::Unspec;
-        let addrs_f = self.request_map(
+        self.request_map(
             loc,
             RouteNetlinkMessage::GetAddress(am),
             NLM_F_DUMP,
             || format!("ip {}addr show", loc.ip_n()),
             addr_row,
-        );
+        )
+        .await
+    }
+
+    /// `ip link; ip addr; ip route; tc qdisc` of one namespace, one dump
+    /// after the other on its socket.
+    pub(super) async fn dump_all(&self, loc: &Loc) -> Result<LocObs, NlError> {
+        let links_f = self.link_dump(loc);
+        let addrs_f = self.addr_dump(loc);
         // both families in one dump (AF_UNSPEC: the kernel walks each
         // family's table in turn), one round trip fewer per namespace
         let mut rm = RouteMessage::default();

@@ -12,8 +12,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use netlink_packet_route::address::AddressMessage;
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::RouteNetlinkMessage;
 
 use crate::effect::NlError;
 use crate::model::names::{Loc, Mac};
@@ -76,7 +75,7 @@ pub(super) fn row(msg: &[u8]) -> Option<(LinkObs, Option<u32>)> {
     let hdr = body.get(..IFINFO)?;
     let index = u32_of(&hdr[4..8])?;
     let flags = u32_of(&hdr[8..12])?;
-    let mut o = super::dump::unnamed(index, flags & IFF_UP != 0);
+    let mut o = LinkObs::unnamed(index, flags & IFF_UP != 0);
     let mut master = None;
     for (kind, v) in attrs(&body[IFINFO..]) {
         match kind {
@@ -336,17 +335,7 @@ impl super::Kernel {
             }
         }
         drop(sock);
-        let mut am = AddressMessage::default();
-        am.header.family = AddressFamily::Unspec;
-        let addrs = self
-            .request_map(
-                loc,
-                RouteNetlinkMessage::GetAddress(am),
-                netlink_packet_core::NLM_F_DUMP,
-                || format!("ip {}addr show", loc.ip_n()),
-                super::dump::addr_row,
-            )
-            .await?;
+        let addrs = self.addr_dump(loc).await?;
         Ok(self.parse_dump(loc, links, addrs, vec![]))
     }
 }
