@@ -149,42 +149,37 @@ impl HostRuns for System {
     }
 }
 
+/// The entries of `dir` named as hosts (namespaces), with their names.
+fn by_host(dir: &std::path::Path) -> Vec<(NsName, std::fs::DirEntry)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let ns = e.file_name().to_str()?.parse::<NsName>().ok()?;
+            Some((ns, e))
+        })
+        .collect()
+}
+
 /// What swctl left in hosts that no longer exist (deleted by hand):
 /// processes (by host and name) and hosts files (by host), for `gc`.
 pub fn orphans() -> (Vec<(NsName, String)>, Vec<NsName>) {
     let gone = |n: &NsName| !netns::exists(n);
     let mut procs = vec![];
-    if let Ok(rd) = std::fs::read_dir(super::paths::run_dir().join("procs")) {
-        for e in rd.flatten().filter(|e| e.path().is_dir()) {
-            let Some(ns) = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<NsName>().ok())
-            else {
-                continue;
-            };
-            if gone(&ns) {
-                procs.extend(procs::read(&ns).into_iter().map(|p| (ns.clone(), p.name)));
-            }
+    for (ns, e) in by_host(&super::paths::run_dir().join("procs")) {
+        if e.path().is_dir() && gone(&ns) {
+            procs.extend(procs::read(&ns).into_iter().map(|p| (ns.clone(), p.name)));
         }
     }
     let mut files = vec![];
-    if let Ok(rd) = std::fs::read_dir(netns::ETC_NETNS) {
-        for e in rd.flatten() {
-            let Some(ns) = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<NsName>().ok())
-            else {
-                continue;
-            };
-            let ours = std::fs::read_to_string(e.path().join("hosts"))
-                .ok()
-                .and_then(|t| crate::model::host::hosts_owner(&t))
-                .is_some();
-            if ours && gone(&ns) {
-                files.push(ns);
-            }
+    for (ns, e) in by_host(std::path::Path::new(netns::ETC_NETNS)) {
+        let ours = std::fs::read_to_string(e.path().join("hosts"))
+            .ok()
+            .and_then(|t| crate::model::host::hosts_owner(&t))
+            .is_some();
+        if ours && gone(&ns) {
+            files.push(ns);
         }
     }
     (procs, files)

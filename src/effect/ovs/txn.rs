@@ -302,14 +302,7 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
             bridge, uuid: u, ..
         } => {
             // the Mirror row goes once no bridge refers to it
-            t.push(
-                Op::Mutate {
-                    table: "Bridge".into(),
-                    wh: vec![cond("name", "==", json!(bridge))],
-                    mutations: vec![json!(["mirrors", "delete", set(vec![uuid(u)])])],
-                },
-                Expect::Count(1),
-            );
+            forget_in_bridge(t, bridge, "mirrors", u);
         }
         OvsChange::SetSpanning {
             bridge, spanning, ..
@@ -476,14 +469,7 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
         } => {
             // the Port row (and its Interface) is garbage-collected once
             // no bridge references it
-            t.push(
-                Op::Mutate {
-                    table: "Bridge".into(),
-                    wh: vec![cond("name", "==", json!(bridge))],
-                    mutations: vec![json!(["ports", "delete", set(vec![uuid(u)])])],
-                },
-                Expect::Count(1),
-            );
+            forget_in_bridge(t, bridge, "ports", u);
         }
     }
 }
@@ -491,6 +477,19 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
 /// A Controller row per target (named `c{i}_{k}`), marked as swctl's;
 /// their named uuids for the bridge's `controller` column. Rows the
 /// bridge no longer refers to are garbage-collected by the server.
+/// `ovs-vsctl remove Bridge BRIDGE COLUMN UUID`: the row leaves the
+/// bridge's COLUMN (and is garbage-collected once nothing refers to it).
+fn forget_in_bridge(t: &mut Txn, bridge: &str, column: &str, u: &str) {
+    t.push(
+        Op::Mutate {
+            table: "Bridge".into(),
+            wh: vec![cond("name", "==", json!(bridge))],
+            mutations: vec![json!([column, "delete", set(vec![uuid(u)])])],
+        },
+        Expect::Count(1),
+    );
+}
+
 fn insert_controllers(t: &mut Txn, i: usize, owner: &Owner, targets: &[String]) -> Vec<Value> {
     targets
         .iter()
