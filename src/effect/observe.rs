@@ -210,7 +210,7 @@ pub fn prune_run_state(o: &Observed) {
     // a pending mark stays while its device may still need it: it exists
     // without its alias (or its location was not looked at and still exists)
     // (a device of the host not read, when only part of it was, may need it)
-    rewrite_pending(|loc, dev| match loc.parse::<Loc>() {
+    rewrite_pending(|loc, dev, _| match loc.parse::<Loc>() {
         Ok(l) => match o.loc(&l).map(|st| st.link(dev)) {
             Some(Some(x)) => x.alias.is_none(),
             Some(None) => l == Loc::Host && o.host_part,

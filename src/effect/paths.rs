@@ -120,34 +120,16 @@ pub fn settle_pending(written: &[(String, String, String)]) {
     if written.is_empty() {
         return;
     }
-    let all = read_pending();
-    if all.is_empty() {
-        return;
-    }
     let done: std::collections::HashSet<(&str, &str, &str)> = written
         .iter()
         .map(|(l, n, a)| (l.as_str(), n.as_str(), a.as_str()))
         .collect();
-    let mut lines: Vec<String> = all
-        .iter()
-        .filter(|((loc, name), alias)| {
-            !done.contains(&(loc.as_str(), name.as_str(), alias.as_str()))
-        })
-        .map(|((loc, name), alias)| format!("{loc}\t{name}\t{alias}\n"))
-        .collect();
-    if lines.len() == all.len() {
-        return;
-    }
-    lines.sort();
-    if lines.is_empty() {
-        let _ = std::fs::remove_file(pending_log());
-    } else {
-        let _ = std::fs::write(pending_log(), lines.concat());
-    }
+    rewrite_pending(|loc, name, alias| !done.contains(&(loc, name, alias)));
 }
 
-/// Keep only the pending marks `keep` says are still needed.
-pub fn rewrite_pending(keep: impl Fn(&str, &str) -> bool) {
+/// Keep only the pending marks `keep` (location, device, alias) says are
+/// still needed; the record is written again only when one goes.
+pub fn rewrite_pending(keep: impl Fn(&str, &str, &str) -> bool) {
     let _ = std::fs::remove_dir_all(legacy_pending_dir());
     let all = read_pending();
     if all.is_empty() {
@@ -155,10 +137,13 @@ pub fn rewrite_pending(keep: impl Fn(&str, &str) -> bool) {
         return;
     }
     let mut lines: Vec<String> = all
-        .into_iter()
-        .filter(|((loc, name), _)| keep(loc, name))
+        .iter()
+        .filter(|((loc, name), alias)| keep(loc, name, alias))
         .map(|((loc, name), alias)| format!("{loc}\t{name}\t{alias}\n"))
         .collect();
+    if lines.len() == all.len() {
+        return;
+    }
     lines.sort();
     if lines.is_empty() {
         let _ = std::fs::remove_file(pending_log());

@@ -127,6 +127,13 @@ pub(super) fn row(msg: &[u8]) -> Option<(LinkObs, Option<u32>)> {
     Some((o, master))
 }
 
+/// A question on a raw socket that failed, as the kernel's answer to `op`.
+fn failed(op: String, e: io::Error) -> NlError {
+    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+    let words = crate::effect::words(errno, &op);
+    NlError::Request { op, errno, words }
+}
+
 impl super::Kernel {
     /// `ip link show` of one namespace: the host's (where a big lab's ports
     /// are) read raw off a socket of its own (`rawlinks`), the others'
@@ -138,14 +145,7 @@ impl super::Kernel {
         let op = || format!("ip {}link show", loc.ip_n());
         if *loc == Loc::Host {
             let sock = super::netns::netlink_socket().map_err(|e| NlError::Socket(op(), e))?;
-            return dump(&sock).map_err(|e| {
-                let errno = e.raw_os_error().unwrap_or(libc::EIO);
-                NlError::Request {
-                    op: op(),
-                    errno,
-                    words: crate::effect::words(errno, &op()),
-                }
-            });
+            return dump(&sock).map_err(|e| failed(op(), e));
         }
         self.request_map(
             loc,
@@ -298,17 +298,10 @@ impl super::Kernel {
             Loc::Ns(n) => super::netns::run_in(Some(n), super::netns::netlink_socket)?,
         }
         .map_err(|e| NlError::Socket(op(), e))?;
-        let failed = |e: io::Error| {
-            let errno = e.raw_os_error().unwrap_or(libc::EIO);
-            NlError::Request {
-                op: op(),
-                errno,
-                words: crate::effect::words(errno, &op()),
-            }
-        };
+        let fail = |e| failed(op(), e);
         let mut links = Vec::new();
         for d in &part.devices {
-            links.extend(ask(&sock, Which::Named(d)).map_err(failed)?);
+            links.extend(ask(&sock, Which::Named(d)).map_err(fail)?);
         }
         let bridges: Vec<u32> = links
             .iter()
@@ -318,7 +311,7 @@ impl super::Kernel {
         let mut seen: std::collections::BTreeSet<u32> =
             links.iter().map(|(l, _)| l.index).collect();
         for b in bridges {
-            for x in ask(&sock, Which::PortsOf(b)).map_err(failed)? {
+            for x in ask(&sock, Which::PortsOf(b)).map_err(fail)? {
                 if seen.insert(x.0.index) {
                     links.push(x);
                 }
@@ -328,7 +321,7 @@ impl super::Kernel {
         let masters: Vec<u32> = links.iter().filter_map(|(_, m)| *m).collect();
         for m in masters {
             if !seen.contains(&m) {
-                for x in ask(&sock, Which::Index(m)).map_err(failed)? {
+                for x in ask(&sock, Which::Index(m)).map_err(fail)? {
                     seen.insert(x.0.index);
                     links.push(x);
                 }

@@ -474,9 +474,6 @@ pub fn build(t: &mut Txn, i: usize, c: &OvsChange) {
     }
 }
 
-/// A Controller row per target (named `c{i}_{k}`), marked as swctl's;
-/// their named uuids for the bridge's `controller` column. Rows the
-/// bridge no longer refers to are garbage-collected by the server.
 /// `ovs-vsctl remove Bridge BRIDGE COLUMN UUID`: the row leaves the
 /// bridge's COLUMN (and is garbage-collected once nothing refers to it).
 fn forget_in_bridge(t: &mut Txn, bridge: &str, column: &str, u: &str) {
@@ -490,6 +487,9 @@ fn forget_in_bridge(t: &mut Txn, bridge: &str, column: &str, u: &str) {
     );
 }
 
+/// A Controller row per target (named `c{i}_{k}`), marked as swctl's;
+/// their named uuids for the bridge's `controller` column. Rows the
+/// bridge no longer refers to are garbage-collected by the server.
 fn insert_controllers(t: &mut Txn, i: usize, owner: &Owner, targets: &[String]) -> Vec<Value> {
     targets
         .iter()
