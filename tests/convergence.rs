@@ -279,7 +279,7 @@ fn attaches_one_by_one_leave_no_pending_marks() {
 
 /// `swctl attach` killed at each of its requests in turn (the test hooks'
 /// SWCTL_TEST_KILL_AT): the same attach run again makes the port whole —
-/// it reads only part of the host (the switch, its ports, the port's own
+/// it reads only part of the host (the switch, its number of ports, its own
 /// switch end), which must still show the leftovers of the killed run —
 /// and the host answers a ping at once; no pending mark stays behind.
 #[cfg(feature = "test-hooks")]
@@ -336,6 +336,64 @@ fn an_attach_killed_at_every_request_is_made_whole_by_the_next() {
     assert!(k > 3, "the attach was killed at {} requests only", k - 1);
     let pending = pending_marks(&lab.p);
     assert!(pending.is_empty(), "{pending:?}");
+    lab.ok(&["switch", "del", &br]);
+    lab.ok(&["ns", "del", &a, &b]);
+}
+
+/// `swctl attach` checks a bridge's port limit from how many ports the
+/// bridge has, counted without reading them (`model::part`): beside 1022
+/// ports made by someone else one attach fits (the 1023rd port) and the
+/// next is refused before anything is made, the count taken by `ip link
+/// show master BR` as the oracle.
+#[test]
+fn an_attach_to_a_full_bridge_is_refused_before_anything_is_made() {
+    let lab = Lab::new("cl");
+    let p = lab.p.clone();
+    let br = lab.name("br");
+    lab.ok(&["--backend", "bridge", "switch", "add", &br]);
+    // their other ends in a namespace of their own: deleting it takes all
+    // 1022 pairs away in one batch of the kernel's (one by one, each
+    // deletion waits for its own RCU grace period: ~10 s)
+    let far = lab.name("x");
+    lab.ok(&["ns", "add", &far]);
+    let pairs: String = (0..1022)
+        .map(|i| format!("link add {p}f{i} master {br} type veth peer name g{i} netns {far}\n"))
+        .collect();
+    let add = write(&lab, "add.batch", &pairs);
+    let o = sh(&["ip", "-batch", &add]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ports = || {
+        let out = sh(&["ip", "-j", "link", "show", "master", &br]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(ports(), 1022);
+    let (a, b) = (lab.name("a"), lab.name("b"));
+    lab.ok(&["ns", "add", &a, &b]);
+    lab.ok(&["attach", &a, &br, "--ip", "198.18.66.1/24"]);
+    assert_eq!(ports(), 1023);
+    let out = lab.swctl(&["--json", "attach", &b, &br, "--ip", "198.18.66.2/24"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = format!("{} {}", v["error"], v["causes"]);
+    assert!(
+        all.contains("at most 1023 ports") && all.contains("1024"),
+        "{v}"
+    );
+    assert_eq!(ports(), 1023, "nothing was made on the bridge");
+    let in_b: Vec<_> = ip_links(Some(&b))
+        .into_iter()
+        .filter(|l| l["ifname"] != "lo")
+        .collect();
+    assert!(in_b.is_empty(), "nothing was made in {b}: {in_b:?}");
+    lab.ok(&["ns", "del", &far]);
+    let t = std::time::Instant::now();
+    while ports() > 1 {
+        assert!(t.elapsed().as_secs() < 30, "the pairs are not gone");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // room again: the attach goes through
+    lab.ok(&["attach", &b, &br, "--ip", "198.18.66.2/24"]);
     lab.ok(&["switch", "del", &br]);
     lab.ok(&["ns", "del", &a, &b]);
 }

@@ -100,6 +100,10 @@ pub struct LocObs {
     pub forward: Option<bool>,
     /// the all-zero (flooding) entries of vxlan devices
     pub fdb: Vec<FdbObs>,
+    /// a bridge's ports counted and not read (part of the host, read by an
+    /// imperative command: `model::part`): how many besides those in `links`
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unread_ports: BTreeMap<String, usize>,
 }
 
 impl LocObs {

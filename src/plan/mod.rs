@@ -414,10 +414,17 @@ impl<'a> Cx<'a> {
         for (sw, nss) in want {
             let (b, _) = self.switch_of(sw)?;
             let Some(max) = b.max_ports() else { continue };
-            let others = b
+            let seen = b
                 .switches(self.o)
                 .into_iter()
-                .filter(|s| s.name == sw.as_str())
+                .filter(|s| s.name == sw.as_str());
+            // ports counted and not read (an imperative command's part of
+            // the host: `model::part`) are none of this plan's
+            let unread: usize = seen
+                .clone()
+                .filter_map(|s| self.o.loc(&s.loc)?.unread_ports.get(&s.name))
+                .sum();
+            let others = seen
                 .flat_map(|s| s.ports)
                 .filter(|p| p.ns.as_ref().is_none_or(|n| !nss.contains(n)))
                 .filter(|p| {
@@ -425,7 +432,8 @@ impl<'a> Cx<'a> {
                         .as_ref()
                         .is_none_or(|t| !trunks.get(sw).is_some_and(|w| w.contains(t)))
                 })
-                .count();
+                .count()
+                + unread;
             let total = others + nss.len() + trunks.get(sw).map_or(0, |w| w.len());
             if total > max {
                 return Err(PlanError::TooManyPorts {

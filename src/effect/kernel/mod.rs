@@ -14,6 +14,7 @@ pub mod events;
 mod links;
 pub mod netns;
 pub mod packet_sock;
+mod part;
 mod rawlinks;
 pub mod rcu;
 pub mod tc;

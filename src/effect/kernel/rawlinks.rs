@@ -16,10 +16,9 @@ use netlink_packet_route::RouteNetlinkMessage;
 
 use crate::effect::NlError;
 use crate::model::names::{Loc, Mac};
-use crate::model::part::Part;
-use crate::model::{LinkObs, LocObs, Mark};
+use crate::model::{LinkObs, Mark};
 
-const NLMSG_HDR: usize = 16;
+pub(super) const NLMSG_HDR: usize = 16;
 const IFINFO: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -44,7 +43,7 @@ const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
 const IFF_UP: u32 = 1;
 
 /// The attributes of a netlink message body: (type without flags, value).
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(super) fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         if b.len() < 4 {
             return None;
@@ -128,7 +127,7 @@ pub(super) fn row(msg: &[u8]) -> Option<(LinkObs, Option<u32>)> {
 }
 
 /// A question on a raw socket that failed, as the kernel's answer to `op`.
-fn failed(op: String, e: io::Error) -> NlError {
+pub(super) fn failed(op: String, e: io::Error) -> NlError {
     let errno = e.raw_os_error().unwrap_or(libc::EIO);
     let words = crate::effect::words(errno, &op);
     NlError::Request { op, errno, words }
@@ -225,19 +224,31 @@ pub(super) fn dump(sock: &OwnedFd) -> io::Result<Vec<(LinkObs, Option<u32>)>> {
 /// The devices `which` asks for, in the namespace `sock` was opened in;
 /// a device asked for by name or index that does not exist: none.
 pub(super) fn ask(sock: &OwnedFd, which: Which) -> io::Result<Vec<(LinkObs, Option<u32>)>> {
+    let one = matches!(which, Which::Named(_) | Which::Index(_));
+    talk(sock, &request(which), one, RTM_NEWLINK, row)
+}
+
+/// One question `req` on `sock` and its answers of type `kind`, each
+/// walked by `walk` as it comes: a blocking exchange (the kernel fills
+/// each batch of a dump in the recv itself). `one`: a question about one
+/// object, answered by one message (no DONE) or ENODEV (none).
+pub(super) fn talk<T>(
+    sock: &OwnedFd,
+    req: &[u8],
+    one: bool,
+    kind: u16,
+    walk: impl Fn(&[u8]) -> Option<T>,
+) -> io::Result<Vec<T>> {
     let fd = sock.as_raw_fd();
-    // blocking: the kernel fills each batch in the recv itself
     // SAFETY: fcntl on a descriptor we own
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
     }
-    let req = request(which);
     // SAFETY: a buffer of req.len() bytes; the socket is connected to the kernel
     if unsafe { libc::send(fd, req.as_ptr().cast(), req.len(), 0) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    let one = matches!(which, Which::Named(_) | Which::Index(_));
     let mut buf = vec![0u8; 64 << 10];
     let mut out = Vec::new();
     loop {
@@ -253,14 +264,14 @@ pub(super) fn ask(sock: &OwnedFd, which: Which) -> io::Result<Vec<(LinkObs, Opti
         let mut b = &buf[..n as usize];
         while b.len() >= NLMSG_HDR {
             let len = u32::from_ne_bytes(b[..4].try_into().expect("4 bytes")) as usize;
-            let kind = u16::from_ne_bytes([b[4], b[5]]);
+            let t = u16::from_ne_bytes([b[4], b[5]]);
             if len < NLMSG_HDR || len > b.len() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "a netlink message longer than what was read",
                 ));
             }
-            match kind {
+            match t {
                 NLMSG_DONE => return Ok(out),
                 NLMSG_ERROR => {
                     let code = b
@@ -272,9 +283,9 @@ pub(super) fn ask(sock: &OwnedFd, which: Which) -> io::Result<Vec<(LinkObs, Opti
                     }
                     return Ok(out);
                 }
-                RTM_NEWLINK => {
-                    out.extend(row(&b[..len]));
-                    // a question about one device has one answer, no DONE
+                t if t == kind => {
+                    out.extend(walk(&b[..len]));
+                    // a question about one object has one answer, no DONE
                     if one {
                         return Ok(out);
                     }
@@ -286,57 +297,11 @@ pub(super) fn ask(sock: &OwnedFd, which: Which) -> io::Result<Vec<(LinkObs, Opti
     }
 }
 
-impl super::Kernel {
-    /// `Netlink::dump_part`: the part's devices asked for one by one, the
-    /// ports of its bridges by filtered dumps, each on a socket of its own
-    /// opened in the namespace (as the host's whole dump is read); the
-    /// addresses by the namespace's usual `ip addr show`.
-    pub(super) async fn part_dump(&self, loc: &Loc, part: &Part) -> Result<LocObs, NlError> {
-        let op = || format!("ip {}link show (part)", loc.ip_n());
-        let sock = match loc {
-            Loc::Host => super::netns::netlink_socket(),
-            Loc::Ns(n) => super::netns::run_in(Some(n), super::netns::netlink_socket)?,
-        }
-        .map_err(|e| NlError::Socket(op(), e))?;
-        let fail = |e| failed(op(), e);
-        let mut links = Vec::new();
-        for d in &part.devices {
-            links.extend(ask(&sock, Which::Named(d)).map_err(fail)?);
-        }
-        let bridges: Vec<u32> = links
-            .iter()
-            .filter(|(l, _)| part.ports_of.contains(&l.name))
-            .map(|(l, _)| l.index)
-            .collect();
-        let mut seen: std::collections::BTreeSet<u32> =
-            links.iter().map(|(l, _)| l.index).collect();
-        for b in bridges {
-            for x in ask(&sock, Which::PortsOf(b)).map_err(fail)? {
-                if seen.insert(x.0.index) {
-                    links.push(x);
-                }
-            }
-        }
-        // each device's master, so its name is known (`Part::cut`)
-        let masters: Vec<u32> = links.iter().filter_map(|(_, m)| *m).collect();
-        for m in masters {
-            if !seen.contains(&m) {
-                for x in ask(&sock, Which::Index(m)).map_err(fail)? {
-                    seen.insert(x.0.index);
-                    links.push(x);
-                }
-            }
-        }
-        drop(sock);
-        let addrs = self.addr_dump(loc).await?;
-        Ok(self.parse_dump(loc, links, addrs, vec![]))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::names::NsName;
+    use crate::model::part::Part;
 
     fn ip(args: &[&str]) {
         let ok = std::process::Command::new("ip")
@@ -450,20 +415,38 @@ mod tests {
         ip(&["-n", &ns, "link", "add", "br1", "type", "bridge"]);
         ip(&["-n", &ns, "link", "set", "v1", "master", "br1"]);
         ip(&["-n", &ns, "addr", "add", "198.18.0.9/24", "dev", "v1"]);
+        ip(&["-n", &ns, "addr", "add", "2001:db8::9/64", "dev", "v1"]);
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            "198.18.0.10/32",
+            "peer",
+            "198.18.0.11",
+            "dev",
+            "br0",
+        ]);
         let part = Part {
             devices: ["br0", "v1", "nothere"].map(String::from).into(),
-            ports_of: ["br0"].map(String::from).into(),
+            counted: ["br0"].map(String::from).into(),
         };
         let got = rt.block_on(k.part_dump(&loc, &part)).unwrap();
         let mut want = rt.block_on(k.dump_all(&loc)).unwrap();
         part.cut(&mut want);
         assert_eq!(got, want);
         let names: Vec<&str> = got.links.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names.len(), 4, "{names:?}");
+        assert_eq!(names, ["br0", "v1", "br1"]);
+        // br0's port v0 counted, not read (this namespace's ports by the
+        // filtered dump: sysfs here is the host's)
+        assert_eq!(got.unread_ports, [("br0".to_string(), 1)].into());
         assert!(
             got.link("v1")
-                .is_some_and(|l| l.master.as_deref() == Some("br1") && !l.addrs.is_empty())
+                .is_some_and(|l| l.master.as_deref() == Some("br1") && l.addrs.len() == 2),
+            "{got:?}"
         );
+        // the local end of a point-to-point address, as the full parse
+        assert_eq!(got.link("br0").unwrap().addrs.len(), 1);
         drop(cleanup);
     }
 

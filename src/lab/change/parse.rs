@@ -194,11 +194,12 @@ pub(super) fn attach(a: &Attach) -> Result<ChangeJob, ChangeError> {
             impair: None,
         },
     });
-    // of the host: the switch, its ports, and this port's own switch end
-    // (by name: it may be there and no port) — not every device beside them
+    // of the host: the switch, how many ports it has (its limit), and this
+    // port's own switch end (by name: it may be there and no port) — not
+    // every device beside them
     scan.host_part = Some(Part {
         devices: [switch.to_string(), d.ports[0].switch_end_name().to_string()].into(),
-        ports_of: [switch.to_string()].into(),
+        counted: [switch.to_string()].into(),
     });
     Ok(
         ChangeJob::new(format!("attach {ns} {switch}"), d, Scope::Nothing, scan)
