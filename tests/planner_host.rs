@@ -91,6 +91,14 @@ fn what_hosts_run_is_made_kept_and_taken_away() {
         assert!(plan(&d, &o, &Scope::Owner).unwrap().is_empty());
         let hosts = o.namespaces[&ns("h2")].host.hosts_file.clone().unwrap();
         assert!(hosts.starts_with("# swctl:1 owner=hr"), "{hosts}");
+        // one text for the lab's hosts, in the file and as read back (a
+        // copy each was O(hosts²) memory)
+        let shared = |a: &Option<std::sync::Arc<str>>, b: &Option<std::sync::Arc<str>>| {
+            std::sync::Arc::ptr_eq(a.as_ref().unwrap(), b.as_ref().unwrap())
+        };
+        assert!(shared(&d.namespaces[&ns("h1")].hosts, &d.namespaces[&ns("h2")].hosts));
+        let read = |n: &str| o.namespaces[&ns(n)].host.hosts_file.clone();
+        assert!(shared(&read("h1"), &read("h2")));
         assert!(hosts.contains("198.18.0.1\th1\n") && hosts.contains("198.18.0.2\th2\n"), "{hosts}");
 
         // a process ends: started again, how it ended in the drift

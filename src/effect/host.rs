@@ -55,7 +55,7 @@ pub fn read(ns: &NsName, keys: &[String]) -> HostObs {
     HostObs {
         ns_id: procs::ns_id(ns),
         sysctls,
-        hosts_file: std::fs::read_to_string(hosts_path(ns)).ok(),
+        hosts_file: std::fs::read_to_string(hosts_path(ns)).ok().map(Into::into),
         procs: procs::read(ns),
         exec,
     }

@@ -146,6 +146,7 @@ async fn observe_once<S: Netlink + Namespaces + super::HostRuns>(
             .and_then(|v| v.parse().ok()),
         ..Default::default()
     };
+    let mut texts: std::collections::HashSet<std::sync::Arc<str>> = Default::default();
     for (n, st) in wanted.into_iter().zip(others) {
         let mut state = match st {
             Ok(s) => s,
@@ -157,7 +158,17 @@ async fn observe_once<S: Netlink + Namespaces + super::HostRuns>(
             state.forward = Some(sys.forward(&n)?);
         }
         let keys = scan.sysctls.get(&n).map(Vec::as_slice).unwrap_or_default();
-        let host = sys.read_host(&n, keys).await;
+        let mut host = sys.read_host(&n, keys).await;
+        // a lab's hosts all have the same hosts file: kept once
+        if let Some(text) = host.hosts_file.take() {
+            host.hosts_file = Some(match texts.get(&text) {
+                Some(same) => same.clone(),
+                None => {
+                    texts.insert(text.clone());
+                    text
+                }
+            });
+        }
         // swctl's only when its `lo` says so: a namespace deleted by hand
         // and made again by someone else under the same name is not
         let owner = match state.link("lo").and_then(|l| l.mark.as_ref()) {

@@ -104,8 +104,10 @@ pub struct NsSpec {
     /// one-shot commands run once it is made (again when the list changes)
     pub exec: Vec<String>,
     /// what /etc/netns/NAME/hosts must say (the lab's hosts by name); None:
-    /// whatever it says (an imperative command knows no lab)
-    pub hosts: Option<String>,
+    /// whatever it says (an imperative command knows no lab). One text
+    /// shared by every host of the lab: a copy each was O(hosts²) memory
+    /// (measured: 20 MB of a 1000-host apply's 110 MB peak)
+    pub hosts: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]

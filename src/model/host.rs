@@ -245,8 +245,9 @@ pub struct HostObs {
     pub ns_id: Option<u64>,
     /// the sysctls asked about: their values (None: no such sysctl)
     pub sysctls: BTreeMap<String, Option<String>>,
-    /// /etc/netns/NAME/hosts, when there is one
-    pub hosts_file: Option<String>,
+    /// /etc/netns/NAME/hosts, when there is one (the same text read from
+    /// several hosts is one, `effect::observe`)
+    pub hosts_file: Option<std::sync::Arc<str>>,
     pub procs: Vec<ProcObs>,
     pub exec: Option<ExecObs>,
 }
@@ -279,7 +280,10 @@ pub fn hosts_owner(text: &str) -> Option<super::names::Owner> {
 #[serde(tag = "host", rename_all = "snake_case")]
 pub enum HostStep {
     /// `cat > /etc/netns/NS/hosts`
-    WriteHosts { ns: NsName, content: String },
+    WriteHosts {
+        ns: NsName,
+        content: std::sync::Arc<str>,
+    },
     /// `rm /etc/netns/NS/hosts` (swctl's only)
     DelHosts { ns: NsName },
     /// `ip netns exec NS setsid sh -c CMD >> LOG 2>&1 &`, supervised;

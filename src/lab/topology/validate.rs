@@ -515,7 +515,7 @@ pub fn validate(root: &Node) -> Result<(Owner, Desired), Vec<Problem>> {
     // file's other `names`
     v.names(get(top, "names"), &mut d);
     v.expectations(get(top, "expect"), &mut d);
-    let names = crate::plan::host::hosts_file(&d);
+    let names: std::sync::Arc<str> = crate::plan::host::hosts_file(&d).into();
     for s in d.namespaces.values_mut() {
         s.hosts = Some(names.clone());
     }
