@@ -281,6 +281,30 @@ impl Namespaces for Kernel {
 /// device's answer (IFLA_STATS64, IPv6's per-device statistics), filled by
 /// the kernel under RTNL and parsed here (measured: `swctl attach` next to
 /// 100 hosts spent a fifth of its time in the host's link dump).
+/// `setsockopt(fd, level, name, &value)` of an int option.
+pub(super) fn set_int_opt(
+    fd: &std::os::fd::OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt with an int option on a descriptor we own
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub(super) fn link_query(name: Option<&str>) -> LinkMessage {
     use netlink_packet_route::link::LinkExtentMask;
     let mut m = LinkMessage::default();

@@ -179,22 +179,12 @@ pub fn sizes(devs: &[&str]) -> io::Result<BTreeMap<String, usize>> {
 
 /// Set SO_RCVBUFFORCE `BYTES` on one socket.
 fn force(fd: &OwnedFd) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let v = BYTES as libc::c_int;
-    // SAFETY: setsockopt of an int
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    super::set_int_opt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        BYTES as libc::c_int,
+    )
 }
 
 /// Give ovs-vswitchd's receive sockets of device `dev` `BYTES` of buffer;

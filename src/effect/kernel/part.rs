@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use super::rawlinks::{NLMSG_HDR, Which, ask, attrs, failed, talk};
 use crate::effect::NlError;
@@ -100,21 +100,7 @@ const IFADDR: usize = 8;
 /// as iproute2 sets it): without it the kernel ignores the device index
 /// of an address dump and walks every device.
 fn strict(sock: &OwnedFd) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt with an int option on a descriptor we own
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_NETLINK,
-            libc::NETLINK_GET_STRICT_CHK,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    super::set_int_opt(sock, libc::SOL_NETLINK, libc::NETLINK_GET_STRICT_CHK, 1)
 }
 
 /// `ip addr show dev DEV` by the device's index: (index, address) pairs
