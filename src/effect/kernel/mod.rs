@@ -275,12 +275,6 @@ impl Namespaces for Kernel {
     }
 }
 
-/// An `RTM_GETLINK` question: of the device `name`, or (None) of every
-/// device (a dump). Without counters (`RTEXT_FILTER_SKIP_STATS`, as `ip
-/// link` without `-s`): swctl reads none, and they are most of each
-/// device's answer (IFLA_STATS64, IPv6's per-device statistics), filled by
-/// the kernel under RTNL and parsed here (measured: `swctl attach` next to
-/// 100 hosts spent a fifth of its time in the host's link dump).
 /// `setsockopt(fd, level, name, &value)` of an int option.
 pub(super) fn set_int_opt(
     fd: &std::os::fd::OwnedFd,
@@ -305,6 +299,12 @@ pub(super) fn set_int_opt(
     Ok(())
 }
 
+/// An `RTM_GETLINK` question: of the device `name`, or (None) of every
+/// device (a dump). Without counters (`RTEXT_FILTER_SKIP_STATS`, as `ip
+/// link` without `-s`): swctl reads none, and they are most of each
+/// device's answer (IFLA_STATS64, IPv6's per-device statistics), filled by
+/// the kernel under RTNL and parsed here (measured: `swctl attach` next to
+/// 100 hosts spent a fifth of its time in the host's link dump).
 pub(super) fn link_query(name: Option<&str>) -> LinkMessage {
     use netlink_packet_route::link::LinkExtentMask;
     let mut m = LinkMessage::default();

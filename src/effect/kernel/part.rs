@@ -14,7 +14,6 @@
 //! no-op attach's CPU beside 400 devices).
 
 use std::collections::{BTreeMap, BTreeSet};
-
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
@@ -143,7 +142,10 @@ fn addrs_of(sock: &OwnedFd, index: u32) -> io::Result<Vec<(u32, Cidr)>> {
 /// this process's sysfs shows `loc`'s devices: only the host's (sysfs shows
 /// the namespace of whoever mounted it, not the reader's), and only when
 /// the bridge's `ifindex` there is the one netlink answered and every port
-/// netlink named is listed — else None (read them instead).
+/// netlink named is listed — else None (read them instead). A count from
+/// a look-alike that passes both checks would misjudge only the port-limit
+/// check made before anything changes; the kernel still refuses the
+/// 1024th port (EXFULL, in words).
 fn brif<'a>(
     loc: &Loc,
     name: &str,
