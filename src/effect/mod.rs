@@ -280,10 +280,11 @@ pub trait Netlink {
     async fn has_link(&self, loc: &Loc, name: &str) -> Result<bool, NlError>;
     /// `ip -j link; ip -j addr; ip -j route` in one namespace
     async fn dump(&self, loc: &Loc) -> Result<LocObs, NlError>;
-    /// `ip link show DEV` of each device of `part`, `ip link show master
-    /// BR` of each of its bridges, the master of each, `ip addr show`: a
-    /// part of one namespace, without routes or queueing disciplines (what
-    /// an imperative command reads of the host beside a big lab).
+    /// `ip link show DEV` and `ip addr show dev DEV` of each device of
+    /// `part` and of its master, and how many ports each of its counted
+    /// bridges has: a part of one namespace, without routes or queueing
+    /// disciplines (what an imperative command reads of the host beside a
+    /// big lab).
     /// Default: the whole dump, cut to the part (`Part::cut`, the fake's way).
     async fn dump_part(&self, loc: &Loc, part: &Part) -> Result<LocObs, NlError> {
         let mut st = self.dump(loc).await?;

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use super::LocObs;
+use super::{LinkObs, LocObs};
 
 /// These devices, the master of each, and the number of ports of these
 /// bridges.
@@ -44,29 +44,23 @@ impl Part {
             .filter_map(|l| l.master.clone())
             .collect();
         kept.extend(masters);
-        self.count(st, |l| !kept.contains(l));
+        // the counted bridges' other ports, as a number (of a bridge `st` has)
+        let counts: Vec<(String, usize)> = (self.counted.iter())
+            .filter(|b| st.link(b).is_some())
+            .map(|br| {
+                let unread = |l: &&LinkObs| {
+                    l.master.as_deref() == Some(br.as_str()) && !kept.contains(&l.name)
+                };
+                (br.clone(), st.links.iter().filter(unread).count())
+            })
+            .collect();
+        st.unread_ports.extend(counts);
         st.links.retain(|l| kept.contains(&l.name));
         for l in st.links.iter_mut() {
             l.qdisc = None;
         }
         st.routes.clear();
         st.fdb.clear();
-    }
-
-    /// The counted bridges' ports in `st` that `unread` says are not kept,
-    /// counted into `st.unread_ports` (for a bridge `st` has).
-    pub fn count(&self, st: &mut LocObs, unread: impl Fn(&str) -> bool) {
-        for br in &self.counted {
-            if st.link(br).is_none() {
-                continue;
-            }
-            let n = st
-                .links
-                .iter()
-                .filter(|l| l.master.as_deref() == Some(br.as_str()) && unread(&l.name))
-                .count();
-            st.unread_ports.insert(br.clone(), n);
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 
-use super::rawlinks::{NLMSG_HDR, Which, ask, attrs, failed, talk};
+use super::rawlinks::{NLMSG_HDR, Which, ask, attrs, failed, question, talk};
 use crate::effect::NlError;
 use crate::model::LocObs;
 use crate::model::names::{Cidr, Loc};
@@ -81,9 +81,10 @@ impl super::Kernel {
             addrs.extend(addrs_of(&sock, l.index).map_err(fail)?);
         }
         drop(sock);
+        // what a part keeps is one rule (`Part::cut`): the ports read above
+        // go into their bridge's count; sysfs's counts then stand for theirs
         let mut obs = self.parse_dump(loc, links, addrs, vec![]);
-        part.count(&mut obs, |n| !kept.contains(n));
-        obs.links.retain(|l| kept.contains(&l.name));
+        part.cut(&mut obs);
         obs.unread_ports.extend(counted);
         Ok(obs)
     }
@@ -106,14 +107,9 @@ fn strict(sock: &OwnedFd) -> io::Result<()> {
 /// of both families, as `dump::addr_row` reads them (the local address,
 /// else the address).
 fn addrs_of(sock: &OwnedFd, index: u32) -> io::Result<Vec<(u32, Cidr)>> {
-    let mut b = vec![0u8; NLMSG_HDR + IFADDR];
-    let len = b.len() as u32;
-    b[..4].copy_from_slice(&len.to_ne_bytes());
-    b[4..6].copy_from_slice(&RTM_GETADDR.to_ne_bytes());
-    let flags = netlink_packet_core::NLM_F_REQUEST | netlink_packet_core::NLM_F_DUMP;
-    b[6..8].copy_from_slice(&flags.to_ne_bytes());
-    b[8..12].copy_from_slice(&1u32.to_ne_bytes());
-    b[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&index.to_ne_bytes());
+    let mut body = [0u8; IFADDR];
+    body[4..8].copy_from_slice(&index.to_ne_bytes());
+    let b = question(RTM_GETADDR, true, &body);
     talk(sock, &b, false, RTM_NEWADDR, |m| {
         let h = m.get(NLMSG_HDR..NLMSG_HDR + IFADDR)?;
         let (family, prefix) = (h[0], h[1]);

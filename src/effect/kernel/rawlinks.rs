@@ -180,24 +180,34 @@ fn push_attr(b: &mut Vec<u8>, kind: u16, value: &[u8]) {
     b.resize(b.len().next_multiple_of(4), 0);
 }
 
-/// The question: RTM_GETLINK without counters, for `which`.
-fn request(which: Which) -> Vec<u8> {
-    let dump = matches!(which, Which::All | Which::PortsOf(_));
-    let mut b = vec![0u8; NLMSG_HDR + IFINFO];
-    b[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
+/// A question's bytes: the netlink header (type `kind`, a request, a dump
+/// when `dump`, sequence 1, port 0: the kernel) over `body`, its length set.
+pub(super) fn question(kind: u16, dump: bool, body: &[u8]) -> Vec<u8> {
     let flags = netlink_packet_core::NLM_F_REQUEST
         | if dump {
             netlink_packet_core::NLM_F_DUMP
         } else {
             0
         };
-    b[6..8].copy_from_slice(&flags.to_ne_bytes());
-    b[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence; port 0: the kernel
+    let len = (NLMSG_HDR + body.len()) as u32;
+    let mut b = Vec::with_capacity(len as usize);
+    b.extend_from_slice(&len.to_ne_bytes());
+    b.extend_from_slice(&kind.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(&1u32.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    b.extend_from_slice(body);
+    b
+}
+
+/// The question: RTM_GETLINK without counters, for `which`.
+fn request(which: Which) -> Vec<u8> {
+    let mut body = vec![0u8; IFINFO];
     if let Which::Index(i) = which {
-        b[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&i.to_ne_bytes());
+        body[4..8].copy_from_slice(&i.to_ne_bytes());
     }
     push_attr(
-        &mut b,
+        &mut body,
         IFLA_EXT_MASK,
         &RTEXT_FILTER_SKIP_STATS.to_ne_bytes(),
     );
@@ -205,14 +215,13 @@ fn request(which: Which) -> Vec<u8> {
         Which::Named(n) => {
             let mut v = n.as_bytes().to_vec();
             v.push(0);
-            push_attr(&mut b, IFLA_IFNAME, &v);
+            push_attr(&mut body, IFLA_IFNAME, &v);
         }
-        Which::PortsOf(i) => push_attr(&mut b, IFLA_MASTER, &i.to_ne_bytes()),
+        Which::PortsOf(i) => push_attr(&mut body, IFLA_MASTER, &i.to_ne_bytes()),
         Which::All | Which::Index(_) => {}
     }
-    let len = b.len() as u32;
-    b[..4].copy_from_slice(&len.to_ne_bytes());
-    b
+    let dump = matches!(which, Which::All | Which::PortsOf(_));
+    question(RTM_GETLINK, dump, &body)
 }
 
 /// Every device of the namespace `sock` was opened in (`ip link show`):
